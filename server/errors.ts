@@ -1,0 +1,33 @@
+import 'server-only';
+
+/**
+ * The part of beamscope an error belongs to, so the dashboard can show it where it happened
+ * (a source, a member) and the CLI can pick an exit code.
+ */
+export type ErrorSurface = 'config' | 'kubernetes' | 'erlang' | 'sandbox' | 'http' | 'internal';
+
+/**
+ * The one error type for failures an operator can act on. `message` is written for the operator
+ * and must never carry a secret; `cause` keeps the underlying error for the server log.
+ */
+export class BeamscopeError extends Error {
+  override name = 'BeamscopeError';
+  constructor(
+    readonly surface: ErrorSurface,
+    /** A stable machine-readable code, e.g. `config_invalid`, `rbac_forbidden`, `auth_failed`. */
+    readonly code: string,
+    message: string,
+    options: { cause?: unknown; exitCode?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.exitCode = options.exitCode ?? 1;
+  }
+  /** The process exit code the CLI uses when this error ends a command. */
+  readonly exitCode: number;
+}
+
+/** A readable one-line description of any thrown value, without a stack trace. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
