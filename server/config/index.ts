@@ -1,0 +1,259 @@
+import 'server-only';
+
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+
+import { parseDocument } from 'yaml';
+
+import type { DiscoveryMode, NodeNamingMode } from '@/lib/members';
+
+import { BeamscopeError } from '../errors';
+import { defaultIssueMessage, formatFirstIssue } from './issues';
+import { configFileSchema, type ConfigFile } from './schema';
+
+/** The environment variable naming the configuration file when `--config` is not given. */
+export const CONFIG_ENV = 'BEAMSCOPE_CONFIG';
+
+/** Environment variables, as `process.env` holds them (a seam: tests pass their own). */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** sysexits' EX_CONFIG: the CLI's exit code for a configuration error. */
+const EX_CONFIG = 78;
+
+/** How beamscope reaches one cluster's Kubernetes API. Absent: `KubeConfig.loadFromDefault()`. */
+export interface KubernetesAccessConfig {
+  /** An absolute path to a kubeconfig file. */
+  kubeconfig?: string;
+  /** The kubeconfig context to use; default: the file's current context. */
+  context?: string;
+  /** Use the pod's service account (mutually exclusive with `kubeconfig`). */
+  inCluster?: boolean;
+}
+
+/** PEM files for `inet_tls_dist`, absolute paths. */
+export interface DistributionTlsConfig {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** One observed cluster, defaults applied and every path absolute. */
+export interface ClusterConfig {
+  id: string;
+  /** Defaults to the id. */
+  displayName: string;
+  /**
+   * The namespace to watch. Absent: the service account's namespace in-cluster, else `default`
+   * (resolved by `server/kubernetes` when it loads the KubeConfig).
+   */
+  namespace?: string;
+  kubernetes?: KubernetesAccessConfig;
+  discovery: {
+    mode: DiscoveryMode;
+    /** The Service whose EndpointSlices list the members (label `kubernetes.io/service-name`). */
+    service?: string;
+    /** A label selector for Endpoints or Pods, e.g. `app=myapp`. */
+    selector?: string;
+  };
+  nodeNaming: {
+    mode: NodeNamingMode;
+    basename: string;
+    /** The headless Service for `hostname` naming; defaults to `discovery.service`. */
+    service?: string;
+  };
+  distribution: {
+    /** An absolute path to a file holding the cookie (exactly one of cookieFile / cookieEnv). */
+    cookieFile?: string;
+    /** The name of an environment variable holding the cookie. */
+    cookieEnv?: string;
+    /** A fixed distribution port (EPMD-less); absent: ask EPMD on port 4369. */
+    port?: number;
+    tls?: DistributionTlsConfig;
+  };
+}
+
+/** The whole configuration. */
+export interface BeamscopeConfig {
+  /** The hidden node's own name; absent: `beamscope_<shortid>@<this host's address>`. */
+  node?: { name?: string };
+  clusters: ClusterConfig[];
+  /** The absolute path of the file this was loaded from. */
+  sourcePath: string;
+}
+
+function configError(code: string, message: string, cause?: unknown): BeamscopeError {
+  return new BeamscopeError('config', code, message, { cause, exitCode: EX_CONFIG });
+}
+
+function describeReadFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'is a folder, not a file';
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Parses YAML text, turning the first syntax error into one line with its line and column. */
+function parseYaml(file: string, text: string): unknown {
+  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const error = document.errors[0];
+  if (error) {
+    const position = error.linePos?.[0];
+    const where = position ? `${file}:${position.line}:${position.col}` : file;
+    const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+.*$/, '');
+    throw configError('config_invalid', `${where}: invalid YAML: ${message}`, error);
+  }
+  try {
+    return document.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (error) {
+    // An alias that expands past the limit (a "billion laughs" document) fails only here.
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw configError('config_invalid', `${file}: invalid YAML: ${message}`, error);
+  }
+}
+
+function resolvePaths(config: ConfigFile, folder: string, sourcePath: string): BeamscopeConfig {
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(folder, path));
+  return {
+    ...(config.node ? { node: config.node } : {}),
+    sourcePath,
+    clusters: config.clusters.map((cluster): ClusterConfig => {
+      const { kubernetes, distribution, nodeNaming, discovery } = cluster;
+      return {
+        id: cluster.id,
+        displayName: cluster.displayName ?? cluster.id,
+        ...(cluster.namespace !== undefined ? { namespace: cluster.namespace } : {}),
+        ...(kubernetes
+          ? {
+              kubernetes: {
+                ...kubernetes,
+                ...(kubernetes.kubeconfig !== undefined
+                  ? { kubeconfig: absolute(kubernetes.kubeconfig) }
+                  : {}),
+              },
+            }
+          : {}),
+        discovery,
+        nodeNaming: {
+          ...nodeNaming,
+          ...((nodeNaming.service ?? discovery.service) !== undefined
+            ? { service: nodeNaming.service ?? discovery.service }
+            : {}),
+        },
+        distribution: {
+          ...distribution,
+          ...(distribution.cookieFile !== undefined
+            ? { cookieFile: absolute(distribution.cookieFile) }
+            : {}),
+          ...(distribution.tls
+            ? {
+                tls: {
+                  caFile: absolute(distribution.tls.caFile),
+                  certFile: absolute(distribution.tls.certFile),
+                  keyFile: absolute(distribution.tls.keyFile),
+                },
+              }
+            : {}),
+        },
+      };
+    }),
+  };
+}
+
+/**
+ * Validates an already-parsed configuration object. `file` names the source in messages and
+ * anchors relative paths (its folder).
+ */
+export function parseConfig(data: unknown, file: string): BeamscopeConfig {
+  const sourcePath = resolve(file);
+  const result = configFileSchema.safeParse(data, {
+    reportInput: true,
+    error: defaultIssueMessage,
+  });
+  if (!result.success) {
+    throw configError(
+      'config_invalid',
+      formatFirstIssue(sourcePath, result.error.issues),
+      result.error,
+    );
+  }
+  return resolvePaths(result.data, dirname(sourcePath), sourcePath);
+}
+
+/**
+ * Loads and validates the configuration file: `path` (from `--config`), else the file named by
+ * `BEAMSCOPE_CONFIG` in `env`. Every failure is a one-line `BeamscopeError('config', …)` naming
+ * the file, the field and what was expected.
+ */
+export async function loadConfig(
+  path?: string,
+  env: Environment = process.env,
+): Promise<BeamscopeConfig> {
+  const chosen = path ?? (env[CONFIG_ENV] || undefined);
+  if (chosen === undefined) {
+    throw configError(
+      'config_missing',
+      `no configuration file: pass --config FILE or set ${CONFIG_ENV}`,
+    );
+  }
+  // The path is the operator's: not a file of the build to trace.
+  const sourcePath = resolve(/* turbopackIgnore: true */ chosen);
+  let text: string;
+  try {
+    text = await readFile(/* turbopackIgnore: true */ sourcePath, 'utf8');
+  } catch (error) {
+    throw configError(
+      'config_unreadable',
+      `${sourcePath}: cannot read the configuration file: ${describeReadFailure(error)}`,
+      error,
+    );
+  }
+  return parseConfig(parseYaml(sourcePath, text), sourcePath);
+}
+
+/**
+ * Reads a cluster's Erlang cookie from its file or environment variable, trimming the trailing
+ * newline files usually have. Read lazily (not at load time) so a rotated Secret is picked up;
+ * errors name the file or variable, never the value.
+ */
+export async function readCookie(
+  cluster: ClusterConfig,
+  env: Environment = process.env,
+): Promise<string> {
+  const { cookieFile, cookieEnv } = cluster.distribution;
+  if (cookieFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(/* turbopackIgnore: true */ cookieFile, 'utf8');
+    } catch (error) {
+      throw configError(
+        'cookie_unreadable',
+        `cluster ${cluster.id}: cannot read the cookie file ${cookieFile}: ${describeReadFailure(error)}`,
+        error,
+      );
+    }
+    const cookie = text.trim();
+    if (!cookie) {
+      throw configError(
+        'cookie_missing',
+        `cluster ${cluster.id}: the cookie file ${cookieFile} is empty`,
+      );
+    }
+    return cookie;
+  }
+  if (cookieEnv !== undefined) {
+    const cookie = env[cookieEnv]?.trim();
+    if (!cookie) {
+      throw configError(
+        'cookie_missing',
+        `cluster ${cluster.id}: the environment variable ${cookieEnv} (distribution.cookieEnv) is not set or empty`,
+      );
+    }
+    return cookie;
+  }
+  // Unreachable for a validated config; kept so a hand-built ClusterConfig fails clearly.
+  throw configError(
+    'cookie_missing',
+    `cluster ${cluster.id}: no cookieFile or cookieEnv configured`,
+  );
+}

@@ -1,0 +1,12 @@
+import 'server-only';
+
+export { kubernetesError, parseForbiddenMessage, type RequestContext } from './errors';
+export { loadKubeConfig, type KubeAccessOptions, type LoadedKubeConfig } from './kubeconfig';
+export { beamNodeName, deriveMembers, sameMembers, type NamingContext } from './members';
+export {
+  KubernetesSource,
+  type KubernetesSourceEvents,
+  type KubernetesSourceOptions,
+  type ResourceStatus,
+} from './source';
+export { backoffDelay, type BackoffOptions } from './watcher';

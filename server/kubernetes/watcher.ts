@@ -1,0 +1,248 @@
+import 'server-only';
+
+import {
+  makeInformer,
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+
+import type { BeamscopeError } from '../errors';
+import { isConnectionReset, kubernetesError } from './errors';
+
+/** A namespaced resource kind beamscope watches. */
+export interface ResourceKind {
+  /** The plural name, as RBAC rules and URLs spell it. */
+  resource: 'endpointslices' | 'endpoints' | 'pods' | 'events';
+  /** The API group; '' is the core group. */
+  group: string;
+  version: string;
+}
+
+export const RESOURCE_KINDS = {
+  endpointslices: { resource: 'endpointslices', group: 'discovery.k8s.io', version: 'v1' },
+  endpoints: { resource: 'endpoints', group: '', version: 'v1' },
+  pods: { resource: 'pods', group: '', version: 'v1' },
+  events: { resource: 'events', group: '', version: 'v1' },
+} as const satisfies Record<string, ResourceKind>;
+
+/** The collection path a watch requests, e.g. `/apis/discovery.k8s.io/v1/namespaces/NS/endpointslices`. */
+export function collectionPath(kind: ResourceKind, namespace: string): string {
+  const prefix = kind.group ? `/apis/${kind.group}/${kind.version}` : `/api/${kind.version}`;
+  return `${prefix}/namespaces/${encodeURIComponent(namespace)}/${kind.resource}`;
+}
+
+/** Restart timings; `random` is a seam for deterministic jitter. */
+export interface BackoffOptions {
+  /** The first restart delay; default 1000 ms. */
+  initialMs?: number;
+  /** The ceiling; default 30000 ms. */
+  maxMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half the step is fixed, half random, so restarts of
+ * many sources after an API server outage spread out but never come back immediately.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
+  const initial = options.initialMs ?? 1000;
+  const max = options.maxMs ?? 30_000;
+  const step = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+  const random = options.random ?? Math.random;
+  return Math.round(step / 2 + (random() * step) / 2);
+}
+
+/** How long a watcher must stay up after a list for its next failure to start backoff over. */
+const HEALTHY_AFTER_MS = 10_000;
+
+/** One watcher's health. */
+export type WatcherState =
+  | { state: 'syncing' | 'ok'; since: number }
+  | { state: 'error'; since: number; error: BeamscopeError };
+
+export interface ResourceWatcherOptions<T extends KubernetesObject> {
+  kubeConfig: KubeConfig;
+  kind: ResourceKind;
+  namespace: string;
+  server: string;
+  labelSelector?: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  backoff?: BackoffOptions;
+  now?: () => number;
+  /** After a successful (re-)list replaced the objects; `first` for the watcher's very first. */
+  onListed?: (items: readonly T[], first: boolean) => void;
+  /** An object added, updated or deleted by the watch (also for items of a list, after onListed). */
+  onObject?: (object: T, change: 'add' | 'update' | 'delete') => void;
+  /** The objects changed (coalesce in the receiver). */
+  onChange: () => void;
+  onState: (state: WatcherState) => void;
+}
+
+/**
+ * One resource kind's list+watch: a client-node informer plus what it lacks. The informer
+ * re-lists on 410 Gone and re-watches after a clean close by itself, but after a connection
+ * reset, a 401/403 or a refused connection it reports `error` and stops; this restarts it, with
+ * backoff and jitter, as a fresh informer whose first list replaces every object (so objects
+ * deleted during the outage go away).
+ */
+export class ResourceWatcher<T extends KubernetesObject> {
+  private objectsByName = new Map<string, T>();
+  private generation = 0;
+  private attempt = 0;
+  private listedOnce = false;
+  private listedAt = 0;
+  private failedAt = 0;
+  private stopped = true;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private informer: ReturnType<typeof makeInformer<T>> | undefined;
+  private current: WatcherState;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ResourceWatcherOptions<T>) {
+    this.now = options.now ?? Date.now;
+    this.current = { state: 'syncing', since: this.now() };
+  }
+
+  /** The objects as last listed and watched (kept, stale, while the watcher is in error). */
+  objects(): T[] {
+    return [...this.objectsByName.values()];
+  }
+
+  state(): WatcherState {
+    return this.current;
+  }
+
+  /** True once a list has succeeded (the objects are meaningful). */
+  get synced(): boolean {
+    return this.listedOnce;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.launch();
+  }
+
+  /** Stops the watch for good and releases its connection. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation += 1;
+    clearTimeout(this.restartTimer);
+    const informer = this.informer;
+    this.informer = undefined;
+    await informer?.stop();
+  }
+
+  private launch(): void {
+    const generation = ++this.generation;
+    const isCurrent = () => generation === this.generation && !this.stopped;
+    const { kind, namespace, kubeConfig, labelSelector } = this.options;
+    let failedList: unknown;
+    const list = async () => {
+      try {
+        const result = await this.options.list();
+        if (isCurrent()) this.listed(result.items);
+        return result;
+      } catch (error) {
+        failedList = error;
+        throw error;
+      }
+    };
+    const informer = makeInformer<T>(
+      kubeConfig,
+      collectionPath(kind, namespace),
+      list,
+      labelSelector,
+    );
+    this.informer = informer;
+    const onObject = (change: 'add' | 'update' | 'delete') => (object: T) => {
+      if (!isCurrent()) return;
+      const name = object.metadata?.name ?? '';
+      if (change === 'delete') this.objectsByName.delete(name);
+      else this.objectsByName.set(name, object);
+      this.options.onObject?.(object, change);
+      this.options.onChange();
+    };
+    informer.on('add', onObject('add'));
+    informer.on('update', onObject('update'));
+    informer.on('delete', onObject('delete'));
+    informer.on('error', (error: unknown) => {
+      if (isCurrent()) this.failed(error, error === failedList ? 'list' : 'watch');
+    });
+    this.run(informer, isCurrent);
+  }
+
+  private run(informer: ReturnType<typeof makeInformer<T>>, isCurrent: () => boolean): void {
+    informer.start().catch((error: unknown) => {
+      if (isCurrent()) this.failed(error, 'watch');
+    });
+  }
+
+  private listed(items: readonly T[]): void {
+    const first = !this.listedOnce;
+    this.listedOnce = true;
+    this.listedAt = this.now();
+    this.objectsByName = new Map(items.map((item) => [item.metadata?.name ?? '', item]));
+    this.options.onListed?.(items, first);
+    this.setState({ state: 'ok', since: this.now() });
+    this.options.onChange();
+  }
+
+  private failed(cause: unknown, verb: 'list' | 'watch'): void {
+    const { kind, namespace, server } = this.options;
+    const error = kubernetesError(cause, {
+      verb,
+      resource: kind.resource,
+      group: kind.group,
+      namespace,
+      server,
+    });
+    // A healthy watch cut mid-stream (a proxy or API server restart) is routine: resume it
+    // soon and report an error only if that fails.
+    const routine = verb === 'watch' && this.current.state === 'ok' && isConnectionReset(cause);
+    if (!routine) {
+      const previous = this.current;
+      if (previous.state !== 'error' || previous.error.message !== error.message) {
+        this.setState({ state: 'error', since: this.now(), error });
+      }
+    }
+    // A routine restart waits only the first step; failures in a row back off further. A list
+    // that succeeds does not reset the count by itself (a watch forbidden where the list is
+    // allowed would otherwise re-list every second): a healthy stretch after it does.
+    const now = this.now();
+    if (this.listedAt >= this.failedAt && now - this.listedAt > HEALTHY_AFTER_MS) this.attempt = 0;
+    this.failedAt = now;
+    const delay = backoffDelay(routine ? 0 : this.attempt, this.options.backoff);
+    if (!routine) this.attempt += 1;
+    clearTimeout(this.restartTimer);
+    const informer = this.informer;
+    if (routine && informer) {
+      // Resume the same informer from its resourceVersion: no re-list unless the server says
+      // 410 Gone, which the informer handles by re-listing itself.
+      const generation = this.generation;
+      const isCurrent = () => generation === this.generation && !this.stopped;
+      this.restartTimer = setTimeout(() => {
+        if (isCurrent()) this.run(informer, isCurrent);
+      }, delay);
+      return;
+    }
+    // Anything else: a fresh informer whose first request is a list, so the error it may hit
+    // carries the server's Status message (a watch's 403 has no body) and objects deleted
+    // meanwhile go away.
+    void informer?.stop();
+    this.informer = undefined;
+    // Invalidate the stopped informer's late callbacks now, not when the restart fires.
+    this.generation += 1;
+    this.restartTimer = setTimeout(() => {
+      if (!this.stopped) this.launch();
+    }, delay);
+  }
+
+  private setState(state: WatcherState): void {
+    const previous = this.current;
+    if (previous.state === state.state && state.state !== 'error') return;
+    this.current = state;
+    this.options.onState(state);
+  }
+}
