@@ -1,0 +1,526 @@
+import 'server-only';
+
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+
+import type { BeamscopeError } from '../errors';
+import { formatTerm } from './codec';
+import { Atom, Pid, Tuple, atom, tuple, type Term } from './codec/terms';
+import { lookupNodePort } from './epmd';
+import { BadRpcError, erlangError, isErlangError } from './errors';
+import { encodeDistMessage, FrameReader, parseDistMessage, TICK_FRAME } from './frames';
+import { performHandshake } from './handshake';
+import { parseNodeName } from './node-name';
+
+/** TLS distribution files (`inet_tls_dist`): we present `certFile`, and verify the node with `caFile`. */
+export interface DistributionTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** How to reach and talk to one node. */
+export interface ConnectOptions {
+  /** Our own node name (`alive@host`). */
+  localName: string;
+  /** The cluster's cookie; only ever hashed, never logged or put in a message. */
+  cookie: string;
+  /** The node's distribution port (epmd-less clusters); absent = ask EPMD on the node's host. */
+  port?: number;
+  /** EPMD's port, default 4369. */
+  epmdPort?: number;
+  tls?: DistributionTls;
+  /** Covers EPMD, TCP (and TLS) connect and the handshake. Default 5000. */
+  connectTimeoutMs?: number;
+  /**
+   * How often we tick when idle, default 15000 (net_ticktime 60 / 4). A peer from which no whole
+   * frame arrives for four intervals is declared down, so, as with OTP's own `net_ticktime`, this
+   * must match the cluster's setting: a node ticks only every net_ticktime / 4.
+   */
+  tickIntervalMs?: number;
+  /** Largest frame we accept from the peer, default 16 MiB; a larger one closes the connection. */
+  maxFrameBytes?: number;
+  /** Our creation (incarnation number) for this connection; default random. */
+  creation?: number;
+}
+
+/** Options of {@link NodeConnection.rpc}. */
+export interface RpcOptions {
+  /** Default 10000. The call is abandoned (its late reply dropped) when this passes. */
+  timeoutMs?: number;
+}
+
+/** What the handshake established, as the connection needs it. */
+export interface SessionInfo {
+  node: string;
+  localName: string;
+  localCreation: number;
+  peerFlags: bigint;
+  peerCreation: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_TICK_INTERVAL_MS = 15_000;
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const DEFAULT_RPC_TIMEOUT_MS = 10_000;
+/** A peer silent for this many tick intervals is gone (OTP: net_ticktime = 4 tick intervals). */
+const SILENT_TICKS = 4;
+/** Long `badrpc` reasons (a stack trace with arguments) are cut in the error message. */
+const MAX_REASON_CHARS = 600;
+
+/** Control message opcodes (Distribution Protocol, "Protocol between connected nodes"). */
+const Op = {
+  LINK: 1,
+  SEND: 2,
+  EXIT: 3,
+  UNLINK: 4,
+  REG_SEND: 6,
+  SEND_TT: 12,
+  MONITOR_P: 19,
+  MONITOR_P_EXIT: 21,
+  SEND_SENDER: 22,
+  SEND_SENDER_TT: 23,
+  UNLINK_ID: 35,
+  UNLINK_ID_ACK: 36,
+} as const;
+
+/** Pid numbers stay within the classic 15 bits (and serials within 13) that every OTP accepts. */
+const MAX_PID_NUMBER = 0x7fff;
+const MAX_PID_SERIAL = 0x1fff;
+
+interface PendingCall {
+  resolve(term: Term): void;
+  reject(error: BeamscopeError): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * An established distribution connection to one node, as a hidden node with no processes: it
+ * ticks, answers what the peer may send a pid that does not exist (links, monitors), and runs
+ * RPCs through the peer's `rex` server. Emits `'down'` (a {@link BeamscopeError}) once, when the
+ * connection ends for any reason, after every pending call has been rejected with `node_down`.
+ */
+export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError] }> {
+  readonly node: string;
+  readonly peerFlags: bigint;
+  readonly peerCreation: number;
+  private readonly localNode: Atom;
+  private readonly localCreation: number;
+  private readonly reader: FrameReader;
+  private readonly pending = new Map<string, PendingCall>();
+  private readonly tickTimer: NodeJS.Timeout;
+  private readonly tickIntervalMs: number;
+  private readonly maxUnsentBytes: number;
+  private nextPidNumber = 1;
+  private nextPidSerial = 0;
+  private sentSinceTick = false;
+  private silentIntervals = 0;
+  private downReason: BeamscopeError | undefined;
+
+  /**
+   * Takes over a stream on which the handshake has completed (see {@link connectNode}).
+   * `leftover` holds bytes the peer sent right after its acknowledgement.
+   */
+  constructor(
+    private readonly stream: Duplex,
+    session: SessionInfo,
+    options: { tickIntervalMs?: number; maxFrameBytes?: number } = {},
+    leftover: Buffer[] = [],
+  ) {
+    super();
+    this.node = session.node;
+    this.peerFlags = session.peerFlags;
+    this.peerCreation = session.peerCreation;
+    this.localNode = atom(session.localName);
+    this.localCreation = session.localCreation;
+    this.tickIntervalMs = options.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS;
+    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.maxUnsentBytes = maxFrameBytes;
+    this.reader = new FrameReader({ headerBytes: 4, maxFrameBytes });
+
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('close', this.onEnd);
+    stream.on('error', this.onError);
+    this.tickTimer = setInterval(this.onTickInterval, this.tickIntervalMs);
+    this.tickTimer.unref();
+    for (const chunk of leftover) this.onData(chunk);
+    stream.resume();
+  }
+
+  /** True until the connection went down (or was closed). */
+  get connected(): boolean {
+    return this.downReason === undefined;
+  }
+
+  /** Why the connection went down; `undefined` while it is up. */
+  get closeReason(): BeamscopeError | undefined {
+    return this.downReason;
+  }
+
+  /** Calls `module:fn(args...)` on the node through `rex` (what `rpc:call/4` does). */
+  rpc(module: string, fn: string, args: Term[], options: RpcOptions = {}): Promise<Term> {
+    if (this.downReason) return Promise.reject(this.downReason);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    const self = this.newPid();
+    const key = pidKey(self);
+    const what = `${module}:${fn}/${args.length}`;
+    return new Promise<Term>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // A late reply finds no entry and is dropped.
+        this.pending.delete(key);
+        reject(
+          erlangError(
+            'timeout',
+            `rpc ${what} on node ${this.node} timed out after ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(key, {
+        timer,
+        reject,
+        resolve: (reply) => {
+          if (reply instanceof Tuple && reply.arity === 2 && reply.at(0) === atom('badrpc')) {
+            reject(badRpcError(this.node, what, reply.at(1) ?? atom('undefined')));
+          } else resolve(reply);
+        },
+      });
+      this.send(
+        tuple(Op.REG_SEND, self, atom(''), atom('rex')),
+        tuple(self, tuple(atom('call'), atom(module), atom(fn), args, atom('user'))),
+      );
+    });
+  }
+
+  /** Closes the connection; pending calls reject with `node_down`. */
+  close(): void {
+    this.goDown(erlangError('node_down', `connection to node ${this.node} closed by beamscope`));
+  }
+
+  private newPid(): Pid {
+    const pid = new Pid(this.localNode, this.nextPidNumber, this.nextPidSerial, this.localCreation);
+    this.nextPidNumber += 1;
+    if (this.nextPidNumber > MAX_PID_NUMBER) {
+      this.nextPidNumber = 1;
+      this.nextPidSerial = (this.nextPidSerial + 1) & MAX_PID_SERIAL;
+    }
+    return pid;
+  }
+
+  private send(control: Term, payload?: Term): void {
+    if (this.downReason) return;
+    this.sentSinceTick = true;
+    this.stream.write(encodeDistMessage(control, payload));
+    // A peer that stops reading would make us buffer every request we send it.
+    if (this.stream.writableLength > this.maxUnsentBytes) {
+      this.goDown(
+        erlangError(
+          'node_down',
+          `node ${this.node} stopped reading (${this.stream.writableLength} bytes unsent)`,
+        ),
+      );
+    }
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.downReason) return;
+    this.reader.push(chunk);
+    try {
+      for (let frame = this.reader.next(); frame !== undefined; frame = this.reader.next()) {
+        this.silentIntervals = 0;
+        if (frame.length > 0) this.dispatch(frame);
+        if (this.downReason) return;
+      }
+    } catch (error) {
+      this.goDown(
+        isErlangError(error, 'frame_too_large')
+          ? erlangError('frame_too_large', `node ${this.node}: ${error.message}`, { cause: error })
+          : erlangError(
+              'protocol',
+              `node ${this.node} sent a malformed message: ${describe(error)}`,
+              {
+                cause: error,
+              },
+            ),
+      );
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    this.goDown(erlangError('node_down', `connection to node ${this.node} closed`));
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.goDown(
+      erlangError('node_down', `connection to node ${this.node} failed: ${error.message}`, {
+        cause: error,
+      }),
+    );
+  };
+
+  private readonly onTickInterval = (): void => {
+    // Only whole frames count as signs of life, so a peer trickling an endless frame is silent.
+    this.silentIntervals += 1;
+    if (this.silentIntervals >= SILENT_TICKS) {
+      this.goDown(
+        erlangError(
+          'node_down',
+          `node ${this.node} sent nothing for ${(SILENT_TICKS * this.tickIntervalMs) / 1000} s`,
+        ),
+      );
+      return;
+    }
+    if (!this.sentSinceTick) this.stream.write(TICK_FRAME);
+    this.sentSinceTick = false;
+  };
+
+  /** Handles one message; anything unexpected is dropped, never thrown. */
+  private dispatch(frame: Buffer): void {
+    const { control, payload } = parseDistMessage(frame);
+    if (!(control instanceof Tuple)) return;
+    const op = control.at(0);
+    switch (op) {
+      case Op.SEND:
+      case Op.SEND_TT:
+      case Op.SEND_SENDER:
+      case Op.SEND_SENDER_TT:
+        this.deliver(control.at(2), payload);
+        return;
+      case Op.LINK: {
+        // The process does not exist: answer like a node whose process died, with exit noproc.
+        const [from, to] = [control.at(1), control.at(2)];
+        if (from instanceof Pid && to instanceof Pid)
+          this.send(tuple(Op.EXIT, to, from, atom('noproc')));
+        return;
+      }
+      case Op.UNLINK_ID: {
+        const [id, from, to] = [control.at(1), control.at(2), control.at(3)];
+        if (id !== undefined && from instanceof Pid && to instanceof Pid) {
+          this.send(tuple(Op.UNLINK_ID_ACK, id, to, from));
+        }
+        return;
+      }
+      case Op.MONITOR_P: {
+        const [from, target, ref] = [control.at(1), control.at(2), control.at(3)];
+        if (from instanceof Pid && target !== undefined && ref !== undefined) {
+          this.send(tuple(Op.MONITOR_P_EXIT, target, from, ref, atom('noproc')));
+        }
+        return;
+      }
+      default:
+        // EXIT/EXIT2 to a pid of ours (nothing to kill), UNLINK, UNLINK_ID_ACK, DEMONITOR_P,
+        // REG_SEND to a name we do not have, GROUP_LEADER, ALIAS_SEND...: nothing to do.
+        return;
+    }
+  }
+
+  private deliver(to: Term | undefined, payload: Term | undefined): void {
+    if (!(to instanceof Pid) || to.node !== this.localNode) return;
+    const key = pidKey(to);
+    const call = this.pending.get(key);
+    if (!call) return; // a late reply, or a message to a pid we never used
+    if (!(payload instanceof Tuple && payload.arity === 2 && payload.at(0) === atom('rex'))) return;
+    this.pending.delete(key);
+    clearTimeout(call.timer);
+    call.resolve(payload.at(1) ?? atom('undefined'));
+  }
+
+  private goDown(reason: BeamscopeError): void {
+    if (this.downReason) return;
+    this.downReason = reason;
+    clearInterval(this.tickTimer);
+    this.stream.off('data', this.onData);
+    // Discard whatever else arrives; end() lets the peer see a clean close (a FIN), and the
+    // timer frees the socket even if the peer never finishes its side.
+    this.stream.resume();
+    this.stream.end();
+    const destroyTimer = setTimeout(() => this.stream.destroy(), 1000);
+    destroyTimer.unref();
+    this.stream.once('close', () => clearTimeout(destroyTimer));
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    const callError =
+      reason.code === 'node_down'
+        ? reason
+        : erlangError('node_down', `connection to node ${this.node} lost: ${reason.message}`, {
+            cause: reason,
+          });
+    for (const call of calls) {
+      clearTimeout(call.timer);
+      call.reject(callError);
+    }
+    this.emit('down', reason);
+  }
+}
+
+/**
+ * Connects to `target` (`alive@host`) as a hidden node: EPMD (unless `port` is given), TCP or
+ * mutual TLS, the handshake, then a {@link NodeConnection}.
+ * Errors: `epmd_unreachable`, `node_not_registered`, `dist_unreachable`, `auth_failed`,
+ * `timeout`, `protocol`, `invalid_node_name`.
+ */
+export async function connectNode(
+  target: string,
+  options: ConnectOptions,
+): Promise<NodeConnection> {
+  const { alive, host } = parseNodeName(target);
+  parseNodeName(options.localName);
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const remaining = () => Math.max(1, deadline - Date.now());
+
+  const port =
+    options.port ??
+    (await lookupNodePort(host, alive, { epmdPort: options.epmdPort, timeoutMs: remaining() }))
+      .port;
+  const tlsFiles = options.tls ? await readTlsFiles(options.tls) : undefined;
+
+  let stream: Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      stream?.destroy();
+      reject(
+        erlangError(
+          'timeout',
+          `connecting to node ${target} (${host}:${port}) timed out after ${timeoutMs} ms`,
+        ),
+      );
+    }, remaining());
+  });
+  timedOut.catch(() => undefined);
+
+  try {
+    const socket = await Promise.race([
+      openStream(target, host, port, tlsFiles, (created) => {
+        stream = created;
+      }),
+      timedOut,
+    ]);
+    socket.setNoDelay(true);
+    const result = await Promise.race([
+      performHandshake(socket, {
+        target,
+        localName: options.localName,
+        cookie: options.cookie,
+        headerBytes: tlsFiles ? 4 : 2,
+        localCreation: options.creation,
+      }),
+      timedOut,
+    ]);
+    clearTimeout(timer);
+    socket.setKeepAlive(true, 30_000);
+    const connection = new NodeConnection(
+      socket,
+      {
+        node: target,
+        localName: options.localName,
+        localCreation: result.localCreation,
+        peerFlags: result.peerFlags,
+        peerCreation: result.peerCreation,
+      },
+      { tickIntervalMs: options.tickIntervalMs, maxFrameBytes: options.maxFrameBytes },
+      result.leftover,
+    );
+    // Bytes that came with the acknowledgement may already have broken the connection.
+    if (connection.closeReason) throw connection.closeReason;
+    return connection;
+  } catch (error) {
+    clearTimeout(timer);
+    stream?.destroy();
+    throw error;
+  }
+}
+
+interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+async function readTlsFiles(tls: DistributionTls): Promise<TlsMaterial> {
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw erlangError(
+        'dist_unreachable',
+        `cannot read the TLS ${what} file ${file}: ${describe(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  };
+  const [ca, cert, key] = await Promise.all([
+    read(tls.caFile, 'CA'),
+    read(tls.certFile, 'certificate'),
+    read(tls.keyFile, 'key'),
+  ]);
+  return { ca, cert, key };
+}
+
+/** Opens TCP, or TLS with our client certificate, and resolves once it is ready for the handshake. */
+function openStream(
+  target: string,
+  host: string,
+  port: number,
+  tlsFiles: TlsMaterial | undefined,
+  created: (socket: Socket) => void,
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = tlsFiles
+      ? tlsConnect({
+          host,
+          port,
+          ...tlsFiles,
+          // SNI must be a hostname; for an IP the certificate's IP SANs are checked instead.
+          servername: isIP(host) ? undefined : host,
+          rejectUnauthorized: true,
+        })
+      : netConnect({ host, port });
+    created(socket);
+    const ready = tlsFiles ? 'secureConnect' : 'connect';
+    socket.once(ready, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+    const onError = (error: NodeJS.ErrnoException) => {
+      socket.destroy();
+      const detail =
+        error.code === 'ECONNREFUSED'
+          ? 'connection refused'
+          : tlsFiles && !error.syscall
+            ? // OpenSSL errors carry a short `reason` ("tlsv1 alert unknown ca") beside a long message.
+              `TLS handshake failed: ${(error as { reason?: string }).reason ?? error.message}`
+            : (error.code ?? error.message);
+      reject(
+        erlangError(
+          'dist_unreachable',
+          `cannot reach node ${target} at ${host}:${port}: ${detail}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+    };
+    socket.once('error', onError);
+  });
+}
+
+function pidKey(pid: Pid): string {
+  return `${pid.id}.${pid.serial}.${pid.creation}`;
+}
+
+function badRpcError(node: string, what: string, reason: Term): BeamscopeError {
+  let text = formatTerm(reason);
+  if (text.length > MAX_REASON_CHARS) text = `${text.slice(0, MAX_REASON_CHARS)}…`;
+  return new BadRpcError(`rpc ${what} on node ${node} failed: ${text}`, reason);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

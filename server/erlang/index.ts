@@ -1,0 +1,22 @@
+import 'server-only';
+
+/**
+ * The distribution client: beamscope as a hidden Erlang node. Connect with {@link connectNode}
+ * or, in the server, share connections through one {@link ConnectionManager} per cluster.
+ */
+export {
+  connectNode,
+  NodeConnection,
+  type ConnectOptions,
+  type DistributionTls,
+  type RpcOptions,
+} from './connection';
+export { lookupNodePort, EPMD_PORT, type EpmdNodeInfo } from './epmd';
+export { BadRpcError, erlangError, isErlangError, type ErlangErrorCode } from './errors';
+export {
+  ConnectionManager,
+  processLocalNodeName,
+  type ConnectionManagerOptions,
+  type NodeConnectionState,
+} from './manager';
+export { defaultLocalNodeName, localNodeHost, parseNodeName, type NodeName } from './node-name';

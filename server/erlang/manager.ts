@@ -1,0 +1,303 @@
+import 'server-only';
+
+import { EventEmitter } from 'node:events';
+
+import { BeamscopeError } from '../errors';
+import type { Term } from './codec/terms';
+import {
+  connectNode,
+  type DistributionTls,
+  type NodeConnection,
+  type RpcOptions,
+} from './connection';
+import { erlangError } from './errors';
+import { defaultLocalNodeName, parseNodeName } from './node-name';
+
+/** Where the manager stands with one node. */
+export type NodeConnectionState =
+  | { status: 'connecting' | 'connected'; since: number }
+  | {
+      status: 'unreachable' | 'auth_failed' | 'timeout';
+      since: number;
+      /** The operator-facing message of the last failure (never contains the cookie). */
+      reason: string;
+      /** The error code, e.g. `epmd_unreachable`, `node_down`, `auth_failed`. */
+      code: string;
+    };
+
+/** Options of {@link ConnectionManager}. */
+export interface ConnectionManagerOptions {
+  /** Our node name; default one `beamscope_<6 hex>@<address>` per server process. */
+  localName?: string;
+  cookie: string;
+  /** Fixed distribution port (epmd-less clusters). */
+  port?: number;
+  epmdPort?: number;
+  tls?: DistributionTls;
+  /** Connection attempts in flight at once (a cluster of 200 pods must not open 200 at once). Default 8. */
+  maxConcurrentConnects?: number;
+  /** Reconnect delays of tracked nodes: doubling from `initialMs` up to `maxMs`, with jitter. */
+  backoff?: { initialMs: number; maxMs: number };
+  connectTimeoutMs?: number;
+  tickIntervalMs?: number;
+  maxFrameBytes?: number;
+  /** Seam for tests: how to open one connection. */
+  connect?: typeof connectNode;
+  /** Seam for tests: uniform random in [0, 1) for the jitter. */
+  random?: () => number;
+}
+
+interface NodeEntry {
+  node: string;
+  state: NodeConnectionState;
+  tracked: boolean;
+  connection?: NodeConnection;
+  connecting?: Promise<NodeConnection>;
+  /** Failed attempts since the last success; drives the backoff. */
+  failures: number;
+  retryTimer?: NodeJS.Timeout;
+  lastError?: BeamscopeError;
+}
+
+let processNodeName: string | undefined;
+
+/** The default node name of this server process, chosen once (see {@link defaultLocalNodeName}). */
+export function processLocalNodeName(): string {
+  processNodeName ??= defaultLocalNodeName();
+  return processNodeName;
+}
+
+const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
+
+/**
+ * One distribution connection per target node, shared by every caller: concurrent `rpc` calls
+ * use the same connection and concurrent connects to one node coalesce into one attempt.
+ * `track()` keeps a set of nodes connected, reconnecting with exponential backoff and jitter.
+ * Emits `'state'` (node, state) on every change of a node's state.
+ */
+export class ConnectionManager extends EventEmitter<{
+  state: [node: string, state: NodeConnectionState];
+}> {
+  /** Our node name, the same for every connection this manager opens. */
+  readonly localName: string;
+  private readonly entries = new Map<string, NodeEntry>();
+  private readonly connect: typeof connectNode;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly maxConcurrentConnects: number;
+  private readonly random: () => number;
+  private activeConnects = 0;
+  private readonly connectQueue: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly options: ConnectionManagerOptions) {
+    super();
+    this.localName = options.localName ?? processLocalNodeName();
+    parseNodeName(this.localName);
+    this.connect = options.connect ?? connectNode;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.maxConcurrentConnects = Math.max(1, options.maxConcurrentConnects ?? 8);
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * Runs an RPC on `node`, connecting first if needed. A tracked node that is waiting to
+   * reconnect fails at once with its last error rather than opening another connection.
+   */
+  async rpc(
+    node: string,
+    module: string,
+    fn: string,
+    args: Term[],
+    options?: RpcOptions,
+  ): Promise<Term> {
+    const connection = await this.connection(node);
+    return connection.rpc(module, fn, args, options);
+  }
+
+  /** The node's current state; a node the manager has never seen is reported unreachable. */
+  state(node: string): NodeConnectionState {
+    return (
+      this.entries.get(node)?.state ?? {
+        status: 'unreachable',
+        since: Date.now(),
+        reason: `not connected to node ${node}`,
+        code: 'not_connected',
+      }
+    );
+  }
+
+  /**
+   * Keeps exactly `nodes` connected: connects to new ones, reconnects lost ones with backoff and
+   * closes the connections of nodes that were tracked before and are not in the list any more.
+   */
+  track(nodes: string[]): void {
+    if (this.closed) return;
+    const wanted = new Set(nodes);
+    for (const entry of [...this.entries.values()]) {
+      if (entry.tracked && !wanted.has(entry.node)) this.forget(entry);
+    }
+    for (const node of wanted) {
+      const entry = this.entry(node);
+      entry.tracked = true;
+      if (!entry.connection && !entry.connecting && !entry.retryTimer) this.startConnect(entry);
+    }
+  }
+
+  /** Closes every connection and stops reconnecting; the manager cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const attempts: Array<Promise<unknown>> = [];
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.retryTimer);
+      entry.retryTimer = undefined;
+      if (entry.connecting) attempts.push(entry.connecting.catch(() => undefined));
+      entry.connection?.close();
+    }
+    for (const release of this.connectQueue.splice(0)) release();
+    await Promise.all(attempts);
+    this.entries.clear();
+  }
+
+  private entry(node: string): NodeEntry {
+    let entry = this.entries.get(node);
+    if (!entry) {
+      parseNodeName(node);
+      entry = {
+        node,
+        tracked: false,
+        failures: 0,
+        state: { status: 'connecting', since: Date.now() },
+      };
+      this.entries.set(node, entry);
+    }
+    return entry;
+  }
+
+  private async connection(node: string): Promise<NodeConnection> {
+    if (this.closed) throw erlangError('node_down', 'the connection manager is closed');
+    const entry = this.entry(node);
+    if (entry.connection?.connected) return entry.connection;
+    if (entry.connecting) return entry.connecting;
+    if (entry.retryTimer && entry.lastError) throw entry.lastError;
+    return this.startConnect(entry);
+  }
+
+  private startConnect(entry: NodeEntry): Promise<NodeConnection> {
+    this.setState(entry, { status: 'connecting', since: Date.now() });
+    const attempt = this.withConnectSlot(() =>
+      this.connect(entry.node, {
+        localName: this.localName,
+        cookie: this.options.cookie,
+        port: this.options.port,
+        epmdPort: this.options.epmdPort,
+        tls: this.options.tls,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        tickIntervalMs: this.options.tickIntervalMs,
+        maxFrameBytes: this.options.maxFrameBytes,
+      }),
+    ).then(
+      (connection) => {
+        entry.connecting = undefined;
+        if (this.closed || this.entries.get(entry.node) !== entry) {
+          connection.close();
+          throw erlangError('node_down', `connection to node ${entry.node} no longer wanted`);
+        }
+        entry.connection = connection;
+        entry.failures = 0;
+        entry.lastError = undefined;
+        connection.once('down', (reason) => this.onDown(entry, connection, reason));
+        this.setState(entry, { status: 'connected', since: Date.now() });
+        return connection;
+      },
+      (error: unknown) => {
+        entry.connecting = undefined;
+        const failure =
+          error instanceof BeamscopeError
+            ? error
+            : erlangError(
+                'dist_unreachable',
+                `cannot connect to node ${entry.node}: ${String(error)}`,
+                {
+                  cause: error,
+                },
+              );
+        if (!this.closed && this.entries.get(entry.node) === entry) {
+          entry.failures += 1;
+          entry.lastError = failure;
+          this.setState(entry, failureState(failure));
+          if (entry.tracked) this.scheduleReconnect(entry);
+        }
+        throw failure;
+      },
+    );
+    entry.connecting = attempt;
+    // Tracked connects run without a caller; their failure is recorded in the state.
+    attempt.catch(() => undefined);
+    return attempt;
+  }
+
+  private onDown(entry: NodeEntry, connection: NodeConnection, reason: BeamscopeError): void {
+    if (entry.connection !== connection) return;
+    entry.connection = undefined;
+    if (this.closed || this.entries.get(entry.node) !== entry) return;
+    entry.lastError = reason;
+    this.setState(entry, failureState(reason));
+    if (entry.tracked) this.scheduleReconnect(entry);
+  }
+
+  private scheduleReconnect(entry: NodeEntry): void {
+    clearTimeout(entry.retryTimer);
+    const exponent = Math.min(Math.max(entry.failures - 1, 0), 30);
+    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** exponent);
+    // "Equal jitter": at least half the delay, so retries of many nodes spread out but never bunch at 0.
+    const delay = ceiling / 2 + (this.random() * ceiling) / 2;
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = undefined;
+      if (!this.closed && entry.tracked && !entry.connection && !entry.connecting) {
+        this.startConnect(entry);
+      }
+    }, delay);
+    entry.retryTimer.unref();
+  }
+
+  private forget(entry: NodeEntry): void {
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = undefined;
+    entry.tracked = false;
+    this.entries.delete(entry.node);
+    entry.connection?.close();
+  }
+
+  private async withConnectSlot<T>(task: () => Promise<T>): Promise<T> {
+    // A finishing attempt hands its slot straight to the next waiter, so the bound holds even
+    // when a new attempt starts between the release and the waiter resuming.
+    if (this.activeConnects >= this.maxConcurrentConnects) {
+      await new Promise<void>((resolve) => this.connectQueue.push(resolve));
+    } else {
+      this.activeConnects += 1;
+    }
+    try {
+      if (this.closed) throw erlangError('node_down', 'the connection manager is closed');
+      return await task();
+    } finally {
+      const next = this.connectQueue.shift();
+      if (next) next();
+      else this.activeConnects -= 1;
+    }
+  }
+
+  private setState(entry: NodeEntry, state: NodeConnectionState): void {
+    entry.state = state;
+    this.emit('state', entry.node, state);
+  }
+}
+
+function failureState(error: BeamscopeError): NodeConnectionState {
+  const status =
+    error.code === 'auth_failed'
+      ? 'auth_failed'
+      : error.code === 'timeout'
+        ? 'timeout'
+        : 'unreachable';
+  return { status, since: Date.now(), reason: error.message, code: error.code };
+}
