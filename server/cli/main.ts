@@ -30,8 +30,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${command.usage}\n`);
     return 0;
   }
+  // Ctrl-C signals the whole process group and the launcher forwards it again: a listener that
+  // stays installed swallows the repeat, which would otherwise kill the process mid-cleanup.
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => resolve(signal));
   });
   const io: CommandIo = {
     stdout: (text) => process.stdout.write(text),

@@ -1,0 +1,194 @@
+import 'server-only';
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { BeamscopeError } from '../../errors';
+import { generateCertificates } from '../certs';
+import { SandboxCluster, type PodRuntime, type SandboxControl } from './cluster';
+import { createHandler } from './server';
+import { ObjectStore } from './store';
+
+export type { GuardedResource, PodInfo, PodRuntime, SandboxControl } from './cluster';
+export { ENDPOINTS_WARNING, WATCH_EXPIRED_MESSAGE } from './server';
+
+/** Options of {@link startEmulatedApi}. */
+export interface EmulatedApiOptions {
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** HTTPS with a freshly generated CA (see `caFile`/`caPem`); default false. */
+  tls?: boolean;
+  /** The one namespace the sandbox's objects live in and its token may read; default 'default'. */
+  namespace?: string;
+  /** The Service whose pods and endpoints are emulated; default myapp with app=myapp. */
+  service?: { name: string; labels: Record<string, string>; selector: Record<string, string> };
+  /** Bearer token → username; default one generated token for the `beamscope` service account. */
+  tokens?: Record<string, string>;
+  /** Pod Running → Ready delay when no podRuntime decides it; default 300. */
+  readyDelayMs?: number;
+  /** Delete → gone; default 500. */
+  terminationGraceMs?: number;
+  /** Seam for running something real per pod (a later issue: a BEAM node on the pod's IP). */
+  podRuntime?: PodRuntime;
+  /** Period of BOOKMARK events on watches that allow them; default 10000 (the real server: ~1 min). */
+  bookmarkIntervalMs?: number;
+  /** Endpoints per EndpointSlice; default 100 as in Kubernetes. Lower it to test several slices. */
+  maxEndpointsPerSlice?: number;
+  /** Writes kept for watches before the oldest half is forgotten; default 5000. */
+  historyLimit?: number;
+}
+
+/** A running emulated API server; see {@link startEmulatedApi}. */
+export interface EmulatedApi {
+  /** `http(s)://HOST:PORT`. */
+  url: string;
+  /**
+   * The CA that signed the server certificate (TLS only). The file exists while the server runs:
+   * stop() removes it and start() writes it back, so keep `caPem` if you need it across a stop.
+   */
+  caFile?: string;
+  caPem?: string;
+  /** A valid bearer token. */
+  token: string;
+  namespace: string;
+  control: SandboxControl;
+  /** Closes the server and every open watch; the objects and the pods' lifecycles go on. */
+  stop(): Promise<void>;
+  /** Listens again on the same port after stop(), with the same objects. */
+  start(): Promise<void>;
+}
+
+/**
+ * Starts an emulated Kubernetes API server over real HTTP(S), with one Service (`myapp`), no pods
+ * yet, and the EndpointSlice/Endpoints controllers and event recording running against them. It
+ * serves discovery, list/get/watch of pods, endpoints, endpointslices, events and services in one
+ * namespace, with the semantics (resourceVersions, selectors, bookmarks, 410, RBAC 403) clients
+ * such as `@kubernetes/client-node` and `kubectl` rely on.
+ */
+export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promise<EmulatedApi> {
+  const host = options.host ?? '127.0.0.1';
+  const namespace = options.namespace ?? 'default';
+  const token = randomBytes(24).toString('base64url');
+  const tokens = options.tokens ?? { [token]: `system:serviceaccount:${namespace}:beamscope` };
+  const firstToken = Object.keys(tokens)[0];
+  if (firstToken === undefined) {
+    throw new BeamscopeError(
+      'sandbox',
+      'no_tokens',
+      'the emulated API needs at least one bearer token',
+    );
+  }
+
+  const store = new ObjectStore(options.historyLimit);
+  let closeWatches: (mode: 'reset' | 'close') => void = () => {};
+  const cluster = new SandboxCluster(store, {
+    namespace,
+    service: options.service ?? {
+      name: 'myapp',
+      labels: { app: 'myapp' },
+      selector: { app: 'myapp' },
+    },
+    readyDelayMs: options.readyDelayMs ?? 300,
+    terminationGraceMs: options.terminationGraceMs ?? 500,
+    podRuntime: options.podRuntime,
+    maxEndpointsPerSlice: options.maxEndpointsPerSlice,
+    onDropWatches: (mode) => closeWatches(mode),
+  });
+
+  let port = options.port ?? 0;
+  const { handler, watches } = createHandler({
+    store,
+    cluster,
+    namespace,
+    tokens,
+    bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000,
+    serverAddress: () => `${host}:${port}`,
+  });
+  closeWatches = (mode) => {
+    for (const watch of [...watches]) watch.close(mode);
+  };
+
+  let caFile: string | undefined;
+  let caPem: string | undefined;
+  let certificateDir: string | undefined;
+  let server: Server;
+  if (options.tls) {
+    certificateDir = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-tls-'));
+    const certs = await generateCertificates(certificateDir, {
+      commonName: 'beamscope-sandbox-apiserver',
+      ipAddresses: ['127.0.0.1', ...(host !== '127.0.0.1' && /^[\d.]+$/.test(host) ? [host] : [])],
+      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default.svc'],
+    });
+    caFile = certs.caFile;
+    caPem = certs.caPem;
+    // Only the CA leaves this module as a file; the server's key pair stays in memory.
+    const cert = await readFile(certs.certFile);
+    const key = await readFile(certs.keyFile);
+    for (const file of [certs.certFile, certs.keyFile, certs.clientCertFile, certs.clientKeyFile]) {
+      await rm(file, { force: true });
+    }
+    server = createHttpsServer({ cert, key }, handler);
+  } else {
+    server = createHttpServer(handler);
+  }
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        reject(
+          new BeamscopeError(
+            'sandbox',
+            'listen_failed',
+            `the emulated API cannot listen on ${host}:${port}: ${error.code ?? error.message}`,
+            {
+              cause: error,
+              exitCode: 3,
+            },
+          ),
+        );
+      };
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        port = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  await listen();
+
+  let running = true;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `${options.tls ? 'https' : 'http'}://${urlHost}:${port}`,
+    caFile,
+    caPem,
+    token: firstToken,
+    namespace,
+    control: cluster,
+    async stop() {
+      if (!running) return;
+      running = false;
+      closeWatches('reset');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      if (certificateDir) await rm(certificateDir, { recursive: true, force: true });
+    },
+    async start() {
+      if (running) return;
+      if (certificateDir && caFile && caPem) {
+        await mkdir(certificateDir, { recursive: true, mode: 0o700 });
+        await writeFile(caFile, caPem);
+      }
+      await listen();
+      running = true;
+    },
+  };
+}
