@@ -53,7 +53,10 @@ const steps = [
   ['format', () => run('npx', ['prettier', '--check', '--log-level', 'warn', '.'])],
   ['unit', () => vitest('unit')],
   ['integration', () => vitest('integration')],
-  ['build', () => run('npx', ['next', 'build'])],
+  [
+    'build',
+    async () => (await run('npx', ['next', 'build'])) || run('node', ['scripts/standalone.mjs']),
+  ],
   ['e2e', () => vitest('e2e')],
 ];
 

@@ -6,12 +6,32 @@ import 'server-only';
  */
 export type ErrorSurface = 'config' | 'kubernetes' | 'erlang' | 'sandbox' | 'http' | 'internal';
 
+const BRAND = Symbol.for('beamscope.BeamscopeError');
+
 /**
  * The one error type for failures an operator can act on. `message` is written for the operator
  * and must never carry a secret; `cause` keeps the underlying error for the server log.
  */
 export class BeamscopeError extends Error {
   override name = 'BeamscopeError';
+  /** The brand {@link BeamscopeError.[Symbol.hasInstance]} looks for. */
+  readonly [BRAND] = true;
+
+  /**
+   * Next bundles instrumentation and each route handler separately, so one error class exists
+   * several times in a server process: an error thrown by the runtime (created in one bundle) and
+   * caught in a route (another bundle) would fail a plain `instanceof`. The brand is a registered
+   * symbol, the same in every copy. Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== BeamscopeError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [BRAND]?: unknown })[BRAND] === true
+    );
+  }
+
   constructor(
     readonly surface: ErrorSurface,
     /** A stable machine-readable code, e.g. `config_invalid`, `rbac_forbidden`, `auth_failed`. */

@@ -1,0 +1,95 @@
+import 'server-only';
+
+import type { ClusterSnapshot, ClusterSummary } from '@/lib/api';
+
+import { loadConfig, type BeamscopeConfig, type ClusterConfig } from './config';
+import { BeamscopeError } from './errors';
+import { KubernetesSource } from './kubernetes';
+
+/** One configured cluster's upstreams: one Kubernetes source, shared by every request. */
+export class ClusterRuntime {
+  constructor(
+    readonly config: ClusterConfig,
+    readonly kubernetes: KubernetesSource,
+  ) {}
+
+  summary(): ClusterSummary {
+    const members = this.kubernetes.members();
+    const { discovery } = this.config;
+    return {
+      id: this.config.id,
+      displayName: this.config.displayName,
+      namespace: this.kubernetes.namespace,
+      discovery: {
+        mode: discovery.mode,
+        target:
+          discovery.mode === 'endpointSlices'
+            ? `service ${discovery.service ?? ''}`
+            : `selector ${discovery.selector ?? ''}`,
+      },
+      members: { total: members.length, ready: members.filter((member) => member.ready).length },
+      kubernetes: this.kubernetes.status(),
+    };
+  }
+
+  snapshot(): ClusterSnapshot {
+    return {
+      cluster: this.summary(),
+      members: this.kubernetes.members(),
+      events: this.kubernetes.events(),
+      at: Date.now(),
+    };
+  }
+}
+
+/**
+ * Everything the server process watches: one runtime per configured cluster, created once per
+ * process however many requests and browser tabs arrive (one upstream, many subscribers).
+ */
+export class BeamscopeRuntime {
+  private constructor(
+    readonly config: BeamscopeConfig,
+    readonly clusters: ReadonlyMap<string, ClusterRuntime>,
+  ) {}
+
+  /** Loads the configuration and starts watching every cluster in it. */
+  static async start(
+    configPath?: string,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<BeamscopeRuntime> {
+    const config = await loadConfig(configPath, env);
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const cluster of config.clusters) {
+      const source = new KubernetesSource(cluster);
+      clusters.set(cluster.id, new ClusterRuntime(cluster, source));
+      source.start();
+    }
+    return new BeamscopeRuntime(config, clusters);
+  }
+
+  cluster(id: string): ClusterRuntime {
+    const cluster = this.clusters.get(id);
+    if (!cluster) {
+      throw new BeamscopeError(
+        'http',
+        'cluster_not_found',
+        `no cluster is configured with the id '${id}'`,
+      );
+    }
+    return cluster;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.clusters.values()].map((cluster) => cluster.kubernetes.stop()));
+  }
+}
+
+// Route handlers are bundled separately from instrumentation.ts, so module-level state is not
+// shared between them: the one runtime lives on globalThis.
+const holder = globalThis as typeof globalThis & { __beamscopeRuntime?: Promise<BeamscopeRuntime> };
+
+/** The process's runtime, started on first use from `BEAMSCOPE_CONFIG`. */
+export function getRuntime(): Promise<BeamscopeRuntime> {
+  holder.__beamscopeRuntime ??= BeamscopeRuntime.start();
+  return holder.__beamscopeRuntime;
+}

@@ -1,0 +1,21 @@
+import 'server-only';
+
+import { describeError } from './errors';
+import { getRuntime } from './runtime';
+
+/** sysexits' EX_CONFIG, as the CLI uses for a configuration error. */
+const EX_CONFIG = 78;
+
+/**
+ * Starts the process's runtime when the server boots. A configuration that does not load stops
+ * the server with one line naming the file, the field and what was expected: serving a dashboard
+ * of nothing would hide the mistake.
+ */
+export async function startServerRuntime(): Promise<void> {
+  try {
+    await getRuntime();
+  } catch (error) {
+    console.error(`beamscope: ${describeError(error)}`);
+    process.exit(EX_CONFIG);
+  }
+}
