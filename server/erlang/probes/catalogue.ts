@@ -1,0 +1,312 @@
+import 'server-only';
+
+import { Atom, Tuple, atom, tuple, type Term } from '../codec/terms';
+import {
+  ProbeReplyError,
+  asAtomName,
+  asInteger,
+  asList,
+  asText,
+  asTuple,
+  capList,
+  isAtom,
+  proplistGet,
+} from './reply';
+
+/**
+ * The read-only probe catalogue: the only place in beamscope that names remote modules and
+ * functions. Every entry is a constant call (module, function, arguments fixed here) plus a pure
+ * parser of its reply. Nothing here takes a module, function or argument from a request.
+ */
+export interface ProbeCall<T> {
+  readonly module: string;
+  readonly fn: string;
+  readonly args: readonly Term[];
+  parse(reply: Term): T;
+}
+
+/** Lists that come back from a node (connected nodes) are cut at this length by default. */
+export const DEFAULT_LIST_CAP = 1000;
+
+const systemInfo = <T>(item: string, parse: (reply: Term) => T): ProbeCall<T> => ({
+  module: 'erlang',
+  fn: 'system_info',
+  args: [atom(item)],
+  parse,
+});
+
+/** `erlang:system_info(otp_release)` → `"25"`. */
+export const otpReleaseProbe = systemInfo('otp_release', (reply) => asText(reply));
+
+/** `erlang:system_info(version)` → the ERTS version, e.g. `"13.1.5"`. */
+export const ertsVersionProbe = systemInfo('version', (reply) => asText(reply));
+
+/** `erlang:system_info(process_count)`. */
+export const processCountProbe = systemInfo('process_count', (reply) => asInteger(reply));
+
+/** `erlang:system_info(process_limit)`. */
+export const processLimitProbe = systemInfo('process_limit', (reply) => asInteger(reply));
+
+/** `erlang:system_info(schedulers)`. */
+export const schedulersProbe = systemInfo('schedulers', (reply) => asInteger(reply));
+
+/** `erlang:system_info(schedulers_online)`. */
+export const schedulersOnlineProbe = systemInfo('schedulers_online', (reply) => asInteger(reply));
+
+/**
+ * `application:loaded_applications()` → the Elixir version when the `elixir` application is
+ * loaded, else `null`. A list of a few dozen `{App, Description, Vsn}` tuples; asking this
+ * instead of calling `'Elixir.System':version()` sends no Elixir atom to an Erlang-only node.
+ */
+export const elixirVersionProbe: ProbeCall<string | null> = {
+  module: 'application',
+  fn: 'loaded_applications',
+  args: [],
+  parse(reply) {
+    for (const entry of asList(reply)) {
+      if (entry instanceof Tuple && entry.arity === 3 && isAtom(entry.at(0), 'elixir')) {
+        return asText(entry.at(2)!, 'the elixir application version');
+      }
+    }
+    return null;
+  },
+};
+
+/** `erlang:statistics(wall_clock)` → `{TotalMs, SinceLastCallMs}`: the node's uptime in ms. */
+export const uptimeProbe: ProbeCall<number> = {
+  module: 'erlang',
+  fn: 'statistics',
+  args: [atom('wall_clock')],
+  parse: (reply) => asInteger(asTuple(reply, 2, '{Total, SinceLast}')[0]!),
+};
+
+/** `erlang:statistics(run_queue)`: processes ready to run, all run queues together. */
+export const runQueueProbe: ProbeCall<number> = {
+  module: 'erlang',
+  fn: 'statistics',
+  args: [atom('run_queue')],
+  parse: (reply) => asInteger(reply),
+};
+
+/** Memory in bytes, as `erlang:memory()` reports it. */
+export interface MemoryReport {
+  total: number;
+  processes: number;
+  ets: number;
+  binary: number;
+  atom: number;
+}
+
+/** `erlang:memory()` → the totals beamscope shows. */
+export const memoryProbe: ProbeCall<MemoryReport> = {
+  module: 'erlang',
+  fn: 'memory',
+  args: [],
+  parse(reply) {
+    const list = asList(reply);
+    const read = (key: keyof MemoryReport): number => {
+      const value = proplistGet(list, key);
+      if (value === undefined) throw new ProbeReplyError(`memory entry '${key}'`);
+      return asInteger(value);
+    };
+    return {
+      total: read('total'),
+      processes: read('processes'),
+      ets: read('ets'),
+      binary: read('binary'),
+      atom: read('atom'),
+    };
+  },
+};
+
+/**
+ * `net_kernel:get_net_ticktime()` in seconds; during a change it answers
+ * `{ongoing_change_to, T}`, reported as the new value.
+ */
+export const netTicktimeProbe: ProbeCall<number> = {
+  module: 'net_kernel',
+  fn: 'get_net_ticktime',
+  args: [],
+  parse(reply) {
+    if (reply instanceof Tuple && reply.arity === 2 && isAtom(reply.at(0), 'ongoing_change_to')) {
+      return asInteger(reply.at(1)!);
+    }
+    if (isAtom(reply, 'ignored')) throw new ProbeReplyError('a tick time (distribution is off)');
+    return asInteger(reply);
+  },
+};
+
+/** A capped list of node names. */
+export interface NodeList {
+  nodes: string[];
+  /** How many the node reported (may exceed `nodes.length` when truncated). */
+  count: number;
+  truncated: boolean;
+}
+
+const nodesProbe = (kind: 'visible' | 'hidden', cap: number): ProbeCall<NodeList> => ({
+  module: 'erlang',
+  fn: 'nodes',
+  args: [atom(kind)],
+  parse(reply) {
+    const names = asList(reply).map((node) => asAtomName(node, 'a node name'));
+    const { items, truncated } = capList(names, cap);
+    return { nodes: items, count: names.length, truncated };
+  },
+});
+
+/** `erlang:nodes(visible)`: the nodes this node is connected to (hidden ones excluded). */
+export const visibleNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('visible', cap);
+
+/** `erlang:nodes(hidden)`: hidden connections (remote shells, beamscope itself). */
+export const hiddenNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('hidden', cap);
+
+// ----- registries ----------------------------------------------------------------------------
+
+/** `ets:info(Table, size)` for a named table: O(1); `null` when no such table exists. */
+export function tableSizeProbe(table: Atom): ProbeCall<number | null> {
+  return {
+    module: 'ets',
+    fn: 'info',
+    args: [table, atom('size')],
+    parse: (reply) => (isAtom(reply, 'undefined') ? null : asInteger(reply)),
+  };
+}
+
+/** `:global`'s name table: its size is the number of globally registered names, in O(1). */
+export const globalNamesProbe = tableSizeProbe(atom('global_names'));
+
+/** Swarm's replicated registry table: its size is this node's view of the whole registry. */
+export const swarmRegistrySizeProbe = tableSizeProbe(atom('swarm_registry'));
+
+/**
+ * Match spec counting `swarm_registry` records `{entry, Name, Pid, Ref, Meta, Clock}` whose pid
+ * lives on the node evaluating it (`node(Pid) =:= node()`), so the count happens inside the node.
+ */
+export const SWARM_HOSTED_MATCH_SPEC: Term = [
+  tuple(
+    tuple(atom('entry'), atom('_'), atom('$1'), atom('_'), atom('_'), atom('_')),
+    [tuple(atom('=:='), tuple(atom('node'), atom('$1')), tuple(atom('node')))],
+    [atom('true')],
+  ),
+];
+
+/** `ets:select_count(swarm_registry, MS)`: the Swarm names whose process this node hosts. */
+export const swarmHostedProbe: ProbeCall<number> = {
+  module: 'ets',
+  fn: 'select_count',
+  args: [atom('swarm_registry'), SWARM_HOSTED_MATCH_SPEC],
+  parse: (reply) => asInteger(reply),
+};
+
+/** The default `pg` scope keeps one row per group in a named table called `pg`. */
+export const pgGroupCountProbe = tableSizeProbe(atom('pg'));
+
+/**
+ * Match spec over the `pg` scope table (rows `{Group, AllPids, LocalPids}`) returning
+ * `{Group, length(AllPids), length(LocalPids)}`: member counts without listing any pid.
+ */
+export const PG_GROUP_MATCH_SPEC: Term = [
+  tuple(
+    tuple(atom('$1'), atom('$2'), atom('$3')),
+    [],
+    [
+      tuple(
+        tuple(atom('$1'), tuple(atom('length'), atom('$2')), tuple(atom('length'), atom('$3'))),
+      ),
+    ],
+  ),
+];
+
+/** One `pg` group: its name (as Erlang text) and member counts. */
+export interface PgGroupSample {
+  group: Term;
+  members: number;
+  localMembers: number;
+}
+
+/** `ets:select(pg, MS, Limit)`: at most `limit` groups with their member counts. */
+export function pgGroupsProbe(limit: number): ProbeCall<PgGroupSample[]> {
+  return {
+    module: 'ets',
+    fn: 'select',
+    args: [atom('pg'), PG_GROUP_MATCH_SPEC, limit],
+    parse(reply) {
+      if (isAtom(reply, '$end_of_table')) return [];
+      const [matches] = asTuple(reply, 2, '{Matches, Continuation}');
+      return asList(matches!).map((row) => {
+        const [group, members, local] = asTuple(row, 3, '{Group, Members, LocalMembers}');
+        return { group: group!, members: asInteger(members!), localMembers: asInteger(local!) };
+      });
+    },
+  };
+}
+
+/** `syn:node_scopes()`: the syn scopes this node belongs to (`undef` when syn is absent). */
+export const synScopesProbe: ProbeCall<string[]> = {
+  module: 'syn',
+  fn: 'node_scopes',
+  args: [],
+  parse: (reply) => asList(reply).map((scope) => asAtomName(scope, 'a syn scope')),
+};
+
+/**
+ * `erlang:binary_to_existing_atom(Name, utf8)`: the atom if the node already has it. Raises
+ * `badarg` otherwise, and creates nothing: the safe way to turn text into an atom argument.
+ */
+export function existingAtomProbe(name: string): ProbeCall<Atom> {
+  return {
+    module: 'erlang',
+    fn: 'binary_to_existing_atom',
+    args: [Buffer.from(name, 'utf8'), atom('utf8')],
+    parse: (reply) => {
+      if (reply instanceof Atom) return reply;
+      throw new ProbeReplyError('an atom');
+    },
+  };
+}
+
+/** `'Elixir.Registry':count(Registry)`: keys in an Elixir `Registry` (its tables are unnamed). */
+export function elixirRegistryCountProbe(registry: Atom): ProbeCall<number> {
+  return {
+    module: 'Elixir.Registry',
+    fn: 'count',
+    args: [registry],
+    parse: (reply) => asInteger(reply),
+  };
+}
+
+// ----- name lookup ---------------------------------------------------------------------------
+
+const pidOrUndefined = (reply: Term): Term | null => (isAtom(reply, 'undefined') ? null : reply);
+
+/** `global:whereis_name(Name)` → the pid, or `null`. */
+export function globalWhereisProbe(name: Term): ProbeCall<Term | null> {
+  return { module: 'global', fn: 'whereis_name', args: [name], parse: pidOrUndefined };
+}
+
+/** `erlang:whereis(Name)` → the locally registered pid (or port), or `null`. */
+export function localWhereisProbe(name: Atom): ProbeCall<Term | null> {
+  return { module: 'erlang', fn: 'whereis', args: [name], parse: pidOrUndefined };
+}
+
+/** `ets:lookup(swarm_registry, Key)` → the pids of the matching `{entry, ...}` records. */
+export function swarmLookupProbe(key: Term): ProbeCall<Term[]> {
+  return {
+    module: 'ets',
+    fn: 'lookup',
+    args: [atom('swarm_registry'), key],
+    parse: (reply) =>
+      asList(reply).map((record) => asTuple(record, 6, '{entry, Name, Pid, Ref, Meta, Clock}')[2]!),
+  };
+}
+
+/** `'Elixir.Registry':lookup(Registry, Key)` → the pids registered under `Key`. */
+export function elixirRegistryLookupProbe(registry: Atom, key: Term): ProbeCall<Term[]> {
+  return {
+    module: 'Elixir.Registry',
+    fn: 'lookup',
+    args: [registry, key],
+    parse: (reply) => asList(reply).map((entry) => asTuple(entry, 2, '{Pid, Value}')[0]!),
+  };
+}

@@ -1,0 +1,28 @@
+import 'server-only';
+
+/**
+ * Read-only probes of BEAM nodes: the one module that names remote modules and functions.
+ * See `catalogue.ts` for the calls, `run.ts` for a full probe, `lookup.ts` for name lookup.
+ */
+export * from './catalogue';
+export {
+  lookupName,
+  MAX_LOOKUP_NAME_BYTES,
+  type LookupOptions,
+  type NameLookup,
+  type NameMatch,
+} from './lookup';
+export { ProbeReplyError, toProbeError, type PidRef, type ProbeError } from './reply';
+export {
+  callProbe,
+  detectRegistries,
+  existingAtom,
+  registryAtomName,
+  runProbes,
+  type Detection,
+  type NodeProbeReport,
+  type PgGroupReport,
+  type ProbeOptions,
+  type RegistryReport,
+  type RpcFunction,
+} from './run';

@@ -1,0 +1,400 @@
+import { describe, expect, it } from 'vitest';
+
+import { BeamscopeError } from '@/server/errors';
+import {
+  Atom,
+  Charlist,
+  ErlMap,
+  Pid,
+  Tuple,
+  atom,
+  tuple,
+  type Term,
+} from '@/server/erlang/codec/terms';
+import { erlangError } from '@/server/erlang/errors';
+import {
+  elixirRegistryLookupProbe,
+  elixirVersionProbe,
+  existingAtomProbe,
+  lookupName,
+  memoryProbe,
+  netTicktimeProbe,
+  otpReleaseProbe,
+  PG_GROUP_MATCH_SPEC,
+  pgGroupsProbe,
+  registryAtomName,
+  runProbes,
+  SWARM_HOSTED_MATCH_SPEC,
+  swarmLookupProbe,
+  tableSizeProbe,
+  uptimeProbe,
+  visibleNodesProbe,
+  type RpcFunction,
+} from '@/server/erlang/probes';
+
+const pid = (node: string, id: number) => new Pid(atom(node), id, 0, 1);
+const bin = (text: string) => Buffer.from(text, 'utf8');
+
+describe('probe parsers', () => {
+  it('reads the OTP release from either charlist form', () => {
+    expect(otpReleaseProbe.parse(new Charlist('25'))).toBe('25');
+    expect(otpReleaseProbe.parse([50, 54])).toBe('26');
+    expect(() => otpReleaseProbe.parse(atom('nope'))).toThrow(/expected a string/);
+  });
+
+  it('finds the Elixir version among loaded applications, or null', () => {
+    const apps: Term = [
+      tuple(atom('kernel'), new Charlist('ERTS  CXC 138 10'), new Charlist('8.5.3')),
+      tuple(atom('elixir'), new Charlist('elixir'), new Charlist('1.14.0')),
+    ];
+    expect(elixirVersionProbe.parse(apps)).toBe('1.14.0');
+    expect(elixirVersionProbe.parse([apps[0]!])).toBeNull();
+  });
+
+  it('reads memory, converting bignums', () => {
+    const reply: Term = [
+      tuple(atom('total'), 5_000_000_000n),
+      tuple(atom('processes'), 1000),
+      tuple(atom('processes_used'), 900),
+      tuple(atom('ets'), 300),
+      tuple(atom('binary'), 200),
+      tuple(atom('atom'), 100),
+    ];
+    expect(memoryProbe.parse(reply)).toEqual({
+      total: 5_000_000_000,
+      processes: 1000,
+      ets: 300,
+      binary: 200,
+      atom: 100,
+    });
+    expect(() => memoryProbe.parse([tuple(atom('total'), 1)])).toThrow(/processes/);
+  });
+
+  it('reads uptime from {Total, SinceLast} and the tick time in both forms', () => {
+    expect(uptimeProbe.parse(tuple(12345, 10))).toBe(12345);
+    expect(netTicktimeProbe.parse(60)).toBe(60);
+    expect(netTicktimeProbe.parse(tuple(atom('ongoing_change_to'), 30))).toBe(30);
+  });
+
+  it('caps node lists and says so', () => {
+    const probe = visibleNodesProbe(2);
+    expect(probe.args).toEqual([atom('visible')]);
+    expect(probe.parse([atom('a@h'), atom('b@h'), atom('c@h')])).toEqual({
+      nodes: ['a@h', 'b@h'],
+      count: 3,
+      truncated: true,
+    });
+    expect(probe.parse([])).toEqual({ nodes: [], count: 0, truncated: false });
+  });
+
+  it('reads table sizes, undefined meaning no such table', () => {
+    const probe = tableSizeProbe(atom('global_names'));
+    expect([probe.module, probe.fn]).toEqual(['ets', 'info']);
+    expect(probe.parse(42)).toBe(42);
+    expect(probe.parse(atom('undefined'))).toBeNull();
+  });
+
+  it('builds the Swarm match spec guarding on the pid’s node inside the node', () => {
+    expect(SWARM_HOSTED_MATCH_SPEC).toEqual([
+      tuple(
+        tuple(atom('entry'), atom('_'), atom('$1'), atom('_'), atom('_'), atom('_')),
+        [tuple(atom('=:='), tuple(atom('node'), atom('$1')), tuple(atom('node')))],
+        [atom('true')],
+      ),
+    ]);
+  });
+
+  it('reads pg group samples from ets:select/3', () => {
+    const probe = pgGroupsProbe(10);
+    expect(probe.args).toEqual([atom('pg'), PG_GROUP_MATCH_SPEC, 10]);
+    const reply = tuple([tuple(atom('g1'), 3, 1), tuple(bin('g2'), 2, 0)], tuple(atom('cont')));
+    expect(probe.parse(reply)).toEqual([
+      { group: atom('g1'), members: 3, localMembers: 1 },
+      { group: bin('g2'), members: 2, localMembers: 0 },
+    ]);
+    expect(probe.parse(atom('$end_of_table'))).toEqual([]);
+  });
+
+  it('passes user text to binary_to_existing_atom as a binary, never an atom', () => {
+    const probe = existingAtomProbe('my_name');
+    expect(probe.args[0]).toBeInstanceOf(Uint8Array);
+    expect(probe.args.some((arg) => arg instanceof Atom && arg.name === 'my_name')).toBe(false);
+  });
+
+  it('extracts pids from Swarm records and Registry entries', () => {
+    const record = tuple(
+      atom('entry'),
+      bin('n'),
+      pid('a@h', 7),
+      atom('ref'),
+      new ErlMap([]),
+      tuple(1, 0),
+    );
+    expect(swarmLookupProbe(bin('n')).parse([record])).toEqual([pid('a@h', 7)]);
+    expect(() => swarmLookupProbe(bin('n')).parse([tuple(1, 2)])).toThrow(/entry/);
+    const entries = [tuple(pid('b@h', 3), atom('value'))];
+    expect(elixirRegistryLookupProbe(atom('Elixir.R'), bin('k')).parse(entries)).toEqual([
+      pid('b@h', 3),
+    ]);
+  });
+
+  it('normalises registry names to atom text', () => {
+    expect(registryAtomName('MyApp.Registry')).toBe('Elixir.MyApp.Registry');
+    expect(registryAtomName('Elixir.MyApp.Registry')).toBe('Elixir.MyApp.Registry');
+    expect(registryAtomName(':my_registry')).toBe('my_registry');
+  });
+});
+
+type Handler = (args: Term[]) => Term | Promise<Term>;
+
+/** A scripted rpc: replies by `module:function`; anything unscripted raises `undef` (badrpc). */
+function scriptedRpc(handlers: Record<string, Handler>) {
+  const calls: Array<{ module: string; fn: string; args: Term[] }> = [];
+  const rpc: RpcFunction = async (module, fn, args) => {
+    calls.push({ module, fn, args });
+    const handler = handlers[`${module}:${fn}`];
+    if (!handler) throw erlangError('badrpc', `rpc ${module}:${fn} failed: undef`);
+    return handler(args);
+  };
+  return { rpc, calls };
+}
+
+const isAtomNamed = (term: Term | undefined, name: string) =>
+  term instanceof Atom && term.name === name;
+
+function healthyNode(overrides: Record<string, Handler> = {}) {
+  const systemInfo: Record<string, Term> = {
+    otp_release: new Charlist('25'),
+    version: new Charlist('13.1.5'),
+    process_count: 61,
+    process_limit: 262144,
+    schedulers: 1,
+    schedulers_online: 1,
+  };
+  return scriptedRpc({
+    'erlang:system_info': ([item]) => systemInfo[(item as Atom).name]!,
+    'application:loaded_applications': () => [
+      tuple(atom('kernel'), new Charlist('k'), new Charlist('8.5')),
+    ],
+    'erlang:statistics': ([item]) => (isAtomNamed(item, 'wall_clock') ? tuple(5000, 10) : 0),
+    'erlang:memory': () =>
+      ['total', 'processes', 'ets', 'binary', 'atom'].map((key, index) =>
+        tuple(atom(key), (index + 1) * 100),
+      ),
+    'net_kernel:get_net_ticktime': () => 60,
+    'erlang:nodes': ([kind]) => (isAtomNamed(kind, 'visible') ? [atom('b@127.0.0.1')] : []),
+    'ets:info': ([table]) => {
+      if (isAtomNamed(table, 'global_names')) return 12;
+      if (isAtomNamed(table, 'pg')) return 3;
+      return atom('undefined');
+    },
+    'ets:select': () => tuple([tuple(atom('g1'), 2, 1), tuple(atom('g2'), 1, 0)], atom('cont')),
+    ...overrides,
+  });
+}
+
+describe('runProbes', () => {
+  it('reports the node and its registries', async () => {
+    const { rpc } = healthyNode();
+    const report = await runProbes(rpc, { pgGroupLimit: 2 });
+    expect(report).toMatchObject({
+      otpRelease: '25',
+      ertsVersion: '13.1.5',
+      elixirVersion: null,
+      uptimeMs: 5000,
+      processCount: 61,
+      processLimit: 262144,
+      memory: { total: 100, processes: 200, ets: 300, binary: 400, atom: 500 },
+      netTicktimeSeconds: 60,
+      connectedNodes: { nodes: ['b@127.0.0.1'], count: 1, truncated: false },
+      errors: {},
+    });
+    expect(report.registries.global).toEqual({ status: 'present', names: 12 });
+    expect(report.registries.swarm).toEqual({ status: 'absent' });
+    expect(report.registries.syn).toEqual({ status: 'absent' });
+    // Three groups, two sampled: the total is unknown rather than wrong.
+    expect(report.registries.pg).toEqual({
+      status: 'present',
+      groups: 3,
+      members: null,
+      sample: [
+        { group: 'g1', members: 2, localMembers: 1 },
+        { group: 'g2', members: 1, localMembers: 0 },
+      ],
+      truncated: true,
+    });
+  });
+
+  it('keeps the rest of the report when one probe fails', async () => {
+    const { rpc } = healthyNode({
+      'erlang:memory': () => {
+        throw erlangError('timeout', 'rpc erlang:memory/0 on node a@h timed out after 5 ms');
+      },
+      'ets:info': ([table]) => {
+        if (isAtomNamed(table, 'global_names'))
+          throw new BeamscopeError('erlang', 'node_down', 'gone');
+        return atom('undefined');
+      },
+    });
+    const report = await runProbes(rpc);
+    expect(report.memory).toBeNull();
+    expect(report.errors.memory).toEqual({
+      code: 'timeout',
+      message: 'rpc erlang:memory/0 on node a@h timed out after 5 ms',
+    });
+    expect(report.registries.global).toEqual({
+      status: 'error',
+      error: { code: 'node_down', message: 'gone' },
+    });
+    expect(report.processCount).toBe(61);
+    expect(report.registries.pg).toEqual({ status: 'absent' });
+  });
+
+  it('marks a reply of an unexpected shape as that field’s error', async () => {
+    const { rpc } = healthyNode({ 'net_kernel:get_net_ticktime': () => bin('sixty') });
+    const report = await runProbes(rpc);
+    expect(report.netTicktimeSeconds).toBeNull();
+    expect(report.errors.netTicktimeSeconds?.code).toBe('probe_unexpected_reply');
+  });
+
+  it('passes the per-call timeout to every call', async () => {
+    const timeouts = new Set<number | undefined>();
+    const { rpc } = healthyNode();
+    await runProbes(
+      (module, fn, args, options) => {
+        timeouts.add(options?.timeoutMs);
+        return rpc(module, fn, args, options);
+      },
+      { timeoutMs: 1234 },
+    );
+    expect([...timeouts]).toEqual([1234]);
+  });
+
+  it('counts Swarm names seen and hosted, and Elixir registries only where Elixir runs', async () => {
+    const { rpc, calls } = healthyNode({
+      'application:loaded_applications': () => [
+        tuple(atom('elixir'), new Charlist('elixir'), new Charlist('1.14.0')),
+      ],
+      'ets:info': ([table]) => (isAtomNamed(table, 'swarm_registry') ? 300 : atom('undefined')),
+      'ets:select_count': ([table, spec]) => {
+        expect(isAtomNamed(table, 'swarm_registry')).toBe(true);
+        expect(spec).toEqual(SWARM_HOSTED_MATCH_SPEC);
+        return 123;
+      },
+      'erlang:binary_to_existing_atom': ([name]) => {
+        const text = Buffer.from(name as Uint8Array).toString('utf8');
+        if (text === 'Elixir.MyApp.Registry') return atom(text);
+        throw erlangError('badrpc', 'badarg');
+      },
+      'Elixir.Registry:count': () => 9,
+    });
+    const report = await runProbes(rpc, {
+      elixirRegistries: ['MyApp.Registry', 'Missing.Registry'],
+    });
+    expect(report.elixirVersion).toBe('1.14.0');
+    expect(report.registries.swarm).toEqual({ status: 'present', names: 300, hostedHere: 123 });
+    expect(report.registries.elixirRegistries).toEqual([
+      { name: 'MyApp.Registry', status: 'present', keys: 9 },
+      { name: 'Missing.Registry', status: 'absent' },
+    ]);
+    // The missing registry's name never reached the node as an atom.
+    const sentAtoms = calls.flatMap((call) => call.args).filter((arg) => arg instanceof Atom);
+    expect(sentAtoms.map((a) => (a as Atom).name)).not.toContain('Elixir.Missing.Registry');
+  });
+
+  it('counts syn scopes through existing table atoms only', async () => {
+    const { rpc } = healthyNode({
+      'syn:node_scopes': () => [atom('users'), atom('devices')],
+      'erlang:binary_to_existing_atom': ([name]) => {
+        const text = Buffer.from(name as Uint8Array).toString('utf8');
+        if (text === 'syn_registry_by_name_users') return atom(text);
+        throw erlangError('badrpc', 'badarg');
+      },
+      'ets:info': ([table]) =>
+        isAtomNamed(table, 'syn_registry_by_name_users') ? 4 : atom('undefined'),
+    });
+    const report = await runProbes(rpc);
+    expect(report.registries.syn).toEqual({
+      status: 'present',
+      scopes: [
+        { scope: 'users', names: 4 },
+        { scope: 'devices', names: null },
+      ],
+      truncated: false,
+    });
+  });
+});
+
+describe('lookupName', () => {
+  it('never sends an unknown name as an atom, and finds it in Swarm by binary', async () => {
+    const owner = pid('b@127.0.0.1', 42);
+    const { rpc, calls } = scriptedRpc({
+      'erlang:binary_to_existing_atom': () => {
+        throw erlangError('badrpc', 'badarg');
+      },
+      'global:whereis_name': () => atom('undefined'),
+      'ets:lookup': ([, key]) =>
+        key instanceof Uint8Array
+          ? [tuple(atom('entry'), key, owner, atom('r'), new ErlMap([]), tuple(1, 0))]
+          : [],
+    });
+    const result = await lookupName(rpc, 'user:1234');
+    expect(result).toEqual({
+      name: 'user:1234',
+      atomExists: false,
+      matches: [
+        { registry: 'swarm', keyType: 'binary', pid: { node: 'b@127.0.0.1', id: 42, serial: 0 } },
+      ],
+      errors: [],
+    });
+    const atomArgs = calls
+      .flatMap((call) => call.args)
+      .filter((arg) => arg instanceof Atom) as Atom[];
+    expect(atomArgs.map((a) => a.name)).not.toContain('user:1234');
+    expect(calls.some((call) => call.fn === 'whereis')).toBe(false);
+  });
+
+  it('looks an existing atom up globally and locally, and reports failures other than "absent"', async () => {
+    const owner = pid('a@127.0.0.1', 7);
+    const { rpc } = scriptedRpc({
+      'erlang:binary_to_existing_atom': ([name]) =>
+        atom(Buffer.from(name as Uint8Array).toString()),
+      'global:whereis_name': ([name]) => (name instanceof Atom ? owner : atom('undefined')),
+      'erlang:whereis': () => owner,
+      'ets:lookup': () => {
+        throw erlangError('timeout', 'timed out');
+      },
+    });
+    const result = await lookupName(rpc, 'fx_global_1');
+    expect(result.atomExists).toBe(true);
+    expect(result.matches.map((match) => `${match.registry}/${match.keyType}`)).toEqual([
+      'global/atom',
+      'local/atom',
+    ]);
+    expect(result.errors[0]).toEqual({
+      registry: 'swarm',
+      error: { code: 'timeout', message: 'timed out' },
+    });
+  });
+
+  it('refuses empty and oversized names before calling anything', async () => {
+    const { rpc, calls } = scriptedRpc({});
+    await expect(lookupName(rpc, '')).rejects.toThrow(/1 to 1024 bytes/);
+    await expect(lookupName(rpc, 'x'.repeat(1025))).rejects.toThrow(/1 to 1024 bytes/);
+    expect(calls).toEqual([]);
+  });
+
+  it('sends non-Latin-1 names as a list of code points', async () => {
+    const { rpc, calls } = scriptedRpc({
+      'erlang:binary_to_existing_atom': () => {
+        throw erlangError('badrpc', 'badarg');
+      },
+      'global:whereis_name': () => atom('undefined'),
+      'ets:lookup': () => [],
+    });
+    await lookupName(rpc, '名前');
+    const keys = calls.filter((call) => call.fn === 'lookup').map((call) => call.args[1]);
+    expect(keys).toContainEqual([0x540d, 0x524d]);
+    expect(keys.some((key) => key instanceof Tuple)).toBe(false);
+  });
+});
