@@ -18,8 +18,18 @@ if (major < 22 || (major === 22 && minor < 19)) {
 
 const child = spawn(
   process.execPath,
-  ['--conditions=react-server', '--import', 'tsx', join(root, 'server/cli/main.ts'), ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: process.cwd(), env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') } },
+  [
+    '--conditions=react-server',
+    '--import',
+    'tsx',
+    join(root, 'server/cli/main.ts'),
+    ...process.argv.slice(2),
+  ],
+  {
+    stdio: 'inherit',
+    cwd: process.cwd(),
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.json') },
+  },
 );
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => child.kill(signal));

@@ -7,7 +7,11 @@ import { UsageError } from './command';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** `node:util` parseArgs with its errors turned into one-line usage errors. */
-export function parseCommandArgs<T extends Options>(argv: string[], options: T, allowPositionals = false) {
+export function parseCommandArgs<T extends Options>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (error) {
@@ -16,7 +20,12 @@ export function parseCommandArgs<T extends Options>(argv: string[], options: T, 
 }
 
 /** Parses a whole number option, naming the option when it is not one. */
-export function integerOption(name: string, value: string | undefined, fallback: number, min = 0): number {
+export function integerOption(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min = 0,
+): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) < min) {
     throw new UsageError(`--${name} takes a whole number of at least ${min}, not '${value}'`);

@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`beamscope ${command.name}: ${error.message}\nusage: ${command.usage}\n`);
+      process.stderr.write(
+        `beamscope ${command.name}: ${error.message}\nusage: ${command.usage}\n`,
+      );
       return 64;
     }
     process.stderr.write(`beamscope ${command.name}: ${describeError(error)}\n`);
