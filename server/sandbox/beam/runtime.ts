@@ -1,0 +1,732 @@
+import 'server-only';
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import {
+  createWriteStream,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  type WriteStream,
+} from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { BeamscopeError } from '../../errors';
+import type { PodInfo, PodRuntime } from '../kube-api';
+
+const run = promisify(execFile);
+
+const DEFAULT_SOURCE_DIR = fileURLToPath(new URL('./erlang/', import.meta.url));
+const REPLY_PATTERN = /^@@myapp (\S+) (ok|error|ready) ?(.*)$/;
+const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
+
+/**
+ * Flags that keep a node small, measured with the demo app on OTP 25 (see the runtime's report):
+ * one scheduler of each kind, one async thread, no busy-waiting (20 nodes share 2 cores), and the
+ * address-order best-fit allocator strategy that hands memory back sooner.
+ */
+export const SMALL_FOOTPRINT_FLAGS = [
+  '+S',
+  '1:1',
+  '+SDcpu',
+  '1:1',
+  '+SDio',
+  '1',
+  '+A',
+  '1',
+  '+sbwt',
+  'none',
+  '+sbwtdcpu',
+  'none',
+  '+sbwtdio',
+  'none',
+  '+MBas',
+  'aobf',
+  '+MHas',
+  'aobf',
+] as const;
+
+/** Where the pods' demo app asks the Kubernetes API for its peers. */
+export interface BeamPodApi {
+  /** `http(s)://host:port` of the (emulated) API server. */
+  url: string;
+  /** The pods' bearer token (handed to each node in a 0600 file, as a mounted token would be). */
+  token: string;
+  /** Default 'default'. */
+  namespace?: string;
+  /** The API's CA for https; absent = the nodes do not verify the server certificate. */
+  caFile?: string;
+}
+
+/** Options of {@link BeamPodRuntime}. */
+export interface BeamPodRuntimeOptions {
+  /** The cluster's Erlang cookie (kept out of command lines: each node reads it from its HOME). */
+  cookie: string;
+  /** Known up front, or given later with {@link BeamPodRuntime.attach} (after startEmulatedApi). */
+  api?: BeamPodApi;
+  /** The Service whose endpoints list the peers; default 'myapp'. */
+  service?: string;
+  /** Which API the nodes poll for peers; default 'endpointSlices'. */
+  discovery?: 'endpointSlices' | 'endpoints';
+  /**
+   * `epmdless` (default): every node `basename@<pod IP>` on the same port on its own loopback
+   * address, no EPMD — as many Kubernetes releases run. `epmd`: the machine's one EPMD serves
+   * every node, so names must differ: `basename-A-B-C-D@<pod IP>`, ports ephemeral.
+   */
+  distribution?: 'epmdless' | 'epmd';
+  /** The shared distribution port in epmdless mode; default 9100 (what the sandbox config says). */
+  distPort?: number;
+  /** Node basename; default 'myapp'. */
+  basename?: string;
+  /** Simulated devices spread over the cluster; default 10,000. */
+  devices?: number;
+  /** :pg groups `{tenant, N}` the devices join; default 10. */
+  tenants?: number;
+  /** Every Nth device also holds a :global name; default 100 (0 = none). */
+  globalEvery?: number;
+  /** How often each node polls the API for peers; default 1000 ms (libcluster: 5000). */
+  pollIntervalMs?: number;
+  /** One `<pod>.log` per pod (appended across restarts); default `.beamscope/sandbox-logs`. */
+  logDir?: string;
+  /** Compiled app, one `ebin-<hash>` folder per source version; default `.beamscope/cache`. */
+  cacheDir?: string;
+  /**
+   * Private files: the token and each pod's HOME (its cookie file lives there only until the
+   * node is up). Default a fresh 0700 folder in the OS temp folder; stopAll removes it.
+   */
+  runDir?: string;
+  /** The Erlang sources (`myapp*.erl`, `myapp.app.src`); default the folder beside this file. */
+  sourceDir?: string;
+  /** How long a node may take until its distribution is up; default 30,000 ms. */
+  startTimeoutMs?: number;
+  /** More `erl` arguments for every node (emulator flags, `-kernel` settings), appended last. */
+  extraArgs?: string[];
+  /** After `stop`, SIGKILL if the node has not exited; default 5,000 ms. */
+  stopGraceMs?: number;
+  /** A node exited without being asked to (kill, crash): restart it as a kubelet would. */
+  onExit?: (pod: PodInfo, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+/** What a node reports about itself through the control channel (`info`). */
+export interface BeamPodNodeInfo {
+  node: string;
+  /** Connected nodes of the app (same basename), sorted. */
+  nodes: string[];
+  /** Nodes this one refuses (a partition). */
+  refused: string[];
+  /** Rows in this node's `swarm_registry` (its view of the whole registry). */
+  registry: number;
+  /** Rows whose pid lives on this node. */
+  hosted: number;
+  /** This node's view: rows per hosting node. */
+  registryByNode: Record<string, number>;
+  globalNames: number;
+  pgGroups: number;
+  processes: number;
+  memoryBytes: number;
+}
+
+/** Figures of {@link BeamPodRuntime.stats}. */
+export interface BeamPodStats {
+  /** Running nodes. */
+  pods: number;
+  startMs: {
+    /** Spawn until distribution up, per running pod. */
+    byPod: Record<string, number>;
+    /** From the earliest spawn to the latest "up" among the running pods. */
+    total: number;
+  };
+  /** Sum of VmRSS of the running emulators (counts the shared emulator code once per node). */
+  rssBytes: number;
+  /** Sum of their proportional set size: shared pages split between the nodes sharing them. */
+  pssBytes: number;
+}
+
+/** The `exit` event's payload. */
+export interface BeamPodExit {
+  pod: PodInfo;
+  node: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Asked for (stop, stopAll, a cookie change) rather than a kill or a crash. */
+  expected: boolean;
+}
+
+interface PendingReply {
+  resolve: (text: string) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PodProcess {
+  pod: PodInfo;
+  node: string;
+  child: ChildProcess;
+  startedAt: number;
+  readyAt?: number;
+  ready: Promise<void>;
+  exited: Promise<void>;
+  hasExited: boolean;
+  expectedExit: boolean;
+  pending: Map<string, PendingReply>;
+  log: WriteStream;
+  stopping?: Promise<void>;
+}
+
+/** Every emulator any runtime started and has not seen exit; killed if this process exits. */
+const liveEmulators = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackEmulator(child: ChildProcess): void {
+  liveEmulators.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Belt and braces: a node also halts when its stdin closes, which happens when we die.
+  process.once('exit', () => {
+    for (const emulator of liveEmulators) emulator.kill('SIGKILL');
+  });
+}
+
+/** An Erlang string literal (for `-myapp key "value"` arguments). */
+function erlangString(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function randomCookie(): string {
+  return [...randomBytes(20)].map((byte) => String.fromCharCode(65 + (byte % 26))).join('');
+}
+
+function loopbackTuple(ip: string): string {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts[0] !== '127' || parts.some((part) => !/^\d{1,3}$/.test(part))) {
+    throw new BeamscopeError(
+      'sandbox',
+      'pod_ip_not_loopback',
+      `pod IP "${ip}" is not a 127.x.y.z loopback address: a sandbox BEAM node cannot bind it`,
+    );
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** A `Name:   123 kB` figure of a /proc file, in bytes (0 once the process is gone). */
+function procKilobytes(path: string, field: string): number {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(path, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+let compiling: { key: string; ebin: Promise<string> } | undefined;
+
+const PRUNE_AFTER_MS = 24 * 3600 * 1000;
+
+/** Drops builds of older sources (a day old: nodes load every module within seconds of boot). */
+async function pruneOldBuilds(cacheDir: string, current: string): Promise<void> {
+  for (const entry of readdirSync(cacheDir)) {
+    const path = join(cacheDir, entry);
+    if (path === current || !/^(ebin|build)-/.test(entry)) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > PRUNE_AFTER_MS) {
+        await rm(path, { recursive: true, force: true });
+      }
+    } catch {
+      // removed meanwhile by another process
+    }
+  }
+}
+
+/**
+ * Compiles the demo app into `<cacheDir>/ebin-<hash of the sources>` unless that folder exists.
+ * Building in a private folder and renaming it into place keeps concurrent processes safe.
+ */
+export function compileDemoApp(sourceDir: string, cacheDir: string): Promise<string> {
+  const sources = readdirSync(sourceDir)
+    .filter((file) => file.endsWith('.erl') || file.endsWith('.app.src'))
+    .sort();
+  const hash = createHash('sha256');
+  for (const source of sources) hash.update(source).update(readFileSync(join(sourceDir, source)));
+  const ebin = join(cacheDir, `ebin-${hash.digest('hex').slice(0, 16)}`);
+  if (compiling?.key === ebin) return compiling.ebin;
+  const build = (async () => {
+    if (existsSync(join(ebin, '.complete'))) return ebin;
+    await mkdir(cacheDir, { recursive: true });
+    const building = await mkdtemp(join(cacheDir, 'build-'));
+    try {
+      const erl = sources.filter((file) => file.endsWith('.erl'));
+      await run('erlc', ['-o', building, ...erl.map((file) => join(sourceDir, file))], {
+        timeout: 120_000,
+      });
+      for (const appSrc of sources.filter((file) => file.endsWith('.app.src'))) {
+        await copyFile(join(sourceDir, appSrc), join(building, appSrc.replace(/\.src$/, '')));
+      }
+      await writeFile(join(building, '.complete'), '');
+      await rename(building, ebin);
+      await pruneOldBuilds(cacheDir, ebin);
+    } catch (error) {
+      await rm(building, { recursive: true, force: true });
+      // Another process may have won the race with the same content.
+      if (existsSync(join(ebin, '.complete'))) return ebin;
+      throw new BeamscopeError(
+        'sandbox',
+        'demo_app_compile_failed',
+        `compiling the sandbox demo app (${sourceDir}) failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    return ebin;
+  })();
+  compiling = { key: ebin, ebin: build };
+  build.catch(() => {
+    if (compiling?.ebin === build) compiling = undefined;
+  });
+  return build;
+}
+
+/**
+ * Runs a real BEAM node per sandbox pod: the demo app (`server/sandbox/beam/erlang`) that meshes
+ * itself the way libcluster's Kubernetes strategy does and spreads devices over the mesh with a
+ * Swarm-compatible registry. Plug it into `startEmulatedApi({ podRuntime })`; the emulator calls
+ * `start` when a pod's container starts (resolving = the node's distribution is up, so the pod
+ * turns Ready) and `stop` when the pod is deleted.
+ *
+ * Each node is steered through its stdin (one command a line), never through distribution: the
+ * app's cookie-protected distribution is what beamscope observes. Nodes halt when their stdin
+ * closes, so none outlives this process.
+ *
+ * Emits `exit` ({@link BeamPodExit}) for every node that exits.
+ */
+export class BeamPodRuntime extends EventEmitter implements PodRuntime {
+  private api: BeamPodApi | undefined;
+  private readonly processes = new Map<string, PodProcess>();
+  private readonly cookies = new Map<string, string>();
+  /** Starts whose node is not spawned yet (compiling, waiting for a previous node on the IP). */
+  private readonly starting = new Map<string, Promise<void>>();
+  private workDir: Promise<string> | undefined;
+  private commandSequence = 0;
+
+  constructor(private readonly options: BeamPodRuntimeOptions) {
+    super();
+    this.api = options.api;
+  }
+
+  /** Sets where the nodes find the API (known only once `startEmulatedApi` has returned). */
+  attach(api: BeamPodApi): void {
+    this.api = api;
+  }
+
+  /** The node name a pod runs under. */
+  nodeName(pod: Pick<PodInfo, 'ip'>): string {
+    const basename = this.options.basename ?? 'myapp';
+    return this.options.distribution === 'epmd'
+      ? `${basename}-${pod.ip.replaceAll('.', '-')}@${pod.ip}`
+      : `${basename}@${pod.ip}`;
+  }
+
+  /** Names of the pods whose node is running. */
+  podNames(): string[] {
+    return [...this.processes.keys()];
+  }
+
+  /** Starts the pod's node; resolves once its distribution is up and the app runs. */
+  start(pod: PodInfo): Promise<void> {
+    const existing = this.processes.get(pod.name);
+    if (existing && !existing.hasExited) return existing.ready;
+    let starting = this.starting.get(pod.name);
+    if (!starting) {
+      starting = this.launch(pod).finally(() => this.starting.delete(pod.name));
+      this.starting.set(pod.name, starting);
+    }
+    return starting;
+  }
+
+  private async launch(pod: PodInfo): Promise<void> {
+    const api = this.api;
+    if (!api) {
+      throw new BeamscopeError(
+        'sandbox',
+        'runtime_not_attached',
+        'the BEAM pod runtime does not know the API yet: call attach() after startEmulatedApi',
+      );
+    }
+    const interfaceTuple = loopbackTuple(pod.ip);
+    // The emulator hands a deleted pod's IP to the next pod once the grace period is over, which
+    // may be before the old node has exited and freed IP:port: wait for (or make) it to go.
+    await Promise.all(
+      [...this.processes.values()]
+        .filter((other) => other.pod.ip === pod.ip && other.pod.name !== pod.name)
+        .map((other) => this.stopProcess(other)),
+    );
+    const ebin = await compileDemoApp(
+      this.options.sourceDir ?? DEFAULT_SOURCE_DIR,
+      resolve(this.options.cacheDir ?? join('.beamscope', 'cache')),
+    );
+    const workDir = await this.ensureWorkDir(api);
+    const home = join(workDir, pod.name);
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    const cookieFile = join(home, '.erlang.cookie');
+    await rm(cookieFile, { force: true });
+    await writeFile(cookieFile, this.cookies.get(pod.name) ?? this.options.cookie, {
+      mode: 0o400,
+    });
+    const logDir = resolve(this.options.logDir ?? join('.beamscope', 'sandbox-logs'));
+    await mkdir(logDir, { recursive: true });
+
+    const node = this.nodeName(pod);
+    const devices = this.options.devices ?? 10_000;
+    const args = ['-noinput', '-name', node, '-pa', ebin, ...SMALL_FOOTPRINT_FLAGS];
+    // A process table sized for the devices (the default 262,144 slots cost ~2 MB per node).
+    args.push('+P', String(Math.max(32_768, devices * 2 + 4_096)));
+    args.push('-kernel', 'inet_dist_use_interface', interfaceTuple);
+    if ((this.options.distribution ?? 'epmdless') === 'epmdless') {
+      const port = String(this.options.distPort ?? 9100);
+      args.push('-start_epmd', 'false', '-erl_epmd_port', port);
+      args.push('-kernel', 'inet_dist_listen_min', port, 'inet_dist_listen_max', port);
+    }
+    const app: Array<[string, string]> = [
+      ['api_url', erlangString(api.url)],
+      ['token_file', erlangString(join(workDir, 'token'))],
+      ['ca_file', erlangString(api.caFile ?? '')],
+      ['namespace', erlangString(api.namespace ?? 'default')],
+      ['service', erlangString(this.options.service ?? 'myapp')],
+      ['discovery', this.options.discovery === 'endpoints' ? 'endpoints' : 'endpointslices'],
+      ['basename', erlangString(this.options.basename ?? 'myapp')],
+      ['node_naming', this.options.distribution === 'epmd' ? 'ip_suffixed' : 'ip'],
+      ['poll_interval_ms', String(this.options.pollIntervalMs ?? 1000)],
+      ['devices', String(devices)],
+      ['tenants', String(this.options.tenants ?? 10)],
+      ['global_every', String(this.options.globalEvery ?? 100)],
+    ];
+    for (const [key, value] of app) args.push('-myapp', key, value);
+    args.push(...(this.options.extraArgs ?? []), '-eval', 'myapp_control:boot()');
+
+    const log = createWriteStream(join(logDir, `${pod.name}.log`), { flags: 'a' });
+    log.on('error', () => undefined); // a full or vanished log folder must not crash the sandbox
+    log.write(`--- ${new Date().toISOString()} starting ${node}\n`);
+    const child = spawn('erl', args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: home },
+    });
+    trackEmulator(child);
+
+    let markReady: () => void = () => {};
+    let failStart: (error: Error) => void = () => {};
+    const ready = new Promise<void>((resolveReady, rejectReady) => {
+      markReady = resolveReady;
+      failStart = rejectReady;
+    });
+    let markExited: () => void = () => {};
+    const entry: PodProcess = {
+      pod,
+      node,
+      child,
+      startedAt: Date.now(),
+      ready,
+      exited: new Promise<void>((done) => {
+        markExited = done;
+      }),
+      hasExited: false,
+      expectedExit: false,
+      pending: new Map(),
+      log,
+    };
+    this.processes.set(pod.name, entry);
+
+    let buffered = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        const reply = REPLY_PATTERN.exec(line);
+        if (!reply) {
+          if (line.length > 0) log.write(`${line}\n`);
+          continue;
+        }
+        const [, id = '', status, text = ''] = reply;
+        if (status === 'ready') {
+          entry.readyAt = Date.now();
+          log.write(`--- ${new Date().toISOString()} ${node} is up\n`);
+          markReady();
+          continue;
+        }
+        const pending = entry.pending.get(id);
+        if (!pending) continue;
+        entry.pending.delete(id);
+        clearTimeout(pending.timer);
+        if (status === 'ok') pending.resolve(text);
+        else
+          pending.reject(
+            new BeamscopeError('sandbox', 'pod_command_failed', `${node} answered: ${text}`),
+          );
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stdin!.on('error', () => undefined); // EPIPE once the node is gone; 'exit' reports it
+
+    const gone = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (entry.hasExited) return;
+      entry.hasExited = true;
+      liveEmulators.delete(child);
+      log.end(`--- ${new Date().toISOString()} ${node} exited (code ${code}, signal ${signal})\n`);
+      for (const pending of entry.pending.values()) {
+        clearTimeout(pending.timer);
+        pending.reject(new BeamscopeError('sandbox', 'pod_exited', `${node} exited`));
+      }
+      entry.pending.clear();
+      failStart(
+        new BeamscopeError(
+          'sandbox',
+          'pod_start_failed',
+          `${node} (pod ${pod.name}) exited with code ${code} before its distribution was up; see ${logDir}/${pod.name}.log`,
+        ),
+      );
+      if (this.processes.get(pod.name) === entry) this.processes.delete(pod.name);
+      markExited();
+      const exit: BeamPodExit = { pod, node, code, signal, expected: entry.expectedExit };
+      this.emit('exit', exit);
+      if (!entry.expectedExit) this.options.onExit?.(pod, code, signal);
+    };
+    // 'close', not 'exit': the node's last output lines are in by then, so the log can end.
+    child.once('close', gone);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      // `erl` missing or not executable: no 'close' follows a failed spawn.
+      if (child.pid !== undefined || entry.hasExited) return;
+      log.write(`--- cannot run erl: ${error.message}\n`);
+      gone(error.code === 'ENOENT' ? 127 : 126, null);
+    });
+
+    const timeoutMs = this.options.startTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BeamscopeError(
+              'sandbox',
+              'pod_start_timeout',
+              `${node} (pod ${pod.name}) was not up within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([ready, late]);
+      // The node read its cookie when distribution started: no need to leave it on disk.
+      await rm(cookieFile, { force: true });
+    } catch (error) {
+      entry.expectedExit = true;
+      if (!entry.hasExited) child.kill('SIGKILL');
+      await entry.exited;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops the pod's node gracefully (`init:stop()`), SIGKILL after the grace period. */
+  async stop(pod: Pick<PodInfo, 'name'>): Promise<void> {
+    const entry = this.processes.get(pod.name);
+    if (entry) await this.stopProcess(entry);
+  }
+
+  /** SIGKILLs the pod's node, as a crashing container; `onExit` reports it. */
+  kill(podName: string): void {
+    const entry = this.processes.get(podName);
+    if (!entry || entry.hasExited) {
+      throw new BeamscopeError(
+        'sandbox',
+        'pod_not_running',
+        `no running node for pod "${podName}"`,
+      );
+    }
+    entry.child.kill('SIGKILL');
+  }
+
+  /**
+   * Splits the mesh: each side's nodes refuse every other side's (disconnect now, never connect,
+   * drop their connections). Sides list pod names or pod IPs; pods in no side are left alone.
+   */
+  async partition(sides: string[][]): Promise<void> {
+    const resolved = sides.map((side) => side.map((member) => this.resolvePod(member)));
+    await Promise.all(
+      resolved.flatMap((side, index) => {
+        const others = resolved
+          .filter((_, other) => other !== index)
+          .flat()
+          .map((entry) => entry.node);
+        return side.map((entry) => this.command(entry, 'partition', others.join(',')));
+      }),
+    );
+  }
+
+  /** Ends every partition: the nodes mesh again at their next poll. */
+  async heal(): Promise<void> {
+    await Promise.all(this.running().map((entry) => this.command(entry, 'heal')));
+  }
+
+  /**
+   * Restarts the pod's node with this cookie (the cluster's cookie puts it back). With a wrong
+   * one the node runs but never joins: every handshake fails on the cookie.
+   */
+  async setCookie(podName: string, cookie: string): Promise<void> {
+    const entry = this.entry(podName);
+    if (cookie === this.options.cookie) this.cookies.delete(podName);
+    else this.cookies.set(podName, cookie);
+    await this.stopProcess(entry);
+    await this.start(entry.pod);
+  }
+
+  /** Restarts the pod's node with a random wrong cookie: the classic "it never joins". */
+  miscookie(podName: string): Promise<void> {
+    return this.setCookie(podName, randomCookie());
+  }
+
+  /** Evaluates an Erlang expression on the pod's node; resolves to its `~p` text on one line. */
+  eval(podName: string, expression: string, options: { timeoutMs?: number } = {}): Promise<string> {
+    return this.command(
+      this.entry(podName),
+      'eval',
+      expression.replace(/[\r\n]+/g, ' '),
+      options.timeoutMs,
+    );
+  }
+
+  /** What the pod's node reports about its mesh and registry. */
+  async info(podName: string): Promise<BeamPodNodeInfo> {
+    return JSON.parse(await this.command(this.entry(podName), 'info')) as BeamPodNodeInfo;
+  }
+
+  /** Stops every node (graceful, then SIGKILL) and removes the runtime's private files. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.processes.values()].map((entry) => this.stopProcess(entry)));
+    const workDir = this.workDir;
+    this.workDir = undefined;
+    if (workDir) await rm(await workDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Running nodes, how long they took to come up, and their resident memory. */
+  stats(): BeamPodStats {
+    const running = this.running();
+    const byPod: Record<string, number> = {};
+    let first = Infinity;
+    let last = 0;
+    let rssBytes = 0;
+    let pssBytes = 0;
+    for (const entry of running) {
+      if (entry.readyAt !== undefined) {
+        byPod[entry.pod.name] = entry.readyAt - entry.startedAt;
+        first = Math.min(first, entry.startedAt);
+        last = Math.max(last, entry.readyAt);
+      }
+      if (entry.child.pid !== undefined) {
+        rssBytes += procKilobytes(`/proc/${entry.child.pid}/status`, 'VmRSS');
+        pssBytes += procKilobytes(`/proc/${entry.child.pid}/smaps_rollup`, 'Pss');
+      }
+    }
+    return {
+      pods: running.length,
+      startMs: { byPod, total: last > 0 ? last - first : 0 },
+      rssBytes,
+      pssBytes,
+    };
+  }
+
+  /** OS pids of the running emulators (beam.smp: `erl` execs it). */
+  pids(): number[] {
+    return this.running().flatMap((entry) => (entry.child.pid ? [entry.child.pid] : []));
+  }
+
+  private running(): PodProcess[] {
+    return [...this.processes.values()].filter((entry) => !entry.hasExited);
+  }
+
+  private entry(podName: string): PodProcess {
+    const entry = this.processes.get(podName);
+    if (!entry || entry.hasExited) {
+      throw new BeamscopeError(
+        'sandbox',
+        'pod_not_running',
+        `no running node for pod "${podName}"`,
+      );
+    }
+    return entry;
+  }
+
+  private resolvePod(member: string): PodProcess {
+    const entry =
+      this.processes.get(member) ?? this.running().find((candidate) => candidate.pod.ip === member);
+    if (!entry || entry.hasExited) {
+      throw new BeamscopeError('sandbox', 'pod_not_running', `no running node for pod "${member}"`);
+    }
+    return entry;
+  }
+
+  private async ensureWorkDir(api: BeamPodApi): Promise<string> {
+    this.workDir ??= (async () => {
+      if (this.options.runDir === undefined) return mkdtemp(join(tmpdir(), 'beamscope-pods-'));
+      await mkdir(this.options.runDir, { recursive: true, mode: 0o700 });
+      return this.options.runDir;
+    })();
+    const dir = await this.workDir;
+    // Rewritten on each start: attach() may have handed a new API (and token) meanwhile.
+    await writeFile(join(dir, 'token'), api.token, { mode: 0o600 });
+    return dir;
+  }
+
+  private command(
+    entry: PodProcess,
+    command: string,
+    argument = '',
+    timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
+  ): Promise<string> {
+    if (entry.hasExited) {
+      return Promise.reject(
+        new BeamscopeError('sandbox', 'pod_not_running', `${entry.node} is not running`),
+      );
+    }
+    this.commandSequence += 1;
+    const id = String(this.commandSequence);
+    return new Promise<string>((resolveReply, rejectReply) => {
+      const timer = setTimeout(() => {
+        entry.pending.delete(id);
+        rejectReply(
+          new BeamscopeError(
+            'sandbox',
+            'pod_command_timeout',
+            `${entry.node} did not answer "${command}" within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      entry.pending.set(id, { resolve: resolveReply, reject: rejectReply, timer });
+      entry.child.stdin!.write(`${id} ${command}${argument ? ` ${argument}` : ''}\n`);
+    });
+  }
+
+  private stopProcess(entry: PodProcess): Promise<void> {
+    entry.stopping ??= (async () => {
+      entry.expectedExit = true;
+      if (entry.hasExited) return;
+      this.command(entry, 'stop', '', 2_000).catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((done) => {
+        timer = setTimeout(() => done('late'), this.options.stopGraceMs ?? 5_000);
+      });
+      if ((await Promise.race([entry.exited.then(() => 'exited' as const), late])) === 'late') {
+        entry.child.kill('SIGKILL');
+        await entry.exited;
+      }
+      clearTimeout(timer);
+    })();
+    return entry.stopping;
+  }
+}

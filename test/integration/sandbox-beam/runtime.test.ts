@@ -1,0 +1,386 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  BeamPodRuntime,
+  type BeamPodExit,
+  type BeamPodNodeInfo,
+} from '@/server/sandbox/beam/runtime';
+import { startEmulatedApi, type EmulatedApi, type PodInfo } from '@/server/sandbox/kube-api';
+
+const DEVICES = 200;
+const COOKIE = 'SANDBOXBEAMTESTCOOKIE';
+
+/** A port free on 127.0.0.1 is, in practice, free on the other loopback addresses too. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('port')),
+      );
+    });
+  });
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T> | T,
+  accept: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (accept(last)) return last;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(
+    `timed out waiting for ${what}; last: ${JSON.stringify(last)}${lastError ? ` (${String(lastError)})` : ''}`,
+  );
+}
+
+/** Emulator processes whose command line carries this run's distribution port. */
+function beamProcessesUsingPort(port: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        const at = argv.indexOf('-erl_epmd_port');
+        return at >= 0 && argv[at + 1] === String(port);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
+  let api: EmulatedApi;
+  let runtime: BeamPodRuntime;
+  let logDir: string;
+  let port: number;
+  const exits: BeamPodExit[] = [];
+  const unexpected: Array<{ pod: PodInfo; signal: NodeJS.Signals | null }> = [];
+
+  const livePods = () =>
+    api.control
+      .pods()
+      .filter((pod) => !pod.terminating && runtime.podNames().includes(pod.name))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  const infos = () => Promise.all(livePods().map((pod) => runtime.info(pod.name)));
+  const others = (pods: PodInfo[], pod: PodInfo) =>
+    pods
+      .filter((other) => other !== pod)
+      .map((other) => runtime.nodeName(other))
+      .sort();
+
+  /** Every given pod's node sees exactly the others of its group. */
+  const meshed = (groups: PodInfo[][]) =>
+    waitFor(
+      `mesh ${JSON.stringify(groups.map((group) => group.map((pod) => pod.ip)))}`,
+      () =>
+        Promise.all(
+          groups.flat().map(async (pod) => ({ pod, info: await runtime.info(pod.name) })),
+        ),
+      (results) =>
+        results.every(({ pod, info }) => {
+          const group = groups.find((candidate) => candidate.includes(pod))!;
+          return JSON.stringify(info.nodes) === JSON.stringify(others(group, pod));
+        }),
+    );
+
+  /**
+   * Every node's table lists all devices, its rows' hosting nodes are exactly `hosts`, and each
+   * host's own count of the devices it hosts matches what the others' tables say about it.
+   */
+  const registryConverged = (hosts: PodInfo[]) =>
+    waitFor('registry convergence', infos, (all: BeamPodNodeInfo[]) => {
+      const hostNames = hosts.map((pod) => runtime.nodeName(pod)).sort();
+      const hostInfos = all.filter((info) => hostNames.includes(info.node));
+      return all.every(
+        (info) =>
+          info.registry === DEVICES &&
+          JSON.stringify(Object.keys(info.registryByNode).sort()) === JSON.stringify(hostNames) &&
+          Object.values(info.registryByNode).reduce((sum, count) => sum + count, 0) === DEVICES &&
+          hostInfos.every((host) => info.registryByNode[host.node] === host.hosted),
+      );
+    });
+
+  beforeAll(async () => {
+    logDir = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-beam-test-'));
+    port = await freePort();
+    runtime = new BeamPodRuntime({
+      cookie: COOKIE,
+      devices: DEVICES,
+      distPort: port,
+      logDir,
+      pollIntervalMs: 500,
+      onExit: (pod, _code, signal) => unexpected.push({ pod, signal }),
+    });
+    runtime.on('exit', (exit: BeamPodExit) => exits.push(exit));
+    api = await startEmulatedApi({ podRuntime: runtime, terminationGraceMs: 300 });
+    runtime.attach({ url: api.url, token: api.token, namespace: api.namespace });
+  });
+
+  afterAll(async () => {
+    await runtime?.stopAll();
+    await api?.stop();
+    if (logDir) await rm(logDir, { recursive: true, force: true });
+  });
+
+  it('meshes 3 pods through the API, and replicates the registry on every node', async () => {
+    await api.control.scale(3);
+    const pods = await waitFor(
+      '3 ready pods',
+      () => api.control.pods(),
+      (all) => all.filter((pod) => pod.ready).length === 3,
+    );
+    expect(runtime.podNames().sort()).toEqual(pods.map((pod) => pod.name).sort());
+    await meshed([livePods()]);
+    await registryConverged(livePods());
+
+    const [first] = livePods();
+    // The Swarm-compatible table: {entry, Name, Pid, Ref, Meta, Clock}, key position 2.
+    expect(await runtime.eval(first!.name, 'ets:info(swarm_registry, keypos)')).toBe('2');
+    expect(
+      await runtime.eval(
+        first!.name,
+        '[E] = ets:lookup(swarm_registry, {device, 7}), {element(1, E), is_pid(element(3, E)), is_reference(element(4, E)), maps:get(tenant, element(5, E))}',
+      ),
+    ).toBe('{entry,true,true,7}');
+    // Every 100th device holds a :global name; devices join a :pg group per tenant.
+    await waitFor('the :global names and :pg groups', infos, (all) =>
+      all.every((info) => info.globalNames === DEVICES / 100 && info.pgGroups === 10),
+    );
+  });
+
+  it("decodes the API's JSON with the app's own decoder (OTP 25 has no json module)", async () => {
+    const binary = (text: string) =>
+      `<<"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"/utf8>>`;
+    const valid: Array<[string, string]> = [
+      [
+        '{"a":[1,-2.5,1E2,0,true,false,null]}',
+        '#{<<"a">> => [1, -2.5, 100.0, 0, true, false, null]}',
+      ],
+      [' [ ] ', '[]'],
+      [
+        '{"items":null,"k":{},"n":-0.5e-1}',
+        '#{<<"items">> => null, <<"k">> => #{}, <<"n">> => -0.05}',
+      ],
+      ['"x\\ny\\u00e9\\ud83d\\ude00\\/"', '<<"x\\ny", 233/utf8, 128512/utf8, "/">>'],
+      ['"caf\u00e9"', '<<"caf", 233/utf8>>'],
+    ];
+    const invalid = [
+      '[1,]',
+      '{"a":1,}',
+      '01',
+      '"abc',
+      '"\\ud800"',
+      '"a\tb"',
+      '1.',
+      '-',
+      '[1 2]',
+      '',
+    ];
+    const checks = [
+      ...valid.map(([json, term]) => `myapp_json:decode(${binary(json)}) =:= {ok, ${term}}`),
+      ...invalid.map((json) => `element(1, myapp_json:decode(${binary(json)})) =:= error`),
+    ];
+    const [pod] = livePods();
+    expect(await runtime.eval(pod!.name, `[${checks.join(', ')}]`)).toBe(
+      `[${checks.map(() => 'true').join(',')}]`,
+    );
+  });
+
+  it('scales to 5 pods: a 5-node mesh, and the devices rebalance onto the new nodes', async () => {
+    await api.control.scale(5);
+    await waitFor(
+      '5 ready pods',
+      () => api.control.pods(),
+      (all) => all.filter((pod) => pod.ready).length === 5,
+    );
+    expect(livePods()).toHaveLength(5);
+    await meshed([livePods()]);
+    const converged = await registryConverged(livePods());
+    for (const info of converged) expect(info.hosted).toBeGreaterThan(0);
+  });
+
+  it('partitions the mesh into two sides that each see only themselves, and heals it', async () => {
+    const pods = livePods();
+    const left = pods.slice(0, 2);
+    const right = pods.slice(2);
+    // Sides by pod name and by pod IP alike.
+    await runtime.partition([left.map((pod) => pod.name), right.map((pod) => pod.ip)]);
+    await meshed([left, right]);
+    // It holds: the API still lists everyone, and global's connect_all would reconnect them.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await meshed([left, right]);
+    // Each side runs every device (both believe they are the whole cluster).
+    await waitFor('each side hosting every device', infos, (all) =>
+      all.every(
+        (info) =>
+          info.registry === DEVICES &&
+          Object.values(info.registryByNode).reduce((sum, count) => sum + count, 0) === DEVICES,
+      ),
+    );
+
+    await runtime.heal();
+    await meshed([pods]);
+    await registryConverged(pods);
+  });
+
+  it('a 403 on EndpointSlices makes every node drop its peers, as libcluster does', async () => {
+    const pods = livePods();
+    api.control.setForbidden('endpointslices', true);
+    try {
+      await meshed(pods.map((pod) => [pod]));
+    } finally {
+      api.control.setForbidden('endpointslices', false);
+    }
+    await meshed([pods]);
+    await registryConverged(pods);
+  });
+
+  it('scales down to 4 and back to 5: the deleted node stops, a new pod reuses its IP', async () => {
+    const before = livePods();
+    await api.control.scale(4);
+    const deleted = before.find((pod) =>
+      api.control.pods().some((other) => other.name === pod.name && other.terminating),
+    )!;
+    expect(deleted).toBeDefined();
+    // As soon as the emulator forgets the pod, a new one gets its IP: its node must still come
+    // up on IP:port even if the old node has not finished stopping.
+    await waitFor(
+      'the deleted pod to be gone',
+      () => api.control.pods(),
+      (all) => !all.some((pod) => pod.name === deleted.name),
+      5_000,
+    );
+    await api.control.scale(5);
+    await waitFor(
+      '5 ready pods again',
+      () => api.control.pods(),
+      (all) => all.filter((pod) => pod.ready && !pod.terminating).length === 5,
+    );
+    expect(exits.some((exit) => exit.pod.name === deleted.name && exit.expected)).toBe(true);
+    expect(unexpected).toEqual([]);
+    const after = livePods();
+    expect(after.map((pod) => pod.ip)).toContain(deleted.ip);
+    expect(after.map((pod) => pod.name)).not.toContain(deleted.name);
+    await meshed([after]);
+    await registryConverged(after);
+  });
+
+  it('kills a node: it leaves the mesh and onExit reports the SIGKILL', async () => {
+    const pods = livePods();
+    const victim = pods.at(-1)!;
+    runtime.kill(victim.name);
+    await waitFor(
+      'the exit report',
+      () => unexpected,
+      (reports) => reports.some((report) => report.pod.name === victim.name),
+    );
+    expect(unexpected.find((report) => report.pod.name === victim.name)?.signal).toBe('SIGKILL');
+    const survivors = pods.filter((pod) => pod !== victim);
+    await meshed([survivors]);
+    await registryConverged(survivors);
+
+    // A restart (what the emulator will do for a crashed container) brings it back.
+    await runtime.start(victim);
+    await meshed([pods]);
+  });
+
+  it('a node with the wrong cookie runs but never joins; the right cookie brings it back', async () => {
+    const pods = livePods();
+    const odd = pods[0]!;
+    await runtime.miscookie(odd.name);
+    expect(exits.some((exit) => exit.pod.name === odd.name && exit.expected)).toBe(true);
+    const rest = pods.filter((pod) => pod !== odd);
+    await meshed([rest, [odd]]);
+    // It stays out over several polls (the API lists it; every handshake fails on the cookie).
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect((await runtime.info(odd.name)).nodes).toEqual([]);
+    expect((await runtime.info(rest[0]!.name)).nodes).not.toContain(runtime.nodeName(odd));
+
+    await runtime.setCookie(odd.name, COOKIE);
+    await meshed([pods]);
+  });
+
+  it('stopAll leaves no emulator behind', async () => {
+    const pids = runtime.pids();
+    expect(pids.length).toBe(5);
+    expect(beamProcessesUsingPort(port).sort()).toEqual([...pids].sort());
+    await runtime.stopAll();
+    expect(runtime.podNames()).toEqual([]);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(beamProcessesUsingPort(port)).toEqual([]);
+  });
+});
+
+describe('BeamPodRuntime in epmd mode, with an HTTPS API and Endpoints discovery', () => {
+  let api: EmulatedApi;
+  let runtime: BeamPodRuntime;
+  let logDir: string;
+
+  beforeAll(async () => {
+    logDir = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-beam-epmd-'));
+    runtime = new BeamPodRuntime({
+      cookie: COOKIE,
+      distribution: 'epmd',
+      devices: 50,
+      logDir,
+      pollIntervalMs: 500,
+      discovery: 'endpoints',
+    });
+    api = await startEmulatedApi({ podRuntime: runtime, terminationGraceMs: 300, tls: true });
+    // The nodes verify the API's certificate against its CA (an IP SAN, as in the sandbox).
+    runtime.attach({
+      url: api.url,
+      token: api.token,
+      namespace: api.namespace,
+      caFile: api.caFile,
+    });
+  });
+
+  afterAll(async () => {
+    await runtime?.stopAll();
+    await api?.stop();
+    if (logDir) await rm(logDir, { recursive: true, force: true });
+  });
+
+  it('names nodes apart for the one EPMD and meshes them through the Endpoints API', async () => {
+    await api.control.scale(2);
+    const pods = await waitFor(
+      '2 ready pods',
+      () => api.control.pods(),
+      (all) => all.filter((pod) => pod.ready).length === 2,
+    );
+    const [a, b] = pods;
+    expect(runtime.nodeName(a!)).toBe(`myapp-${a!.ip.replaceAll('.', '-')}@${a!.ip}`);
+    await waitFor(
+      'a 2-node mesh',
+      () => Promise.all([runtime.info(a!.name), runtime.info(b!.name)]),
+      ([infoA, infoB]) =>
+        JSON.stringify(infoA!.nodes) === JSON.stringify([runtime.nodeName(b!)]) &&
+        JSON.stringify(infoB!.nodes) === JSON.stringify([runtime.nodeName(a!)]),
+    );
+    expect(
+      await runtime.eval(a!.name, 'lists:sort([N || {N, _} <- element(2, erl_epmd:names())])'),
+    ).toContain(`"myapp-${a!.ip.replaceAll('.', '-')}"`);
+  });
+});
