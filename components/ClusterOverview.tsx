@@ -2,6 +2,7 @@
 
 import type { ClusterListResponse, ClusterSnapshot } from '@/lib/api';
 import { formatClock } from '@/lib/format';
+import type { KubernetesMember } from '@/lib/members';
 
 import { MembersTable } from './MembersTable';
 import { SourceStatusBadge } from './SourceStatusBadge';
@@ -16,7 +17,10 @@ function ClusterSection({ id }: { id: string }) {
       <div className="h-32 animate-pulse rounded bg-slate-200 dark:bg-slate-800" />
     );
   }
-  const { cluster, members, events } = data;
+  const { cluster, state, timeline } = data;
+  const members = state.members
+    .map((member) => member.kubernetes)
+    .filter((member): member is KubernetesMember => member !== null);
   return (
     <section
       aria-label={cluster.displayName}
@@ -38,20 +42,28 @@ function ClusterSection({ id }: { id: string }) {
         </span>
       </header>
       <MembersTable members={members} now={data.at} />
-      {events.length > 0 ? (
-        <ol className="max-h-48 overflow-auto border-t border-slate-200 px-4 py-2 text-sm dark:border-slate-800">
-          {events
+      {timeline.length > 0 ? (
+        <ol
+          className="max-h-48 overflow-auto border-t border-slate-200 px-4 py-2 text-sm dark:border-slate-800"
+          data-testid="timeline"
+        >
+          {timeline
             .slice(-20)
             .reverse()
             .map((event) => (
-              <li key={event.uid} className="py-0.5">
-                <span className="text-slate-500">
-                  {event.lastTimestamp ? formatClock(Date.parse(event.lastTimestamp)) : ''}
-                </span>{' '}
-                <span className={event.type === 'Warning' ? 'text-amber-700' : ''}>
-                  {event.reason}
-                </span>{' '}
-                {event.involvedObject.name}: {event.message}
+              <li key={event.seq} className="py-0.5" data-kind={event.kind}>
+                <span className="text-slate-500">{formatClock(event.at)}</span>{' '}
+                <span
+                  className={
+                    event.severity === 'error'
+                      ? 'text-red-700'
+                      : event.severity === 'warning'
+                        ? 'text-amber-700'
+                        : ''
+                  }
+                >
+                  {event.message}
+                </span>
               </li>
             ))}
         </ol>

@@ -2,19 +2,31 @@ import 'server-only';
 
 import type { ClusterSnapshot, ClusterSummary } from '@/lib/api';
 
+import { localNodeName, startClusterCollector, type ClusterCollector } from './collector';
+import type { Collector } from './collector/collector';
 import { loadConfig, type BeamscopeConfig, type ClusterConfig } from './config';
 import { BeamscopeError } from './errors';
-import { KubernetesSource } from './kubernetes';
+import type { KubernetesSource } from './kubernetes';
 
-/** One configured cluster's upstreams: one Kubernetes source, shared by every request. */
+/** One configured cluster's upstreams: its Kubernetes source and its collector, shared by every request. */
 export class ClusterRuntime {
-  constructor(
-    readonly config: ClusterConfig,
-    readonly kubernetes: KubernetesSource,
-  ) {}
+  constructor(private readonly upstream: ClusterCollector) {}
+
+  get config(): ClusterConfig {
+    return this.upstream.cluster;
+  }
+
+  get kubernetes(): KubernetesSource {
+    return this.upstream.source;
+  }
+
+  get collector(): Collector {
+    return this.upstream.collector;
+  }
 
   summary(): ClusterSummary {
     const members = this.kubernetes.members();
+    const state = this.collector.snapshot().state;
     const { discovery } = this.config;
     return {
       id: this.config.id,
@@ -28,17 +40,23 @@ export class ClusterRuntime {
             : `selector ${discovery.selector ?? ''}`,
       },
       members: { total: members.length, ready: members.filter((member) => member.ready).length },
+      mesh: {
+        connected: state.members.filter((member) => member.beam?.connection.status === 'connected')
+          .length,
+        partitions: state.partitions.length,
+        unclustered: state.unclustered.length,
+      },
       kubernetes: this.kubernetes.status(),
     };
   }
 
+  /** The cluster's state with its sequence number, as `GET /api/clusters/{id}` serves it. */
   snapshot(): ClusterSnapshot {
-    return {
-      cluster: this.summary(),
-      members: this.kubernetes.members(),
-      events: this.kubernetes.events(),
-      at: Date.now(),
-    };
+    return { cluster: this.summary(), ...this.collector.snapshot(), at: Date.now() };
+  }
+
+  stop(): Promise<void> {
+    return this.upstream.stop();
   }
 }
 
@@ -52,17 +70,17 @@ export class BeamscopeRuntime {
     readonly clusters: ReadonlyMap<string, ClusterRuntime>,
   ) {}
 
-  /** Loads the configuration and starts watching every cluster in it. */
+  /** Loads the configuration and starts watching and probing every cluster in it. */
   static async start(
     configPath?: string,
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<BeamscopeRuntime> {
     const config = await loadConfig(configPath, env);
+    const localName = localNodeName(config);
     const clusters = new Map<string, ClusterRuntime>();
     for (const cluster of config.clusters) {
-      const source = new KubernetesSource(cluster);
-      clusters.set(cluster.id, new ClusterRuntime(cluster, source));
-      source.start();
+      const upstream = await startClusterCollector(cluster, { localName, env });
+      clusters.set(cluster.id, new ClusterRuntime(upstream));
     }
     return new BeamscopeRuntime(config, clusters);
   }
@@ -80,7 +98,7 @@ export class BeamscopeRuntime {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.clusters.values()].map((cluster) => cluster.kubernetes.stop()));
+    await Promise.all([...this.clusters.values()].map((cluster) => cluster.stop()));
   }
 }
 

@@ -6,6 +6,7 @@ import { BeamscopeError } from '../errors';
 
 const STATUS_BY_CODE: Record<string, number> = {
   cluster_not_found: 404,
+  node_not_found: 404,
   bad_request: 400,
   config_invalid: 503,
 };

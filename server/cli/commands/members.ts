@@ -2,25 +2,12 @@ import 'server-only';
 
 import type { KubernetesMember } from '@/lib/members';
 
-import { loadConfig, type BeamscopeConfig, type ClusterConfig } from '../../config';
+import { loadConfig } from '../../config';
 import { integerOption, parseCommandArgs } from '../args';
-import { UsageError, type Command } from '../command';
+import type { Command } from '../command';
+import { pickCluster } from '../clusters';
 
 const USAGE = 'beamscope members [--config FILE] [--cluster ID] [--json] [--timeout SECONDS]';
-
-function pickCluster(config: BeamscopeConfig, id: string | undefined): ClusterConfig {
-  const ids = config.clusters.map((cluster) => cluster.id);
-  if (id === undefined) {
-    if (config.clusters.length === 1) return config.clusters[0]!;
-    throw new UsageError(
-      `${config.sourcePath} has several clusters (${ids.join(', ')}): pick one with --cluster`,
-    );
-  }
-  const cluster = config.clusters.find((candidate) => candidate.id === id);
-  if (!cluster)
-    throw new UsageError(`no cluster "${id}" in ${config.sourcePath} (it has: ${ids.join(', ')})`);
-  return cluster;
-}
 
 const yesNo = (value: boolean) => (value ? 'yes' : 'no');
 

@@ -1,0 +1,19 @@
+import { registryLookup } from '@/server/http/cluster-api';
+import { errorResponse, json } from '@/server/http/responses';
+import { getRuntime } from '@/server/runtime';
+
+export const dynamic = 'force-dynamic';
+
+/** Where a registered name lives: `?name=…`, asked of every connected node. */
+export async function GET(
+  request: Request,
+  context: { params: Promise<{ id: string }> },
+): Promise<Response> {
+  try {
+    const { id } = await context.params;
+    const runtime = await getRuntime();
+    return json(await registryLookup(runtime.cluster(id), new URL(request.url).searchParams));
+  } catch (error) {
+    return errorResponse(error);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * The live model of one cluster, as the server sends it to the browser and the CLI prints it:
+ * the members (the union of what Kubernetes lists and the BEAM nodes seen), each with its
+ * Kubernetes side and its BEAM side, and the facts derived from them (partitions, unclustered
+ * members, ghosts, asymmetric links, version skew, registry disagreement). Plain data only.
+ */
+import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from './members';
+
+/**
+ * Where beamscope stands with a member's node. `untracked`: a node seen in the mesh (a ghost)
+ * that beamscope does not connect to itself.
+ */
+export type BeamConnectionStatus =
+  'connecting' | 'connected' | 'unreachable' | 'auth_failed' | 'timeout' | 'untracked';
+
+/** The state of beamscope's own connection to a node. */
+export interface BeamConnection {
+  status: BeamConnectionStatus;
+  /** Since when (ms since the epoch). */
+  since: number;
+  /** The error code of the last failure, e.g. `auth_failed`, `dist_unreachable`, `node_down`. */
+  code?: string;
+  /** The operator-readable message of the last failure (never the cookie). */
+  reason?: string;
+}
+
+/** A registry backend's count on one node. */
+export interface RegistryCount {
+  /**
+   * The backend and, where there can be several, its name: `global`, `swarm`, `pg` (groups of
+   * the default scope), `syn:<scope>`, `horde:<Registry>`, `registry:<Registry>` (Elixir).
+   */
+  registry: string;
+  /** Names (groups for `pg`, keys for an Elixir Registry) as this node sees them. */
+  count: number;
+  /** Names whose process lives on this node, when the backend can tell (Swarm). */
+  hosted: number | null;
+  /**
+   * Every node holds the whole table (`:global`, Swarm, `pg`, syn, Horde): counts that differ
+   * between connected nodes mean the registry disagrees. An Elixir Registry is node-local.
+   */
+  replicated: boolean;
+}
+
+/** What beamscope learned about a member's BEAM node. A field whose probe failed is `null`. */
+export interface BeamSide {
+  /** The node name, e.g. `myapp@10.0.0.5`. */
+  node: string;
+  connection: BeamConnection;
+  otpRelease: string | null;
+  elixirVersion: string | null;
+  processCount: number | null;
+  /** `erlang:memory(total)` in bytes. */
+  memoryBytes: number | null;
+  runQueue: number | null;
+  uptimeMs: number | null;
+  /**
+   * The visible nodes this node is connected to (`erlang:nodes()`), sorted; `null` when unknown
+   * (not connected, not probed yet, or the probe failed). Hidden nodes such as beamscope itself
+   * are not in it.
+   */
+  sees: string[] | null;
+  registries: RegistryCount[];
+  /** When the last probe finished (ms since the epoch), null before the first. */
+  probedAt: number | null;
+  /** How long the last probe took, ms. */
+  probeMs: number | null;
+  /** The first failure of the last probe, when some field could not be read. */
+  probeError: string | null;
+}
+
+/** One member: a pod Kubernetes lists, a BEAM node seen in the mesh, or both. */
+export interface ClusterMember {
+  /** Stable identity: the BEAM node name when known, else `ip:<pod IP>`. */
+  key: string;
+  /** The BEAM node name (expected from Kubernetes, or seen in the mesh), when known. */
+  node: string | null;
+  kubernetes: KubernetesMember | null;
+  beam: BeamSide | null;
+  /** Index into {@link ClusterState.partitions}, or null when the node is not in the mesh. */
+  partition: number | null;
+}
+
+/** Why a ready pod's node is outside the main component. */
+export type UnclusteredReason =
+  'unreachable' | 'auth_failed' | 'name_mismatch' | 'not_connected_to_peers';
+
+/** A ready pod whose node is not in the main component, with the reason an operator can act on. */
+export interface UnclusteredMember {
+  key: string;
+  node: string | null;
+  podName: string | null;
+  ip: string | null;
+  reason: UnclusteredReason;
+  /** One line saying what is wrong, e.g. which layer refused or which name answered. */
+  detail: string;
+}
+
+/** A link only one side reports: `from` lists `to` among its nodes, `to` does not list `from`. */
+export interface AsymmetricLink {
+  from: string;
+  to: string;
+}
+
+/** Nodes grouped by OTP release, when more than one release runs in the cluster. */
+export interface OtpSkew {
+  releases: Array<{ otpRelease: string; nodes: string[] }>;
+}
+
+/** A replicated registry whose count differs between nodes of one partition. */
+export interface RegistryDisagreement {
+  registry: string;
+  /** Index into {@link ClusterState.partitions}. */
+  partition: number;
+  counts: Array<{ node: string; count: number }>;
+}
+
+/** The state of beamscope's distribution side for a cluster (e.g. an unreadable cookie). */
+export type DistributionStatus = { state: 'ok' } | { state: 'error'; code: string; reason: string };
+
+/** Everything known about one cluster at one moment. */
+export interface ClusterState {
+  clusterId: string;
+  /** When this state was computed (ms since the epoch). */
+  at: number;
+  /** beamscope's own (hidden) node name. */
+  localNode: string;
+  kubernetes: KubernetesSourceStatus;
+  distribution: DistributionStatus;
+  /** Sorted by key (numeric-aware, so `…@10.0.0.9` comes before `…@10.0.0.10`). */
+  members: ClusterMember[];
+  /**
+   * The connected components of the distribution mesh, as sorted node names; the largest first
+   * (ties: the one with the smallest node name). A link counts if either side reports it.
+   */
+  partitions: string[][];
+  /** Index of the main component in `partitions` (0 when there is any), null for an empty mesh. */
+  mainPartition: number | null;
+  asymmetricLinks: AsymmetricLink[];
+  unclustered: UnclusteredMember[];
+  /** Nodes in the mesh that no Kubernetes member accounts for. */
+  ghosts: string[];
+  otpSkew: OtpSkew | null;
+  registryDisagreements: RegistryDisagreement[];
+}
+
+/** The kinds of timeline events. */
+export type TimelineEventKind =
+  | 'member_joined'
+  | 'member_left'
+  | 'pod_ready'
+  | 'pod_unready'
+  | 'pod_terminating'
+  | 'node_up'
+  | 'node_down'
+  | 'link_up'
+  | 'link_down'
+  | 'partition_detected'
+  | 'partition_healed'
+  | 'registry_changed'
+  | 'kubernetes_event';
+
+/** A timeline event before the collector stamps it with its time and sequence number. */
+export interface TimelineEventDraft {
+  kind: TimelineEventKind;
+  severity: 'info' | 'warning' | 'error';
+  /** One line for the timeline. */
+  message: string;
+  /** The member concerned, when there is one. */
+  key?: string;
+  node?: string;
+  pod?: string;
+  /** For link events: the two nodes. */
+  link?: [string, string];
+  /** For partition events: the sides (after a split) or the former sides (after a heal). */
+  sides?: string[][];
+  /** For registry events: what changed, per node. */
+  registries?: Array<{ node: string; registry: string; from: number | null; to: number | null }>;
+  /** For `kubernetes_event`: the workload's Kubernetes Event. */
+  kubernetes?: KubernetesEvent;
+}
+
+/** A timeline event: what changed, when, and its place in the cluster's sequence. */
+export interface TimelineEvent extends TimelineEventDraft {
+  seq: number;
+  at: number;
+}
+
+/**
+ * The fields of a member that changed. `beam` holds only the BEAM fields that changed when the
+ * member had a BEAM side before (merge it into that side), else the whole side or null.
+ */
+export interface MemberPatch {
+  key: string;
+  node?: string | null;
+  kubernetes?: KubernetesMember | null;
+  beam?: Partial<BeamSide> | null;
+  partition?: number | null;
+}
+
+/**
+ * The change from one state to the next: new members (whole), the changed fields of the others,
+ * keys of members gone, and the other top-level fields that changed (whole). A poll changes a
+ * few numbers per node, so that is what travels. See `applyClusterDelta`.
+ */
+export interface ClusterStateDelta {
+  added: ClusterMember[];
+  changed: MemberPatch[];
+  removed: string[];
+  set: Partial<Omit<ClusterState, 'members'>>;
+}
+
+/** What one member's history ring holds: one point per poll. */
+export interface NodeHistoryPoint {
+  at: number;
+  processCount: number | null;
+  registeredNames: number | null;
+  memoryBytes: number | null;
+}

@@ -1,0 +1,99 @@
+import 'server-only';
+
+import { readCookie, type BeamscopeConfig, type ClusterConfig, type Environment } from '../config';
+import { BeamscopeError, describeError } from '../errors';
+import {
+  ConnectionManager,
+  processLocalNodeName,
+  type ConnectionManagerOptions,
+} from '../erlang/manager';
+import { KubernetesSource, type KubernetesSourceOptions } from '../kubernetes/source';
+import { Collector, type CollectorOptions } from './collector';
+
+export {
+  Collector,
+  type CollectorManager,
+  type CollectorMessage,
+  type CollectorOptions,
+  type CollectorSnapshot,
+  type CollectorSource,
+} from './collector';
+export { NodeHistory } from './history';
+export { Ring } from './ring';
+
+/** One cluster's upstreams: its Kubernetes source, its node connections, its collector. */
+export interface ClusterCollector {
+  cluster: ClusterConfig;
+  source: KubernetesSource;
+  /** Null when the distribution side cannot run (the cookie cannot be read). */
+  manager: ConnectionManager | null;
+  collector: Collector;
+  /** Stops the collector, closes every node connection and the Kubernetes watches. */
+  stop(): Promise<void>;
+}
+
+export interface StartClusterCollectorOptions {
+  /** The hidden node's name: `node.name` from the config, else one per server process. */
+  localName?: string;
+  env?: Environment;
+  /** Seam: an existing source (started here if it is not yet). */
+  source?: KubernetesSource;
+  sourceOptions?: KubernetesSourceOptions;
+  /** Extra manager options (backoff, timeouts) and seams. */
+  manager?: Partial<ConnectionManagerOptions>;
+  collector?: Partial<Omit<CollectorOptions, 'clusterId' | 'source' | 'manager' | 'localNode'>>;
+}
+
+/** The hidden node name of this process for `config`: `node.name`, else the process default. */
+export function localNodeName(config: Pick<BeamscopeConfig, 'node'>): string {
+  return config.node?.name ?? processLocalNodeName();
+}
+
+/**
+ * Starts watching and probing one cluster. A cookie that cannot be read does not stop the
+ * Kubernetes side: the collector runs without a distribution side and says why on every member.
+ */
+export async function startClusterCollector(
+  cluster: ClusterConfig,
+  options: StartClusterCollectorOptions = {},
+): Promise<ClusterCollector> {
+  const localName = options.localName ?? processLocalNodeName();
+  const source = options.source ?? new KubernetesSource(cluster, options.sourceOptions);
+  let manager: ConnectionManager | null = null;
+  let distributionError: { code: string; reason: string } | undefined;
+  try {
+    const cookie = await readCookie(cluster, options.env);
+    manager = new ConnectionManager({
+      localName,
+      cookie,
+      ...(cluster.distribution.port !== undefined ? { port: cluster.distribution.port } : {}),
+      ...(cluster.distribution.tls ? { tls: cluster.distribution.tls } : {}),
+      ...options.manager,
+    });
+  } catch (error) {
+    distributionError = {
+      code: error instanceof BeamscopeError ? error.code : 'distribution_unavailable',
+      reason: describeError(error),
+    };
+  }
+  const collector = new Collector({
+    clusterId: cluster.id,
+    localNode: localName,
+    source,
+    manager,
+    ...(distributionError ? { distributionError } : {}),
+    ...options.collector,
+  });
+  source.start();
+  collector.start();
+  return {
+    cluster,
+    source,
+    manager,
+    collector,
+    async stop() {
+      collector.stop();
+      await Promise.all([manager?.close(), source.stop()]);
+    },
+  };
+}

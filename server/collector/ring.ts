@@ -1,0 +1,96 @@
+import 'server-only';
+
+/**
+ * A fixed-capacity ring: pushing onto a full ring drops the oldest item. Memory stays bounded
+ * however long the server runs (timeline, SSE replay, per-node history).
+ */
+export class Ring<T> {
+  private readonly items: Array<T | undefined>;
+  private start = 0;
+  private count = 0;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`a ring needs a capacity of at least 1, not ${capacity}`);
+    }
+    this.items = new Array<T | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(item: T): void {
+    if (this.count < this.capacity) {
+      this.items[(this.start + this.count) % this.capacity] = item;
+      this.count += 1;
+    } else {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.capacity;
+    }
+  }
+
+  /** The oldest item still held. */
+  oldest(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.start];
+  }
+
+  /** Every item, oldest first. */
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let index = 0; index < this.count; index += 1) {
+      out.push(this.items[(this.start + index) % this.capacity] as T);
+    }
+    return out;
+  }
+}
+
+/**
+ * A ring bounded both by item count and by total weight (e.g. members carried by a delta), so a
+ * large cluster's heavy messages cannot grow memory past `maxWeight` however many fit by count.
+ * The newest item is always kept.
+ */
+export class WeightedRing<T> {
+  private items: Array<{ item: T; weight: number }> = [];
+  private head = 0;
+  private totalWeight = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly maxWeight: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`a ring needs a capacity of at least 1, not ${capacity}`);
+    }
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  get weight(): number {
+    return this.totalWeight;
+  }
+
+  push(item: T, weight: number): void {
+    this.items.push({ item, weight });
+    this.totalWeight += weight;
+    while (this.size > 1 && (this.size > this.capacity || this.totalWeight > this.maxWeight)) {
+      this.totalWeight -= this.items[this.head]!.weight;
+      this.head += 1;
+    }
+    // Drop the consumed prefix now and then, so the array does not grow forever.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  oldest(): T | undefined {
+    return this.items[this.head]?.item;
+  }
+
+  toArray(): T[] {
+    return this.items.slice(this.head).map((entry) => entry.item);
+  }
+}

@@ -1,0 +1,184 @@
+import 'server-only';
+
+import type { CollectorMessage } from '../collector/collector';
+
+/** What an event stream reads from: a collector, or anything with the same three calls. */
+export interface EventStreamSource {
+  /** The current state; serialized whole as the `snapshot` event. Must carry its `seq`. */
+  snapshot(): { seq: number };
+  /** The messages after `seq`, or null when the gap is too old to replay. */
+  messagesSince(seq: number): CollectorMessage[] | null;
+  /** Every message from now on; returns the unsubscribe function. */
+  subscribe(listener: (message: CollectorMessage) => void): () => void;
+}
+
+/** Why a stream ended, for logs and tests. */
+export type EventStreamEnd = 'aborted' | 'cancelled' | 'slow_client';
+
+export interface EventStreamOptions {
+  /** The `Last-Event-ID` header (or query), when the client resumes. */
+  lastEventId?: string | null;
+  /** The request's signal: the subscription ends when the client goes away. */
+  signal?: AbortSignal;
+  /** Comment lines that keep proxies from closing an idle stream; default 15 s. */
+  heartbeatMs?: number;
+  /**
+   * Messages queued for one client before it counts as too slow and is dropped (alone: the
+   * upstream and every other client go on). It reconnects with `Last-Event-ID`. Default 1000.
+   */
+  maxQueuedMessages?: number;
+  /** The `retry:` the browser waits before reconnecting, ms; default 2000. */
+  retryMs?: number;
+  onEnd?: (reason: EventStreamEnd) => void;
+}
+
+/** The headers every SSE response carries (no caching, no proxy buffering). */
+export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
+/** A `Last-Event-ID` as a sequence number, or null when absent or not one of ours. */
+export function parseLastEventId(value: string | null | undefined): number | null {
+  if (value === null || value === undefined) return null;
+  const trimmed = value.trim();
+  if (!/^\d{1,15}$/.test(trimmed)) return null;
+  return Number(trimmed);
+}
+
+/** One SSE event; data is JSON on a single line (JSON never contains a raw newline). */
+export function formatEvent(event: string, id: number, data: unknown): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** The SSE text of one collector message. */
+export function formatMessage(message: CollectorMessage): string {
+  return message.type === 'delta'
+    ? formatEvent('delta', message.seq, { seq: message.seq, delta: message.delta })
+    : formatEvent('timeline', message.seq, message.event);
+}
+
+/**
+ * An SSE stream over one source: a `snapshot` first — or, when `lastEventId` is given and the
+ * source still holds everything after it, exactly the messages the client missed — then every
+ * delta and timeline event with `id:` = its sequence number. Subscribing and reading the
+ * snapshot happen in the same turn, and messages at or below the last id sent are skipped, so
+ * nothing is lost or repeated. Heartbeat comments every `heartbeatMs`; the subscription ends on
+ * abort, on cancel, or when the client falls `maxQueuedMessages` behind.
+ */
+export function openEventStream(
+  source: EventStreamSource,
+  options: EventStreamOptions = {},
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const maxQueued = Math.max(1, options.maxQueuedMessages ?? 1000);
+  let cleanup: ((reason: EventStreamEnd) => void) | undefined;
+
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let lastSent = -1;
+        let ended = false;
+        // Set once the subscription and the heartbeat exist; `end` may run before either.
+        const handles: { unsubscribe?: () => void; heartbeat?: NodeJS.Timeout } = {};
+
+        const end = (reason: EventStreamEnd) => {
+          if (ended) return;
+          ended = true;
+          handles.unsubscribe?.();
+          clearInterval(handles.heartbeat);
+          options.signal?.removeEventListener('abort', onAbort);
+          options.onEnd?.(reason);
+        };
+        cleanup = end;
+        const onAbort = () => {
+          end('aborted');
+          try {
+            controller.close();
+          } catch {
+            // Already closed or errored.
+          }
+        };
+        const send = (text: string) => {
+          if (ended) return;
+          controller.enqueue(encoder.encode(text));
+          if ((controller.desiredSize ?? 0) < 0) {
+            // This client is not reading: drop it and free its queue. Its EventSource
+            // reconnects with Last-Event-ID and catches up from the ring or a snapshot.
+            end('slow_client');
+            controller.error(new Error('the client fell too far behind'));
+          }
+        };
+
+        if (options.signal?.aborted) {
+          end('aborted');
+          controller.close();
+          return;
+        }
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+
+        const pending: CollectorMessage[] = [];
+        let replaying = true;
+        handles.unsubscribe = source.subscribe((message) => {
+          if (replaying) pending.push(message);
+          else if (message.seq > lastSent) {
+            lastSent = message.seq;
+            send(formatMessage(message));
+          }
+        });
+
+        // The first write is one chunk, however long the replay, so it never counts as slow.
+        let first = `retry: ${options.retryMs ?? 2000}\n\n`;
+        const resumeFrom = parseLastEventId(options.lastEventId);
+        const missed = resumeFrom === null ? null : source.messagesSince(resumeFrom);
+        if (missed && resumeFrom !== null) {
+          lastSent = resumeFrom;
+          for (const message of missed) {
+            if (message.seq <= lastSent) continue;
+            lastSent = message.seq;
+            first += formatMessage(message);
+          }
+        } else {
+          const snapshot = source.snapshot();
+          lastSent = snapshot.seq;
+          first += formatEvent('snapshot', snapshot.seq, snapshot);
+        }
+        replaying = false;
+        for (const message of pending) {
+          if (message.seq <= lastSent) continue;
+          lastSent = message.seq;
+          first += formatMessage(message);
+        }
+        send(first);
+
+        if (ended) return;
+        handles.heartbeat = setInterval(
+          () => send(': heartbeat\n\n'),
+          options.heartbeatMs ?? 15_000,
+        );
+        handles.heartbeat.unref?.();
+      },
+      cancel() {
+        cleanup?.('cancelled');
+      },
+    },
+    new CountQueuingStrategy({ highWaterMark: maxQueued }),
+  );
+}
+
+/** The SSE response for `request` (its `Last-Event-ID` header and abort signal). */
+export function eventStreamResponse(
+  source: EventStreamSource,
+  request: Request,
+  options: Omit<EventStreamOptions, 'lastEventId' | 'signal'> = {},
+): Response {
+  const url = new URL(request.url);
+  const stream = openEventStream(source, {
+    ...options,
+    // EventSource sends the header on reconnect; a query parameter lets a fresh page resume.
+    lastEventId: request.headers.get('last-event-id') ?? url.searchParams.get('lastEventId'),
+    signal: request.signal,
+  });
+  return new Response(stream, { headers: EVENT_STREAM_HEADERS });
+}
