@@ -36,7 +36,8 @@ async function vitest(project) {
     const json = JSON.parse(await readFile(report, 'utf8'));
     counts = {
       passed: json.numPassedTests ?? 0,
-      failed: (json.numFailedTests ?? 0) + (json.numFailedTestSuites ?? 0),
+      // A file that fails to load has no failed test of its own: count it once.
+      failed: json.numFailedTests || json.numFailedTestSuites || 0,
       skipped: (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0),
     };
   } catch {
