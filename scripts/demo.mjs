@@ -1,31 +1,57 @@
 // `npm run demo`: the whole product on this machine. Starts the sandbox (an emulated Kubernetes
-// API with pods of the service `myapp`), builds the dashboard when its build is missing or older
-// than the sources, serves it, and keeps the sandbox moving (scale up, a pod turning unready, scale
-// down) so there is something live to watch. Ctrl-C stops everything it started.
+// API whose pods of the service `myapp` are real BEAM nodes clustering through it), builds the
+// dashboard when its build is missing or older than the sources, serves it, and - unless run with
+// `--quiet` - plays a short scenario on a loop through the sandbox's control API (scale up, kill a
+// node, partition, heal, scale down) so there is something live to watch. Ctrl-C (or SIGTERM to
+// this process) stops everything it started and waits until it has.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-
-import { parse } from 'yaml';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const pods = Number(process.env.BEAMSCOPE_DEMO_PODS ?? 5);
+const distPort = process.env.BEAMSCOPE_DEMO_DIST_PORT;
+const stepMs = Number(process.env.BEAMSCOPE_DEMO_STEP_MS ?? 10_000);
+const quiet = process.argv.slice(2).includes('--quiet');
 const sandboxDir = join('.beamscope', 'demo');
-const children = [];
+/** Everything started here: each is asked to stop, then waited for. */
+const children = new Set();
+let scenarioTimer;
+let stopping = false;
 
 function log(message) {
   process.stdout.write(`demo: ${message}\n`);
 }
 
-function stopAll(code) {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 1500).unref();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
 }
-process.on('SIGINT', () => stopAll(0));
-process.on('SIGTERM', () => stopAll(0));
+
+/**
+ * Stops every child and exits once they are all gone. A Ctrl-C reaches the whole process group
+ * already; SIGTERM to this process alone reaches only us, hence the explicit SIGTERM. The sandbox
+ * stops its BEAM nodes before it exits (and they halt by themselves if it dies).
+ */
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(scenarioTimer);
+  for (const child of children) child.kill('SIGTERM');
+  const deadline = Date.now() + 25_000;
+  while (children.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  for (const child of children) child.kill('SIGKILL');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 /** The newest modification time under the folders the production build is made from. */
 function newestSource(paths) {
@@ -42,27 +68,26 @@ function newestSource(paths) {
 
 function runToEnd(command, args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: 'inherit' });
+    const child = track(spawn(command, args, { stdio: 'inherit' }));
     child.on('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}`)),
     );
   });
 }
 
-/** Starts `beamscope sandbox` and resolves with the JSON line it prints once ready. */
+/** Starts `beamscope sandbox` and resolves with the JSON line it prints once every node is up. */
 function startSandbox() {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['bin/beamscope.mjs', 'sandbox', '--pods', String(pods), '--dir', sandboxDir],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    children.push(child);
-    child.on('exit', (code) =>
-      reject(new Error(`the sandbox exited (${code}) before it was ready`)),
-    );
+    const args = ['bin/beamscope.mjs', 'sandbox', '--pods', String(pods), '--dir', sandboxDir];
+    if (distPort) args.push('--dist-port', distPort);
+    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    child.on('exit', (code) => {
+      if (!stopping) {
+        log(`the sandbox exited (${code})`);
+        void stopAll(code || 1);
+      }
+      reject(new Error(`the sandbox exited (${code}) before it was ready`));
+    });
     createInterface({ input: child.stdout }).on('line', (line) => {
       try {
         const message = JSON.parse(line);
@@ -87,54 +112,100 @@ async function waitForHealth(url, timeoutMs) {
   throw new Error(`the dashboard did not answer ${url} within ${timeoutMs / 1000} s`);
 }
 
-/** A client of the sandbox's control API, which shares the emulated API's TLS and token. */
+/** A client of the sandbox's control API (`/_sandbox/*`), with the state file's token and CA. */
 function sandboxControl(sandbox) {
-  const kubeconfig = parse(readFileSync(sandbox.kubeconfig, 'utf8'));
-  const token = kubeconfig.users[0].user.token;
-  const caData = kubeconfig.clusters[0].cluster['certificate-authority-data'];
-  const ca = caData ? Buffer.from(caData, 'base64') : undefined;
+  const state = JSON.parse(readFileSync(sandbox.state, 'utf8'));
+  const ca = state.caFile ? readFileSync(state.caFile) : undefined;
+  const send = state.api.startsWith('https:') ? httpsRequest : httpRequest;
   return (method, path, body) =>
     new Promise((resolve) => {
-      const outgoing = request(
-        new URL(`${sandbox.api}/_sandbox${path}`),
+      const outgoing = send(
+        new URL(`/_sandbox${path}`, state.api),
         {
           method,
-          ca,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          ...(ca ? { ca } : {}),
+          headers: { authorization: `Bearer ${state.token}`, 'content-type': 'application/json' },
         },
         (response) => {
-          response.resume();
-          response.on('end', () => resolve(response.statusCode));
+          let text = '';
+          response.on('data', (chunk) => (text += chunk));
+          response.on('end', () => {
+            let reply;
+            try {
+              reply = JSON.parse(text);
+            } catch {
+              reply = undefined;
+            }
+            if (response.statusCode >= 300) {
+              log(`  ${method} ${path}: ${reply?.error?.message ?? `HTTP ${response.statusCode}`}`);
+            }
+            resolve(reply);
+          });
         },
       );
       outgoing.on('error', (error) => {
-        log(`sandbox control ${method} ${path} failed: ${error.message}`);
-        resolve(0);
+        if (!stopping) log(`sandbox control ${method} ${path} failed: ${error.message}`);
+        resolve(undefined);
       });
       outgoing.end(body === undefined ? undefined : JSON.stringify(body));
     });
 }
 
-/** A little life in the sandbox: every few seconds, one Kubernetes-like change through its control API. */
+/** The live pods by IP order (the sandbox's status call). */
+async function livePods(call) {
+  const status = await call('GET', '/status');
+  return (status?.pods ?? [])
+    .filter((pod) => !pod.terminating && pod.phase === 'Running')
+    .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
+}
+
+/** Scale up, kill a node, partition, heal, scale down: one step every `stepMs`, on a loop. */
 function driveScenario(sandbox) {
   const call = sandboxControl(sandbox);
   const steps = [
-    ['scale up', () => call('POST', '/scale', { replicas: pods + 2 })],
-    ['scale down', () => call('POST', '/scale', { replicas: pods })],
+    async () => {
+      log(`scenario: scale up to ${pods + 2} pods`);
+      await call('POST', '/scale', { replicas: pods + 2 });
+    },
+    async () => {
+      const victim = (await livePods(call)).at(1);
+      if (!victim || stopping) return;
+      log(`scenario: kill the node of ${victim.name} (${victim.ip}); it restarts after a back-off`);
+      await call('POST', `/pods/${encodeURIComponent(victim.name)}/kill`);
+    },
+    async () => {
+      const ips = (await livePods(call)).map((pod) => pod.ip);
+      const half = Math.ceil(ips.length / 2);
+      const sides = [ips.slice(0, half), ips.slice(half)];
+      if (sides[1].length === 0 || stopping) return;
+      log(`scenario: partition ${sides.map((side) => side.join(',')).join(' / ')}`);
+      await call('POST', '/partition', { sides });
+    },
+    async () => {
+      log('scenario: heal the partition');
+      await call('POST', '/heal');
+    },
+    async () => {
+      log(`scenario: scale down to ${pods} pods`);
+      await call('POST', '/scale', { replicas: pods });
+    },
   ];
   let index = 0;
-  const timer = setInterval(() => {
-    const [name, step] = steps[index % steps.length];
-    log(`scenario: ${name}`);
-    void step();
+  let busy = false;
+  scenarioTimer = setInterval(() => {
+    if (busy || stopping) return;
+    busy = true;
+    const step = steps[index % steps.length];
     index += 1;
-  }, 10_000);
-  timer.unref();
+    step().finally(() => (busy = false));
+  }, stepMs);
 }
 
 try {
   const sandbox = await startSandbox();
-  log(`sandbox ready: Kubernetes API at ${sandbox.api}, config ${sandbox.config}`);
+  log(
+    `sandbox ready: ${sandbox.pods} BEAM pods (${sandbox.nodes.join(', ')}) up in ${(sandbox.startMs / 1000).toFixed(1)} s; Kubernetes API at ${sandbox.api}, config ${sandbox.config}`,
+  );
 
   const buildId = join('.next', 'standalone', '.next', 'BUILD_ID');
   const sources = [
@@ -153,19 +224,30 @@ try {
   }
 
   // The standalone server, as the container image runs it.
-  const server = spawn(process.execPath, ['.next/standalone/server.js'], {
-    stdio: 'inherit',
-    env: { ...process.env, BEAMSCOPE_CONFIG: sandbox.config, PORT: String(port), HOSTNAME: host },
-  });
-  children.push(server);
+  const server = track(
+    spawn(process.execPath, ['.next/standalone/server.js'], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        BEAMSCOPE_CONFIG: sandbox.config,
+        PORT: String(port),
+        HOSTNAME: host,
+      },
+    }),
+  );
   server.on('exit', (code) => {
+    if (stopping) return;
     log(`the dashboard server exited (${code})`);
-    stopAll(code ?? 1);
+    void stopAll(code ?? 1);
   });
   await waitForHealth(`http://${host}:${port}/api/healthz`, 60_000);
-  driveScenario(sandbox);
-  log(`open http://${host}:${port}  (Ctrl-C stops the demo)`);
+  if (!quiet) driveScenario(sandbox);
+  log(
+    `open http://${host}:${port}  (${quiet ? 'the cluster stays still (--quiet)' : `a scenario step every ${stepMs / 1000} s; --quiet for none`}; Ctrl-C stops the demo)`,
+  );
 } catch (error) {
-  log(error instanceof Error ? error.message : String(error));
-  stopAll(1);
+  if (!stopping) {
+    log(error instanceof Error ? error.message : String(error));
+    void stopAll(1);
+  }
 }

@@ -11,6 +11,8 @@ import { parse } from 'yaml';
 
 import type { KubernetesMember } from '@/lib/members';
 
+import { freePort } from '../support/ports';
+
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // The launcher `npx beamscope` runs, on the Node that runs this test (the project's Node 22).
 const launcher = join(root, 'bin', 'beamscope.mjs');
@@ -77,7 +79,19 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'beamscope-cli-members-'));
   const child = spawn(
     process.execPath,
-    [launcher, 'sandbox', '--pods', '3', '--dir', join(dir, 'sandbox')],
+    // Few devices and a distribution port of its own: light, and no clash with another sandbox.
+    [
+      launcher,
+      'sandbox',
+      '--pods',
+      '3',
+      '--devices',
+      '100',
+      '--dist-port',
+      String(await freePort()),
+      '--dir',
+      join(dir, 'sandbox'),
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],

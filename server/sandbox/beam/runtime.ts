@@ -3,6 +3,7 @@ import 'server-only';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import {
   createWriteStream,
   existsSync,
@@ -50,6 +51,9 @@ export const SMALL_FOOTPRINT_FLAGS = [
   'aobf',
   '+MHas',
   'aobf',
+  // Ignore SIGINT: a Ctrl-C reaches the whole process group, and the break handler would then
+  // read its answer from stdin, the control channel. The runtime stops its nodes itself.
+  '+Bi',
 ] as const;
 
 /** Where the pods' demo app asks the Kubernetes API for its peers. */
@@ -586,9 +590,38 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     await this.start(entry.pod);
   }
 
-  /** Restarts the pod's node with a random wrong cookie: the classic "it never joins". */
-  miscookie(podName: string): Promise<void> {
-    return this.setCookie(podName, randomCookie());
+  /**
+   * Restarts the pod's node with a random wrong cookie: the classic "it never joins". `restore`:
+   * with the cluster's cookie again.
+   */
+  miscookie(podName: string, restore = false): Promise<void> {
+    return this.setCookie(podName, restore ? this.options.cookie : randomCookie());
+  }
+
+  /**
+   * Fails with one line naming the port when the distribution port is taken on the first pod
+   * address (epmdless mode): the port is machine-wide for 127.0.0.x, so a second sandbox (or
+   * anything else on it) would make every node fail to start.
+   */
+  async checkDistributionPort(ip = '127.0.0.2'): Promise<void> {
+    if (this.options.distribution === 'epmd') return;
+    const port = this.options.distPort ?? 9100;
+    await new Promise<void>((resolveCheck, rejectCheck) => {
+      const probe = createServer();
+      probe.once('error', (error: NodeJS.ErrnoException) =>
+        rejectCheck(
+          new BeamscopeError(
+            'sandbox',
+            'dist_port_in_use',
+            error.code === 'EADDRINUSE'
+              ? `the distribution port ${port} on ${ip} is already in use (another sandbox?): stop it or choose another port (--dist-port)`
+              : `cannot use the distribution port ${port} on ${ip}: ${error.code ?? error.message}`,
+            { cause: error, exitCode: 3 },
+          ),
+        ),
+      );
+      probe.listen(port, ip, () => probe.close(() => resolveCheck()));
+    });
   }
 
   /** Evaluates an Erlang expression on the pod's node; resolves to its `~p` text on one line. */

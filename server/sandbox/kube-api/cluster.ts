@@ -32,6 +32,31 @@ export interface PodInfo {
 export interface PodRuntime {
   start(pod: PodInfo): Promise<void>;
   stop(pod: PodInfo): Promise<void>;
+  /** Kills the pod's container as a crash would (the runtime then reports the exit). */
+  kill?(podName: string): void;
+  /** Splits the pods into sides (pod names) that stop seeing each other until {@link heal}. */
+  partition?(sides: string[][]): Promise<void>;
+  /** Ends every partition. */
+  heal?(): Promise<void>;
+  /** Restarts the pod's container with a wrong Erlang cookie (or, `restore`, the right one). */
+  miscookie?(podName: string, restore?: boolean): Promise<void>;
+  /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
+  info?(podName: string): Promise<unknown>;
+  /** Figures about the running containers (start times, memory). */
+  stats?(): unknown;
+}
+
+/** How a pod's container ended when it was not asked to (see {@link SandboxControl.containerExited}). */
+export interface ContainerExit {
+  code?: number | null;
+  signal?: NodeJS.Signals | null;
+}
+
+/** A pod as `status` reports it: the API's view plus its container's. */
+export interface PodStatusReport extends PodInfo {
+  restartCount: number;
+  /** The runtime's `info` of the pod's container, when it is running and answers. */
+  container?: unknown;
 }
 
 /** The resources `setForbidden` can take away from the token's user. */
@@ -70,6 +95,22 @@ export interface SandboxControl {
   setTokenRejected(rejected: boolean): void;
   /** Cuts every open watch's connection, as a network reset would. */
   dropWatches(): void;
+  /**
+   * The pod's container exited unasked (a crash, a kill): the pod turns unready, its restart count
+   * rises, a BackOff event is recorded and, after the back-off, the container starts again
+   * (Started) and turns Ready once the runtime says it is up — as the kubelet does.
+   */
+  containerExited(name: string, exit?: ContainerExit): void;
+  /** Kills the container of a pod (by name or IP) through the PodRuntime; it restarts as above. */
+  killPod(pod: string): Promise<PodInfo>;
+  /** Partitions the pods (names or IPs per side) through the PodRuntime; returns the sides' names. */
+  partition(sides: string[][]): Promise<string[][]>;
+  /** Ends every partition. */
+  heal(): Promise<void>;
+  /** Restarts a pod's container with a wrong cookie (`restore`: the right one again). */
+  miscookie(pod: string, restore?: boolean): Promise<PodInfo>;
+  /** Every pod with its restart count and what its container reports, and the runtime's figures. */
+  status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }>;
 }
 
 export const NODE_NAMES = ['sandbox-node-1', 'sandbox-node-2', 'sandbox-node-3'] as const;
@@ -97,6 +138,12 @@ interface PodRecord {
   graceSeconds?: number;
   conditionTimes: Record<string, number>;
   startedAt?: number;
+  restartCount: number;
+  /** Crashes since the container was last Ready: the back-off doubles with each. */
+  crashesInARow: number;
+  /** Set between a crash and the restart that follows its back-off. */
+  backOff?: { until: number; message: string };
+  lastTermination?: { exitCode: number; signal?: string; startedAt: number; finishedAt: number };
 }
 
 /** Options of {@link SandboxCluster}; see `startEmulatedApi` for their meaning. */
@@ -105,6 +152,8 @@ export interface SandboxClusterOptions {
   service: ServiceSpec;
   readyDelayMs: number;
   terminationGraceMs: number;
+  /** First back-off before a crashed container restarts; it doubles per crash in a row (≤ 30 s). */
+  restartBackoffMs?: number;
   podRuntime?: PodRuntime;
   maxEndpointsPerSlice?: number;
   /** Called when the control surface asks to cut or close every open watch. */
@@ -215,6 +264,8 @@ export class SandboxCluster implements SandboxControl {
       desiredReady: spec.ready ?? true,
       terminating: false,
       conditionTimes: {},
+      restartCount: 0,
+      crashesInARow: 0,
     };
     this.records.set(name, record);
     this.writePod(record);
@@ -302,14 +353,20 @@ export class SandboxCluster implements SandboxControl {
           host: record.nodeName,
         },
       );
-      const runtime = this.options.podRuntime;
-      if (runtime) runtime.stop(this.info(record)).catch(() => undefined);
     }
-    setTimeout(() => {
+    const remove = () => {
+      if (this.records.get(name) !== record) return;
       this.records.delete(name);
       this.store.remove('pods', this.options.namespace, name);
       this.scheduleReconcile();
-    }, grace).unref();
+    };
+    // As the kubelet: the pod object goes once its container has stopped, or at the end of the
+    // grace period (when the runtime is then told to stop it for good, as SIGKILL would).
+    const runtime = this.options.podRuntime;
+    if (runtime && record.stage === 'running') {
+      runtime.stop(this.info(record)).then(remove, () => undefined);
+    }
+    setTimeout(remove, grace).unref();
   }
 
   async scale(replicas: number): Promise<void> {
@@ -382,12 +439,153 @@ export class SandboxCluster implements SandboxControl {
     this.options.onDropWatches('reset');
   }
 
+  containerExited(name: string, exit: ContainerExit = {}): void {
+    const record = this.records.get(name);
+    if (!record || !this.alive(record) || record.stage !== 'running' || record.backOff) return;
+    const now = Date.now();
+    const signalNumber: Record<string, number> = {
+      SIGKILL: 9,
+      SIGTERM: 15,
+      SIGINT: 2,
+      SIGSEGV: 11,
+    };
+    const exitCode = exit.code ?? (exit.signal ? 128 + (signalNumber[exit.signal] ?? 0) : 1);
+    record.restartCount += 1;
+    record.crashesInARow += 1;
+    record.lastTermination = {
+      exitCode,
+      ...(exit.signal ? { signal: exit.signal } : {}),
+      startedAt: record.startedAt ?? now,
+      finishedAt: now,
+    };
+    const backOffMs = Math.min(
+      (this.options.restartBackoffMs ?? 1000) * 2 ** (record.crashesInARow - 1),
+      30_000,
+    );
+    const message = `back-off ${Math.round(backOffMs / 1000)}s restarting failed container=${CONTAINER} pod=${name}_${this.options.namespace}(${record.uid})`;
+    record.backOff = { until: now + backOffMs, message };
+    record.ready = false;
+    record.conditionTimes.Ready = now;
+    this.writePod(record);
+    const kubelet = { component: 'kubelet', host: record.nodeName };
+    this.event(
+      this.containerRef(record),
+      'BackOff',
+      `Back-off restarting failed container ${CONTAINER} in pod ${name}_${this.options.namespace}(${record.uid})`,
+      'Warning',
+      kubelet,
+    );
+    setTimeout(() => {
+      record.backOff = undefined;
+      if (!this.alive(record)) return;
+      record.startedAt = Date.now();
+      this.writePod(record);
+      this.event(
+        this.containerRef(record),
+        'Pulled',
+        `Container image "${IMAGE}" already present on machine`,
+        'Normal',
+        kubelet,
+      );
+      this.event(
+        this.containerRef(record),
+        'Created',
+        `Created container: ${CONTAINER}`,
+        'Normal',
+        kubelet,
+      );
+      this.event(
+        this.containerRef(record),
+        'Started',
+        `Started container ${CONTAINER}`,
+        'Normal',
+        kubelet,
+      );
+      this.startContainer(record);
+    }, backOffMs).unref();
+  }
+
+  async killPod(pod: string): Promise<PodInfo> {
+    const runtime = this.runtimeWith('kill');
+    const record = this.resolve(pod);
+    runtime.kill!(record.name);
+    return this.info(record);
+  }
+
+  async partition(sides: string[][]): Promise<string[][]> {
+    const runtime = this.runtimeWith('partition');
+    if (!Array.isArray(sides) || sides.length < 2 || sides.some((side) => !Array.isArray(side))) {
+      throw new BeamscopeError(
+        'sandbox',
+        'invalid_partition',
+        'a partition needs at least two sides, each a list of pod names or IPs',
+      );
+    }
+    const names = sides.map((side) => side.map((member) => this.resolve(String(member)).name));
+    const all = names.flat();
+    if (all.length === 0 || names.some((side) => side.length === 0)) {
+      throw new BeamscopeError('sandbox', 'invalid_partition', 'every side needs a pod');
+    }
+    if (new Set(all).size !== all.length) {
+      throw new BeamscopeError('sandbox', 'invalid_partition', 'a pod can be on one side only');
+    }
+    await runtime.partition!(names);
+    return names;
+  }
+
+  async heal(): Promise<void> {
+    await this.runtimeWith('heal').heal!();
+  }
+
+  async miscookie(pod: string, restore = false): Promise<PodInfo> {
+    const runtime = this.runtimeWith('miscookie');
+    const record = this.resolve(pod);
+    await runtime.miscookie!(record.name, restore);
+    return this.info(record);
+  }
+
+  async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {
+    const runtime = this.options.podRuntime;
+    const pods = await Promise.all(
+      [...this.records.values()].map(async (record): Promise<PodStatusReport> => {
+        const report: PodStatusReport = { ...this.info(record), restartCount: record.restartCount };
+        if (runtime?.info && record.stage === 'running' && !record.terminating) {
+          report.container = await runtime.info(record.name).catch(() => undefined);
+        }
+        return report;
+      }),
+    );
+    return { pods, ...(runtime?.stats ? { runtime: runtime.stats() } : {}) };
+  }
+
   // ---- pods -----------------------------------------------------------------------------------
 
   private record(name: string): PodRecord {
     const record = this.records.get(name);
     if (!record) throw new BeamscopeError('sandbox', 'pod_not_found', `pod "${name}" not found`);
     return record;
+  }
+
+  /** A live (not terminating) pod by name or by IP. */
+  private resolve(pod: string): PodRecord {
+    const record =
+      this.records.get(pod) ?? [...this.records.values()].find((candidate) => candidate.ip === pod);
+    if (!record || record.terminating) {
+      throw new BeamscopeError('sandbox', 'pod_not_found', `no pod "${pod}" (name or IP)`);
+    }
+    return record;
+  }
+
+  private runtimeWith(operation: 'kill' | 'partition' | 'heal' | 'miscookie'): PodRuntime {
+    const runtime = this.options.podRuntime;
+    if (!runtime?.[operation]) {
+      throw new BeamscopeError(
+        'sandbox',
+        'not_supported',
+        `${operation} needs pods that run something (a PodRuntime), and this sandbox has none`,
+      );
+    }
+    return runtime;
   }
 
   private alive(record: PodRecord): boolean {
@@ -437,7 +635,9 @@ export class SandboxCluster implements SandboxControl {
     if (runtime) {
       runtime.start(this.info(record)).then(
         () => {
-          if (this.alive(record) && record.readiness === 'auto') this.applyReady(record, true);
+          if (!this.alive(record) || record.backOff) return;
+          record.crashesInARow = 0;
+          if (record.readiness === 'auto') this.applyReady(record, true);
         },
         (error: unknown) => {
           if (!this.alive(record)) return;
@@ -629,11 +829,29 @@ export class SandboxCluster implements SandboxControl {
           imageID: running ? `${IMAGE.split(':')[0]}@sha256:${'0f'.repeat(32)}` : '',
           ...(running ? { containerID: `containerd://${record.uid.replaceAll('-', '')}` } : {}),
           ready: record.ready,
-          restartCount: 0,
-          started: running,
-          state: running
-            ? { running: { startedAt: timestamp(record.startedAt) } }
-            : { waiting: { reason: 'ContainerCreating' } },
+          restartCount: record.restartCount,
+          started: running && !record.backOff,
+          state: record.backOff
+            ? { waiting: { reason: 'CrashLoopBackOff', message: record.backOff.message } }
+            : running
+              ? { running: { startedAt: timestamp(record.startedAt) } }
+              : { waiting: { reason: 'ContainerCreating' } },
+          ...(record.lastTermination
+            ? {
+                lastState: {
+                  terminated: {
+                    exitCode: record.lastTermination.exitCode,
+                    reason: 'Error',
+                    ...(record.lastTermination.signal
+                      ? { message: `killed by ${record.lastTermination.signal}` }
+                      : {}),
+                    startedAt: timestamp(record.lastTermination.startedAt),
+                    finishedAt: timestamp(record.lastTermination.finishedAt),
+                    containerID: `containerd://${record.uid.replaceAll('-', '')}`,
+                  },
+                },
+              }
+            : {}),
         },
       ],
       qosClass: 'BestEffort',

@@ -14,7 +14,14 @@ import { SandboxCluster, type PodRuntime, type SandboxControl } from './cluster'
 import { createHandler } from './server';
 import { ObjectStore } from './store';
 
-export type { GuardedResource, PodInfo, PodRuntime, SandboxControl } from './cluster';
+export type {
+  ContainerExit,
+  GuardedResource,
+  PodInfo,
+  PodRuntime,
+  PodStatusReport,
+  SandboxControl,
+} from './cluster';
 export { ENDPOINTS_WARNING, WATCH_EXPIRED_MESSAGE } from './server';
 
 /** Options of {@link startEmulatedApi}. */
@@ -33,8 +40,12 @@ export interface EmulatedApiOptions {
   tokens?: Record<string, string>;
   /** Pod Running → Ready delay when no podRuntime decides it; default 300. */
   readyDelayMs?: number;
-  /** Delete → gone; default 500. */
+  /** Delete → gone (sooner when a podRuntime has stopped the container); default 500. */
   terminationGraceMs?: number;
+  /** First back-off before a crashed container restarts (doubling per crash in a row); default 1000. */
+  restartBackoffMs?: number;
+  /** `POST /_sandbox/stop` calls it (the `beamscope sandbox` process stops); absent = no such route. */
+  onStopRequested?: () => void;
   /** Seam for running something real per pod (a later issue: a BEAM node on the pod's IP). */
   podRuntime?: PodRuntime;
   /** Period of BOOKMARK events on watches that allow them; default 10000 (the real server: ~1 min). */
@@ -55,8 +66,14 @@ export interface EmulatedApi {
    */
   caFile?: string;
   caPem?: string;
-  /** A valid bearer token. */
+  /** A valid bearer token (beamscope's: `setForbidden` and `setTokenRejected` aim at its user). */
   token: string;
+  /**
+   * The pods' own token, for the service account `system:serviceaccount:<namespace>:<service>`.
+   * `setForbidden`/`setTokenRejected` leave it alone, as a Role change for beamscope would, so the
+   * pods keep finding each other; it cannot drive `/_sandbox/*`.
+   */
+  podToken: string;
   namespace: string;
   control: SandboxControl;
   /** Closes the server and every open watch; the objects and the pods' lifecycles go on. */
@@ -86,17 +103,24 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     );
   }
 
+  const service = options.service ?? {
+    name: 'myapp',
+    labels: { app: 'myapp' },
+    selector: { app: 'myapp' },
+  };
+  const podUser = `system:serviceaccount:${namespace}:${service.name}`;
+  const podToken = randomBytes(24).toString('base64url');
+  // The pods' token is added last, so the first (default) token stays beamscope's.
+  const allTokens = { ...tokens, [podToken]: podUser };
+
   const store = new ObjectStore(options.historyLimit);
   let closeWatches: (mode: 'reset' | 'close') => void = () => {};
   const cluster = new SandboxCluster(store, {
     namespace,
-    service: options.service ?? {
-      name: 'myapp',
-      labels: { app: 'myapp' },
-      selector: { app: 'myapp' },
-    },
+    service,
     readyDelayMs: options.readyDelayMs ?? 300,
     terminationGraceMs: options.terminationGraceMs ?? 500,
+    restartBackoffMs: options.restartBackoffMs,
     podRuntime: options.podRuntime,
     maxEndpointsPerSlice: options.maxEndpointsPerSlice,
     onDropWatches: (mode) => closeWatches(mode),
@@ -107,7 +131,9 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     store,
     cluster,
     namespace,
-    tokens,
+    tokens: allTokens,
+    podUser,
+    onStopRequested: options.onStopRequested,
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000,
     serverAddress: () => `${host}:${port}`,
   });
@@ -170,6 +196,7 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     caFile,
     caPem,
     token: firstToken,
+    podToken,
     namespace,
     control: cluster,
     async stop() {

@@ -66,6 +66,14 @@ export interface HandlerContext {
   bookmarkIntervalMs: number;
   /** host:port, for `/api`'s serverAddressByClientCIDRs. */
   serverAddress: () => string;
+  /**
+   * The pods' own service account: RBAC denials and token rejection set through the control
+   * surface are aimed at beamscope and leave it alone (so the pods' mesh survives them), and it
+   * may not drive the sandbox.
+   */
+  podUser?: string;
+  /** `POST /_sandbox/stop`: whoever runs the sandbox stops it (absent: the route answers 404). */
+  onStopRequested?: () => void;
 }
 
 /** An open watch stream, so the control surface can cut or close it. */
@@ -300,9 +308,16 @@ export function createHandler(context: HandlerContext) {
     if (path.startsWith('/_sandbox/')) {
       // The control surface ignores setTokenRejected, or a test could never undo it over HTTP.
       if (!user) return sendStatus(res, statusObject(401, 'Unauthorized', 'Unauthorized'));
+      if (user === context.podUser) {
+        return sendStatus(
+          res,
+          statusObject(403, 'Forbidden', `User "${user}" may not drive the sandbox`),
+        );
+      }
       return control(req, res, path);
     }
-    if (!user || context.cluster.tokenRejected) {
+    const exempt = user !== undefined && user === context.podUser;
+    if (!user || (context.cluster.tokenRejected && !exempt)) {
       return sendStatus(res, statusObject(401, 'Unauthorized', 'Unauthorized'));
     }
 
@@ -356,7 +371,7 @@ export function createHandler(context: HandlerContext) {
     const allowed =
       namespace === context.namespace &&
       ['get', 'list', 'watch'].includes(verb) &&
-      !context.cluster.forbidden.has(definition.name as GuardedResource);
+      (exempt || !context.cluster.forbidden.has(definition.name as GuardedResource));
     if (!allowed) {
       return sendStatus(
         res,
@@ -682,7 +697,7 @@ export function createHandler(context: HandlerContext) {
     const reply = (body: unknown, code = 200) => send(res, code, body);
     try {
       const body = method === 'GET' || method === 'DELETE' ? {} : await readJson(req);
-      const pod = /^\/_sandbox\/pods\/([^/]+)(\/ready)?$/.exec(path);
+      const pod = /^\/_sandbox\/pods\/([^/]+)(?:\/(ready|kill|miscookie))?$/.exec(path);
       if (path === '/_sandbox/pods' && method === 'GET') return reply(cluster.pods());
       if (path === '/_sandbox/pods' && method === 'POST') {
         return reply(
@@ -690,9 +705,32 @@ export function createHandler(context: HandlerContext) {
           201,
         );
       }
-      if (pod && pod[2] && method === 'POST') {
+      if (pod && pod[2] === 'ready' && method === 'POST') {
         cluster.setPodReady(decodeURIComponent(pod[1]!), body.ready !== false);
         return reply({ ok: true });
+      }
+      if (pod && pod[2] === 'kill' && method === 'POST') {
+        return reply({ ok: true, pod: await cluster.killPod(decodeURIComponent(pod[1]!)) });
+      }
+      if (pod && pod[2] === 'miscookie' && method === 'POST') {
+        const name = decodeURIComponent(pod[1]!);
+        return reply({ ok: true, pod: await cluster.miscookie(name, body.restore === true) });
+      }
+      if (path === '/_sandbox/partition' && method === 'POST') {
+        return reply({ ok: true, sides: await cluster.partition(body.sides as string[][]) });
+      }
+      if (path === '/_sandbox/heal' && method === 'POST') {
+        await cluster.heal();
+        return reply({ ok: true });
+      }
+      if (path === '/_sandbox/status' && method === 'GET') {
+        return reply(await cluster.status());
+      }
+      if (path === '/_sandbox/stop' && method === 'POST' && context.onStopRequested) {
+        const stop = context.onStopRequested;
+        // Answer first: stopping closes this server.
+        res.once('finish', () => setImmediate(stop));
+        return reply({ ok: true, stopping: true }, 202);
       }
       if (pod && !pod[2] && method === 'DELETE') {
         cluster.deletePod(decodeURIComponent(pod[1]!));
@@ -731,9 +769,11 @@ export function createHandler(context: HandlerContext) {
       const code =
         error.code === 'pod_not_found'
           ? 404
-          : error.code === 'pod_exists' || error.code === 'ip_in_use'
+          : ['pod_exists', 'ip_in_use', 'pod_not_running', 'not_supported'].includes(error.code)
             ? 409
-            : 400;
+            : error.code.startsWith('pod_command') || error.code.startsWith('pod_start')
+              ? 500
+              : 400;
       return reply({ error: { code: error.code, message: error.message } }, code);
     }
   }

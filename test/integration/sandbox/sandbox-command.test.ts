@@ -10,6 +10,8 @@ import { parse } from 'yaml';
 import { loadConfig, readCookie } from '@/server/config';
 import { sandboxCommand } from '@/server/cli/commands/sandbox';
 
+import { beamProcessesUsingPort, freePort } from '../sandbox-beam/support';
+
 import { kubectl } from './kubectl';
 
 const REPO = join(import.meta.dirname, '..', '..', '..');
@@ -36,18 +38,35 @@ describe('beamscope sandbox', () => {
   it('writes a kubeconfig, config and cookie that work, and removes them on SIGTERM', async () => {
     parent = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-cli-'));
     const dir = join(parent, 'nested', 'sandbox');
-    child = spawn('npx', ['beamscope', 'sandbox', '--pods', '3', '--dir', dir], {
-      cwd: REPO,
-      detached: true, // its own process group, so afterAll can clean up all of it
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // Real BEAM pods now: few devices, and a distribution port of this test's own.
+    const distPort = await freePort();
+    child = spawn(
+      'npx',
+      [
+        'beamscope',
+        'sandbox',
+        '--pods',
+        '3',
+        '--devices',
+        '60',
+        '--dir',
+        dir,
+        '--dist-port',
+        String(distPort),
+      ],
+      {
+        cwd: REPO,
+        detached: true, // its own process group, so afterAll can clean up all of it
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
 
-    const deadline = Date.now() + 25_000;
+    const deadline = Date.now() + 50_000;
     while (!stdout.includes('\n')) {
       if (Date.now() > deadline || child.exitCode !== null)
         throw new Error(`sandbox did not start: ${stderr}`);
@@ -61,11 +80,13 @@ describe('beamscope sandbox', () => {
       config: string;
       api: string;
     };
-    expect(ready).toEqual({
+    expect(ready).toMatchObject({
       ready: true,
       kubeconfig: join(dir, 'kubeconfig'),
       config: join(dir, 'beamscope.yaml'),
       api: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
+      distPort,
+      nodes: ['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4'],
     });
 
     const config = parse(await readFile(ready.config, 'utf8')) as {
@@ -77,7 +98,7 @@ describe('beamscope sandbox', () => {
         kubernetes: { kubeconfig: './kubeconfig', context: 'sandbox' },
         discovery: { mode: 'endpointSlices', service: 'myapp' },
         nodeNaming: { mode: 'ip', basename: 'myapp' },
-        distribution: { cookieFile: './cookie', port: 9100 },
+        distribution: { cookieFile: './cookie', port: distPort },
       }),
     ]);
     expect((await stat(join(dir, 'cookie'))).mode & 0o777).toBe(0o600);
@@ -91,8 +112,10 @@ describe('beamscope sandbox', () => {
     expect(rows).toHaveLength(3);
     for (const row of rows) expect(row).toMatch(/\s1\/1\s+Running\s/);
 
+    expect(beamProcessesUsingPort(distPort)).toHaveLength(3);
     process.kill(await cliPid(child.pid!), 'SIGTERM');
     expect(await exited).toBe(0);
+    expect(beamProcessesUsingPort(distPort)).toEqual([]);
     await expect(stat(join(parent, 'nested'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -103,12 +126,14 @@ describe('beamscope sandbox', () => {
       const out: string[] = [];
       let stop: (signal: NodeJS.Signals) => void = () => {};
       const stopped = new Promise<NodeJS.Signals>((resolve) => (stop = resolve));
-      const exit = sandboxCommand.run(['--pods', '1', '--dir', dir, '--http'], {
+      const distPort = String(await freePort());
+      const args = ['--pods', '1', '--devices', '20', '--dir', dir, '--dist-port', distPort];
+      const exit = sandboxCommand.run([...args, '--http'], {
         stdout: (text) => out.push(text),
         stderr: () => {},
         stopped,
       });
-      const deadline = Date.now() + 15_000;
+      const deadline = Date.now() + 25_000;
       while (out.length === 0) {
         if (Date.now() > deadline) throw new Error('no ready line');
         await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,0 +1,341 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+import { SandboxControlClient } from '@/server/sandbox/control-client';
+import type { PodStatusReport } from '@/server/sandbox/kube-api';
+
+import { beamProcessesUsingPort, freePort, waitFor } from './support';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const LAUNCHER = join(ROOT, 'bin', 'beamscope.mjs');
+const DEVICES = 120;
+
+interface NodeReport {
+  node: string;
+  nodes: string[];
+  registry: number;
+  hosted: number;
+  registryByNode: Record<string, number>;
+}
+type Pod = PodStatusReport & { container?: NodeReport };
+
+interface ReadyLine {
+  ready: true;
+  kubeconfig: string;
+  config: string;
+  cookie: string;
+  state: string;
+  api: string;
+  distPort: number;
+  pods: number;
+  nodes: string[];
+  devices: number;
+  startMs: number;
+  rssBytes: number;
+  pssBytes: number;
+}
+
+/** Runs `beamscope ARGS` (the real launcher, on this test's Node 22) to completion. */
+function beamscope(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LAUNCHER, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 28_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => {
+  let parent: string;
+  let dir: string;
+  let port: number;
+  let sandbox: ChildProcess | undefined;
+  let exited: Promise<number | null>;
+  let ready: ReadyLine;
+  let stderr = '';
+
+  const status = async () =>
+    (await (await SandboxControlClient.open(dir)).call<{ pods: Pod[] }>('GET', '/status')).pods
+      .filter((pod) => !pod.terminating)
+      .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
+  const nodeOf = (pod: Pod) => `myapp@${pod.ip}`;
+
+  /** Every pod of each group sees exactly the others of its group. */
+  const meshed = (groups: string[][], timeoutMs?: number) =>
+    waitFor(
+      `mesh ${JSON.stringify(groups)}`,
+      status,
+      (pods) =>
+        pods.length === groups.flat().length &&
+        pods.every((pod) => {
+          const group = groups.find((candidate) => candidate.includes(pod.ip));
+          const others = (group ?? [])
+            .filter((ip) => ip !== pod.ip)
+            .map((ip) => `myapp@${ip}`)
+            .sort();
+          return pod.ready && JSON.stringify(pod.container?.nodes) === JSON.stringify(others);
+        }),
+      timeoutMs,
+    );
+
+  /** Every node lists all devices, and the hosts' own counts add up to the total. */
+  const converged = (ips: string[]) =>
+    waitFor(
+      'the registry to converge',
+      status,
+      (pods) =>
+        pods.every((pod) => {
+          const byNode = pod.container?.registryByNode ?? {};
+          return (
+            pod.container?.registry === DEVICES &&
+            JSON.stringify(Object.keys(byNode).sort()) ===
+              JSON.stringify(ips.map((ip) => `myapp@${ip}`).sort()) &&
+            pods.every((host) => byNode[nodeOf(host)] === host.container?.hosted)
+          );
+        }) && pods.reduce((sum, pod) => sum + (pod.container?.hosted ?? 0), 0) === DEVICES,
+    );
+
+  /** GETs from the emulated Kubernetes API with the kubeconfig's credentials. */
+  async function kubeGet<T>(path: string): Promise<{ status: number; body: T }> {
+    const kubeconfig = parse(await readFile(ready.kubeconfig, 'utf8')) as {
+      clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+      users: { user: { token: string } }[];
+    };
+    const { server, 'certificate-authority-data': ca } = kubeconfig.clusters[0]!.cluster;
+    return new Promise((resolve, reject) => {
+      const outgoing = request(
+        new URL(path, server),
+        {
+          ca: Buffer.from(ca, 'base64'),
+          headers: { authorization: `Bearer ${kubeconfig.users[0]!.user.token}` },
+        },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as T }),
+          );
+        },
+      );
+      outgoing.once('error', reject);
+      outgoing.end();
+    });
+  }
+
+  beforeAll(async () => {
+    parent = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-beam-cli-'));
+    dir = join(parent, 'sandbox');
+    port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        LAUNCHER,
+        'sandbox',
+        '--pods',
+        '3',
+        '--devices',
+        String(DEVICES),
+        '--dir',
+        dir,
+        '--dist-port',
+        String(port),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    sandbox = child;
+    exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let stdout = '';
+    ready = await new Promise<ReadyLine>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 50 s: ${stderr}`)), 50_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (!stdout.includes('\n')) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(stdout.split('\n')[0]!) as ReadyLine);
+      });
+      child.once('exit', (code) => reject(new Error(`sandbox exited (${code}): ${stderr}`)));
+    });
+  });
+
+  afterAll(async () => {
+    if (sandbox?.pid && sandbox.exitCode === null) {
+      try {
+        process.kill(-sandbox.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const pid of port ? beamProcessesUsingPort(port) : []) process.kill(pid, 'SIGKILL');
+    if (parent) await rm(parent, { recursive: true, force: true });
+  });
+
+  it('prints the ready line once 3 nodes are up, and they form a full mesh', async () => {
+    expect(ready).toMatchObject({
+      ready: true,
+      kubeconfig: join(dir, 'kubeconfig'),
+      config: join(dir, 'beamscope.yaml'),
+      cookie: join(dir, 'cookie'),
+      state: join(dir, 'sandbox.json'),
+      distPort: port,
+      pods: 3,
+      nodes: ['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4'],
+      devices: DEVICES,
+    });
+    expect(ready.startMs).toBeGreaterThan(0);
+    expect(ready.rssBytes).toBeGreaterThan(0);
+    expect(stderr).toContain(`distribution port ${port}`);
+    const config = parse(await readFile(ready.config, 'utf8')) as {
+      clusters: Array<{ distribution: unknown }>;
+    };
+    expect(config.clusters[0]!.distribution).toEqual({ cookieFile: './cookie', port });
+    // Ready means the node is up: no waiting for the pods here, only for the mesh to form.
+    expect((await status()).every((pod) => pod.ready)).toBe(true);
+    await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4']]);
+    await converged(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  });
+
+  it('`sandbox scale 5` makes a 5-node mesh and the devices rebalance onto every node', async () => {
+    const result = await beamscope(['sandbox', 'scale', '5', '--dir', dir]);
+    expect(result).toMatchObject({ code: 0, stdout: 'scaled myapp to 5 pods, 5 ready\n' });
+    const ips = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
+    await meshed([ips]);
+    const pods = await converged(ips);
+    for (const pod of pods) expect(pod.container?.hosted).toBeGreaterThan(0);
+  });
+
+  it('`sandbox partition` splits the mesh (each side sees only itself), `heal` rejoins it', async () => {
+    const left = ['127.0.0.2', '127.0.0.3'];
+    const right = ['127.0.0.4', '127.0.0.5', '127.0.0.6'];
+    const split = await beamscope(['sandbox', 'partition', `${left}/${right}`, '--dir', dir]);
+    expect(split.code).toBe(0);
+    expect(split.stdout).toMatch(
+      /^partitioned: myapp-\S+,myapp-\S+ \/ myapp-\S+,myapp-\S+,myapp-\S+\n$/,
+    );
+    await meshed([left, right]);
+    // It holds over several polls, though the API still lists every pod as ready.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await meshed([left, right], 1_000);
+
+    expect(await beamscope(['sandbox', 'heal', '--dir', dir])).toMatchObject({ code: 0 });
+    await meshed([[...left, ...right]]);
+  });
+
+  it('`sandbox kill` crashes a node: it restarts, its restart count rises in the API', async () => {
+    const victim = (await status()).find((pod) => pod.ip === '127.0.0.4')!;
+    const result = await beamscope(['sandbox', 'kill', victim.name, '--dir', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `killed the node of pod ${victim.name} (127.0.0.4); it restarts after a back-off\n`,
+    );
+    type PodObject = {
+      status: {
+        containerStatuses: Array<{
+          restartCount: number;
+          ready: boolean;
+          lastState?: { terminated?: { exitCode: number } };
+        }>;
+      };
+    };
+    const pod = await waitFor(
+      'the restarted container to be ready',
+      async () => (await kubeGet<PodObject>(`/api/v1/namespaces/default/pods/${victim.name}`)).body,
+      (body) =>
+        body.status.containerStatuses[0]!.restartCount === 1 &&
+        body.status.containerStatuses[0]!.ready,
+    );
+    expect(pod.status.containerStatuses[0]!.lastState?.terminated?.exitCode).toBe(137);
+    const events = await kubeGet<{
+      items: Array<{ reason: string; involvedObject: { name: string } }>;
+    }>('/api/v1/namespaces/default/events');
+    const reasons = events.body.items
+      .filter((event) => event.involvedObject.name === victim.name)
+      .map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['Scheduled', 'Started', 'BackOff']));
+    expect(
+      events.body.items.filter((event) => event.reason === 'ScalingReplicaSet').length,
+    ).toBeGreaterThanOrEqual(2);
+    await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']]);
+  });
+
+  it("taking beamscope's RBAC away leaves the pods' mesh alone (they have their own token)", async () => {
+    const client = await SandboxControlClient.open(dir);
+    await client.call('POST', '/forbidden', { resource: 'endpointslices', forbidden: true });
+    try {
+      const denied = await kubeGet<{ code: number }>(
+        '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices',
+      );
+      expect(denied.status).toBe(403);
+      // Several of the pods' polls later, nobody has dropped anybody.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']], 1_000);
+    } finally {
+      await client.call('POST', '/forbidden', { resource: 'endpointslices', forbidden: false });
+    }
+  });
+
+  it('`sandbox miscookie` restarts a node with a wrong cookie: it stays out', async () => {
+    const result = await beamscope(['sandbox', 'miscookie', '127.0.0.6', '--dir', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^pod myapp-\S+ \(127\.0\.0\.6\) restarted with a wrong cookie/);
+    const rest = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+    await meshed([rest, ['127.0.0.6']]);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await meshed([rest, ['127.0.0.6']], 1_000);
+  });
+
+  it('a second sandbox on the same port, and a control call to no sandbox, fail in one line', async () => {
+    const other = join(parent, 'other');
+    const clash = await beamscope([
+      'sandbox',
+      '--pods',
+      '1',
+      '--dir',
+      other,
+      '--dist-port',
+      String(port),
+    ]);
+    expect(clash.code).toBe(3);
+    expect(clash.stderr).toBe(
+      `beamscope sandbox: the distribution port ${port} on 127.0.0.2 is already in use (another sandbox?): stop it or choose another port (--dist-port)\n`,
+    );
+    expect(existsSync(other)).toBe(false);
+
+    const none = await beamscope(['sandbox', 'heal', '--dir', other]);
+    expect(none.code).toBe(3);
+    expect(none.stdout).toBe('');
+    expect(none.stderr.trim().split('\n')).toHaveLength(1);
+    expect(none.stderr).toContain(`no sandbox is running in ${other}`);
+  });
+
+  it('`sandbox stop` stops every BEAM node and removes every file', async () => {
+    const pids = beamProcessesUsingPort(port);
+    expect(pids).toHaveLength(5);
+    const result = await beamscope(['sandbox', 'stop', '--dir', dir]);
+    expect(result).toMatchObject({ code: 0, stdout: `stopped the sandbox in ${dir}\n` });
+    expect(await exited).toBe(0);
+    expect(beamProcessesUsingPort(port)).toEqual([]);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+  });
+});
