@@ -160,7 +160,7 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     expect(
       await runtime.eval(
         first!.name,
-        '[E] = ets:lookup(swarm_registry, {device, 7}), {element(1, E), is_pid(element(3, E)), is_reference(element(4, E)), maps:get(tenant, element(5, E))}',
+        '[E] = ets:lookup(swarm_registry, <<"device-00007">>), {element(1, E), is_pid(element(3, E)), is_reference(element(4, E)), maps:get(tenant, element(5, E))}',
       ),
     ).toBe('{entry,true,true,7}');
     // Every 100th device holds a :global name; devices join a :pg group per tenant.

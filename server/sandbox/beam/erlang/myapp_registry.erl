@@ -119,8 +119,8 @@ rebalance(State = #state{hosted = Hosted}) ->
     Ring = ring(Members),
     Count = application:get_env(myapp, devices, 10000),
     Tenants = application:get_env(myapp, tenants, 10),
-    Wanted = [I || I <- lists:seq(1, Count), owner(Ring, {device, I}) =:= node()],
-    WantedNames = maps:from_list([{{device, I}, I} || I <- Wanted]),
+    Wanted = [I || I <- lists:seq(1, Count), owner(Ring, device_name(I)) =:= node()],
+    WantedNames = maps:from_list([{device_name(I), I} || I <- Wanted]),
     %% Hand off what moved away (the device sends its state to its new node, then stops).
     Leaving = [{Name, Pid, Ref} || {Name, {Pid, Ref, _}} <- maps:to_list(Hosted),
                                    not maps:is_key(Name, WantedNames)],
@@ -132,8 +132,8 @@ rebalance(State = #state{hosted = Hosted}) ->
          Pid ! {handoff, owner(Ring, Name)}
      end || {Name, Pid, Ref} <- Leaving],
     Kept = maps:without([Name || {Name, _, _} <- Leaving], Hosted),
-    Started = [{{device, I}, start_device(I, Tenants)} || I <- Wanted,
-                                                          not maps:is_key({device, I}, Kept)],
+    Started = [{device_name(I), start_device(I, Tenants)} || I <- Wanted,
+                                                             not maps:is_key(device_name(I), Kept)],
     join_groups(Started, Tenants),
     Clock = State#state.clock + 1,
     State1 = State#state{members = Members, clock = Clock,
@@ -144,9 +144,14 @@ rebalance(State = #state{hosted = Hosted}) ->
     end.
 
 start_device(Index, Tenants) ->
-    {Pid, Ref} = spawn_opt(myapp_device, init, [{device, Index}, Index, tenant(Index, Tenants)],
+    {Pid, Ref} = spawn_opt(myapp_device, init, [device_name(Index), Index, tenant(Index, Tenants)],
                            [monitor]),
     {Pid, Ref, Index}.
+
+%% Devices are named as an IoT platform names them: by a string id, here <<"device-00042">>.
+%% A binary is what an operator can type into the dashboard's lookup.
+device_name(Index) ->
+    iolist_to_binary(io_lib:format("device-~5..0B", [Index])).
 
 tenant(Index, Tenants) -> Index rem Tenants.
 
