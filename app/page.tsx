@@ -1,13 +1,18 @@
-import { ClusterOverview } from '@/components/ClusterOverview';
+import { redirect } from 'next/navigation';
 
-export default function HomePage() {
-  return (
-    <main className="mx-auto max-w-7xl space-y-6 p-6">
-      <header className="flex items-baseline gap-3">
-        <h1 className="text-2xl font-bold tracking-tight">beamscope</h1>
-        <p className="text-slate-500">the pods Kubernetes lists, beside the BEAM nodes they run</p>
-      </header>
-      <ClusterOverview />
-    </main>
-  );
+import { ClusterList } from '@/components/ClusterList';
+import type { ClusterListResponse } from '@/lib/api';
+import { getRuntime } from '@/server/runtime';
+
+export const dynamic = 'force-dynamic';
+
+/** The configured clusters with a health line each; with only one, its dashboard directly. */
+export default async function HomePage() {
+  const runtime = await getRuntime();
+  const list: ClusterListResponse = {
+    clusters: [...runtime.clusters.values()].map((cluster) => cluster.summary()),
+  };
+  const only = list.clusters.length === 1 ? list.clusters[0] : undefined;
+  if (only) redirect(`/clusters/${encodeURIComponent(only.id)}`);
+  return <ClusterList initial={list} />;
 }

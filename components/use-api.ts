@@ -15,7 +15,8 @@ export class ApiRequestError extends Error {
   }
 }
 
-async function fetchJson<T>(url: string): Promise<T> {
+/** GETs JSON; a non-2xx answer throws an {@link ApiRequestError} with the server's message. */
+export async function fetchJson<T>(url: string): Promise<T> {
   const response = await fetch(url, { headers: { accept: 'application/json' } });
   if (!response.ok) {
     const body = (await response.json().catch(() => null)) as ApiError | null;
@@ -29,8 +30,9 @@ async function fetchJson<T>(url: string): Promise<T> {
 }
 
 /**
- * SWR over the JSON API. Until the live event stream lands, the membership view refreshes by
- * polling; SWR keeps the last good data on screen while a refresh fails.
+ * SWR over the JSON API, for what the event stream does not carry (the cluster list, a node's
+ * history). It refreshes every 2 s unless told otherwise; SWR keeps the last good data on
+ * screen while a refresh fails.
  */
 export function useApi<T>(url: string | null, options: SWRConfiguration<T, ApiRequestError> = {}) {
   return useSWR<T, ApiRequestError>(url, fetchJson, { refreshInterval: 2000, ...options });

@@ -15,3 +15,21 @@ export function formatAge(fromMs: number, nowMs: number): string {
 export function formatClock(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour12: false });
 }
+
+/** `512 B`, `3.4 MB`, `1.2 GB`: a byte count for a table cell. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A duration in ms as {@link formatAge} writes ages: `3s`, `4m`, `2h 5m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  return formatAge(0, ms);
+}

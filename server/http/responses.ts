@@ -7,6 +7,8 @@ import { BeamscopeError } from '../errors';
 const STATUS_BY_CODE: Record<string, number> = {
   cluster_not_found: 404,
   node_not_found: 404,
+  // The server does not run on the sandbox: there is no such resource here.
+  sandbox_unavailable: 404,
   bad_request: 400,
   config_invalid: 503,
 };

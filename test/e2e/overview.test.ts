@@ -1,9 +1,7 @@
-import { mkdir } from 'node:fs/promises';
-
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { OverviewPage } from './pages/overview-page';
+import { DashboardPage } from './pages/dashboard-page';
 import { launchChromium } from './support/browser';
 import {
   startDashboard,
@@ -29,20 +27,20 @@ async function eventually<T>(
   return last;
 }
 
-describe('the cluster overview in Chromium, against the production build and the sandbox', () => {
+describe('the cluster pages in Chromium, against the production build and the sandbox', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
   let closeBrowser: () => Promise<void>;
   let browser: Browser;
   let page: Page;
-  let overview: OverviewPage;
+  let view: DashboardPage;
 
   beforeAll(async () => {
     sandbox = await startSandbox(3);
     dashboard = await startDashboard(sandbox.config);
     ({ browser, close: closeBrowser } = await launchChromium());
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    overview = new OverviewPage(page);
+    view = new DashboardPage(page);
   });
 
   afterAll(async () => {
@@ -51,17 +49,19 @@ describe('the cluster overview in Chromium, against the production build and the
     await sandbox?.stop();
   });
 
-  it('lists every pod the service selects with its derived node name', async () => {
-    await overview.open(dashboard.url);
-    await expect.poll(() => overview.memberRows('sandbox').count(), { timeout: 15_000 }).toBe(3);
-    const names = await overview.cluster('sandbox').locator('td:nth-child(3)').allTextContents();
+  it('opens the only cluster from / and lists every pod with its derived node name', async () => {
+    await view.open(dashboard.url);
+    expect(new URL(page.url()).pathname).toBe('/clusters/sandbox');
+    await expect.poll(() => view.memberRows().count(), { timeout: 15_000 }).toBe(3);
+    const names = await view
+      .memberRows()
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-node')));
     expect(names.sort()).toEqual(['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4']);
-    await expect.poll(() => overview.readyCount('sandbox').textContent()).toContain('3/3');
+    await expect.poll(() => view.summary('pods').textContent()).toContain('3/3');
     await expect
-      .poll(() => overview.kubernetesStatus('sandbox').getAttribute('data-state'))
+      .poll(() => page.getByTestId('kubernetes-status').getAttribute('data-state'))
       .toBe('ok');
-    await mkdir('test-results/screenshots', { recursive: true });
-    await page.screenshot({ path: 'test-results/screenshots/overview.png', fullPage: true });
+    await view.screenshot('overview');
   });
 
   it('follows a pod that turns unready and a scale-up, without a reload', async () => {
@@ -69,22 +69,47 @@ describe('the cluster overview in Chromium, against the production build and the
     const first = pods.find((pod) => pod.ip === '127.0.0.2')!;
     await sandbox.control('POST', `/pods/${first.name}/ready`, { ready: false });
     await expect
-      .poll(() => overview.memberRow('sandbox', '127.0.0.2').getAttribute('data-ready'), {
-        timeout: 10_000,
-      })
+      .poll(() => view.memberRow('127.0.0.2').getAttribute('data-ready'), { timeout: 10_000 })
       .toBe('false');
-    await expect.poll(() => overview.readyCount('sandbox').textContent()).toContain('2/3');
+    await expect.poll(() => view.summary('pods').textContent()).toContain('2/3');
 
     await sandbox.control('POST', '/scale', { replicas: 4 });
-    await expect.poll(() => overview.memberRows('sandbox').count(), { timeout: 15_000 }).toBe(4);
+    await expect.poll(() => view.memberRows().count(), { timeout: 15_000 }).toBe(4);
   });
 
-  it('answers an unknown cluster with a 404 and an operator-readable error', async () => {
+  it('names a lost link with its reason, and resumes once the server is back', async () => {
+    await expect.poll(() => view.linkState().getAttribute('data-state')).toBe('live');
+    const port = Number(new URL(dashboard.url).port);
+    await dashboard.stop();
+    await expect
+      .poll(() => view.linkState().getAttribute('data-state'), { timeout: 15_000 })
+      .toMatch(/reconnecting|stale/);
+    await expect.poll(() => view.linkState().textContent()).toContain('unreachable');
+    await view.screenshot('link-lost');
+    // What was on screen stays there while the link is down.
+    expect(await view.memberRows().count()).toBe(4);
+
+    dashboard = await startDashboard(sandbox.config, port);
+    await expect
+      .poll(() => view.linkState().getAttribute('data-state'), { timeout: 40_000 })
+      .toBe('live');
+    await sandbox.control('POST', '/scale', { replicas: 3 });
+    await expect.poll(() => view.memberRows().count(), { timeout: 20_000 }).toBe(3);
+  });
+
+  it('names an unknown cluster on its page and in the API, with the fix', async () => {
     const response = await fetch(`${dashboard.url}/api/clusters/no-such-cluster`);
     expect(response.status).toBe(404);
     const body = (await response.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('cluster_not_found');
     expect(body.error.message).toContain('no-such-cluster');
+
+    await page.goto(`${dashboard.url}/clusters/no-such-cluster`);
+    const banner = page.getByTestId('load-error');
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.textContent()).toContain('no-such-cluster');
+    expect(await banner.textContent()).toContain('Fix:');
+    await view.screenshot('unknown-cluster');
   });
 
   it('serves the cluster list with a summary line for each', async () => {

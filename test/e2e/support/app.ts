@@ -58,9 +58,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `beamscope sandbox` in a temporary folder, exactly as the demo does. */
+/**
+ * Starts `beamscope sandbox` in a temporary folder, exactly as the demo does, on a free
+ * distribution port (other sandboxes on this machine may hold the default one).
+ */
 export async function startSandbox(pods = 3): Promise<RunningSandbox> {
   const dir = await mkdtemp(join(tmpdir(), 'beamscope-e2e-'));
+  const distPort = await freePort();
   const child = spawn(
     process.execPath,
     [
@@ -70,6 +74,10 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
       String(pods),
       '--dir',
       join(dir, 'sandbox'),
+      '--dist-port',
+      String(distPort),
+      '--devices',
+      '1000',
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -152,9 +160,12 @@ export function spawnDashboard(configPath: string, port: number): ChildProcess {
   });
 }
 
-/** Serves the production build with the given configuration, once it answers its health check. */
-export async function startDashboard(configPath: string): Promise<RunningDashboard> {
-  const port = await freePort();
+/**
+ * Serves the production build with the given configuration, once it answers its health check;
+ * on `port` when given (a restart on the same address), else on a free one.
+ */
+export async function startDashboard(configPath: string, port?: number): Promise<RunningDashboard> {
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawnDashboard(configPath, port);
   let output = '';

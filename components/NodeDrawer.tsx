@@ -1,0 +1,248 @@
+'use client';
+
+import { useEffect, type ReactNode } from 'react';
+
+import type { NodeDetailsResponse } from '@/lib/api';
+import type { ClusterMember, ClusterState } from '@/lib/cluster-state';
+import { formatAge, formatBytes, formatClock, formatDuration } from '@/lib/format';
+import { memberVisualState, STATE_STYLES } from '@/lib/topology';
+
+import { Sparkline } from './Sparkline';
+import { StateMark } from './StateMark';
+import { useApi } from './use-api';
+
+function Row({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <>
+      <dt className="text-slate-500">{label}</dt>
+      <dd className="min-w-0 break-words font-mono text-xs">{children}</dd>
+    </>
+  );
+}
+
+/** The doctor's verdict on one member, from what the state derived about it. */
+function verdictOf(member: ClusterMember, state: ClusterState): { ok: boolean; text: string } {
+  const unclustered = state.unclustered.find((entry) => entry.key === member.key);
+  if (unclustered)
+    return { ok: false, text: `${unclustered.reason.replace(/_/g, ' ')}: ${unclustered.detail}` };
+  const visual = memberVisualState(member, state);
+  if (visual === 'clustered')
+    return { ok: true, text: 'clustered: in the main component of the mesh' };
+  if (visual === 'ghost')
+    return { ok: false, text: 'ghost: in the mesh, but no pod of the service accounts for it' };
+  if (member.beam?.connection.reason) return { ok: false, text: member.beam.connection.reason };
+  return { ok: false, text: STATE_STYLES[visual].description };
+}
+
+/** Props of {@link NodeDrawer}. */
+export interface NodeDrawerProps {
+  clusterId: string;
+  state: ClusterState;
+  memberKey: string;
+  onClose(): void;
+}
+
+/**
+ * One member in depth: its Kubernetes and BEAM sides, sparklines of the last hour (fetched on
+ * demand from `/nodes/{node}`), the peers it sees against those expected, registries and
+ * process groups, and the doctor's verdict.
+ */
+export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerProps) {
+  const member = state.members.find((candidate) => candidate.key === memberKey);
+  const node = member?.node ?? null;
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') onClose();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+  const { data, error } = useApi<NodeDetailsResponse>(
+    node
+      ? `/api/clusters/${encodeURIComponent(clusterId)}/nodes/${encodeURIComponent(node)}`
+      : null,
+    { refreshInterval: 5000 },
+  );
+  if (!member) {
+    return (
+      <aside aria-label="Node details" className="p-4 text-sm" data-testid="node-drawer">
+        <p>This member has left the cluster.</p>
+        <button type="button" onClick={onClose} className="mt-2 underline">
+          Close
+        </button>
+      </aside>
+    );
+  }
+  const pod = member.kubernetes;
+  const beam = member.beam;
+  const visual = memberVisualState(member, state);
+  const verdict = verdictOf(member, state);
+  const expected = state.members
+    .map((candidate) => candidate.kubernetes?.beamNode ?? null)
+    .filter((candidate): candidate is string => candidate !== null && candidate !== node);
+  const sees = new Set(beam?.sees ?? []);
+  const history = data?.history ?? [];
+  const groups =
+    beam?.registries.filter(
+      (entry) => entry.registry === 'pg' || entry.registry.startsWith('pg:'),
+    ) ?? [];
+  const names = beam?.registries.filter((entry) => !groups.includes(entry)) ?? [];
+
+  return (
+    <aside
+      aria-label={`Details of ${node ?? pod?.podName ?? member.key}`}
+      className="flex h-full flex-col gap-4 overflow-y-auto p-4 text-sm"
+      data-testid="node-drawer"
+      data-key={member.key}
+    >
+      <header className="flex items-start gap-2">
+        <div className="min-w-0 flex-1">
+          <h2 className="break-all font-mono text-base font-semibold">
+            {node ?? pod?.podName ?? member.key}
+          </h2>
+          <StateMark state={visual} withLabel />
+        </div>
+        <button
+          type="button"
+          onClick={onClose}
+          aria-label="Close details"
+          className="rounded px-2 py-1 text-lg leading-none hover:bg-slate-100 dark:hover:bg-slate-800"
+        >
+          ×
+        </button>
+      </header>
+      <p
+        data-testid="verdict"
+        className={`rounded px-3 py-2 ${verdict.ok ? 'bg-green-50 text-green-900 dark:bg-green-950 dark:text-green-200' : 'bg-amber-50 text-amber-900 dark:bg-amber-950 dark:text-amber-200'}`}
+      >
+        <span aria-hidden>{verdict.ok ? '✓ ' : '⚠ '}</span>
+        <span className="font-semibold">Doctor:</span> {verdict.text}
+      </p>
+      <section>
+        <h3 className="mb-1 font-semibold">Kubernetes</h3>
+        {pod ? (
+          <dl className="grid grid-cols-[8rem_1fr] gap-x-3 gap-y-0.5">
+            <Row label="pod">{pod.podName ?? '—'}</Row>
+            <Row label="IP">{pod.ip}</Row>
+            <Row label="k8s node">{pod.k8sNode ?? '—'}</Row>
+            <Row label="conditions">
+              {pod.ready ? 'ready' : 'not ready'}, {pod.serving ? 'serving' : 'not serving'}
+              {pod.terminating ? ', terminating' : ''}
+            </Row>
+            <Row label="phase">{pod.phase ?? '—'}</Row>
+            <Row label="restarts">{pod.restarts ?? '—'}</Row>
+            <Row label="age">
+              {pod.startTime ? formatAge(Date.parse(pod.startTime), state.at) : '—'}
+            </Row>
+            <Row label="from">
+              {pod.source.kind} {pod.source.name}
+            </Row>
+          </dl>
+        ) : (
+          <p className="text-slate-500">No pod: a node seen in the mesh only.</p>
+        )}
+      </section>
+      <section>
+        <h3 className="mb-1 font-semibold">BEAM</h3>
+        {beam ? (
+          <dl className="grid grid-cols-[8rem_1fr] gap-x-3 gap-y-0.5">
+            <Row label="connection">
+              {beam.connection.status} since {formatClock(beam.connection.since)}
+              {beam.connection.code ? ` (${beam.connection.code})` : ''}
+            </Row>
+            <Row label="OTP / Elixir">
+              {beam.otpRelease ?? '—'} / {beam.elixirVersion ?? '—'}
+            </Row>
+            <Row label="processes">{beam.processCount?.toLocaleString() ?? '—'}</Row>
+            <Row label="memory">
+              {beam.memoryBytes === null ? '—' : formatBytes(beam.memoryBytes)}
+            </Row>
+            <Row label="run queue">{beam.runQueue ?? '—'}</Row>
+            <Row label="uptime">{beam.uptimeMs === null ? '—' : formatDuration(beam.uptimeMs)}</Row>
+            <Row label="probed">
+              {beam.probedAt
+                ? `${formatClock(beam.probedAt)} in ${beam.probeMs ?? '?'} ms`
+                : 'not yet'}
+            </Row>
+            {beam.probeError ? <Row label="probe error">{beam.probeError}</Row> : null}
+          </dl>
+        ) : (
+          <p className="text-slate-500">
+            No BEAM node known for this pod (no node name could be derived).
+          </p>
+        )}
+      </section>
+      {node ? (
+        <section className="space-y-1">
+          <h3 className="font-semibold">Last hour</h3>
+          {error ? <p className="text-red-700 dark:text-red-400">{error.message}</p> : null}
+          <Sparkline
+            label="processes"
+            points={history.map((point) => ({ at: point.at, value: point.processCount }))}
+          />
+          <Sparkline
+            label="registered names"
+            points={history.map((point) => ({ at: point.at, value: point.registeredNames }))}
+          />
+          <Sparkline
+            label="memory"
+            points={history.map((point) => ({ at: point.at, value: point.memoryBytes }))}
+            format={formatBytes}
+          />
+        </section>
+      ) : null}
+      {beam ? (
+        <section>
+          <h3 className="mb-1 font-semibold">
+            Peers: sees {beam.sees ? expected.filter((peer) => sees.has(peer)).length : '?'} of{' '}
+            {expected.length} expected
+          </h3>
+          <ul className="space-y-0.5 font-mono text-xs" data-testid="peers">
+            {expected.map((peer) => (
+              <li key={peer} data-seen={sees.has(peer)}>
+                <span aria-hidden>{beam.sees === null ? '? ' : sees.has(peer) ? '✓ ' : '✗ '}</span>
+                {peer}
+                <span className="sr-only">{sees.has(peer) ? ' seen' : ' not seen'}</span>
+              </li>
+            ))}
+            {[...sees]
+              .filter((peer) => !expected.includes(peer))
+              .map((peer) => (
+                <li key={peer} className="text-cyan-700 dark:text-cyan-400">
+                  + {peer} (not a pod of the service)
+                </li>
+              ))}
+          </ul>
+        </section>
+      ) : null}
+      {names.length > 0 ? (
+        <section>
+          <h3 className="mb-1 font-semibold">Registries</h3>
+          <ul className="space-y-0.5 text-xs">
+            {names.map((entry) => (
+              <li key={entry.registry}>
+                <span className="font-mono">{entry.registry}</span>: {entry.count.toLocaleString()}{' '}
+                names
+                {entry.hosted !== null ? `, ${entry.hosted.toLocaleString()} hosted here` : ''}
+                {entry.replicated ? ' (replicated)' : ' (node-local)'}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+      {groups.length > 0 ? (
+        <section>
+          <h3 className="mb-1 font-semibold">Process groups</h3>
+          <ul className="space-y-0.5 text-xs">
+            {groups.map((entry) => (
+              <li key={entry.registry}>
+                <span className="font-mono">{entry.registry}</span>: {entry.count.toLocaleString()}{' '}
+                groups
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+    </aside>
+  );
+}

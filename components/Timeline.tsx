@@ -1,0 +1,140 @@
+'use client';
+
+import { useState } from 'react';
+
+import type { TimelineEvent, TimelineEventKind } from '@/lib/cluster-state';
+import type { ClusterSample } from '@/lib/dashboard';
+import { formatClock } from '@/lib/format';
+
+import { StripChart } from './StripChart';
+
+const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> = [
+  {
+    id: 'members',
+    label: 'Members',
+    kinds: ['member_joined', 'member_left', 'pod_ready', 'pod_unready', 'pod_terminating'],
+  },
+  { id: 'nodes', label: 'Nodes', kinds: ['node_up', 'node_down'] },
+  {
+    id: 'mesh',
+    label: 'Mesh',
+    kinds: ['link_up', 'link_down', 'partition_detected', 'partition_healed'],
+  },
+  { id: 'registry', label: 'Registry', kinds: ['registry_changed'] },
+  { id: 'kubernetes', label: 'Kubernetes', kinds: ['kubernetes_event'] },
+];
+
+const SEVERITY_ICON: Record<TimelineEvent['severity'], string> = {
+  info: 'ℹ',
+  warning: '⚠',
+  error: '✖',
+};
+
+const SEVERITY_TONE: Record<TimelineEvent['severity'], string> = {
+  info: 'text-slate-500',
+  warning: 'text-amber-700 dark:text-amber-400',
+  error: 'text-red-700 dark:text-red-400',
+};
+
+/** Props of {@link Timeline}. */
+export interface TimelineProps {
+  events: TimelineEvent[];
+  samples: ClusterSample[];
+  now: number;
+  /** A member's key was clicked in an event. */
+  onSelect(key: string): void;
+}
+
+/** The live event list, newest first, filtered by kind and severity, over the strip chart. */
+export function Timeline({ events, samples, now, onSelect }: TimelineProps) {
+  const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
+  const [problemsOnly, setProblemsOnly] = useState(false);
+  const hiddenKinds = new Set(
+    GROUPS.filter((group) => hidden.has(group.id)).flatMap((group) => group.kinds),
+  );
+  const shown = events
+    .filter((event) => !hiddenKinds.has(event.kind))
+    .filter((event) => !problemsOnly || event.severity !== 'info')
+    .slice(-200)
+    .reverse();
+  const toggle = (id: string) =>
+    setHidden((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  return (
+    <section
+      aria-label="Timeline"
+      className="flex min-h-0 flex-1 flex-col overflow-hidden rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900"
+    >
+      <div className="flex flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-800">
+        <h2 className="mr-2 font-semibold">Timeline</h2>
+        {GROUPS.map((group) => (
+          <button
+            key={group.id}
+            type="button"
+            aria-pressed={!hidden.has(group.id)}
+            onClick={() => toggle(group.id)}
+            className={`rounded-full border px-2 py-0.5 text-xs ${
+              hidden.has(group.id)
+                ? 'border-slate-300 text-slate-400 line-through dark:border-slate-700'
+                : 'border-sky-300 bg-sky-50 text-sky-900 dark:border-sky-800 dark:bg-sky-950 dark:text-sky-200'
+            }`}
+          >
+            {group.label}
+          </button>
+        ))}
+        <label className="ml-auto flex items-center gap-1 text-xs">
+          <input
+            type="checkbox"
+            checked={problemsOnly}
+            onChange={(event) => setProblemsOnly(event.target.checked)}
+          />
+          warnings and errors only
+        </label>
+      </div>
+      <StripChart samples={samples} now={now} />
+      <ol
+        className="relative min-h-0 flex-1 overflow-auto px-3 py-1 text-sm"
+        data-testid="timeline"
+        aria-live="polite"
+      >
+        {shown.length === 0 ? (
+          <li className="py-2 text-slate-500">
+            No events{events.length > 0 ? ' match the filters' : ' yet'}.
+          </li>
+        ) : null}
+        {shown.map((event) => (
+          <li
+            key={event.seq}
+            className="flex gap-2 border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
+            data-testid="timeline-event"
+            data-kind={event.kind}
+            data-severity={event.severity}
+          >
+            <span className="shrink-0 tabular-nums text-slate-500">{formatClock(event.at)}</span>
+            <span className={`shrink-0 ${SEVERITY_TONE[event.severity]}`} title={event.severity}>
+              <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
+              <span className="sr-only">{event.severity}</span>
+            </span>
+            {event.key ? (
+              <button
+                type="button"
+                onClick={() => onSelect(event.key!)}
+                className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
+              >
+                {event.message}
+              </button>
+            ) : (
+              <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
+                {event.message}
+              </span>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}

@@ -1,0 +1,138 @@
+'use client';
+
+import { useEffect, useRef, useState } from 'react';
+import useSWR from 'swr';
+
+import type {
+  ClusterDeltaMessage,
+  ClusterSnapshot,
+  ClusterStreamSnapshot,
+  ClusterTimelineMessage,
+} from '@/lib/api';
+import {
+  appendSample,
+  appendTimelineMessage,
+  applyDeltaMessage,
+  applySnapshotMessage,
+  backoffDelay,
+  linkFailed,
+  sampleOf,
+  type ClusterSample,
+  type LinkState,
+} from '@/lib/dashboard';
+
+import { fetchJson, type ApiRequestError } from './use-api';
+
+/** What {@link useClusterStream} gives the dashboard. */
+export interface ClusterStream {
+  /** The snapshot SWR holds, kept current by the event stream. */
+  data: ClusterSnapshot | undefined;
+  /** The last failure of the snapshot request, when there is no data to show. */
+  error: ApiRequestError | undefined;
+  link: LinkState;
+  /** Members and registered names sampled as the state changed (the last hour). */
+  samples: ClusterSample[];
+}
+
+/** Why the link dropped, asked of the server's health check (EventSource errors carry nothing). */
+async function failureReason(): Promise<string> {
+  if (typeof navigator !== 'undefined' && navigator.onLine === false)
+    return 'the browser is offline';
+  try {
+    const response = await fetch('/api/healthz', { cache: 'no-store' });
+    return response.ok
+      ? 'the event stream was interrupted'
+      : `the server answered ${response.status}`;
+  } catch {
+    return 'the server is unreachable';
+  }
+}
+
+/**
+ * One cluster, live: SWR fetches the snapshot once (`/api/clusters/{id}`), then an EventSource
+ * on `/events` applies each `delta` with `mutate(key, updater, { revalidate: false })` — no
+ * refetch per event — and appends `timeline` events (bounded). When the stream fails it is
+ * closed and reopened with exponential back-off and `?lastEventId=` (the server reads it like
+ * the header), so nothing is lost; a gap too old to replay comes back as a fresh `snapshot`.
+ */
+export function useClusterStream(id: string): ClusterStream {
+  const key = `/api/clusters/${encodeURIComponent(id)}`;
+  const { data, error, mutate } = useSWR<ClusterSnapshot, ApiRequestError>(key, fetchJson, {
+    revalidateOnFocus: false,
+    revalidateOnReconnect: false,
+    revalidateIfStale: false,
+  });
+  const [link, setLink] = useState<LinkState>({ status: 'connecting' });
+  const [samples, setSamples] = useState<ClusterSample[]>([]);
+  const hasData = data !== undefined;
+  // The latest snapshot, for the stream's callbacks (they outlive renders).
+  const latest = useRef<ClusterSnapshot | undefined>(undefined);
+  useEffect(() => {
+    latest.current = data;
+  });
+
+  useEffect(() => {
+    // The stream starts once the snapshot is in: deltas apply to it.
+    if (!hasData) return;
+    let source: EventSource | null = null;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    let closed = false;
+    // The seq to resume from: the snapshot's, then the last event's.
+    let lastSeq: number | null = latest.current?.seq ?? null;
+
+    const record = (next: ClusterSnapshot | undefined) => {
+      if (next) setSamples((current) => appendSample(current, sampleOf(next.state, Date.now())));
+    };
+    const parse = <T>(event: Event): T => JSON.parse((event as MessageEvent<string>).data) as T;
+
+    const connect = () => {
+      if (closed) return;
+      const resume = lastSeq;
+      source = new EventSource(`${key}/events${resume !== null ? `?lastEventId=${resume}` : ''}`);
+      source.onopen = () => {
+        attempt = 0;
+        setLink({ status: 'live', since: Date.now() });
+        record(latest.current);
+      };
+      source.addEventListener('snapshot', (event) => {
+        const message = parse<ClusterStreamSnapshot>(event);
+        lastSeq = message.seq;
+        void mutate((current) => applySnapshotMessage(current, message, Date.now()), {
+          revalidate: false,
+        }).then(record);
+      });
+      source.addEventListener('delta', (event) => {
+        const message = parse<ClusterDeltaMessage>(event);
+        lastSeq = Math.max(lastSeq ?? 0, message.seq);
+        void mutate((current) => applyDeltaMessage(current, message), {
+          revalidate: false,
+        }).then(record);
+      });
+      source.addEventListener('timeline', (event) => {
+        const message = parse<ClusterTimelineMessage>(event);
+        lastSeq = Math.max(lastSeq ?? 0, message.seq);
+        void mutate((current) => appendTimelineMessage(current, message), { revalidate: false });
+      });
+      source.onerror = () => {
+        // Close rather than let EventSource retry on its own: our back-off, our link state.
+        source?.close();
+        source = null;
+        const delay = backoffDelay(attempt, Math.random());
+        attempt += 1;
+        void failureReason().then((reason) => {
+          if (!closed) setLink((previous) => linkFailed(previous, reason, Date.now()));
+        });
+        timer = setTimeout(connect, delay);
+      };
+    };
+    connect();
+    return () => {
+      closed = true;
+      clearTimeout(timer);
+      source?.close();
+    };
+  }, [key, hasData, mutate]);
+
+  return { data, error, link, samples };
+}

@@ -1,0 +1,184 @@
+/**
+ * Pure helpers of the dashboard's data flow and its summaries: applying stream messages to the
+ * snapshot SWR holds, bounding the timeline, the reconnect back-off, the top bar's numbers and
+ * the strip chart's samples. No I/O, no clock of their own.
+ */
+import type {
+  ClusterDeltaMessage,
+  ClusterSnapshot,
+  ClusterStreamSnapshot,
+  ClusterTimelineMessage,
+} from './api';
+import { applyClusterDelta } from './cluster-diff';
+import type { ClusterState } from './cluster-state';
+import { registeredNames } from './topology';
+
+/** How many timeline events the browser keeps (the server keeps its own ring). */
+export const TIMELINE_LIMIT = 500;
+
+/** Takes a `snapshot` event: a fresh state and timeline, the cluster summary kept. */
+export function applySnapshotMessage(
+  current: ClusterSnapshot | undefined,
+  message: ClusterStreamSnapshot,
+  now: number,
+): ClusterSnapshot | undefined {
+  if (!current) return undefined;
+  return {
+    ...current,
+    seq: message.seq,
+    state: message.state,
+    timeline: message.timeline.slice(-TIMELINE_LIMIT),
+    at: now,
+  };
+}
+
+/**
+ * Applies a `delta` event. One the snapshot already includes (its seq is not newer) is skipped
+ * and the same object returned, so nothing re-renders.
+ */
+export function applyDeltaMessage(
+  current: ClusterSnapshot | undefined,
+  message: ClusterDeltaMessage,
+): ClusterSnapshot | undefined {
+  if (!current || message.seq <= current.seq) return current;
+  return { ...current, seq: message.seq, state: applyClusterDelta(current.state, message.delta) };
+}
+
+/** Appends a `timeline` event (once: a replayed one is skipped), keeping the last `limit`. */
+export function appendTimelineMessage(
+  current: ClusterSnapshot | undefined,
+  event: ClusterTimelineMessage,
+  limit = TIMELINE_LIMIT,
+): ClusterSnapshot | undefined {
+  if (!current || event.seq <= current.seq) return current;
+  const timeline = [...current.timeline, event];
+  return {
+    ...current,
+    seq: event.seq,
+    timeline: timeline.length > limit ? timeline.slice(-limit) : timeline,
+  };
+}
+
+/** Exponential back-off with a cap: 1 s, 2 s, 4 s … 30 s, plus up to 20 % jitter from `random`. */
+export function backoffDelay(attempt: number, random = 0, baseMs = 1000, maxMs = 30_000): number {
+  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
+  return Math.round(delay * (1 + 0.2 * Math.min(1, Math.max(0, random))));
+}
+
+/** The state of the live link, as the top bar names it. */
+export type LinkState =
+  | { status: 'connecting' }
+  | { status: 'live'; since: number }
+  | { status: 'reconnecting'; since: number; attempt: number; reason: string }
+  | { status: 'stale'; since: number; attempt: number; reason: string };
+
+/** After this many failed attempts in a row, the data on screen is called stale. */
+export const STALE_AFTER_ATTEMPTS = 3;
+
+/** The link state after a failure at `now` (keeps the time the link was first lost). */
+export function linkFailed(previous: LinkState, reason: string, now: number): LinkState {
+  const lostSince =
+    previous.status === 'reconnecting' || previous.status === 'stale' ? previous.since : now;
+  const attempt =
+    previous.status === 'reconnecting' || previous.status === 'stale' ? previous.attempt + 1 : 0;
+  return {
+    status: attempt >= STALE_AFTER_ATTEMPTS ? 'stale' : 'reconnecting',
+    since: lostSince,
+    attempt,
+    reason,
+  };
+}
+
+/** One registry's total across the cluster, for the top bar. */
+export interface RegistryTotal {
+  registry: string;
+  names: number;
+}
+
+/** The top bar's numbers. */
+export interface ClusterTotals {
+  podsReady: number;
+  pods: number;
+  nodesClustered: number;
+  nodes: number;
+  partitions: number;
+  registries: RegistryTotal[];
+  otpReleases: Array<{ otpRelease: string; nodes: number }>;
+  registeredNames: number;
+}
+
+/**
+ * The top bar's summary: pods ready of listed, nodes in the main component of the nodes known,
+ * partitions, names per registry (a replicated registry counts once — the largest view in the
+ * cluster — a node-local one is summed) and the OTP releases running.
+ */
+export function clusterTotals(state: ClusterState): ClusterTotals {
+  const pods = state.members.filter((member) => member.kubernetes !== null);
+  const nodes = state.members.filter((member) => member.node !== null);
+  const main = state.mainPartition === null ? [] : (state.partitions[state.mainPartition] ?? []);
+  const registries = new Map<string, number>();
+  const otp = new Map<string, number>();
+  let names = 0;
+  for (const member of state.members) {
+    const side = member.beam;
+    if (!side || side.connection.status !== 'connected') continue;
+    names += registeredNames(member);
+    for (const entry of side.registries) {
+      const total = registries.get(entry.registry) ?? 0;
+      registries.set(
+        entry.registry,
+        entry.replicated ? Math.max(total, entry.count) : total + entry.count,
+      );
+    }
+    if (side.otpRelease) otp.set(side.otpRelease, (otp.get(side.otpRelease) ?? 0) + 1);
+  }
+  return {
+    podsReady: pods.filter((member) => member.kubernetes!.ready).length,
+    pods: pods.length,
+    nodesClustered: main.length,
+    nodes: nodes.length,
+    partitions: state.partitions.length,
+    registries: [...registries]
+      .map(([registry, count]) => ({ registry, names: count }))
+      .sort((a, b) => (a.registry < b.registry ? -1 : 1)),
+    otpReleases: [...otp]
+      .map(([otpRelease, count]) => ({ otpRelease, nodes: count }))
+      .sort((a, b) => (a.otpRelease < b.otpRelease ? -1 : 1)),
+    registeredNames: names,
+  };
+}
+
+/** One point of the strip chart. */
+export interface ClusterSample {
+  at: number;
+  members: number;
+  clustered: number;
+  registeredNames: number;
+}
+
+/** The strip chart's sample of a state. */
+export function sampleOf(state: ClusterState, at: number): ClusterSample {
+  const totals = clusterTotals(state);
+  return {
+    at,
+    members: state.members.length,
+    clustered: totals.nodesClustered,
+    registeredNames: totals.registeredNames,
+  };
+}
+
+/**
+ * Appends a sample, dropping those older than `windowMs` before `sample.at`; a sample equal to
+ * the last one within a second replaces it (deltas come in bursts).
+ */
+export function appendSample(
+  samples: readonly ClusterSample[],
+  sample: ClusterSample,
+  windowMs = 3_600_000,
+): ClusterSample[] {
+  const kept = samples.filter((point) => point.at >= sample.at - windowMs && point.at <= sample.at);
+  const last = kept[kept.length - 1];
+  if (last && sample.at - last.at < 1000) kept.pop();
+  kept.push(sample);
+  return kept;
+}
