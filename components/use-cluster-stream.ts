@@ -78,8 +78,15 @@ export function useClusterStream(id: string): ClusterStream {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let attempt = 0;
     let closed = false;
-    // The seq to resume from: the snapshot's, then the last event's.
-    let lastSeq: number | null = latest.current?.seq ?? null;
+    // The event id to resume from (`<epoch>-<seq>`): the snapshot's, then the last event's. A
+    // server that restarted has another epoch and answers an old id with a fresh snapshot.
+    let resumeId: string | null = latest.current
+      ? `${latest.current.epoch}-${latest.current.seq}`
+      : null;
+    const remember = (event: Event) => {
+      const id = (event as MessageEvent).lastEventId;
+      if (id) resumeId = id;
+    };
 
     const record = (next: ClusterSnapshot | undefined) => {
       if (next) setSamples((current) => appendSample(current, sampleOf(next.state, Date.now())));
@@ -88,8 +95,10 @@ export function useClusterStream(id: string): ClusterStream {
 
     const connect = () => {
       if (closed) return;
-      const resume = lastSeq;
-      source = new EventSource(`${key}/events${resume !== null ? `?lastEventId=${resume}` : ''}`);
+      const resume = resumeId;
+      source = new EventSource(
+        `${key}/events${resume !== null ? `?lastEventId=${encodeURIComponent(resume)}` : ''}`,
+      );
       source.onopen = () => {
         attempt = 0;
         setLink({ status: 'live', since: Date.now() });
@@ -97,21 +106,21 @@ export function useClusterStream(id: string): ClusterStream {
       };
       source.addEventListener('snapshot', (event) => {
         const message = parse<ClusterStreamSnapshot>(event);
-        lastSeq = message.seq;
+        remember(event);
         void mutate((current) => applySnapshotMessage(current, message, Date.now()), {
           revalidate: false,
         }).then(record);
       });
       source.addEventListener('delta', (event) => {
         const message = parse<ClusterDeltaMessage>(event);
-        lastSeq = Math.max(lastSeq ?? 0, message.seq);
+        remember(event);
         void mutate((current) => applyDeltaMessage(current, message), {
           revalidate: false,
         }).then(record);
       });
       source.addEventListener('timeline', (event) => {
         const message = parse<ClusterTimelineMessage>(event);
-        lastSeq = Math.max(lastSeq ?? 0, message.seq);
+        remember(event);
         void mutate((current) => appendTimelineMessage(current, message), { revalidate: false });
       });
       source.onerror = () => {

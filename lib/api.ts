@@ -37,6 +37,11 @@ export interface ClusterListResponse {
  * `snapshot` event of `GET /api/clusters/{id}/events`.
  */
 export interface ClusterStreamSnapshot {
+  /**
+   * Which run of the server's collector numbered this stream. Sequence numbers restart with a
+   * new server process, so a resume id only means something within its epoch.
+   */
+  epoch: string;
   seq: number;
   state: ClusterState;
   timeline: TimelineEvent[];

@@ -25,6 +25,7 @@ export function applySnapshotMessage(
   if (!current) return undefined;
   return {
     ...current,
+    epoch: message.epoch,
     seq: message.seq,
     state: message.state,
     timeline: message.timeline.slice(-TIMELINE_LIMIT),

@@ -1,5 +1,7 @@
 import 'server-only';
 
+import { randomBytes } from 'node:crypto';
+
 import type { ClusterStreamSnapshot, RegistryLookupResponse } from '@/lib/api';
 import { deltaSize, diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
 import { buildClusterState, compareNames, hostedNames } from '@/lib/cluster-graph';
@@ -193,6 +195,8 @@ export class Collector {
   private readonly listeners = new Set<(message: CollectorMessage) => void>();
   private activeProbes = 0;
   private seq = 0;
+  /** This collector's run: its sequence numbers start again at 0 with the next one. */
+  readonly epoch = randomBytes(4).toString('hex');
   private kubernetesErrorCount = 0;
   private readonly heldRegistryChanges = new Map<
     string,
@@ -262,7 +266,12 @@ export class Collector {
   /** The current state with its sequence number and the recent timeline. */
   snapshot(): CollectorSnapshot {
     this.flush();
-    return { seq: this.seq, state: this.state, timeline: this.timeline.toArray() };
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      state: this.state,
+      timeline: this.timeline.toArray(),
+    };
   }
 
   /** The latest sequence number. */

@@ -4,6 +4,8 @@ import type { CollectorMessage } from '../collector/collector';
 
 /** What an event stream reads from: a collector, or anything with the same three calls. */
 export interface EventStreamSource {
+  /** The source's run; event ids are `<epoch>-<seq>`, so ids of an earlier run are not resumed. */
+  readonly epoch: string;
   /** The current state; serialized whole as the `snapshot` event. Must carry its `seq`. */
   snapshot(): { seq: number };
   /** The messages after `seq`, or null when the gap is too old to replay. */
@@ -39,24 +41,34 @@ export const EVENT_STREAM_HEADERS: Readonly<Record<string, string>> = {
   'X-Accel-Buffering': 'no',
 };
 
-/** A `Last-Event-ID` as a sequence number, or null when absent or not one of ours. */
-export function parseLastEventId(value: string | null | undefined): number | null {
+/** The SSE id of message `seq` of the source's run `epoch`. */
+export function eventId(epoch: string, seq: number): string {
+  return `${epoch}-${seq}`;
+}
+
+/**
+ * A `Last-Event-ID` as a sequence number of the run `epoch`, or null when absent, not one of
+ * ours, or from another run (a restarted server numbers from 0 again: replaying its messages
+ * after an old id would hand the client deltas that do not fit its state).
+ */
+export function parseLastEventId(value: string | null | undefined, epoch: string): number | null {
   if (value === null || value === undefined) return null;
-  const trimmed = value.trim();
-  if (!/^\d{1,15}$/.test(trimmed)) return null;
-  return Number(trimmed);
+  const match = /^([0-9a-f]{1,32})-(\d{1,15})$/.exec(value.trim());
+  if (!match || match[1] !== epoch) return null;
+  return Number(match[2]);
 }
 
 /** One SSE event; data is JSON on a single line (JSON never contains a raw newline). */
-export function formatEvent(event: string, id: number, data: unknown): string {
+export function formatEvent(event: string, id: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** The SSE text of one collector message. */
-export function formatMessage(message: CollectorMessage): string {
+/** The SSE text of one collector message of the run `epoch`. */
+export function formatMessage(message: CollectorMessage, epoch: string): string {
+  const id = eventId(epoch, message.seq);
   return message.type === 'delta'
-    ? formatEvent('delta', message.seq, { seq: message.seq, delta: message.delta })
-    : formatEvent('timeline', message.seq, message.event);
+    ? formatEvent('delta', id, { seq: message.seq, delta: message.delta })
+    : formatEvent('timeline', id, message.event);
 }
 
 /**
@@ -124,31 +136,31 @@ export function openEventStream(
           if (replaying) pending.push(message);
           else if (message.seq > lastSent) {
             lastSent = message.seq;
-            send(formatMessage(message));
+            send(formatMessage(message, source.epoch));
           }
         });
 
         // The first write is one chunk, however long the replay, so it never counts as slow.
         let first = `retry: ${options.retryMs ?? 2000}\n\n`;
-        const resumeFrom = parseLastEventId(options.lastEventId);
+        const resumeFrom = parseLastEventId(options.lastEventId, source.epoch);
         const missed = resumeFrom === null ? null : source.messagesSince(resumeFrom);
         if (missed && resumeFrom !== null) {
           lastSent = resumeFrom;
           for (const message of missed) {
             if (message.seq <= lastSent) continue;
             lastSent = message.seq;
-            first += formatMessage(message);
+            first += formatMessage(message, source.epoch);
           }
         } else {
           const snapshot = source.snapshot();
           lastSent = snapshot.seq;
-          first += formatEvent('snapshot', snapshot.seq, snapshot);
+          first += formatEvent('snapshot', eventId(source.epoch, snapshot.seq), snapshot);
         }
         replaying = false;
         for (const message of pending) {
           if (message.seq <= lastSent) continue;
           lastSent = message.seq;
-          first += formatMessage(message);
+          first += formatMessage(message, source.epoch);
         }
         send(first);
 

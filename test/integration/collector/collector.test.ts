@@ -273,7 +273,7 @@ describe('the collector with real nodes', () => {
     await reader.waitFor(() =>
       timeline().some((event) => event.kind === 'node_up' && event.node === nodeOf(5)),
     );
-    const ids = reader.messages.map((event) => Number(event.id));
+    const ids = reader.messages.map((event) => Number(event.id?.split('-')[1]));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     expect(new Set(ids).size).toBe(ids.length);
     await waitForState((state) => state.partitions[0]?.length === 4, 'a mesh of four');

@@ -114,17 +114,19 @@ describe('the event stream over HTTP', () => {
     await expect
       .poll(() => upstream.collector.snapshot().state.members.length, { timeout: 5000 })
       .toBe(2);
-    const missed = upstream.collector.messagesSince(Number(lastId))!;
+    const seqOf = (id: string | undefined) => Number(id?.split('-')[1]);
+    expect(lastId.startsWith(`${upstream.collector.epoch}-`)).toBe(true);
+    const missed = upstream.collector.messagesSince(seqOf(lastId))!;
     expect(missed.length).toBeGreaterThan(0);
 
     const resumed = await open(lastId);
-    const expectedLast = String(upstream.collector.lastSeq);
+    const expectedLast = `${upstream.collector.epoch}-${upstream.collector.lastSeq}`;
     await resumed.reader.waitFor(() =>
       resumed.reader.messages.some((event) => event.id === expectedLast),
     );
-    const ids = resumed.reader.messages.map((event) => Number(event.id));
+    const ids = resumed.reader.messages.map((event) => seqOf(event.id));
     expect(ids.slice(0, missed.length)).toEqual(missed.map((message) => message.seq));
-    expect(ids[0]).toBe(Number(lastId) + 1);
+    expect(ids[0]).toBe(seqOf(lastId) + 1);
     expect(resumed.reader.messages.some((event) => event.event === 'snapshot')).toBe(false);
     expect(timeline(resumed.reader)).toContainEqual(
       expect.objectContaining({ kind: 'member_joined', pod: two.name }),

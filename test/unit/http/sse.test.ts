@@ -64,7 +64,9 @@ function read(stream: ReadableStream<Uint8Array>): SseReader {
   return reader;
 }
 
-const ids = (reader: SseReader) => reader.messages.map((event) => Number(event.id));
+/** The sequence number in an event id (`<epoch>-<seq>`). */
+const seqOf = (id: string | undefined) => Number(id?.split('-')[1]);
+const ids = (reader: SseReader) => reader.messages.map((event) => seqOf(event.id));
 
 afterEach(async () => {
   await Promise.all(readers.splice(0).map((reader) => reader.cancel()));
@@ -72,13 +74,16 @@ afterEach(async () => {
 });
 
 describe('parseLastEventId', () => {
-  it('accepts sequence numbers only', () => {
-    expect(parseLastEventId('42')).toBe(42);
-    expect(parseLastEventId(' 7 ')).toBe(7);
-    expect(parseLastEventId(null)).toBeNull();
-    expect(parseLastEventId('-1')).toBeNull();
-    expect(parseLastEventId('abc')).toBeNull();
-    expect(parseLastEventId('1e3')).toBeNull();
+  it('accepts sequence numbers of the current epoch only', () => {
+    expect(parseLastEventId('beef01-42', 'beef01')).toBe(42);
+    expect(parseLastEventId(' beef01-7 ', 'beef01')).toBe(7);
+    expect(parseLastEventId(null, 'beef01')).toBeNull();
+    expect(parseLastEventId('beef01--1', 'beef01')).toBeNull();
+    expect(parseLastEventId('beef01-abc', 'beef01')).toBeNull();
+    expect(parseLastEventId('beef01-1e3', 'beef01')).toBeNull();
+    // A bare number, or an id from another run of the server, is not resumable.
+    expect(parseLastEventId('42', 'beef01')).toBeNull();
+    expect(parseLastEventId('cafe02-42', 'beef01')).toBeNull();
   });
 });
 
@@ -90,7 +95,8 @@ describe('openEventStream', () => {
     await reader.waitFor((events) => events.some((event) => event.event === 'snapshot'));
     const snapshot = JSON.parse(reader.messages[0]!.data!) as ClusterStreamSnapshot;
     expect(reader.messages[0]!.event).toBe('snapshot');
-    expect(Number(reader.messages[0]!.id)).toBe(snapshot.seq);
+    expect(reader.messages[0]!.id).toBe(`${collector.epoch}-${snapshot.seq}`);
+    expect(snapshot.epoch).toBe(collector.epoch);
     expect(snapshot.state.members.map((member) => member.key)).toEqual(['myapp@10.0.0.1']);
 
     addPod(2);
@@ -131,7 +137,7 @@ describe('openEventStream', () => {
     expect(resumed.messages.some((event) => event.event === 'snapshot')).toBe(false);
     const combined = [...first.messages.slice(1), ...resumed.messages];
     const expected = continuous.messages.filter(
-      (event) => Number(event.id) > Number(first.messages[0]!.id),
+      (event) => seqOf(event.id) > seqOf(first.messages[0]!.id),
     );
     expect(combined.map((event) => [event.id, event.event, event.data])).toEqual(
       expected.map((event) => [event.id, event.event, event.data]),
@@ -145,14 +151,27 @@ describe('openEventStream', () => {
     const old = collector.lastSeq;
     for (let index = 2; index <= 6; index += 1) addPod(index);
     expect(collector.messagesSince(old)).toBeNull();
-    const reader = read(openEventStream(collector, { lastEventId: String(old) }));
+    const reader = read(openEventStream(collector, { lastEventId: `${collector.epoch}-${old}` }));
     await reader.waitFor(() => reader.messages.length >= 1);
     expect(reader.messages[0]!.event).toBe('snapshot');
-    expect(Number(reader.messages[0]!.id)).toBe(collector.lastSeq);
-    // An id from the future (another server process) gets a snapshot too.
-    const future = read(openEventStream(collector, { lastEventId: '999999' }));
+    expect(seqOf(reader.messages[0]!.id)).toBe(collector.lastSeq);
+    // An id from the future gets a snapshot too.
+    const future = read(openEventStream(collector, { lastEventId: `${collector.epoch}-999999` }));
     await future.waitFor(() => future.messages.length >= 1);
     expect(future.messages[0]!.event).toBe('snapshot');
+  });
+
+  it('answers an id from an earlier run of the server with a snapshot, not its own deltas', async () => {
+    // A restarted server numbers from 0 again: an old id may fall inside its ring, but the
+    // messages there are not the ones the client missed.
+    const { collector, addPod } = setup();
+    addPod(1);
+    addPod(2);
+    expect(collector.messagesSince(1)).not.toBeNull();
+    const stale = read(openEventStream(collector, { lastEventId: '0badc0de-1' }));
+    await stale.waitFor(() => stale.messages.length >= 1);
+    expect(stale.messages[0]!.event).toBe('snapshot');
+    expect(stale.messages[0]!.id).toBe(`${collector.epoch}-${collector.lastSeq}`);
   });
 
   it('releases the subscription on abort', async () => {
@@ -187,7 +206,9 @@ describe('openEventStream', () => {
     }
     expect(ends).toEqual(['slow_client']);
     expect(collector.subscriberCount).toBe(1);
-    await healthy.waitFor(() => healthy.messages.at(-1)?.id === String(collector.lastSeq));
+    await healthy.waitFor(
+      () => healthy.messages.at(-1)?.id === `${collector.epoch}-${collector.lastSeq}`,
+    );
     expect(healthy.error).toBeUndefined();
     await stalled.cancel().catch(() => undefined);
   });
@@ -203,7 +224,7 @@ describe('openEventStream', () => {
     addPod(1);
     const clients = Array.from({ length: 100 }, () => read(openEventStream(collector)));
     for (let index = 2; index <= 5; index += 1) addPod(index);
-    const last = String(collector.lastSeq);
+    const last = `${collector.epoch}-${collector.lastSeq}`;
     await Promise.all(
       clients.map((client) => client.waitFor(() => client.messages.at(-1)?.id === last)),
     );
@@ -223,15 +244,17 @@ describe('eventStreamResponse', () => {
     const response = eventStreamResponse(
       collector,
       new Request('http://localhost/api/clusters/test/events', {
-        headers: { 'last-event-id': String(since) },
+        headers: { 'last-event-id': `${collector.epoch}-${since}` },
         signal: controller.signal,
       }),
     );
     for (const [name, value] of Object.entries(EVENT_STREAM_HEADERS))
       expect(response.headers.get(name)).toBe(value);
     const reader = read(response.body!);
-    await reader.waitFor(() => reader.messages.at(-1)?.id === String(collector.lastSeq));
-    expect(reader.messages.map((event) => Number(event.id))[0]).toBe(since + 1);
+    await reader.waitFor(
+      () => reader.messages.at(-1)?.id === `${collector.epoch}-${collector.lastSeq}`,
+    );
+    expect(ids(reader)[0]).toBe(since + 1);
     controller.abort();
     await reader.finished;
     expect(collector.subscriberCount).toBe(0);

@@ -17,6 +17,7 @@ import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
 
 function snapshotOf(state: ClusterSnapshot['state'], seq = 5): ClusterSnapshot {
   return {
+    epoch: 'e1',
     seq,
     state,
     timeline: [],
