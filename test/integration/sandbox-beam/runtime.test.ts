@@ -1,6 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,61 +12,10 @@ import {
 } from '@/server/sandbox/beam/runtime';
 import { startEmulatedApi, type EmulatedApi, type PodInfo } from '@/server/sandbox/kube-api';
 
+import { beamProcessesUsingPort, freePort, waitFor } from './support';
+
 const DEVICES = 200;
 const COOKIE = 'SANDBOXBEAMTESTCOOKIE';
-
-/** A port free on 127.0.0.1 is, in practice, free on the other loopback addresses too. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('port')),
-      );
-    });
-  });
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T> | T,
-  accept: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last: ${JSON.stringify(last)}${lastError ? ` (${String(lastError)})` : ''}`,
-  );
-}
-
-/** Emulator processes whose command line carries this run's distribution port. */
-function beamProcessesUsingPort(port: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        const at = argv.indexOf('-erl_epmd_port');
-        return at >= 0 && argv[at + 1] === String(port);
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
-}
 
 describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
   let api: EmulatedApi;
