@@ -34,14 +34,27 @@ export function defaultIssueMessage(issue: z.core.$ZodRawIssue): string | undefi
   }
 }
 
+/** A field name printed as is; any other is quoted. */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
 /** `clusters[0].discovery.mode` from `['clusters', 0, 'discovery', 'mode']`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let text = '';
   for (const key of path) {
     if (typeof key === 'number') text += `[${key}]`;
-    else text += text ? `.${String(key)}` : String(key);
+    // A field name from the file is the operator's text: quote anything that is not a plain
+    // name, so a control character in it cannot break the line or rewrite a terminal's.
+    else if (typeof key !== 'string' || !PLAIN_KEY.test(key)) text += `[${quote(String(key))}]`;
+    else text += text ? `.${key}` : key;
   }
   return text;
+}
+
+/** JSON quoting, plus the two line separators JSON leaves raw. */
+function quote(text: string): string {
+  return JSON.stringify(text)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** A short rendering of the offending value, for the `(got …)` suffix. */
@@ -81,5 +94,9 @@ export function formatFirstIssue(file: string, issues: readonly z.core.$ZodIssue
     suffix = ` (got ${preview(input)})`;
   }
   const where = formatPath(path);
-  return `${file}: ${where ? `${where}: ` : ''}${message}${suffix}`.replace(/\s*\n\s*/g, ' ');
+  // One line, whatever the message holds: every line terminator is folded.
+  return `${file}: ${where ? `${where}: ` : ''}${message}${suffix}`.replace(
+    /\s*[\n\r\u0085\u2028\u2029]\s*/g,
+    ' ',
+  );
 }

@@ -230,6 +230,11 @@ clusters:
       'clusters[0].discovery.mdoe: unknown field',
     ],
     [
+      'an unknown field whose name holds a carriage return (quoted, so the line stays whole)',
+      { 'service: myapp': 'service: myapp\n      "md\\roe": pods' },
+      'clusters[0].discovery["md\\roe"]: unknown field',
+    ],
+    [
       'a port out of range',
       { 'cookieFile: ./cookie': 'cookieFile: ./cookie\n      port: 70000' },
       'clusters[0].distribution.port: expected a TCP port number from 1 to 65535 (got 70000)',
