@@ -317,7 +317,14 @@ function registryEvents(prev: ClusterState, next: ClusterState): TimelineEventDr
       if (from !== to) changes.push({ node: side.node, registry, from, to });
     }
   }
-  if (changes.length === 0) return [];
+  // One event per diff however many nodes changed: a rebalance touches every node at once.
+  return changes.length === 0 ? [] : [registryChangedEvent(changes)];
+}
+
+/** The one timeline event for a set of registry count changes, naming the first three. */
+export function registryChangedEvent(
+  changes: NonNullable<TimelineEventDraft['registries']>,
+): TimelineEventDraft {
   const summary = changes
     .slice(0, 3)
     .map(
@@ -325,15 +332,12 @@ function registryEvents(prev: ClusterState, next: ClusterState): TimelineEventDr
         `${change.registry} on ${change.node}: ${change.from ?? '–'} → ${change.to ?? '–'}`,
     )
     .join('; ');
-  return [
-    {
-      kind: 'registry_changed',
-      severity: 'info',
-      // One event per diff however many nodes changed: a rebalance touches every node at once.
-      message: `registry counts changed: ${summary}${changes.length > 3 ? ` (+${changes.length - 3} more)` : ''}`,
-      registries: changes,
-    },
-  ];
+  return {
+    kind: 'registry_changed',
+    severity: 'info',
+    message: `registry counts changed: ${summary}${changes.length > 3 ? ` (+${changes.length - 3} more)` : ''}`,
+    registries: changes,
+  };
 }
 
 /**

@@ -358,9 +358,14 @@ export interface ClusterStateInput {
 
 /** A BEAM side for a node seen in the mesh that beamscope does not connect to itself. */
 export function untrackedSide(node: string, since: number): BeamSide {
+  return blankSide(node, { status: 'untracked', since });
+}
+
+/** A BEAM side with its connection and nothing probed yet. */
+export function blankSide(node: string, connection: BeamSide['connection']): BeamSide {
   return {
     node,
-    connection: { status: 'untracked', since },
+    connection,
     otpRelease: null,
     elixirVersion: null,
     processCount: null,

@@ -3,8 +3,13 @@ import 'server-only';
 import { randomBytes } from 'node:crypto';
 
 import type { ClusterStreamSnapshot, RegistryLookupResponse } from '@/lib/api';
-import { deltaSize, diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
-import { buildClusterState, compareNames, hostedNames } from '@/lib/cluster-graph';
+import {
+  deltaSize,
+  diffClusterState,
+  diffClusterStates,
+  registryChangedEvent,
+} from '@/lib/cluster-diff';
+import { blankSide, buildClusterState, compareNames, hostedNames } from '@/lib/cluster-graph';
 import type {
   BeamConnection,
   BeamSide,
@@ -492,21 +497,7 @@ export class Collector {
   }
 
   private emptySide(node: string): BeamSide {
-    return {
-      node,
-      connection: { status: 'connecting', since: this.now() },
-      otpRelease: null,
-      elixirVersion: null,
-      processCount: null,
-      memoryBytes: null,
-      runQueue: null,
-      uptimeMs: null,
-      sees: null,
-      registries: [],
-      probedAt: null,
-      probeMs: null,
-      probeError: null,
-    };
+    return blankSide(node, { status: 'connecting', since: this.now() });
   }
 
   // ----- probing --------------------------------------------------------------------------
@@ -679,21 +670,7 @@ export class Collector {
     );
     this.heldRegistryChanges.clear();
     if (!this.running || changes.length === 0) return;
-    const summary = changes
-      .slice(0, 3)
-      .map(
-        (change) =>
-          `${change.registry} on ${change.node}: ${change.from ?? '–'} → ${change.to ?? '–'}`,
-      )
-      .join('; ');
-    this.publishEvents([
-      {
-        kind: 'registry_changed',
-        severity: 'info',
-        message: `registry counts changed: ${summary}${changes.length > 3 ? ` (+${changes.length - 3} more)` : ''}`,
-        registries: changes,
-      },
-    ]);
+    this.publishEvents([registryChangedEvent(changes)]);
   }
 
   private publishEvents(drafts: TimelineEventDraft[]): void {
