@@ -296,33 +296,14 @@ export class SandboxCluster implements SandboxControl {
     record.ip = spec.ip ?? this.freeIp();
     this.writePod(record);
     const kubelet = { component: 'kubelet', host: record.nodeName };
-    this.event(
-      this.containerRef(record),
-      'Pulled',
-      `Container image "${IMAGE}" already present on machine`,
-      'Normal',
-      kubelet,
-    );
-    this.event(
-      this.containerRef(record),
-      'Created',
-      `Created container: ${CONTAINER}`,
-      'Normal',
-      kubelet,
-    );
+    this.containerEvents(record, kubelet, ['Pulled', 'Created']);
 
     await delay(5);
     if (!this.alive(record)) return this.info(record);
     record.stage = 'running';
     record.startedAt = Date.now();
     this.writePod(record);
-    this.event(
-      this.containerRef(record),
-      'Started',
-      `Started container ${CONTAINER}`,
-      'Normal',
-      kubelet,
-    );
+    this.containerEvents(record, kubelet, ['Started']);
     this.startContainer(record);
     return this.info(record);
   }
@@ -480,29 +461,25 @@ export class SandboxCluster implements SandboxControl {
       if (!this.alive(record)) return;
       record.startedAt = Date.now();
       this.writePod(record);
-      this.event(
-        this.containerRef(record),
-        'Pulled',
-        `Container image "${IMAGE}" already present on machine`,
-        'Normal',
-        kubelet,
-      );
-      this.event(
-        this.containerRef(record),
-        'Created',
-        `Created container: ${CONTAINER}`,
-        'Normal',
-        kubelet,
-      );
-      this.event(
-        this.containerRef(record),
-        'Started',
-        `Started container ${CONTAINER}`,
-        'Normal',
-        kubelet,
-      );
+      this.containerEvents(record, kubelet, ['Pulled', 'Created', 'Started']);
       this.startContainer(record);
     }, backOffMs).unref();
+  }
+
+  /** The kubelet's events as a container comes up, in the order a real kubelet records them. */
+  private containerEvents(
+    record: PodRecord,
+    kubelet: { component: string; host: string | undefined },
+    reasons: ReadonlyArray<'Pulled' | 'Created' | 'Started'>,
+  ): void {
+    const messages = {
+      Pulled: `Container image "${IMAGE}" already present on machine`,
+      Created: `Created container: ${CONTAINER}`,
+      Started: `Started container ${CONTAINER}`,
+    };
+    for (const reason of reasons) {
+      this.event(this.containerRef(record), reason, messages[reason], 'Normal', kubelet);
+    }
   }
 
   async killPod(pod: string): Promise<PodInfo> {
