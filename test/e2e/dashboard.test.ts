@@ -1,14 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DashboardPage } from './pages/dashboard-page';
-import { launchChromium } from './support/browser';
-import {
-  startDashboard,
-  startSandbox,
-  type RunningDashboard,
-  type RunningSandbox,
-} from './support/app';
+import type { DashboardPage } from './pages/dashboard-page';
+import { startStack, type E2eStack } from './support/stack';
+import type { RunningDashboard, RunningSandbox } from './support/app';
 
 interface SandboxPod {
   name: string;
@@ -18,25 +13,19 @@ interface SandboxPod {
 describe('the live dashboard in Chromium: the cluster moves, the page follows', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
-  let closeBrowser: () => Promise<void>;
-  let browser: Browser;
+  let stack: E2eStack | undefined;
   let page: Page;
   let view: DashboardPage;
 
   const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
 
   beforeAll(async () => {
-    sandbox = await startSandbox(3);
-    dashboard = await startDashboard(sandbox.config);
-    ({ browser, close: closeBrowser } = await launchChromium());
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    view = new DashboardPage(page);
+    stack = await startStack({ viewport: { width: 1440, height: 1000 } });
+    ({ sandbox, dashboard, page, view } = stack);
   });
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await dashboard?.stop();
-    await sandbox?.stop();
+    await stack?.stop();
   });
 
   it('draws and lists 3 clustered nodes, over a live link', async () => {

@@ -1,14 +1,9 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DashboardPage } from './pages/dashboard-page';
-import { launchChromium } from './support/browser';
-import {
-  startDashboard,
-  startSandbox,
-  type RunningDashboard,
-  type RunningSandbox,
-} from './support/app';
+import type { DashboardPage } from './pages/dashboard-page';
+import { startStack, type E2eStack } from './support/stack';
+import { startDashboard, type RunningDashboard, type RunningSandbox } from './support/app';
 
 /** Polls `read` until `accept` holds, failing with the last value after `timeoutMs`. */
 async function eventually<T>(
@@ -30,23 +25,19 @@ async function eventually<T>(
 describe('the cluster pages in Chromium, against the production build and the sandbox', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
-  let closeBrowser: () => Promise<void>;
-  let browser: Browser;
+  let stack: E2eStack | undefined;
   let page: Page;
   let view: DashboardPage;
 
   beforeAll(async () => {
-    sandbox = await startSandbox(3);
-    dashboard = await startDashboard(sandbox.config);
-    ({ browser, close: closeBrowser } = await launchChromium());
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    view = new DashboardPage(page);
+    stack = await startStack({ viewport: { width: 1280, height: 800 } });
+    ({ sandbox, dashboard, page, view } = stack);
   });
 
   afterAll(async () => {
-    await closeBrowser?.();
+    // A test restarts the server: stop the one running now, then the rest of the stack.
     await dashboard?.stop();
-    await sandbox?.stop();
+    await stack?.stop();
   });
 
   it('opens the only cluster from / and lists every pod with its derived node name', async () => {

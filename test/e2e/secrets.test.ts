@@ -1,17 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DashboardPage } from './pages/dashboard-page';
-import { launchChromium } from './support/browser';
-import {
-  startDashboard,
-  startSandbox,
-  type RunningDashboard,
-  type RunningSandbox,
-} from './support/app';
+import type { DashboardPage } from './pages/dashboard-page';
+import { startStack, type E2eStack } from './support/stack';
+import type { RunningDashboard, RunningSandbox } from './support/app';
 
 interface SandboxPod {
   name: string;
@@ -38,8 +33,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 describe('the Erlang cookie never leaves the server', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
-  let closeBrowser: () => Promise<void>;
-  let browser: Browser;
+  let stack: E2eStack | undefined;
   let page: Page;
   let view: DashboardPage;
   let cookie: string;
@@ -114,18 +108,13 @@ describe('the Erlang cookie never leaves the server', () => {
   const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
 
   beforeAll(async () => {
-    sandbox = await startSandbox(3);
+    stack = await startStack({ viewport: { width: 1440, height: 1000 } });
+    ({ sandbox, dashboard, page, view } = stack);
     cookie = (await readFile(join(dirname(sandbox.config), 'cookie'), 'utf8')).trim();
-    dashboard = await startDashboard(sandbox.config);
-    ({ browser, close: closeBrowser } = await launchChromium());
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    view = new DashboardPage(page);
   });
 
   afterAll(async () => {
-    await closeBrowser?.();
-    await dashboard?.stop();
-    await sandbox?.stop();
+    await stack?.stop();
   });
 
   it('runs the sandbox scenario and collects everything a client or a log could see', async () => {
