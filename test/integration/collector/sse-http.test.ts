@@ -45,6 +45,9 @@ beforeAll(async () => {
         ),
         signal: controller.signal,
       }),
+      // A client that half-closes its socket is only noticed when the server next writes: a
+      // short heartbeat makes that prompt here (the product's 15 s bounds it in production).
+      { heartbeatMs: 500 },
     );
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.flushHeaders();
