@@ -148,7 +148,10 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
  * configuration. `next build` and `scripts/standalone.mjs` must have run (`npm test` does both).
  */
 export function spawnDashboard(configPath: string, port: number): ChildProcess {
-  return spawn(process.execPath, [join(root, '.next/standalone/server.js')], {
+  // BEAMSCOPE_SERVER_JS points at a copy of the standalone server, so work on one build can be
+  // tested while another is being made in the checkout (see scripts/build-copy.sh).
+  const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join(root, '.next/standalone/server.js');
+  return spawn(process.execPath, [serverJs], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
