@@ -48,6 +48,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        ...shared,
+        test: {
+          // Fault scenarios against the sandbox and the standalone server. Quick by default;
+          // \`npm run test:faults\` runs the long versions (BEAMSCOPE_FAULTS=long).
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

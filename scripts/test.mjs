@@ -59,13 +59,14 @@ const steps = [
     async () => (await run('npx', ['next', 'build'])) || run('node', ['scripts/standalone.mjs']),
   ],
   ['e2e', () => vitest('e2e')],
+  ['reliability', () => vitest('reliability')],
 ];
 
 const summary = [];
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let buildFailed = false;
 for (const [name, step] of steps) {
-  if (name === 'e2e' && buildFailed) {
+  if ((name === 'e2e' || name === 'reliability') && buildFailed) {
     summary.push({ name, ok: false, seconds: 0, note: 'not run: the build failed' });
     totals.failed += 1;
     continue;
