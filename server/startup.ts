@@ -1,5 +1,7 @@
 import 'server-only';
 
+import { startAccess } from './auth';
+import { loadConfig } from './config';
 import { describeError } from './errors';
 import { getRuntime } from './runtime';
 
@@ -9,10 +11,12 @@ const EX_CONFIG = 78;
 /**
  * Starts the process's runtime when the server boots. A configuration that does not load stops
  * the server with one line naming the file, the field and what was expected: serving a dashboard
- * of nothing would hide the mistake.
+ * of nothing would hide the mistake. Dashboard access is settled first — an unprotected server on
+ * a reachable address, or a token that cannot be read, stops it before it connects to any node.
  */
 export async function startServerRuntime(): Promise<void> {
   try {
+    await startAccess(await loadConfig());
     await getRuntime();
   } catch (error) {
     console.error(`beamscope: ${describeError(error)}`);

@@ -72,8 +72,24 @@ export interface ClusterConfig {
   };
 }
 
+/**
+ * Who may use the dashboard (`server/auth` enforces it). `none` is accepted only when the server
+ * listens on loopback; `token` reads the token from a file or an environment variable, never
+ * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses.
+ */
+export type AccessConfig =
+  | { mode: 'none' }
+  | { mode: 'token'; tokenFile: string; tokenEnv?: undefined }
+  | { mode: 'token'; tokenEnv: string; tokenFile?: undefined }
+  | { mode: 'proxy'; proxy: { header: string; trustedProxies: string[] } };
+
 /** The whole configuration. */
 export interface BeamscopeConfig {
+  /**
+   * Dashboard access; `loadConfig` always sets it (`{ mode: 'none' }` when the file has no
+   * `access` section). Optional so a hand-built config (tests, the CLI) can leave it out.
+   */
+  access?: AccessConfig;
   /** The hidden node's own name; absent: `beamscope_<shortid>@<this host's address>`. */
   node?: { name?: string };
   clusters: ClusterConfig[];
@@ -112,10 +128,23 @@ function parseYaml(file: string, text: string): unknown {
   }
 }
 
+/** The validated `access` section as its tagged union (the schema checked the combinations). */
+function resolveAccess(
+  access: ConfigFile['access'],
+  absolute: (path: string) => string,
+): AccessConfig {
+  if (!access || access.mode === 'none') return { mode: 'none' };
+  if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy! };
+  return access.tokenFile !== undefined
+    ? { mode: 'token', tokenFile: absolute(access.tokenFile) }
+    : { mode: 'token', tokenEnv: access.tokenEnv! };
+}
+
 function resolvePaths(config: ConfigFile, folder: string, sourcePath: string): BeamscopeConfig {
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(folder, path));
   return {
     ...(config.node ? { node: config.node } : {}),
+    access: resolveAccess(config.access, absolute),
     sourcePath,
     clusters: config.clusters.map((cluster): ClusterConfig => {
       const { kubernetes, distribution, nodeNaming, discovery } = cluster;

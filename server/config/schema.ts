@@ -122,6 +122,76 @@ const clusterSchema = z
     }
   });
 
+/** An address or CIDR block, IPv4 or IPv6 (validated in full by `server/auth/cidr.ts`). */
+const ADDRESS_OR_CIDR = /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/;
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+const accessProxySchema = z.strictObject({
+  header: nonEmpty('an HTTP header name such as X-Forwarded-User')
+    .regex(HEADER_NAME, { error: 'expected an HTTP header name such as X-Forwarded-User' })
+    .default('X-Forwarded-User'),
+  trustedProxies: z
+    .array(
+      nonEmpty('an address or CIDR block such as 10.0.0.0/8').regex(ADDRESS_OR_CIDR, {
+        error: 'expected an IP address or CIDR block such as 10.0.0.0/8',
+      }),
+      { error: 'expected a list of addresses or CIDR blocks' },
+    )
+    .min(1, { error: 'expected at least one trusted proxy address or CIDR block' }),
+});
+
+/**
+ * Who may use the dashboard. The token itself never appears here: only where to read it (a
+ * mounted Secret file or an environment variable), so the file can live in a ConfigMap.
+ */
+const accessSchema = z
+  .strictObject({
+    mode: z.enum(['token', 'proxy', 'none']).default('none'),
+    tokenFile: nonEmpty('a path to a file holding the access token').optional(),
+    tokenEnv: nonEmpty('the name of an environment variable holding the access token').optional(),
+    proxy: accessProxySchema.optional(),
+  })
+  .superRefine((access, context) => {
+    const hasFile = access.tokenFile !== undefined;
+    const hasEnv = access.tokenEnv !== undefined;
+    if (access.mode === 'token' && hasFile === hasEnv) {
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message: `expected exactly one of tokenFile or tokenEnv with mode token (got ${hasFile ? 'both' : 'neither'})`,
+      });
+    }
+    if (access.mode !== 'token' && (hasFile || hasEnv)) {
+      context.addIssue({
+        code: 'custom',
+        path: [hasFile ? 'tokenFile' : 'tokenEnv'],
+        message: `applies to mode token only (mode is ${access.mode})`,
+      });
+    }
+    if (access.mode === 'proxy' && access.proxy === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['proxy', 'trustedProxies'],
+        message:
+          'expected the addresses of the authenticating proxy (mode proxy trusts the identity header only from them)',
+      });
+    }
+    if (access.mode !== 'proxy' && access.proxy !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['proxy'],
+        message: `applies to mode proxy only (mode is ${access.mode})`,
+      });
+    }
+  });
+
+/**
+ * The token must never be written into the YAML: a field that looks like it is refused with a
+ * message that names the field and never repeats its value.
+ */
+const INLINE_SECRET_FIELDS = ['token', 'accessToken', 'password', 'secret'];
+
 /** The configuration file as written, before paths are resolved and defaults derived. */
 export const configFileSchema = z
   .strictObject({
@@ -136,6 +206,21 @@ export const configFileSchema = z
     clusters: z
       .array(clusterSchema, { error: 'expected a list of clusters' })
       .min(1, { error: 'expected at least one cluster' }),
+    access: z.preprocess((value, context) => {
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        const inline = INLINE_SECRET_FIELDS.find((key) => key in value);
+        if (inline !== undefined) {
+          context.addIssue({
+            code: 'custom',
+            path: [inline],
+            message:
+              'the access token never goes in the configuration file: put it in a file (tokenFile, e.g. a mounted Secret) or an environment variable (tokenEnv)',
+          });
+          return z.NEVER;
+        }
+      }
+      return value;
+    }, accessSchema.optional()),
   })
   .superRefine((config, context) => {
     const seen = new Map<string, number>();

@@ -1,12 +1,19 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 
-import type { DashboardPage } from './pages/dashboard-page';
-import { startStack, type E2eStack } from './support/stack';
-import type { RunningDashboard, RunningSandbox } from './support/app';
+import { DashboardPage } from './pages/dashboard-page';
+import { launchChromium } from './support/browser';
+import {
+  startDashboard,
+  startSandbox,
+  type RunningDashboard,
+  type RunningSandbox,
+} from './support/app';
 
 interface SandboxPod {
   name: string;
@@ -14,6 +21,8 @@ interface SandboxPod {
 }
 
 const root = join(import.meta.dirname, '..', '..');
+/** The server under test, and beside it the client bundle it serves. */
+const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join(root, '.next/standalone/server.js');
 const NODE = /myapp@127\.0\.0\.\d+/g;
 
 /** Every file under `dir`, recursively. */
@@ -24,19 +33,30 @@ async function filesUnder(dir: string): Promise<string[]> {
     .map((entry) => join(entry.parentPath, entry.name));
 }
 
+/** The forms a secret could leak in: as is, and base64-encoded (a cookie, a JSON blob). */
+const forms = (secret: string) => [
+  secret,
+  Buffer.from(secret).toString('base64'),
+  Buffer.from(secret).toString('base64url'),
+];
+
 /**
- * Secret hygiene (issue 8, item 3, the cookie part): the whole sandbox scenario runs, and every
- * API answer, a stretch of the SSE stream, the rendered pages, the DOM, the server's output and
- * the built client bundle are scanned for the Erlang cookie. The access token of item 3 does not
- * exist yet, so it is not scanned for.
+ * Secret hygiene (issue 8, item 3): the server runs in access mode `token` (the token read from a
+ * file, as from a mounted Secret), the whole sandbox scenario runs through the API with the
+ * token and through Chromium with a signed-in session, and every API answer (refusals included),
+ * a stretch of the SSE stream, the rendered pages, the DOM, the server's output and the built
+ * client bundle are scanned for the Erlang cookie, the access token and the session cookie.
  */
-describe('the Erlang cookie never leaves the server', () => {
+describe('the Erlang cookie and the access token never leave the server', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
-  let stack: E2eStack | undefined;
+  const stops: Array<() => Promise<void>> = [];
   let page: Page;
   let view: DashboardPage;
   let cookie: string;
+  const token = `secret-scan-${randomBytes(18).toString('base64url')}`;
+  let session = '';
+  const auth = () => ({ authorization: `Bearer ${token}` });
   /** What was collected, by where it came from. */
   const corpus = new Map<string, string>();
 
@@ -45,7 +65,7 @@ describe('the Erlang cookie never leaves the server', () => {
   };
 
   const get = async (path: string): Promise<string> => {
-    const response = await fetch(`${dashboard.url}${path}`);
+    const response = await fetch(`${dashboard.url}${path}`, { headers: auth() });
     const text = await response.text();
     add(`GET ${path}`, `${response.status} ${JSON.stringify([...response.headers])}\n${text}`);
     return text;
@@ -54,7 +74,7 @@ describe('the Erlang cookie never leaves the server', () => {
   const post = async (path: string, body: unknown): Promise<string> => {
     const response = await fetch(`${dashboard.url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth() },
       body: JSON.stringify(body),
     });
     const text = await response.text();
@@ -69,6 +89,7 @@ describe('the Erlang cookie never leaves the server', () => {
     let text = '';
     try {
       const response = await fetch(`${dashboard.url}/api/clusters/sandbox/events`, {
+        headers: auth(),
         signal: controller.signal,
       });
       const reader = response.body!.getReader();
@@ -101,24 +122,55 @@ describe('the Erlang cookie never leaves the server', () => {
   };
 
   const nodesInCluster = async (): Promise<number> => {
-    const text = await (await fetch(`${dashboard.url}/api/clusters/sandbox`)).text();
+    const text = await (
+      await fetch(`${dashboard.url}/api/clusters/sandbox`, { headers: auth() })
+    ).text();
     return new Set(text.match(NODE) ?? []).size;
   };
 
   const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
 
   beforeAll(async () => {
-    stack = await startStack({ viewport: { width: 1440, height: 1000 } });
-    ({ sandbox, dashboard, page, view } = stack);
-    cookie = (await readFile(join(dirname(sandbox.config), 'cookie'), 'utf8')).trim();
+    sandbox = await startSandbox(3);
+    stops.push(() => sandbox.stop());
+    const folder = dirname(sandbox.config);
+    cookie = (await readFile(join(folder, 'cookie'), 'utf8')).trim();
+    const tokenFile = join(folder, 'access-token');
+    await writeFile(tokenFile, `${token}\n`);
+    const config = parse(await readFile(sandbox.config, 'utf8')) as Record<string, unknown>;
+    const configFile = join(folder, 'beamscope-token.yaml');
+    await writeFile(configFile, stringify({ ...config, access: { mode: 'token', tokenFile } }));
+    dashboard = await startDashboard(configFile);
+    stops.push(() => dashboard.stop());
+    const { browser, close } = await launchChromium();
+    stops.push(close);
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    view = new DashboardPage(page);
   });
 
   afterAll(async () => {
-    await stack?.stop();
+    for (const stop of stops.splice(0).reverse()) await stop();
   });
 
   it('runs the sandbox scenario and collects everything a client or a log could see', async () => {
     expect(cookie.length).toBeGreaterThanOrEqual(8);
+    // Refusals and the sign-in page, before any credentials.
+    for (const path of ['/api/clusters', '/api/clusters/sandbox/events', '/api/sandbox']) {
+      const response = await fetch(`${dashboard.url}${path}`);
+      add(`GET ${path} (no token)`, `${response.status}\n${await response.text()}`);
+    }
+    const wrong = await fetch(`${dashboard.url}/api/clusters`, {
+      headers: { authorization: `Bearer ${token.slice(0, -2)}xx` },
+    });
+    add('GET /api/clusters (wrong token)', `${wrong.status}\n${await wrong.text()}`);
+
+    // Sign in through the form, as an operator does.
+    await page.goto(dashboard.url);
+    add('sign-in page', await page.content());
+    await page.locator('input[name="token"]').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('dashboard').waitFor({ timeout: 15_000 });
+    session = (await page.context().cookies())[0]?.value ?? '';
     await view.open(dashboard.url);
     await expect.poll(() => view.graphMembers('clustered').count(), { timeout: 30_000 }).toBe(3);
     await collectApi();
@@ -162,23 +214,29 @@ describe('the Erlang cookie never leaves the server', () => {
     // The rendered pages as served, and the DOM after all of it.
     await get('/');
     await get('/clusters/sandbox');
+    await get('/sign-in');
     add('DOM text', await page.locator('body').innerText());
     add('DOM html', await page.content());
 
     // Everything the server printed, and the client bundle.
     add('server output', dashboard.output());
-    for (const file of await filesUnder(join(root, '.next', 'static'))) {
+    for (const file of await filesUnder(join(dirname(serverJs), '.next', 'static'))) {
       add(`bundle ${file}`, await readFile(file, 'utf8'));
     }
-  });
+  }, 120_000);
 
-  it('found the cookie where it belongs and nowhere else', () => {
+  it('found the cookie, the token and the session nowhere', () => {
     const size = [...corpus.values()].reduce((total, text) => total + text.length, 0);
     console.info(
-      `secret scan: ${corpus.size} sources, ${size} characters, cookie ${cookie.length} chars`,
+      `secret scan: ${corpus.size} sources, ${size} characters, cookie ${cookie.length} chars, token ${token.length} chars`,
     );
-    // Not vacuous: the cookie is real, the corpus large and about this cluster.
+    // Not vacuous: the secrets are real, the corpus large and about this cluster, and it was
+    // collected signed in (the API answered, the dashboard rendered).
     expect(cookie).toMatch(/^\S+$/);
+    expect(session).toMatch(/^v1\./);
+    expect(corpus.get('GET /api/clusters (no token)')).toMatch(/^401\n/);
+    expect(corpus.get('GET /api/clusters (wrong token)')).toMatch(/^401\n/);
+    expect(corpus.get('sign-in page')).toContain('Access token');
     expect(corpus.size).toBeGreaterThan(25);
     expect(size).toBeGreaterThan(500_000);
     const api = [...corpus].filter(([source]) => source.startsWith('GET /api'));
@@ -188,10 +246,12 @@ describe('the Erlang cookie never leaves the server', () => {
     expect(corpus.get('GET /clusters/sandbox')).toContain('<html');
     expect([...corpus.keys()].some((source) => source.startsWith('bundle '))).toBe(true);
 
-    const forms = [cookie, Buffer.from(cookie).toString('base64')];
-    const leaks = [...corpus]
-      .filter(([, text]) => forms.some((form) => text.includes(form)))
-      .map(([source]) => source);
+    const secrets = { cookie, token, session };
+    const leaks = Object.entries(secrets).flatMap(([name, secret]) =>
+      [...corpus]
+        .filter(([, text]) => forms(secret).some((form) => text.includes(form)))
+        .map(([source]) => `${name} in ${source}`),
+    );
     expect(leaks).toEqual([]);
   });
 });

@@ -48,6 +48,8 @@ describe('read-only by construction: what the routes accept', () => {
       'app/api/healthz/route.ts',
       'app/api/metrics/route.ts',
       'app/api/sandbox/route.ts',
+      // POST only: the access-token sign-in (server/auth/sign-in.ts reads `token` and `next`).
+      'app/api/session/route.ts',
     ]);
     const pathParameters = routes.flatMap((file) =>
       [...file.matchAll(/\[([^\]]+)\]/g)].map((match) => match[1]!),

@@ -1,0 +1,53 @@
+import type { Metadata } from 'next';
+import { redirect } from 'next/navigation';
+
+import { getAccessGate } from '@/server/auth';
+import { safeNext } from '@/server/auth/sign-in';
+
+import { SignInForm } from './SignInForm';
+
+export const dynamic = 'force-dynamic';
+
+export const metadata: Metadata = { title: 'Sign in · beamscope' };
+
+/** Why the last attempt failed, from the form's redirect (the no-JavaScript path). */
+function errorText(error: unknown, retry: unknown): string | undefined {
+  if (error === 'invalid') return 'That is not the access token.';
+  if (error === 'rate_limited') {
+    const seconds = typeof retry === 'string' && /^\d+$/.test(retry) ? ` in ${retry} s` : ' later';
+    return `Too many failed sign-ins from this address: try again${seconds}.`;
+  }
+  return undefined;
+}
+
+/**
+ * The sign-in page of `access.mode: token`. In the other modes there is nothing to sign in to:
+ * `none` goes straight to the dashboard, `proxy` says where sign-in happens.
+ */
+export default async function SignInPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
+  const { next, error, retry } = await searchParams;
+  const target = safeNext(next);
+  const mode = getAccessGate()?.mode;
+  if (mode === 'none') redirect(target);
+  return (
+    <main className="mx-auto flex min-h-screen max-w-sm flex-col justify-center gap-6 p-6">
+      <header className="space-y-1">
+        <h1 className="text-2xl font-bold tracking-tight">beamscope</h1>
+        <p className="text-slate-500">Sign in to the dashboard.</p>
+      </header>
+      {mode === 'token' ? (
+        <SignInForm next={target} initialError={errorText(error, retry)} />
+      ) : (
+        <p data-testid="sign-in-elsewhere">
+          {mode === 'proxy'
+            ? 'This dashboard is reached through an authenticating proxy: sign in there.'
+            : 'The server is starting; reload in a moment.'}
+        </p>
+      )}
+    </main>
+  );
+}

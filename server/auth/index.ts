@@ -1,0 +1,69 @@
+import 'server-only';
+
+import type { BeamscopeConfig } from '../config';
+import { BeamscopeError } from '../errors';
+import { AccessGate, setAccessGate, type GateOptions } from './gate';
+import { listensOnLoopbackOnly } from './listen';
+import { installPeerHook } from './peer';
+
+export { AccessGate, getAccessGate, isOpenPath, type Verdict } from './gate';
+export { SESSION_COOKIE, SESSION_TTL_MS } from './session';
+
+/** sysexits' EX_CONFIG, as for any other configuration error. */
+const EX_CONFIG = 78;
+
+function accessError(code: string, message: string, cause?: unknown): BeamscopeError {
+  return new BeamscopeError('config', code, message, { cause, exitCode: EX_CONFIG });
+}
+
+/** The address the standalone server listens on: `HOSTNAME`, as Next's `server.js` reads it. */
+export function listenHost(env: Readonly<Record<string, string | undefined>>): string {
+  return env.HOSTNAME || '0.0.0.0';
+}
+
+/**
+ * Builds the access gate for `config` and publishes it, or throws a one-line configuration
+ * error naming the file, the field and what to do: `none` on an address other than loopback, an
+ * unreadable or weak token, a bad trusted-proxy entry. Called at startup before anything is
+ * watched, so a refused server never connects to a cluster.
+ */
+export async function startAccess(
+  config: BeamscopeConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: GateOptions = {},
+): Promise<AccessGate> {
+  const access = config.access ?? { mode: 'none' };
+  const file = config.sourcePath;
+  if (access.mode === 'none') {
+    const host = listenHost(env);
+    if (!(await listensOnLoopbackOnly(host))) {
+      throw accessError(
+        'access_unprotected',
+        `${file}: access.mode: none (the default) is accepted only on a loopback address, but the server listens on ${host} (HOSTNAME); set access.mode to token or proxy, or HOSTNAME=127.0.0.1`,
+      );
+    }
+  }
+  let gate: AccessGate;
+  try {
+    gate = new AccessGate(access, { env, ...options });
+  } catch (error) {
+    // Only AddressSet throws here: a trustedProxies entry that is not an address or a block.
+    throw accessError(
+      'config_invalid',
+      `${file}: access.proxy.trustedProxies: ${error instanceof Error ? error.message : String(error)}`,
+      error,
+    );
+  }
+  try {
+    await gate.check();
+  } catch (error) {
+    throw accessError(
+      'access_token_unreadable',
+      `${file}: access.mode token: ${error instanceof Error ? error.message : String(error)}`,
+      error,
+    );
+  }
+  installPeerHook(gate.peerSecret);
+  setAccessGate(gate);
+  return gate;
+}
