@@ -30,6 +30,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Runs the production build, which npm test makes after this level: see e2e.
+          exclude: ['test/integration/deploy/standalone.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,
@@ -41,7 +43,7 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'e2e',
-          include: ['test/e2e/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts', 'test/integration/deploy/standalone.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 180_000,
