@@ -230,8 +230,11 @@ function meshEvents(prev: ClusterState, next: ClusterState): TimelineEventDraft[
     const before = prevMesh.lists.get(node);
     const after = nextMesh.lists.get(node);
     if (before === after) continue;
+    // Only links between nodes present on both sides can be news (see below): skip the rest
+    // before keying and sorting them, which while a large mesh starts is nearly every link.
+    if (!prevNodes.has(node) || !nextNodes.has(node)) continue;
     for (const peer of [...(before ?? []), ...(after ?? [])]) {
-      if (peer === node) continue;
+      if (peer === node || !prevNodes.has(peer) || !nextNodes.has(peer)) continue;
       const key = linkKey(node, peer);
       if (!changed.has(key))
         changed.set(key, compareNames(node, peer) < 0 ? [node, peer] : [peer, node]);
