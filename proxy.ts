@@ -51,8 +51,30 @@ function refuse(request: NextRequest, verdict: Verdict & { allowed: false }): Re
   return withSecurityHeaders(response, API_CONTENT_SECURITY_POLICY);
 }
 
+/**
+ * Whether a path holds a segment that is not valid percent-encoding. Next's router fails on
+ * such a segment in a dynamic route after the proxy has run, and answers a bare 500 without
+ * our headers (vercel/next.js#92527): refuse it here, as the client's error it is.
+ */
+function undecodable(pathname: string): boolean {
+  try {
+    for (const segment of pathname.split('/')) decodeURIComponent(segment);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 export async function proxy(request: NextRequest): Promise<Response> {
   const { pathname } = request.nextUrl;
+  if (undecodable(pathname)) {
+    return refuse(request, {
+      allowed: false,
+      status: 400,
+      code: 'bad_request',
+      message: 'the path is not valid percent-encoding',
+    });
+  }
   if (!isOpenPath(pathname)) {
     const gate = getAccessGate();
     const verdict: Verdict = gate

@@ -34,7 +34,7 @@ export type Verdict =
   | { allowed: true; identity?: string }
   | {
       allowed: false;
-      status: 401 | 403 | 429 | 503;
+      status: 400 | 401 | 403 | 429 | 503;
       code: string;
       /** For the operator; never carries a secret. */
       message: string;
