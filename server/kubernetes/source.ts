@@ -21,7 +21,12 @@ import {
 
 import type { ClusterConfig } from '../config';
 import { BeamscopeError } from '../errors';
-import { loadKubeConfig, type KubeAccessOptions, type LoadedKubeConfig } from './kubeconfig';
+import {
+  assertVerifiedTls,
+  loadKubeConfig,
+  type KubeAccessOptions,
+  type LoadedKubeConfig,
+} from './kubeconfig';
 import { deriveMembers, sameMembers, toIsoTime, type NamingContext } from './members';
 import {
   RESOURCE_KINDS,
@@ -126,6 +131,14 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
     this.now = options.now ?? Date.now;
     this.maxEvents = options.maxEvents ?? 200;
     const loaded = options.loaded ?? loadKubeConfig(cluster, options);
+    // A KubeConfig handed in is held to the same rule as one beamscope loads itself.
+    if (options.loaded) {
+      assertVerifiedTls(
+        loaded.kubeConfig,
+        { clusterId: cluster.id, source: 'the KubeConfig given to KubernetesSource' },
+        options.env,
+      );
+    }
     const { kubeConfig, namespace, server } = loaded;
     this.namespace = namespace;
     this.server = server;
@@ -145,7 +158,12 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.now ? { now: options.now } : {}),
       onChange: () => this.queueRecompute(),
-      onState: () => this.stateChanged(),
+      onState: (state: WatcherState) => {
+        // One informer got through again: the server is back, or takes the credentials again.
+        // The others need not sit out the rest of their backoff showing stale members.
+        if (state.state === 'ok') for (const { watcher } of this.watchers) watcher.retryNow();
+        this.stateChanged();
+      },
     };
     const { mode, service, selector } = cluster.discovery;
 

@@ -1,7 +1,8 @@
 import 'server-only';
 
 import {
-  makeInformer,
+  ListWatch,
+  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -38,8 +39,29 @@ export interface BackoffOptions {
   initialMs?: number;
   /** The ceiling; default 30000 ms. */
   maxMs?: number;
+  /**
+   * The ceiling while the server does not answer at all (connection refused, reset, timed out);
+   * default 5000 ms. A refused connection costs a stopped server nothing, and every second of
+   * backoff after it restarts is a second the dashboard shows stale members.
+   */
+  unreachableMaxMs?: number;
+  /**
+   * The ceiling while the server rejects beamscope (401, 403); default 10000 ms. The server
+   * refuses such a request before any storage work, and the fix (a new token, a Role granted back)
+   * should show within seconds — while 30 s would leave members stale that long after it.
+   */
+  deniedMaxMs?: number;
   random?: () => number;
 }
+
+/**
+ * The longest client-node's informer may wait before re-watching after a watch ended cleanly.
+ * Its own delay doubles with each clean end that brought no event, up to 30 s — and meanwhile
+ * nothing is watched while the link reads ok. A clean end is a watch timeout or a restarted watch
+ * cache (every resume then meets 410 Expired and re-lists): 1 s keeps such a loop cheap and the
+ * view current.
+ */
+export const REWATCH_MAX_DELAY_MS = 1000;
 
 /**
  * Exponential backoff with "equal jitter": half the step is fixed, half random, so restarts of
@@ -52,6 +74,8 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   const random = options.random ?? Math.random;
   return Math.round(step / 2 + (random() * step) / 2);
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How long a watcher must stay up after a list for its next failure to start backoff over. */
 const HEALTHY_AFTER_MS = 10_000;
@@ -81,10 +105,11 @@ export interface ResourceWatcherOptions<T extends KubernetesObject> {
 
 /**
  * One resource kind's list+watch: a client-node informer plus what it lacks. The informer
- * re-lists on 410 Gone and re-watches after a clean close by itself, but after a connection
- * reset, a 401/403 or a refused connection it reports `error` and stops; this restarts it, with
- * backoff and jitter, as a fresh informer whose first list replaces every object (so objects
- * deleted during the outage go away).
+ * re-lists on 410 Gone and re-watches after a clean close by itself (here within
+ * {@link REWATCH_MAX_DELAY_MS}), but after a connection reset, a 401/403 or a refused connection
+ * it reports `error` and stops; this restarts it, with backoff and jitter (shorter ceilings for a
+ * server that is down or denies, see {@link BackoffOptions}), as a fresh informer whose first
+ * list replaces every object (so objects deleted during the outage go away).
  */
 export class ResourceWatcher<T extends KubernetesObject> {
   private objectsByName = new Map<string, T>();
@@ -95,7 +120,9 @@ export class ResourceWatcher<T extends KubernetesObject> {
   private failedAt = 0;
   private stopped = true;
   private restartTimer: NodeJS.Timeout | undefined;
-  private informer: ReturnType<typeof makeInformer<T>> | undefined;
+  /** The restart waiting in {@link restartTimer}, so {@link retryNow} can run it at once. */
+  private pendingRestart: (() => void) | undefined;
+  private informer: ListWatch<T> | undefined;
   private current: WatcherState;
   private readonly now: () => number;
 
@@ -124,11 +151,25 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.launch();
   }
 
+  /**
+   * Runs a restart that is waiting out its backoff now. The source calls it when another of its
+   * watchers got through again: the server is back (or accepts the credentials again), so there
+   * is no reason to stay stale until this one's timer fires.
+   */
+  retryNow(): void {
+    const restart = this.pendingRestart;
+    if (!restart || this.stopped) return;
+    clearTimeout(this.restartTimer);
+    this.pendingRestart = undefined;
+    restart();
+  }
+
   /** Stops the watch for good and releases its connection. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.generation += 1;
     clearTimeout(this.restartTimer);
+    this.pendingRestart = undefined;
     const informer = this.informer;
     this.informer = undefined;
     await informer?.stop();
@@ -149,11 +190,21 @@ export class ResourceWatcher<T extends KubernetesObject> {
         throw error;
       }
     };
-    const informer = makeInformer<T>(
-      kubeConfig,
+    const informer = new ListWatch<T>(
       collectionPath(kind, namespace),
+      new Watch(kubeConfig),
       list,
+      false,
       labelSelector,
+      undefined,
+      {
+        delayFn: async (ms) => {
+          await delay(Math.min(ms, REWATCH_MAX_DELAY_MS));
+          // The informer re-watches after this without checking whether it was stopped
+          // meanwhile: never resolve for a replaced one, or its watch would stay open unowned.
+          if (!isCurrent()) await new Promise<never>(() => {});
+        },
+      },
     );
     this.informer = informer;
     const onObject = (change: 'add' | 'update' | 'delete') => (object: T) => {
@@ -173,7 +224,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.run(informer, isCurrent);
   }
 
-  private run(informer: ReturnType<typeof makeInformer<T>>, isCurrent: () => boolean): void {
+  private run(informer: ListWatch<T>, isCurrent: () => boolean): void {
     informer.start().catch((error: unknown) => {
       if (isCurrent()) this.failed(error, 'watch');
     });
@@ -213,7 +264,19 @@ export class ResourceWatcher<T extends KubernetesObject> {
     const now = this.now();
     if (this.listedAt >= this.failedAt && now - this.listedAt > HEALTHY_AFTER_MS) this.attempt = 0;
     this.failedAt = now;
-    const delay = backoffDelay(routine ? 0 : this.attempt, this.options.backoff);
+    const backoff = this.options.backoff ?? {};
+    const ceiling =
+      error.code === 'unreachable'
+        ? (backoff.unreachableMaxMs ?? 5000)
+        : error.code === 'unauthorized' || error.code === 'rbac_forbidden'
+          ? (backoff.deniedMaxMs ?? 10_000)
+          : undefined;
+    const wait = backoffDelay(
+      routine ? 0 : this.attempt,
+      ceiling === undefined
+        ? backoff
+        : { ...backoff, maxMs: Math.min(backoff.maxMs ?? 30_000, ceiling) },
+    );
     if (!routine) this.attempt += 1;
     clearTimeout(this.restartTimer);
     const informer = this.informer;
@@ -222,9 +285,9 @@ export class ResourceWatcher<T extends KubernetesObject> {
       // 410 Gone, which the informer handles by re-listing itself.
       const generation = this.generation;
       const isCurrent = () => generation === this.generation && !this.stopped;
-      this.restartTimer = setTimeout(() => {
+      this.schedule(() => {
         if (isCurrent()) this.run(informer, isCurrent);
-      }, delay);
+      }, wait);
       return;
     }
     // Anything else: a fresh informer whose first request is a list, so the error it may hit
@@ -234,9 +297,17 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.informer = undefined;
     // Invalidate the stopped informer's late callbacks now, not when the restart fires.
     this.generation += 1;
-    this.restartTimer = setTimeout(() => {
+    this.schedule(() => {
       if (!this.stopped) this.launch();
-    }, delay);
+    }, wait);
+  }
+
+  private schedule(restart: () => void, wait: number): void {
+    this.pendingRestart = restart;
+    this.restartTimer = setTimeout(() => {
+      this.pendingRestart = undefined;
+      restart();
+    }, wait);
   }
 
   private setState(state: WatcherState): void {

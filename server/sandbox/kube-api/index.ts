@@ -127,13 +127,15 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
   });
 
   let port = options.port ?? 0;
-  const { handler, watches } = createHandler({
+  let outage: (ms: number, during?: { replicas?: number }) => void = () => {};
+  const { handler, watches, stopFaults } = createHandler({
     store,
     cluster,
     namespace,
     tokens: allTokens,
     podUser,
     onStopRequested: options.onStopRequested,
+    onOutage: (ms, during) => outage(ms, during),
     bookmarkIntervalMs: options.bookmarkIntervalMs ?? 10_000,
     serverAddress: () => `${host}:${port}`,
   });
@@ -190,6 +192,51 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
   await listen();
 
   let running = true;
+  const close = async () => {
+    if (!running) return;
+    running = false;
+    closeWatches('reset');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+    if (certificateDir) await rm(certificateDir, { recursive: true, force: true });
+  };
+  const open = async () => {
+    if (running) return;
+    if (certificateDir && caFile && caPem) {
+      await mkdir(certificateDir, { recursive: true, mode: 0o700 });
+      await writeFile(caFile, caPem);
+    }
+    await listen();
+    running = true;
+  };
+  let outageTimer: NodeJS.Timeout | undefined;
+  let outageChange: NodeJS.Timeout | undefined;
+  const cancelOutage = () => {
+    clearTimeout(outageTimer);
+    clearTimeout(outageChange);
+    outageTimer = undefined;
+    outageChange = undefined;
+  };
+  outage = (ms, during) => {
+    cancelOutage();
+    void close().then(() => {
+      const replicas = during?.replicas;
+      if (replicas !== undefined) {
+        // Halfway through: the controllers write while no client can watch, so a client must
+        // re-list to see it (and to see what was deleted).
+        outageChange = setTimeout(() => {
+          outageChange = undefined;
+          cluster.scale(replicas).catch(() => undefined);
+        }, ms / 2);
+      }
+      outageTimer = setTimeout(() => {
+        outageTimer = undefined;
+        // The port is ours and was free a moment ago; should it fail, the next outage or stop sees it.
+        open().catch(() => undefined);
+      }, ms);
+    });
+  };
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `${options.tls ? 'https' : 'http'}://${urlHost}:${port}`,
@@ -200,22 +247,14 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     namespace,
     control: cluster,
     async stop() {
-      if (!running) return;
-      running = false;
-      closeWatches('reset');
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-      if (certificateDir) await rm(certificateDir, { recursive: true, force: true });
+      // Stopping for good: a scheduled restart after an outage must not listen again.
+      cancelOutage();
+      stopFaults();
+      await close();
     },
     async start() {
-      if (running) return;
-      if (certificateDir && caFile && caPem) {
-        await mkdir(certificateDir, { recursive: true, mode: 0o700 });
-        await writeFile(caFile, caPem);
-      }
-      await listen();
-      running = true;
+      cancelOutage();
+      await open();
     },
   };
 }

@@ -74,10 +74,19 @@ export interface HandlerContext {
   podUser?: string;
   /** `POST /_sandbox/stop`: whoever runs the sandbox stops it (absent: the route answers 404). */
   onStopRequested?: () => void;
+  /**
+   * `POST /_sandbox/faults/outage`: the server stops listening for `ms` (connections refused, open
+   * ones reset, as a stopped API server's), then listens again with the same objects. The control
+   * surface goes down with it, so the restart — and `replicas`, a scale the cluster makes while
+   * the API is down — have to be scheduled up front (absent: 404).
+   */
+  onOutage?: (ms: number, during?: { replicas?: number }) => void;
 }
 
 /** An open watch stream, so the control surface can cut or close it. */
 export interface OpenWatch {
+  /** The resource watched (its plural name). */
+  readonly resource: string;
   close(mode: 'reset' | 'close'): void;
 }
 
@@ -625,6 +634,7 @@ export function createHandler(context: HandlerContext) {
       watches.delete(openWatch);
     };
     const openWatch: OpenWatch = {
+      resource: definition.name,
       close(mode) {
         finish();
         if (mode === 'reset') req.socket.destroy();
@@ -707,10 +717,13 @@ export function createHandler(context: HandlerContext) {
       }
       if (pod && pod[2] === 'ready' && method === 'POST') {
         cluster.setPodReady(decodeURIComponent(pod[1]!), body.ready !== false);
-        return reply({ ok: true });
+        // `at`: when the change was committed, so a benchmark times from it, not from the request.
+        return reply({ ok: true, at: Date.now() });
       }
       if (pod && pod[2] === 'kill' && method === 'POST') {
-        return reply({ ok: true, pod: await cluster.killPod(decodeURIComponent(pod[1]!)) });
+        // The SIGKILL goes out before killPod's first await: that is the moment of the change.
+        const at = Date.now();
+        return reply({ ok: true, pod: await cluster.killPod(decodeURIComponent(pod[1]!)), at });
       }
       if (pod && pod[2] === 'miscookie' && method === 'POST') {
         const name = decodeURIComponent(pod[1]!);
@@ -734,11 +747,13 @@ export function createHandler(context: HandlerContext) {
       }
       if (pod && !pod[2] && method === 'DELETE') {
         cluster.deletePod(decodeURIComponent(pod[1]!));
-        return reply({ ok: true }, 202);
+        return reply({ ok: true, at: Date.now() }, 202);
       }
       if (path === '/_sandbox/scale' && method === 'POST') {
+        // Scaling writes (or marks terminating) the pods before its first await.
+        const at = Date.now();
         await cluster.scale(Number(body.replicas));
-        return reply({ ok: true, pods: cluster.pods() });
+        return reply({ ok: true, pods: cluster.pods(), at });
       }
       if (path === '/_sandbox/compact' && method === 'POST') {
         cluster.compact();
@@ -760,6 +775,7 @@ export function createHandler(context: HandlerContext) {
         cluster.dropWatches();
         return reply({ ok: true });
       }
+      if (path.startsWith('/_sandbox/faults/')) return faults(req, res, path, method, body);
       return reply(
         { error: { code: 'not_found', message: `no control route ${method} ${path}` } },
         404,
@@ -778,5 +794,103 @@ export function createHandler(context: HandlerContext) {
     }
   }
 
-  return { handler, watches };
+  /** Stops the running 410 storm, if any. */
+  let stopStorm: (() => void) | undefined;
+
+  /**
+   * The fault-injection routes (reliability tests): each does what a real API server does in
+   * that situation, so the client under test meets the failure it would meet in a cluster.
+   */
+  function faults(
+    _req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    method: string,
+    body: Record<string, unknown>,
+  ): void {
+    const reply = (payload: unknown, code = 200) => send(res, code, payload);
+    const milliseconds = (value: unknown, max = 600_000) => {
+      const ms = Number(value);
+      if (!Number.isFinite(ms) || ms < 0 || ms > max) {
+        throw new BeamscopeError('sandbox', 'bad_request', `"ms" must be 0..${max} milliseconds`);
+      }
+      return ms;
+    };
+    if (path === '/_sandbox/faults/watches' && method === 'GET') {
+      const byResource: Record<string, number> = {};
+      for (const watch of watches)
+        byResource[watch.resource] = (byResource[watch.resource] ?? 0) + 1;
+      return reply({ open: watches.size, byResource });
+    }
+    if (path === '/_sandbox/faults/outage' && method === 'POST' && context.onOutage) {
+      const ms = milliseconds(body.ms);
+      const replicas = body.replicas === undefined ? undefined : Number(body.replicas);
+      if (
+        replicas !== undefined &&
+        !(Number.isInteger(replicas) && replicas >= 0 && replicas <= 50)
+      ) {
+        throw new BeamscopeError('sandbox', 'bad_request', '"replicas" must be an integer 0..50');
+      }
+      const outage = context.onOutage;
+      // Answer first: the outage closes this connection too.
+      res.once('finish', () =>
+        setImmediate(() => outage(ms, replicas === undefined ? undefined : { replicas })),
+      );
+      return reply({ ok: true, ms, ...(replicas === undefined ? {} : { replicas }) }, 202);
+    }
+    if (path === '/_sandbox/faults/cut-watches' && method === 'POST') {
+      // close: the chunked response ends, as at a watch timeout or an API server's graceful
+      // shutdown; reset: the connection is cut, as by a load balancer or a network fault.
+      const mode = body.mode === 'reset' ? 'reset' : 'close';
+      const fraction = body.fraction === undefined ? 1 : Number(body.fraction);
+      if (!Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
+        throw new BeamscopeError('sandbox', 'bad_request', '"fraction" must be in (0, 1]');
+      }
+      const resource = typeof body.resource === 'string' ? body.resource : undefined;
+      const open = [...watches].filter((watch) => !resource || watch.resource === resource);
+      // A random subset, at least one when any is open.
+      const shuffled = open
+        .map((watch) => ({ watch, order: Math.random() }))
+        .sort((a, b) => a.order - b.order)
+        .map(({ watch }) => watch);
+      const chosen = shuffled.slice(
+        0,
+        Math.max(open.length ? 1 : 0, Math.round(open.length * fraction)),
+      );
+      for (const watch of chosen) watch.close(mode);
+      return reply({
+        ok: true,
+        mode,
+        cut: chosen.map((watch) => watch.resource),
+        open: open.length,
+      });
+    }
+    if (path === '/_sandbox/faults/expire-storm' && method === 'POST') {
+      // A 410 storm: the watch cache is compacted again and again, so resumes get 410 Expired
+      // and the re-lists' resourceVersions expire soon after.
+      const ms = milliseconds(body.ms);
+      const everyMs = body.everyMs === undefined ? 250 : milliseconds(body.everyMs, 60_000);
+      if (everyMs < 10) {
+        throw new BeamscopeError('sandbox', 'bad_request', '"everyMs" must be at least 10');
+      }
+      stopStorm?.();
+      context.cluster.compact();
+      const interval = setInterval(() => context.cluster.compact(), everyMs);
+      const end = setTimeout(() => stopStorm?.(), ms);
+      interval.unref();
+      end.unref();
+      stopStorm = () => {
+        clearInterval(interval);
+        clearTimeout(end);
+        stopStorm = undefined;
+      };
+      return reply({ ok: true, ms, everyMs });
+    }
+    return reply(
+      { error: { code: 'not_found', message: `no fault route ${method} ${path}` } },
+      404,
+    );
+  }
+
+  return { handler, watches, stopFaults: () => stopStorm?.() };
 }
