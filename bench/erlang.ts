@@ -17,20 +17,7 @@ import { parseArgs } from 'node:util';
 import { connectNode, type NodeConnection } from '../server/erlang';
 import { runProbes } from '../server/erlang/probes';
 import { startBeamNode, type BeamNode } from '../test/support/beam';
-
-interface Summary {
-  samples: number;
-  medianMs: number;
-  p99Ms: number;
-}
-
-function summarize(samples: number[]): Summary {
-  const sorted = [...samples].sort((x, y) => x - y);
-  const at = (quantile: number) =>
-    sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] ?? 0;
-  const round = (ms: number) => Math.round(ms * 100) / 100;
-  return { samples: sorted.length, medianMs: round(at(0.5)), p99Ms: round(at(0.99)) };
-}
+import { summarize, type Summary } from './support/stats';
 
 async function timed<T>(run: () => Promise<T>): Promise<[number, T]> {
   const started = performance.now();
@@ -118,7 +105,7 @@ async function main(): Promise<void> {
     await writeFile(`${resultsDir}erlang.json`, `${JSON.stringify(results, null, 2)}\n`);
 
     const line = (label: string, summary: Summary) =>
-      `${label.padEnd(28)} median ${summary.medianMs} ms  p99 ${summary.p99Ms} ms  (${summary.samples} samples)`;
+      `${label.padEnd(28)} median ${summary.medianMs ?? '—'} ms  p99 ${summary.p99Ms ?? '—'} ms  (${summary.samples} samples)`;
     process.stdout.write(
       [
         line('connect (EPMD + handshake)', results.connect),
