@@ -94,7 +94,7 @@ const viewSets = new WeakMap<readonly string[], Set<string>>();
 export function buildMesh(views: readonly MeshView[]): Mesh {
   const reused = recentMeshes.find((mesh) => sameLists(mesh, views));
   if (reused) return reused;
-  const mesh = computeMesh(views);
+  const mesh = recentMeshes[0] ? updateMesh(recentMeshes[0], views) : computeMesh(views);
   recentMeshes.unshift(mesh);
   recentMeshes.length = Math.min(recentMeshes.length, RECENT_MESHES);
   return mesh;
@@ -106,6 +106,13 @@ export function buildMesh(views: readonly MeshView[]): Mesh {
 const RECENT_MESHES = 8;
 const recentMeshes: Mesh[] = [];
 
+/**
+ * How many times each node is named in a mesh: once if it reports, once per list naming it. A
+ * node is in `nodes` while its count is positive; kept so that a changed list updates `nodes`
+ * without re-reading every other list.
+ */
+const nodeCounts = new WeakMap<Mesh, ReadonlyMap<string, number>>();
+
 function sameLists(mesh: Mesh, views: readonly MeshView[]): boolean {
   let reporting = 0;
   for (const view of views) {
@@ -116,7 +123,8 @@ function sameLists(mesh: Mesh, views: readonly MeshView[]): boolean {
   return reporting === mesh.lists.size;
 }
 
-function computeMesh(views: readonly MeshView[]): Mesh {
+/** Each reporting node's list, and the same as a set without the node itself. */
+function listsAndSets(views: readonly MeshView[]) {
   const lists = new Map<string, readonly string[]>();
   const sets = new Map<string, ReadonlySet<string>>();
   for (const view of views) {
@@ -130,22 +138,103 @@ function computeMesh(views: readonly MeshView[]): Mesh {
     }
     sets.set(view.node, set);
   }
-  const nodes = new Set<string>();
+  return { lists, sets };
+}
+
+const byLink = (x: AsymmetricLink, y: AsymmetricLink) =>
+  compareNames(x.from, y.from) || compareNames(x.to, y.to);
+
+function computeMesh(views: readonly MeshView[]): Mesh {
+  const { lists, sets } = listsAndSets(views);
+  const counts = new Map<string, number>();
+  const count = (node: string) => counts.set(node, (counts.get(node) ?? 0) + 1);
   const asymmetric: AsymmetricLink[] = [];
   for (const [node, sees] of sets) {
-    nodes.add(node);
+    count(node);
     for (const peer of sees) {
-      nodes.add(peer);
+      count(peer);
       const back = sets.get(peer);
       if (back && !back.has(node)) asymmetric.push({ from: node, to: peer });
     }
   }
-  return {
-    nodes: [...nodes].sort(compareNames),
+  const mesh: Mesh = {
+    nodes: [...counts.keys()].sort(compareNames),
     lists,
     views: sets,
-    asymmetric: asymmetric.sort((x, y) => compareNames(x.from, y.from) || compareNames(x.to, y.to)),
+    asymmetric: asymmetric.sort(byLink),
   };
+  nodeCounts.set(mesh, counts);
+  return mesh;
+}
+
+/**
+ * The mesh of `views`, from `base` and the few lists that differ from it. One node joining or
+ * one poll changing one list would otherwise re-read all N² names (seconds at 1,000 nodes); this
+ * touches the changed lists and, for each, one membership test per other list. When most lists
+ * changed (a start, a heal) a full rebuild is as cheap and simpler.
+ */
+function updateMesh(base: Mesh, views: readonly MeshView[]): Mesh {
+  const baseCounts = nodeCounts.get(base);
+  const { lists, sets } = listsAndSets(views);
+  const changed = new Set<string>();
+  for (const [node, list] of lists) if (base.lists.get(node) !== list) changed.add(node);
+  for (const node of base.lists.keys()) if (!lists.has(node)) changed.add(node);
+  if (!baseCounts || changed.size * 8 > Math.max(lists.size, base.lists.size)) {
+    return computeMesh(views);
+  }
+
+  const counts = new Map(baseCounts);
+  let membershipChanged = false;
+  const adjust = (node: string, by: number) => {
+    const next = (counts.get(node) ?? 0) + by;
+    if (next > 0) {
+      if (!counts.has(node)) membershipChanged = true;
+      counts.set(node, next);
+    } else {
+      counts.delete(node);
+      membershipChanged = true;
+    }
+  };
+  for (const node of changed) {
+    const before = base.views.get(node);
+    if (before) {
+      adjust(node, -1);
+      for (const peer of before) adjust(peer, -1);
+    }
+    const after = sets.get(node);
+    if (after) {
+      adjust(node, 1);
+      for (const peer of after) adjust(peer, 1);
+    }
+  }
+
+  // A link between two unchanged lists keeps its symmetry; every link with a changed end is
+  // judged again, from the changed side and from every other list that names it.
+  const asymmetric = base.asymmetric.filter(
+    (link) => !changed.has(link.from) && !changed.has(link.to),
+  );
+  for (const node of changed) {
+    const own = sets.get(node);
+    if (own) {
+      for (const peer of own) {
+        const back = sets.get(peer);
+        if (back && !back.has(node)) asymmetric.push({ from: node, to: peer });
+      }
+    }
+    for (const [other, theirs] of sets) {
+      if (changed.has(other) || !theirs.has(node)) continue;
+      if (own && !own.has(other)) asymmetric.push({ from: other, to: node });
+    }
+  }
+
+  const mesh: Mesh = {
+    nodes: membershipChanged ? [...counts.keys()].sort(compareNames) : base.nodes,
+    lists,
+    views: sets,
+    asymmetric: asymmetric.sort(byLink),
+  };
+  nodeCounts.set(mesh, counts);
+  return mesh;
 }
 
 /**

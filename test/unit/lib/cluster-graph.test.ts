@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -35,6 +36,54 @@ describe('buildMesh', () => {
       ['a@h', 'c@h'],
     ]);
     expect(mesh.asymmetric).toEqual([{ from: 'a@h', to: 'c@h' }]);
+  });
+
+  it('updated from the previous mesh, equals one built from scratch, step after step', () => {
+    // buildMesh updates the last mesh when few lists changed: check it against the definition.
+    const names = Array.from({ length: 16 }, (_, index) => `n${index}@h`);
+    const list = fc.subarray(names);
+    const reference = (views: Array<{ node: string; sees: string[] | null }>) => {
+      const sets = new Map<string, Set<string>>();
+      for (const view of views) {
+        if (view.sees) sets.set(view.node, new Set(view.sees.filter((peer) => peer !== view.node)));
+      }
+      const nodes = new Set<string>();
+      const asymmetric: Array<{ from: string; to: string }> = [];
+      for (const [node, sees] of sets) {
+        nodes.add(node);
+        for (const peer of sees) {
+          nodes.add(peer);
+          if (sets.has(peer) && !sets.get(peer)!.has(node))
+            asymmetric.push({ from: node, to: peer });
+        }
+      }
+      asymmetric.sort((x, y) => compareNames(x.from, y.from) || compareNames(x.to, y.to));
+      return { nodes: [...nodes].sort(compareNames), asymmetric };
+    };
+    fc.assert(
+      fc.property(
+        fc.array(list, { minLength: 16, maxLength: 16 }),
+        fc.array(fc.tuple(fc.nat(15), fc.option(list, { freq: 4 })), { maxLength: 12 }),
+        (initial, steps) => {
+          const views = names.map((node, index) => ({ node, sees: initial[index] ?? null }));
+          buildMesh(views);
+          for (const [index, sees] of steps) {
+            views[index] = { node: names[index]!, sees };
+            const mesh = buildMesh([...views]);
+            const expected = reference(views);
+            expect(mesh.nodes).toEqual(expected.nodes);
+            expect(mesh.asymmetric).toEqual(expected.asymmetric);
+            expect([...mesh.views.keys()].sort()).toEqual(
+              views
+                .filter((view) => view.sees)
+                .map((view) => view.node)
+                .sort(),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('does not call a link asymmetric when the other side has not reported', () => {
