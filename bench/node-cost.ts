@@ -1,0 +1,304 @@
+/**
+ * Cost to the observed node (issue 9, item 5): what one full beamscope probe (`runProbes`, the
+ * catalogue and registry detection, as the collector runs it every interval) costs a real BEAM
+ * node, measured ON that node:
+ *   - reductions: `erlang:statistics(exact_reductions)` over a window of probes, minus the same
+ *     window's length of idle (no probes) right after it;
+ *   - CPU time: `erlang:statistics(runtime)` (all emulator threads), the same way, and the
+ *     schedulers' busy time (`scheduler_wall_time`) for reference;
+ *   - bytes: `inet:getstat/2` on the node's distribution socket to beamscope (both directions).
+ * The node is set up like a sandbox pod (a Swarm-shaped table, :global names, pg groups), so
+ * every registry probe does its real work. Readings go through the test node's own control
+ * channel (test/support/beam.ts), not through beamscope's connection.
+ *
+ * Share of one scheduler at the default 2 s interval = CPU time per probe / 2 s; goal < 0.1 %.
+ *
+ * Run alone: `tsx --conditions=react-server bench/node-cost.ts [--windows 7] [--probes 60]`.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { connectNode } from '../server/erlang';
+import { runProbes } from '../server/erlang/probes';
+import { startBeamNode, type BeamNode } from '../test/support/beam';
+import { freePort } from '../test/support/ports';
+import { goalFigure, plainFigure, type Figure } from './support/figures';
+
+const INTERVAL_MS = 2000;
+const GOAL_PERCENT = 0.1;
+
+export interface Distribution {
+  samples: number;
+  median: number;
+  p99: number;
+}
+
+export interface NodeCostResults {
+  node: { otpRelease: string; schedulers: number };
+  intervalMs: number;
+  /** Probes per measured window; windows = samples of each distribution. */
+  probesPerWindow: number;
+  /** Per probe, after subtracting an idle window of the same length. */
+  reductionsPerProbe: Distribution;
+  /**
+   * CPU time per probe, µs: `erlang:statistics(runtime)` (every emulator thread, so the
+   * distribution driver's I/O too). What the share below is computed from.
+   */
+  cpuMicrosPerProbe: Distribution;
+  /**
+   * Scheduler busy time per probe, µs (`scheduler_wall_time`): wall time, so it also counts time
+   * the OS took the busy scheduler's core away — inflated on a loaded machine; for reference.
+   */
+  schedulerMicrosPerProbe: Distribution;
+  /** Distribution-socket bytes per probe, as the node counts them. */
+  bytesReceivedPerProbe: Distribution;
+  bytesSentPerProbe: Distribution;
+  /** Remote calls per probe (each is one request and one reply message). */
+  callsPerProbe: number;
+  /** Idle node, for scale: reductions and scheduler µs per second with no probes. */
+  idle: {
+    reductionsPerSecond: number;
+    cpuMicrosPerSecond: number;
+    schedulerMicrosPerSecond: number;
+  };
+  /** CPU time per probe / interval, % of one scheduler (one core). */
+  schedulerSharePercent: Distribution;
+  goals: { schedulerSharePercent: Figure };
+  /** Context figures for bench/run.ts's table. */
+  figures: Figure[];
+}
+
+export interface NodeCostOptions {
+  /** Measured windows (each: probes, then the same time idle); default 7. */
+  windows?: number;
+  /** Probes per window; default 60 (runtime counts whole milliseconds). */
+  probes?: number;
+  /** Where progress lines go; default stderr. */
+  log?: (line: string) => void;
+}
+
+interface Reading {
+  reductions: number;
+  received: number;
+  sent: number;
+  active: number;
+  total: number;
+  /** `erlang:statistics(runtime)`: CPU time of all the emulator's threads, ms. */
+  cpuMs: number;
+  atMicros: number;
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+function distribution(values: number[], digits = 1): Distribution {
+  return {
+    samples: values.length,
+    median: round(quantile(values, 0.5), digits),
+    p99: round(quantile(values, 0.99), digits),
+  };
+}
+
+/** One reading of the node's counters, taken on the node in one evaluation. */
+async function read(node: BeamNode, localName: string): Promise<Reading> {
+  const text = await node.eval(
+    [
+      'begin',
+      '  {Red, _} = erlang:statistics(exact_reductions),',
+      `  [Port] = [P || {N, P} <- erlang:system_info(dist_ctrl), N =:= '${localName}'],`,
+      '  {ok, [{recv_oct, R}, {send_oct, S}]} = inet:getstat(Port, [recv_oct, send_oct]),',
+      '  {A, T} = lists:foldl(fun({_, A0, T0}, {A1, T1}) -> {A1 + A0, T1 + T0} end, {0, 0},',
+      '                       erlang:statistics(scheduler_wall_time)),',
+      '  {Cpu, _} = erlang:statistics(runtime),',
+      '  list_to_binary(io_lib:format("~w ~w ~w ~w ~w ~w ~w",',
+      '                 [Red, R, S, A, T, Cpu, erlang:monotonic_time(microsecond)]))',
+      'end',
+    ].join('\n'),
+  );
+  const numbers = (text.match(/-?\d+/g) ?? []).map(Number);
+  if (numbers.length !== 7) throw new Error(`unexpected reading from the node: ${text}`);
+  const [reductions, received, sent, active, total, cpuMs, atMicros] = numbers as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { reductions, received, sent, active, total, cpuMs, atMicros };
+}
+
+interface Delta {
+  reductions: number;
+  received: number;
+  sent: number;
+  /** Scheduler active time, µs (active/total of the window times its wall time). */
+  activeMicros: number;
+  cpuMicros: number;
+  wallMicros: number;
+}
+
+function delta(from: Reading, to: Reading): Delta {
+  const wallMicros = to.atMicros - from.atMicros;
+  const total = to.total - from.total;
+  return {
+    reductions: to.reductions - from.reductions,
+    received: to.received - from.received,
+    sent: to.sent - from.sent,
+    // scheduler_wall_time's unit is unspecified: its active/total ratio over the wall time is not.
+    activeMicros: total > 0 ? ((to.active - from.active) / total) * wallMicros : 0,
+    cpuMicros: (to.cpuMs - from.cpuMs) * 1000,
+    wallMicros,
+  };
+}
+
+/** Runs the node-cost benchmark; see the file comment. */
+export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<NodeCostResults> {
+  const windows = Math.max(5, options.windows ?? 7);
+  const probes = Math.max(10, options.probes ?? 60);
+  const log = (text: string) => {
+    if (options.log) options.log(`node-cost: ${text}`);
+    else process.stderr.write(`node-cost: ${text}\n`);
+  };
+  const cookie = `cost-${randomBytes(8).toString('hex')}`;
+  const localName = `beamscope_cost_${process.pid}@127.0.0.1`;
+  const port = await freePort();
+  const node = await startBeamNode({
+    name: `cost_${process.pid}@127.0.0.1`,
+    cookie,
+    mode: 'epmdless',
+    port,
+  });
+  try {
+    // Registries like a sandbox pod's: 1,000 Swarm rows (100 hosted here), :global names, pg.
+    await node.eval('beamscope_fixture:swarm_table()');
+    await node.eval(
+      `begin [ets:insert(swarm_registry, {entry, I, case I rem 10 of 0 -> self(); _ -> list_to_pid("<0.1.0>") end, make_ref(), #{}, {1,0}}) || I <- lists:seq(1, 1000)], ok end`,
+    );
+    await node.eval('beamscope_fixture:global_names("cost", 10)');
+    await node.eval('beamscope_fixture:pg_groups("tenant", 10, 5)');
+    await node.eval('erlang:system_flag(scheduler_wall_time, true)');
+    const otpRelease = JSON.parse(await node.eval('erlang:system_info(otp_release)')) as string;
+    const schedulers = Number(await node.eval('erlang:system_info(schedulers)'));
+
+    const connection = await connectNode(node.name, { localName, cookie, port });
+    let calls = 0;
+    const rpc: typeof connection.rpc = (module, fn, args, callOptions) => {
+      calls += 1;
+      return connection.rpc(module, fn, args, callOptions);
+    };
+    try {
+      // Warm up both sides (code loading on the node, JIT here).
+      for (let index = 0; index < 10; index += 1) await runProbes(rpc);
+      calls = 0;
+      await runProbes(rpc);
+      const callsPerProbe = calls;
+
+      const perProbe = {
+        reductions: [] as number[],
+        micros: [] as number[],
+        cpu: [] as number[],
+        received: [] as number[],
+        sent: [] as number[],
+      };
+      const idleRates = {
+        reductions: [] as number[],
+        micros: [] as number[],
+        cpu: [] as number[],
+      };
+      for (let window = 0; window < windows; window += 1) {
+        const start = await read(node, localName);
+        for (let index = 0; index < probes; index += 1) await runProbes(rpc);
+        const afterProbes = await read(node, localName);
+        const busy = delta(start, afterProbes);
+        // The same length of time idle: what the node spends anyway (and what reading costs).
+        await new Promise((resolve) => setTimeout(resolve, busy.wallMicros / 1000));
+        const idle = delta(afterProbes, await read(node, localName));
+        const scale = busy.wallMicros / idle.wallMicros;
+        perProbe.reductions.push((busy.reductions - idle.reductions * scale) / probes);
+        perProbe.micros.push((busy.activeMicros - idle.activeMicros * scale) / probes);
+        perProbe.cpu.push((busy.cpuMicros - idle.cpuMicros * scale) / probes);
+        perProbe.received.push((busy.received - idle.received * scale) / probes);
+        perProbe.sent.push((busy.sent - idle.sent * scale) / probes);
+        idleRates.reductions.push(idle.reductions / (idle.wallMicros / 1e6));
+        idleRates.micros.push(idle.activeMicros / (idle.wallMicros / 1e6));
+        idleRates.cpu.push(idle.cpuMicros / (idle.wallMicros / 1e6));
+        log(
+          `window ${window + 1}/${windows}: ${Math.round(perProbe.reductions.at(-1)!)} reductions, ${Math.round(perProbe.cpu.at(-1)!)} µs CPU (${Math.round(perProbe.micros.at(-1)!)} µs scheduler busy), ${Math.round(perProbe.received.at(-1)!)}/${Math.round(perProbe.sent.at(-1)!)} bytes in/out per probe`,
+        );
+      }
+      const share = perProbe.cpu.map((micros) => (micros / (INTERVAL_MS * 1000)) * 100);
+      const shareDistribution = distribution(share, 4);
+      return {
+        node: { otpRelease, schedulers },
+        intervalMs: INTERVAL_MS,
+        probesPerWindow: probes,
+        reductionsPerProbe: distribution(perProbe.reductions, 0),
+        cpuMicrosPerProbe: distribution(perProbe.cpu),
+        schedulerMicrosPerProbe: distribution(perProbe.micros),
+        bytesReceivedPerProbe: distribution(perProbe.received, 0),
+        bytesSentPerProbe: distribution(perProbe.sent, 0),
+        callsPerProbe,
+        idle: {
+          reductionsPerSecond: Math.round(quantile(idleRates.reductions, 0.5)),
+          cpuMicrosPerSecond: Math.round(quantile(idleRates.cpu, 0.5)),
+          schedulerMicrosPerSecond: Math.round(quantile(idleRates.micros, 0.5)),
+        },
+        schedulerSharePercent: shareDistribution,
+        goals: {
+          schedulerSharePercent: goalFigure(
+            'probe cost to a node: share of one scheduler at 2 s (p99)',
+            shareDistribution.p99,
+            GOAL_PERCENT,
+            '%',
+            shareDistribution.samples,
+          ),
+        },
+        figures: [
+          plainFigure(
+            'probe cost to a node: reductions per probe (median)',
+            Math.round(quantile(perProbe.reductions, 0.5)),
+            'reductions',
+            windows,
+          ),
+          plainFigure(
+            'probe cost to a node: CPU per probe (median)',
+            round(quantile(perProbe.cpu, 0.5)),
+            'µs',
+            windows,
+          ),
+          plainFigure(
+            'probe cost to a node: bytes per probe, in + out (median)',
+            Math.round(quantile(perProbe.received, 0.5) + quantile(perProbe.sent, 0.5)),
+            'bytes',
+            windows,
+          ),
+        ],
+      };
+    } finally {
+      connection.close();
+    }
+  } finally {
+    await node.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      windows: { type: 'string', default: '7' },
+      probes: { type: 'string', default: '60' },
+    },
+  });
+  const results = await runNodeCostBench({
+    windows: Number(values.windows),
+    probes: Number(values.probes),
+  });
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}

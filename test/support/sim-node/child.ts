@@ -1,0 +1,95 @@
+/**
+ * The child-process side of {@link startSimulatedClusterProcess} (process.ts): runs simulated
+ * nodes (and, when asked, an emulated Kubernetes API listing one Ready pod per node) and obeys
+ * the parent over the IPC channel. Exits when the parent goes away.
+ */
+import { cpuUsage, memoryUsage } from 'node:process';
+
+import { startEmulatedApi, type EmulatedApi } from '../../../server/sandbox/kube-api';
+import { startSimulatedCluster, type SimulatedCluster } from './cluster';
+import type { ChildReply, ChildRequest } from './process';
+
+let cluster: SimulatedCluster | undefined;
+let api: EmulatedApi | undefined;
+
+function send(message: ChildReply): void {
+  process.send?.(message);
+}
+
+async function stopAll(): Promise<void> {
+  await cluster?.stop();
+  await api?.stop();
+  cluster = undefined;
+  api = undefined;
+}
+
+async function handle(request: ChildRequest): Promise<void> {
+  switch (request.type) {
+    case 'start': {
+      const { kubeApi, ...options } = request.options;
+      cluster = await startSimulatedCluster(options);
+      if (kubeApi) {
+        api = await startEmulatedApi({ tls: kubeApi.tls ?? true, readyDelayMs: 0 });
+        // Pods are created a batch at a time: the emulator's controllers react to each write.
+        for (let start = 0; start < options.addresses.length; start += 50) {
+          await Promise.all(
+            options.addresses
+              .slice(start, start + 50)
+              .map((ip) => api!.control.createPod({ ip, ready: true })),
+          );
+        }
+      }
+      send({
+        type: 'ready',
+        nodes: cluster.nodes,
+        ...(api
+          ? {
+              api: {
+                url: api.url,
+                token: api.token,
+                namespace: api.namespace,
+                ...(api.caPem ? { caPem: api.caPem } : {}),
+              },
+            }
+          : {}),
+      });
+      return;
+    }
+    case 'partitions':
+      cluster?.setPartitions(request.groups);
+      send({ type: 'done', id: request.id });
+      return;
+    case 'stopNode':
+      await cluster?.stopNode(request.address);
+      send({ type: 'done', id: request.id });
+      return;
+    case 'stats': {
+      const cpu = cpuUsage();
+      send({
+        type: 'stats',
+        id: request.id,
+        stats: {
+          ...(cluster?.stats() ?? { accepted: 0, refused: 0, calls: 0, connected: 0 }),
+          cpuMicros: cpu.user + cpu.system,
+          rssBytes: memoryUsage.rss(),
+        },
+      });
+      return;
+    }
+    case 'stop':
+      await stopAll();
+      send({ type: 'stopped' });
+      process.disconnect?.();
+      return;
+  }
+}
+
+process.on('message', (request: ChildRequest) => {
+  handle(request).catch((error: unknown) => {
+    send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  });
+});
+// The parent died or let go: nothing here may outlive it.
+process.on('disconnect', () => {
+  void stopAll().finally(() => process.exit(0));
+});

@@ -1,0 +1,23 @@
+/**
+ * Simulated BEAM nodes for tests and benchmarks: see cluster.ts (the nodes), model.ts (what they
+ * answer) and process.ts (the same nodes in a child process, so their cost is not the caller's).
+ */
+export {
+  startSimulatedCluster,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from './cluster';
+export {
+  answerCall,
+  defaultModel,
+  type SimNodeModel,
+  type SimPgGroup,
+  type SimRegistries,
+} from './model';
+export {
+  simulatedAddresses,
+  startSimulatedClusterProcess,
+  type ChildClusterOptions,
+  type ChildStats,
+  type SimulatedClusterProcess,
+} from './process';
