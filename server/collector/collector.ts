@@ -23,6 +23,7 @@ import type {
 } from '@/lib/cluster-state';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 
+import { erlangError } from '../erlang/errors';
 import type { ConnectionManager, NodeConnectionState } from '../erlang/manager';
 import { BeamscopeError } from '../errors';
 import {
@@ -57,7 +58,16 @@ export interface CollectorManager {
   rpc: ConnectionManager['rpc'];
   on(event: 'state', listener: (node: string, state: NodeConnectionState) => void): unknown;
   off(event: 'state', listener: (node: string, state: NodeConnectionState) => void): unknown;
+  /** Takes a node's connection down with `reason` (see ConnectionManager.drop). */
+  drop?(node: string, reason: BeamscopeError): void;
 }
+
+/**
+ * Probe fields that cost the node next to nothing: when every one of them timed out, the node
+ * answered nothing at all within the probe timeout — it is frozen or hopelessly overloaded, not
+ * merely slow to count a registry.
+ */
+const LIVENESS_FIELDS = ['otpRelease', 'uptimeMs', 'processCount', 'connectedNodes'] as const;
 
 /** One message of a cluster's stream, in sequence order: a state delta or a timeline event. */
 export type CollectorMessage =
@@ -78,7 +88,7 @@ export interface CollectorOptions {
   distributionError?: { code: string; reason: string };
   /** How often every connected node is probed; default 2000 ms. */
   pollIntervalMs?: number;
-  /** Probes in flight at once; default 4. */
+  /** Probes in flight at once; default one per 16 nodes, at least 4 and at most 64. */
   probeConcurrency?: number;
   /** Options of each probe run (timeouts, registries to count). */
   probe?: ProbeOptions;
@@ -196,7 +206,11 @@ export class Collector {
   private readonly timeline: Ring<TimelineEvent>;
   private readonly history: NodeHistory;
   private readonly probeQueue: string[] = [];
+  /** The nodes in `probeQueue`: a poll of 1,000 nodes must not scan the queue per node. */
+  private readonly queued = new Set<string>();
   private readonly probing = new Set<string>();
+  /** Each node's last `nodes()` list as it arrived, to skip re-sorting an unchanged one. */
+  private readonly rawSees = new Map<string, readonly string[]>();
   private readonly listeners = new Set<(message: CollectorMessage) => void>();
   private activeProbes = 0;
   private seq = 0;
@@ -265,6 +279,7 @@ export class Collector {
     clearTimeout(this.registryTimer);
     this.registryTimer = undefined;
     this.probeQueue.length = 0;
+    this.queued.clear();
     this.listeners.clear();
   }
 
@@ -430,6 +445,7 @@ export class Collector {
     for (const node of [...this.sides.keys()]) {
       if (!wanted.has(node)) {
         this.sides.delete(node);
+        this.rawSees.delete(node);
         this.history.forget(node);
       }
     }
@@ -509,16 +525,23 @@ export class Collector {
   }
 
   private enqueueProbe(node: string, urgent: boolean): void {
-    if (!this.running || this.probing.has(node) || this.probeQueue.includes(node)) return;
+    if (!this.running || this.probing.has(node) || this.queued.has(node)) return;
+    this.queued.add(node);
     if (urgent) this.probeQueue.unshift(node);
     else this.probeQueue.push(node);
     this.drainProbes();
   }
 
   private drainProbes(): void {
-    const limit = Math.max(1, this.options.probeConcurrency ?? 4);
+    // A probe mostly waits for replies: with a fixed 4 in flight, 1,000 nodes took longer than
+    // the interval. By default the concurrency grows with the cluster (1 per 16 nodes, 4 to 64).
+    const limit = Math.max(
+      1,
+      this.options.probeConcurrency ?? Math.min(64, Math.max(4, Math.ceil(this.sides.size / 16))),
+    );
     while (this.running && this.activeProbes < limit && this.probeQueue.length > 0) {
       const node = this.probeQueue.shift()!;
+      this.queued.delete(node);
       this.activeProbes += 1;
       this.probing.add(node);
       void this.probe(node).finally(() => {
@@ -544,6 +567,21 @@ export class Collector {
     }
     const side = this.sides.get(node);
     if (!this.running || !side) return;
+    if (LIVENESS_FIELDS.every((name) => report.errors[name]?.code === 'timeout') && manager.drop) {
+      // Its socket may stay open for a minute (until four tick intervals pass in silence), and
+      // meanwhile the dashboard would call it connected with the last view it had. Drop the
+      // connection with the reason: the member shows `timeout`, and reconnecting shows when
+      // the node answers again.
+      const seconds = (this.options.probe?.timeoutMs ?? 5000) / 1000;
+      manager.drop(
+        node,
+        erlangError(
+          'timeout',
+          `node ${node} answered no probe within ${seconds} s (frozen or overloaded); reconnecting`,
+        ),
+      );
+      return;
+    }
     const at = this.now();
     const connected = side.connection.status === 'connected';
     const firstError = Object.values(report.errors)[0];
@@ -557,7 +595,7 @@ export class Collector {
       uptimeMs: report.uptimeMs,
       sees:
         connected && report.connectedNodes
-          ? sameOrNew(side.sees, report.connectedNodes.nodes)
+          ? this.seesOf(node, side.sees, report.connectedNodes.nodes)
           : null,
       registries: registryCounts(report.registries),
       probedAt: at,
@@ -573,6 +611,24 @@ export class Collector {
       memoryBytes: updated.memoryBytes,
     });
     this.scheduleRecompute();
+  }
+
+  /**
+   * The node's sorted peer list, reusing `previous` when the node reported exactly the same list
+   * as last time (nodes answer `nodes()` in a stable order): no sort of a thousand names per poll.
+   */
+  private seesOf(node: string, previous: readonly string[] | null, names: string[]): string[] {
+    const raw = this.rawSees.get(node);
+    this.rawSees.set(node, names);
+    if (
+      previous &&
+      raw &&
+      raw.length === names.length &&
+      raw.every((name, index) => name === names[index])
+    ) {
+      return previous as string[];
+    }
+    return sameOrNew(previous, names);
   }
 
   private observeLatency(seconds: number): void {

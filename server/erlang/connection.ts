@@ -117,6 +117,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   private nextPidNumber = 1;
   private nextPidSerial = 0;
   private sentSinceTick = false;
+  private corked = false;
   private silentIntervals = 0;
   private downReason: BeamscopeError | undefined;
 
@@ -196,8 +197,10 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   }
 
   /** Closes the connection; pending calls reject with `node_down`. */
-  close(): void {
-    this.goDown(erlangError('node_down', `connection to node ${this.node} closed by beamscope`));
+  close(reason?: BeamscopeError): void {
+    this.goDown(
+      reason ?? erlangError('node_down', `connection to node ${this.node} closed by beamscope`),
+    );
   }
 
   private newPid(): Pid {
@@ -213,6 +216,13 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   private send(control: Term, payload?: Term): void {
     if (this.downReason) return;
     this.sentSinceTick = true;
+    // The calls of one probe are issued together: they leave in one write (one syscall), not
+    // one each, which was a fifth of the collector's CPU at 1,000 nodes.
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
     this.stream.write(encodeDistMessage(control, payload));
     // A peer that stops reading would make us buffer every request we send it.
     if (this.stream.writableLength > this.maxUnsentBytes) {
@@ -224,6 +234,11 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
       );
     }
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.downReason) return;
