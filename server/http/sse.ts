@@ -29,9 +29,25 @@ export interface EventStreamOptions {
    * upstream and every other client go on). It reconnects with `Last-Event-ID`. Default 1000.
    */
   maxQueuedMessages?: number;
+  /**
+   * Bytes queued for one client before it counts as too slow, whatever the message count: a
+   * thousand deltas of a large cluster can be tens of MB. Default: the env
+   * `BEAMSCOPE_SSE_MAX_QUEUED_BYTES`, else 4 MiB. The first write (snapshot or replay) is not
+   * counted: it is as large as the state, however fast the client.
+   */
+  maxQueuedBytes?: number;
   /** The `retry:` the browser waits before reconnecting, ms; default 2000. */
   retryMs?: number;
   onEnd?: (reason: EventStreamEnd) => void;
+}
+
+/** Env override of the per-client byte bound (operators of very large clusters may raise it). */
+export const MAX_QUEUED_BYTES_ENV = 'BEAMSCOPE_SSE_MAX_QUEUED_BYTES';
+const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+function defaultMaxQueuedBytes(): number {
+  const raw = Number(process.env[MAX_QUEUED_BYTES_ENV]);
+  return Number.isSafeInteger(raw) && raw > 0 ? raw : DEFAULT_MAX_QUEUED_BYTES;
 }
 
 /** The headers every SSE response carries (no caching, no proxy buffering). */
@@ -85,6 +101,11 @@ export function openEventStream(
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const maxQueued = Math.max(1, options.maxQueuedMessages ?? 1000);
+  const maxBytes = Math.max(1, options.maxQueuedBytes ?? defaultMaxQueuedBytes());
+  // One strategy bounds both: a message weighs its bytes, and at least 1/maxQueued of the byte
+  // bound, so either maxQueued messages or maxBytes bytes fill the queue, whichever comes first.
+  const minWeight = Math.ceil(maxBytes / maxQueued);
+  let firstChunk: Uint8Array | undefined;
   let cleanup: ((reason: EventStreamEnd) => void) | undefined;
 
   return new ReadableStream<Uint8Array>(
@@ -112,9 +133,10 @@ export function openEventStream(
             // Already closed or errored.
           }
         };
-        const send = (text: string) => {
+        const send = (text: string) => sendBytes(encoder.encode(text));
+        const sendBytes = (bytes: Uint8Array) => {
           if (ended) return;
-          controller.enqueue(encoder.encode(text));
+          controller.enqueue(bytes);
           if ((controller.desiredSize ?? 0) < 0) {
             // This client is not reading: drop it and free its queue. Its EventSource
             // reconnects with Last-Event-ID and catches up from the ring or a snapshot.
@@ -162,7 +184,8 @@ export function openEventStream(
           lastSent = message.seq;
           first += formatMessage(message, source.epoch);
         }
-        send(first);
+        firstChunk = encoder.encode(first);
+        sendBytes(firstChunk);
 
         if (ended) return;
         handles.heartbeat = setInterval(
@@ -175,7 +198,11 @@ export function openEventStream(
         cleanup?.('cancelled');
       },
     },
-    new CountQueuingStrategy({ highWaterMark: maxQueued }),
+    {
+      highWaterMark: maxBytes,
+      size: (chunk: Uint8Array) =>
+        chunk === firstChunk ? 0 : Math.max(chunk.byteLength, minWeight),
+    },
   );
 }
 
