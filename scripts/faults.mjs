@@ -33,10 +33,10 @@ await mkdir(reports, { recursive: true });
 await rm(join(results, 'long'), { recursive: true, force: true });
 await rm(join(results, 'fuzz'), { recursive: true, force: true });
 
-// The scenarios run the standalone production server (BEAMSCOPE_SERVER_JS may point at a copy).
-const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join('.next', 'standalone', 'server.js');
+// The scenarios run the standalone production server, built here from the checkout so the
+// report describes this source (BEAMSCOPE_SERVER_JS may point at a copy already built from it).
 let built = true;
-if (!existsSync(serverJs)) {
+if (!process.env.BEAMSCOPE_SERVER_JS || !existsSync(process.env.BEAMSCOPE_SERVER_JS)) {
   const code = await step(
     'build',
     async () => (await run('npx', ['next', 'build'])) || run('node', ['scripts/standalone.mjs']),
