@@ -148,8 +148,11 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
             data-group={node.group}
           >
             <button type="button" onClick={() => onSelect(node.key)}>
-              {node.label}: {STATE_STYLES[node.state].label}, {node.registered} registered names,{' '}
-              {model.groups[node.group]?.label ?? 'no group'}
+              {/* One string, one text node: a thousand buttons of five text nodes each were a
+                  large share of the page's first layout. */}
+              {`${node.label}: ${STATE_STYLES[node.state].label}, ${node.registered} registered names, ${
+                model.groups[node.group]?.label ?? 'no group'
+              }`}
             </button>
           </li>
         ))}

@@ -37,6 +37,7 @@ import {
   type GraphModel,
   type GraphNode,
   type MarkShape,
+  type MemberVisualState,
 } from '@/lib/topology';
 
 /** d3's symbol for each mark shape (shared with the SVG legend). */
@@ -69,6 +70,73 @@ interface SimLink extends SimulationLinkDatum<SimNode> {
 }
 
 const ENTER_MS = 600;
+/** What a d3 symbol type draws into. */
+type SymbolContext = Parameters<SymbolType['draw']>[0];
+
+/** Link kinds in drawing order: trouble on top. */
+const LINK_KINDS: readonly GraphLink['kind'][] = ['link', 'asymmetric', 'missing'];
+
+/**
+ * A path sink that draws d3 symbols (which draw around the origin) at a point, so many marks
+ * go into one canvas path without a save/translate/restore each.
+ */
+class OffsetPath implements SymbolContext {
+  private x = 0;
+  private y = 0;
+
+  constructor(private readonly context: CanvasRenderingContext2D) {}
+
+  at(x: number, y: number): void {
+    this.x = x;
+    this.y = y;
+  }
+
+  moveTo(x: number, y: number): void {
+    this.context.moveTo(x + this.x, y + this.y);
+  }
+
+  lineTo(x: number, y: number): void {
+    this.context.lineTo(x + this.x, y + this.y);
+  }
+
+  arc(x: number, y: number, radius: number, start: number, end: number, ccw?: boolean): void {
+    this.context.arc(x + this.x, y + this.y, radius, start, end, ccw);
+  }
+
+  arcTo(x1: number, y1: number, x2: number, y2: number, radius: number): void {
+    this.context.arcTo(x1 + this.x, y1 + this.y, x2 + this.x, y2 + this.y, radius);
+  }
+
+  bezierCurveTo(ax: number, ay: number, bx: number, by: number, x: number, y: number): void {
+    const { x: dx, y: dy } = this;
+    this.context.bezierCurveTo(ax + dx, ay + dy, bx + dx, by + dy, x + dx, y + dy);
+  }
+
+  quadraticCurveTo(ax: number, ay: number, x: number, y: number): void {
+    this.context.quadraticCurveTo(ax + this.x, ay + this.y, x + this.x, y + this.y);
+  }
+
+  ellipse(
+    x: number,
+    y: number,
+    rx: number,
+    ry: number,
+    rotation: number,
+    start: number,
+    end: number,
+    ccw?: boolean,
+  ): void {
+    this.context.ellipse(x + this.x, y + this.y, rx, ry, rotation, start, end, ccw);
+  }
+
+  rect(x: number, y: number, width: number, height: number): void {
+    this.context.rect(x + this.x, y + this.y, width, height);
+  }
+
+  closePath(): void {
+    this.context.closePath();
+  }
+}
 const LEAVE_MS = 900;
 
 function easeOut(t: number): number {
@@ -90,13 +158,20 @@ export interface GraphEngineCallbacks {
  */
 export class GraphEngine {
   private readonly context: CanvasRenderingContext2D;
+  private readonly offsetPath: OffsetPath;
+  /** Asked once: a new MediaQueryList per frame was measurable garbage at 60 frames a second. */
+  private readonly darkQuery: MediaQueryList | null;
   private readonly simulation: Simulation<SimNode, SimLink>;
   private readonly linkForce: ForceLink<SimNode, SimLink>;
   private readonly zoomBehavior: ZoomBehavior<HTMLCanvasElement, unknown>;
   private readonly resizeObserver: ResizeObserver;
   private nodes = new Map<string, SimNode>();
+  /** The same marks by member key (selection). */
+  private keyIndex = new Map<string, SimNode>();
   private leaving: SimNode[] = [];
   private links: SimLink[] = [];
+  /** The links' ids as of the last update, to tell whether they changed. */
+  private linkKey = '';
   private groups: GraphGroup[] = [];
   private centers: Point[] = [];
   private mode: GraphModel['mode'] = 'links';
@@ -109,6 +184,8 @@ export class GraphEngine {
   private destroyed = false;
   /** Bumped at every update: a frame scheduled for an older model draws the newer one. */
   private generation = 0;
+  /** Whether a frame with marks was drawn yet (marked once for the browser benchmark). */
+  private drewMarks = false;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -117,6 +194,8 @@ export class GraphEngine {
     const context = canvas.getContext('2d');
     if (!context) throw new Error('this browser has no 2D canvas');
     this.context = context;
+    this.offsetPath = new OffsetPath(context);
+    this.darkQuery = window.matchMedia?.('(prefers-color-scheme: dark)') ?? null;
     this.linkForce = forceLink<SimNode, SimLink>([])
       .id((node) => node.id)
       .distance(110)
@@ -137,7 +216,9 @@ export class GraphEngine {
       .force('x', forceX<SimNode>((node) => this.centers[node.group]?.x ?? 0).strength(0.12))
       .force('y', forceY<SimNode>((node) => this.centers[node.group]?.y ?? 0).strength(0.12))
       .alphaDecay(0.05)
-      .on('tick', () => this.requestDraw());
+      .on('tick', () => this.requestDraw())
+      // One User Timing mark per cool-down: bench/browser-scale.ts times "while the layout settles".
+      .on('end', () => performance.mark('beamscope:graph-settled'));
 
     this.zoomBehavior = zoom<HTMLCanvasElement, unknown>()
       .scaleExtent([0.05, 8])
@@ -237,10 +318,12 @@ export class GraphEngine {
     const next = new Map<string, SimNode>();
     let entered = 0;
     let regrouped = 0;
+    let resized = 0;
     for (const graphNode of model.nodes) {
       const existing = this.nodes.get(graphNode.id);
       if (existing) {
         if (existing.group !== graphNode.group) regrouped += 1;
+        if (existing.radius !== graphNode.radius) resized += 1;
         Object.assign(existing, graphNode);
         next.set(graphNode.id, existing);
       } else {
@@ -258,10 +341,15 @@ export class GraphEngine {
       }
     }
     this.leaving = this.leaving.filter((node) => !next.has(node.id));
+    let removed = 0;
     for (const [id, node] of this.nodes) {
-      if (!next.has(id)) this.leaving.push({ ...node, leftAt: now });
+      if (!next.has(id)) {
+        this.leaving.push({ ...node, leftAt: now });
+        removed += 1;
+      }
     }
     this.nodes = next;
+    this.keyIndex = new Map([...next.values()].map((node) => [node.key, node]));
     this.links = model.links
       .filter((link) => next.has(link.source) && next.has(link.target))
       .map((link) => ({
@@ -281,8 +369,21 @@ export class GraphEngine {
       'y',
       forceY<SimNode>((node) => this.centers[node.group]?.y ?? 0).strength(0.12),
     );
-    const heat = previous.size === 0 ? 1 : entered > 0 || regrouped > 0 ? 0.5 : 0.05;
-    this.simulation.alpha(Math.max(this.simulation.alpha(), heat)).restart();
+    const linkKey = this.links.map((link) => link.id).join(' ');
+    const relinked = linkKey !== this.linkKey;
+    this.linkKey = linkKey;
+    const heat =
+      previous.size === 0
+        ? 1
+        : entered > 0 || regrouped > 0
+          ? 0.5
+          : resized > 0 || removed > 0 || relinked
+            ? 0.05
+            : 0;
+    // A model that moves nothing (a new load figure, a state colour) is redrawn, not re-laid
+    // out: at a thousand members every probe cycle brings one, and reheating each kept the
+    // force layout ticking for good.
+    if (heat > 0) this.simulation.alpha(Math.max(this.simulation.alpha(), heat)).restart();
     this.canvas.dataset.nodes = String(next.size);
     this.canvas.dataset.groups = String(model.partitions);
     this.canvas.dataset.generation = String(this.generation);
@@ -338,7 +439,7 @@ export class GraphEngine {
     }
     const context = this.context;
     const ratio = window.devicePixelRatio || 1;
-    const dark = window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+    const dark = this.darkQuery?.matches ?? false;
     const ink = dark ? '#e2e8f0' : '#0f172a';
     const faint = dark ? 'rgba(148,163,184,0.45)' : 'rgba(71,85,105,0.35)';
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -378,26 +479,76 @@ export class GraphEngine {
       }
     }
 
-    // Links: plain for agreed links, dashed amber for one-sided, dashed red for missing.
-    for (const link of this.links) {
+    // Links: plain for agreed links, dashed amber for one-sided, dashed red for missing. One
+    // path per kind: a stroke per line made hundreds of missing links cost a frame on their own.
+    for (const kind of LINK_KINDS) {
+      let any = false;
       context.beginPath();
-      context.moveTo(link.source.x, link.source.y);
-      context.lineTo(link.target.x, link.target.y);
-      if (link.kind === 'link') {
+      for (const link of this.links) {
+        if (link.kind !== kind) continue;
+        context.moveTo(link.source.x, link.source.y);
+        context.lineTo(link.target.x, link.target.y);
+        any = true;
+      }
+      if (!any) continue;
+      if (kind === 'link') {
         context.setLineDash([]);
         context.strokeStyle = faint;
         context.lineWidth = 1 / k;
       } else {
-        context.setLineDash(link.kind === 'missing' ? [2 / k, 3 / k] : [6 / k, 3 / k]);
-        context.strokeStyle = link.kind === 'missing' ? '#dc2626' : '#d97706';
+        context.setLineDash(kind === 'missing' ? [2 / k, 3 / k] : [6 / k, 3 / k]);
+        context.strokeStyle = kind === 'missing' ? '#dc2626' : '#d97706';
         context.lineWidth = 1.5 / k;
       }
       context.stroke();
     }
     context.setLineDash([]);
 
-    // Marks, then the ones fading out on top of nothing (they no longer take part in the layout).
+    // Marks. Those that look alike (same state, same stage of their entrance) go into one path,
+    // filled and outlined once: per-mark fill/stroke/save/restore was most of a frame's cost at
+    // a thousand members in software raster. Marks fading out, the selection ring and labels
+    // are few and drawn one by one on top.
     let animating = false;
+    const outline = dark ? '#0f172a' : '#ffffff';
+    const batches = new Map<string, { state: MemberVisualState; grow: number; nodes: SimNode[] }>();
+    for (const node of this.nodes.values()) {
+      const age = now - node.bornAt;
+      const entering = age < ENTER_MS;
+      if (entering) animating = true;
+      // Members that entered together share `bornAt`, so an entrance is one batch per state too.
+      const id = entering ? `${node.state}@${node.bornAt}` : node.state;
+      let batch = batches.get(id);
+      if (!batch) {
+        const grow = entering ? easeOut(Math.max(0, age) / ENTER_MS) : 1;
+        batch = { state: node.state, grow, nodes: [] };
+        batches.set(id, batch);
+      }
+      batch.nodes.push(node);
+    }
+    // Past a few pixels across, an outline is all a mark is: skip it (level of detail).
+    const outlined = (radius: number) => radius * k >= 2.5;
+    for (const { state, grow, nodes } of batches.values()) {
+      const style = STATE_STYLES[state];
+      const type = SYMBOL_TYPES[style.shape];
+      const scale = Math.max(0.05, grow);
+      context.globalAlpha = Math.min(1, 0.3 + grow);
+      context.beginPath();
+      let outlineAll = false;
+      for (const node of nodes) {
+        this.offsetPath.at(node.x, node.y);
+        type.draw(this.offsetPath, symbolArea(node.radius * scale));
+        if (outlined(node.radius * scale)) outlineAll = true;
+      }
+      context.fillStyle = style.color;
+      context.fill();
+      if (outlineAll) {
+        context.lineWidth = 1.5 / k;
+        context.strokeStyle = outline;
+        context.stroke();
+      }
+    }
+    context.globalAlpha = 1;
+
     const path = symbol<MarkShape>().context(context);
     const showLabels = this.nodes.size <= 40 && k >= 0.5;
     const drawMark = (node: SimNode, opacity: number, grow: number) => {
@@ -410,7 +561,7 @@ export class GraphEngine {
       context.fillStyle = style.color;
       context.fill();
       context.lineWidth = 1.5 / k;
-      context.strokeStyle = dark ? '#0f172a' : '#ffffff';
+      context.strokeStyle = outline;
       context.stroke();
       if (node.key === this.selectedKey) {
         context.beginPath();
@@ -427,19 +578,42 @@ export class GraphEngine {
       }
       context.restore();
     };
-    for (const node of this.nodes.values()) {
-      const age = now - node.bornAt;
-      const grow = age >= ENTER_MS ? 1 : easeOut(Math.max(0, age) / ENTER_MS);
-      if (age < ENTER_MS) animating = true;
-      drawMark(node, Math.min(1, 0.3 + grow), Math.max(0.05, grow));
-    }
     this.leaving = this.leaving.filter((node) => now - (node.leftAt ?? now) < LEAVE_MS);
     for (const node of this.leaving) {
       const t = (now - (node.leftAt ?? now)) / LEAVE_MS;
       drawMark(node, 1 - t, 1 + 0.5 * t);
       animating = true;
     }
+
+    const selected = this.selectedKey === null ? undefined : this.keyIndex.get(this.selectedKey);
+    if (selected) {
+      const age = now - selected.bornAt;
+      const grow = age >= ENTER_MS ? 1 : Math.max(0.05, easeOut(Math.max(0, age) / ENTER_MS));
+      context.beginPath();
+      context.arc(selected.x, selected.y, selected.radius * grow + 5 / k, 0, 2 * Math.PI);
+      context.lineWidth = 2.5 / k;
+      context.strokeStyle = dark ? '#38bdf8' : '#0369a1';
+      context.stroke();
+    }
+
+    if (showLabels) {
+      context.fillStyle = ink;
+      context.textAlign = 'center';
+      context.font = `${11 / k}px ui-sans-serif, system-ui, sans-serif`;
+      for (const node of this.nodes.values()) {
+        const age = now - node.bornAt;
+        const grow = age >= ENTER_MS ? 1 : Math.max(0.05, easeOut(Math.max(0, age) / ENTER_MS));
+        context.globalAlpha = Math.min(1, 0.3 + grow);
+        context.fillText(node.label, node.x, node.y + node.radius * grow + 13 / k);
+      }
+      context.globalAlpha = 1;
+    }
     this.canvas.dataset.leaving = String(this.leaving.length);
+    if (!this.drewMarks && this.nodes.size > 0) {
+      // Once per engine, so it costs nothing: "data in → first drawn frame" for the benchmark.
+      this.drewMarks = true;
+      performance.mark('beamscope:graph-first-draw', { detail: { nodes: this.nodes.size } });
+    }
     if (animating) this.requestDraw();
   }
 

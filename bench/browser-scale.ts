@@ -1,0 +1,556 @@
+/**
+ * Browser benchmark at scale (issue 9, item 6): a 1,000-member cluster with partitions, drawn
+ * by the standalone production server's dashboard in real headless Chromium.
+ *
+ * The members come from the emulated Kubernetes API (1,000 pods of the Service, each on its own
+ * loopback address) and their BEAM side from simulated nodes (test/support/sim-node, in a child
+ * process with that API), split into partitions (600/300/100); `--no-sim` leaves the BEAM side
+ * unreachable (pods only). Measured in the page:
+ *   - first drawn frame after data: the `/api/clusters/{id}` response's end (Resource Timing) →
+ *     the graph engine's `beamscope:graph-first-draw` User Timing mark;
+ *   - frame time p95 while the layout settles (first draw → `beamscope:graph-settled`) and during
+ *     scripted wheel zoom and drag pan over the canvas: deltas between requestAnimationFrame
+ *     callbacks collected by a script injected before the page's own;
+ *   - the JS heap after a forced GC (CDP `Runtime.getHeapUsage`).
+ * Headless Chromium runs with --disable-gpu: the canvas is rasterised in software, so these are
+ * pessimistic figures for a desktop browser with GPU raster.
+ *
+ * Run alone: `tsx --conditions=react-server bench/browser-scale.ts [--members 1000]
+ *   [--partitions 600,300,100] [--no-sim] [--profile /tmp/browser/profile.cpuprofile]`
+ * with BEAMSCOPE_SERVER_JS pointing at a standalone build (default: .next/standalone/server.js).
+ * `--serve` starts the cluster and the server only (and prints their address and config), and
+ * `--url URL` measures a dashboard already serving such a cluster: two builds, one cluster.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import type { CDPSession, Page } from 'playwright-core';
+import { stringify } from 'yaml';
+
+import { startEmulatedApi } from '../server/sandbox/kube-api';
+import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
+import { launchChromium } from '../test/e2e/support/browser';
+import { simulatedAddresses, startSimulatedClusterProcess } from '../test/support/sim-node';
+
+/** A figure against its goal, as bench/run.ts tabulates them. */
+export interface GoalFigure {
+  value: number | null;
+  goal: number;
+  met: boolean;
+  unit: 'ms';
+  /** How many measurements the value summarises. */
+  samples: number;
+}
+
+/** Everything {@link runBrowserScaleBench} measured. */
+export interface BrowserScaleResults {
+  members: number;
+  /** Sizes of the partitions asked of the simulated nodes ([] when the BEAM side is unreachable). */
+  partitions: number[];
+  /** Partitions (groups) the page drew. */
+  drawnGroups: number;
+  beamSide: 'simulated' | 'unreachable';
+  renderer: string;
+  viewport: { width: number; height: number };
+  /** Data in (snapshot response end) → first frame with marks drawn. */
+  firstFrameMs: GoalFigure;
+  /** Frame time p95 from the first draw until the force layout has cooled down. */
+  settleFrameP95Ms: GoalFigure & {
+    medianMs: number | null;
+    maxMs: number | null;
+    durationMs: number;
+  };
+  /** Frame time p95 during scripted wheel zoom and drag pan. */
+  zoomPanFrameP95Ms: GoalFigure & {
+    medianMs: number | null;
+    maxMs: number | null;
+    durationMs: number;
+  };
+  /** JS heap of the page after a forced GC. */
+  heap: { usedMB: number; totalMB: number };
+  /** Snapshot response size and timing, for context. */
+  snapshot: { bytes: number; responseEndMs: number };
+  screenshot: string | null;
+  profile: string | null;
+}
+
+/** Options of {@link runBrowserScaleBench}. */
+export interface BrowserScaleOptions {
+  members?: number;
+  /** Partition sizes (must add up to `members`); default 600/300/100 of 1,000. */
+  partitions?: number[];
+  /** Leave the BEAM side unreachable even when the simulated nodes are available. */
+  noSim?: boolean;
+  /** Where to save a screenshot of the settled graph; default /tmp/browser/graph-<members>.png. */
+  screenshot?: string | null;
+  /** Write a Chromium CPU profile (.cpuprofile) of the settle and zoom/pan phases here. */
+  profile?: string | null;
+  log?: (line: string) => void;
+  /** Measure against this running stack instead of starting one. */
+  stack?: ScaleStack;
+}
+
+const CLUSTER_ID = 'bench';
+const SERVICE = 'myapp';
+const CONTEXT = 'bench';
+const FIRST_FRAME_GOAL_MS = 1500;
+const FRAME_P95_GOAL_MS = 33;
+const VIEWPORT = { width: 1440, height: 1000 };
+
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
+
+function quantile(values: number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+const round = (value: number | null, digits = 1) =>
+  value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits;
+
+/** Installed before the page's scripts: a requestAnimationFrame clock that never stops. */
+function frameRecorder(): void {
+  const frames: number[] = [];
+  (window as unknown as { __benchFrames: number[] }).__benchFrames = frames;
+  const tick = (time: number) => {
+    frames.push(time);
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}
+
+/** Deltas between consecutive frames whose start lies in [from, to]. */
+function frameDeltas(frames: number[], from: number, to: number): number[] {
+  const deltas: number[] = [];
+  for (let index = 1; index < frames.length; index += 1) {
+    const previous = frames[index - 1]!;
+    const current = frames[index]!;
+    if (previous >= from && current <= to) deltas.push(current - previous);
+  }
+  return deltas;
+}
+
+function frameFigure(deltas: number[], durationMs: number) {
+  const p95 = quantile(deltas, 0.95);
+  return {
+    value: round(p95),
+    goal: FRAME_P95_GOAL_MS,
+    met: p95 !== null && p95 <= FRAME_P95_GOAL_MS,
+    unit: 'ms' as const,
+    samples: deltas.length,
+    medianMs: round(quantile(deltas, 0.5)),
+    maxMs: round(deltas.length ? Math.max(...deltas) : null),
+    durationMs: Math.round(durationMs),
+  };
+}
+
+async function markTime(page: Page, name: string): Promise<number | null> {
+  return page.evaluate(
+    (mark) => performance.getEntriesByName(mark, 'mark')[0]?.startTime ?? null,
+    name,
+  );
+}
+
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | null | undefined | false>,
+  detail?: () => string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `browser-scale: timed out waiting for ${what}${detail ? ` (${detail()})` : ''}`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+/** Scripted zoom (wheel in, then out) and pan (drags from empty corners) over the canvas. */
+async function zoomAndPan(page: Page, rounds = 2): Promise<void> {
+  const box = (await page.getByTestId('topology-canvas').boundingBox())!;
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  for (let round = 0; round < rounds; round += 1) {
+    await page.mouse.move(cx, cy);
+    for (let step = 0; step < 12; step += 1) {
+      await page.mouse.wheel(0, -120);
+      await sleep(30);
+    }
+    // Pan the zoomed-in view around: from near a corner, where the fit leaves no mark.
+    for (const [dx, dy] of [
+      [260, 160],
+      [-260, -160],
+      [-200, 120],
+    ] as const) {
+      const startX = dx > 0 ? box.x + 12 : box.x + box.width - 12;
+      const startY = dy > 0 ? box.y + 12 : box.y + box.height - 12;
+      await page.mouse.move(startX, startY);
+      await page.mouse.down();
+      await page.mouse.move(startX + dx, startY + dy, { steps: 24 });
+      await page.mouse.up();
+    }
+    await page.mouse.move(cx, cy);
+    for (let step = 0; step < 12; step += 1) {
+      await page.mouse.wheel(0, 120);
+      await sleep(30);
+    }
+  }
+}
+
+/** What a kubeconfig needs of an emulated API (in this process or the simulator's child). */
+interface KubeApiAccess {
+  url: string;
+  token: string;
+  namespace: string;
+  caPem?: string;
+}
+
+function kubeconfigFor(api: KubeApiAccess): string {
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: CONTEXT,
+        cluster: {
+          server: api.url,
+          'certificate-authority-data': Buffer.from(api.caPem!).toString('base64'),
+        },
+      },
+    ],
+    users: [{ name: CONTEXT, user: { token: api.token } }],
+    contexts: [
+      { name: CONTEXT, context: { cluster: CONTEXT, user: CONTEXT, namespace: api.namespace } },
+    ],
+    'current-context': CONTEXT,
+  });
+}
+
+interface SnapshotShape {
+  state: {
+    members: Array<{ beam?: { connection: { status: string } } | null }>;
+    partitions: string[][];
+  };
+}
+
+/** The emulated API, the BEAM side and the production server, with what the bench needs of them. */
+export interface ScaleStack {
+  url: string;
+  /** The beamscope configuration the server runs with (another build can be started on it). */
+  config: string;
+  clusterId: string;
+  members: number;
+  partitions: number[];
+  beamSide: 'simulated' | 'unreachable';
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `members` Ready pods and their simulated nodes in partitions (or, `noSim`, the pods
+ * alone) and the standalone dashboard, and waits until the server sees them all.
+ */
+export async function startScaleStack(
+  options: Pick<BrowserScaleOptions, 'members' | 'partitions' | 'noSim' | 'log'> = {},
+): Promise<ScaleStack> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const members = options.members ?? 1000;
+  const simulated = !options.noSim;
+  const sizes = simulated
+    ? (options.partitions ?? [
+        Math.round(members * 0.6),
+        Math.round(members * 0.3),
+        members - Math.round(members * 0.6) - Math.round(members * 0.3),
+      ])
+    : [];
+  if (simulated && sizes.reduce((sum, size) => sum + size, 0) !== members) {
+    throw new Error(`browser-scale: partitions ${sizes.join('/')} do not add up to ${members}`);
+  }
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) await step().catch(() => undefined);
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'beamscope-browser-bench-'));
+  stops.push(() => rm(dir, { recursive: true, force: true }));
+  try {
+    const cookie = [...randomBytes(20)]
+      .map((byte) => String.fromCharCode(65 + (byte % 26)))
+      .join('');
+    const distPort = await freePort();
+    const startedPods = Date.now();
+    let api: KubeApiAccess;
+    if (simulated) {
+      // Nodes and pods in a child process, so their CPU is not taken from the browser's driver.
+      const addresses = simulatedAddresses(members, 12);
+      const groups: string[][] = [];
+      let offset = 0;
+      for (const size of sizes) {
+        groups.push(addresses.slice(offset, offset + size));
+        offset += size;
+      }
+      const sim = await startSimulatedClusterProcess({
+        addresses,
+        port: distPort,
+        cookie,
+        basename: SERVICE,
+        partitions: groups,
+        kubeApi: { tls: true },
+      });
+      stops.push(() => sim.stop());
+      api = sim.api!;
+      log(
+        `browser-scale: ${sim.nodes.length} simulated nodes and pods in partitions ${sizes.join('/')} (${Date.now() - startedPods} ms)`,
+      );
+    } else {
+      // The Kubernetes side alone: the Service's pods, Ready at once, nothing listening on them.
+      const emulated = await startEmulatedApi({
+        tls: true,
+        readyDelayMs: 0,
+        terminationGraceMs: 100,
+      });
+      stops.push(() => emulated.stop());
+      await emulated.control.scale(members);
+      await waitFor('the pods to be Ready', 120_000, async () =>
+        emulated.control.pods().filter((pod) => pod.ready).length >= members ? true : null,
+      );
+      api = emulated;
+      log(`browser-scale: ${members} pods Ready in ${Date.now() - startedPods} ms`);
+    }
+
+    await writeFile(join(dir, 'cookie'), cookie, { mode: 0o600 });
+    await writeFile(join(dir, 'kubeconfig'), kubeconfigFor(api), { mode: 0o600 });
+    await writeFile(
+      join(dir, 'beamscope.yaml'),
+      stringify({
+        clusters: [
+          {
+            id: CLUSTER_ID,
+            namespace: api.namespace,
+            kubernetes: { kubeconfig: './kubeconfig', context: CONTEXT },
+            discovery: { mode: 'endpointSlices', service: SERVICE },
+            nodeNaming: { mode: 'ip', basename: SERVICE },
+            distribution: { cookieFile: './cookie', port: distPort },
+          },
+        ],
+      }),
+    );
+
+    const dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
+    stops.push(() => dashboard.stop());
+    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}`;
+    // The server's view is complete: every pod, and (with simulated nodes) every partition.
+    const startedWait = Date.now();
+    let seen = 'no snapshot';
+    await waitFor(
+      'the dashboard to see every member',
+      300_000,
+      async () => {
+        const response = await fetch(snapshotUrl).catch(() => null);
+        if (!response?.ok) return null;
+        const snapshot = (await response.json()) as SnapshotShape;
+        const connected = snapshot.state.members.filter(
+          (member) => member.beam?.connection.status === 'connected',
+        ).length;
+        seen = `${snapshot.state.members.length} members, ${connected} connected, ${snapshot.state.partitions.length} partitions`;
+        if (snapshot.state.members.length < members) return null;
+        if (!simulated) return true;
+        return connected >= members && snapshot.state.partitions.length === sizes.length
+          ? true
+          : null;
+      },
+      () => seen,
+    );
+    log(`browser-scale: the server sees ${seen} (${Date.now() - startedWait} ms)`);
+
+    return {
+      url: dashboard.url,
+      config: join(dir, 'beamscope.yaml'),
+      clusterId: CLUSTER_ID,
+      members,
+      partitions: sizes,
+      beamSide: simulated ? 'simulated' : 'unreachable',
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Runs the benchmark once; see the file's comment. */
+export async function runBrowserScaleBench(
+  options: BrowserScaleOptions = {},
+): Promise<BrowserScaleResults> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const members = options.members ?? 1000;
+  const screenshotPath =
+    options.screenshot === undefined ? `/tmp/browser/graph-${members}.png` : options.screenshot;
+  const stack = options.stack ?? (await startScaleStack(options));
+  // A stack handed in belongs to the caller (it may measure several builds against one cluster).
+  const stops: Array<() => Promise<void>> = options.stack ? [] : [() => stack.stop()];
+  const sizes = stack.partitions;
+  const startSim = stack.beamSide === 'simulated';
+  try {
+    const { browser, close } = await launchChromium();
+    stops.push(close);
+    const page = await browser.newPage({ viewport: VIEWPORT });
+    page.on('crash', () => log('browser-scale: the page crashed'));
+    browser.on('disconnected', () => log('browser-scale: Chromium went away'));
+    await page.addInitScript(frameRecorder);
+    const cdp: CDPSession = await page.context().newCDPSession(page);
+    if (options.profile) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
+
+    await page.goto(`${stack.url}/clusters/${CLUSTER_ID}`, { timeout: 180_000 });
+    log('browser-scale: page loaded');
+    await page.getByTestId('topology-canvas').waitFor({ timeout: 180_000 });
+    log('browser-scale: canvas in the page');
+    const firstDraw = await waitFor('the first drawn frame', 180_000, () =>
+      markTime(page, 'beamscope:graph-first-draw'),
+    );
+    const snapshotTiming = await page.evaluate((path) => {
+      const entry = performance
+        .getEntriesByType('resource')
+        .find((candidate) => new URL(candidate.name).pathname === path) as
+        PerformanceResourceTiming | undefined;
+      return entry ? { responseEnd: entry.responseEnd, bytes: entry.encodedBodySize } : null;
+    }, `/api/clusters/${CLUSTER_ID}`);
+    if (!snapshotTiming) throw new Error('browser-scale: no timing for the snapshot request');
+    const firstFrame = firstDraw - snapshotTiming.responseEnd;
+    log(`browser-scale: first frame ${Math.round(firstFrame)} ms after the snapshot arrived`);
+
+    // While the layout settles: until the simulation's `end` (or 30 s, reported as such).
+    const settled =
+      (await waitFor('the layout to settle', 60_000, () =>
+        markTime(page, 'beamscope:graph-settled'),
+      ).catch(() => null)) ?? (await page.evaluate(() => performance.now()));
+    await sleep(300);
+    const drawnGroups = Number(await page.getByTestId('topology').getAttribute('data-partitions'));
+    const drawnNodes = Number(await page.getByTestId('topology-canvas').getAttribute('data-nodes'));
+    if (drawnNodes !== members) {
+      throw new Error(`browser-scale: the canvas drew ${drawnNodes} marks, not ${members}`);
+    }
+    if (screenshotPath) {
+      await mkdir(join(screenshotPath, '..'), { recursive: true });
+      await page.screenshot({ path: screenshotPath });
+    }
+
+    const zoomStart = await page.evaluate(() => performance.now());
+    await zoomAndPan(page);
+    const zoomEnd = await page.evaluate(() => performance.now());
+
+    let profilePath: string | null = null;
+    if (options.profile) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: unknown };
+      await mkdir(join(options.profile, '..'), { recursive: true });
+      await writeFile(options.profile, JSON.stringify(profile));
+      profilePath = options.profile;
+    }
+
+    const frames = await page.evaluate(
+      () => (window as unknown as { __benchFrames: number[] }).__benchFrames,
+    );
+    await cdp.send('HeapProfiler.collectGarbage');
+    const heap = (await cdp.send('Runtime.getHeapUsage')) as {
+      usedSize: number;
+      totalSize: number;
+    };
+
+    const settleDeltas = frameDeltas(frames, firstDraw, settled);
+    const zoomDeltas = frameDeltas(frames, zoomStart, zoomEnd);
+    return {
+      members,
+      partitions: sizes,
+      drawnGroups,
+      beamSide: startSim ? 'simulated' : 'unreachable',
+      renderer:
+        'headless Chromium (/usr/bin/chromium) with --disable-gpu: canvas rasterised in software',
+      viewport: VIEWPORT,
+      firstFrameMs: {
+        value: Math.round(firstFrame),
+        goal: FIRST_FRAME_GOAL_MS,
+        met: firstFrame <= FIRST_FRAME_GOAL_MS,
+        unit: 'ms',
+        samples: 1,
+      },
+      settleFrameP95Ms: frameFigure(settleDeltas, settled - firstDraw),
+      zoomPanFrameP95Ms: frameFigure(zoomDeltas, zoomEnd - zoomStart),
+      heap: {
+        usedMB: Math.round((heap.usedSize / 1024 / 1024) * 10) / 10,
+        totalMB: Math.round((heap.totalSize / 1024 / 1024) * 10) / 10,
+      },
+      snapshot: {
+        bytes: snapshotTiming.bytes,
+        responseEndMs: Math.round(snapshotTiming.responseEnd),
+      },
+      screenshot: screenshotPath,
+      profile: profilePath,
+    };
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      members: { type: 'string' },
+      partitions: { type: 'string' },
+      'no-sim': { type: 'boolean' },
+      profile: { type: 'string' },
+      screenshot: { type: 'string' },
+      // Start the cluster and the server only, print the dashboard's address, run until a signal.
+      serve: { type: 'boolean' },
+      // Measure a dashboard already serving the stack of a --serve run (another build, say).
+      url: { type: 'string' },
+    },
+  });
+  const options: BrowserScaleOptions = {
+    members: values.members ? Number(values.members) : undefined,
+    partitions: values.partitions?.split(',').map(Number),
+    noSim: values['no-sim'],
+    profile: values.profile ?? null,
+    screenshot: values.screenshot,
+  };
+  if (values.serve) {
+    const stack = await startScaleStack(options);
+    process.stdout.write(`${JSON.stringify({ url: stack.url, config: stack.config })}\n`);
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+    await stack.stop();
+  } else {
+    const members = options.members ?? 1000;
+    const results = await runBrowserScaleBench({
+      ...options,
+      ...(values.url
+        ? {
+            stack: {
+              url: values.url,
+              config: '',
+              clusterId: CLUSTER_ID,
+              members,
+              partitions: options.partitions ?? [],
+              beamSide: options.noSim ? 'unreachable' : 'simulated',
+              stop: async () => {},
+            },
+          }
+        : {}),
+    });
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  }
+  // The emulator's pod timers would keep an idle process alive.
+  process.exit(0);
+}
