@@ -36,8 +36,16 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   readonly states = new Map<string, NodeConnectionState>();
   readonly peers = new Map<string, string[]>();
   readonly globalNames = new Map<string, number>();
+  /** Nodes that answer no call at all (every call times out), as a SIGSTOPped node. */
+  readonly frozen = new Set<string>();
+  readonly dropped: Array<{ node: string; code: string; reason: string }> = [];
   tracked: string[] = [];
   rpcCalls = 0;
+
+  drop(node: string, reason: { code: string; message: string }): void {
+    this.dropped.push({ node, code: reason.code, reason: reason.message });
+    this.set(node, { status: 'timeout', since: 3, code: reason.code, reason: reason.message });
+  }
 
   track(nodes: string[]): void {
     this.tracked = nodes;
@@ -55,6 +63,7 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   async rpc(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
     this.rpcCalls += 1;
     if (this.states.get(node)?.status !== 'connected') throw erlangError('node_down', 'down');
+    if (this.frozen.has(node)) throw erlangError('timeout', `${module}:${fn} timed out`);
     if (module === 'erlang' && fn === 'nodes') return (this.peers.get(node) ?? []).map(atom);
     if (
       module === 'erlang' &&
@@ -151,6 +160,37 @@ describe('Collector', () => {
     expect(timeline.at(-1)!.seq).toBeGreaterThan(seqBefore);
     expect(state(collector).members[0]?.beam?.sees).toBeNull();
     expect(state(collector).partitions).toEqual([]);
+  });
+
+  it('drops a node that answers no probe at all, and only such a node', async () => {
+    const { source, manager, collector } = setup();
+    source.set([pod('10.0.0.1'), pod('10.0.0.2')]);
+    collector.flush();
+    manager.frozen.add('myapp@10.0.0.1');
+    manager.set('myapp@10.0.0.1', connected());
+    // The other node answers its cheap calls but fails the rest: slow or partial, not frozen.
+    manager.set('myapp@10.0.0.2', connected());
+    await until(() => manager.dropped.length > 0, 'the frozen node dropped');
+    await until(
+      () =>
+        state(collector).members.find((m) => m.node === 'myapp@10.0.0.2')?.beam?.probedAt != null,
+      'the other node probed',
+    );
+    collector.flush();
+    expect(manager.dropped).toEqual([
+      {
+        node: 'myapp@10.0.0.1',
+        code: 'timeout',
+        reason: expect.stringMatching(/answered no probe/),
+      },
+    ]);
+    const members = state(collector).members;
+    expect(members.find((m) => m.node === 'myapp@10.0.0.1')?.beam?.connection.status).toBe(
+      'timeout',
+    );
+    expect(members.find((m) => m.node === 'myapp@10.0.0.2')?.beam?.connection.status).toBe(
+      'connected',
+    );
   });
 
   it('keeps showing a failure while the manager retries', () => {
