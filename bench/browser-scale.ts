@@ -113,15 +113,19 @@ const round = (value: number | null, digits = 1) =>
   value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Installed before the page's scripts: a requestAnimationFrame clock that never stops. */
-function frameRecorder(): void {
-  const frames: number[] = [];
-  (window as unknown as { __benchFrames: number[] }).__benchFrames = frames;
-  const tick = (time: number) => {
-    frames.push(time);
+// Passed to the page as source text: tsx compiles a function with esbuild's keepNames, whose
+// `__name(...)` helper calls do not exist in the page, and the recorder would throw there.
+const frameRecorder = `
+  (() => {
+    const frames = [];
+    window.__benchFrames = frames;
+    const tick = (time) => {
+      frames.push(time);
+      requestAnimationFrame(tick);
+    };
     requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-}
+  })();
+`;
 
 /** Deltas between consecutive frames whose start lies in [from, to]. */
 function frameDeltas(frames: number[], from: number, to: number): number[] {
@@ -404,7 +408,7 @@ export async function runBrowserScaleBench(
     const page = await browser.newPage({ viewport: VIEWPORT });
     page.on('crash', () => log('browser-scale: the page crashed'));
     browser.on('disconnected', () => log('browser-scale: Chromium went away'));
-    await page.addInitScript(frameRecorder);
+    await page.addInitScript({ content: frameRecorder });
     const cdp: CDPSession = await page.context().newCDPSession(page);
     if (options.profile) {
       await cdp.send('Profiler.enable');

@@ -2,7 +2,7 @@
 
 import { useMemo, useRef, useState, type KeyboardEvent } from 'react';
 
-import { formatBytes, formatDuration } from '@/lib/format';
+import { formatBytes, formatCount, formatDuration } from '@/lib/format';
 import {
   filterRows,
   membershipRows,
@@ -244,12 +244,12 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
                     : row.registries.map((entry) => (
                         <div key={entry.registry}>
                           <span className="text-slate-500">{entry.registry}</span>{' '}
-                          {entry.count.toLocaleString()}
+                          {formatCount(entry.count)}
                         </div>
                       ))}
                 </td>
                 <td className="px-2 py-1.5 text-right tabular-nums">
-                  {row.processes === null ? '—' : row.processes.toLocaleString()}
+                  {row.processes === null ? '—' : formatCount(row.processes)}
                 </td>
                 <td className="px-2 py-1.5 text-right tabular-nums">
                   {row.memoryBytes === null ? '—' : formatBytes(row.memoryBytes)}

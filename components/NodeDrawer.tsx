@@ -4,7 +4,7 @@ import { useEffect, type ReactNode } from 'react';
 
 import type { NodeDetailsResponse } from '@/lib/api';
 import type { ClusterMember, ClusterState } from '@/lib/cluster-state';
-import { formatAge, formatBytes, formatClock, formatDuration } from '@/lib/format';
+import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
 import { memberVisualState, STATE_STYLES } from '@/lib/topology';
 
 import { Sparkline } from './Sparkline';
@@ -153,7 +153,9 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
             <Row label="OTP / Elixir">
               {beam.otpRelease ?? '—'} / {beam.elixirVersion ?? '—'}
             </Row>
-            <Row label="processes">{beam.processCount?.toLocaleString() ?? '—'}</Row>
+            <Row label="processes">
+              {beam.processCount === null ? '—' : formatCount(beam.processCount)}
+            </Row>
             <Row label="memory">
               {beam.memoryBytes === null ? '—' : formatBytes(beam.memoryBytes)}
             </Row>
@@ -221,9 +223,9 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
           <ul className="space-y-0.5 text-xs">
             {names.map((entry) => (
               <li key={entry.registry}>
-                <span className="font-mono">{entry.registry}</span>: {entry.count.toLocaleString()}{' '}
+                <span className="font-mono">{entry.registry}</span>: {formatCount(entry.count)}{' '}
                 names
-                {entry.hosted !== null ? `, ${entry.hosted.toLocaleString()} hosted here` : ''}
+                {entry.hosted !== null ? `, ${formatCount(entry.hosted)} hosted here` : ''}
                 {entry.replicated ? ' (replicated)' : ' (node-local)'}
               </li>
             ))}
@@ -236,7 +238,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
           <ul className="space-y-0.5 text-xs">
             {groups.map((entry) => (
               <li key={entry.registry}>
-                <span className="font-mono">{entry.registry}</span>: {entry.count.toLocaleString()}{' '}
+                <span className="font-mono">{entry.registry}</span>: {formatCount(entry.count)}{' '}
                 groups
               </li>
             ))}

@@ -2,11 +2,13 @@
 
 import { line, max, min, scaleLinear } from 'd3';
 
+import { formatCount } from '@/lib/format';
+
 /** A small line of one series over time, with its latest value; blanks (null) break the line. */
 export function Sparkline({
   label,
   points,
-  format = (value) => value.toLocaleString(),
+  format = formatCount,
 }: {
   label: string;
   points: Array<{ at: number; value: number | null }>;

@@ -3,6 +3,7 @@
 import { extent, line, max, scaleLinear, scaleTime, timeFormat } from 'd3';
 
 import type { ClusterSample } from '@/lib/dashboard';
+import { formatCount } from '@/lib/format';
 
 const WIDTH = 560;
 const clock = timeFormat('%H:%M');
@@ -85,7 +86,7 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
                 textAnchor="end"
                 className="fill-slate-500 text-[10px]"
               >
-                {y.domain()[1]!.toLocaleString()}
+                {formatCount(y.domain()[1]!)}
               </text>
               <text x={36} y={y(0)} textAnchor="end" className="fill-slate-500 text-[10px]">
                 0

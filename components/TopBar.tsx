@@ -5,6 +5,7 @@ import { useRouter } from 'next/navigation';
 
 import type { ClusterListResponse, ClusterSnapshot } from '@/lib/api';
 import { clusterTotals, type LinkState } from '@/lib/dashboard';
+import { formatCount } from '@/lib/format';
 
 import { LinkStateBadge } from './LinkStateBadge';
 import { SourceStatusBadge } from './SourceStatusBadge';
@@ -106,7 +107,7 @@ export function TopBar({
                 {totals.registries.map((entry) => (
                   <span key={entry.registry} className="tabular-nums">
                     <span className="text-slate-500">{entry.registry}</span>{' '}
-                    <span className="font-semibold">{entry.names.toLocaleString()}</span>
+                    <span className="font-semibold">{formatCount(entry.names)}</span>
                   </span>
                 ))}
               </span>
