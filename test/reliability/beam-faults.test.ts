@@ -22,8 +22,11 @@ import {
 const long = faultsMode() === 'long';
 /** The collector's probe timeout (its default): a frozen node must outlast it. */
 const PROBE_TIMEOUT_MS = 5_000;
-/** Detection takes up to a poll interval (2 s) plus the probe timeout: the freeze outlasts both. */
-const FREEZE_MS = long ? 30_000 : PROBE_TIMEOUT_MS + 5_000;
+/**
+ * Detection takes up to a poll interval (2 s) plus the probe timeout: the freeze outlasts both
+ * with room to spare, as a CI machine running other suites at once can be slow to notice.
+ */
+const FREEZE_MS = long ? 30_000 : PROBE_TIMEOUT_MS + 10_000;
 const PARTITION_MS = long ? 20_000 : 4_000;
 const MISCOOKIE_MS = long ? 15_000 : 3_000;
 
