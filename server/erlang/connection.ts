@@ -372,10 +372,29 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
 }
 
 /**
+ * The (local name, node) pairs this process has held a connection for, most recent last. When a
+ * node answers that it still holds a connection from our name, it is ours to take over only if
+ * it is on this list; otherwise another process on this host uses the name (names are stable per
+ * host, see `defaultLocalNodeName`). Bounded: a peer forgets a dead connection within its
+ * `net_ticktime`, long before ten thousand newer ones are made.
+ */
+const connectionsThisProcessHeld = new Set<string>();
+const HELD_CONNECTIONS_REMEMBERED = 10_000;
+
+function rememberHeldConnection(key: string): void {
+  connectionsThisProcessHeld.delete(key);
+  connectionsThisProcessHeld.add(key);
+  if (connectionsThisProcessHeld.size > HELD_CONNECTIONS_REMEMBERED) {
+    const oldest = connectionsThisProcessHeld.values().next().value;
+    if (oldest !== undefined) connectionsThisProcessHeld.delete(oldest);
+  }
+}
+
+/**
  * Connects to `target` (`alive@host`) as a hidden node: EPMD (unless `port` is given), TCP or
  * mutual TLS, the handshake, then a {@link NodeConnection}.
  * Errors: `epmd_unreachable`, `node_not_registered`, `dist_unreachable`, `auth_failed`,
- * `timeout`, `protocol`, `invalid_node_name`.
+ * `timeout`, `protocol`, `invalid_node_name`, `name_in_use`.
  */
 export async function connectNode(
   target: string,
@@ -383,6 +402,7 @@ export async function connectNode(
 ): Promise<NodeConnection> {
   const { alive, host } = parseNodeName(target);
   parseNodeName(options.localName);
+  const heldKey = `${options.localName} ${target}`;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   const remaining = () => Math.max(1, deadline - Date.now());
@@ -423,9 +443,11 @@ export async function connectNode(
         cookie: options.cookie,
         headerBytes: tlsFiles ? 4 : 2,
         localCreation: options.creation,
+        takeOverEarlierConnection: connectionsThisProcessHeld.has(heldKey),
       }),
       timedOut,
     ]);
+    rememberHeldConnection(heldKey);
     clearTimeout(timer);
     socket.setKeepAlive(true, 30_000);
     const connection = new NodeConnection(

@@ -7,7 +7,8 @@ import type { Term } from './codec/terms';
  * The codes the distribution client raises (surface `erlang`). Callers branch on these, so they are
  * part of the contract: `auth_failed` (the cookie was rejected), the three "cannot reach" codes
  * (which layer refused), `timeout`, `node_down` (an established connection went away), `badrpc`
- * (the remote call itself failed), `protocol` (the peer broke the protocol) and `frame_too_large`.
+ * (the remote call itself failed), `protocol` (the peer broke the protocol), `frame_too_large`, and
+ * `name_in_use` (another process holds a connection to the node under our name).
  */
 export type ErlangErrorCode =
   | 'auth_failed'
@@ -19,7 +20,8 @@ export type ErlangErrorCode =
   | 'badrpc'
   | 'protocol'
   | 'frame_too_large'
-  | 'invalid_node_name';
+  | 'invalid_node_name'
+  | 'name_in_use';
 
 /** The CLI exit codes: 2 for a rejected cookie, 3 for "nothing answered", 1 otherwise. */
 const EXIT_CODES: Partial<Record<ErlangErrorCode, number>> = {

@@ -177,6 +177,13 @@ export interface HandshakeOptions {
   /** 2 over plain TCP; 4 over TLS distribution (`inet_tls_dist` uses `{packet, 4}`). */
   headerBytes: 2 | 4;
   localCreation?: number;
+  /**
+   * What to answer when the peer says it still holds a connection from our name (status `alive`):
+   * take it over only when that connection was this process's own, which it no longer uses. Under
+   * a stable name it may instead be another beamscope's on this host, whose connection must not
+   * be broken. Default false.
+   */
+  takeOverEarlierConnection?: boolean;
   /** Seam for tests; default random. */
   ourChallenge?: number;
 }
@@ -203,9 +210,19 @@ export async function performHandshake(
 
     const status = parseStatus(await channel.next('status'));
     if (status === 'alive') {
-      // The peer still holds an older connection from our name, which this process no longer
-      // uses (one connection per node): tell it to drop that one and continue (handshake step 3B).
-      stream.write(encodeFrame(Buffer.from('strue', 'latin1'), headerBytes));
+      // The peer still holds an older connection from our name (handshake step 3B): 'true' makes
+      // it drop that one and continue, 'false' ends this attempt and leaves that one alone.
+      if (options.takeOverEarlierConnection) {
+        stream.write(encodeFrame(Buffer.from('strue', 'latin1'), headerBytes));
+      } else {
+        stream.write(encodeFrame(Buffer.from('sfalse', 'latin1'), headerBytes));
+        throw erlangError(
+          'name_in_use',
+          `node ${target} already has a connection from ${localName}, which is not this ` +
+            "process's: another beamscope on this host uses the name. Left it alone; give this " +
+            'one its own name (node.name, or --name), keeping _maint_ in it',
+        );
+      }
     } else if (status === 'nok') {
       throw erlangError(
         'protocol',

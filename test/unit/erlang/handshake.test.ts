@@ -163,11 +163,37 @@ describe('performHandshake', () => {
     expect(accepted.outcome).toBe('accepted');
   });
 
-  it('continues on ok_simultaneous, and answers alive with true', async () => {
+  it('continues on ok_simultaneous, and takes over its own earlier connection on alive', async () => {
     expect((await handshakeAgainst({ status: 'ok_simultaneous' })).accepted.outcome).toBe(
       'accepted',
     );
-    expect((await handshakeAgainst({ status: 'alive' })).accepted.outcome).toBe('accepted');
+    const takeOver = await handshakeAgainst(
+      { status: 'alive' },
+      { takeOverEarlierConnection: true },
+    );
+    expect(takeOver.accepted.outcome).toBe('accepted');
+  });
+
+  it("answers alive with false when the earlier connection is not this process's", async () => {
+    const [client, server] = duplexPair();
+    const accepted = acceptHandshake(server, { name: TARGET, cookie: COOKIE, status: 'alive' });
+    try {
+      const error = await caught(
+        performHandshake(client, {
+          target: TARGET,
+          localName: LOCAL,
+          cookie: COOKIE,
+          headerBytes: 2,
+        }),
+      );
+      expect(error.code).toBe('name_in_use');
+      expect(error.message).toContain(`node ${TARGET} already has a connection from ${LOCAL}`);
+      // The peer heard 'false' and keeps its connection: nothing was taken over.
+      expect((await accepted).outcome).toBe('refused');
+    } finally {
+      client.destroy();
+      server.destroy();
+    }
   });
 
   it('a wrong cookie is auth_failed, exit code 2, naming the node and never the cookie', async () => {

@@ -179,6 +179,8 @@ async function handshakeWithPeerBytes(
     headerBytes,
     localCreation: 1,
     ourChallenge: OUR_CHALLENGE,
+    // An `alive` status goes on to the challenge, so the rest of the transcript is exercised.
+    takeOverEarlierConnection: true,
   }).then(
     (result) => {
       if (result.peerName !== TARGET) throw new Error(`handshake with ${result.peerName}`);
