@@ -2,11 +2,8 @@ import 'server-only';
 
 import { readCookie, type BeamscopeConfig, type ClusterConfig, type Environment } from '../config';
 import { BeamscopeError, describeError } from '../errors';
-import {
-  ConnectionManager,
-  processLocalNodeName,
-  type ConnectionManagerOptions,
-} from '../erlang/manager';
+import { ConnectionManager, type ConnectionManagerOptions } from '../erlang/manager';
+import { commandLineNodeName, defaultLocalNodeName, type LocalNodeRole } from '../erlang/node-name';
 import { KubernetesSource, type KubernetesSourceOptions } from '../kubernetes/source';
 import { Collector, type CollectorOptions } from './collector';
 
@@ -33,7 +30,7 @@ export interface ClusterCollector {
 }
 
 export interface StartClusterCollectorOptions {
-  /** The hidden node's name: `node.name` from the config, else one per server process. */
+  /** The hidden node's name: `node.name` from the config, else the server's default. */
   localName?: string;
   env?: Environment;
   /** Seam: an existing source (started here if it is not yet). */
@@ -44,9 +41,17 @@ export interface StartClusterCollectorOptions {
   collector?: Partial<Omit<CollectorOptions, 'clusterId' | 'source' | 'manager' | 'localNode'>>;
 }
 
-/** The hidden node name of this process for `config`: `node.name`, else the process default. */
-export function localNodeName(config: Pick<BeamscopeConfig, 'node'>): string {
-  return config.node?.name ?? processLocalNodeName();
+/**
+ * The hidden node name for `config`: `node.name` (with `_cli` added for the command line, so a
+ * run beside the server never takes over its connections), else the default for the role.
+ */
+export function localNodeName(
+  config: Pick<BeamscopeConfig, 'node'>,
+  role: LocalNodeRole = 'server',
+): string {
+  const configured = config.node?.name;
+  if (configured === undefined) return defaultLocalNodeName(role);
+  return role === 'server' ? configured : commandLineNodeName(configured);
 }
 
 /**
@@ -57,7 +62,7 @@ export async function startClusterCollector(
   cluster: ClusterConfig,
   options: StartClusterCollectorOptions = {},
 ): Promise<ClusterCollector> {
-  const localName = options.localName ?? processLocalNodeName();
+  const localName = options.localName ?? defaultLocalNodeName('server');
   const source = options.source ?? new KubernetesSource(cluster, options.sourceOptions);
   let manager: ConnectionManager | null = null;
   let distributionError: { code: string; reason: string } | undefined;

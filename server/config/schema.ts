@@ -2,6 +2,8 @@ import 'server-only';
 
 import { z } from 'zod';
 
+import { swarmIgnoresNode } from '../erlang/node-name';
+
 /** A cluster id: a DNS label, so it can appear in URLs, metric labels and file names as is. */
 const CLUSTER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** An Erlang node name: `name@host`, the name part being what an unquoted atom allows. */
@@ -198,8 +200,16 @@ export const configFileSchema = z
     node: z
       .strictObject({
         name: z
-          .string({ error: 'expected a node name such as beamscope@10.0.0.9' })
-          .regex(NODE_NAME, { error: 'expected a node name such as beamscope@10.0.0.9' })
+          .string({ error: 'expected a node name such as beamscope_maint_ops@10.0.0.9' })
+          .regex(NODE_NAME, {
+            error: 'expected a node name such as beamscope_maint_ops@10.0.0.9',
+            abort: true,
+          })
+          .refine(swarmIgnoresNode, {
+            error:
+              "expected a name Swarm's tracker ignores, with _maint_ in it (e.g. beamscope_maint_ops@10.0.0.9): " +
+              "any other name can enter Swarm's hash ring (docs/registries.md)",
+          })
           .optional(),
       })
       .optional(),

@@ -15,8 +15,16 @@ export { lookupNodePort, EPMD_PORT, type EpmdNodeInfo } from './epmd';
 export { BadRpcError, erlangError, isErlangError, type ErlangErrorCode } from './errors';
 export {
   ConnectionManager,
-  processLocalNodeName,
   type ConnectionManagerOptions,
   type NodeConnectionState,
 } from './manager';
-export { defaultLocalNodeName, localNodeHost, parseNodeName, type NodeName } from './node-name';
+export {
+  commandLineNodeName,
+  defaultLocalNodeName,
+  localNodeHost,
+  parseNodeName,
+  SWARM_IGNORED_NODE_PATTERNS,
+  swarmIgnoresNode,
+  type LocalNodeRole,
+  type NodeName,
+} from './node-name';

@@ -27,7 +27,7 @@ export type NodeConnectionState =
 
 /** Options of {@link ConnectionManager}. */
 export interface ConnectionManagerOptions {
-  /** Our node name; default one `beamscope_<6 hex>@<address>` per server process. */
+  /** Our node name; default `beamscope_maint_server@<address>` (see {@link defaultLocalNodeName}). */
   localName?: string;
   cookie: string;
   /** Fixed distribution port (epmd-less clusters). */
@@ -62,14 +62,6 @@ interface NodeEntry {
   lastError?: BeamscopeError;
 }
 
-let processNodeName: string | undefined;
-
-/** The default node name of this server process, chosen once (see {@link defaultLocalNodeName}). */
-export function processLocalNodeName(): string {
-  processNodeName ??= defaultLocalNodeName();
-  return processNodeName;
-}
-
 const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
 
 /**
@@ -94,7 +86,7 @@ export class ConnectionManager extends EventEmitter<{
 
   constructor(private readonly options: ConnectionManagerOptions) {
     super();
-    this.localName = options.localName ?? processLocalNodeName();
+    this.localName = options.localName ?? defaultLocalNodeName('server');
     parseNodeName(this.localName);
     this.connect = options.connect ?? connectNode;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;

@@ -1,6 +1,5 @@
 import 'server-only';
 
-import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 
 import { erlangError } from './errors';
@@ -54,9 +53,45 @@ export function localNodeHost(
 }
 
 /**
- * `beamscope_<6 hex>@<host>`: one stable name per server process. Every distinct name becomes a
- * permanent atom on each node we connect to, so the name is chosen once, not per connection.
+ * The node names Swarm's tracker always leaves out of its hash ring, whatever the application
+ * configures (`@global_blacklist` in `Swarm.Tracker`, Swarm 3.x): remote shells and maintenance or
+ * upgrader nodes. Swarm builds its ring from `Node.list(:connected)`, hidden nodes included, when
+ * its tracker starts; a hidden node whose name matches none of these would be given a share of
+ * the registrations it can never host. Matched against the whole `alive@host`, as Swarm does.
  */
-export function defaultLocalNodeName(host: string = localNodeHost()): string {
-  return `beamscope_${randomBytes(3).toString('hex')}@${host}`;
+export const SWARM_IGNORED_NODE_PATTERNS: readonly RegExp[] = [
+  /^remsh.*$/,
+  /^.+_upgrader_.+$/,
+  /^.+_maint_.+$/,
+];
+
+/** True when Swarm's tracker ignores a node of this name (see {@link SWARM_IGNORED_NODE_PATTERNS}). */
+export function swarmIgnoresNode(name: string): boolean {
+  return SWARM_IGNORED_NODE_PATTERNS.some((pattern) => pattern.test(name));
+}
+
+/** Who is connecting: the dashboard's server process, or one run of the command line. */
+export type LocalNodeRole = 'server' | 'cli';
+
+/**
+ * beamscope's default name on this host: `beamscope_maint_server@<host>` for the server and
+ * `beamscope_maint_cli@<host>` for the command line.
+ *
+ * - `_maint_` puts it in Swarm's built-in ignore list, so Swarm never places it in its ring.
+ * - It is the same on every run: each distinct name becomes a permanent atom on every node it
+ *   connects to, so a random name per run (a `probe` from cron) would leak one atom per run.
+ * - Server and command line differ, so a `doctor` run beside a running server (in the same pod,
+ *   say) does not take over the server's connections.
+ */
+export function defaultLocalNodeName(role: LocalNodeRole, host: string = localNodeHost()): string {
+  return `beamscope_maint_${role}@${host}`;
+}
+
+/**
+ * The command line's name when the configuration names the server's node (`node.name`): the same
+ * host (short-name clusters need it) and `_cli` after the name, so the two never collide.
+ */
+export function commandLineNodeName(serverName: string): string {
+  const { alive, host } = parseNodeName(serverName);
+  return `${alive}_cli@${host}`;
 }

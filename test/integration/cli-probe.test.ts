@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { connectNode } from '@/server/erlang/connection';
+import { defaultLocalNodeName } from '@/server/erlang/node-name';
 import { generateCertificates } from '@/server/sandbox/certs';
 
 import { makeCookieFile, startBeamNode, type BeamNode } from '../support/beam';
@@ -222,6 +224,55 @@ describe('beamscope probe', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).node).toBe(tlsNode.name);
+  });
+
+  it('connects under one stable name per host, so repeated runs leave no atom behind', async () => {
+    const atomCount = async () => Number(await a.eval('erlang:system_info(atom_count)'));
+    const first = await beamscope([a.name, '--cookie-file', cookieFile, '--json']);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).localName).toBe(defaultLocalNodeName('cli'));
+    const before = await atomCount();
+    for (let run = 0; run < 3; run += 1) {
+      expect((await beamscope([a.name, '--cookie-file', cookieFile])).code).toBe(0);
+    }
+    expect(await atomCount()).toBe(before);
+    // Not vacuous: a run under a name the node has not seen leaves exactly that name behind.
+    const fresh = `beamscope_maint_${randomBytes(4).toString('hex')}@127.0.0.1`;
+    expect((await beamscope([a.name, '--cookie-file', cookieFile, '--name', fresh])).code).toBe(0);
+    expect(await atomCount()).toBe(before + 1);
+  });
+
+  it("leaves another process's connection under the same name alone, and says so", async () => {
+    const name = defaultLocalNodeName('cli');
+    // The previous runs' connections must be gone from the node's side first.
+    const deadline = Date.now() + 10_000;
+    while ((await a.eval('nodes(hidden)')).includes(name) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const held = await connectNode(a.name, { localName: name, cookie });
+    try {
+      const result = await beamscope([a.name, '--cookie-file', cookieFile]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`node ${a.name} already has a connection from ${name}`);
+      expect(result.stderr).toContain('_maint_');
+      // The holder's connection survived: the run answered "false", not "take it over".
+      expect(await held.rpc('erlang', 'node', [])).toBeDefined();
+      expect(held.closeReason).toBeUndefined();
+    } finally {
+      held.close();
+    }
+  });
+
+  it("refuses a --name that Swarm's tracker would put in its hash ring", async () => {
+    const result = await beamscope([
+      a.name,
+      '--cookie-file',
+      cookieFile,
+      '--name',
+      `observer@127.0.0.1`,
+    ]);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain("would enter Swarm's hash ring");
   });
 
   it('rejects bad usage with exit 64', async () => {

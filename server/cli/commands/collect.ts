@@ -32,7 +32,7 @@ export async function collectOnce(
   const { localNodeName, startClusterCollector } = await import('../../collector');
   const started = Date.now();
   const upstream = await startClusterCollector(cluster, {
-    localName: localNodeName(config),
+    localName: localNodeName(config, 'cli'),
     sourceOptions: { watchEvents: false },
     collector: { pollIntervalMs: 1000 },
   });

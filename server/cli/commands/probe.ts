@@ -3,7 +3,7 @@ import 'server-only';
 import { readFile } from 'node:fs/promises';
 
 import { BeamscopeError } from '../../errors';
-import { connectNode, parseNodeName, processLocalNodeName } from '../../erlang';
+import { connectNode, defaultLocalNodeName, parseNodeName, swarmIgnoresNode } from '../../erlang';
 import { runProbes, type Detection, type NodeProbeReport } from '../../erlang/probes';
 import { integerOption, parseCommandArgs } from '../args';
 import { UsageError, type Command, type CommandIo } from '../command';
@@ -219,7 +219,13 @@ export const probeCommand: Command = {
         : integerOption('epmd-port', values['epmd-port'], 0, 1);
     const timeoutMs = integerOption('timeout', values.timeout, DEFAULT_TIMEOUT_MS, 1);
     const localName =
-      values.name === undefined ? processLocalNodeName() : parseNodeName(values.name).full;
+      values.name === undefined ? defaultLocalNodeName('cli') : parseNodeName(values.name).full;
+    if (!swarmIgnoresNode(localName)) {
+      throw new UsageError(
+        `--name ${localName} would enter Swarm's hash ring: give a name with _maint_ in it, ` +
+          'e.g. beamscope_maint_ops@HOST (see docs/registries.md)',
+      );
+    }
     const cookie = await readCookie(values['cookie-file'], values['cookie-env']);
 
     const connection = await connectNode(node, {

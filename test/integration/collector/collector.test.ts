@@ -336,7 +336,7 @@ describe('the collector with real nodes', () => {
       (state) => !state.members.some((member) => member.kubernetes?.ip === ipOf(5)),
       'the killed pod gone',
     );
-    const config = await writeConfig(`beamscope_dr${process.pid}@127.0.0.1`);
+    const config = await writeConfig(`beamscope_maint_dr${process.pid}@127.0.0.1`);
     const io = captureIo();
     const code = await doctorCommand.run(['--config', config, '--timeout', '15'], io);
     const lines = io.out().split('\n');
@@ -352,7 +352,7 @@ describe('the collector with real nodes', () => {
   });
 
   it('snapshot --json shows the members and partitions the collector serves', async () => {
-    const config = await writeConfig(`beamscope_sn${process.pid}@127.0.0.1`);
+    const config = await writeConfig(`beamscope_maint_sn${process.pid}@127.0.0.1`);
     const io = captureIo();
     const code = await snapshotCommand.run(['--config', config, '--json', '--timeout', '15'], io);
     expect(code).toBe(0);
@@ -374,7 +374,7 @@ describe('the collector with real nodes', () => {
   it('doctor names the RBAC rule to grant when a watch is forbidden', async () => {
     api.control.setForbidden('endpointslices', true);
     try {
-      const config = await writeConfig(`beamscope_rb${process.pid}@127.0.0.1`);
+      const config = await writeConfig(`beamscope_maint_rb${process.pid}@127.0.0.1`);
       const io = captureIo();
       const code = await doctorCommand.run(['--config', config, '--timeout', '10'], io);
       expect(code).toBe(1);

@@ -82,7 +82,7 @@ describe('loadConfig', () => {
   it('reads every field of the full format', async () => {
     const file = await writeConfig(`
 node:
-  name: beamscope@127.0.0.1
+  name: beamscope_maint_ops@127.0.0.1
 clusters:
   - id: prod-eu
     displayName: Production EU
@@ -117,7 +117,7 @@ clusters:
       cookieFile: /run/secrets/cookie
 `);
     const config = await loadConfig(file, {});
-    expect(config.node).toEqual({ name: 'beamscope@127.0.0.1' });
+    expect(config.node).toEqual({ name: 'beamscope_maint_ops@127.0.0.1' });
     expect(config.clusters[0]).toEqual<ClusterConfig>({
       id: 'prod-eu',
       displayName: 'Production EU',
@@ -296,7 +296,17 @@ clusters:
     const file = await writeConfig(`node:\n  name: beamscope\n${MINIMAL}`);
     const error = await errorOf(loadConfig(file, {}));
     expect(error.message).toBe(
-      `${file}: node.name: expected a node name such as beamscope@10.0.0.9 (got "beamscope")`,
+      `${file}: node.name: expected a node name such as beamscope_maint_ops@10.0.0.9 (got "beamscope")`,
+    );
+  });
+
+  it("rejects a node name Swarm's tracker would put in its hash ring", async () => {
+    const file = await writeConfig(`node:\n  name: beamscope@10.0.0.9\n${MINIMAL}`);
+    const error = await errorOf(loadConfig(file, {}));
+    expect(error.message).toBe(
+      `${file}: node.name: expected a name Swarm's tracker ignores, with _maint_ in it ` +
+        "(e.g. beamscope_maint_ops@10.0.0.9): any other name can enter Swarm's hash ring " +
+        '(docs/registries.md)',
     );
   });
 

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
-import { processLocalNodeName } from '@/server/erlang/manager';
-import { defaultLocalNodeName, localNodeHost, parseNodeName } from '@/server/erlang/node-name';
+import { localNodeName } from '@/server/collector';
+import { ConnectionManager } from '@/server/erlang/manager';
+import {
+  commandLineNodeName,
+  defaultLocalNodeName,
+  localNodeHost,
+  parseNodeName,
+  swarmIgnoresNode,
+} from '@/server/erlang/node-name';
 import { BeamscopeError } from '@/server/errors';
 
 describe('node names', () => {
@@ -36,8 +43,46 @@ describe('node names', () => {
     }
   });
 
-  it('makes beamscope_<6 hex>@host names', () => {
-    expect(defaultLocalNodeName('10.1.2.3')).toMatch(/^beamscope_[0-9a-f]{6}@10\.1\.2\.3$/);
+  it('names the server and the command line apart, the same on every run on a host', () => {
+    expect(defaultLocalNodeName('server', '10.1.2.3')).toBe('beamscope_maint_server@10.1.2.3');
+    expect(defaultLocalNodeName('cli', '10.1.2.3')).toBe('beamscope_maint_cli@10.1.2.3');
+    expect(defaultLocalNodeName('cli')).toBe(defaultLocalNodeName('cli'));
+    expect(new ConnectionManager({ cookie: 'c' }).localName).toBe(defaultLocalNodeName('server'));
+  });
+
+  it("matches Swarm's built-in ignore list exactly where Swarm's does", () => {
+    for (const ignored of [
+      defaultLocalNodeName('server', '10.1.2.3'),
+      defaultLocalNodeName('cli', 'host.example'),
+      'remsh123@10.0.0.1',
+      'remsh@h',
+      'app_upgrader_1@h',
+      'x_maint_@h',
+    ]) {
+      expect(swarmIgnoresNode(ignored), ignored).toBe(true);
+    }
+    for (const kept of [
+      'beamscope@10.0.0.1',
+      'beamscope_a1b2c3@10.0.0.1',
+      '_maint_@h',
+      'my_remsh@h',
+      'app_upgrader@h',
+      'maint_x@h',
+    ]) {
+      expect(swarmIgnoresNode(kept), kept).toBe(false);
+    }
+  });
+
+  it('gives the command line its own name beside a configured server name', () => {
+    expect(commandLineNodeName('beamscope_maint_ops@myhost')).toBe(
+      'beamscope_maint_ops_cli@myhost',
+    );
+    const configured = { node: { name: 'beamscope_maint_ops@10.0.0.9' } };
+    expect(localNodeName(configured, 'server')).toBe('beamscope_maint_ops@10.0.0.9');
+    expect(localNodeName(configured, 'cli')).toBe('beamscope_maint_ops_cli@10.0.0.9');
+    expect(swarmIgnoresNode(localNodeName(configured, 'cli'))).toBe(true);
+    expect(localNodeName({}, 'cli')).toBe(defaultLocalNodeName('cli'));
+    expect(localNodeName({})).toBe(defaultLocalNodeName('server'));
   });
 
   it('prefers the first external IPv4 address for the host', () => {
@@ -74,10 +119,5 @@ describe('node names', () => {
         ],
       }),
     ).toBe('10.244.0.5');
-  });
-
-  it('the default name is chosen once per process', () => {
-    expect(processLocalNodeName()).toBe(processLocalNodeName());
-    expect(() => parseNodeName(processLocalNodeName())).not.toThrow();
   });
 });

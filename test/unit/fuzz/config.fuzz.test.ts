@@ -33,7 +33,7 @@ const LINE_BREAK = /[\n\r\u0085\u2028\u2029]/;
 
 /** A valid configuration using every field. */
 const VALID = {
-  node: { name: 'beamscope@10.0.0.9' },
+  node: { name: 'beamscope_maint_ops@10.0.0.9' },
   clusters: [
     {
       id: 'prod',
