@@ -12,7 +12,8 @@ import {
   type ServiceSpec,
 } from './objects';
 import { matchesLabels, type LabelRequirement } from './selector';
-import type { ObjectStore, StoredObject } from './store';
+import type { StoredObject } from './models';
+import type { ObjectStore } from './store';
 
 /** What the sandbox tells about one pod. */
 export interface PodInfo {

@@ -1,8 +1,13 @@
 import 'server-only';
 
+// What every object the sandbox writes is made of: generated names and uids, timestamps,
+// managedFields entries, the ports of the Erlang distribution, and the one Service.
+
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import type { StoredObject } from './store';
+import type { V1ManagedFieldsEntry } from '@kubernetes/client-node';
+
+import type { ServiceObject, Wire } from './models';
 
 /** Kubernetes' `rand.SafeEncodeString` alphabet: no vowels, no look-alikes (generated names). */
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -31,7 +36,7 @@ export function managedFieldsEntry(
   fields: Record<string, unknown>,
   at: number,
   subresource?: string,
-): Record<string, unknown> {
+): Wire<V1ManagedFieldsEntry> {
   const describe = (value: unknown): Record<string, unknown> => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
     const entries = Object.entries(value as Record<string, unknown>).filter(
@@ -72,7 +77,7 @@ export function buildService(
   namespace: string,
   uid: string,
   createdAt: number,
-): StoredObject {
+): ServiceObject {
   const spec = {
     clusterIP: 'None',
     clusterIPs: ['None'],

@@ -1,6 +1,17 @@
 import 'server-only';
 
-import type { ResourceName, StoredObject } from './store';
+// The catalogue of resources the emulated API serves: names for discovery, the fields a
+// fieldSelector may name, and the columns and cells of the Table kubectl prints.
+
+import type {
+  EndpointSliceObject,
+  EndpointsObject,
+  EventObject,
+  PodObject,
+  ResourceName,
+  ServiceObject,
+  StoredObject,
+} from './models';
 
 /** A column of a `meta.k8s.io/v1` Table; priority 1 columns show only with `kubectl -o wide`. */
 export interface TableColumn {
@@ -12,7 +23,7 @@ export interface TableColumn {
 }
 
 /** How one resource is named, discovered, selected by field and printed as a Table. */
-export interface ResourceDefinition {
+export interface ResourceDefinition<O extends StoredObject = StoredObject> {
   name: ResourceName;
   singularName: string;
   kind: string;
@@ -21,10 +32,17 @@ export interface ResourceDefinition {
   shortNames?: string[];
   categories?: string[];
   /** Fields a `fieldSelector` may name, with how to read them. */
-  fields: Record<string, (object: StoredObject) => string | undefined>;
+  fields: Record<string, (object: O) => string | undefined>;
   columns: TableColumn[];
-  cells(object: StoredObject, now: number): Array<string | number>;
+  cells(object: O, now: number): Array<string | number>;
 }
+
+/**
+ * A definition written against its resource's model. The API hands a definition only objects of
+ * its own resource (the store keeps a table per resource), which is what makes the widening sound.
+ */
+const define = <O extends StoredObject>(definition: ResourceDefinition<O>) =>
+  definition as unknown as ResourceDefinition;
 
 /** `apiVersion` of a resource as objects carry it: `v1` or `group/version`. */
 export const apiVersionOf = (definition: ResourceDefinition): string =>
@@ -82,11 +100,7 @@ const metadataFields = {
   'metadata.namespace': (object: StoredObject) => object.metadata.namespace,
 };
 
-/* Loose readers for the emulator's own objects, whose shapes objects.ts guarantees. */
-type Loose = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const loose = (object: StoredObject): Loose => object as Loose;
-
-function podStatus(pod: Loose): string {
+function podStatus(pod: PodObject): string {
   if (pod.metadata.deletionTimestamp) return 'Terminating';
   const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
   if (typeof waiting === 'string') return waiting;
@@ -101,7 +115,7 @@ function listWithMore(values: string[], none: string): string {
 
 /** The resources served, keyed by plural name. */
 export const resources: Record<ResourceName, ResourceDefinition> = {
-  pods: {
+  pods: define<PodObject>({
     name: 'pods',
     singularName: 'pod',
     kind: 'Pod',
@@ -111,9 +125,9 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
     categories: ['all'],
     fields: {
       ...metadataFields,
-      'spec.nodeName': (object) => loose(object).spec?.nodeName,
-      'status.phase': (object) => loose(object).status?.phase,
-      'status.podIP': (object) => loose(object).status?.podIP,
+      'spec.nodeName': (pod) => pod.spec?.nodeName,
+      'status.phase': (pod) => pod.status?.phase,
+      'status.podIP': (pod) => pod.status?.podIP,
     },
     columns: [
       nameColumn,
@@ -129,10 +143,9 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
       column('Nominated Node', 'The name of the node where the pod is nominated to', 1),
       column('Readiness Gates', 'The readiness gates of the pod', 1),
     ],
-    cells(object, now) {
-      const pod = loose(object);
-      const statuses: Loose[] = pod.status?.containerStatuses ?? [];
-      const containers: unknown[] = pod.spec?.containers ?? [];
+    cells(pod, now) {
+      const statuses = pod.status?.containerStatuses ?? [];
+      const containers = pod.spec?.containers ?? [];
       const ready = statuses.filter((status) => status.ready).length;
       const restarts = statuses.reduce((sum, status) => sum + (status.restartCount ?? 0), 0);
       return [
@@ -147,8 +160,8 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
         '<none>',
       ];
     },
-  },
-  endpoints: {
+  }),
+  endpoints: define<EndpointsObject>({
     name: 'endpoints',
     singularName: 'endpoints',
     kind: 'Endpoints',
@@ -157,12 +170,11 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
     shortNames: ['ep'],
     fields: metadataFields,
     columns: [nameColumn, column('Endpoints', 'Endpoints of the service'), ageColumn],
-    cells(object, now) {
-      const endpoints = loose(object);
+    cells(endpoints, now) {
       const pairs: string[] = [];
-      for (const subset of (endpoints.subsets ?? []) as Loose[]) {
-        for (const address of (subset.addresses ?? []) as Loose[]) {
-          const ports = (subset.ports ?? []) as Loose[];
+      for (const subset of endpoints.subsets ?? []) {
+        for (const address of subset.addresses ?? []) {
+          const ports = subset.ports ?? [];
           if (ports.length === 0) pairs.push(address.ip);
           for (const port of ports) pairs.push(`${address.ip}:${port.port}`);
         }
@@ -173,8 +185,8 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
         since(endpoints.metadata.creationTimestamp, now),
       ];
     },
-  },
-  endpointslices: {
+  }),
+  endpointslices: define<EndpointSliceObject>({
     name: 'endpointslices',
     singularName: 'endpointslice',
     kind: 'EndpointSlice',
@@ -188,12 +200,9 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
       column('Endpoints', 'The endpoints in this slice'),
       ageColumn,
     ],
-    cells(object, now) {
-      const slice = loose(object);
-      const ports = ((slice.ports ?? []) as Loose[]).map((port) => String(port.port));
-      const addresses = ((slice.endpoints ?? []) as Loose[]).flatMap(
-        (endpoint) => endpoint.addresses as string[],
-      );
+    cells(slice, now) {
+      const ports = (slice.ports ?? []).map((port) => String(port.port));
+      const addresses = (slice.endpoints ?? []).flatMap((endpoint) => endpoint.addresses);
       return [
         slice.metadata.name,
         slice.addressType,
@@ -202,8 +211,8 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
         since(slice.metadata.creationTimestamp, now),
       ];
     },
-  },
-  events: {
+  }),
+  events: define<EventObject>({
     name: 'events',
     singularName: 'event',
     kind: 'Event',
@@ -212,14 +221,14 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
     shortNames: ['ev'],
     fields: {
       ...metadataFields,
-      'involvedObject.kind': (object) => loose(object).involvedObject?.kind,
-      'involvedObject.name': (object) => loose(object).involvedObject?.name,
-      'involvedObject.namespace': (object) => loose(object).involvedObject?.namespace,
-      'involvedObject.uid': (object) => loose(object).involvedObject?.uid,
-      'involvedObject.fieldPath': (object) => loose(object).involvedObject?.fieldPath,
-      reason: (object) => loose(object).reason,
-      type: (object) => loose(object).type,
-      'source.component': (object) => loose(object).source?.component,
+      'involvedObject.kind': (event) => event.involvedObject?.kind,
+      'involvedObject.name': (event) => event.involvedObject?.name,
+      'involvedObject.namespace': (event) => event.involvedObject?.namespace,
+      'involvedObject.uid': (event) => event.involvedObject?.uid,
+      'involvedObject.fieldPath': (event) => event.involvedObject?.fieldPath,
+      reason: (event) => event.reason,
+      type: (event) => event.type,
+      'source.component': (event) => event.source?.component,
     },
     columns: [
       column('Last Seen', 'The time since the last occurrence of the event'),
@@ -233,8 +242,8 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
       column('Count', 'The number of times this event has occurred', 1),
       { ...nameColumn, priority: 1 },
     ],
-    cells(object, now) {
-      const event = loose(object);
+    cells(event, now) {
+      // Optional reads where the model says required: an event is printed whatever it holds.
       const involved = event.involvedObject ?? {};
       const source = [event.source?.component, event.source?.host].filter(Boolean).join(', ');
       return [
@@ -250,8 +259,8 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
         event.metadata.name,
       ];
     },
-  },
-  services: {
+  }),
+  services: define<ServiceObject>({
     name: 'services',
     singularName: 'service',
     kind: 'Service',
@@ -269,12 +278,9 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
       ageColumn,
       column('Selector', 'The selector of the service', 1),
     ],
-    cells(object, now) {
-      const service = loose(object);
-      const ports = ((service.spec?.ports ?? []) as Loose[]).map(
-        (port) => `${port.port}/${port.protocol}`,
-      );
-      const selector = Object.entries((service.spec?.selector ?? {}) as Record<string, string>)
+    cells(service, now) {
+      const ports = (service.spec?.ports ?? []).map((port) => `${port.port}/${port.protocol}`);
+      const selector = Object.entries(service.spec?.selector ?? {})
         .map(([key, value]) => `${key}=${value}`)
         .join(',');
       return [
@@ -287,5 +293,5 @@ export const resources: Record<ResourceName, ResourceDefinition> = {
         selector || '<none>',
       ];
     },
-  },
+  }),
 };

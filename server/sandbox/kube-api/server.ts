@@ -16,7 +16,8 @@ import {
   type FieldRequirement,
   type LabelRequirement,
 } from './selector';
-import { EXPIRED, TOO_NEW, type Change, type ObjectStore, type StoredObject } from './store';
+import type { StoredObject } from './models';
+import { EXPIRED, TOO_NEW, type Change, type ObjectStore } from './store';
 
 /** The deprecation warning a 1.33+ server sends with every v1 Endpoints response. */
 export const ENDPOINTS_WARNING =

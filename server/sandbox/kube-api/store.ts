@@ -1,26 +1,6 @@
 import 'server-only';
 
-/** The resources the emulated API serves, by their plural name. */
-export type ResourceName = 'pods' | 'endpoints' | 'endpointslices' | 'events' | 'services';
-
-/** Object metadata as the emulator keeps it (a subset of `ObjectMeta`, plus whatever else is set). */
-export interface ObjectMeta {
-  name: string;
-  namespace: string;
-  uid: string;
-  resourceVersion: string;
-  creationTimestamp: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  [field: string]: unknown;
-}
-
-/** A stored object: kind and apiVersion are added when served, as the real server does per context. */
-export interface StoredObject {
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
+import type { ObjectsByResource, ResourceName, StoredObject } from './models';
 
 /** One write, as the watch history keeps it. `previous` is the object before the write. */
 export interface Change {
@@ -42,6 +22,9 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
  * The object store behind the emulated API: one global revision counter (as etcd's), every
  * resource's objects, and a bounded history of writes for watches. The revision is exposed only as
  * an opaque decimal string; it is compared as a number here because this is the server that issues it.
+ *
+ * Reads are typed by resource, writes are not: every write the sandbox makes comes from a builder
+ * typed with its resource's model (cluster/, objects.ts), and the store's own tests write bare ones.
  */
 export class ObjectStore {
   private revision = 0;
@@ -73,12 +56,16 @@ export class ObjectStore {
   }
 
   /** Every current object of `resource`, oldest first. Treat the result as read-only. */
-  list(resource: ResourceName): StoredObject[] {
-    return [...this.table(resource).values()];
+  list<R extends ResourceName>(resource: R): Array<ObjectsByResource[R]> {
+    return [...this.table(resource).values()] as Array<ObjectsByResource[R]>;
   }
 
-  get(resource: ResourceName, namespace: string, name: string): StoredObject | undefined {
-    return this.table(resource).get(key(namespace, name));
+  get<R extends ResourceName>(
+    resource: R,
+    namespace: string,
+    name: string,
+  ): ObjectsByResource[R] | undefined {
+    return this.table(resource).get(key(namespace, name)) as ObjectsByResource[R] | undefined;
   }
 
   /** Creates or replaces an object, stamping the next resourceVersion; returns the stored copy. */

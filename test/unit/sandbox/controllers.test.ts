@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { SandboxCluster, type PodInfo, type PodRuntime } from '@/server/sandbox/kube-api/cluster';
-import { ObjectStore, type StoredObject } from '@/server/sandbox/kube-api/store';
+import type { StoredObject } from '@/server/sandbox/kube-api/models';
+import { ObjectStore } from '@/server/sandbox/kube-api/store';
 
 type Endpoint = {
   addresses: string[];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { humanDuration, resources } from '@/server/sandbox/kube-api/resources';
-import type { StoredObject } from '@/server/sandbox/kube-api/store';
+import type { StoredObject } from '@/server/sandbox/kube-api/models';
 
 describe('humanDuration', () => {
   it.each([

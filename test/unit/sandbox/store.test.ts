@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { EXPIRED, ObjectStore, TOO_NEW, type StoredObject } from '@/server/sandbox/kube-api/store';
+import type { StoredObject } from '@/server/sandbox/kube-api/models';
+import { EXPIRED, ObjectStore, TOO_NEW } from '@/server/sandbox/kube-api/store';
 
 const object = (name: string, extra: Record<string, unknown> = {}): StoredObject => ({
   metadata: {
