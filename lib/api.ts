@@ -8,6 +8,7 @@ import type {
   NodeHistoryPoint,
   TimelineEvent,
 } from './cluster-state';
+import type { ErrorCode } from './codes';
 import type { DiscoveryMode, KubernetesSourceStatus } from './members';
 
 /** One configured cluster with a one-line health summary, as `GET /api/clusters` lists it. */
@@ -68,7 +69,7 @@ export type ClusterTimelineMessage = TimelineEvent;
 
 /** The body of every error response: a message fit for an operator, and a stable code. */
 export interface ApiError {
-  error: { code: string; message: string };
+  error: { code: ErrorCode; message: string };
 }
 
 /** `GET /api/clusters/{id}/nodes/{node}`: one member with its history (last hour, per poll). */

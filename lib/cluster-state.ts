@@ -4,6 +4,7 @@
  * Kubernetes side and its BEAM side, and the facts derived from them (partitions, unclustered
  * members, ghosts, asymmetric links, version skew, registry disagreement). Plain data only.
  */
+import type { BeamConnectionCode, DistributionCode } from './codes';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from './members';
 
 /**
@@ -19,7 +20,7 @@ export interface BeamConnection {
   /** Since when (ms since the epoch). */
   since: number;
   /** The error code of the last failure, e.g. `auth_failed`, `dist_unreachable`, `node_down`. */
-  code?: string;
+  code?: BeamConnectionCode;
   /** The operator-readable message of the last failure (never the cookie). */
   reason?: string;
 }
@@ -83,7 +84,7 @@ export interface ClusterMember {
 
 /** Why a ready pod's node is outside the main component. */
 export type UnclusteredReason =
-  'unreachable' | 'auth_failed' | 'name_mismatch' | 'not_connected_to_peers';
+  'unreachable' | 'auth_failed' | 'name_mismatch' | 'otp_too_old' | 'not_connected_to_peers';
 
 /** A ready pod whose node is not in the main component, with the reason an operator can act on. */
 export interface UnclusteredMember {
@@ -116,7 +117,8 @@ export interface RegistryDisagreement {
 }
 
 /** The state of beamscope's distribution side for a cluster (e.g. an unreadable cookie). */
-export type DistributionStatus = { state: 'ok' } | { state: 'error'; code: string; reason: string };
+export type DistributionStatus =
+  { state: 'ok' } | { state: 'error'; code: DistributionCode; reason: string };
 
 /** Everything known about one cluster at one moment. */
 export interface ClusterState {

@@ -1,7 +1,9 @@
 /**
  * The Kubernetes side of a cluster member, as the server sends it to the browser and the CLI
- * prints it. Plain data only: this module is shared with client code and imports nothing.
+ * prints it. Plain data only: this module is shared with client code and imports only types.
  */
+
+import type { KubernetesCode } from './codes';
 
 /** Where beamscope learns which pods are members, mirroring libcluster's modes. */
 export type DiscoveryMode = 'endpointSlices' | 'endpoints' | 'pods';
@@ -83,7 +85,7 @@ export type KubernetesSourceStatus =
       state: 'error';
       since: number;
       /** A stable code, e.g. `unauthorized`, `rbac_forbidden`, `unreachable`. */
-      code: string;
+      code: KubernetesCode;
       /** One operator-readable line: what failed and what to do about it. */
       reason: string;
     };

@@ -1,10 +1,12 @@
 import 'server-only';
 
+import type { CodesBySurface, ErrorSurface } from '@/lib/codes';
+
 /**
  * The part of beamscope an error belongs to, so the dashboard can show it where it happened
- * (a source, a member) and the CLI can pick an exit code.
+ * (a source, a member) and the CLI can pick an exit code. Each surface has a closed set of codes.
  */
-export type ErrorSurface = 'config' | 'kubernetes' | 'erlang' | 'sandbox' | 'http' | 'internal';
+export type { ErrorCode, ErrorSurface } from '@/lib/codes';
 
 const BRAND = Symbol.for('beamscope.BeamscopeError');
 
@@ -12,7 +14,7 @@ const BRAND = Symbol.for('beamscope.BeamscopeError');
  * The one error type for failures an operator can act on. `message` is written for the operator
  * and must never carry a secret; `cause` keeps the underlying error for the server log.
  */
-export class BeamscopeError extends Error {
+export class BeamscopeError<S extends ErrorSurface = ErrorSurface> extends Error {
   override name = 'BeamscopeError';
   /** The brand {@link BeamscopeError.[Symbol.hasInstance]} looks for. */
   readonly [BRAND] = true;
@@ -23,8 +25,14 @@ export class BeamscopeError extends Error {
    * caught in a route (another bundle) would fail a plain `instanceof`. The brand is a registered
    * symbol, the same in every copy. Subclasses keep the ordinary prototype check.
    */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== BeamscopeError) return Function.prototype[Symbol.hasInstance].call(this, value);
+  // The `this` type makes `instanceof` narrow to the class it is called on, subclasses included.
+  static override [Symbol.hasInstance]<T>(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    this: new (...args: any[]) => T,
+    value: unknown,
+  ): value is T {
+    if ((this as unknown) !== BeamscopeError)
+      return Function.prototype[Symbol.hasInstance].call(this, value);
     return (
       typeof value === 'object' &&
       value !== null &&
@@ -33,9 +41,9 @@ export class BeamscopeError extends Error {
   }
 
   constructor(
-    readonly surface: ErrorSurface,
-    /** A stable machine-readable code, e.g. `config_invalid`, `rbac_forbidden`, `auth_failed`. */
-    readonly code: string,
+    readonly surface: S,
+    /** A stable machine-readable code of the surface, e.g. `config_invalid`, `rbac_forbidden`. */
+    readonly code: CodesBySurface[S],
     message: string,
     options: { cause?: unknown; exitCode?: number } = {},
   ) {
@@ -44,6 +52,14 @@ export class BeamscopeError extends Error {
   }
   /** The process exit code the CLI uses when this error ends a command. */
   readonly exitCode: number;
+}
+
+/** True when `error` is a {@link BeamscopeError} of `surface`, typed with that surface's codes. */
+export function isBeamscopeError<S extends ErrorSurface>(
+  error: unknown,
+  surface: S,
+): error is BeamscopeError<S> {
+  return error instanceof BeamscopeError && error.surface === surface;
 }
 
 /** A readable one-line description of any thrown value, without a stack trace. */

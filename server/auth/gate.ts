@@ -2,6 +2,8 @@ import 'server-only';
 
 import { randomBytes } from 'node:crypto';
 
+import type { AuthCode } from '@/lib/codes';
+
 import type { AccessConfig } from '../config';
 import { AddressSet } from './cidr';
 import { verifiedPeer } from './peer';
@@ -35,7 +37,7 @@ export type Verdict =
   | {
       allowed: false;
       status: 400 | 401 | 403 | 429 | 503;
-      code: string;
+      code: AuthCode | 'bad_request';
       /** For the operator; never carries a secret. */
       message: string;
       retryAfterSeconds?: number;

@@ -1,5 +1,7 @@
 import 'server-only';
 
+import type { ConfigCode } from '@/lib/codes';
+
 import type { BeamscopeConfig } from '../config';
 import { BeamscopeError } from '../errors';
 import { AccessGate, setAccessGate, type GateOptions } from './gate';
@@ -12,7 +14,7 @@ export { SESSION_COOKIE, SESSION_TTL_MS } from './session';
 /** sysexits' EX_CONFIG, as for any other configuration error. */
 const EX_CONFIG = 78;
 
-function accessError(code: string, message: string, cause?: unknown): BeamscopeError {
+function accessError(code: ConfigCode, message: string, cause?: unknown): BeamscopeError {
   return new BeamscopeError('config', code, message, { cause, exitCode: EX_CONFIG });
 }
 

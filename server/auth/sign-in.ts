@@ -1,6 +1,7 @@
 import 'server-only';
 
 import type { ApiError } from '@/lib/api';
+import type { AuthCode } from '@/lib/codes';
 
 import { getAccessGate } from './gate';
 import { SESSION_COOKIE, SESSION_TTL_MS } from './session';
@@ -22,7 +23,12 @@ function sessionCookieHeader(value: string): string {
   return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; Secure; SameSite=Strict`;
 }
 
-function jsonError(status: number, code: string, message: string, headers: HeadersInit = {}) {
+function jsonError(
+  status: number,
+  code: AuthCode | 'bad_request',
+  message: string,
+  headers: HeadersInit = {},
+) {
   const body: ApiError = { error: { code, message } };
   return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
 }

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { parseDocument } from 'yaml';
 
+import type { ConfigCode } from '@/lib/codes';
 import type { DiscoveryMode, NodeNamingMode } from '@/lib/members';
 
 import { BeamscopeError } from '../errors';
@@ -97,7 +98,7 @@ export interface BeamscopeConfig {
   sourcePath: string;
 }
 
-function configError(code: string, message: string, cause?: unknown): BeamscopeError {
+function configError(code: ConfigCode, message: string, cause?: unknown): BeamscopeError {
   return new BeamscopeError('config', code, message, { cause, exitCode: EX_CONFIG });
 }
 

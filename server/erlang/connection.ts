@@ -103,7 +103,7 @@ interface PendingCall {
  * RPCs through the peer's `rex` server. Emits `'down'` (a {@link BeamscopeError}) once, when the
  * connection ends for any reason, after every pending call has been rejected with `node_down`.
  */
-export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError] }> {
+export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError<'erlang'>] }> {
   readonly node: string;
   readonly peerFlags: bigint;
   readonly peerCreation: number;
@@ -119,7 +119,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   private sentSinceTick = false;
   private corked = false;
   private silentIntervals = 0;
-  private downReason: BeamscopeError | undefined;
+  private downReason: BeamscopeError<'erlang'> | undefined;
 
   /**
    * Takes over a stream on which the handshake has completed (see {@link connectNode}).
@@ -158,7 +158,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   }
 
   /** Why the connection went down; `undefined` while it is up. */
-  get closeReason(): BeamscopeError | undefined {
+  get closeReason(): BeamscopeError<'erlang'> | undefined {
     return this.downReason;
   }
 
@@ -197,7 +197,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
   }
 
   /** Closes the connection; pending calls reject with `node_down`. */
-  close(reason?: BeamscopeError): void {
+  close(reason?: BeamscopeError<'erlang'>): void {
     this.goDown(
       reason ?? erlangError('node_down', `connection to node ${this.node} closed by beamscope`),
     );
@@ -343,7 +343,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
     call.resolve(payload.at(1) ?? atom('undefined'));
   }
 
-  private goDown(reason: BeamscopeError): void {
+  private goDown(reason: BeamscopeError<'erlang'>): void {
     if (this.downReason) return;
     this.downReason = reason;
     clearInterval(this.tickTimer);

@@ -103,8 +103,8 @@ export function parseStatus(body: Buffer): HandshakeStatus {
 export function parseChallenge(body: Buffer): PeerChallenge {
   if (body[0] === 0x6e) {
     throw erlangError(
-      'protocol',
-      'the peer answered with the pre-OTP 23 handshake; beamscope needs OTP 23 or newer',
+      'otp_too_old',
+      'the node answered with the handshake of OTP 22 or older; beamscope needs OTP 23 or newer',
     );
   }
   if (body[0] !== 0x4e || body.length < 19) {
@@ -237,7 +237,10 @@ export async function performHandshake(
 
     const peer = parseChallenge(await channel.next('challenge'));
     if (peer.name !== target) {
-      throw erlangError('protocol', `expected node ${target} but ${printable(peer.name)} answered`);
+      throw erlangError(
+        'node_name_mismatch',
+        `expected node ${target} but ${printable(peer.name)} answered`,
+      );
     }
     const missing = MANDATORY_FLAGS & ~peer.flags;
     if (missing !== 0n) {

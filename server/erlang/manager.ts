@@ -2,6 +2,8 @@ import 'server-only';
 
 import { EventEmitter } from 'node:events';
 
+import type { BeamConnectionCode } from '@/lib/codes';
+
 import { BeamscopeError } from '../errors';
 import type { Term } from './codec/terms';
 import {
@@ -10,7 +12,7 @@ import {
   type NodeConnection,
   type RpcOptions,
 } from './connection';
-import { erlangError } from './errors';
+import { erlangError, isErlangError } from './errors';
 import { defaultLocalNodeName, parseNodeName } from './node-name';
 
 /** Where the manager stands with one node. */
@@ -22,7 +24,7 @@ export type NodeConnectionState =
       /** The operator-facing message of the last failure (never contains the cookie). */
       reason: string;
       /** The error code, e.g. `epmd_unreachable`, `node_down`, `auth_failed`. */
-      code: string;
+      code: BeamConnectionCode;
     };
 
 /** Options of {@link ConnectionManager}. */
@@ -59,7 +61,7 @@ interface NodeEntry {
   /** Failed attempts since the last success; drives the backoff. */
   failures: number;
   retryTimer?: NodeJS.Timeout;
-  lastError?: BeamscopeError;
+  lastError?: BeamscopeError<'erlang'>;
 }
 
 const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 30_000 };
@@ -144,7 +146,7 @@ export class ConnectionManager extends EventEmitter<{
    * would notice, after four tick intervals (a minute), and meanwhile it would show as
    * connected. A tracked node then reconnects with backoff, as after any other loss.
    */
-  drop(node: string, reason: BeamscopeError): void {
+  drop(node: string, reason: BeamscopeError<'erlang'>): void {
     this.entries.get(node)?.connection?.close(reason);
   }
 
@@ -216,16 +218,15 @@ export class ConnectionManager extends EventEmitter<{
       },
       (error: unknown) => {
         entry.connecting = undefined;
-        const failure =
-          error instanceof BeamscopeError
-            ? error
-            : erlangError(
-                'dist_unreachable',
-                `cannot connect to node ${entry.node}: ${String(error)}`,
-                {
-                  cause: error,
-                },
-              );
+        const failure = isErlangError(error)
+          ? error
+          : erlangError(
+              'dist_unreachable',
+              `cannot connect to node ${entry.node}: ${String(error)}`,
+              {
+                cause: error,
+              },
+            );
         if (!this.closed && this.entries.get(entry.node) === entry) {
           entry.failures += 1;
           entry.lastError = failure;
@@ -241,7 +242,11 @@ export class ConnectionManager extends EventEmitter<{
     return attempt;
   }
 
-  private onDown(entry: NodeEntry, connection: NodeConnection, reason: BeamscopeError): void {
+  private onDown(
+    entry: NodeEntry,
+    connection: NodeConnection,
+    reason: BeamscopeError<'erlang'>,
+  ): void {
     if (entry.connection !== connection) return;
     entry.connection = undefined;
     if (this.closed || this.entries.get(entry.node) !== entry) return;
@@ -297,7 +302,7 @@ export class ConnectionManager extends EventEmitter<{
   }
 }
 
-function failureState(error: BeamscopeError): NodeConnectionState {
+function failureState(error: BeamscopeError<'erlang'>): NodeConnectionState {
   const status =
     error.code === 'auth_failed'
       ? 'auth_failed'

@@ -1,6 +1,6 @@
 import 'server-only';
 
-import { BeamscopeError } from '../errors';
+import { BeamscopeError, isBeamscopeError } from '../errors';
 
 /** What a failed request was doing, so its error can name the rule or the server involved. */
 export interface RequestContext {
@@ -125,8 +125,11 @@ export function isConnectionReset(error: unknown): boolean {
  * rejected, a 403 names the missing RBAC rule (verb, resource, API group, namespace and the user
  * the server saw), a network failure names the server and what went wrong. Never a secret.
  */
-export function kubernetesError(error: unknown, context: RequestContext): BeamscopeError {
-  if (error instanceof BeamscopeError) return error;
+export function kubernetesError(
+  error: unknown,
+  context: RequestContext,
+): BeamscopeError<'kubernetes'> {
+  if (isBeamscopeError(error, 'kubernetes')) return error;
   const what = `${context.verb} ${context.resource}`;
   const status = httpStatus(error);
   if (status === 401) {

@@ -6,6 +6,8 @@ import { delimiter, join } from 'node:path';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
+import type { KubernetesCode } from '@/lib/codes';
+
 import type { ClusterConfig, Environment } from '../config';
 import { BeamscopeError } from '../errors';
 
@@ -31,7 +33,7 @@ export interface LoadedKubeConfig {
   origin: 'kubeconfig' | 'in-cluster';
 }
 
-function accessError(code: string, message: string, cause?: unknown): BeamscopeError {
+function accessError(code: KubernetesCode, message: string, cause?: unknown): BeamscopeError {
   return new BeamscopeError('kubernetes', code, message, { cause, exitCode: 78 });
 }
 

@@ -83,7 +83,7 @@ const HEALTHY_AFTER_MS = 10_000;
 /** One watcher's health. */
 export type WatcherState =
   | { state: 'syncing' | 'ok'; since: number }
-  | { state: 'error'; since: number; error: BeamscopeError };
+  | { state: 'error'; since: number; error: BeamscopeError<'kubernetes'> };
 
 export interface ResourceWatcherOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;

@@ -6,7 +6,16 @@ import { request as httpsRequest } from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+import { SANDBOX_CODES, type SandboxCode } from '@/lib/codes';
+
 import { BeamscopeError } from '../errors';
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(SANDBOX_CODES);
+
+/** A code read from the sandbox's reply, kept when it is one of ours. */
+function sandboxCodeOf(code: string | undefined): SandboxCode {
+  return code !== undefined && KNOWN_CODES.has(code) ? (code as SandboxCode) : 'control_failed';
+}
 
 /** The file a running `beamscope sandbox` writes into its folder so control commands find it. */
 export const STATE_FILE = 'sandbox.json';
@@ -140,7 +149,7 @@ export class SandboxControlClient {
               (reply as { message?: string } | undefined)?.message ??
               `HTTP ${status}`;
             reject(
-              new BeamscopeError('sandbox', error?.code ?? 'control_failed', message, {
+              new BeamscopeError('sandbox', sandboxCodeOf(error?.code), message, {
                 exitCode: 1,
               }),
             );

@@ -163,6 +163,21 @@ export async function acceptHandshake(
   }
 }
 
+/**
+ * The challenge an OTP 22 (or older) node sends: `'n' version:16 flags:32 challenge:32 name`, the
+ * handshake before OTP 23's `'N'`.
+ */
+export function otp22Challenge(name: string): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const body = Buffer.alloc(11 + nameBytes.length);
+  body[0] = 0x6e;
+  body.writeUInt16BE(5, 1);
+  body.writeUInt32BE(0x3df7fbd, 3);
+  body.writeUInt32BE(0x1234_5678, 7);
+  nameBytes.copy(body, 11);
+  return body;
+}
+
 /** A running hostile peer. */
 export interface HostilePeer {
   name: string;
@@ -180,6 +195,8 @@ export async function startHostilePeer(options: {
   name: string;
   cookie: string;
   behaviour: HostileBehaviour;
+  /** Answer with these bytes instead of the challenge (e.g. an OTP 22 node's). */
+  challengeBody?: Buffer;
 }): Promise<HostilePeer> {
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -188,7 +205,11 @@ export async function startHostilePeer(options: {
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
-    void acceptHandshake(socket, { name: options.name, cookie: options.cookie }).then((result) => {
+    void acceptHandshake(socket, {
+      name: options.name,
+      cookie: options.cookie,
+      ...(options.challengeBody ? { challengeBody: options.challengeBody } : {}),
+    }).then((result) => {
       outcomes.push(result.outcome);
       if (result.outcome === 'accepted') misbehave(socket, options.behaviour, timers);
     });

@@ -16,7 +16,12 @@ import {
   performHandshake,
   type HandshakeOptions,
 } from '@/server/erlang/handshake';
-import { acceptHandshake, OTP25_FLAGS, type AcceptOptions } from '@/test/support/hostile-peer';
+import {
+  acceptHandshake,
+  otp22Challenge,
+  OTP25_FLAGS,
+  type AcceptOptions,
+} from '@/test/support/hostile-peer';
 
 const COOKIE = 'secret_cookie';
 const TARGET = 'app@127.0.0.1';
@@ -120,6 +125,12 @@ describe('handshake messages', () => {
     expect(() => parseChallenge(Buffer.from('n\0\x05\0\0\0\0\0\0\0\0name'))).toThrow(/OTP 23/);
   });
 
+  it('gives a node on OTP 22 or older its own code, not a protocol error or a name mismatch', async () => {
+    const error = await caught(handshakeAgainst({ challengeBody: otp22Challenge(TARGET) }));
+    expect(error.code).toBe('otp_too_old');
+    expect(error.message).toContain('beamscope needs OTP 23 or newer');
+  });
+
   it('parses an acknowledgement and rejects malformed ones', () => {
     const digest = Buffer.alloc(16, 1);
     expect(parseChallengeAck(Buffer.concat([Buffer.from('a'), digest]))).toEqual(digest);
@@ -214,9 +225,10 @@ describe('performHandshake', () => {
     );
   });
 
-  it('rejects a peer that is not the node we asked for', async () => {
+  it('rejects a peer that is not the node we asked for, with its own code', async () => {
     const error = await caught(handshakeAgainst({ name: 'other@127.0.0.1' }));
-    expect(error.code).toBe('protocol');
+    // Its own code, so the dashboard can call it a name mismatch without reading the message.
+    expect(error.code).toBe('node_name_mismatch');
     expect(error.message).toContain('other@127.0.0.1 answered');
   });
 

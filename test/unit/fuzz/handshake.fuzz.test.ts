@@ -42,7 +42,7 @@ const LOCAL = 'beamscope_fuzz@127.0.0.1';
 const OUR_CHALLENGE = 0x1234_5678;
 
 /** The error codes the handshake may raise. */
-const HANDSHAKE_CODES = new Set(['protocol', 'auth_failed']);
+const HANDSHAKE_CODES = new Set(['protocol', 'auth_failed', 'otp_too_old', 'node_name_mismatch']);
 
 function expectHandshakeError(error: unknown): void {
   if (!(error instanceof BeamscopeError)) throw error;
