@@ -4,7 +4,8 @@ import Link from 'next/link';
 import { useMemo, useState, type ReactNode } from 'react';
 
 import type { ClusterSnapshot } from '@/lib/api';
-import { buildGraphModel } from '@/lib/topology';
+import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
+import { buildGraphModel } from '@/lib/graph-model';
 
 import { MembershipTable } from './MembershipTable';
 import { NodeDrawer } from './NodeDrawer';
@@ -14,16 +15,6 @@ import { Timeline } from './Timeline';
 import { TopBar } from './TopBar';
 import { TopologyGraph } from './TopologyGraph';
 import { useClusterStream } from './use-cluster-stream';
-
-/** What an operator can do about a Kubernetes link error, by its code. */
-const KUBERNETES_FIXES: Record<string, string> = {
-  rbac_forbidden:
-    'Grant the service account get, list and watch on the resource named above (a Role and RoleBinding in the namespace), e.g. from deploy/.',
-  unauthorized:
-    'The token or client certificate was refused: check the kubeconfig (or the mounted service-account token) the configuration points to.',
-  unreachable:
-    'Check the API server address in the kubeconfig and that this server can reach it (network policy, proxy, DNS).',
-};
 
 function Banner({
   tone,
@@ -64,27 +55,21 @@ function Problems({ data }: { data: ClusterSnapshot }) {
       {kubernetes.state === 'error' ? (
         <Banner
           tone="error"
-          title={`Kubernetes: ${kubernetes.code.replace(/_/g, ' ')}`}
+          title={`Kubernetes: ${codeLabel(kubernetes.code)}`}
           testId="kubernetes-error"
         >
           <p>{kubernetes.reason}</p>
-          {KUBERNETES_FIXES[kubernetes.code] ? (
-            <p>Fix: {KUBERNETES_FIXES[kubernetes.code]}</p>
-          ) : null}
+          {kubernetesFix(kubernetes.code) ? <p>Fix: {kubernetesFix(kubernetes.code)}</p> : null}
         </Banner>
       ) : null}
       {distribution.state === 'error' ? (
         <Banner
           tone="error"
-          title={`Distribution: ${distribution.code.replace(/_/g, ' ')}`}
+          title={`Distribution: ${codeLabel(distribution.code)}`}
           testId="distribution-error"
         >
           <p>{distribution.reason}</p>
-          <p>
-            Fix: make the cookie readable — <code>distribution.cookieFile</code> or{' '}
-            <code>distribution.cookieEnv</code> in the configuration of cluster{' '}
-            <code>{cluster.id}</code> — then restart beamscope.
-          </p>
+          <p>Fix: {distributionFix(distribution.code, { clusterId: cluster.id })}</p>
         </Banner>
       ) : null}
     </>

@@ -17,7 +17,7 @@ import {
   STATE_STYLES,
   type MemberSides,
   type MemberVisualState,
-} from '@/lib/topology';
+} from '@/lib/graph-model';
 
 import { StateMark } from './StateMark';
 

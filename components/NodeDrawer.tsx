@@ -5,7 +5,8 @@ import { useEffect, type ReactNode } from 'react';
 import type { NodeDetailsResponse } from '@/lib/api';
 import type { ClusterMember, ClusterState } from '@/lib/cluster-state';
 import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
-import { memberVisualState, STATE_STYLES } from '@/lib/topology';
+import { codeLabel, memberFinding } from '@/lib/diagnosis';
+import { memberVisualState } from '@/lib/graph-model';
 
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -20,18 +21,11 @@ function Row({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-/** The doctor's verdict on one member, from what the state derived about it. */
+/** The doctor's verdict on one member, in the words `beamscope doctor` uses. */
 function verdictOf(member: ClusterMember, state: ClusterState): { ok: boolean; text: string } {
-  const unclustered = state.unclustered.find((entry) => entry.key === member.key);
-  if (unclustered)
-    return { ok: false, text: `${unclustered.reason.replace(/_/g, ' ')}: ${unclustered.detail}` };
-  const visual = memberVisualState(member, state);
-  if (visual === 'clustered')
-    return { ok: true, text: 'clustered: in the main component of the mesh' };
-  if (visual === 'ghost')
-    return { ok: false, text: 'ghost: in the mesh, but no pod of the service accounts for it' };
-  if (member.beam?.connection.reason) return { ok: false, text: member.beam.connection.reason };
-  return { ok: false, text: STATE_STYLES[visual].description };
+  const finding = memberFinding(member, state);
+  if (finding.verdict === 'ok') return { ok: true, text: finding.reason };
+  return { ok: false, text: `${codeLabel(finding.code)}: ${finding.reason}` };
 }
 
 /** Props of {@link NodeDrawer}. */

@@ -4,7 +4,7 @@ import { useState } from 'react';
 
 import type { ApiError } from '@/lib/api';
 import type { SandboxActionRequest, SandboxStatusResponse } from '@/lib/api-sandbox';
-import { compareNames } from '@/lib/cluster-graph';
+import { compareNames } from '@/lib/names';
 
 import { useApi } from './use-api';
 

@@ -2,7 +2,7 @@
 
 import { symbol } from 'd3';
 
-import { STATE_STYLES, type MemberVisualState } from '@/lib/topology';
+import { STATE_STYLES, type MemberVisualState } from '@/lib/graph-model';
 
 import { SYMBOL_TYPES, symbolArea } from './graph-engine';
 

@@ -3,7 +3,8 @@
  * browser applies), and the timeline events an operator reads (joins, leaves, node up/down,
  * links, partitions, registry counts).
  */
-import { compareNames, hasLink, linkKey, meshOfState, partitionsOf } from './cluster-graph';
+import { hasLink, linkKey, MeshBuilder } from './mesh';
+import { compareNames } from './names';
 import type {
   BeamSide,
   ClusterMember,
@@ -217,10 +218,14 @@ function memberEvents(prev: ClusterState, next: ClusterState): TimelineEventDraf
   return events;
 }
 
-function meshEvents(prev: ClusterState, next: ClusterState): TimelineEventDraft[] {
+function meshEvents(
+  prev: ClusterState,
+  next: ClusterState,
+  meshes: MeshBuilder,
+): TimelineEventDraft[] {
   const events: TimelineEventDraft[] = [];
-  const prevMesh = meshOfState(prev);
-  const nextMesh = meshOfState(next);
+  const prevMesh = meshes.ofState(prev);
+  const nextMesh = meshes.ofState(next);
   const prevNodes = new Set(prevMesh.nodes);
   const nextNodes = new Set(nextMesh.nodes);
   // A link can only change where a node's own list changed: compare just those lists (a full
@@ -271,8 +276,8 @@ function meshEvents(prev: ClusterState, next: ClusterState): TimelineEventDraft[
   }
 
   const common = new Set([...prevNodes].filter((node) => nextNodes.has(node)));
-  const prevPartitions = partitionsOf(prevMesh);
-  const nextPartitions = partitionsOf(nextMesh);
+  const prevPartitions = meshes.partitionsOf(prevMesh);
+  const nextPartitions = meshes.partitionsOf(nextMesh);
   const overlapping = (group: readonly string[], candidates: readonly string[][]) => {
     const members = new Set(group);
     return candidates.filter((candidate) =>
@@ -346,8 +351,17 @@ export function registryChangedEvent(
 /**
  * The timeline events between two states: member joined/left, pod ready/unready/terminating,
  * node up/down, link up/down, partition detected/healed (naming the sides) and one coalesced
- * registry-counts event.
+ * registry-counts event. `meshes` is the caller's builder (the collector's, which built both
+ * states' meshes already); without one the meshes are built here.
  */
-export function diffClusterStates(prev: ClusterState, next: ClusterState): TimelineEventDraft[] {
-  return [...memberEvents(prev, next), ...meshEvents(prev, next), ...registryEvents(prev, next)];
+export function diffClusterStates(
+  prev: ClusterState,
+  next: ClusterState,
+  meshes: MeshBuilder = new MeshBuilder(),
+): TimelineEventDraft[] {
+  return [
+    ...memberEvents(prev, next),
+    ...meshEvents(prev, next, meshes),
+    ...registryEvents(prev, next),
+  ];
 }

@@ -11,7 +11,7 @@ import type {
 } from './api';
 import { applyClusterDelta } from './cluster-diff';
 import type { ClusterState } from './cluster-state';
-import { registeredNames } from './topology';
+import { registeredNames } from './graph-model';
 
 /** How many timeline events the browser keeps (the server keeps its own ring). */
 export const TIMELINE_LIMIT = 500;

@@ -1,10 +1,12 @@
 /**
- * The first pure steps of the topology graph: cluster state → graph model (one mark per member,
+ * The drawing model: the first pure steps of the topology graph, cluster state → graph model (one mark per member,
  * its visual state, size and group; the links worth drawing). The browser draws what this
  * returns and nothing else, so every rule of "what is shown" is pinned down by a unit test.
  */
-import { compareNames, hostedNames, linkKey, meshOfState } from './cluster-graph';
 import type { ClusterMember, ClusterState } from './cluster-state';
+import { linkKey, MeshBuilder } from './mesh';
+import { compareNames } from './names';
+import { hostedNames } from './registries';
 
 /** What a member's mark says about it, in order of what an operator must see first. */
 export type MemberVisualState =
@@ -168,6 +170,8 @@ export interface GraphModelOptions {
   linkThreshold?: number;
   /** At most this many missing links are listed (a badly split partition can have many). */
   maxMissingLinks?: number;
+  /** The page's mesh builder, so that a state that changed little costs little to redraw. */
+  meshes?: MeshBuilder;
 }
 
 /** The radius of a mark: area grows with registered names; marks shrink as the cluster grows. */
@@ -230,7 +234,7 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
   for (const [index, member] of state.members.entries()) {
     if (member.node) idOfNode.set(member.node, nodes[index]!.id);
   }
-  const mesh = meshOfState(state);
+  const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
   const asymmetric = new Set(state.asymmetricLinks.map((link) => linkKey(link.from, link.to)));
   const links: GraphLink[] = [];
   const push = (a: string, b: string, kind: GraphLink['kind']) => {

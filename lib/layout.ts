@@ -3,7 +3,7 @@
  * mark starts, and the transform that fits the drawing into its box. The force simulation in
  * the browser starts from these; keeping them pure keeps the layout stable and testable.
  */
-import type { GraphGroup, GraphNode } from './topology';
+import type { GraphGroup, GraphNode } from './graph-model';
 
 /** A point in layout space. */
 export interface Point {

@@ -2,7 +2,7 @@
  * The membership table's rows, sorting and filtering: pure, so the table component only
  * renders what these return.
  */
-import { compareNames } from './cluster-graph';
+import { compareNames } from './names';
 import type { ClusterMember, ClusterState } from './cluster-state';
 import {
   memberId,
@@ -11,7 +11,7 @@ import {
   registeredNames,
   type MemberSides,
   type MemberVisualState,
-} from './topology';
+} from './graph-model';
 
 /** One row: a member flattened to the columns the table shows. */
 export interface MembershipRow {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { buildClusterState } from '@/lib/cluster-graph';
+import { buildClusterState } from '@/lib/state-builder';
 import type { BeamSide, ClusterState, TimelineEvent } from '@/lib/cluster-state';
 import type { KubernetesMember } from '@/lib/members';
 

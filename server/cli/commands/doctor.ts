@@ -1,59 +1,41 @@
 import 'server-only';
 
-import type { ClusterMember, UnclusteredMember } from '@/lib/cluster-state';
+import {
+  memberFinding,
+  meshFindings,
+  type DiagnosisContext,
+  type Finding,
+  type Verdict,
+} from '@/lib/diagnosis';
 
 import type { ClusterConfig } from '../../config';
 import { integerOption, parseCommandArgs } from '../args';
 import type { Command } from '../command';
 import { collectOnce, type CollectedCluster } from './collect';
 
+export type { Finding, Verdict } from '@/lib/diagnosis';
+
 const USAGE = 'beamscope doctor [--config FILE] [--cluster ID] [--json] [--timeout SECONDS]';
 
-/** How bad one finding is: `fail` makes the command exit non-zero. */
-export type Verdict = 'ok' | 'warn' | 'fail';
-
-/** One line of the diagnosis: what it is about, the verdict, and what to do. */
-export interface Finding {
-  subject: string;
-  verdict: Verdict;
-  reason: string;
-  /** A code for scripts: `clustered`, `auth_failed`, `rbac_forbidden`, `partitioned`, … */
-  code: string;
-}
-
-function cookieSource(cluster: ClusterConfig): string {
-  const { cookieFile, cookieEnv } = cluster.distribution;
-  return cookieFile !== undefined
-    ? `the cookie file ${cookieFile}`
-    : `the environment variable ${cookieEnv ?? '?'}`;
-}
-
-function advice(entry: UnclusteredMember, cluster: ClusterConfig): string {
-  switch (entry.reason) {
-    case 'auth_failed':
-      return `the node refused the cookie: ${entry.detail}. The cookie in ${cookieSource(cluster)} does not match the one this pod runs with (RELEASE_COOKIE / the mounted Secret)`;
-    case 'name_mismatch':
-      return `${entry.detail}. Make nodeNaming.mode (${cluster.nodeNaming.mode}) match how the release names its node (RELEASE_NODE / -name)`;
-    case 'not_connected_to_peers':
-      return `${entry.detail}. Check the clustering strategy (libcluster) on this pod and that its peers can reach it`;
-    case 'unreachable':
-      return `${entry.detail}. ${
-        cluster.distribution.port !== undefined
-          ? `Check that the node listens on distribution port ${cluster.distribution.port} and that no NetworkPolicy blocks it`
-          : 'Check that EPMD (port 4369) and the distribution port are reachable from beamscope'
-      }`;
-  }
-}
-
-function memberSubject(member: ClusterMember): string {
-  const pod = member.kubernetes;
-  if (!pod) return `node ${member.node ?? member.key}`;
-  return `pod ${pod.podName ?? pod.ip}${member.node ? ` (${member.node})` : ''}`;
+/** What the fixes may name: where the cookie comes from, the naming mode, the port. */
+function contextOf(cluster: ClusterConfig): DiagnosisContext {
+  const { cookieFile, cookieEnv, port } = cluster.distribution;
+  return {
+    cookieSource:
+      cookieFile !== undefined
+        ? `the cookie file ${cookieFile}`
+        : `the environment variable ${cookieEnv ?? '?'}`,
+    namingMode: cluster.nodeNaming.mode,
+    basename: cluster.nodeNaming.basename,
+    ...(port !== undefined ? { distributionPort: port } : {}),
+    clusterId: cluster.id,
+  };
 }
 
 /**
  * The diagnosis of a collected cluster: the Kubernetes link (with the RBAC rule to grant), the
- * distribution side, one verdict per member, then the mesh as a whole.
+ * distribution side, one verdict per member, then the mesh as a whole. The words come from
+ * `lib/diagnosis.ts`, as the dashboard's do.
  */
 export function diagnose(collected: CollectedCluster): Finding[] {
   const { state, cluster } = collected;
@@ -96,86 +78,9 @@ export function diagnose(collected: CollectedCluster): Finding[] {
       reason: `Kubernetes lists no members for ${cluster.discovery.mode} ${cluster.discovery.service ?? cluster.discovery.selector ?? ''}`,
     });
   }
-
-  const unclustered = new Map(state.unclustered.map((entry) => [entry.key, entry]));
-  const main = state.mainPartition === null ? [] : (state.partitions[state.mainPartition] ?? []);
-  for (const member of state.members) {
-    const subject = memberSubject(member);
-    const problem = unclustered.get(member.key);
-    if (problem) {
-      findings.push({
-        subject,
-        verdict: 'fail',
-        code: problem.reason,
-        reason: advice(problem, cluster),
-      });
-      continue;
-    }
-    const pod = member.kubernetes;
-    if (!pod) {
-      findings.push({
-        subject,
-        verdict: 'warn',
-        code: 'ghost',
-        reason: `in the mesh but no pod Kubernetes lists accounts for it (naming mode ${cluster.nodeNaming.mode} expects ${cluster.nodeNaming.basename}@<pod ${cluster.nodeNaming.mode === 'ip' ? 'IP' : 'name'}>)`,
-      });
-      continue;
-    }
-    if (pod.terminating) {
-      findings.push({ subject, verdict: 'ok', code: 'terminating', reason: 'terminating' });
-      continue;
-    }
-    if (!pod.ready) {
-      const connection = member.beam?.connection;
-      findings.push({
-        subject,
-        verdict: 'warn',
-        code: 'not_ready',
-        reason: `the pod is not ready (phase ${pod.phase ?? 'unknown'})${connection && connection.status !== 'connected' && connection.reason ? `; its node: ${connection.reason}` : ''}`,
-      });
-      continue;
-    }
-    const beam = member.beam;
-    findings.push({
-      subject,
-      verdict: 'ok',
-      code: 'clustered',
-      reason: `clustered: connected to ${beam?.sees?.length ?? 0} of ${Math.max(main.length - 1, 0)} peers${beam?.otpRelease ? `, OTP ${beam.otpRelease}` : ''}`,
-    });
-  }
-
-  if (state.partitions.length > 1) {
-    findings.push({
-      subject: 'mesh',
-      verdict: 'fail',
-      code: 'partitioned',
-      reason: `the mesh is split into ${state.partitions.length} partitions: ${state.partitions.map((partition) => `[${partition.join(', ')}]`).join(' | ')}`,
-    });
-  }
-  for (const link of state.asymmetricLinks) {
-    findings.push({
-      subject: 'mesh',
-      verdict: 'warn',
-      code: 'asymmetric_link',
-      reason: `${link.from} lists ${link.to} among its nodes but ${link.to} does not list ${link.from}`,
-    });
-  }
-  if (state.otpSkew) {
-    findings.push({
-      subject: 'mesh',
-      verdict: 'warn',
-      code: 'otp_skew',
-      reason: `nodes run different OTP releases: ${state.otpSkew.releases.map((release) => `OTP ${release.otpRelease} on ${release.nodes.join(', ')}`).join('; ')}`,
-    });
-  }
-  for (const entry of state.registryDisagreements) {
-    findings.push({
-      subject: `registry ${entry.registry}`,
-      verdict: 'warn',
-      code: 'registry_disagreement',
-      reason: `nodes of one partition disagree: ${entry.counts.map((count) => `${count.node}=${count.count}`).join(', ')}`,
-    });
-  }
+  const context = contextOf(cluster);
+  for (const member of state.members) findings.push(memberFinding(member, state, context));
+  findings.push(...meshFindings(state));
   if (!collected.settled) {
     findings.push({
       subject: 'doctor',

@@ -1,6 +1,6 @@
 import 'server-only';
 
-import { hostedNames } from '@/lib/cluster-graph';
+import { hostedNames } from '@/lib/registries';
 import type { ClusterState } from '@/lib/cluster-state';
 
 import { integerOption, parseCommandArgs } from '../args';

@@ -4,12 +4,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { memberFinding } from '@/lib/diagnosis';
+import { buildClusterState, blankSide } from '@/lib/state-builder';
 import { atom } from '@/server/erlang/codec';
 import { connectNode, type NodeConnection } from '@/server/erlang/connection';
+import { ConnectionManager } from '@/server/erlang/manager';
 import { BeamscopeError } from '@/server/errors';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';
 import {
+  otp22Challenge,
   startHostilePeer,
   type HostileBehaviour,
   type HostilePeer,
@@ -84,6 +88,61 @@ describe('hostile peers', () => {
       code: 'timeout',
     });
     expect(connection.connected).toBe(true);
+  });
+
+  it('a node on OTP 22 or older: otp_too_old, and a verdict of its own', async () => {
+    const name = 'old_otp@127.0.0.1';
+    const peer = await startHostilePeer({
+      name,
+      cookie: COOKIE,
+      behaviour: 'silent',
+      challengeBody: otp22Challenge(name),
+    });
+    peers.push(peer);
+    const manager = new ConnectionManager({ localName: LOCAL, cookie: COOKIE, port: peer.port });
+    try {
+      manager.track([name]);
+      const deadline = Date.now() + 10_000;
+      while (manager.state(name).status === 'connecting' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const connection = manager.state(name);
+      expect(connection).toMatchObject({ status: 'unreachable', code: 'otp_too_old' });
+
+      // What the dashboard and the doctor make of it: not a name mismatch, not "unreachable".
+      const state = buildClusterState({
+        clusterId: 'old',
+        at: 1,
+        localNode: LOCAL,
+        kubernetes: { state: 'ok', since: 1 },
+        distribution: { state: 'ok' },
+        kubernetesMembers: [
+          {
+            ip: '127.0.0.1',
+            podName: 'old-otp-0',
+            podUid: null,
+            k8sNode: null,
+            zone: null,
+            hostname: null,
+            ready: true,
+            serving: true,
+            terminating: false,
+            phase: 'Running',
+            restarts: 0,
+            startTime: null,
+            beamNode: name,
+            source: { kind: 'EndpointSlice', name: 'old' },
+          },
+        ],
+        beam: new Map([[name, blankSide(name, { ...connection })]]),
+      });
+      expect(state.unclustered.map((entry) => entry.reason)).toEqual(['otp_too_old']);
+      const finding = memberFinding(state.members[0]!, state);
+      expect(finding).toMatchObject({ verdict: 'fail', code: 'otp_too_old' });
+      expect(finding.reason).toContain('OTP older than 23 — beamscope needs 23 or newer');
+    } finally {
+      await manager.close();
+    }
   });
 
   it('the hostile peer checks the cookie like a node: a wrong one is auth_failed', async () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { applyClusterDelta, diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
-import { hasLink, meshOfState } from '@/lib/cluster-graph';
+import { hasLink, MeshBuilder } from '@/lib/mesh';
 import type { BeamSide, ClusterState } from '@/lib/cluster-state';
 
 import { n, pod, side, stateOf } from './fixtures';
@@ -61,7 +61,7 @@ describe('cluster state properties', () => {
   it('partitions cover the mesh, and no link crosses two of them', () => {
     fc.assert(
       fc.property(arbitraryState, (state) => {
-        const mesh = meshOfState(state);
+        const mesh = new MeshBuilder().ofState(state);
         const flat = state.partitions.flat();
         expect([...flat].sort()).toEqual([...mesh.nodes].sort());
         const partitionOf = new Map<string, number>();

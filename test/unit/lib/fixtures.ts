@@ -1,4 +1,4 @@
-import { buildClusterState } from '@/lib/cluster-graph';
+import { buildClusterState } from '@/lib/state-builder';
 import type { BeamSide, ClusterState, RegistryCount } from '@/lib/cluster-state';
 import type { KubernetesMember } from '@/lib/members';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { buildGraphModel, markRadius, memberId, memberVisualState } from '@/lib/topology';
+import { buildGraphModel, markRadius, memberId, memberVisualState } from '@/lib/graph-model';
 import { boundsOf, fitTransform, groupCenters, seedPositions } from '@/lib/layout';
 
 import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
