@@ -10,7 +10,8 @@ import { join } from 'node:path';
 
 import { BeamscopeError } from '../../errors';
 import { generateCertificates } from '../certs';
-import { SandboxCluster, type PodRuntime, type SandboxControl } from './cluster';
+import { SandboxCluster } from './cluster';
+import type { PodRuntime, SandboxControl } from './cluster/sandbox-control';
 import { createHandler } from './server';
 import { ObjectStore } from './store';
 
@@ -21,7 +22,7 @@ export type {
   PodRuntime,
   PodStatusReport,
   SandboxControl,
-} from './cluster';
+} from './cluster/sandbox-control';
 export { ENDPOINTS_WARNING, WATCH_EXPIRED_MESSAGE } from './server';
 
 /** Options of {@link startEmulatedApi}. */

@@ -71,6 +71,12 @@ export interface ServiceSpec {
 export const DIST_PORT = 9100;
 export const EPMD_PORT = 4369;
 
+/** The Service's ports as its EndpointSlices and Endpoints list them. */
+export const ENDPOINT_PORTS = [
+  { name: 'dist', port: DIST_PORT, protocol: 'TCP' },
+  { name: 'epmd', port: EPMD_PORT, protocol: 'TCP' },
+];
+
 /** A headless Service, as Erlang clusters usually run behind (one A record per pod). */
 export function buildService(
   service: ServiceSpec,

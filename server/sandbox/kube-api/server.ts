@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { BeamscopeError } from '../../errors';
-import type { GuardedResource, SandboxCluster } from './cluster';
+import type { SandboxCluster } from './cluster';
+import type { GuardedResource } from './cluster/sandbox-control';
 import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery';
 import { apiVersionOf, resources, type ResourceDefinition } from './resources';
 import {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { SandboxCluster, type PodInfo, type PodRuntime } from '@/server/sandbox/kube-api/cluster';
+import { SandboxCluster } from '@/server/sandbox/kube-api/cluster';
+import type { PodInfo, PodRuntime } from '@/server/sandbox/kube-api/cluster/sandbox-control';
 import type { StoredObject } from '@/server/sandbox/kube-api/models';
 import { ObjectStore } from '@/server/sandbox/kube-api/store';
 

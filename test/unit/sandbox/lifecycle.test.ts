@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { SandboxCluster, type PodInfo, type PodRuntime } from '@/server/sandbox/kube-api/cluster';
+import { SandboxCluster } from '@/server/sandbox/kube-api/cluster';
+import type { PodInfo, PodRuntime } from '@/server/sandbox/kube-api/cluster/sandbox-control';
 import { ObjectStore } from '@/server/sandbox/kube-api/store';
 
 /** A PodRuntime whose containers start at once and whose calls are recorded. */

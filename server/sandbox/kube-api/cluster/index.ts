@@ -1,0 +1,187 @@
+import 'server-only';
+
+// The cluster side of the sandbox: what a real cluster's scheduler, kubelet and controllers write
+// into the API, written into the same store the emulated API serves. Pods go through their
+// lifecycle (pods.ts, pod-object.ts) under a Deployment's ReplicaSet (replica-set.ts); the
+// EndpointSlice and Endpoints controllers follow them (controllers.ts and the two it runs); every
+// component records its events (events.ts). SandboxCluster puts them together behind the control
+// surface (sandbox-control.ts) and adds the faults a test may inject.
+
+import { BeamscopeError } from '../../../errors';
+import { buildService, newUid, type ServiceSpec } from '../objects';
+import type { ObjectStore } from '../store';
+import { startEndpointControllers } from './controllers';
+import { EventRecorder } from './events';
+import { PodLifecycle } from './pods';
+import { newReplicaSet, ReplicaSetController } from './replica-set';
+import type {
+  ContainerExit,
+  GuardedResource,
+  PodInfo,
+  PodRuntime,
+  PodStatusReport,
+  SandboxControl,
+} from './sandbox-control';
+
+/** Real kube-proxy/EndpointSlice controllers default to 100 endpoints per slice. */
+const DEFAULT_MAX_ENDPOINTS_PER_SLICE = 100;
+
+/** Options of {@link SandboxCluster}; see `startEmulatedApi` for their meaning. */
+export interface SandboxClusterOptions {
+  namespace: string;
+  service: ServiceSpec;
+  readyDelayMs: number;
+  terminationGraceMs: number;
+  /** First back-off before a crashed container restarts; it doubles per crash in a row (≤ 30 s). */
+  restartBackoffMs?: number;
+  podRuntime?: PodRuntime;
+  maxEndpointsPerSlice?: number;
+  /** Called when the control surface asks to cut or close every open watch. */
+  onDropWatches: (mode: 'reset' | 'close') => void;
+}
+
+/**
+ * One Service over a Deployment's pods, with the controllers and event recording a real cluster
+ * runs for them, driven through {@link SandboxControl}.
+ */
+export class SandboxCluster implements SandboxControl {
+  readonly forbidden = new Set<GuardedResource>();
+  tokenRejected = false;
+
+  private readonly lifecycle: PodLifecycle;
+  private readonly replicaSet: ReplicaSetController;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: SandboxClusterOptions,
+  ) {
+    const { namespace, service } = options;
+    const serviceUid = newUid();
+    const replicaSet = newReplicaSet(service.name);
+    const events = new EventRecorder(store, namespace);
+    this.lifecycle = new PodLifecycle(store, events, {
+      namespace,
+      replicaSet,
+      readyDelayMs: options.readyDelayMs,
+      terminationGraceMs: options.terminationGraceMs,
+      restartBackoffMs: options.restartBackoffMs,
+      podRuntime: options.podRuntime,
+    });
+    this.replicaSet = new ReplicaSetController(
+      this.lifecycle,
+      events,
+      service.name,
+      replicaSet,
+      service.selector,
+    );
+    store.put('services', buildService(service, namespace, serviceUid, Date.now()));
+    startEndpointControllers(store, {
+      namespace,
+      service,
+      serviceUid,
+      maxEndpointsPerSlice: options.maxEndpointsPerSlice ?? DEFAULT_MAX_ENDPOINTS_PER_SLICE,
+    });
+  }
+
+  createPod(spec?: Parameters<SandboxControl['createPod']>[0]): Promise<PodInfo> {
+    return this.replicaSet.createPod(spec);
+  }
+
+  setPodReady(name: string, ready: boolean): void {
+    this.lifecycle.setReady(name, ready);
+  }
+
+  deletePod(name: string): void {
+    this.lifecycle.delete(name);
+  }
+
+  scale(replicas: number): Promise<void> {
+    return this.replicaSet.scale(replicas);
+  }
+
+  pods(): PodInfo[] {
+    return this.lifecycle.all().map((record) => this.lifecycle.info(record));
+  }
+
+  containerExited(name: string, exit?: ContainerExit): void {
+    this.lifecycle.containerExited(name, exit);
+  }
+
+  compact(): void {
+    this.store.compact();
+    // A real watch cache that reinitializes ends its watches cleanly; clients re-watch, get 410.
+    this.options.onDropWatches('close');
+  }
+
+  setForbidden(resource: GuardedResource, forbidden: boolean): void {
+    if (forbidden) this.forbidden.add(resource);
+    else this.forbidden.delete(resource);
+  }
+
+  setTokenRejected(rejected: boolean): void {
+    this.tokenRejected = rejected;
+  }
+
+  dropWatches(): void {
+    this.options.onDropWatches('reset');
+  }
+
+  async killPod(pod: string): Promise<PodInfo> {
+    const runtime = this.runtimeWith('kill');
+    const record = this.lifecycle.resolve(pod);
+    runtime.kill!(record.name);
+    return this.lifecycle.info(record);
+  }
+
+  async partition(sides: string[][]): Promise<string[][]> {
+    const runtime = this.runtimeWith('partition');
+    if (!Array.isArray(sides) || sides.length < 2 || sides.some((side) => !Array.isArray(side))) {
+      throw new BeamscopeError(
+        'sandbox',
+        'invalid_partition',
+        'a partition needs at least two sides, each a list of pod names or IPs',
+      );
+    }
+    const names = sides.map((side) =>
+      side.map((member) => this.lifecycle.resolve(String(member)).name),
+    );
+    const all = names.flat();
+    if (all.length === 0 || names.some((side) => side.length === 0)) {
+      throw new BeamscopeError('sandbox', 'invalid_partition', 'every side needs a pod');
+    }
+    if (new Set(all).size !== all.length) {
+      throw new BeamscopeError('sandbox', 'invalid_partition', 'a pod can be on one side only');
+    }
+    await runtime.partition!(names);
+    return names;
+  }
+
+  async heal(): Promise<void> {
+    await this.runtimeWith('heal').heal!();
+  }
+
+  async miscookie(pod: string, restore = false): Promise<PodInfo> {
+    const runtime = this.runtimeWith('miscookie');
+    const record = this.lifecycle.resolve(pod);
+    await runtime.miscookie!(record.name, restore);
+    return this.lifecycle.info(record);
+  }
+
+  async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {
+    const runtime = this.options.podRuntime;
+    const pods = await this.lifecycle.reports();
+    return { pods, ...(runtime?.stats ? { runtime: runtime.stats() } : {}) };
+  }
+
+  private runtimeWith(operation: 'kill' | 'partition' | 'heal' | 'miscookie'): PodRuntime {
+    const runtime = this.options.podRuntime;
+    if (!runtime?.[operation]) {
+      throw new BeamscopeError(
+        'sandbox',
+        'not_supported',
+        `${operation} needs pods that run something (a PodRuntime), and this sandbox has none`,
+      );
+    }
+    return runtime;
+  }
+}

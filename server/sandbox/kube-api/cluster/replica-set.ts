@@ -1,0 +1,98 @@
+import 'server-only';
+
+// The Deployment and its ReplicaSet controller: creating the Deployment's pods from its template,
+// and scaling, which deletes the unready pods first and then the youngest.
+
+import { BeamscopeError } from '../../../errors';
+import { newUid, randomSuffix } from '../objects';
+import type { EventRecorder, InvolvedObject } from './events';
+import type { ReplicaSet } from './pod-object';
+import type { PodLifecycle } from './pods';
+import type { PodInfo, SandboxControl } from './sandbox-control';
+
+/** A Deployment named `name` and the one ReplicaSet it runs. */
+export function newReplicaSet(name: string): ReplicaSet {
+  const hash = randomSuffix(10);
+  return { name: `${name}-${hash}`, uid: newUid(), hash };
+}
+
+/** Creates and deletes the Deployment's pods, with the events the real controllers record. */
+export class ReplicaSetController {
+  private readonly deploymentUid = newUid();
+
+  constructor(
+    private readonly pods: PodLifecycle,
+    private readonly events: EventRecorder,
+    private readonly deployment: string,
+    private readonly replicaSet: ReplicaSet,
+    /** The labels of the pod template: the Service's selector. */
+    private readonly selector: Record<string, string>,
+  ) {}
+
+  /** A pod of the template, or (with `labels`) any pod; see {@link SandboxControl.createPod}. */
+  async createPod(spec: Parameters<SandboxControl['createPod']>[0] = {}): Promise<PodInfo> {
+    const record = this.pods.admit({
+      ...spec,
+      name: spec.name ?? `${this.replicaSet.name}-${randomSuffix(5)}`,
+      // Only an absent `labels` takes the template's: a null one is the caller's to be told off.
+      labels:
+        spec.labels === undefined
+          ? { ...this.selector, 'pod-template-hash': this.replicaSet.hash }
+          : spec.labels,
+    });
+    this.events.record(this.ref(), 'SuccessfulCreate', `Created pod: ${record.name}`, 'Normal', {
+      component: 'replicaset-controller',
+    });
+    return this.pods.run(record, spec);
+  }
+
+  async scale(replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new BeamscopeError(
+        'sandbox',
+        'invalid_replicas',
+        `replicas must be a whole number, not ${replicas}`,
+      );
+    }
+    const live = this.pods.all().filter((record) => !record.terminating);
+    const current = live.length;
+    if (replicas === current) return;
+    const deploymentRef = {
+      kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      name: this.deployment,
+      uid: this.deploymentUid,
+    };
+    const direction = replicas > current ? 'up' : 'down';
+    this.events.record(
+      deploymentRef,
+      'ScalingReplicaSet',
+      `Scaled ${direction} replica set ${this.replicaSet.name} from ${current} to ${replicas}`,
+      'Normal',
+      { component: 'deployment-controller' },
+    );
+    if (replicas > current) {
+      await Promise.all(Array.from({ length: replicas - current }, () => this.createPod()));
+      return;
+    }
+    // The ReplicaSet controller deletes unready pods first, then the youngest.
+    const victims = [...live]
+      .sort((a, b) => Number(a.ready) - Number(b.ready) || b.createdAt - a.createdAt)
+      .slice(0, current - replicas);
+    for (const victim of victims) {
+      this.pods.delete(victim.name);
+      this.events.record(this.ref(), 'SuccessfulDelete', `Deleted pod: ${victim.name}`, 'Normal', {
+        component: 'replicaset-controller',
+      });
+    }
+  }
+
+  private ref(): InvolvedObject {
+    return {
+      kind: 'ReplicaSet',
+      apiVersion: 'apps/v1',
+      name: this.replicaSet.name,
+      uid: this.replicaSet.uid,
+    };
+  }
+}

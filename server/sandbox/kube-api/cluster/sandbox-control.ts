@@ -1,0 +1,103 @@
+import 'server-only';
+
+// The contract of the emulated cluster: what drives it (the control surface, in-process or over
+// `/_sandbox/*`) and the seam through which a pod's container really runs.
+
+/** What the sandbox tells about one pod. */
+export interface PodInfo {
+  name: string;
+  uid: string;
+  ip: string;
+  nodeName: string;
+  phase: string;
+  ready: boolean;
+  terminating: boolean;
+}
+
+/**
+ * The seam through which a pod's "container" is started and stopped — a later issue runs a real
+ * BEAM node on the pod's loopback address. `start` resolving is what makes the pod Ready.
+ */
+export interface PodRuntime {
+  start(pod: PodInfo): Promise<void>;
+  stop(pod: PodInfo): Promise<void>;
+  /** Kills the pod's container as a crash would (the runtime then reports the exit). */
+  kill?(podName: string): void;
+  /** Splits the pods into sides (pod names) that stop seeing each other until {@link heal}. */
+  partition?(sides: string[][]): Promise<void>;
+  /** Ends every partition. */
+  heal?(): Promise<void>;
+  /** Restarts the pod's container with a wrong Erlang cookie (or, `restore`, the right one). */
+  miscookie?(podName: string, restore?: boolean): Promise<void>;
+  /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
+  info?(podName: string): Promise<unknown>;
+  /** Figures about the running containers (start times, memory). */
+  stats?(): unknown;
+}
+
+/** How a pod's container ended when it was not asked to (see {@link SandboxControl.containerExited}). */
+export interface ContainerExit {
+  code?: number | null;
+  signal?: NodeJS.Signals | null;
+}
+
+/** A pod as `status` reports it: the API's view plus its container's. */
+export interface PodStatusReport extends PodInfo {
+  restartCount: number;
+  /** The runtime's `info` of the pod's container, when it is running and answers. */
+  container?: unknown;
+}
+
+/** The resources `setForbidden` can take away from the token's user. */
+export type GuardedResource = 'endpointslices' | 'endpoints' | 'pods' | 'events';
+
+/** Drives the emulated cluster, in-process or through `/_sandbox/*` over HTTP. */
+export interface SandboxControl {
+  /**
+   * Creates a pod of the Deployment (or with `labels`, any pod) and resolves once it is Running
+   * with its IP. `ready` absent: it turns Ready by itself (after readyDelayMs, or when the
+   * PodRuntime has started it); `true`: Ready at once; `false`: unready until setPodReady.
+   */
+  createPod(spec?: {
+    name?: string;
+    ip?: string;
+    labels?: Record<string, string>;
+    nodeName?: string;
+    ready?: boolean;
+  }): Promise<PodInfo>;
+  /** Flips the pod's readiness (an Unhealthy event when it goes unready); endpoints follow. */
+  setPodReady(name: string, ready: boolean): void;
+  /** Marks the pod terminating (Killing event, endpoint terminating), gone after the grace period. */
+  deletePod(name: string): void;
+  /** Creates or deletes pods (unready, then youngest first) with ScalingReplicaSet events. */
+  scale(replicas: number): Promise<void>;
+  /** Every pod, terminating ones included. */
+  pods(): PodInfo[];
+  /**
+   * Forgets the watch history: every resourceVersion handed out so far gets 410 Expired. Open
+   * watches are closed cleanly, as a restarting watch cache does, so clients re-watch and see it.
+   */
+  compact(): void;
+  /** Denies (or grants back) get/list/watch on one resource: 403 with the RBAC Status body. */
+  setForbidden(resource: GuardedResource, forbidden: boolean): void;
+  /** Answers every API request with 401 (the `/_sandbox` surface keeps working). */
+  setTokenRejected(rejected: boolean): void;
+  /** Cuts every open watch's connection, as a network reset would. */
+  dropWatches(): void;
+  /**
+   * The pod's container exited unasked (a crash, a kill): the pod turns unready, its restart count
+   * rises, a BackOff event is recorded and, after the back-off, the container starts again
+   * (Started) and turns Ready once the runtime says it is up — as the kubelet does.
+   */
+  containerExited(name: string, exit?: ContainerExit): void;
+  /** Kills the container of a pod (by name or IP) through the PodRuntime; it restarts as above. */
+  killPod(pod: string): Promise<PodInfo>;
+  /** Partitions the pods (names or IPs per side) through the PodRuntime; returns the sides' names. */
+  partition(sides: string[][]): Promise<string[][]>;
+  /** Ends every partition. */
+  heal(): Promise<void>;
+  /** Restarts a pod's container with a wrong cookie (`restore`: the right one again). */
+  miscookie(pod: string, restore?: boolean): Promise<PodInfo>;
+  /** Every pod with its restart count and what its container reports, and the runtime's figures. */
+  status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }>;
+}
