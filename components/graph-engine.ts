@@ -10,13 +10,6 @@ import {
   forceY,
   pointer,
   select,
-  symbol,
-  symbolCircle,
-  symbolCross,
-  symbolDiamond,
-  symbolSquare,
-  symbolTriangle,
-  symbolWye,
   zoom,
   zoomIdentity,
   type D3DragEvent,
@@ -24,42 +17,28 @@ import {
   type Simulation,
   type SimulationLinkDatum,
   type SimulationNodeDatum,
-  type SymbolType,
   type ZoomBehavior,
   type ZoomTransform,
 } from 'd3';
 
 import { boundsOf, fitTransform, groupCenters, seedPositions, type Point } from '@/lib/layout';
-import {
-  STATE_STYLES,
-  type GraphGroup,
-  type GraphLink,
-  type GraphModel,
-  type GraphNode,
-  type MarkShape,
-  type MemberVisualState,
-} from '@/lib/topology';
+import { STATE_STYLES, type GraphGroup, type GraphLink, type GraphModel } from '@/lib/graph-model';
 
-/** d3's symbol for each mark shape (shared with the SVG legend). */
-export const SYMBOL_TYPES: Readonly<Record<MarkShape, SymbolType>> = {
-  circle: symbolCircle,
-  triangle: symbolTriangle,
-  cross: symbolCross,
-  diamond: symbolDiamond,
-  square: symbolSquare,
-  wye: symbolWye,
-};
+import { clearFrame, type DrawFrame, type PlacedMark } from './graph-draw/frame';
+import { drawGroups, groupRings, showsGroupRings } from './graph-draw/groups';
+import { drawLabels, MAX_LABELLED_MARKS, showsLabels } from './graph-draw/labels';
+import { drawLinks } from './graph-draw/links';
+import { drawLeavingMarks, drawMarks, drawSelection, markBatches } from './graph-draw/marks';
+import { ENTER_MS, stillLeaving } from './graph-draw/motion';
+import { OffsetPath } from './graph-draw/offset-path';
 
-/** A symbol's area for a mark of radius `r` (d3 sizes symbols by area). */
-export function symbolArea(radius: number): number {
-  return Math.PI * radius * radius * 1.1;
-}
+// The legend's marks (StateMark) import these from here; they live with the rest of the style.
+export { SYMBOL_TYPES, symbolArea } from './graph-style';
 
-interface SimNode extends SimulationNodeDatum, GraphNode {
+interface SimNode extends SimulationNodeDatum, PlacedMark {
+  // d3 leaves positions optional; ours are seeded before the layout first sees a mark.
   x: number;
   y: number;
-  bornAt: number;
-  leftAt: number | null;
 }
 
 interface SimLink extends SimulationLinkDatum<SimNode> {
@@ -67,80 +46,6 @@ interface SimLink extends SimulationLinkDatum<SimNode> {
   kind: GraphLink['kind'];
   source: SimNode;
   target: SimNode;
-}
-
-const ENTER_MS = 600;
-/** What a d3 symbol type draws into. */
-type SymbolContext = Parameters<SymbolType['draw']>[0];
-
-/** Link kinds in drawing order: trouble on top. */
-const LINK_KINDS: readonly GraphLink['kind'][] = ['link', 'asymmetric', 'missing'];
-
-/**
- * A path sink that draws d3 symbols (which draw around the origin) at a point, so many marks
- * go into one canvas path without a save/translate/restore each.
- */
-class OffsetPath implements SymbolContext {
-  private x = 0;
-  private y = 0;
-
-  constructor(private readonly context: CanvasRenderingContext2D) {}
-
-  at(x: number, y: number): void {
-    this.x = x;
-    this.y = y;
-  }
-
-  moveTo(x: number, y: number): void {
-    this.context.moveTo(x + this.x, y + this.y);
-  }
-
-  lineTo(x: number, y: number): void {
-    this.context.lineTo(x + this.x, y + this.y);
-  }
-
-  arc(x: number, y: number, radius: number, start: number, end: number, ccw?: boolean): void {
-    this.context.arc(x + this.x, y + this.y, radius, start, end, ccw);
-  }
-
-  arcTo(x1: number, y1: number, x2: number, y2: number, radius: number): void {
-    this.context.arcTo(x1 + this.x, y1 + this.y, x2 + this.x, y2 + this.y, radius);
-  }
-
-  bezierCurveTo(ax: number, ay: number, bx: number, by: number, x: number, y: number): void {
-    const { x: dx, y: dy } = this;
-    this.context.bezierCurveTo(ax + dx, ay + dy, bx + dx, by + dy, x + dx, y + dy);
-  }
-
-  quadraticCurveTo(ax: number, ay: number, x: number, y: number): void {
-    this.context.quadraticCurveTo(ax + this.x, ay + this.y, x + this.x, y + this.y);
-  }
-
-  ellipse(
-    x: number,
-    y: number,
-    rx: number,
-    ry: number,
-    rotation: number,
-    start: number,
-    end: number,
-    ccw?: boolean,
-  ): void {
-    this.context.ellipse(x + this.x, y + this.y, rx, ry, rotation, start, end, ccw);
-  }
-
-  rect(x: number, y: number, width: number, height: number): void {
-    this.context.rect(x + this.x, y + this.y, width, height);
-  }
-
-  closePath(): void {
-    this.context.closePath();
-  }
-}
-const LEAVE_MS = 900;
-
-function easeOut(t: number): number {
-  return 1 - (1 - t) ** 3;
 }
 
 /** What the engine tells the React side. */
@@ -158,7 +63,7 @@ export interface GraphEngineCallbacks {
  */
 export class GraphEngine {
   private readonly context: CanvasRenderingContext2D;
-  private readonly offsetPath: OffsetPath;
+  private readonly symbols: OffsetPath;
   /** Asked once: a new MediaQueryList per frame was measurable garbage at 60 frames a second. */
   private readonly darkQuery: MediaQueryList | null;
   private readonly simulation: Simulation<SimNode, SimLink>;
@@ -194,7 +99,7 @@ export class GraphEngine {
     const context = canvas.getContext('2d');
     if (!context) throw new Error('this browser has no 2D canvas');
     this.context = context;
-    this.offsetPath = new OffsetPath(context);
+    this.symbols = new OffsetPath(context);
     this.darkQuery = window.matchMedia?.('(prefers-color-scheme: dark)') ?? null;
     this.linkForce = forceLink<SimNode, SimLink>([])
       .id((node) => node.id)
@@ -211,7 +116,9 @@ export class GraphEngine {
       .force(
         'collide',
         // Labelled marks (small clusters) need room for their label under them.
-        forceCollide<SimNode>((node) => node.radius + (this.nodes.size <= 40 ? 22 : 2)),
+        forceCollide<SimNode>(
+          (node) => node.radius + (this.nodes.size <= MAX_LABELLED_MARKS ? 22 : 2),
+        ),
       )
       .force('x', forceX<SimNode>((node) => this.centers[node.group]?.x ?? 0).strength(0.12))
       .force('y', forceY<SimNode>((node) => this.centers[node.group]?.y ?? 0).strength(0.12))
@@ -431,190 +338,47 @@ export class GraphEngine {
     });
   }
 
+  /** Draws one frame, in passes from the back: groups, links, marks, labels. */
   private draw(): void {
     const now = performance.now();
-    if (!this.userMoved) {
-      const first = this.transform === zoomIdentity;
-      this.fit(!first);
+    // The first fit jumps into place; later ones ease toward the moving layout.
+    if (!this.userMoved) this.fit(this.transform !== zoomIdentity);
+    this.leaving = stillLeaving(this.leaving, now);
+    const frame = this.startFrame(now);
+    if (showsGroupRings(this.groups)) {
+      drawGroups(frame, groupRings(this.nodes.values(), this.groups));
     }
-    const context = this.context;
-    const ratio = window.devicePixelRatio || 1;
-    const dark = this.darkQuery?.matches ?? false;
-    const ink = dark ? '#e2e8f0' : '#0f172a';
-    const faint = dark ? 'rgba(148,163,184,0.45)' : 'rgba(71,85,105,0.35)';
-    context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, this.width, this.height);
-    const { k, x, y } = this.transform;
-    context.setTransform(ratio * k, 0, 0, ratio * k, ratio * x, ratio * y);
+    drawLinks(frame, this.links);
+    const { batches, entering } = markBatches(this.nodes.values(), now);
+    drawMarks(frame, batches);
+    const labelled = showsLabels(this.nodes.size, frame.k);
+    drawLeavingMarks(frame, this.leaving, this.selectedKey, labelled);
+    drawSelection(
+      frame,
+      this.selectedKey === null ? undefined : this.keyIndex.get(this.selectedKey),
+    );
+    if (labelled) drawLabels(frame, this.nodes.values());
 
-    // Groups: a dashed outline around each partition (and the members outside the mesh).
-    if (this.groups.length > 1 || this.groups[0]?.kind === 'outside') {
-      const byGroup = new Map<number, SimNode[]>();
-      for (const node of this.nodes.values()) {
-        const list = byGroup.get(node.group) ?? [];
-        list.push(node);
-        byGroup.set(node.group, list);
-      }
-      context.font = `${12 / k}px ui-sans-serif, system-ui, sans-serif`;
-      for (const [index, members] of byGroup) {
-        const group = this.groups[index];
-        if (!group) continue;
-        const cx = members.reduce((sum, node) => sum + node.x, 0) / members.length;
-        const cy = members.reduce((sum, node) => sum + node.y, 0) / members.length;
-        const r =
-          members.reduce(
-            (max, node) => Math.max(max, Math.hypot(node.x - cx, node.y - cy) + node.radius),
-            0,
-          ) + 16;
-        context.beginPath();
-        context.arc(cx, cy, r, 0, 2 * Math.PI);
-        context.setLineDash([6 / k, 4 / k]);
-        context.lineWidth = 1.5 / k;
-        context.strokeStyle = group.kind === 'outside' ? faint : group.main ? '#16a34a' : '#d97706';
-        context.stroke();
-        context.setLineDash([]);
-        context.fillStyle = ink;
-        context.textAlign = 'center';
-        context.fillText(group.label, cx, cy - r - 6 / k);
-      }
-    }
-
-    // Links: plain for agreed links, dashed amber for one-sided, dashed red for missing. One
-    // path per kind: a stroke per line made hundreds of missing links cost a frame on their own.
-    for (const kind of LINK_KINDS) {
-      let any = false;
-      context.beginPath();
-      for (const link of this.links) {
-        if (link.kind !== kind) continue;
-        context.moveTo(link.source.x, link.source.y);
-        context.lineTo(link.target.x, link.target.y);
-        any = true;
-      }
-      if (!any) continue;
-      if (kind === 'link') {
-        context.setLineDash([]);
-        context.strokeStyle = faint;
-        context.lineWidth = 1 / k;
-      } else {
-        context.setLineDash(kind === 'missing' ? [2 / k, 3 / k] : [6 / k, 3 / k]);
-        context.strokeStyle = kind === 'missing' ? '#dc2626' : '#d97706';
-        context.lineWidth = 1.5 / k;
-      }
-      context.stroke();
-    }
-    context.setLineDash([]);
-
-    // Marks. Those that look alike (same state, same stage of their entrance) go into one path,
-    // filled and outlined once: per-mark fill/stroke/save/restore was most of a frame's cost at
-    // a thousand members in software raster. Marks fading out, the selection ring and labels
-    // are few and drawn one by one on top.
-    let animating = false;
-    const outline = dark ? '#0f172a' : '#ffffff';
-    const batches = new Map<string, { state: MemberVisualState; grow: number; nodes: SimNode[] }>();
-    for (const node of this.nodes.values()) {
-      const age = now - node.bornAt;
-      const entering = age < ENTER_MS;
-      if (entering) animating = true;
-      // Members that entered together share `bornAt`, so an entrance is one batch per state too.
-      const id = entering ? `${node.state}@${node.bornAt}` : node.state;
-      let batch = batches.get(id);
-      if (!batch) {
-        const grow = entering ? easeOut(Math.max(0, age) / ENTER_MS) : 1;
-        batch = { state: node.state, grow, nodes: [] };
-        batches.set(id, batch);
-      }
-      batch.nodes.push(node);
-    }
-    // Past a few pixels across, an outline is all a mark is: skip it (level of detail).
-    const outlined = (radius: number) => radius * k >= 2.5;
-    for (const { state, grow, nodes } of batches.values()) {
-      const style = STATE_STYLES[state];
-      const type = SYMBOL_TYPES[style.shape];
-      const scale = Math.max(0.05, grow);
-      context.globalAlpha = Math.min(1, 0.3 + grow);
-      context.beginPath();
-      let outlineAll = false;
-      for (const node of nodes) {
-        this.offsetPath.at(node.x, node.y);
-        type.draw(this.offsetPath, symbolArea(node.radius * scale));
-        if (outlined(node.radius * scale)) outlineAll = true;
-      }
-      context.fillStyle = style.color;
-      context.fill();
-      if (outlineAll) {
-        context.lineWidth = 1.5 / k;
-        context.strokeStyle = outline;
-        context.stroke();
-      }
-    }
-    context.globalAlpha = 1;
-
-    const path = symbol<MarkShape>().context(context);
-    const showLabels = this.nodes.size <= 40 && k >= 0.5;
-    const drawMark = (node: SimNode, opacity: number, grow: number) => {
-      const style = STATE_STYLES[node.state];
-      context.save();
-      context.globalAlpha = opacity;
-      context.translate(node.x, node.y);
-      context.beginPath();
-      path.type(SYMBOL_TYPES[style.shape]).size(symbolArea(node.radius * grow))();
-      context.fillStyle = style.color;
-      context.fill();
-      context.lineWidth = 1.5 / k;
-      context.strokeStyle = outline;
-      context.stroke();
-      if (node.key === this.selectedKey) {
-        context.beginPath();
-        context.arc(0, 0, node.radius * grow + 5 / k, 0, 2 * Math.PI);
-        context.lineWidth = 2.5 / k;
-        context.strokeStyle = dark ? '#38bdf8' : '#0369a1';
-        context.stroke();
-      }
-      if (showLabels) {
-        context.fillStyle = ink;
-        context.textAlign = 'center';
-        context.font = `${11 / k}px ui-sans-serif, system-ui, sans-serif`;
-        context.fillText(node.label, 0, node.radius * grow + 13 / k);
-      }
-      context.restore();
-    };
-    this.leaving = this.leaving.filter((node) => now - (node.leftAt ?? now) < LEAVE_MS);
-    for (const node of this.leaving) {
-      const t = (now - (node.leftAt ?? now)) / LEAVE_MS;
-      drawMark(node, 1 - t, 1 + 0.5 * t);
-      animating = true;
-    }
-
-    const selected = this.selectedKey === null ? undefined : this.keyIndex.get(this.selectedKey);
-    if (selected) {
-      const age = now - selected.bornAt;
-      const grow = age >= ENTER_MS ? 1 : Math.max(0.05, easeOut(Math.max(0, age) / ENTER_MS));
-      context.beginPath();
-      context.arc(selected.x, selected.y, selected.radius * grow + 5 / k, 0, 2 * Math.PI);
-      context.lineWidth = 2.5 / k;
-      context.strokeStyle = dark ? '#38bdf8' : '#0369a1';
-      context.stroke();
-    }
-
-    if (showLabels) {
-      context.fillStyle = ink;
-      context.textAlign = 'center';
-      context.font = `${11 / k}px ui-sans-serif, system-ui, sans-serif`;
-      for (const node of this.nodes.values()) {
-        const age = now - node.bornAt;
-        const grow = age >= ENTER_MS ? 1 : Math.max(0.05, easeOut(Math.max(0, age) / ENTER_MS));
-        context.globalAlpha = Math.min(1, 0.3 + grow);
-        context.fillText(node.label, node.x, node.y + node.radius * grow + 13 / k);
-      }
-      context.globalAlpha = 1;
-    }
     this.canvas.dataset.leaving = String(this.leaving.length);
     if (!this.drewMarks && this.nodes.size > 0) {
       // Once per engine, so it costs nothing: "data in → first drawn frame" for the benchmark.
       this.drewMarks = true;
       performance.mark('beamscope:graph-first-draw', { detail: { nodes: this.nodes.size } });
     }
-    if (animating) this.requestDraw();
+    if (entering || this.leaving.length > 0) this.requestDraw();
+  }
+
+  /** Clears the canvas for a frame at the current view. */
+  private startFrame(now: number): DrawFrame {
+    const ratio = window.devicePixelRatio || 1;
+    clearFrame(this.context, this.width, this.height, ratio, this.transform);
+    return {
+      context: this.context,
+      symbols: this.symbols,
+      k: this.transform.k,
+      now,
+      dark: this.darkQuery?.matches ?? false,
+    };
   }
 
   /** Stops the layout, the animation and every listener. */
