@@ -14,7 +14,7 @@ import {
   appendTimelineMessage,
   applyDeltaMessage,
   applySnapshotMessage,
-  backoffDelay,
+  reconnectDelay,
   linkFailed,
   sampleOf,
   type ClusterSample,
@@ -127,7 +127,7 @@ export function useClusterStream(id: string): ClusterStream {
         // Close rather than let EventSource retry on its own: our back-off, our link state.
         source?.close();
         source = null;
-        const delay = backoffDelay(attempt, Math.random());
+        const delay = reconnectDelay(attempt, Math.random());
         attempt += 1;
         void failureReason().then((reason) => {
           if (!closed) setLink((previous) => linkFailed(previous, reason, Date.now()));

@@ -3,6 +3,7 @@
  * snapshot SWR holds, bounding the timeline, the reconnect back-off, the top bar's numbers and
  * the strip chart's samples. No I/O, no clock of their own.
  */
+import { backoffDelay } from './backoff';
 import type {
   ClusterDeltaMessage,
   ClusterSnapshot,
@@ -60,10 +61,9 @@ export function appendTimelineMessage(
   };
 }
 
-/** Exponential back-off with a cap: 1 s, 2 s, 4 s … 30 s, plus up to 20 % jitter from `random`. */
-export function backoffDelay(attempt: number, random = 0, baseMs = 1000, maxMs = 30_000): number {
-  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt));
-  return Math.round(delay * (1 + 0.2 * Math.min(1, Math.max(0, random))));
+/** The stream's reconnect delay: 1 s, 2 s, 4 s … 30 s, plus up to 20 % jitter from `random`. */
+export function reconnectDelay(attempt: number, random = 0): number {
+  return backoffDelay(attempt, { initialMs: 1000, maxMs: 30_000, jitter: 'plus20' }, random);
 }
 
 /** The state of the live link, as the top bar names it. */

@@ -2,6 +2,7 @@ import 'server-only';
 
 import { EventEmitter } from 'node:events';
 
+import { backoffDelay } from '@/lib/backoff';
 import type { BeamConnectionCode } from '@/lib/codes';
 
 import { BeamscopeError } from '../errors';
@@ -257,10 +258,12 @@ export class ConnectionManager extends EventEmitter<{
 
   private scheduleReconnect(entry: NodeEntry): void {
     clearTimeout(entry.retryTimer);
-    const exponent = Math.min(Math.max(entry.failures - 1, 0), 30);
-    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** exponent);
     // "Equal jitter": at least half the delay, so retries of many nodes spread out but never bunch at 0.
-    const delay = ceiling / 2 + (this.random() * ceiling) / 2;
+    const delay = backoffDelay(
+      entry.failures - 1,
+      { ...this.backoff, jitter: 'equal' },
+      this.random(),
+    );
     entry.retryTimer = setTimeout(() => {
       entry.retryTimer = undefined;
       if (!this.closed && entry.tracked && !entry.connection && !entry.connecting) {

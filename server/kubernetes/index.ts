@@ -9,4 +9,4 @@ export {
   type KubernetesSourceOptions,
   type ResourceStatus,
 } from './source';
-export { backoffDelay, type BackoffOptions } from './watcher';
+export { restartDelay, type BackoffOptions } from './watcher';

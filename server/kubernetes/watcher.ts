@@ -8,6 +8,8 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 
+import { backoffDelay } from '@/lib/backoff';
+
 import type { BeamscopeError } from '../errors';
 import { isConnectionReset, kubernetesError } from './errors';
 
@@ -64,15 +66,15 @@ export interface BackoffOptions {
 export const REWATCH_MAX_DELAY_MS = 1000;
 
 /**
- * Exponential backoff with "equal jitter": half the step is fixed, half random, so restarts of
- * many sources after an API server outage spread out but never come back immediately.
+ * A watcher's restart delay: the shared backoff with "equal jitter", so restarts of many sources
+ * after an API server outage spread out but never come back immediately.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
-  const initial = options.initialMs ?? 1000;
-  const max = options.maxMs ?? 30_000;
-  const step = Math.min(max, initial * 2 ** Math.min(attempt, 30));
-  const random = options.random ?? Math.random;
-  return Math.round(step / 2 + (random() * step) / 2);
+export function restartDelay(attempt: number, options: BackoffOptions = {}): number {
+  return backoffDelay(
+    attempt,
+    { initialMs: options.initialMs ?? 1000, maxMs: options.maxMs ?? 30_000, jitter: 'equal' },
+    (options.random ?? Math.random)(),
+  );
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -271,7 +273,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
         : error.code === 'unauthorized' || error.code === 'rbac_forbidden'
           ? (backoff.deniedMaxMs ?? 10_000)
           : undefined;
-    const wait = backoffDelay(
+    const wait = restartDelay(
       routine ? 0 : this.attempt,
       ceiling === undefined
         ? backoff

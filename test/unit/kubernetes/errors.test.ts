@@ -8,7 +8,7 @@ import {
   parseForbiddenMessage,
   type RequestContext,
 } from '@/server/kubernetes/errors';
-import { backoffDelay } from '@/server/kubernetes/watcher';
+import { restartDelay } from '@/server/kubernetes/watcher';
 
 const slices: RequestContext = {
   verb: 'list',
@@ -151,19 +151,19 @@ describe('kubernetesError', () => {
   });
 });
 
-describe('backoffDelay', () => {
+describe('restartDelay', () => {
   it('doubles up to the ceiling, with half of each step random', () => {
     const low = { initialMs: 100, maxMs: 1000, random: () => 0 };
     const high = { ...low, random: () => 1 };
-    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, low))).toEqual([
+    expect([0, 1, 2, 3, 4, 10].map((attempt) => restartDelay(attempt, low))).toEqual([
       50, 100, 200, 400, 500, 500,
     ]);
-    expect([0, 1, 2, 3, 4, 10].map((attempt) => backoffDelay(attempt, high))).toEqual([
+    expect([0, 1, 2, 3, 4, 10].map((attempt) => restartDelay(attempt, high))).toEqual([
       100, 200, 400, 800, 1000, 1000,
     ]);
   });
   it('defaults to 1 s up to 30 s', () => {
-    expect(backoffDelay(0, { random: () => 1 })).toBe(1000);
-    expect(backoffDelay(50, { random: () => 1 })).toBe(30_000);
+    expect(restartDelay(0, { random: () => 1 })).toBe(1000);
+    expect(restartDelay(50, { random: () => 1 })).toBe(30_000);
   });
 });

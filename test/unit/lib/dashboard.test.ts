@@ -7,7 +7,7 @@ import {
   appendSample,
   appendTimelineMessage,
   applyDeltaMessage,
-  backoffDelay,
+  reconnectDelay,
   clusterTotals,
   linkFailed,
 } from '@/lib/dashboard';
@@ -64,9 +64,11 @@ describe('stream messages', () => {
 
 describe('link state and back-off', () => {
   it('doubles the delay up to a cap', () => {
-    expect([0, 1, 2, 3].map((attempt) => backoffDelay(attempt))).toEqual([1000, 2000, 4000, 8000]);
-    expect(backoffDelay(20)).toBe(30_000);
-    expect(backoffDelay(0, 1)).toBe(1200);
+    expect([0, 1, 2, 3].map((attempt) => reconnectDelay(attempt))).toEqual([
+      1000, 2000, 4000, 8000,
+    ]);
+    expect(reconnectDelay(20)).toBe(30_000);
+    expect(reconnectDelay(0, 1)).toBe(1200);
   });
 
   it('keeps the time the link was lost and turns stale after a few failures', () => {
