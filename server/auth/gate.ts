@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuthCode } from '@/lib/codes';
 
 import type { AccessConfig } from '../config';
+import { describeError } from '../errors';
 import { AddressSet } from './cidr';
 import { verifiedPeer } from './peer';
 import { FailureLimiter } from './rate-limit';
@@ -110,7 +111,7 @@ export class AccessGate {
     try {
       return await this.token!.current();
     } catch (error) {
-      this.log(`beamscope: access: ${error instanceof Error ? error.message : String(error)}`);
+      this.log(`beamscope: access: ${describeError(error)}`);
       return {
         failure: {
           allowed: false,

@@ -3,7 +3,7 @@ import 'server-only';
 import type { ConfigCode } from '@/lib/codes';
 
 import type { BeamscopeConfig } from '../config';
-import { BeamscopeError } from '../errors';
+import { BeamscopeError, describeError } from '../errors';
 import { AccessGate, setAccessGate, type GateOptions } from './gate';
 import { listensOnLoopbackOnly } from './listen';
 import { installPeerHook } from './peer';
@@ -52,7 +52,7 @@ export async function startAccess(
     // Only AddressSet throws here: a trustedProxies entry that is not an address or a block.
     throw accessError(
       'config_invalid',
-      `${file}: access.proxy.trustedProxies: ${error instanceof Error ? error.message : String(error)}`,
+      `${file}: access.proxy.trustedProxies: ${describeError(error)}`,
       error,
     );
   }
@@ -61,7 +61,7 @@ export async function startAccess(
   } catch (error) {
     throw accessError(
       'access_token_unreadable',
-      `${file}: access.mode token: ${error instanceof Error ? error.message : String(error)}`,
+      `${file}: access.mode token: ${describeError(error)}`,
       error,
     );
   }

@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import type { ConfigCode } from '@/lib/codes';
 import type { DiscoveryMode, NodeNamingMode } from '@/lib/members';
 
-import { BeamscopeError } from '../errors';
+import { BeamscopeError, describeError } from '../errors';
 import { defaultIssueMessage, formatFirstIssue } from './issues';
 import { configFileSchema, type ConfigFile } from './schema';
 
@@ -107,7 +107,7 @@ function describeReadFailure(error: unknown): string {
   if (code === 'ENOENT') return 'no such file';
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'EISDIR') return 'is a folder, not a file';
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 /** Parses YAML text, turning the first syntax error into one line with its line and column. */

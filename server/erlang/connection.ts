@@ -6,7 +6,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 
-import type { BeamscopeError } from '../errors';
+import { describeError, type BeamscopeError } from '../errors';
 import { formatTerm } from './codec';
 import { Atom, Pid, Tuple, atom, tuple, type Term } from './codec/terms';
 import { lookupNodePort } from './epmd';
@@ -255,7 +255,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
           ? erlangError('frame_too_large', `node ${this.node}: ${error.message}`, { cause: error })
           : erlangError(
               'protocol',
-              `node ${this.node} sent a malformed message: ${describe(error)}`,
+              `node ${this.node} sent a malformed message: ${describeError(error)}`,
               {
                 cause: error,
               },
@@ -485,7 +485,7 @@ async function readTlsFiles(tls: DistributionTls): Promise<TlsMaterial> {
     } catch (error) {
       throw erlangError(
         'dist_unreachable',
-        `cannot read the TLS ${what} file ${file}: ${describe(error)}`,
+        `cannot read the TLS ${what} file ${file}: ${describeError(error)}`,
         {
           cause: error,
         },
@@ -556,8 +556,4 @@ function badRpcError(node: string, what: string, reason: Term): BeamscopeError {
   let text = formatTerm(reason);
   if (text.length > MAX_REASON_CHARS) text = `${text.slice(0, MAX_REASON_CHARS)}…`;
   return new BadRpcError(`rpc ${what} on node ${node} failed: ${text}`, reason);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
