@@ -34,6 +34,7 @@ import { stringify } from 'yaml';
 import { startEmulatedApi } from '../server/sandbox/kube-api';
 import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
 import { launchChromium } from '../test/e2e/support/browser';
+import { quantile, roundTo } from './support/stats';
 import { simulatedAddresses, startSimulatedClusterProcess } from '../test/support/sim-node';
 
 /** A figure against its goal, as bench/run.ts tabulates them. */
@@ -103,14 +104,8 @@ const VIEWPORT = { width: 1440, height: 1000 };
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function quantile(values: number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 const round = (value: number | null, digits = 1) =>
-  value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits;
+  value === null ? null : roundTo(value, digits);
 
 /** Installed before the page's scripts: a requestAnimationFrame clock that never stops. */
 // Passed to the page as source text: tsx compiles a function with esbuild's keepNames, whose

@@ -24,6 +24,7 @@ import { runProbes } from '../server/erlang/probes';
 import { startBeamNode, type BeamNode } from '../test/support/beam';
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { quantile, roundTo } from './support/stats';
 
 const INTERVAL_MS = 2000;
 const GOAL_PERCENT = 0.1;
@@ -89,18 +90,15 @@ interface Reading {
   atMicros: number;
 }
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
-}
-
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+/** A quantile, NaN when there are no samples (the JSON shows null). */
+const quantileOrNaN = (values: number[], q: number): number => quantile(values, q) ?? NaN;
+const round = roundTo;
 
 function distribution(values: number[], digits = 1): Distribution {
   return {
     samples: values.length,
-    median: round(quantile(values, 0.5), digits),
-    p99: round(quantile(values, 0.99), digits),
+    median: round(quantileOrNaN(values, 0.5), digits),
+    p99: round(quantileOrNaN(values, 0.99), digits),
   };
 }
 
@@ -246,9 +244,9 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
         bytesSentPerProbe: distribution(perProbe.sent, 0),
         callsPerProbe,
         idle: {
-          reductionsPerSecond: Math.round(quantile(idleRates.reductions, 0.5)),
-          cpuMicrosPerSecond: Math.round(quantile(idleRates.cpu, 0.5)),
-          schedulerMicrosPerSecond: Math.round(quantile(idleRates.micros, 0.5)),
+          reductionsPerSecond: Math.round(quantileOrNaN(idleRates.reductions, 0.5)),
+          cpuMicrosPerSecond: Math.round(quantileOrNaN(idleRates.cpu, 0.5)),
+          schedulerMicrosPerSecond: Math.round(quantileOrNaN(idleRates.micros, 0.5)),
         },
         schedulerSharePercent: shareDistribution,
         goals: {
@@ -263,19 +261,19 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
         figures: [
           plainFigure(
             'probe cost to a node: reductions per probe (median)',
-            Math.round(quantile(perProbe.reductions, 0.5)),
+            Math.round(quantileOrNaN(perProbe.reductions, 0.5)),
             'reductions',
             windows,
           ),
           plainFigure(
             'probe cost to a node: CPU per probe (median)',
-            round(quantile(perProbe.cpu, 0.5)),
+            round(quantileOrNaN(perProbe.cpu, 0.5)),
             'µs',
             windows,
           ),
           plainFigure(
             'probe cost to a node: bytes per probe, in + out (median)',
-            Math.round(quantile(perProbe.received, 0.5) + quantile(perProbe.sent, 0.5)),
+            Math.round(quantileOrNaN(perProbe.received, 0.5) + quantileOrNaN(perProbe.sent, 0.5)),
             'bytes',
             windows,
           ),

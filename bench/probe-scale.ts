@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util';
 
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { quantile, roundTo } from './support/stats';
 import {
   simulatedAddresses,
   startSimulatedClusterProcess,
@@ -312,16 +313,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
 // ----- helpers ------------------------------------------------------------------------------
 
 function median(values: number[]): number | undefined {
-  return quantile(values, 0.5);
+  return quantile(values, 0.5) ?? undefined;
 }
 
-function quantile(values: number[], q: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+const round = roundTo;
 
 function distribution(values: number[]): Distribution {
   return {

@@ -15,6 +15,19 @@ export function quantileOf(sorted: readonly number[], quantile: number): number 
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(quantile * sorted.length) - 1))]!;
 }
 
+/** The nearest-rank quantile of unsorted values (null when there are none). */
+export function quantile(values: readonly number[], q: number): number | null {
+  return quantileOf(
+    [...values].sort((x, y) => x - y),
+    q,
+  );
+}
+
+/** Rounds to `digits` decimals. */
+export function roundTo(value: number, digits = 1): number {
+  return Math.round(value * 10 ** digits) / 10 ** digits;
+}
+
 /** Rounds to two decimals (null stays null): sub-millisecond digits are noise here. */
 export function round2(value: number | null): number | null {
   return value === null ? null : Math.round(value * 100) / 100;
