@@ -7,10 +7,14 @@ import {
   STATE_STYLES,
   type GraphModel,
   type MemberVisualState,
-} from '@/lib/topology';
+} from '@/lib/graph-model';
 
 import { GraphEngine } from './graph-engine';
+import { LINK_STYLES } from './graph-style';
 import { StateMark } from './StateMark';
+
+/** Links the legend explains: an agreed link needs no words, the trouble kinds do. */
+const LEGEND_LINK_KINDS = ['asymmetric', 'missing'] as const;
 
 /** Props of {@link TopologyGraph}. */
 export interface TopologyGraphProps {
@@ -108,34 +112,25 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
             <span className="text-slate-500">{counts.get(state) ?? 0}</span>
           </span>
         ))}
-        <span className="flex items-center gap-1 text-slate-500">
-          <svg width="18" height="6" aria-hidden>
-            <line
-              x1="0"
-              y1="3"
-              x2="18"
-              y2="3"
-              stroke="#d97706"
-              strokeWidth="1.5"
-              strokeDasharray="5 3"
-            />
-          </svg>
-          one-sided link
-        </span>
-        <span className="flex items-center gap-1 text-slate-500">
-          <svg width="18" height="6" aria-hidden>
-            <line
-              x1="0"
-              y1="3"
-              x2="18"
-              y2="3"
-              stroke="#dc2626"
-              strokeWidth="1.5"
-              strokeDasharray="2 3"
-            />
-          </svg>
-          missing link
-        </span>
+        {LEGEND_LINK_KINDS.map((kind) => {
+          const style = LINK_STYLES[kind];
+          return (
+            <span key={kind} className="flex items-center gap-1 text-slate-500">
+              <svg width="18" height="6" aria-hidden>
+                <line
+                  x1="0"
+                  y1="3"
+                  x2="18"
+                  y2="3"
+                  stroke={style.stroke}
+                  strokeWidth={style.width}
+                  strokeDasharray={style.dash.join(' ')}
+                />
+              </svg>
+              {style.label}
+            </span>
+          );
+        })}
         <span className="text-slate-500">size: registered names</span>
       </div>
       <ul className="sr-only" aria-label="Members in the graph" data-testid="graph-members">
