@@ -1,5 +1,8 @@
 import 'server-only';
 
+// Finding a user-typed name on one node, in every registry beamscope knows, without ever turning
+// the text into a new atom there.
+
 import { BeamscopeError } from '../../errors';
 import { Charlist, Pid, type Atom, type Term } from '../codec/terms';
 import {
@@ -9,7 +12,13 @@ import {
   swarmLookupProbe,
 } from './catalogue';
 import { isRemoteException, toProbeError, type PidRef, type ProbeError } from './reply';
-import { callProbe, existingAtom, registryAtomName, type RpcFunction } from './run';
+import {
+  callProbe,
+  existingAtom,
+  PROBE_TIMEOUT_MS,
+  registryAtomName,
+  type RpcFunction,
+} from './run';
 
 /** Names longer than this are refused before anything is sent (an atom holds 255 characters). */
 export const MAX_LOOKUP_NAME_BYTES = 1024;
@@ -76,7 +85,7 @@ export async function lookupName(
       `a name to look up must be 1 to ${MAX_LOOKUP_NAME_BYTES} bytes long`,
     );
   }
-  const timeoutMs = options.timeoutMs ?? 5000;
+  const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
   const atomTerm = await existingAtom(rpc, name, timeoutMs);
   const forms = keyForms(name, atomTerm);
   const matches: NameMatch[] = [];

@@ -1,5 +1,8 @@
 import 'server-only';
 
+// One full probe of a node: every field of the catalogue and the registry detection, run at once,
+// each failure kept beside its field so the rest of the report stands.
+
 import type { Atom, Term } from '../codec/terms';
 import {
   DEFAULT_LIST_CAP,
@@ -40,7 +43,7 @@ export type RpcFunction = (
 ) => Promise<Term>;
 
 export interface ProbeOptions {
-  /** Timeout of each remote call, ms (default 5000). */
+  /** Timeout of each remote call, ms (default {@link PROBE_TIMEOUT_MS}). */
   timeoutMs?: number;
   /** Cap on node lists (default 1000). */
   listCap?: number;
@@ -105,11 +108,53 @@ export interface NodeProbeReport {
   hiddenNodes: NodeList | null;
   registries: RegistryReport;
   /** The failure behind each `null` field, keyed by field name. */
-  errors: Record<string, ProbeError>;
+  errors: Partial<Record<ProbeField, ProbeError>>;
   durationMs: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 5000;
+/** Every probe of a run by name: one report field each, `registries` for the registry detection. */
+export type ProbeName = Exclude<keyof NodeProbeReport, 'errors' | 'durationMs'>;
+
+/** The report fields that one catalogue call fills. */
+export type ProbeField = Exclude<ProbeName, 'registries'>;
+
+/** What each probe yields, under its own name. */
+type ProbeResults = Pick<NodeProbeReport, ProbeName>;
+
+/**
+ * The default timeout of one remote call. A node that answers none of the cheap calls within it
+ * is taken as frozen, so it bounds how long a dead node looks alive on the dashboard.
+ */
+export const PROBE_TIMEOUT_MS = 5000;
+
+/**
+ * The catalogue call behind each report field. Keyed by the field it fills, so adding a probe
+ * cannot hand its reply to another field, as a position in a list could.
+ */
+function fieldProbes(listCap: number): { [K in ProbeField]: ProbeCall<ProbeResults[K]> } {
+  return {
+    otpRelease: otpReleaseProbe,
+    ertsVersion: ertsVersionProbe,
+    elixirVersion: elixirVersionProbe,
+    uptimeMs: uptimeProbe,
+    processCount: processCountProbe,
+    processLimit: processLimitProbe,
+    memory: memoryProbe,
+    runQueue: runQueueProbe,
+    schedulers: schedulersProbe,
+    schedulersOnline: schedulersOnlineProbe,
+    netTicktimeSeconds: netTicktimeProbe,
+    connectedNodes: visibleNodesProbe(listCap),
+    hiddenNodes: hiddenNodesProbe(listCap),
+  };
+}
+
+/** Waits for every promise of a table and keeps each result under its own name. */
+async function allByName<T extends object>(pending: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const names = Object.keys(pending) as Array<keyof T>;
+  const results = await Promise.all(names.map((name) => pending[name]));
+  return Object.fromEntries(names.map((name, index) => [name, results[index]])) as T;
+}
 
 /** Runs one catalogue entry. */
 export async function callProbe<T>(
@@ -163,11 +208,13 @@ export async function runProbes(
 ): Promise<NodeProbeReport> {
   const now = options.now ?? Date.now;
   const started = now();
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const listCap = options.listCap ?? DEFAULT_LIST_CAP;
-  const errors: Record<string, ProbeError> = {};
+  const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const errors: NodeProbeReport['errors'] = {};
 
-  const field = async <T>(name: string, probe: ProbeCall<T>): Promise<T | null> => {
+  const field = async <K extends ProbeField>(
+    name: K,
+    probe: ProbeCall<ProbeResults[K]>,
+  ): Promise<ProbeResults[K] | null> => {
     try {
       return await callProbe(rpc, probe, timeoutMs);
     } catch (error) {
@@ -176,55 +223,16 @@ export async function runProbes(
     }
   };
 
-  const elixirVersion = field('elixirVersion', elixirVersionProbe);
-  const [
-    otpRelease,
-    ertsVersion,
-    uptimeMs,
-    processCount,
-    processLimit,
-    memory,
-    runQueue,
-    schedulers,
-    schedulersOnline,
-    netTicktimeSeconds,
-    connectedNodes,
-    hiddenNodes,
-    registries,
-  ] = await Promise.all([
-    field('otpRelease', otpReleaseProbe),
-    field('ertsVersion', ertsVersionProbe),
-    field('uptimeMs', uptimeProbe),
-    field('processCount', processCountProbe),
-    field('processLimit', processLimitProbe),
-    field('memory', memoryProbe),
-    field('runQueue', runQueueProbe),
-    field('schedulers', schedulersProbe),
-    field('schedulersOnline', schedulersOnlineProbe),
-    field('netTicktimeSeconds', netTicktimeProbe),
-    field('connectedNodes', visibleNodesProbe(listCap)),
-    field('hiddenNodes', hiddenNodesProbe(listCap)),
-    detectRegistries(rpc, { ...options, timeoutMs }, elixirVersion),
-  ]);
-
-  return {
-    otpRelease,
-    ertsVersion,
-    elixirVersion: await elixirVersion,
-    uptimeMs,
-    processCount,
-    processLimit,
-    memory,
-    runQueue,
-    schedulers,
-    schedulersOnline,
-    netTicktimeSeconds,
-    connectedNodes,
-    hiddenNodes,
-    registries,
-    errors,
-    durationMs: now() - started,
-  };
+  const probes = fieldProbes(options.listCap ?? DEFAULT_LIST_CAP);
+  const fields = Object.fromEntries(
+    (Object.keys(probes) as ProbeField[]).map((name) => [name, field(name, probes[name])]),
+  ) as { [K in ProbeField]: Promise<ProbeResults[K]> };
+  const results = await allByName<ProbeResults>({
+    ...fields,
+    // The Elixir registries are counted only where Elixir runs: they wait on its version.
+    registries: detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
+  });
+  return { ...results, errors, durationMs: now() - started };
 }
 
 /** Detects and counts the registries on a node; see {@link RegistryReport}. */

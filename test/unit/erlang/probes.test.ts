@@ -250,6 +250,30 @@ describe('runProbes', () => {
     expect(report.registries.pg).toEqual({ status: 'absent' });
   });
 
+  it('keeps each failure under the name of the field it leaves empty', async () => {
+    const { rpc } = scriptedRpc({});
+    const report = await runProbes(rpc);
+    const fields = Object.keys(report.errors).sort();
+    expect(fields).toEqual(
+      [
+        'connectedNodes',
+        'elixirVersion',
+        'ertsVersion',
+        'hiddenNodes',
+        'memory',
+        'netTicktimeSeconds',
+        'otpRelease',
+        'processCount',
+        'processLimit',
+        'runQueue',
+        'schedulers',
+        'schedulersOnline',
+        'uptimeMs',
+      ].sort(),
+    );
+    for (const field of fields) expect(report[field as keyof typeof report.errors]).toBeNull();
+  });
+
   it('marks a reply of an unexpected shape as that field’s error', async () => {
     const { rpc } = healthyNode({ 'net_kernel:get_net_ticktime': () => bin('sixty') });
     const report = await runProbes(rpc);
