@@ -1,5 +1,7 @@
 import 'server-only';
 
+// Each node's recent past (processes, hosted names, memory) for the node drawer's charts.
+
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { Ring } from './ring';

@@ -1,11 +1,20 @@
 import 'server-only';
 
+/**
+ * server/collector owns each cluster's live model: it joins the Kubernetes members with what the
+ * probes learn of their BEAM nodes into a `ClusterState`, numbers every change as a delta or a
+ * timeline event for the event streams, and keeps the recent past (replay ring, timeline,
+ * per-node history) and the cluster's Prometheus metrics. `collector.ts` composes the parts;
+ * this module starts one collector per cluster with its upstreams.
+ */
+
 import { readCookie, type BeamscopeConfig, type ClusterConfig, type Environment } from '../config';
-import { BeamscopeError, describeError } from '../errors';
+import { describeError, isBeamscopeError } from '../errors';
 import { ConnectionManager, type ConnectionManagerOptions } from '../erlang/manager';
 import { commandLineNodeName, defaultLocalNodeName, type LocalNodeRole } from '../erlang/node-name';
 import { KubernetesSource, type KubernetesSourceOptions } from '../kubernetes/source';
 import { Collector, type CollectorOptions } from './collector';
+import type { DistributionError } from './options';
 
 export {
   Collector,
@@ -65,7 +74,7 @@ export async function startClusterCollector(
   const localName = options.localName ?? defaultLocalNodeName('server');
   const source = options.source ?? new KubernetesSource(cluster, options.sourceOptions);
   let manager: ConnectionManager | null = null;
-  let distributionError: { code: string; reason: string } | undefined;
+  let distributionError: DistributionError | undefined;
   try {
     const cookie = await readCookie(cluster, options.env);
     manager = new ConnectionManager({
@@ -77,7 +86,7 @@ export async function startClusterCollector(
     });
   } catch (error) {
     distributionError = {
-      code: error instanceof BeamscopeError ? error.code : 'distribution_unavailable',
+      code: isBeamscopeError(error, 'config') ? error.code : 'distribution_unavailable',
       reason: describeError(error),
     };
   }

@@ -1,5 +1,7 @@
 import 'server-only';
 
+// The bounded buffers behind everything the collector remembers.
+
 /**
  * A fixed-capacity ring: pushing onto a full ring drops the oldest item. Memory stays bounded
  * however long the server runs (timeline, SSE replay, per-node history).

@@ -44,7 +44,9 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
 
   drop(node: string, reason: { code: string; message: string }): void {
     this.dropped.push({ node, code: reason.code, reason: reason.message });
-    this.set(node, { status: 'timeout', since: 3, code: reason.code, reason: reason.message });
+    // The manager drops with an erlang error, whose code a connection state can carry.
+    const code = reason.code as Extract<NodeConnectionState, { reason: string }>['code'];
+    this.set(node, { status: 'timeout', since: 3, code, reason: reason.message });
   }
 
   track(nodes: string[]): void {

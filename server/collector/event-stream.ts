@@ -1,0 +1,110 @@
+import 'server-only';
+
+// A cluster's stream of messages: sequence numbers, the replay ring behind `Last-Event-ID`, the
+// recent timeline for snapshots, and the subscribers every message goes to.
+
+import { randomBytes } from 'node:crypto';
+
+import type { ClusterStreamSnapshot } from '@/lib/api';
+import { deltaSize } from '@/lib/cluster-diff';
+import type { ClusterStateDelta, TimelineEvent, TimelineEventDraft } from '@/lib/cluster-state';
+
+import { Ring, WeightedRing } from './ring';
+
+/** One message of a cluster's stream, in sequence order: a state delta or a timeline event. */
+export type CollectorMessage =
+  | { seq: number; type: 'delta'; delta: ClusterStateDelta }
+  | { seq: number; type: 'timeline'; event: TimelineEvent };
+
+/** A consistent view: the state as of `seq`, and the recent timeline (oldest first). */
+export type CollectorSnapshot = ClusterStreamSnapshot;
+
+export interface EventStreamOptions {
+  maxMessages: number;
+  maxMessageWeight: number;
+  maxTimeline: number;
+  now: () => number;
+}
+
+/** Numbers, keeps and hands out one cluster's messages. */
+export class EventStream {
+  /** This stream's run: its sequence numbers start again at 0 with the next one. */
+  readonly epoch = randomBytes(4).toString('hex');
+  private seq = 0;
+  private readonly messages: WeightedRing<CollectorMessage>;
+  private readonly timeline: Ring<TimelineEvent>;
+  private readonly listeners = new Set<(message: CollectorMessage) => void>();
+  private readonly now: () => number;
+
+  constructor(options: EventStreamOptions) {
+    this.messages = new WeightedRing(options.maxMessages, options.maxMessageWeight);
+    this.timeline = new Ring(options.maxTimeline);
+    this.now = options.now;
+  }
+
+  /** The latest sequence number. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  /** The recent timeline, oldest first. */
+  recentTimeline(): TimelineEvent[] {
+    return this.timeline.toArray();
+  }
+
+  /**
+   * The messages after `seq`, oldest first, or null when they are no longer all held (or `seq`
+   * is not one this stream handed out).
+   */
+  since(seq: number): CollectorMessage[] | null {
+    if (!Number.isInteger(seq) || seq < 0 || seq > this.seq) return null;
+    if (seq === this.seq) return [];
+    const oldest = this.messages.oldest();
+    if (!oldest || oldest.seq > seq + 1) return null;
+    return this.messages.toArray().filter((message) => message.seq > seq);
+  }
+
+  /** Calls `listener` with every message from now on; returns the unsubscribe function. */
+  subscribe(listener: (message: CollectorMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Drops every subscriber (the collector stopped). */
+  close(): void {
+    this.listeners.clear();
+  }
+
+  publishDelta(delta: ClusterStateDelta): void {
+    this.publish({ seq: ++this.seq, type: 'delta', delta });
+  }
+
+  /** Numbers and timestamps the drafts, and publishes them in order. */
+  publishEvents(drafts: readonly TimelineEventDraft[]): void {
+    const at = this.now();
+    for (const draft of drafts) {
+      const event: TimelineEvent = { ...draft, seq: ++this.seq, at };
+      this.timeline.push(event);
+      this.publish({ seq: event.seq, type: 'timeline', event });
+    }
+  }
+
+  private publish(message: CollectorMessage): void {
+    // A delta weighs what it carries, so the replay ring holds fewer of a large cluster's deltas.
+    this.messages.push(message, 1 + (message.type === 'delta' ? deltaSize(message.delta) : 0));
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(message);
+      } catch (error) {
+        // One broken subscriber must not starve the others.
+        console.error('beamscope: a collector subscriber failed', error);
+      }
+    }
+  }
+}

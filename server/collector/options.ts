@@ -1,0 +1,114 @@
+import 'server-only';
+
+// What a collector is given (its upstreams, as seams, and its knobs) and every knob's default,
+// resolved once here so that no part of the collector carries a default of its own.
+
+import type { DistributionStatus } from '@/lib/cluster-state';
+import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
+
+import type { BeamscopeError } from '../errors';
+import type { ConnectionManager, NodeConnectionState } from '../erlang/manager';
+import { PROBE_TIMEOUT_MS, type ProbeOptions } from '../erlang/probes';
+import type { KubernetesSourceEvents } from '../kubernetes/source';
+
+/** What the collector needs of a `KubernetesSource` (a seam: tests may pass their own). */
+export interface CollectorSource {
+  members(): KubernetesMember[];
+  status(): KubernetesSourceStatus;
+  on<K extends keyof KubernetesSourceEvents>(
+    event: K,
+    listener: (...args: KubernetesSourceEvents[K]) => void,
+  ): unknown;
+  off<K extends keyof KubernetesSourceEvents>(
+    event: K,
+    listener: (...args: KubernetesSourceEvents[K]) => void,
+  ): unknown;
+}
+
+/** What the collector needs of a `ConnectionManager`. */
+export interface CollectorManager {
+  track(nodes: string[]): void;
+  state(node: string): NodeConnectionState;
+  rpc: ConnectionManager['rpc'];
+  on(event: 'state', listener: (node: string, state: NodeConnectionState) => void): unknown;
+  off(event: 'state', listener: (node: string, state: NodeConnectionState) => void): unknown;
+  /** Takes a node's connection down with `reason` (see ConnectionManager.drop). */
+  drop?(node: string, reason: BeamscopeError): void;
+}
+
+/** Why a cluster has no distribution side, as every member and `doctor` show it. */
+export type DistributionError = Omit<Extract<DistributionStatus, { state: 'error' }>, 'state'>;
+
+export interface CollectorOptions {
+  clusterId: string;
+  /** beamscope's own node name, shown in the state. */
+  localNode: string;
+  source: CollectorSource;
+  /** The cluster's connection manager; null when the distribution side cannot run (no cookie). */
+  manager: CollectorManager | null;
+  /** Why `manager` is null, shown on every member and by `doctor`. */
+  distributionError?: DistributionError;
+  /** How often every connected node is probed; default 2000 ms. */
+  pollIntervalMs?: number;
+  /** Probes in flight at once; default one per 16 nodes, at least 4 and at most 64. */
+  probeConcurrency?: number;
+  /** Options of each probe run (timeouts, registries to count). */
+  probe?: ProbeOptions;
+  /** Messages kept for `Last-Event-ID` resumption; default 2000. */
+  maxMessages?: number;
+  /**
+   * Bound on the replay ring's total weight (one per message plus one per member a delta
+   * carries), so a large cluster keeps fewer, not bigger, messages; default 50 000.
+   */
+  maxMessageWeight?: number;
+  /** Registry count changes are merged and told at most this often; default 10 000 ms. */
+  registryEventIntervalMs?: number;
+  /** Timeline events kept for snapshots; default 500. */
+  maxTimeline?: number;
+  /** History window per node; default one hour. */
+  historyWindowMs?: number;
+  now?: () => number;
+}
+
+/** The options with every default filled in. */
+export interface CollectorSettings {
+  clusterId: string;
+  localNode: string;
+  source: CollectorSource;
+  manager: CollectorManager | null;
+  distributionError: DistributionError | undefined;
+  pollIntervalMs: number;
+  /** A fixed number of probes in flight, or `undefined` to scale with the cluster. */
+  probeConcurrency: number | undefined;
+  /** Nodes asked at once by a name lookup. */
+  lookupConcurrency: number;
+  probe: ProbeOptions & { timeoutMs: number };
+  maxMessages: number;
+  maxMessageWeight: number;
+  registryEventIntervalMs: number;
+  maxTimeline: number;
+  historyWindowMs: number;
+  now: () => number;
+}
+
+/** Fills in every default of {@link CollectorOptions}. */
+export function resolveOptions(options: CollectorOptions): CollectorSettings {
+  return {
+    clusterId: options.clusterId,
+    localNode: options.localNode,
+    source: options.source,
+    manager: options.manager,
+    distributionError: options.distributionError,
+    pollIntervalMs: options.pollIntervalMs ?? 2000,
+    probeConcurrency: options.probeConcurrency,
+    // A lookup is rare and asked by a person: a few nodes at a time, whatever the cluster's size.
+    lookupConcurrency: Math.max(1, options.probeConcurrency ?? 4),
+    probe: { ...options.probe, timeoutMs: options.probe?.timeoutMs ?? PROBE_TIMEOUT_MS },
+    maxMessages: options.maxMessages ?? 2000,
+    maxMessageWeight: options.maxMessageWeight ?? 50_000,
+    registryEventIntervalMs: options.registryEventIntervalMs ?? 10_000,
+    maxTimeline: options.maxTimeline ?? 500,
+    historyWindowMs: options.historyWindowMs ?? 3_600_000,
+    now: options.now ?? Date.now,
+  };
+}

@@ -1,0 +1,130 @@
+import 'server-only';
+
+// How a node's probe report and connection state become its BeamSide: registry counts, peer
+// lists that keep their identity while unchanged, and which connection changes are shown.
+
+import type { BeamConnection, BeamSide, RegistryCount } from '@/lib/cluster-state';
+import { compareNames } from '@/lib/names';
+
+import type { NodeConnectionState } from '../erlang/manager';
+import type { NodeProbeReport } from '../erlang/probes';
+
+/**
+ * Probe fields that cost the node next to nothing: when every one of them timed out, the node
+ * answered nothing at all within the probe timeout — it is frozen or hopelessly overloaded, not
+ * merely slow to count a registry.
+ */
+const LIVENESS_FIELDS = ['otpRelease', 'uptimeMs', 'processCount', 'connectedNodes'] as const;
+
+/** True when the node answered none of the cheap probes in time (see `LIVENESS_FIELDS`). */
+export function answeredNothing(report: NodeProbeReport): boolean {
+  return LIVENESS_FIELDS.every((name) => report.errors[name]?.code === 'timeout');
+}
+
+/** A registry every node holds whole: each node's count is the cluster's. */
+const replicated = (registry: string, count: number, hosted: number | null = null) =>
+  ({ registry, count, hosted, replicated: true }) satisfies RegistryCount;
+
+/** The registries the report found, as the state counts them. */
+export function registryCounts(report: NodeProbeReport['registries']): RegistryCount[] {
+  const counts: RegistryCount[] = [];
+  const { global, swarm, pg, syn, horde, elixirRegistries } = report;
+  if (global.status === 'present') counts.push(replicated('global', global.names));
+  if (swarm.status === 'present') counts.push(replicated('swarm', swarm.names, swarm.hostedHere));
+  if (pg.status === 'present') counts.push(replicated('pg', pg.groups));
+  if (syn.status === 'present') {
+    for (const scope of syn.scopes) {
+      if (scope.names !== null) counts.push(replicated(`syn:${scope.scope}`, scope.names));
+    }
+  }
+  for (const entry of horde) {
+    if (entry.status === 'present') counts.push(replicated(`horde:${entry.name}`, entry.names));
+  }
+  for (const entry of elixirRegistries) {
+    // An Elixir Registry is local to its node: every key it counts is hosted there.
+    if (entry.status === 'present')
+      counts.push({
+        registry: `registry:${entry.name}`,
+        count: entry.keys,
+        hosted: entry.keys,
+        replicated: false,
+      });
+  }
+  return counts;
+}
+
+const sameNames = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((name, index) => name === b[index]);
+
+/**
+ * Each node's peer list, sorted, and the same array as last time while the peers are the same:
+ * diffs then see by identity that a node's peers did not change, without comparing thousands of
+ * names per poll.
+ */
+export class PeerLists {
+  /** Each node's last `nodes()` list as it arrived, to skip re-sorting an unchanged one. */
+  private readonly raw = new Map<string, readonly string[]>();
+
+  /** The node's sorted peers from `names`, reusing `previous` when they are the same. */
+  sees(node: string, previous: readonly string[] | null, names: string[]): string[] {
+    const raw = this.raw.get(node);
+    this.raw.set(node, names);
+    // Nodes answer `nodes()` in a stable order: the same list as last time needs no sort.
+    if (previous && raw && sameNames(raw, names)) return previous as string[];
+    const sorted = [...names].sort(compareNames);
+    return previous && sameNames(previous, sorted) ? (previous as string[]) : sorted;
+  }
+
+  forget(node: string): void {
+    this.raw.delete(node);
+  }
+}
+
+function toConnection(state: NodeConnectionState): BeamConnection {
+  return 'reason' in state
+    ? { status: state.status, since: state.since, code: state.code, reason: state.reason }
+    : { status: state.status, since: state.since };
+}
+
+/** `side` with the manager's `state` applied; `side` itself when there is nothing to show. */
+export function withConnection(side: BeamSide, state: NodeConnectionState): BeamSide {
+  const current = side.connection.status;
+  // A reconnect attempt after a failure keeps showing the failure: the state then does not
+  // flap between "auth_failed" and "connecting" with every backoff round.
+  if (
+    state.status === 'connecting' &&
+    (current === 'auth_failed' || current === 'unreachable' || current === 'timeout')
+  ) {
+    return side;
+  }
+  if (current === state.status && side.connection.since === state.since) return side;
+  const connection = toConnection(state);
+  return state.status === 'connected'
+    ? { ...side, connection }
+    : // What a node sees is only known while beamscope is connected to it.
+      { ...side, connection, sees: null };
+}
+
+/** `side` after a probe that returned `report` at `at`; `sees` is its peer list, if known. */
+export function probedSide(
+  side: BeamSide,
+  report: NodeProbeReport,
+  at: number,
+  sees: string[] | null,
+): BeamSide {
+  const firstError = Object.values(report.errors)[0];
+  return {
+    ...side,
+    otpRelease: report.otpRelease ?? side.otpRelease,
+    elixirVersion: report.elixirVersion,
+    processCount: report.processCount,
+    memoryBytes: report.memory?.total ?? null,
+    runQueue: report.runQueue,
+    uptimeMs: report.uptimeMs,
+    sees,
+    registries: registryCounts(report.registries),
+    probedAt: at,
+    probeMs: report.durationMs,
+    probeError: firstError ? firstError.message : null,
+  };
+}

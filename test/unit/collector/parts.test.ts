@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import type { TimelineEventDraft } from '@/lib/cluster-state';
+import { Coalescer } from '@/server/collector/coalesce';
+import { EventStream } from '@/server/collector/event-stream';
+import { RegistryChangeBatch } from '@/server/collector/registry-batch';
+import { answeredNothing, PeerLists, withConnection } from '@/server/collector/report';
+import type { NodeProbeReport } from '@/server/erlang/probes';
+
+import { side } from '../lib/fixtures';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const stream = () =>
+  new EventStream({ maxMessages: 3, maxMessageWeight: 1000, maxTimeline: 2, now: () => 7 });
+const draft = (message: string): TimelineEventDraft => ({
+  kind: 'kubernetes_event',
+  severity: 'info',
+  message,
+});
+
+describe('EventStream', () => {
+  it('hands out what follows a sequence number while it is all still held', () => {
+    const events = stream();
+    expect(events.since(0)).toEqual([]);
+    events.publishEvents([draft('a'), draft('b')]);
+    expect(events.since(0)?.map((message) => message.seq)).toEqual([1, 2]);
+    expect(events.since(2)).toEqual([]);
+    expect(events.since(3)).toBeNull();
+    expect(events.since(-1)).toBeNull();
+    expect(events.since(0.5)).toBeNull();
+    events.publishEvents([draft('c'), draft('d')]);
+    // Message 1 fell out of the ring: resuming from 0 needs a snapshot.
+    expect(events.since(0)).toBeNull();
+    expect(events.since(1)?.map((message) => message.seq)).toEqual([2, 3, 4]);
+    expect(events.recentTimeline().map((event) => [event.message, event.at])).toEqual([
+      ['c', 7],
+      ['d', 7],
+    ]);
+  });
+
+  it('keeps telling the other subscribers when one throws', () => {
+    const events = stream();
+    const seen: number[] = [];
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    events.subscribe(() => {
+      throw new Error('broken tab');
+    });
+    const stop = events.subscribe((message) => seen.push(message.seq));
+    events.publishEvents([draft('a')]);
+    stop();
+    events.publishEvents([draft('b')]);
+    expect(seen).toEqual([1]);
+    expect(events.subscriberCount).toBe(1);
+  });
+});
+
+describe('RegistryChangeBatch', () => {
+  it('merges changes per node and registry, and leaves out a count that came back', () => {
+    vi.useFakeTimers();
+    const released: TimelineEventDraft[] = [];
+    const batch = new RegistryChangeBatch(1000, (event) => released.push(event));
+    const change = (node: string, from: number, to: number): TimelineEventDraft => ({
+      kind: 'registry_changed',
+      severity: 'info',
+      message: '',
+      registries: [{ node, registry: 'global', from, to }],
+    });
+    batch.hold(change('a@h', 1, 2));
+    batch.hold(change('a@h', 2, 5));
+    batch.hold(change('b@h', 3, 4));
+    batch.hold(change('b@h', 4, 3));
+    expect(released).toEqual([]);
+    vi.advanceTimersByTime(1000);
+    expect(released.map((event) => event.registries)).toEqual([
+      [{ node: 'a@h', registry: 'global', from: 1, to: 5 }],
+    ]);
+    batch.hold(change('a@h', 5, 6));
+    batch.stop();
+    vi.advanceTimersByTime(1000);
+    expect(released).toHaveLength(1);
+  });
+});
+
+describe('Coalescer', () => {
+  it('runs once for a burst, and at once when flushed', () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const coalescer = new Coalescer(() => {
+      runs += 1;
+    });
+    coalescer.schedule();
+    coalescer.schedule();
+    coalescer.schedule();
+    vi.advanceTimersByTime(1000);
+    expect(runs).toBe(1);
+    coalescer.schedule();
+    coalescer.flush();
+    expect(runs).toBe(2);
+    coalescer.flush();
+    expect(runs).toBe(2);
+    coalescer.runNow();
+    expect(runs).toBe(3);
+  });
+});
+
+describe('report mapping', () => {
+  it('reuses the previous peer list while the peers are the same', () => {
+    const peers = new PeerLists();
+    const first = peers.sees('a@h', null, ['c@h', 'b@h']);
+    expect(first).toEqual(['b@h', 'c@h']);
+    expect(peers.sees('a@h', first, ['c@h', 'b@h'])).toBe(first);
+    // Same peers in another order: still the same list.
+    expect(peers.sees('a@h', first, ['b@h', 'c@h'])).toBe(first);
+    expect(peers.sees('a@h', first, ['b@h'])).toEqual(['b@h']);
+  });
+
+  it('keeps showing a failure while the manager retries, and forgets the peers of a lost node', () => {
+    const failed = withConnection(side('a@h', ['b@h']), {
+      status: 'unreachable',
+      since: 3,
+      code: 'node_down',
+      reason: 'gone',
+    });
+    expect(failed.connection).toEqual({
+      status: 'unreachable',
+      since: 3,
+      code: 'node_down',
+      reason: 'gone',
+    });
+    expect(failed.sees).toBeNull();
+    expect(withConnection(failed, { status: 'connecting', since: 4 })).toBe(failed);
+    const connected = side('a@h', ['b@h']);
+    expect(withConnection(connected, { status: 'connected', since: 1 })).toBe(connected);
+  });
+
+  it('calls a node silent only when every cheap probe timed out', () => {
+    const timeout = { code: 'timeout' as const, message: 'timed out' };
+    const errors = {
+      otpRelease: timeout,
+      uptimeMs: timeout,
+      processCount: timeout,
+      connectedNodes: timeout,
+    };
+    expect(answeredNothing({ errors } as NodeProbeReport)).toBe(true);
+    expect(
+      answeredNothing({
+        errors: { ...errors, uptimeMs: { code: 'badrpc', message: 'undef' } },
+      } as NodeProbeReport),
+    ).toBe(false);
+  });
+});
