@@ -1,7 +1,7 @@
 import 'server-only';
 
 // The Collector: one cluster's live model, composed of its parts (probe scheduling, report
-// mapping, the event stream, registry batching). It owns the wiring between them and
+// mapping, the event stream, registry batching, metrics). It owns the wiring between them and
 // the one place where a node's rpc is handed to the probes.
 
 import type { RegistryLookupResponse } from '@/lib/api';
@@ -23,6 +23,7 @@ import { Coalescer } from './coalesce';
 import { EventStream, type CollectorMessage, type CollectorSnapshot } from './event-stream';
 import { NodeHistory } from './history';
 import { checkLookupName, lookupAcross } from './lookup';
+import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
 import { resolveOptions, type CollectorOptions, type CollectorSettings } from './options';
 import { RegistryChangeBatch } from './registry-batch';
 import { answeredNothing, PeerLists, probedSide, withConnection } from './report';
@@ -32,17 +33,6 @@ export type { CollectorMessage, CollectorSnapshot } from './event-stream';
 export type { CollectorManager, CollectorOptions, CollectorSource } from './options';
 
 type MemberLike = Pick<KubernetesMember, 'beamNode'>;
-
-/** Upper bounds (seconds) of the probe latency histogram's buckets. */
-export const PROBE_LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/** A cumulative histogram in the Prometheus sense: `counts[i]` = observations ≤ `buckets[i]`. */
-export interface LatencyHistogram {
-  buckets: readonly number[];
-  counts: number[];
-  sum: number;
-  count: number;
-}
 
 /**
  * One cluster's live model. Subscribes to the cluster's Kubernetes members, keeps their BEAM
@@ -62,13 +52,7 @@ export class Collector {
   private readonly registryChanges: RegistryChangeBatch;
   private readonly scheduler: ProbeScheduler;
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
-  private kubernetesErrorCount = 0;
-  private readonly latency: LatencyHistogram = {
-    buckets: PROBE_LATENCY_BUCKETS,
-    counts: PROBE_LATENCY_BUCKETS.map(() => 0),
-    sum: 0,
-    count: 0,
-  };
+  private readonly metricsOf: ClusterMetrics;
   private state: ClusterState;
   private running = false;
 
@@ -89,6 +73,7 @@ export class Collector {
       clusterSize: () => this.sides.size,
       probe: (node) => this.probe(node),
     });
+    this.metricsOf = new ClusterMetrics(settings.clusterId);
     this.state = this.compute();
   }
 
@@ -170,14 +155,12 @@ export class Collector {
     return this.history.points(node, this.settings.now());
   }
 
-  /** How many times the Kubernetes link went into error (each is followed by a restart). */
-  get kubernetesErrors(): number {
-    return this.kubernetesErrorCount;
-  }
-
-  /** The probe latency histogram so far (a copy). */
-  probeLatency(): LatencyHistogram {
-    return { ...this.latency, counts: [...this.latency.counts] };
+  /** This cluster's Prometheus metrics, as of now. */
+  metrics(): Promise<ClusterMetricsJson> {
+    return this.metricsOf.read({
+      state: this.snapshot().state,
+      subscribers: this.stream.subscriberCount,
+    });
   }
 
   /**
@@ -258,7 +241,7 @@ export class Collector {
   };
 
   private readonly onStatus = (status: KubernetesSourceStatus): void => {
-    if (status.state === 'error') this.kubernetesErrorCount += 1;
+    if (status.state === 'error') this.metricsOf.countKubernetesError();
     this.scheduleRecompute();
   };
 
@@ -336,7 +319,7 @@ export class Collector {
         : null;
     const updated = probedSide(side, report, at, sees);
     this.sides.set(node, updated);
-    this.observeLatency(report.durationMs / 1000);
+    this.metricsOf.observeProbe(report.durationMs / 1000);
     this.history.record(node, {
       at,
       processCount: updated.processCount,
@@ -344,14 +327,6 @@ export class Collector {
       memoryBytes: updated.memoryBytes,
     });
     this.scheduleRecompute();
-  }
-
-  private observeLatency(seconds: number): void {
-    this.latency.count += 1;
-    this.latency.sum += seconds;
-    PROBE_LATENCY_BUCKETS.forEach((bound, index) => {
-      if (seconds <= bound) this.latency.counts[index]! += 1;
-    });
   }
 
   // ----- state ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 import 'server-only';
 
+import { AggregatorRegistry } from 'prom-client';
+
 import type { NodeDetailsResponse, RegistryLookupResponse } from '@/lib/api';
 
 import { BeamscopeError } from '../errors';
@@ -50,172 +52,15 @@ export function registryLookup(
   return cluster.collector.lookup(names[0]);
 }
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function labels(values: Record<string, string>): string {
-  const text = Object.entries(values)
-    .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
-    .join(',');
-  return `{${text}}`;
-}
-
-class MetricsWriter {
-  private readonly families = new Map<string, { help: string; type: string; lines: string[] }>();
-
-  add(
-    name: string,
-    type: 'gauge' | 'counter' | 'histogram',
-    help: string,
-    values: Record<string, string>,
-    value: number,
-    suffix = '',
-  ): void {
-    let family = this.families.get(name);
-    if (!family) {
-      family = { help, type, lines: [] };
-      this.families.set(name, family);
-    }
-    family.lines.push(`${name}${suffix}${labels(values)} ${value}`);
-  }
-
-  toString(): string {
-    const out: string[] = [];
-    for (const [name, family] of this.families) {
-      out.push(`# HELP ${name} ${family.help}`, `# TYPE ${name} ${family.type}`, ...family.lines);
-    }
-    return `${out.join('\n')}\n`;
-  }
-}
-
 /**
  * Every cluster's numbers in the Prometheus text format (0.0.4), for `GET /api/metrics`:
  * members, clustered nodes, partitions, registered names per node and registry, the probe
- * latency histogram, and how often the Kubernetes link failed.
+ * latency histogram, and how often the Kubernetes link failed. Each collector keeps its own
+ * cluster's metrics; merging them here gives one family per metric, a series per cluster.
  */
-export function renderMetrics(clusters: Iterable<Pick<ClusterRuntime, 'collector'>>): string {
-  const metrics = new MetricsWriter();
-  for (const cluster of clusters) {
-    const { state } = cluster.collector.snapshot();
-    const id = { cluster: state.clusterId };
-    const pods = state.members.filter((member) => member.kubernetes !== null);
-    metrics.add('beamscope_members', 'gauge', 'Pods Kubernetes lists.', id, pods.length);
-    metrics.add(
-      'beamscope_members_ready',
-      'gauge',
-      'Pods Kubernetes lists as ready.',
-      id,
-      pods.filter((member) => member.kubernetes?.ready).length,
-    );
-    metrics.add(
-      'beamscope_nodes_connected',
-      'gauge',
-      'Nodes beamscope is connected to.',
-      id,
-      state.members.filter((member) => member.beam?.connection.status === 'connected').length,
-    );
-    metrics.add(
-      'beamscope_nodes_clustered',
-      'gauge',
-      'Nodes in the main component of the mesh.',
-      id,
-      state.mainPartition === null ? 0 : (state.partitions[state.mainPartition]?.length ?? 0),
-    );
-    metrics.add(
-      'beamscope_partitions',
-      'gauge',
-      'Connected components of the distribution mesh.',
-      id,
-      state.partitions.length,
-    );
-    metrics.add(
-      'beamscope_unclustered',
-      'gauge',
-      'Ready pods whose node is outside the main component.',
-      id,
-      state.unclustered.length,
-    );
-    metrics.add(
-      'beamscope_ghosts',
-      'gauge',
-      'Nodes in the mesh that no pod accounts for.',
-      id,
-      state.ghosts.length,
-    );
-    for (const member of state.members) {
-      const beam = member.beam;
-      if (!beam || beam.probedAt === null) continue;
-      const node = { ...id, node: beam.node };
-      if (beam.processCount !== null)
-        metrics.add(
-          'beamscope_node_processes',
-          'gauge',
-          'Processes on the node.',
-          node,
-          beam.processCount,
-        );
-      if (beam.memoryBytes !== null)
-        metrics.add(
-          'beamscope_node_memory_bytes',
-          'gauge',
-          'erlang:memory(total) of the node.',
-          node,
-          beam.memoryBytes,
-        );
-      for (const registry of beam.registries) {
-        metrics.add(
-          'beamscope_registered_names',
-          'gauge',
-          'Names in a registry as the node sees it.',
-          { ...node, registry: registry.registry },
-          registry.count,
-        );
-        if (registry.hosted !== null)
-          metrics.add(
-            'beamscope_hosted_names',
-            'gauge',
-            'Names in a registry whose process runs on the node.',
-            { ...node, registry: registry.registry },
-            registry.hosted,
-          );
-      }
-    }
-    const latency = cluster.collector.probeLatency();
-    latency.buckets.forEach((bound, index) => {
-      metrics.add(
-        'beamscope_probe_duration_seconds',
-        'histogram',
-        'Time to probe one node (all catalogue calls).',
-        { ...id, le: String(bound) },
-        latency.counts[index] ?? 0,
-        '_bucket',
-      );
-    });
-    metrics.add(
-      'beamscope_probe_duration_seconds',
-      'histogram',
-      '',
-      { ...id, le: '+Inf' },
-      latency.count,
-      '_bucket',
-    );
-    metrics.add('beamscope_probe_duration_seconds', 'histogram', '', id, latency.sum, '_sum');
-    metrics.add('beamscope_probe_duration_seconds', 'histogram', '', id, latency.count, '_count');
-    metrics.add(
-      'beamscope_kubernetes_errors_total',
-      'counter',
-      'Times the Kubernetes link went into error (each followed by a watch restart).',
-      id,
-      cluster.collector.kubernetesErrors,
-    );
-    metrics.add(
-      'beamscope_event_stream_subscribers',
-      'gauge',
-      'Open event streams (browser tabs).',
-      id,
-      cluster.collector.subscriberCount,
-    );
-  }
-  return metrics.toString();
+export async function renderMetrics(
+  clusters: Iterable<Pick<ClusterRuntime, 'collector'>>,
+): Promise<string> {
+  const perCluster = await Promise.all([...clusters].map(({ collector }) => collector.metrics()));
+  return AggregatorRegistry.aggregate(perCluster).metrics();
 }

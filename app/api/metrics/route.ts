@@ -8,7 +8,7 @@ export const dynamic = 'force-dynamic';
 export async function GET(): Promise<Response> {
   try {
     const runtime = await getRuntime();
-    return new Response(renderMetrics(runtime.clusters.values()), {
+    return new Response(await renderMetrics(runtime.clusters.values()), {
       headers: {
         'content-type': 'text/plain; version=0.0.4; charset=utf-8',
         'cache-control': 'no-store',

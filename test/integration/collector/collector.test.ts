@@ -247,7 +247,7 @@ describe('the collector with real nodes', () => {
       registryLookup(runtime, new URLSearchParams({ name: 'x'.repeat(2000) })),
     ).rejects.toMatchObject({ code: 'bad_request' });
 
-    const metrics = renderMetrics([runtime]);
+    const metrics = await renderMetrics([runtime]);
     expect(metrics).toContain('beamscope_members{cluster="sandbox"} 3');
     expect(metrics).toContain('beamscope_partitions{cluster="sandbox"} 1');
     expect(metrics).toContain(

@@ -10,6 +10,7 @@ import { Ring, WeightedRing } from '@/server/collector/ring';
 import { atom, Charlist, type Term } from '@/server/erlang/codec';
 import { erlangError } from '@/server/erlang/errors';
 import type { NodeConnectionState } from '@/server/erlang/manager';
+import { renderMetrics } from '@/server/http/cluster-api';
 import type { KubernetesSourceEvents } from '@/server/kubernetes/source';
 
 import { pod } from '../lib/fixtures';
@@ -115,6 +116,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 const state = (collector: Collector): ClusterState => collector.snapshot().state;
+
+/** How many probes the collector's latency histogram counted, as `/api/metrics` shows it. */
+async function probesTimed(collector: Collector): Promise<number> {
+  const text = await renderMetrics([{ collector }]);
+  const count = /^beamscope_probe_duration_seconds_count\{cluster="unit"\} (\d+)$/m.exec(text);
+  return Number(count?.[1]);
+}
 const connected = (): NodeConnectionState => ({ status: 'connected', since: 2 });
 
 afterEach(() => {
@@ -141,7 +149,7 @@ describe('Collector', () => {
     expect(current.partitions).toEqual([['myapp@10.0.0.1', 'myapp@10.0.0.2']]);
     expect(current.members[0]?.beam?.otpRelease).toBe('25');
     expect(collector.nodeHistory('myapp@10.0.0.1')).toHaveLength(1);
-    expect(collector.probeLatency().count).toBe(2);
+    expect(await probesTimed(collector)).toBe(2);
   });
 
   it('turns a dropped connection into node down at once, and forgets what the node saw', async () => {
