@@ -12,7 +12,7 @@ import { BeamscopeError } from '../../errors';
 import { generateCertificates } from '../certs';
 import { SandboxCluster } from './cluster';
 import type { PodRuntime, SandboxControl } from './cluster/sandbox-control';
-import { createHandler } from './server';
+import { createHandler } from './apiserver';
 import { ObjectStore } from './store';
 
 export type {
@@ -23,7 +23,7 @@ export type {
   PodStatusReport,
   SandboxControl,
 } from './cluster/sandbox-control';
-export { ENDPOINTS_WARNING, WATCH_EXPIRED_MESSAGE } from './server';
+export { ENDPOINTS_WARNING, WATCH_EXPIRED_MESSAGE } from './apiserver';
 
 /** Options of {@link startEmulatedApi}. */
 export interface EmulatedApiOptions {

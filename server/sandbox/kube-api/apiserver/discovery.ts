@@ -1,6 +1,9 @@
 import 'server-only';
 
-import { apiVersionOf, resources, type ResourceDefinition } from './resources';
+// Discovery: the documents kubectl and client libraries read to learn the server's version and
+// which groups, versions and resources it serves, with the verbs and short names of each.
+
+import { apiVersionOf, resources, type ResourceDefinition } from '../resources';
 
 /** The version a 1.33 API server reports; 1.33 is where v1 Endpoints became deprecated. */
 export const SERVER_VERSION = {

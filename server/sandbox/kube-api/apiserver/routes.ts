@@ -1,0 +1,124 @@
+import 'server-only';
+
+// The emulated API's route table: every method and path pattern it answers, the access each asks
+// of its caller (auth.ts) and the handler that serves it. The first matching route serves.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { forbiddenStatus, mayAccess, type Access, type Caller } from './auth';
+import type { HandlerContext } from './context';
+import { serveControl, type ControlRoute } from './control';
+import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery';
+import { serveGet, serveList } from './list';
+import {
+  answerHeaders,
+  isTrue,
+  RESOURCE_PATH,
+  resourceTarget,
+  verbOf,
+  type ResourceRequest,
+} from './request';
+import { notFound, send, sendStatus } from './respond';
+import type { Route } from './router';
+import { tableMode } from './table';
+import { serveWatch, type OpenWatch } from './watch';
+
+/** A request as a route's handler gets it; `caller` is set once the route's access admits it. */
+export interface ApiCall {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  match: RegExpExecArray;
+  caller: Caller | undefined;
+}
+
+export interface ApiRoute extends Route<(call: ApiCall) => void | Promise<void>> {
+  access: Access;
+}
+
+/** The route table: health, version and discovery, the control surface, then the resources. */
+export function apiRoutes(
+  context: HandlerContext,
+  watches: Set<OpenWatch>,
+  controls: readonly ControlRoute[],
+): ApiRoute[] {
+  const health: ApiRoute['handle'] = ({ res }) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('ok');
+  };
+  return [
+    { pattern: /^\/(?:healthz|livez|readyz)$/, access: 'open', handle: health },
+    {
+      method: 'GET',
+      pattern: /^\/version\/?$/,
+      access: 'public-info',
+      handle: ({ res }) => send(res, 200, SERVER_VERSION),
+    },
+    {
+      pattern: /^\/_sandbox\//,
+      access: 'driver',
+      handle: ({ req, res, url }) => serveControl(req, res, url.pathname, controls),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/api\/?$/,
+      access: 'api',
+      handle: ({ res }) => send(res, 200, coreVersions(context.serverAddress())),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/apis\/?$/,
+      access: 'api',
+      handle: ({ res }) => send(res, 200, groupList()),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/apis\/discovery\.k8s\.io\/?$/,
+      access: 'api',
+      handle: ({ res }) => send(res, 200, group()),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/(api\/v1|apis\/discovery\.k8s\.io\/v1)\/?$/,
+      access: 'api',
+      handle: ({ res, match }) => {
+        const list = resourceList(match[1] === 'api/v1' ? 'v1' : 'discovery.k8s.io/v1');
+        if (list) send(res, 200, list);
+        else sendStatus(res, notFound());
+      },
+    },
+    {
+      pattern: RESOURCE_PATH,
+      access: 'api',
+      handle: (call) => serveResource(call, context, watches),
+    },
+    // Whatever else: 404, once the caller has shown a valid token.
+    { pattern: /^/, access: 'api', handle: ({ res }) => sendStatus(res, notFound()) },
+  ];
+}
+
+/** A get, list or watch of a served resource, within the Role the caller holds. */
+function serveResource(call: ApiCall, context: HandlerContext, watches: Set<OpenWatch>) {
+  const { req, res, url, match } = call;
+  // Resource routes ask for 'api' access, which admits only a caller with a valid token.
+  const caller = call.caller!;
+  const target = resourceTarget(match);
+  if (!target) return sendStatus(res, notFound());
+  const { definition, namespace, name } = target;
+  const query = url.searchParams;
+  const watch = req.method === 'GET' && isTrue(query.get('watch'));
+  const verb = verbOf(req.method, watch, name);
+  const headers = answerHeaders(definition);
+  if (!mayAccess(context, caller, definition, verb, namespace)) {
+    return sendStatus(
+      res,
+      forbiddenStatus(definition, caller.user, verb, namespace, watch ? undefined : name),
+      headers,
+    );
+  }
+  const table = tableMode(req, query);
+  const request: ResourceRequest = { req, res, definition, namespace, name, query, table, headers };
+  if (watch) return serveWatch(request, context, watches);
+  if (name) return serveGet(request, context, name);
+  return serveList(request, context);
+}
