@@ -6,6 +6,7 @@ import { useMemo, useState, type ReactNode } from 'react';
 import type { ClusterSnapshot } from '@/lib/api';
 import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
 import { buildGraphModel } from '@/lib/graph-model';
+import { MeshBuilder } from '@/lib/mesh';
 
 import { MembershipTable } from './MembershipTable';
 import { NodeDrawer } from './NodeDrawer';
@@ -118,7 +119,9 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
   const { data, error, link, samples } = useClusterStream(clusterId);
   const [selectedKey, setSelectedKey] = useState<string | null>(null);
   const state = data?.state;
-  const model = useMemo(() => (state ? buildGraphModel(state) : null), [state]);
+  // The page's own mesh builder: a delta that changed few peer lists rebuilds only those.
+  const [meshes] = useState(() => new MeshBuilder());
+  const model = useMemo(() => (state ? buildGraphModel(state, { meshes }) : null), [state, meshes]);
 
   const selectNode = (node: string) => {
     const member = state?.members.find((candidate) => candidate.node === node);

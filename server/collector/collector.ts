@@ -14,6 +14,7 @@ import type {
 } from '@/lib/cluster-state';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { hostedNames } from '@/lib/registries';
+import { MeshBuilder } from '@/lib/mesh';
 import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
@@ -46,6 +47,8 @@ export class Collector {
   readonly pollIntervalMs: number;
   private readonly settings: CollectorSettings;
   private readonly sides = new Map<string, BeamSide>();
+  /** This cluster's meshes: a poll that changed few peer lists costs only those lists. */
+  private readonly meshes = new MeshBuilder();
   private readonly peers = new PeerLists();
   private readonly history: NodeHistory;
   private readonly stream: EventStream;
@@ -345,15 +348,18 @@ export class Collector {
             code: distributionError?.code ?? 'distribution_unavailable',
             reason: distributionError?.reason ?? 'the distribution side is not running',
           };
-    return buildClusterState({
-      clusterId: this.clusterId,
-      at: this.now(),
-      localNode: this.settings.localNode,
-      kubernetes: source.status(),
-      distribution,
-      kubernetesMembers: source.members(),
-      beam: this.sides,
-    });
+    return buildClusterState(
+      {
+        clusterId: this.clusterId,
+        at: this.now(),
+        localNode: this.settings.localNode,
+        kubernetes: source.status(),
+        distribution,
+        kubernetesMembers: source.members(),
+        beam: this.sides,
+      },
+      this.meshes,
+    );
   }
 
   private scheduleRecompute(): void {
@@ -364,7 +370,7 @@ export class Collector {
     const next = this.compute();
     const delta = diffClusterState(this.state, next);
     if (!delta) return;
-    const events = diffClusterStates(this.state, next);
+    const events = diffClusterStates(this.state, next, this.meshes);
     this.state = next;
     this.stream.publishDelta(delta);
     this.stream.publishEvents(events.filter((event) => event.kind !== 'registry_changed'));
