@@ -1,5 +1,13 @@
 import 'server-only';
 
+// The emulated Kubernetes API that the sandbox and the tests run against: a real HTTP(S) server
+// (apiserver/) over one namespace's objects in an etcd-like store (store.ts), which the emulated
+// cluster (cluster/: scheduler, kubelet, controllers, events) writes as a real one would — so
+// @kubernetes/client-node and kubectl meet the semantics they rely on. models.ts types the objects
+// with client-node's models, resources.ts says how each resource is served, selector.ts parses
+// label and field selectors. This file starts it all and owns the listener: TLS, stop and start,
+// and the outage fault.
+
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';

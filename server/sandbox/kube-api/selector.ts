@@ -1,5 +1,7 @@
 import 'server-only';
 
+// Label and field selectors, with the real server's grammar and its error messages.
+
 /** One clause of a Kubernetes label selector (`app=x`, `tier in (a,b)`, `!canary`, …). */
 export type LabelRequirement =
   | { key: string; operator: 'in' | 'notin'; values: string[] }

@@ -1,5 +1,7 @@
 import 'server-only';
 
+// The emulated API's etcd: the objects, one revision counter and the history watches resume from.
+
 import type { ObjectsByResource, ResourceName, StoredObject } from './models';
 
 /** One write, as the watch history keeps it. `previous` is the object before the write. */
