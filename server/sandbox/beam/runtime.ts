@@ -20,147 +20,23 @@ import { promisify } from 'node:util';
 
 import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
+import { assertLoopbackIp, erlArgs, nodeName } from './erl-args';
+import type {
+  BeamPodApi,
+  BeamPodExit,
+  BeamPodNodeInfo,
+  BeamPodRuntimeOptions,
+  BeamPodStats,
+} from './types';
+
+// The runtime is where its users look for the shapes it takes and reports.
+export type * from './types';
 
 const run = promisify(execFile);
 
 const DEFAULT_SOURCE_DIR = fileURLToPath(new URL('./erlang/', import.meta.url));
 const REPLY_PATTERN = /^@@myapp (\S+) (ok|error|ready) ?(.*)$/;
 const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
-
-/**
- * Flags that keep a node small, measured with the demo app on OTP 25 (see the runtime's report):
- * one scheduler of each kind, one async thread, no busy-waiting (20 nodes share 2 cores), and the
- * address-order best-fit allocator strategy that hands memory back sooner.
- */
-export const SMALL_FOOTPRINT_FLAGS = [
-  '+S',
-  '1:1',
-  '+SDcpu',
-  '1:1',
-  '+SDio',
-  '1',
-  '+A',
-  '1',
-  '+sbwt',
-  'none',
-  '+sbwtdcpu',
-  'none',
-  '+sbwtdio',
-  'none',
-  '+MBas',
-  'aobf',
-  '+MHas',
-  'aobf',
-  // Ignore SIGINT: a Ctrl-C reaches the whole process group, and the break handler would then
-  // read its answer from stdin, the control channel. The runtime stops its nodes itself.
-  '+Bi',
-] as const;
-
-/** Where the pods' demo app asks the Kubernetes API for its peers. */
-export interface BeamPodApi {
-  /** `http(s)://host:port` of the (emulated) API server. */
-  url: string;
-  /** The pods' bearer token (handed to each node in a 0600 file, as a mounted token would be). */
-  token: string;
-  /** Default 'default'. */
-  namespace?: string;
-  /** The API's CA for https; absent = the nodes do not verify the server certificate. */
-  caFile?: string;
-}
-
-/** Options of {@link BeamPodRuntime}. */
-export interface BeamPodRuntimeOptions {
-  /** The cluster's Erlang cookie (kept out of command lines: each node reads it from its HOME). */
-  cookie: string;
-  /** Known up front, or given later with {@link BeamPodRuntime.attach} (after startEmulatedApi). */
-  api?: BeamPodApi;
-  /** The Service whose endpoints list the peers; default 'myapp'. */
-  service?: string;
-  /** Which API the nodes poll for peers; default 'endpointSlices'. */
-  discovery?: 'endpointSlices' | 'endpoints';
-  /**
-   * `epmdless` (default): every node `basename@<pod IP>` on the same port on its own loopback
-   * address, no EPMD — as many Kubernetes releases run. `epmd`: the machine's one EPMD serves
-   * every node, so names must differ: `basename-A-B-C-D@<pod IP>`, ports ephemeral.
-   */
-  distribution?: 'epmdless' | 'epmd';
-  /** The shared distribution port in epmdless mode; default 9100 (what the sandbox config says). */
-  distPort?: number;
-  /** Node basename; default 'myapp'. */
-  basename?: string;
-  /** Simulated devices spread over the cluster; default 10,000. */
-  devices?: number;
-  /** :pg groups `{tenant, N}` the devices join; default 10. */
-  tenants?: number;
-  /** Every Nth device also holds a :global name; default 100 (0 = none). */
-  globalEvery?: number;
-  /** How often each node polls the API for peers; default 1000 ms (libcluster: 5000). */
-  pollIntervalMs?: number;
-  /** One `<pod>.log` per pod (appended across restarts); default `.beamscope/sandbox-logs`. */
-  logDir?: string;
-  /** Compiled app, one `ebin-<hash>` folder per source version; default `.beamscope/cache`. */
-  cacheDir?: string;
-  /**
-   * Private files: the token and each pod's HOME (its cookie file lives there only until the
-   * node is up). Default a fresh 0700 folder in the OS temp folder; stopAll removes it.
-   */
-  runDir?: string;
-  /** The Erlang sources (`myapp*.erl`, `myapp.app.src`); default the folder beside this file. */
-  sourceDir?: string;
-  /** How long a node may take until its distribution is up; default 30,000 ms. */
-  startTimeoutMs?: number;
-  /** More `erl` arguments for every node (emulator flags, `-kernel` settings), appended last. */
-  extraArgs?: string[];
-  /** After `stop`, SIGKILL if the node has not exited; default 5,000 ms. */
-  stopGraceMs?: number;
-  /** A node exited without being asked to (kill, crash): restart it as a kubelet would. */
-  onExit?: (pod: PodInfo, code: number | null, signal: NodeJS.Signals | null) => void;
-}
-
-/** What a node reports about itself through the control channel (`info`). */
-export interface BeamPodNodeInfo {
-  node: string;
-  /** Connected nodes of the app (same basename), sorted. */
-  nodes: string[];
-  /** Nodes this one refuses (a partition). */
-  refused: string[];
-  /** Rows in this node's `swarm_registry` (its view of the whole registry). */
-  registry: number;
-  /** Rows whose pid lives on this node. */
-  hosted: number;
-  /** This node's view: rows per hosting node. */
-  registryByNode: Record<string, number>;
-  globalNames: number;
-  pgGroups: number;
-  processes: number;
-  memoryBytes: number;
-}
-
-/** Figures of {@link BeamPodRuntime.stats}. */
-export interface BeamPodStats {
-  /** Running nodes. */
-  pods: number;
-  startMs: {
-    /** Spawn until distribution up, per running pod. */
-    byPod: Record<string, number>;
-    /** From the earliest spawn to the latest "up" among the running pods. */
-    total: number;
-  };
-  /** Sum of VmRSS of the running emulators (counts the shared emulator code once per node). */
-  rssBytes: number;
-  /** Sum of their proportional set size: shared pages split between the nodes sharing them. */
-  pssBytes: number;
-}
-
-/** The `exit` event's payload. */
-export interface BeamPodExit {
-  pod: PodInfo;
-  node: string;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** Asked for (stop, stopAll, a cookie change) rather than a kill or a crash. */
-  expected: boolean;
-}
 
 interface PendingReply {
   resolve: (text: string) => void;
@@ -196,25 +72,8 @@ function trackEmulator(child: ChildProcess): void {
   });
 }
 
-/** An Erlang string literal (for `-myapp key "value"` arguments). */
-function erlangString(text: string): string {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
 function randomCookie(): string {
   return [...randomBytes(20)].map((byte) => String.fromCharCode(65 + (byte % 26))).join('');
-}
-
-function loopbackTuple(ip: string): string {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || parts[0] !== '127' || parts.some((part) => !/^\d{1,3}$/.test(part))) {
-    throw new BeamscopeError(
-      'sandbox',
-      'pod_ip_not_loopback',
-      `pod IP "${ip}" is not a 127.x.y.z loopback address: a sandbox BEAM node cannot bind it`,
-    );
-  }
-  return `{${parts.join(',')}}`;
 }
 
 /** A `Name:   123 kB` figure of a /proc file, in bytes (0 once the process is gone). */
@@ -327,10 +186,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** The node name a pod runs under. */
   nodeName(pod: Pick<PodInfo, 'ip'>): string {
-    const basename = this.options.basename ?? 'myapp';
-    return this.options.distribution === 'epmd'
-      ? `${basename}-${pod.ip.replaceAll('.', '-')}@${pod.ip}`
-      : `${basename}@${pod.ip}`;
+    return nodeName(this.options, pod.ip);
   }
 
   /** Names of the pods whose node is running. */
@@ -359,7 +215,8 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
         'the BEAM pod runtime does not know the API yet: call attach() after startEmulatedApi',
       );
     }
-    const interfaceTuple = loopbackTuple(pod.ip);
+    // Before any side effect: a pod that cannot run must not stop another or leave a cookie.
+    assertLoopbackIp(pod.ip);
     // The emulator hands a deleted pod's IP to the next pod once the grace period is over, which
     // may be before the old node has exited and freed IP:port: wait for (or make) it to go.
     await Promise.all(
@@ -383,32 +240,13 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     await mkdir(logDir, { recursive: true });
 
     const node = this.nodeName(pod);
-    const devices = this.options.devices ?? 10_000;
-    const args = ['-noinput', '-name', node, '-pa', ebin, ...SMALL_FOOTPRINT_FLAGS];
-    // A process table sized for the devices (the default 262,144 slots cost ~2 MB per node).
-    args.push('+P', String(Math.max(32_768, devices * 2 + 4_096)));
-    args.push('-kernel', 'inet_dist_use_interface', interfaceTuple);
-    if ((this.options.distribution ?? 'epmdless') === 'epmdless') {
-      const port = String(this.options.distPort ?? 9100);
-      args.push('-start_epmd', 'false', '-erl_epmd_port', port);
-      args.push('-kernel', 'inet_dist_listen_min', port, 'inet_dist_listen_max', port);
-    }
-    const app: Array<[string, string]> = [
-      ['api_url', erlangString(api.url)],
-      ['token_file', erlangString(join(workDir, 'token'))],
-      ['ca_file', erlangString(api.caFile ?? '')],
-      ['namespace', erlangString(api.namespace ?? 'default')],
-      ['service', erlangString(this.options.service ?? 'myapp')],
-      ['discovery', this.options.discovery === 'endpoints' ? 'endpoints' : 'endpointslices'],
-      ['basename', erlangString(this.options.basename ?? 'myapp')],
-      ['node_naming', this.options.distribution === 'epmd' ? 'ip_suffixed' : 'ip'],
-      ['poll_interval_ms', String(this.options.pollIntervalMs ?? 1000)],
-      ['devices', String(devices)],
-      ['tenants', String(this.options.tenants ?? 10)],
-      ['global_every', String(this.options.globalEvery ?? 100)],
-    ];
-    for (const [key, value] of app) args.push('-myapp', key, value);
-    args.push(...(this.options.extraArgs ?? []), '-eval', 'myapp_control:boot()');
+    const args = erlArgs({
+      options: this.options,
+      ip: pod.ip,
+      ebin,
+      tokenFile: join(workDir, 'token'),
+      api,
+    });
 
     const log = createWriteStream(join(logDir, `${pod.name}.log`), { flags: 'a' });
     log.on('error', () => undefined); // a full or vanished log folder must not crash the sandbox

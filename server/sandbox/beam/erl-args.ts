@@ -1,0 +1,132 @@
+import 'server-only';
+
+// The `erl` command line of a sandbox pod, as a pure function of the runtime's options. The
+// cookie is deliberately not on it: a node reads it from `$HOME/.erlang.cookie`, so it shows in
+// no `ps` listing, no /proc/<pid>/cmdline and no log.
+
+import { BeamscopeError } from '../../errors';
+import type { BeamPodApi, BeamPodRuntimeOptions } from './types';
+
+/**
+ * Flags that keep a node small, measured with the demo app on OTP 25 (see the runtime's report):
+ * one scheduler of each kind, one async thread, no busy-waiting (20 nodes share 2 cores), and the
+ * address-order best-fit allocator strategy that hands memory back sooner.
+ */
+export const SMALL_FOOTPRINT_FLAGS = [
+  '+S',
+  '1:1',
+  '+SDcpu',
+  '1:1',
+  '+SDio',
+  '1',
+  '+A',
+  '1',
+  '+sbwt',
+  'none',
+  '+sbwtdcpu',
+  'none',
+  '+sbwtdio',
+  'none',
+  '+MBas',
+  'aobf',
+  '+MHas',
+  'aobf',
+  // Ignore SIGINT: a Ctrl-C reaches the whole process group, and the break handler would then
+  // read its answer from stdin, the control channel. The runtime stops its nodes itself.
+  '+Bi',
+] as const;
+
+const DEFAULT_DEVICES = 10_000;
+
+/** The runtime options a node's command line depends on (the cookie is not one of them). */
+export type ErlArgsOptions = Pick<
+  BeamPodRuntimeOptions,
+  | 'distribution'
+  | 'distPort'
+  | 'basename'
+  | 'service'
+  | 'discovery'
+  | 'devices'
+  | 'tenants'
+  | 'globalEvery'
+  | 'pollIntervalMs'
+  | 'extraArgs'
+>;
+
+/** Everything {@link erlArgs} needs for one pod. */
+export interface ErlArgsInput {
+  options: ErlArgsOptions;
+  /** The pod's IP: a 127.x.y.z address the node binds its distribution to. */
+  ip: string;
+  /** The compiled demo app. */
+  ebin: string;
+  /** Where the node reads the pods' bearer token. */
+  tokenFile: string;
+  api: BeamPodApi;
+}
+
+/** The node name a pod runs under. */
+export function nodeName(
+  options: Pick<ErlArgsOptions, 'basename' | 'distribution'>,
+  ip: string,
+): string {
+  const basename = options.basename ?? 'myapp';
+  // One EPMD holds every node of the machine, and it knows nodes by the part before the @.
+  return options.distribution === 'epmd'
+    ? `${basename}-${ip.replaceAll('.', '-')}@${ip}`
+    : `${basename}@${ip}`;
+}
+
+/** Throws unless `ip` is a 127.x.y.z address: the only kind a sandbox node can bind. */
+export function assertLoopbackIp(ip: string): void {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || parts[0] !== '127' || parts.some((part) => !/^\d{1,3}$/.test(part))) {
+    throw new BeamscopeError(
+      'sandbox',
+      'pod_ip_not_loopback',
+      `pod IP "${ip}" is not a 127.x.y.z loopback address: a sandbox BEAM node cannot bind it`,
+    );
+  }
+}
+
+/** The `erl` arguments that start a pod's node (its HOME, holding the cookie, is the caller's). */
+export function erlArgs({ options, ip, ebin, tokenFile, api }: ErlArgsInput): string[] {
+  assertLoopbackIp(ip);
+  const devices = options.devices ?? DEFAULT_DEVICES;
+  const args = ['-noinput', '-name', nodeName(options, ip), '-pa', ebin, ...SMALL_FOOTPRINT_FLAGS];
+  // A process table sized for the devices (the default 262,144 slots cost ~2 MB per node).
+  args.push('+P', String(Math.max(32_768, devices * 2 + 4_096)));
+  args.push('-kernel', 'inet_dist_use_interface', `{${ip.split('.').join(',')}}`);
+  if ((options.distribution ?? 'epmdless') === 'epmdless') {
+    // Every node on the same port, each on its own address: peers need no EPMD to find it.
+    const port = String(options.distPort ?? 9100);
+    args.push('-start_epmd', 'false', '-erl_epmd_port', port);
+    args.push('-kernel', 'inet_dist_listen_min', port, 'inet_dist_listen_max', port);
+  }
+  for (const [key, value] of appEnv(options, api, tokenFile)) args.push('-myapp', key, value);
+  args.push(...(options.extraArgs ?? []), '-eval', 'myapp_control:boot()');
+  return args;
+}
+
+/** The demo app's environment (`-myapp key value`): strings as Erlang literals, the rest bare. */
+function appEnv(options: ErlArgsOptions, api: BeamPodApi, tokenFile: string): [string, string][] {
+  return [
+    ['api_url', erlangString(api.url)],
+    ['token_file', erlangString(tokenFile)],
+    ['ca_file', erlangString(api.caFile ?? '')],
+    ['namespace', erlangString(api.namespace ?? 'default')],
+    ['service', erlangString(options.service ?? 'myapp')],
+    ['discovery', options.discovery === 'endpoints' ? 'endpoints' : 'endpointslices'],
+    ['basename', erlangString(options.basename ?? 'myapp')],
+    ['node_naming', options.distribution === 'epmd' ? 'ip_suffixed' : 'ip'],
+    ['poll_interval_ms', String(options.pollIntervalMs ?? 1000)],
+    ['devices', String(options.devices ?? DEFAULT_DEVICES)],
+    ['tenants', String(options.tenants ?? 10)],
+    ['global_every', String(options.globalEvery ?? 100)],
+  ];
+}
+
+/** An Erlang string literal: `-myapp key value` arguments are parsed as Erlang terms. */
+function erlangString(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
