@@ -1,25 +1,17 @@
 import 'server-only';
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
-import {
-  createWriteStream,
-  existsSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  type WriteStream,
-} from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
 import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
+import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
 import { assertLoopbackIp, erlArgs, nodeName } from './erl-args';
 import type {
   BeamPodApi,
@@ -32,9 +24,6 @@ import type {
 // The runtime is where its users look for the shapes it takes and reports.
 export type * from './types';
 
-const run = promisify(execFile);
-
-const DEFAULT_SOURCE_DIR = fileURLToPath(new URL('./erlang/', import.meta.url));
 const REPLY_PATTERN = /^@@myapp (\S+) (ok|error|ready) ?(.*)$/;
 const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
 
@@ -84,72 +73,6 @@ function procKilobytes(path: string, field: string): number {
   } catch {
     return 0;
   }
-}
-
-let compiling: { key: string; ebin: Promise<string> } | undefined;
-
-const PRUNE_AFTER_MS = 24 * 3600 * 1000;
-
-/** Drops builds of older sources (a day old: nodes load every module within seconds of boot). */
-async function pruneOldBuilds(cacheDir: string, current: string): Promise<void> {
-  for (const entry of readdirSync(cacheDir)) {
-    const path = join(cacheDir, entry);
-    if (path === current || !/^(ebin|build)-/.test(entry)) continue;
-    try {
-      if (Date.now() - statSync(path).mtimeMs > PRUNE_AFTER_MS) {
-        await rm(path, { recursive: true, force: true });
-      }
-    } catch {
-      // removed meanwhile by another process
-    }
-  }
-}
-
-/**
- * Compiles the demo app into `<cacheDir>/ebin-<hash of the sources>` unless that folder exists.
- * Building in a private folder and renaming it into place keeps concurrent processes safe.
- */
-export function compileDemoApp(sourceDir: string, cacheDir: string): Promise<string> {
-  const sources = readdirSync(sourceDir)
-    .filter((file) => file.endsWith('.erl') || file.endsWith('.app.src'))
-    .sort();
-  const hash = createHash('sha256');
-  for (const source of sources) hash.update(source).update(readFileSync(join(sourceDir, source)));
-  const ebin = join(cacheDir, `ebin-${hash.digest('hex').slice(0, 16)}`);
-  if (compiling?.key === ebin) return compiling.ebin;
-  const build = (async () => {
-    if (existsSync(join(ebin, '.complete'))) return ebin;
-    await mkdir(cacheDir, { recursive: true });
-    const building = await mkdtemp(join(cacheDir, 'build-'));
-    try {
-      const erl = sources.filter((file) => file.endsWith('.erl'));
-      await run('erlc', ['-o', building, ...erl.map((file) => join(sourceDir, file))], {
-        timeout: 120_000,
-      });
-      for (const appSrc of sources.filter((file) => file.endsWith('.app.src'))) {
-        await copyFile(join(sourceDir, appSrc), join(building, appSrc.replace(/\.src$/, '')));
-      }
-      await writeFile(join(building, '.complete'), '');
-      await rename(building, ebin);
-      await pruneOldBuilds(cacheDir, ebin);
-    } catch (error) {
-      await rm(building, { recursive: true, force: true });
-      // Another process may have won the race with the same content.
-      if (existsSync(join(ebin, '.complete'))) return ebin;
-      throw new BeamscopeError(
-        'sandbox',
-        'demo_app_compile_failed',
-        `compiling the sandbox demo app (${sourceDir}) failed: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
-    }
-    return ebin;
-  })();
-  compiling = { key: ebin, ebin: build };
-  build.catch(() => {
-    if (compiling?.ebin === build) compiling = undefined;
-  });
-  return build;
 }
 
 /**
@@ -225,7 +148,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
         .map((other) => this.stopProcess(other)),
     );
     const ebin = await compileDemoApp(
-      this.options.sourceDir ?? DEFAULT_SOURCE_DIR,
+      this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
       resolve(this.options.cacheDir ?? join('.beamscope', 'cache')),
     );
     const workDir = await this.ensureWorkDir(api);
