@@ -1,10 +1,12 @@
 import 'server-only';
 
-import { spawn, type ChildProcess } from 'node:child_process';
+// The sandbox's BEAM pods as a whole: which pod runs which node, starting and stopping them for
+// the emulated API, and the controls across pods (partition, heal, cookies, kill, stopAll). How
+// one node runs is pod-process's; its command line is erl-args's.
+
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +15,7 @@ import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
 import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
 import { assertLoopbackIp, erlArgs, nodeName } from './erl-args';
+import { PodProcess } from './pod-process';
 import type {
   BeamPodApi,
   BeamPodExit,
@@ -24,55 +27,8 @@ import type {
 // The runtime is where its users look for the shapes it takes and reports.
 export type * from './types';
 
-const REPLY_PATTERN = /^@@myapp (\S+) (ok|error|ready) ?(.*)$/;
-const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
-
-interface PendingReply {
-  resolve: (text: string) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface PodProcess {
-  pod: PodInfo;
-  node: string;
-  child: ChildProcess;
-  startedAt: number;
-  readyAt?: number;
-  ready: Promise<void>;
-  exited: Promise<void>;
-  hasExited: boolean;
-  expectedExit: boolean;
-  pending: Map<string, PendingReply>;
-  log: WriteStream;
-  stopping?: Promise<void>;
-}
-
-/** Every emulator any runtime started and has not seen exit; killed if this process exits. */
-const liveEmulators = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackEmulator(child: ChildProcess): void {
-  liveEmulators.add(child);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Belt and braces: a node also halts when its stdin closes, which happens when we die.
-  process.once('exit', () => {
-    for (const emulator of liveEmulators) emulator.kill('SIGKILL');
-  });
-}
-
 function randomCookie(): string {
   return [...randomBytes(20)].map((byte) => String.fromCharCode(65 + (byte % 26))).join('');
-}
-
-/** A `Name:   123 kB` figure of a /proc file, in bytes (0 once the process is gone). */
-function procKilobytes(path: string, field: string): number {
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(path, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /**
@@ -95,7 +51,6 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   /** Starts whose node is not spawned yet (compiling, waiting for a previous node on the IP). */
   private readonly starting = new Map<string, Promise<void>>();
   private workDir: Promise<string> | undefined;
-  private commandSequence = 0;
 
   constructor(private readonly options: BeamPodRuntimeOptions) {
     super();
@@ -129,175 +84,6 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     return starting;
   }
 
-  private async launch(pod: PodInfo): Promise<void> {
-    const api = this.api;
-    if (!api) {
-      throw new BeamscopeError(
-        'sandbox',
-        'runtime_not_attached',
-        'the BEAM pod runtime does not know the API yet: call attach() after startEmulatedApi',
-      );
-    }
-    // Before any side effect: a pod that cannot run must not stop another or leave a cookie.
-    assertLoopbackIp(pod.ip);
-    // The emulator hands a deleted pod's IP to the next pod once the grace period is over, which
-    // may be before the old node has exited and freed IP:port: wait for (or make) it to go.
-    await Promise.all(
-      [...this.processes.values()]
-        .filter((other) => other.pod.ip === pod.ip && other.pod.name !== pod.name)
-        .map((other) => this.stopProcess(other)),
-    );
-    const ebin = await compileDemoApp(
-      this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
-      resolve(this.options.cacheDir ?? join('.beamscope', 'cache')),
-    );
-    const workDir = await this.ensureWorkDir(api);
-    const home = join(workDir, pod.name);
-    await mkdir(home, { recursive: true, mode: 0o700 });
-    const cookieFile = join(home, '.erlang.cookie');
-    await rm(cookieFile, { force: true });
-    await writeFile(cookieFile, this.cookies.get(pod.name) ?? this.options.cookie, {
-      mode: 0o400,
-    });
-    const logDir = resolve(this.options.logDir ?? join('.beamscope', 'sandbox-logs'));
-    await mkdir(logDir, { recursive: true });
-
-    const node = this.nodeName(pod);
-    const args = erlArgs({
-      options: this.options,
-      ip: pod.ip,
-      ebin,
-      tokenFile: join(workDir, 'token'),
-      api,
-    });
-
-    const log = createWriteStream(join(logDir, `${pod.name}.log`), { flags: 'a' });
-    log.on('error', () => undefined); // a full or vanished log folder must not crash the sandbox
-    log.write(`--- ${new Date().toISOString()} starting ${node}\n`);
-    const child = spawn('erl', args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: home },
-    });
-    trackEmulator(child);
-
-    let markReady: () => void = () => {};
-    let failStart: (error: Error) => void = () => {};
-    const ready = new Promise<void>((resolveReady, rejectReady) => {
-      markReady = resolveReady;
-      failStart = rejectReady;
-    });
-    let markExited: () => void = () => {};
-    const entry: PodProcess = {
-      pod,
-      node,
-      child,
-      startedAt: Date.now(),
-      ready,
-      exited: new Promise<void>((done) => {
-        markExited = done;
-      }),
-      hasExited: false,
-      expectedExit: false,
-      pending: new Map(),
-      log,
-    };
-    this.processes.set(pod.name, entry);
-
-    let buffered = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline: number;
-      while ((newline = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        const reply = REPLY_PATTERN.exec(line);
-        if (!reply) {
-          if (line.length > 0) log.write(`${line}\n`);
-          continue;
-        }
-        const [, id = '', status, text = ''] = reply;
-        if (status === 'ready') {
-          entry.readyAt = Date.now();
-          log.write(`--- ${new Date().toISOString()} ${node} is up\n`);
-          markReady();
-          continue;
-        }
-        const pending = entry.pending.get(id);
-        if (!pending) continue;
-        entry.pending.delete(id);
-        clearTimeout(pending.timer);
-        if (status === 'ok') pending.resolve(text);
-        else
-          pending.reject(
-            new BeamscopeError('sandbox', 'pod_command_failed', `${node} answered: ${text}`),
-          );
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => log.write(chunk));
-    child.stdin!.on('error', () => undefined); // EPIPE once the node is gone; 'exit' reports it
-
-    const gone = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (entry.hasExited) return;
-      entry.hasExited = true;
-      liveEmulators.delete(child);
-      log.end(`--- ${new Date().toISOString()} ${node} exited (code ${code}, signal ${signal})\n`);
-      for (const pending of entry.pending.values()) {
-        clearTimeout(pending.timer);
-        pending.reject(new BeamscopeError('sandbox', 'pod_exited', `${node} exited`));
-      }
-      entry.pending.clear();
-      failStart(
-        new BeamscopeError(
-          'sandbox',
-          'pod_start_failed',
-          `${node} (pod ${pod.name}) exited with code ${code} before its distribution was up; see ${logDir}/${pod.name}.log`,
-        ),
-      );
-      if (this.processes.get(pod.name) === entry) this.processes.delete(pod.name);
-      markExited();
-      const exit: BeamPodExit = { pod, node, code, signal, expected: entry.expectedExit };
-      this.emit('exit', exit);
-      if (!entry.expectedExit) this.options.onExit?.(pod, code, signal);
-    };
-    // 'close', not 'exit': the node's last output lines are in by then, so the log can end.
-    child.once('close', gone);
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      // `erl` missing or not executable: no 'close' follows a failed spawn.
-      if (child.pid !== undefined || entry.hasExited) return;
-      log.write(`--- cannot run erl: ${error.message}\n`);
-      gone(error.code === 'ENOENT' ? 127 : 126, null);
-    });
-
-    const timeoutMs = this.options.startTimeoutMs ?? 30_000;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new BeamscopeError(
-              'sandbox',
-              'pod_start_timeout',
-              `${node} (pod ${pod.name}) was not up within ${timeoutMs} ms`,
-            ),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([ready, late]);
-      // The node read its cookie when distribution started: no need to leave it on disk.
-      await rm(cookieFile, { force: true });
-    } catch (error) {
-      entry.expectedExit = true;
-      if (!entry.hasExited) child.kill('SIGKILL');
-      await entry.exited;
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** Stops the pod's node gracefully (`init:stop()`), SIGKILL after the grace period. */
   async stop(pod: Pick<PodInfo, 'name'>): Promise<void> {
     const entry = this.processes.get(pod.name);
@@ -306,15 +92,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** SIGKILLs the pod's node, as a crashing container; `onExit` reports it. */
   kill(podName: string): void {
-    const entry = this.processes.get(podName);
-    if (!entry || entry.hasExited) {
-      throw new BeamscopeError(
-        'sandbox',
-        'pod_not_running',
-        `no running node for pod "${podName}"`,
-      );
-    }
-    entry.child.kill('SIGKILL');
+    this.entry(podName).kill();
   }
 
   /**
@@ -329,14 +107,14 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
           .filter((_, other) => other !== index)
           .flat()
           .map((entry) => entry.node);
-        return side.map((entry) => this.command(entry, 'partition', others.join(',')));
+        return side.map((entry) => entry.command('partition', others.join(',')));
       }),
     );
   }
 
   /** Ends every partition: the nodes mesh again at their next poll. */
   async heal(): Promise<void> {
-    await Promise.all(this.running().map((entry) => this.command(entry, 'heal')));
+    await Promise.all(this.running().map((entry) => entry.command('heal')));
   }
 
   /**
@@ -387,8 +165,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** Evaluates an Erlang expression on the pod's node; resolves to its `~p` text on one line. */
   eval(podName: string, expression: string, options: { timeoutMs?: number } = {}): Promise<string> {
-    return this.command(
-      this.entry(podName),
+    return this.entry(podName).command(
       'eval',
       expression.replace(/[\r\n]+/g, ' '),
       options.timeoutMs,
@@ -397,7 +174,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** What the pod's node reports about its mesh and registry. */
   async info(podName: string): Promise<BeamPodNodeInfo> {
-    return JSON.parse(await this.command(this.entry(podName), 'info')) as BeamPodNodeInfo;
+    return JSON.parse(await this.entry(podName).command('info')) as BeamPodNodeInfo;
   }
 
   /** Stops every node (graceful, then SIGKILL) and removes the runtime's private files. */
@@ -422,10 +199,9 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
         first = Math.min(first, entry.startedAt);
         last = Math.max(last, entry.readyAt);
       }
-      if (entry.child.pid !== undefined) {
-        rssBytes += procKilobytes(`/proc/${entry.child.pid}/status`, 'VmRSS');
-        pssBytes += procKilobytes(`/proc/${entry.child.pid}/smaps_rollup`, 'Pss');
-      }
+      const memory = entry.memory();
+      rssBytes += memory.rssBytes;
+      pssBytes += memory.pssBytes;
     }
     return {
       pods: running.length,
@@ -437,8 +213,109 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** OS pids of the running emulators (beam.smp: `erl` execs it). */
   pids(): number[] {
-    return this.running().flatMap((entry) => (entry.child.pid ? [entry.child.pid] : []));
+    return this.running().flatMap((entry) => (entry.pid ? [entry.pid] : []));
   }
+
+  /** Starts one pod's node, step by step; on any failure no node of this start is left. */
+  private async launch(pod: PodInfo): Promise<void> {
+    const api = this.attachedApi();
+    // Before any side effect: a pod that cannot run must not stop another or leave a cookie.
+    assertLoopbackIp(pod.ip);
+    await this.releaseIp(pod);
+    const ebin = await compileDemoApp(
+      this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
+      resolve(this.options.cacheDir ?? join('.beamscope', 'cache')),
+    );
+    const workDir = await this.ensureWorkDir(api);
+    const home = join(workDir, pod.name);
+    const cookieFile = await this.writeCookie(home, pod.name);
+    const logDir = await this.ensureLogDir();
+    const entry = PodProcess.spawn({
+      pod,
+      node: this.nodeName(pod),
+      args: erlArgs({
+        options: this.options,
+        ip: pod.ip,
+        ebin,
+        tokenFile: join(workDir, 'token'),
+        api,
+      }),
+      home,
+      logFile: join(logDir, `${pod.name}.log`),
+      onExit: this.processExited,
+    });
+    this.processes.set(pod.name, entry);
+    await this.whenUp(entry, cookieFile);
+  }
+
+  private attachedApi(): BeamPodApi {
+    if (this.api) return this.api;
+    throw new BeamscopeError(
+      'sandbox',
+      'runtime_not_attached',
+      'the BEAM pod runtime does not know the API yet: call attach() after startEmulatedApi',
+    );
+  }
+
+  /**
+   * The emulator hands a deleted pod's IP to the next pod once the grace period is over, which
+   * may be before the old node has exited and freed IP:port: wait for (or make) it to go.
+   */
+  private async releaseIp(pod: PodInfo): Promise<void> {
+    await Promise.all(
+      [...this.processes.values()]
+        .filter((other) => other.pod.ip === pod.ip && other.pod.name !== pod.name)
+        .map((other) => this.stopProcess(other)),
+    );
+  }
+
+  /** The node's cookie, in its private HOME rather than on its command line; fresh each start. */
+  private async writeCookie(home: string, podName: string): Promise<string> {
+    await mkdir(home, { recursive: true, mode: 0o700 });
+    const cookieFile = join(home, '.erlang.cookie');
+    // Removed first: a 0400 file left by an earlier start cannot be written over.
+    await rm(cookieFile, { force: true });
+    await writeFile(cookieFile, this.cookies.get(podName) ?? this.options.cookie, {
+      mode: 0o400,
+    });
+    return cookieFile;
+  }
+
+  private async ensureLogDir(): Promise<string> {
+    const logDir = resolve(this.options.logDir ?? join('.beamscope', 'sandbox-logs'));
+    await mkdir(logDir, { recursive: true });
+    return logDir;
+  }
+
+  /** Waits for the node; if it does not come up, it goes (and is not restarted as a crash). */
+  private async whenUp(entry: PodProcess, cookieFile: string): Promise<void> {
+    try {
+      await entry.whenUp(this.options.startTimeoutMs ?? 30_000);
+      // The node read its cookie when distribution started: no need to leave it on disk.
+      await rm(cookieFile, { force: true });
+    } catch (error) {
+      await entry.discard();
+      throw error;
+    }
+  }
+
+  private readonly processExited = (
+    entry: PodProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void => {
+    // A newer node of the same pod may already be registered (a restart after a stop).
+    if (this.processes.get(entry.pod.name) === entry) this.processes.delete(entry.pod.name);
+    const exit: BeamPodExit = {
+      pod: entry.pod,
+      node: entry.node,
+      code,
+      signal,
+      expected: entry.expectedExit,
+    };
+    this.emit('exit', exit);
+    if (!entry.expectedExit) this.options.onExit?.(entry.pod, code, signal);
+  };
 
   private running(): PodProcess[] {
     return [...this.processes.values()].filter((entry) => !entry.hasExited);
@@ -446,22 +323,15 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   private entry(podName: string): PodProcess {
     const entry = this.processes.get(podName);
-    if (!entry || entry.hasExited) {
-      throw new BeamscopeError(
-        'sandbox',
-        'pod_not_running',
-        `no running node for pod "${podName}"`,
-      );
-    }
+    if (!entry || entry.hasExited) throw notRunning(podName);
     return entry;
   }
 
+  /** A running pod's process, by pod name or pod IP. */
   private resolvePod(member: string): PodProcess {
     const entry =
       this.processes.get(member) ?? this.running().find((candidate) => candidate.pod.ip === member);
-    if (!entry || entry.hasExited) {
-      throw new BeamscopeError('sandbox', 'pod_not_running', `no running node for pod "${member}"`);
-    }
+    if (!entry || entry.hasExited) throw notRunning(member);
     return entry;
   }
 
@@ -477,50 +347,11 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     return dir;
   }
 
-  private command(
-    entry: PodProcess,
-    command: string,
-    argument = '',
-    timeoutMs = DEFAULT_COMMAND_TIMEOUT_MS,
-  ): Promise<string> {
-    if (entry.hasExited) {
-      return Promise.reject(
-        new BeamscopeError('sandbox', 'pod_not_running', `${entry.node} is not running`),
-      );
-    }
-    this.commandSequence += 1;
-    const id = String(this.commandSequence);
-    return new Promise<string>((resolveReply, rejectReply) => {
-      const timer = setTimeout(() => {
-        entry.pending.delete(id);
-        rejectReply(
-          new BeamscopeError(
-            'sandbox',
-            'pod_command_timeout',
-            `${entry.node} did not answer "${command}" within ${timeoutMs} ms`,
-          ),
-        );
-      }, timeoutMs);
-      entry.pending.set(id, { resolve: resolveReply, reject: rejectReply, timer });
-      entry.child.stdin!.write(`${id} ${command}${argument ? ` ${argument}` : ''}\n`);
-    });
-  }
-
   private stopProcess(entry: PodProcess): Promise<void> {
-    entry.stopping ??= (async () => {
-      entry.expectedExit = true;
-      if (entry.hasExited) return;
-      this.command(entry, 'stop', '', 2_000).catch(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((done) => {
-        timer = setTimeout(() => done('late'), this.options.stopGraceMs ?? 5_000);
-      });
-      if ((await Promise.race([entry.exited.then(() => 'exited' as const), late])) === 'late') {
-        entry.child.kill('SIGKILL');
-        await entry.exited;
-      }
-      clearTimeout(timer);
-    })();
-    return entry.stopping;
+    return entry.stop(this.options.stopGraceMs ?? 5_000);
   }
+}
+
+function notRunning(pod: string): BeamscopeError {
+  return new BeamscopeError('sandbox', 'pod_not_running', `no running node for pod "${pod}"`);
 }
