@@ -4,7 +4,7 @@ import { symbol } from 'd3';
 
 import { STATE_STYLES, type MemberVisualState } from '@/lib/graph-model';
 
-import { SYMBOL_TYPES, symbolArea } from './graph-engine';
+import { SYMBOL_TYPES, symbolArea } from './graph-style';
 
 /** A member state as the graph draws it (same colour and shape), with its name beside it. */
 export function StateMark({

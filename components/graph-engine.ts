@@ -33,7 +33,6 @@ import { ENTER_MS, stillLeaving } from './graph-draw/motion';
 import { OffsetPath } from './graph-draw/offset-path';
 
 // The legend's marks (StateMark) import these from here; they live with the rest of the style.
-export { SYMBOL_TYPES, symbolArea } from './graph-style';
 
 interface SimNode extends SimulationNodeDatum, PlacedMark {
   // d3 leaves positions optional; ours are seeded before the layout first sees a mark.
