@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { connectNode, type NodeConnection } from '../server/erlang';
+import { describeError } from '../server/errors';
 import { runProbes } from '../server/erlang/probes';
 import { startBeamNode, type BeamNode } from '../test/support/beam';
 import { summarize, type Summary } from './support/stats';
@@ -127,9 +128,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(
-      `bench failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`bench failed: ${describeError(error)}\n`);
     process.exit(1);
   },
 );

@@ -24,6 +24,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { describeError } from '../server/errors';
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
 import { quantile, roundTo } from './support/stats';
@@ -657,10 +658,7 @@ if (process.argv[1] === SELF && process.argv.includes('--worker')) {
   process.once('message', (request: WorkerRequest) => {
     workerMain(request).then(
       (result) => process.send!({ result }, () => process.exit(0)),
-      (error: unknown) =>
-        process.send!({ error: error instanceof Error ? error.message : String(error) }, () =>
-          process.exit(1),
-        ),
+      (error: unknown) => process.send!({ error: describeError(error) }, () => process.exit(1)),
     );
   });
 } else if (process.argv[1] === SELF) {

@@ -1,6 +1,6 @@
 import 'server-only';
 
-import { BeamscopeError, isBeamscopeError } from '../errors';
+import { BeamscopeError, describeError, isBeamscopeError } from '../errors';
 
 /** What a failed request was doing, so its error can name the rule or the server involved. */
 export interface RequestContext {
@@ -89,7 +89,7 @@ function innermostMessage(error: unknown): string {
     if (!(cause instanceof Error)) break;
     current = cause;
   }
-  const message = current instanceof Error ? current.message : String(current);
+  const message = describeError(current);
   return message.split('\n')[0]!;
 }
 

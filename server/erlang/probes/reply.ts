@@ -1,6 +1,6 @@
 import 'server-only';
 
-import { BeamscopeError } from '../../errors';
+import { BeamscopeError, describeError } from '../../errors';
 import { isErlangError } from '../errors';
 import { Atom, Charlist, ImproperList, Pid, Tuple, type Term } from '../codec/terms';
 
@@ -24,7 +24,7 @@ export interface ProbeError {
 /** The {@link ProbeError} for anything a probe call threw. */
 export function toProbeError(error: unknown): ProbeError {
   if (error instanceof BeamscopeError) return { code: error.code, message: error.message };
-  return { code: 'probe_failed', message: error instanceof Error ? error.message : String(error) };
+  return { code: 'probe_failed', message: describeError(error) };
 }
 
 /**

@@ -4,7 +4,7 @@ import 'server-only';
 // started and turns Ready; it crashes and restarts after a back-off; it terminates within its
 // grace period. Each step is a write of its Pod object and the events a real cluster records.
 
-import { BeamscopeError } from '../../../errors';
+import { BeamscopeError, describeError } from '../../../errors';
 import { DIST_PORT, newUid } from '../objects';
 import type { ObjectStore } from '../store';
 import type { EventRecorder, EventSource, InvolvedObject } from './events';
@@ -341,7 +341,7 @@ export class PodLifecycle {
         },
         (error: unknown) => {
           if (!this.alive(record)) return;
-          const reason = error instanceof Error ? error.message : String(error);
+          const reason = describeError(error);
           this.events.record(
             this.containerRef(record),
             'Unhealthy',
