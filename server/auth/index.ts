@@ -1,5 +1,10 @@
 import 'server-only';
 
+/**
+ * server/auth owns who may use the dashboard: the access modes (token, trusted proxy, loopback-only
+ * none), the gate `proxy.ts` consults on every request, sessions and sign-in with its rate limit,
+ * the peer-address hook and the security headers. This file builds the gate from the configuration.
+ */
 import type { ConfigCode } from '@/lib/codes';
 
 import type { BeamscopeConfig } from '../config';

@@ -1,5 +1,10 @@
 import 'server-only';
 
+/**
+ * server/config owns the configuration: the YAML file and the environment, validated by the zod
+ * schema (`schema.ts`) into `BeamscopeConfig`, with one line naming the file, the field and what
+ * was expected (`issues.ts`); and reading each cluster's cookie, never into a message.
+ */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
