@@ -4,13 +4,8 @@ import 'server-only';
  * The distribution client: beamscope as a hidden Erlang node. Connect with {@link connectNode}
  * or, in the server, share connections through one {@link ConnectionManager} per cluster.
  */
-export {
-  connectNode,
-  NodeConnection,
-  type ConnectOptions,
-  type DistributionTls,
-  type RpcOptions,
-} from './connection';
+export { connectNode, type ConnectOptions, type DistributionTls } from './connect';
+export { NodeConnection, type RpcOptions } from './connection';
 export { lookupNodePort, EPMD_PORT, type EpmdNodeInfo } from './epmd';
 export { BadRpcError, erlangError, isErlangError, type ErlangErrorCode } from './errors';
 export {

@@ -7,12 +7,8 @@ import type { BeamConnectionCode } from '@/lib/codes';
 
 import { BeamscopeError } from '../errors';
 import type { Term } from './codec/terms';
-import {
-  connectNode,
-  type DistributionTls,
-  type NodeConnection,
-  type RpcOptions,
-} from './connection';
+import { connectNode, type DistributionTls } from './connect';
+import type { NodeConnection, RpcOptions } from './connection';
 import { erlangError, isErlangError } from './errors';
 import { defaultLocalNodeName, parseNodeName } from './node-name';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { connectNode } from '@/server/erlang/connection';
+import { connectNode } from '@/server/erlang/connect';
 import { defaultLocalNodeName } from '@/server/erlang/node-name';
 import { generateCertificates } from '@/server/sandbox/certs';
 

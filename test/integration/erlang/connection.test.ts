@@ -8,7 +8,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { atom, Tuple, type Term } from '@/server/erlang/codec';
-import { connectNode, type ConnectOptions, type NodeConnection } from '@/server/erlang/connection';
+import { connectNode, type ConnectOptions } from '@/server/erlang/connect';
+import type { NodeConnection } from '@/server/erlang/connection';
 import { BeamscopeError } from '@/server/errors';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memberFinding } from '@/lib/diagnosis';
 import { buildClusterState, blankSide } from '@/lib/state-builder';
 import { atom } from '@/server/erlang/codec';
-import { connectNode, type NodeConnection } from '@/server/erlang/connection';
+import { connectNode } from '@/server/erlang/connect';
+import type { NodeConnection } from '@/server/erlang/connection';
 import { ConnectionManager } from '@/server/erlang/manager';
 import { BeamscopeError } from '@/server/errors';
 

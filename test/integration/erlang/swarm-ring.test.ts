@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { connectNode, type NodeConnection } from '@/server/erlang/connection';
+import { connectNode } from '@/server/erlang/connect';
+import type { NodeConnection } from '@/server/erlang/connection';
 import { ConnectionManager } from '@/server/erlang/manager';
 import { defaultLocalNodeName } from '@/server/erlang/node-name';
 import { runProbes } from '@/server/erlang/probes';

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { atom } from '@/server/erlang/codec';
-import { connectNode, type NodeConnection } from '@/server/erlang/connection';
+import { connectNode } from '@/server/erlang/connect';
+import type { NodeConnection } from '@/server/erlang/connection';
 import { generateCertificates, type GeneratedCertificates } from '@/server/sandbox/certs';
 import { BeamscopeError } from '@/server/errors';
 

@@ -8,7 +8,8 @@ import { duplexPair, type Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { atom, Pid, Tuple, tuple } from '@/server/erlang/codec';
-import { NodeConnection, type ConnectOptions } from '@/server/erlang/connection';
+import type { ConnectOptions } from '@/server/erlang/connect';
+import { NodeConnection } from '@/server/erlang/connection';
 import { erlangError } from '@/server/erlang/errors';
 import { encodeDistMessage, FrameReader, parseDistMessage } from '@/server/erlang/frames';
 import { ConnectionManager, type NodeConnectionState } from '@/server/erlang/manager';
