@@ -25,22 +25,30 @@ export interface BeamConnection {
   reason?: string;
 }
 
-/** A registry backend's count on one node. */
+/**
+ * A registry backend's count on one node. `registry` names the backend and, where there can be
+ * several, its name: `swarm`, `global`, `pg` (the default scope's group memberships),
+ * `syn:<scope>` (syn's registry), `syn_groups:<scope>` (syn's group memberships),
+ * `horde:<Registry>`, `horde_supervisor:<Supervisor>` (its children), `registry:<Registry>`
+ * (an Elixir `Registry`).
+ */
 export interface RegistryCount {
-  /**
-   * The backend and, where there can be several, its name: `global`, `swarm`, `pg` (groups of
-   * the default scope), `syn:<scope>`, `horde:<Registry>`, `registry:<Registry>` (Elixir).
-   */
   registry: string;
-  /** Names (groups for `pg`, keys for an Elixir Registry) as this node sees them. */
+  /**
+   * Entries in this node's copy: for a replicated backend the node's view of the whole registry
+   * (the same on every node when they agree), for a node-local one what lives on the node.
+   */
   count: number;
-  /** Names whose process lives on this node, when the backend can tell (Swarm). */
+  /** Entries whose process lives on this node, counted on the node; null when unknown. */
   hosted: number | null;
   /**
-   * Every node holds the whole table (`:global`, Swarm, `pg`, syn, Horde): counts that differ
-   * between connected nodes mean the registry disagrees. An Elixir Registry is node-local.
+   * Every node holds the whole table (`:global`, Swarm, `pg`, syn, a Horde registry): counts
+   * that differ between connected nodes mean the registry disagrees. An Elixir Registry and a
+   * Horde supervisor's children are local to their node.
    */
   replicated: boolean;
+  /** For group backends (`pg`, `syn_groups:`): how many groups the memberships fall in. */
+  groups?: number;
 }
 
 /** What beamscope learned about a member's BEAM node. A field whose probe failed is `null`. */
@@ -116,6 +124,88 @@ export interface RegistryDisagreement {
   counts: Array<{ node: string; count: number }>;
 }
 
+/** One node's share of a registry. */
+export interface RegistryShare {
+  node: string;
+  /** Index into {@link ClusterState.partitions}, null outside the mesh. */
+  partition: number | null;
+  /** The node's copy: see {@link RegistryCount.count}. */
+  count: number;
+  hosted: number | null;
+}
+
+/**
+ * A registry across the cluster: what each node hosts beside its copy's size, the total with each
+ * entry counted once, how evenly the entries are spread, and the invariant "what the nodes host
+ * sums to the registry's size" — checked, and shown when it breaks.
+ */
+export interface RegistrySummary {
+  registry: string;
+  replicated: boolean;
+  /** Every node that reports the registry, in node order. */
+  shares: RegistryShare[];
+  /**
+   * Entries counted once: a replicated registry's size in the main partition (the largest copy
+   * when copies disagree), a node-local one's sum over the nodes.
+   */
+  total: number;
+  /** What the main partition's nodes host, summed; null when none could count. */
+  hostedTotal: number | null;
+  /** The busiest node's hosted entries over the mean, in the main partition; null below 2 nodes. */
+  imbalance: number | null;
+  /** Main-partition nodes that host nothing while others host entries (just joined, say). */
+  idle: string[];
+  /**
+   * Where the main partition's copies agree: whether what its nodes host sums to the copies'
+   * size. Null when the copies disagree or a node could not count (nothing to check yet).
+   */
+  invariant: { holds: boolean; size: number; hostedSum: number } | null;
+  /** Group backends: the groups in the largest copy. */
+  groups?: number;
+}
+
+/** A registry moving entries after the membership changed, as the collector follows it. */
+export interface RegistryRebalance {
+  registry: string;
+  cause: 'scale_up' | 'scale_down';
+  /** When the membership changed (ms since the epoch). */
+  since: number;
+  /** Nodes that joined (scale-up) or left (scale-down). */
+  nodes: string[];
+  /** Entries moved so far: onto the new nodes, or off the leaving ones. */
+  moved: number;
+  /** Entries moved per second over the last seconds; null before two samples. */
+  ratePerSecond: number | null;
+  /** At that rate, how long until the hosted counts are even; null when unknown. */
+  etaMs: number | null;
+}
+
+/** One name as some replicas of a partition hold it. */
+export interface RegistryNameView {
+  /** The pid as Erlang prints it, e.g. `<12345.201.0>`, and the node it lives on. */
+  pid: string;
+  pidNode: string;
+  /** The nodes whose copy holds this view. */
+  heldBy: string[];
+}
+
+/** A partition whose copies of a registry disagree, as the last comparison found it. */
+export interface RegistryDivergence {
+  registry: string;
+  /** Index into {@link ClusterState.partitions}. */
+  partition: number;
+  /** When the disagreement was first seen, and when it was last compared. */
+  since: number;
+  comparedAt: number;
+  /** Names that some copies hold and others do not: how many, and the first few. */
+  missing: {
+    count: number;
+    sample: Array<{ name: string; heldBy: string[]; missingOn: string[] }>;
+  };
+  /** Names that resolve to different processes on different copies (netsplit leftovers). */
+  duplicates: { count: number; sample: Array<{ name: string; views: RegistryNameView[] }> };
+}
+
 /** The state of beamscope's distribution side for a cluster (e.g. an unreadable cookie). */
 export type DistributionStatus =
   { state: 'ok' } | { state: 'error'; code: DistributionCode; reason: string };
@@ -144,6 +234,12 @@ export interface ClusterState {
   ghosts: string[];
   otpSkew: OtpSkew | null;
   registryDisagreements: RegistryDisagreement[];
+  /** Every registry the nodes report, across the cluster. */
+  registries: RegistrySummary[];
+  /** Rebalances under way (after a scale-up or scale-down). */
+  rebalances: RegistryRebalance[];
+  /** Partitions whose copies of a registry disagree, by name. */
+  divergences: RegistryDivergence[];
 }
 
 /** The kinds of timeline events. */
@@ -160,6 +256,9 @@ export type TimelineEventKind =
   | 'partition_detected'
   | 'partition_healed'
   | 'registry_changed'
+  | 'registry_rebalanced'
+  | 'registry_diverged'
+  | 'registry_converged'
   | 'kubernetes_event';
 
 /** A timeline event before the collector stamps it with its time and sequence number. */

@@ -11,12 +11,15 @@ import type {
   DistributionStatus,
   OtpSkew,
   RegistryDisagreement,
+  RegistryDivergence,
+  RegistryRebalance,
   UnclusteredMember,
 } from './cluster-state';
 import { unclusteredOf } from './diagnosis';
 import type { KubernetesMember, KubernetesSourceStatus } from './members';
 import { MeshBuilder, type MeshView } from './mesh';
 import { compareNames } from './names';
+import { registrySummaries } from './registries';
 
 /** Nodes grouped by OTP release; null unless at least two releases are running. */
 export function otpSkewOf(sides: readonly BeamSide[]): OtpSkew | null {
@@ -76,6 +79,10 @@ export interface ClusterStateInput {
   kubernetesMembers: readonly KubernetesMember[];
   /** The BEAM side of every node beamscope tracks, by node name. */
   beam: ReadonlyMap<string, BeamSide>;
+  /** Rebalances the collector is following (over time, so not derivable from one moment). */
+  rebalances?: RegistryRebalance[];
+  /** What the collector's last comparisons of registry copies found. */
+  divergences?: RegistryDivergence[];
 }
 
 /** A BEAM side for a node seen in the mesh that beamscope does not connect to itself. */
@@ -184,5 +191,8 @@ export function buildClusterState(
     ghosts,
     otpSkew: otpSkewOf([...sides.values()]),
     registryDisagreements: registryDisagreementsOf(partitions, sides),
+    registries: registrySummaries(sorted, partitions.length > 0 ? 0 : null),
+    rebalances: input.rebalances ?? [],
+    divergences: input.divergences ?? [],
   };
 }

@@ -12,6 +12,7 @@ import { readCookie, type BeamscopeConfig, type ClusterConfig, type Environment 
 import { describeError, isBeamscopeError } from '../errors';
 import { ConnectionManager, type ConnectionManagerOptions } from '../erlang/manager';
 import { commandLineNodeName, defaultLocalNodeName, type LocalNodeRole } from '../erlang/node-name';
+import type { ProbeOptions } from '../erlang/probes';
 import { KubernetesSource, type KubernetesSourceOptions } from '../kubernetes/source';
 import { Collector, type CollectorOptions } from './collector';
 import type { DistributionError } from './options';
@@ -63,6 +64,18 @@ export function localNodeName(
   return role === 'server' ? configured : commandLineNodeName(configured);
 }
 
+/** The registries the cluster's configuration names, as the probes take them. */
+export function probeRegistries(cluster: Pick<ClusterConfig, 'registries'>): ProbeOptions {
+  const registries = cluster.registries;
+  if (!registries) return {};
+  return {
+    elixirRegistries: registries.elixir,
+    hordeRegistries: registries.hordeRegistries,
+    hordeSupervisors: registries.hordeSupervisors,
+    ...(registries.synScopes ? { synScopes: registries.synScopes } : {}),
+  };
+}
+
 /**
  * Starts watching and probing one cluster. A cookie that cannot be read does not stop the
  * Kubernetes side: the collector runs without a distribution side and says why on every member.
@@ -97,6 +110,7 @@ export async function startClusterCollector(
     manager,
     ...(distributionError ? { distributionError } : {}),
     ...options.collector,
+    probe: { ...probeRegistries(cluster), ...options.collector?.probe },
   });
   source.start();
   collector.start();

@@ -22,33 +22,48 @@ export function answeredNothing(report: NodeProbeReport): boolean {
 }
 
 /** A registry every node holds whole: each node's count is the cluster's. */
-const replicated = (registry: string, count: number, hosted: number | null = null) =>
-  ({ registry, count, hosted, replicated: true }) satisfies RegistryCount;
+const replicated = (registry: string, count: number, hosted: number | null, groups?: number) =>
+  ({
+    registry,
+    count,
+    hosted,
+    replicated: true,
+    ...(groups !== undefined ? { groups } : {}),
+  }) satisfies RegistryCount;
 
-/** The registries the report found, as the state counts them. */
+/** A registry local to its node: every entry it counts lives there. */
+const local = (registry: string, count: number) =>
+  ({ registry, count, hosted: count, replicated: false }) satisfies RegistryCount;
+
+/** The registries the report found, as the state counts them: copy size and hosted entries. */
 export function registryCounts(report: NodeProbeReport['registries']): RegistryCount[] {
   const counts: RegistryCount[] = [];
-  const { global, swarm, pg, syn, horde, elixirRegistries } = report;
-  if (global.status === 'present') counts.push(replicated('global', global.names));
+  const { global, swarm, pg, syn, horde, hordeSupervisors, elixirRegistries } = report;
+  if (global.status === 'present')
+    counts.push(replicated('global', global.names, global.hostedHere));
   if (swarm.status === 'present') counts.push(replicated('swarm', swarm.names, swarm.hostedHere));
-  if (pg.status === 'present') counts.push(replicated('pg', pg.groups));
+  // Memberships, summed over the groups; a scope with more groups than one probe samples is left
+  // out rather than shown short (its groups are in the node's details).
+  if (pg.status === 'present' && pg.members !== null)
+    counts.push(replicated('pg', pg.members, pg.localMembers, pg.groups));
   if (syn.status === 'present') {
     for (const scope of syn.scopes) {
-      if (scope.names !== null) counts.push(replicated(`syn:${scope.scope}`, scope.names));
+      if (scope.names !== null)
+        counts.push(replicated(`syn:${scope.scope}`, scope.names, scope.hostedHere));
+      if (scope.members !== null)
+        counts.push(replicated(`syn_groups:${scope.scope}`, scope.members, scope.localMembers));
     }
   }
   for (const entry of horde) {
-    if (entry.status === 'present') counts.push(replicated(`horde:${entry.name}`, entry.names));
+    if (entry.status === 'present')
+      counts.push(replicated(`horde:${entry.name}`, entry.names, entry.hostedHere));
+  }
+  for (const entry of hordeSupervisors) {
+    if (entry.status === 'present')
+      counts.push(local(`horde_supervisor:${entry.name}`, entry.children));
   }
   for (const entry of elixirRegistries) {
-    // An Elixir Registry is local to its node: every key it counts is hosted there.
-    if (entry.status === 'present')
-      counts.push({
-        registry: `registry:${entry.name}`,
-        count: entry.keys,
-        hosted: entry.keys,
-        replicated: false,
-      });
+    if (entry.status === 'present') counts.push(local(`registry:${entry.name}`, entry.keys));
   }
   return counts;
 }

@@ -76,6 +76,21 @@ export interface ClusterConfig {
     port?: number;
     tls?: DistributionTlsConfig;
   };
+  /**
+   * The registries whose names only the configuration can give (Swarm, `:global`, `:pg` and
+   * started syn scopes are found by themselves); absent when the file has no such section.
+   */
+  registries?: RegistriesConfig;
+}
+
+/** Registries counted and searched by name, as `registries:` in a cluster lists them. */
+export interface RegistriesConfig {
+  /** Elixir `Registry` names, e.g. `MyApp.DeviceRegistry`. */
+  elixir: string[];
+  hordeRegistries: string[];
+  hordeSupervisors: string[];
+  /** syn scopes to count; absent: every scope started on each node. */
+  synScopes?: string[];
 }
 
 /**
@@ -169,6 +184,18 @@ function resolvePaths(config: ConfigFile, folder: string, sourcePath: string): B
             }
           : {}),
         discovery,
+        ...(cluster.registries
+          ? {
+              registries: {
+                elixir: cluster.registries.elixir ?? [],
+                hordeRegistries: cluster.registries.horde?.registries ?? [],
+                hordeSupervisors: cluster.registries.horde?.supervisors ?? [],
+                ...(cluster.registries.syn?.scopes !== undefined
+                  ? { synScopes: cluster.registries.syn.scopes }
+                  : {}),
+              },
+            }
+          : {}),
         nodeNaming: {
           ...nodeNaming,
           ...((nodeNaming.service ?? discovery.service) !== undefined

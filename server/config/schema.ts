@@ -84,6 +84,46 @@ const distributionSchema = z
     }
   });
 
+/** An Elixir module name as written in Elixir (`MyApp.DeviceRegistry`), or with its `Elixir.`. */
+const ELIXIR_MODULE = /^(Elixir\.)?[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/;
+/** An unquoted Erlang atom, as syn scopes are named (`devices`). */
+const PLAIN_ATOM = /^[a-z][A-Za-z0-9_@]*$/;
+
+/** A short list of distinct names, each checked by `pattern`. */
+const nameList = (what: string, pattern: RegExp, example: string) =>
+  z
+    .array(
+      z
+        .string({ error: `expected ${what} such as ${example}` })
+        .regex(pattern, { error: `expected ${what} such as ${example}` }),
+      { error: `expected a list of ${what}s, e.g. [${example}]` },
+    )
+    .max(32, { error: `expected at most 32 ${what}s` })
+    .refine((names) => new Set(names).size === names.length, {
+      error: `expected each ${what} once`,
+    });
+
+const registriesSchema = z.strictObject({
+  elixir: nameList('an Elixir Registry name', ELIXIR_MODULE, 'MyApp.DeviceRegistry').optional(),
+  horde: z
+    .strictObject({
+      registries: nameList(
+        'a Horde registry name',
+        ELIXIR_MODULE,
+        'MyApp.HordeRegistry',
+      ).optional(),
+      supervisors: nameList(
+        'a Horde supervisor name',
+        ELIXIR_MODULE,
+        'MyApp.DeviceSupervisor',
+      ).optional(),
+    })
+    .optional(),
+  syn: z
+    .strictObject({ scopes: nameList('a syn scope', PLAIN_ATOM, 'devices').optional() })
+    .optional(),
+});
+
 const clusterSchema = z
   .strictObject({
     id: z.string({ error: 'expected a cluster id' }).regex(CLUSTER_ID, {
@@ -96,6 +136,7 @@ const clusterSchema = z
     discovery: discoverySchema,
     nodeNaming: nodeNamingSchema,
     distribution: distributionSchema,
+    registries: registriesSchema.optional(),
   })
   .superRefine((cluster, context) => {
     const { discovery, nodeNaming } = cluster;

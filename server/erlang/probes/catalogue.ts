@@ -242,13 +242,68 @@ export function pgGroupsProbe(limit: number): ProbeCall<PgGroupSample[]> {
   };
 }
 
-/** `syn:node_scopes()`: the syn scopes this node belongs to (`undef` when syn is absent). */
-export const synScopesProbe: ProbeCall<string[]> = {
-  module: 'syn',
-  fn: 'node_scopes',
-  args: [],
+/**
+ * A match spec counting the rows of a table whose process lives on the node evaluating it. The
+ * pid is read from the whole row (`'$1'`) by `path` — element indexes, outermost first — so the
+ * spec holds for a row of any arity, and counting happens inside the node: no row is shipped.
+ */
+export function hostedRowsMatchSpec(path: readonly number[]): Term {
+  let pid: Term = atom('$1');
+  for (const index of path) pid = tuple(atom('element'), index, pid);
+  return [
+    tuple(
+      atom('$1'),
+      [tuple(atom('=:='), tuple(atom('node'), pid), tuple(atom('node')))],
+      [atom('true')],
+    ),
+  ];
+}
+
+/** `ets:select_count(Table, MS)`: the rows of `table` whose pid (at `path`) is on this node. */
+export function hostedRowsProbe(table: Atom, path: readonly number[]): ProbeCall<number> {
+  return {
+    module: 'ets',
+    fn: 'select_count',
+    args: [table, hostedRowsMatchSpec(path)],
+    parse: (reply) => asInteger(reply),
+  };
+}
+
+/** `:global`'s rows are `{Name, Pid, Method, Ref}` (OTP 25): the names whose process is here. */
+export const globalHostedProbe = hostedRowsProbe(atom('global_names'), [2]);
+
+/**
+ * The syn scopes started on this node, from syn's own table of tables (`syn_table_names`, rows
+ * `{{TableId, Scope}, TableName}`, syn 3.x): a scope is there once its registry table is. Raises
+ * `badarg` where syn is not started, even if it is loaded — unlike `syn:node_scopes()`, which
+ * only reads the application environment.
+ */
+export const synStartedScopesProbe: ProbeCall<string[]> = {
+  module: 'ets',
+  fn: 'select',
+  args: [
+    atom('syn_table_names'),
+    [tuple(tuple(tuple(atom('syn_registry_by_name'), atom('$1')), atom('_')), [], [atom('$1')])],
+  ],
   parse: (reply) => asList(reply).map((scope) => asAtomName(scope, 'a syn scope')),
 };
+
+/**
+ * `supervisor:count_children(Sup)` → its `active` children. For a Horde dynamic supervisor the
+ * local `<Name>.ProcessesSupervisor` holds the children this node runs.
+ */
+export function supervisorActiveChildrenProbe(supervisor: Atom): ProbeCall<number> {
+  return {
+    module: 'supervisor',
+    fn: 'count_children',
+    args: [supervisor],
+    parse(reply) {
+      const active = proplistGet(asList(reply), 'active');
+      if (active === undefined) throw new ProbeReplyError("count_children's 'active'");
+      return asInteger(active);
+    },
+  };
+}
 
 /**
  * `erlang:binary_to_existing_atom(Name, utf8)`: the atom if the node already has it. Raises

@@ -24,7 +24,10 @@ import {
   schedulersProbe,
   swarmHostedProbe,
   swarmRegistrySizeProbe,
-  synScopesProbe,
+  globalHostedProbe,
+  hostedRowsProbe,
+  supervisorActiveChildrenProbe,
+  synStartedScopesProbe,
   tableSizeProbe,
   uptimeProbe,
   visibleNodesProbe,
@@ -47,7 +50,7 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Cap on node lists (default 1000). */
   listCap?: number;
-  /** How many `pg` groups to report with member counts (default 50). */
+  /** How many `pg` groups to report with member counts (default 200). */
   pgGroupLimit?: number;
   /** How many syn scopes to count (default 20). */
   synScopeLimit?: number;
@@ -55,6 +58,10 @@ export interface ProbeOptions {
   elixirRegistries?: string[];
   /** Horde registry names, e.g. `MyApp.HordeRegistry`; their `keys_<Name>` tables are counted. */
   hordeRegistries?: string[];
+  /** Horde dynamic supervisor names; the children of each node's `<Name>.ProcessesSupervisor`. */
+  hordeSupervisors?: string[];
+  /** syn scopes to count; default the scopes started on the node. */
+  synScopes?: string[];
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -69,23 +76,49 @@ export interface PgGroupReport {
   localMembers: number;
 }
 
+/** A node's copy of a replicated registry: its size, and how many of its entries live here. */
+export interface ReplicaCount {
+  names: number;
+  /** Entries whose process is on this node; null when that count failed (see `hostedError`). */
+  hostedHere: number | null;
+  hostedError?: ProbeError;
+}
+
+/** One syn scope: its registry, and its process groups (memberships, every group together). */
+export interface SynScopeReport {
+  scope: string;
+  /** Registered names in this node's copy; null when the scope's table is not on the node. */
+  names: number | null;
+  hostedHere: number | null;
+  /** Group memberships in this node's copy, and those of local processes. */
+  members: number | null;
+  localMembers: number | null;
+}
+
 export interface RegistryReport {
   /** `:global` names (cluster-wide: every node holds the whole table). */
-  global: Detection<{ names: number }>;
+  global: Detection<ReplicaCount>;
   /** Swarm: `names` is this node's view of the whole registry, `hostedHere` the names it hosts. */
-  swarm: Detection<{ names: number; hostedHere: number | null; hostedError?: ProbeError }>;
+  swarm: Detection<ReplicaCount>;
   /** The default `pg` scope: group count, and member counts for the first groups. */
-  pg: Detection<{
-    groups: number;
-    /** Sum of members over all groups; `null` when only some groups were sampled. */
-    members: number | null;
-    sample: PgGroupReport[];
-    truncated: boolean;
-  }>;
-  /** syn scopes with the number of names registered in each. */
-  syn: Detection<{ scopes: Array<{ scope: string; names: number | null }>; truncated: boolean }>;
-  horde: Array<{ name: string } & Detection<{ names: number }>>;
+  pg: Detection<PgReport>;
+  /** The syn scopes started on the node (or the configured ones), each counted on the node. */
+  syn: Detection<{ scopes: SynScopeReport[]; truncated: boolean }>;
+  /** Horde registries by name: their `keys_<Name>` table. */
+  horde: Array<{ name: string } & Detection<ReplicaCount>>;
+  /** Horde dynamic supervisors by name: the children this node runs. */
+  hordeSupervisors: Array<{ name: string } & Detection<{ children: number }>>;
   elixirRegistries: Array<{ name: string } & Detection<{ keys: number }>>;
+}
+
+/** The default `pg` scope on one node. */
+export interface PgReport {
+  groups: number;
+  /** Members over all groups, and those of local processes; `null` when only some were sampled. */
+  members: number | null;
+  localMembers: number | null;
+  sample: PgGroupReport[];
+  truncated: boolean;
 }
 
 /** Everything one probe run learned about a node; a field whose call failed is `null`. */
@@ -235,6 +268,38 @@ export async function runProbes(
   return { ...results, errors, durationMs: now() - started };
 }
 
+/**
+ * One syn scope, counted on the node from syn 3.x's tables: `syn_registry_by_name_<Scope>` rows
+ * `{Name, Pid, Meta, Time, MRef, Node}` and `syn_pg_by_name_<Scope>` rows
+ * `{{Group, Pid}, Meta, Time, MRef, Node}`. A table whose name is not an atom on the node does not
+ * exist there; its counts stay null.
+ */
+async function countSynScope(
+  rpc: RpcFunction,
+  scope: string,
+  timeoutMs: number,
+): Promise<SynScopeReport> {
+  const call = <T>(probe: ProbeCall<T>) => callProbe(rpc, probe, timeoutMs);
+  const count = async (prefix: string, pidPath: number[]) => {
+    const table = await existingAtom(rpc, `${prefix}_${scope}`, timeoutMs);
+    if (!table) return { size: null, hosted: null };
+    const size = await call(tableSizeProbe(table));
+    return { size, hosted: size === null ? null : await call(hostedRowsProbe(table, pidPath)) };
+  };
+  // The pid: a registry row's second element; a group row's key `{Group, Pid}`, second.
+  const [registry, groups] = await Promise.all([
+    count('syn_registry_by_name', [2]),
+    count('syn_pg_by_name', [1, 2]),
+  ]);
+  return {
+    scope,
+    names: registry.size,
+    hostedHere: registry.hosted,
+    members: groups.size,
+    localMembers: groups.hosted,
+  };
+}
+
 /** Detects and counts the registries on a node; see {@link RegistryReport}. */
 export async function detectRegistries(
   rpc: RpcFunction,
@@ -244,30 +309,25 @@ export async function detectRegistries(
   const { timeoutMs } = options;
   const call = <T>(probe: ProbeCall<T>) => callProbe(rpc, probe, timeoutMs);
 
-  const global = detect<{ names: number }>(async () => {
-    const names = await call(globalNamesProbe);
-    return names === null ? { status: 'absent' } : { status: 'present', names };
-  });
+  /** A replicated table's size and, unless it is absent, what of it this node hosts. */
+  const replica = async (
+    size: ProbeCall<number | null>,
+    hosted: ProbeCall<number>,
+  ): Promise<Detection<ReplicaCount>> => {
+    const names = await call(size);
+    if (names === null) return { status: 'absent' };
+    try {
+      return { status: 'present', names, hostedHere: await call(hosted) };
+    } catch (error) {
+      return { status: 'present', names, hostedHere: null, hostedError: toProbeError(error) };
+    }
+  };
 
-  const swarm = detect<{ names: number; hostedHere: number | null; hostedError?: ProbeError }>(
-    async () => {
-      const names = await call(swarmRegistrySizeProbe);
-      if (names === null) return { status: 'absent' };
-      try {
-        return { status: 'present', names, hostedHere: await call(swarmHostedProbe) };
-      } catch (error) {
-        return { status: 'present', names, hostedHere: null, hostedError: toProbeError(error) };
-      }
-    },
-  );
+  const global = detect(() => replica(globalNamesProbe, globalHostedProbe));
+  const swarm = detect(() => replica(swarmRegistrySizeProbe, swarmHostedProbe));
 
-  const pgLimit = options.pgGroupLimit ?? 50;
-  const pg = detect<{
-    groups: number;
-    members: number | null;
-    sample: PgGroupReport[];
-    truncated: boolean;
-  }>(async () => {
+  const pgLimit = options.pgGroupLimit ?? 200;
+  const pg = detect<PgReport>(async () => {
     const groups = await call(pgGroupCountProbe);
     if (groups === null) return { status: 'absent' };
     const rows = groups === 0 ? [] : await call(pgGroupsProbe(pgLimit));
@@ -277,28 +337,31 @@ export async function detectRegistries(
       localMembers: row.localMembers,
     }));
     const truncated = rows.length < groups;
-    const members = truncated ? null : rows.reduce((sum, row) => sum + row.members, 0);
-    return { status: 'present', groups, members, sample, truncated };
+    const sum = (pick: (row: PgGroupReport) => number) =>
+      truncated ? null : sample.reduce((total, row) => total + pick(row), 0);
+    return {
+      status: 'present',
+      groups,
+      members: sum((row) => row.members),
+      localMembers: sum((row) => row.localMembers),
+      sample,
+      truncated,
+    };
   });
 
   const synLimit = options.synScopeLimit ?? 20;
-  const syn = detect<{
-    scopes: Array<{ scope: string; names: number | null }>;
-    truncated: boolean;
-  }>(async () => {
-    let scopes: string[];
+  const syn = detect<{ scopes: SynScopeReport[]; truncated: boolean }>(async () => {
+    let started: string[];
     try {
-      scopes = await call(synScopesProbe);
+      started = await call(synStartedScopesProbe);
     } catch (error) {
-      // `undef`: syn is not on this node.
+      // badarg: syn's table of tables is not there, so syn is not running (maybe only loaded).
       if (isRemoteException(error)) return { status: 'absent' };
       throw error;
     }
+    const scopes = options.synScopes ?? started;
     const counted = await Promise.all(
-      scopes.slice(0, synLimit).map(async (scope) => {
-        const table = await existingAtom(rpc, `syn_registry_by_name_${scope}`, timeoutMs);
-        return { scope, names: table ? await call(tableSizeProbe(table)) : null };
-      }),
+      scopes.slice(0, synLimit).map((scope) => countSynScope(rpc, scope, timeoutMs)),
     );
     return { status: 'present', scopes: counted, truncated: scopes.length > synLimit };
   });
@@ -306,10 +369,35 @@ export async function detectRegistries(
   const horde = Promise.all(
     (options.hordeRegistries ?? []).map(async (name) => ({
       name,
-      ...(await detect<{ names: number }>(async () => {
+      ...(await detect<ReplicaCount>(async () => {
+        // Horde.RegistryImpl keeps `{Key, Member, {Pid, Value}}` rows in `keys_<Name>`.
         const table = await existingAtom(rpc, `keys_${registryAtomName(name)}`, timeoutMs);
-        const names = table ? await call(tableSizeProbe(table)) : null;
-        return names === null ? { status: 'absent' } : { status: 'present', names };
+        if (!table) return { status: 'absent' };
+        return replica(tableSizeProbe(table), hostedRowsProbe(table, [3, 1]));
+      })),
+    })),
+  );
+
+  const hordeSupervisors = Promise.all(
+    (options.hordeSupervisors ?? []).map(async (name) => ({
+      name,
+      ...(await detect<{ children: number }>(async () => {
+        const supervisor = await existingAtom(
+          rpc,
+          `${registryAtomName(name)}.ProcessesSupervisor`,
+          timeoutMs,
+        );
+        if (!supervisor) return { status: 'absent' };
+        try {
+          return {
+            status: 'present',
+            children: await call(supervisorActiveChildrenProbe(supervisor)),
+          };
+        } catch (error) {
+          // noproc: the atom exists, no supervisor runs under it here.
+          if (isRemoteException(error)) return { status: 'absent' };
+          throw error;
+        }
       })),
     })),
   );
@@ -338,6 +426,7 @@ export async function detectRegistries(
     pg: await pg,
     syn: await syn,
     horde: await horde,
+    hordeSupervisors: await hordeSupervisors,
     elixirRegistries: await elixirRegistries,
   };
 }

@@ -44,11 +44,12 @@ const ALLOWED_CALLS = [
   'erlang:whereis/1',
   'ets:info/2',
   'ets:lookup/2',
+  'ets:select/2',
   'ets:select/3',
   'ets:select_count/2',
   'global:whereis_name/1',
   'net_kernel:get_net_ticktime/0',
-  'syn:node_scopes/0',
+  'supervisor:count_children/1',
 ].sort();
 
 /**
@@ -59,11 +60,14 @@ const ALLOWED_CALLS = [
  */
 const DENIED: RegExp[] = [
   /^os:/,
-  /^(code|file|filelib|init|erl_eval|erl_scan|erl_parse|c|shell|rpc|erpc|dbg|sys|gen|gen_server|gen_statem|proc_lib|auth|slave|peer|heart|erl_ddll|prim_file|erl_prim_loader|application_controller|supervisor|disk_log|mnesia|persistent_term|seq_trace)(:|$)/,
+  /^(code|file|filelib|init|erl_eval|erl_scan|erl_parse|c|shell|rpc|erpc|dbg|sys|gen|gen_server|gen_statem|proc_lib|auth|slave|peer|heart|erl_ddll|prim_file|erl_prim_loader|application_controller|disk_log|mnesia|persistent_term|seq_trace)(:|$)/,
   /^erlang:(open_port|port_\w+|list_to_atom|binary_to_atom|binary_to_term|apply|spawn\w*|send\w*|exit|halt|raise|error|throw|register|unregister|set_cookie|load_\w+|delete_module|purge_module|trace\w*|system_flag|process_flag|put|erase|garbage_collect|suspend_process|resume_process|disconnect_node|monitor_node|link|demonitor|group_leader|setnode|dist_ctrl_\w+)\//,
   /^ets:(insert\w*|delete\w*|new|give_away|setopts|rename|update_\w+|take|select_delete|select_replace|match_delete|file2tab|tab2file|init_table|from_dets)\//,
   /^global:(register_name|re_register_name|unregister_name|set_lock|del_lock|trans|send|sync)\//,
   /^pg:(join|leave|start\w*)\//,
+  // Everything of `supervisor` that starts, stops or changes children. `count_children/1` stays
+  // allowed: the supervisor answers it from its own state (a Horde supervisor's local children).
+  /^supervisor:(start\w*|restart_child|delete_child|terminate_child|check_childspecs|which_children)\//,
   /^net_kernel:(connect_node|disconnect|stop|start|set_net_ticktime|allow|hidden_connect_node|monitor_nodes)\//,
   /^application:(start|stop|ensure_\w+|set_env|unset_env|put_env|load|unload|takeover)\//,
   /^Elixir\.(Code|System|File|Port|Node|Process|Kernel|String|List|IEx|Mix|Application|Module|Agent|Task|GenServer):/,
@@ -146,10 +150,12 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     });
     // Every registry the probes count, so that every branch of detection runs: Swarm on both
     // (hosted counting), :global names, pg groups with members (the group sample), an Elixir
-    // Registry on the Elixir node (count and lookup). syn and Horde are absent: their detection
-    // still asks (syn:node_scopes, the Horde table's atom).
+    // Registry on the Elixir node (count and lookup), a syn scope, a Horde supervisor's
+    // children. The Horde registry is absent: its detection still asks for its table's atom.
     await a.eval('beamscope_fixture:swarm_table()');
     await b.eval('beamscope_fixture:swarm_table()');
+    await a.eval('beamscope_fixture:syn_scope(calls)');
+    await a.eval(`beamscope_fixture:processes_supervisor('Elixir.Beamscope.CallsSup', 1)`);
     await a.eval(
       `beamscope_fixture:swarm_register([<<"user-1">>, "charlist-name", 12345], ['${a.name}', '${b.name}'])`,
     );
@@ -173,6 +179,7 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
         timeoutMs: 5000,
         elixirRegistries: [REGISTRY],
         hordeRegistries: ['Beamscope.CallsHorde'],
+        hordeSupervisors: ['Beamscope.CallsSup'],
       },
     }).start();
   });

@@ -188,7 +188,13 @@ function healthyNode(overrides: Record<string, Handler> = {}) {
       if (isAtomNamed(table, 'pg')) return 3;
       return atom('undefined');
     },
-    'ets:select': () => tuple([tuple(atom('g1'), 2, 1), tuple(atom('g2'), 1, 0)], atom('cont')),
+    'ets:select': ([table]) => {
+      // As on a real node, selecting from a table that does not exist (syn's) is badarg.
+      if (!isAtomNamed(table, 'pg')) throw erlangError('badrpc', 'badarg');
+      return tuple([tuple(atom('g1'), 2, 1), tuple(atom('g2'), 1, 0)], atom('cont'));
+    },
+    // Names whose process is local, counted on the node.
+    'ets:select_count': () => 5,
     ...overrides,
   });
 }
@@ -209,7 +215,7 @@ describe('runProbes', () => {
       connectedNodes: { nodes: ['b@127.0.0.1'], count: 1, truncated: false },
       errors: {},
     });
-    expect(report.registries.global).toEqual({ status: 'present', names: 12 });
+    expect(report.registries.global).toEqual({ status: 'present', names: 12, hostedHere: 5 });
     expect(report.registries.swarm).toEqual({ status: 'absent' });
     expect(report.registries.syn).toEqual({ status: 'absent' });
     // Three groups, two sampled: the total is unknown rather than wrong.
@@ -217,6 +223,7 @@ describe('runProbes', () => {
       status: 'present',
       groups: 3,
       members: null,
+      localMembers: null,
       sample: [
         { group: 'g1', members: 2, localMembers: 1 },
         { group: 'g2', members: 1, localMembers: 0 },
@@ -328,24 +335,41 @@ describe('runProbes', () => {
 
   it('counts syn scopes through existing table atoms only', async () => {
     const { rpc } = healthyNode({
-      'syn:node_scopes': () => [atom('users'), atom('devices')],
+      // The scopes started on the node, from syn's table of tables.
+      'ets:select': ([table]) =>
+        isAtomNamed(table, 'syn_table_names') ? [atom('users'), atom('devices')] : [],
       'erlang:binary_to_existing_atom': ([name]) => {
         const text = Buffer.from(name as Uint8Array).toString('utf8');
-        if (text === 'syn_registry_by_name_users') return atom(text);
+        if (text === 'syn_registry_by_name_users' || text === 'syn_pg_by_name_users')
+          return atom(text);
         throw erlangError('badrpc', 'badarg');
       },
-      'ets:info': ([table]) =>
-        isAtomNamed(table, 'syn_registry_by_name_users') ? 4 : atom('undefined'),
+      'ets:info': ([table]) => {
+        if (isAtomNamed(table, 'syn_registry_by_name_users')) return 4;
+        if (isAtomNamed(table, 'syn_pg_by_name_users')) return 9;
+        return atom('undefined');
+      },
+      'ets:select_count': ([table]) => (isAtomNamed(table, 'syn_pg_by_name_users') ? 3 : 1),
     });
     const report = await runProbes(rpc);
     expect(report.registries.syn).toEqual({
       status: 'present',
       scopes: [
-        { scope: 'users', names: 4 },
-        { scope: 'devices', names: null },
+        { scope: 'users', names: 4, hostedHere: 1, members: 9, localMembers: 3 },
+        { scope: 'devices', names: null, hostedHere: null, members: null, localMembers: null },
       ],
       truncated: false,
     });
+  });
+
+  it('reports syn absent where it is only loaded, not started', async () => {
+    const { rpc } = healthyNode({
+      'ets:select': ([table]) => {
+        if (isAtomNamed(table, 'syn_table_names')) throw erlangError('badrpc', 'badarg');
+        return [];
+      },
+    });
+    expect((await runProbes(rpc)).registries.syn).toEqual({ status: 'absent' });
   });
 });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { hostedNames } from '@/lib/registries';
+import { hostedNames, registryLabel, registrySummaries, registryUnit } from '@/lib/registries';
 
-import { n, side, swarm } from './fixtures';
+import { ip, n, pod, side, stateOf, swarm } from './fixtures';
 
 describe('hostedNames', () => {
   it('counts hosted names from Swarm and local registries', () => {
@@ -18,5 +18,86 @@ describe('hostedNames', () => {
       ),
     ).toBe(9);
     expect(hostedNames(side(n(1), []))).toBeNull();
+  });
+});
+
+describe('registrySummaries', () => {
+  const swarmOn = (count: number, hosted: number | null) => ({
+    registries: [swarm(count, hosted)],
+  });
+
+  it('shows what each node hosts beside its copy, counts each name once, and checks the sum', () => {
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2)), pod(ip(3))],
+      [
+        side(n(1), [n(2), n(3)], swarmOn(300, 100)),
+        side(n(2), [n(1), n(3)], swarmOn(300, 94)),
+        side(n(3), [n(1), n(2)], swarmOn(300, 106)),
+      ],
+    );
+    const [summary] = registrySummaries(state.members, state.mainPartition);
+    expect(summary).toMatchObject({
+      registry: 'swarm',
+      replicated: true,
+      total: 300,
+      hostedTotal: 300,
+      imbalance: 1.06,
+      idle: [],
+      invariant: { holds: true, size: 300, hostedSum: 300 },
+    });
+    expect(summary!.shares.map((share) => [share.node, share.count, share.hosted])).toEqual([
+      [n(1), 300, 100],
+      [n(2), 300, 94],
+      [n(3), 300, 106],
+    ]);
+  });
+
+  it('flags a node that joined and hosts nothing, and a sum that does not add up', () => {
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2)), pod(ip(3))],
+      [
+        side(n(1), [n(2), n(3)], swarmOn(300, 150)),
+        side(n(2), [n(1), n(3)], swarmOn(300, 140)),
+        side(n(3), [n(1), n(2)], swarmOn(300, 0)),
+      ],
+    );
+    const [summary] = registrySummaries(state.members, state.mainPartition);
+    expect(summary!.idle).toEqual([n(3)]);
+    expect(summary!.invariant).toEqual({ holds: false, size: 300, hostedSum: 290 });
+  });
+
+  it('checks nothing while the copies disagree, and sums a node-local registry', () => {
+    const local = (keys: number) => ({
+      registries: [{ registry: 'registry:MyApp.R', count: keys, hosted: keys, replicated: false }],
+    });
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2))],
+      [
+        side(n(1), [n(2)], {
+          ...swarmOn(300, 150),
+          registries: [swarm(300, 150), ...local(4).registries],
+        }),
+        side(n(2), [n(1)], { registries: [swarm(298, 148), ...local(6).registries] }),
+      ],
+    );
+    const byKey = Object.fromEntries(
+      registrySummaries(state.members, state.mainPartition).map((summary) => [
+        summary.registry,
+        summary,
+      ]),
+    );
+    expect(byKey.swarm).toMatchObject({ total: 300, invariant: null });
+    expect(byKey['registry:MyApp.R']).toMatchObject({
+      total: 10,
+      hostedTotal: 10,
+      replicated: false,
+    });
+  });
+
+  it('names registries as operators do', () => {
+    expect(registryLabel('syn_groups:devices')).toBe('syn groups devices');
+    expect(registryLabel('horde_supervisor:MyApp.Sup')).toBe('Horde supervisor MyApp.Sup');
+    expect(registryUnit('horde_supervisor:MyApp.Sup')).toBe('children');
+    expect(registryUnit('pg')).toBe('members');
   });
 });
