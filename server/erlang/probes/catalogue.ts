@@ -248,8 +248,7 @@ export function pgGroupsProbe(limit: number): ProbeCall<PgGroupSample[]> {
  * spec holds for a row of any arity, and counting happens inside the node: no row is shipped.
  */
 export function hostedRowsMatchSpec(path: readonly number[]): Term {
-  let pid: Term = atom('$1');
-  for (const index of path) pid = tuple(atom('element'), index, pid);
+  const pid = rowElement(path);
   return [
     tuple(
       atom('$1'),
@@ -266,6 +265,81 @@ export function hostedRowsProbe(table: Atom, path: readonly number[]): ProbeCall
     fn: 'select_count',
     args: [table, hostedRowsMatchSpec(path)],
     parse: (reply) => asInteger(reply),
+  };
+}
+
+/** The pid at `path` inside the row `'$1'` (element indexes, outermost first), as a guard term. */
+function rowElement(path: readonly number[]): Term {
+  let term: Term = atom('$1');
+  for (const index of path) term = tuple(atom('element'), index, term);
+  return term;
+}
+
+/** How a replicated table's rows hold their key and their process. */
+export interface RowLayout {
+  /** Element index of the key in a row. */
+  key: number;
+  /** Where the pid is: element indexes, outermost first. */
+  pid: readonly number[];
+}
+
+/**
+ * `ets:select_count(Table, MS)`: the rows of this node's copy whose process lives on `host`. A
+ * row of counts per host is a fingerprint of a copy: two copies that agree on every host's count
+ * need no closer look, so a comparison ships names only for the hosts whose counts differ.
+ */
+export function rowsOnHostProbe(table: Atom, layout: RowLayout, host: Atom): ProbeCall<number> {
+  return {
+    module: 'ets',
+    fn: 'select_count',
+    args: [
+      table,
+      [
+        tuple(
+          atom('$1'),
+          [tuple(atom('=:='), tuple(atom('node'), rowElement(layout.pid)), host)],
+          [atom('true')],
+        ),
+      ],
+    ],
+    parse: (reply) => asInteger(reply),
+  };
+}
+
+/** One row of a copy, reduced to what a comparison needs. */
+export interface KeyAndPid {
+  key: Term;
+  pid: Term;
+}
+
+/**
+ * `ets:select(Table, MS)`: `{Key, Pid}` of the rows of this node's copy whose process lives on
+ * `host`, nothing else of the row. Asked only for hosts whose counts differ between copies.
+ */
+export function rowsOnHostListProbe(
+  table: Atom,
+  layout: RowLayout,
+  host: Atom,
+): ProbeCall<KeyAndPid[]> {
+  const key = tuple(atom('element'), layout.key, atom('$1'));
+  return {
+    module: 'ets',
+    fn: 'select',
+    args: [
+      table,
+      [
+        tuple(
+          atom('$1'),
+          [tuple(atom('=:='), tuple(atom('node'), rowElement(layout.pid)), host)],
+          [tuple(tuple(key, rowElement(layout.pid)))],
+        ),
+      ],
+    ],
+    parse: (reply) =>
+      asList(reply).map((row) => {
+        const [key, pid] = asTuple(row, 2, '{Key, Pid}');
+        return { key: key!, pid: pid! };
+      }),
   };
 }
 
