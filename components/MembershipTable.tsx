@@ -19,16 +19,28 @@ import {
   type MemberVisualState,
 } from '@/lib/graph-model';
 
+import { RegistryFigure } from './RegistryFigure';
 import { StateMark } from './StateMark';
 
-const COLUMNS: Array<{ column: SortColumn | null; label: string; numeric?: boolean }> = [
+const COLUMNS: Array<{
+  column: SortColumn | null;
+  label: string;
+  numeric?: boolean;
+  title?: string;
+}> = [
   { column: 'state', label: 'BEAM state' },
   { column: 'pod', label: 'Pod' },
   { column: 'ip', label: 'IP' },
   { column: 'k8sNode', label: 'k8s node' },
   { column: 'ready', label: 'Ready' },
   { column: 'node', label: 'Node name' },
-  { column: 'registered', label: 'Registered', numeric: true },
+  {
+    column: 'hosted',
+    label: 'Hosted',
+    numeric: true,
+    title:
+      'Entries whose process lives on the node, per registry; hover one for the size of the node’s copy',
+  },
   { column: 'processes', label: 'Processes', numeric: true },
   { column: 'memoryBytes', label: 'Memory', numeric: true },
   { column: 'runQueue', label: 'Run queue', numeric: true },
@@ -166,10 +178,11 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
         <table className="w-full border-collapse text-left text-sm" data-testid="members-table">
           <thead className="border-b border-slate-300 text-xs uppercase text-slate-500 dark:border-slate-700">
             <tr>
-              {COLUMNS.map(({ column, label, numeric }) => (
+              {COLUMNS.map(({ column, label, numeric, title }) => (
                 <th
                   key={label}
                   scope="col"
+                  title={title}
                   aria-sort={order.column === column ? order.direction : undefined}
                   className={`px-2 py-1.5 font-medium ${numeric ? 'text-right' : ''}`}
                 >
@@ -242,10 +255,7 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
                   {row.registries.length === 0
                     ? '—'
                     : row.registries.map((entry) => (
-                        <div key={entry.registry}>
-                          <span className="text-slate-500">{entry.registry}</span>{' '}
-                          {formatCount(entry.count)}
-                        </div>
+                        <RegistryFigure key={entry.registry} entry={entry} />
                       ))}
                 </td>
                 <td className="px-2 py-1.5 text-right tabular-nums">

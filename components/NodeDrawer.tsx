@@ -8,6 +8,7 @@ import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
 
+import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
 import { useApi } from './use-api';
@@ -38,8 +39,8 @@ export interface NodeDrawerProps {
 
 /**
  * One member in depth: its Kubernetes and BEAM sides, sparklines of the last hour (fetched on
- * demand from `/nodes/{node}`), the peers it sees against those expected, registries and
- * process groups, and the doctor's verdict.
+ * demand from `/nodes/{node}`), the peers it sees against those expected, what it hosts of each
+ * registry beside its copy's size, and the doctor's verdict.
  */
 export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerProps) {
   const member = state.members.find((candidate) => candidate.key === memberKey);
@@ -76,11 +77,6 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
     .filter((candidate): candidate is string => candidate !== null && candidate !== node);
   const sees = new Set(beam?.sees ?? []);
   const history = data?.history ?? [];
-  const groups =
-    beam?.registries.filter(
-      (entry) => entry.registry === 'pg' || entry.registry.startsWith('pg:'),
-    ) ?? [];
-  const names = beam?.registries.filter((entry) => !groups.includes(entry)) ?? [];
 
   return (
     <aside
@@ -177,7 +173,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
             points={history.map((point) => ({ at: point.at, value: point.processCount }))}
           />
           <Sparkline
-            label="registered names"
+            label="hosted names"
             points={history.map((point) => ({ at: point.at, value: point.registeredNames }))}
           />
           <Sparkline
@@ -211,34 +207,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
           </ul>
         </section>
       ) : null}
-      {names.length > 0 ? (
-        <section>
-          <h3 className="mb-1 font-semibold">Registries</h3>
-          <ul className="space-y-0.5 text-xs">
-            {names.map((entry) => (
-              <li key={entry.registry}>
-                <span className="font-mono">{entry.registry}</span>: {formatCount(entry.count)}{' '}
-                names
-                {entry.hosted !== null ? `, ${formatCount(entry.hosted)} hosted here` : ''}
-                {entry.replicated ? ' (replicated)' : ' (node-local)'}
-              </li>
-            ))}
-          </ul>
-        </section>
-      ) : null}
-      {groups.length > 0 ? (
-        <section>
-          <h3 className="mb-1 font-semibold">Process groups</h3>
-          <ul className="space-y-0.5 text-xs">
-            {groups.map((entry) => (
-              <li key={entry.registry}>
-                <span className="font-mono">{entry.registry}</span>: {formatCount(entry.count)}{' '}
-                groups
-              </li>
-            ))}
-          </ul>
-        </section>
-      ) : null}
+      {beam && beam.registries.length > 0 ? <NodeRegistries registries={beam.registries} /> : null}
     </aside>
   );
 }

@@ -10,8 +10,9 @@ const clock = timeFormat('%H:%M');
 const ROW = 56;
 
 /**
- * Members and registered names over the last hour, as two strips sharing a time axis. d3
- * computes the scales and paths; React renders the SVG.
+ * Members and registered names over the last hour, as two strips sharing a time axis. Names are
+ * what the nodes host, each counted once where it lives (never a sum of replicas). d3 computes
+ * the scales and paths; React renders the SVG.
  */
 export function StripChart({ samples, now }: { samples: ClusterSample[]; now: number }) {
   const from = now - 3_600_000;
@@ -34,7 +35,7 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
       value: (sample) => sample.members,
       second: { label: 'clustered', color: '#16a34a', value: (sample) => sample.clustered },
     },
-    { label: 'registered names', color: '#9333ea', value: (sample) => sample.registeredNames },
+    { label: 'registered names', color: '#9333ea', value: (sample) => sample.hostedNames },
   ];
   const ticks = x.ticks(4);
   return (
@@ -49,7 +50,7 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
         aria-label={
           points.length === 0
             ? 'No samples yet'
-            : `Now ${points[points.length - 1]!.members} members, ${points[points.length - 1]!.registeredNames} registered names`
+            : `Now ${points[points.length - 1]!.members} members, ${points[points.length - 1]!.hostedNames} registered names`
         }
       >
         {strips.map((strip, index) => {

@@ -12,7 +12,7 @@ import type {
 } from './api';
 import { applyClusterDelta } from './cluster-diff';
 import type { ClusterState } from './cluster-state';
-import { registeredNames } from './graph-model';
+import { memberHosted } from './graph-model';
 
 /** How many timeline events the browser keeps (the server keeps its own ring). */
 export const TIMELINE_LIMIT = 500;
@@ -90,7 +90,7 @@ export function linkFailed(previous: LinkState, reason: string, now: number): Li
   };
 }
 
-/** One registry's total across the cluster, for the top bar. */
+/** One registry's total across the cluster, for the top bar: each entry counted once. */
 export interface RegistryTotal {
   registry: string;
   names: number;
@@ -105,32 +105,26 @@ export interface ClusterTotals {
   partitions: number;
   registries: RegistryTotal[];
   otpReleases: Array<{ otpRelease: string; nodes: number }>;
-  registeredNames: number;
+  /** What the connected nodes host, summed: every registered name once, where it lives. */
+  hostedNames: number;
 }
 
 /**
  * The top bar's summary: pods ready of listed, nodes in the main component of the nodes known,
- * partitions, names per registry (a replicated registry counts once — the largest view in the
- * cluster — a node-local one is summed) and the OTP releases running.
+ * partitions, names per registry (the summaries' totals: a replicated registry's copy counts
+ * once, a node-local one is summed) and the OTP releases running.
  */
 export function clusterTotals(state: ClusterState): ClusterTotals {
   const pods = state.members.filter((member) => member.kubernetes !== null);
   const nodes = state.members.filter((member) => member.node !== null);
   const main = state.mainPartition === null ? [] : (state.partitions[state.mainPartition] ?? []);
-  const registries = new Map<string, number>();
   const otp = new Map<string, number>();
   let names = 0;
   for (const member of state.members) {
     const side = member.beam;
     if (!side || side.connection.status !== 'connected') continue;
-    names += registeredNames(member);
-    for (const entry of side.registries) {
-      const total = registries.get(entry.registry) ?? 0;
-      registries.set(
-        entry.registry,
-        entry.replicated ? Math.max(total, entry.count) : total + entry.count,
-      );
-    }
+    // Hosted, never a copy's size: summing copies would count each name once per node.
+    names += memberHosted(member) ?? 0;
     if (side.otpRelease) otp.set(side.otpRelease, (otp.get(side.otpRelease) ?? 0) + 1);
   }
   return {
@@ -139,13 +133,14 @@ export function clusterTotals(state: ClusterState): ClusterTotals {
     nodesClustered: main.length,
     nodes: nodes.length,
     partitions: state.partitions.length,
-    registries: [...registries]
-      .map(([registry, count]) => ({ registry, names: count }))
-      .sort((a, b) => (a.registry < b.registry ? -1 : 1)),
+    registries: (state.registries ?? []).map((summary) => ({
+      registry: summary.registry,
+      names: summary.total,
+    })),
     otpReleases: [...otp]
       .map(([otpRelease, count]) => ({ otpRelease, nodes: count }))
       .sort((a, b) => (a.otpRelease < b.otpRelease ? -1 : 1)),
-    registeredNames: names,
+    hostedNames: names,
   };
 }
 
@@ -154,7 +149,8 @@ export interface ClusterSample {
   at: number;
   members: number;
   clustered: number;
-  registeredNames: number;
+  /** {@link ClusterTotals.hostedNames}: registered names, each counted once where it lives. */
+  hostedNames: number;
 }
 
 /** The strip chart's sample of a state. */
@@ -164,7 +160,7 @@ export function sampleOf(state: ClusterState, at: number): ClusterSample {
     at,
     members: state.members.length,
     clustered: totals.nodesClustered,
-    registeredNames: totals.registeredNames,
+    hostedNames: totals.hostedNames,
   };
 }
 

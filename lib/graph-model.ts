@@ -111,13 +111,13 @@ export function memberSides(member: ClusterMember): MemberSides {
   return member.kubernetes ? 'kubernetes-only' : 'beam-only';
 }
 
-/** Names registered on a member's node (hosted names, else the largest registry count), or 0. */
-export function registeredNames(member: ClusterMember): number {
-  const side = member.beam;
-  if (!side) return 0;
-  const hosted = hostedNames(side);
-  if (hosted !== null) return hosted;
-  return side.registries.reduce((max, entry) => Math.max(max, entry.count), 0);
+/**
+ * Names a member's node hosts ({@link hostedNames}: each entry counted where its process lives),
+ * null when no registry of it could count them. Never a replica's size: every node of a replicated
+ * registry holds the whole table, so a copy's size says nothing about the node.
+ */
+export function memberHosted(member: ClusterMember): number | null {
+  return member.beam ? hostedNames(member.beam) : null;
 }
 
 /** One mark of the graph. */
@@ -129,7 +129,8 @@ export interface GraphNode {
   label: string;
   node: string | null;
   state: MemberVisualState;
-  registered: number;
+  /** {@link memberHosted}: what the mark's size stands for. */
+  hosted: number | null;
   radius: number;
   /** Index into {@link GraphModel.groups}. */
   group: number;
@@ -174,12 +175,12 @@ export interface GraphModelOptions {
   meshes?: MeshBuilder;
 }
 
-/** The radius of a mark: area grows with registered names; marks shrink as the cluster grows. */
-export function markRadius(registered: number, maxRegistered: number, memberCount: number): number {
+/** The radius of a mark: area grows with hosted names; marks shrink as the cluster grows. */
+export function markRadius(hosted: number, maxHosted: number, memberCount: number): number {
   const base = memberCount > 300 ? 3 : memberCount > 60 ? 5 : 8;
   const extra = memberCount > 300 ? 5 : memberCount > 60 ? 7 : 10;
-  if (maxRegistered <= 0 || registered <= 0) return base;
-  return base + extra * Math.sqrt(Math.min(registered, maxRegistered) / maxRegistered);
+  if (maxHosted <= 0 || hosted <= 0) return base;
+  return base + extra * Math.sqrt(Math.min(hosted, maxHosted) / maxHosted);
 }
 
 function shortLabel(member: ClusterMember): string {
@@ -217,16 +218,16 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
       main: false,
     });
   }
-  const counts = state.members.map(registeredNames);
-  const maxRegistered = counts.reduce((max, count) => Math.max(max, count), 0);
+  const counts = state.members.map(memberHosted);
+  const maxHosted = counts.reduce<number>((max, count) => Math.max(max, count ?? 0), 0);
   const nodes: GraphNode[] = state.members.map((member, index) => ({
     id: memberId(member),
     key: member.key,
     label: shortLabel(member),
     node: member.node,
     state: memberVisualState(member, state),
-    registered: counts[index]!,
-    radius: markRadius(counts[index]!, maxRegistered, state.members.length),
+    hosted: counts[index] ?? null,
+    radius: markRadius(counts[index] ?? 0, maxHosted, state.members.length),
     group: member.partition ?? outsideGroup,
   }));
 

@@ -5,13 +5,29 @@
 import { compareNames } from './names';
 import type { ClusterMember, ClusterState } from './cluster-state';
 import {
+  memberHosted,
   memberId,
   memberSides,
   memberVisualState,
-  registeredNames,
   type MemberSides,
   type MemberVisualState,
 } from './graph-model';
+import { entryHosted, entryTitle } from './registry-view';
+
+/**
+ * One registry in a member's row. `hosted` is the figure the cell shows — what lives on the node;
+ * the copy's size is only in `title`, for the hover: a replicated registry's copy is the whole
+ * registry on every node, so showing it per row would repeat the cluster's total on each one.
+ */
+export interface RowRegistry {
+  registry: string;
+  hosted: number | null;
+  /** The node's copy size (a node-local registry: what lives on the node). */
+  count: number;
+  replicated: boolean;
+  /** The hover text: hosted, with the copy's size beside it. */
+  title: string;
+}
 
 /** One row: a member flattened to the columns the table shows. */
 export interface MembershipRow {
@@ -27,8 +43,9 @@ export interface MembershipRow {
   beamStatus: string | null;
   reason: string | null;
   node: string | null;
-  registries: Array<{ registry: string; count: number }>;
-  registered: number;
+  registries: RowRegistry[];
+  /** Names the node hosts across its registries ({@link memberHosted}); null when unknown. */
+  hosted: number | null;
   processes: number | null;
   memoryBytes: number | null;
   runQueue: number | null;
@@ -56,9 +73,12 @@ export function membershipRows(state: ClusterState): MembershipRow[] {
       node: member.node,
       registries: (beam?.registries ?? []).map((entry) => ({
         registry: entry.registry,
+        hosted: entryHosted(entry),
         count: entry.count,
+        replicated: entry.replicated,
+        title: entryTitle(entry),
       })),
-      registered: registeredNames(member),
+      hosted: memberHosted(member),
       processes: beam?.processCount ?? null,
       memoryBytes: beam?.memoryBytes ?? null,
       runQueue: beam?.runQueue ?? null,
@@ -77,7 +97,7 @@ export type SortColumn =
   | 'ready'
   | 'state'
   | 'node'
-  | 'registered'
+  | 'hosted'
   | 'processes'
   | 'memoryBytes'
   | 'runQueue'

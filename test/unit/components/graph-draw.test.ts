@@ -57,7 +57,7 @@ function mark(id: string, overrides: Partial<PlacedMark> = {}): PlacedMark {
     label: id,
     node: id,
     state: 'clustered',
-    registered: 0,
+    hosted: 0,
     radius: 8,
     group: 0,
     x: 0,

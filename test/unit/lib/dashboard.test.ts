@@ -10,6 +10,7 @@ import {
   reconnectDelay,
   clusterTotals,
   linkFailed,
+  sampleOf,
 } from '@/lib/dashboard';
 import { filterRows, membershipRows, sortRows } from '@/lib/membership';
 
@@ -97,6 +98,8 @@ describe('clusterTotals', () => {
       nodes: 3,
       partitions: 2,
       registries: [{ registry: 'swarm', names: 10 }],
+      // What the connected nodes host (6 + 4), not their copies (10 + 10).
+      hostedNames: 10,
       otpReleases: [
         { otpRelease: '25', nodes: 2 },
         { otpRelease: '26', nodes: 1 },
@@ -104,15 +107,26 @@ describe('clusterTotals', () => {
     });
   });
 
+  it('samples hosted names for the strip chart, each name once however many copies', () => {
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2)), pod(ip(3))],
+      fullMesh([1, 2, 3]).map((entry, index) => ({
+        ...entry,
+        registries: [swarm(9_000, 3_000 + index)],
+      })),
+    );
+    expect(sampleOf(state, 5)).toEqual({ at: 5, members: 3, clustered: 3, hostedNames: 9_003 });
+  });
+
   it('keeps an hour of samples and folds a burst into one', () => {
-    let samples = appendSample([], { at: 0, members: 1, clustered: 1, registeredNames: 0 });
-    samples = appendSample(samples, { at: 500, members: 2, clustered: 2, registeredNames: 0 });
+    let samples = appendSample([], { at: 0, members: 1, clustered: 1, hostedNames: 0 });
+    samples = appendSample(samples, { at: 500, members: 2, clustered: 2, hostedNames: 0 });
     expect(samples).toHaveLength(1);
     samples = appendSample(samples, {
       at: 3_700_000,
       members: 3,
       clustered: 3,
-      registeredNames: 0,
+      hostedNames: 0,
     });
     expect(samples.map((sample) => sample.at)).toEqual([3_700_000]);
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { buildGraphModel, markRadius, memberId, memberVisualState } from '@/lib/graph-model';
+import {
+  buildGraphModel,
+  markRadius,
+  memberHosted,
+  memberId,
+  memberVisualState,
+} from '@/lib/graph-model';
 import { boundsOf, fitTransform, groupCenters, seedPositions } from '@/lib/layout';
 
 import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
@@ -90,7 +96,7 @@ describe('buildGraphModel', () => {
     expect(kinds.filter((kind) => kind === 'missing')).toHaveLength(3);
   });
 
-  it('sizes marks by registered names', () => {
+  it('sizes marks by hosted names', () => {
     const state = stateOf(
       [pod(ip(1)), pod(ip(2))],
       [
@@ -99,9 +105,32 @@ describe('buildGraphModel', () => {
       ],
     );
     const [first, second] = buildGraphModel(state).nodes;
-    expect(first!.registered).toBe(90);
+    expect(first!.hosted).toBe(90);
     expect(first!.radius).toBeGreaterThan(second!.radius);
     expect(markRadius(0, 0, 3)).toBe(markRadius(0, 100, 3));
+  });
+
+  it('never sizes a mark by a replica: a copy without a hosted figure counts as unknown', () => {
+    // Every node holds the whole Swarm table; without the hosted count the node's share is
+    // unknown, and 10,000 on each node would draw every mark as the busiest.
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2))],
+      [
+        side(n(1), [n(2)], { registries: [swarm(10_000, null)] }),
+        side(n(2), [n(1)], {
+          registries: [
+            swarm(10_000, null),
+            { registry: 'registry:MyApp.Sessions', count: 12, hosted: null, replicated: false },
+          ],
+        }),
+      ],
+    );
+    const [first, second] = buildGraphModel(state).nodes;
+    expect(first!.hosted).toBeNull();
+    expect(memberHosted(state.members[0]!)).toBeNull();
+    // A node-local registry's count is what lives on the node: that one is hosted.
+    expect(second!.hosted).toBe(12);
+    expect(second!.radius).toBeGreaterThan(first!.radius);
   });
 
   it('falls back to the node name for a member without a pod', () => {
