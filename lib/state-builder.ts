@@ -11,8 +11,6 @@ import type {
   DistributionStatus,
   OtpSkew,
   RegistryDisagreement,
-  RegistryDivergence,
-  RegistryRebalance,
   UnclusteredMember,
 } from './cluster-state';
 import { unclusteredOf } from './diagnosis';
@@ -79,10 +77,6 @@ export interface ClusterStateInput {
   kubernetesMembers: readonly KubernetesMember[];
   /** The BEAM side of every node beamscope tracks, by node name. */
   beam: ReadonlyMap<string, BeamSide>;
-  /** Rebalances the collector is following (over time, so not derivable from one moment). */
-  rebalances?: RegistryRebalance[];
-  /** What the collector's last comparisons of registry copies found. */
-  divergences?: RegistryDivergence[];
 }
 
 /** A BEAM side for a node seen in the mesh that beamscope does not connect to itself. */
@@ -192,7 +186,8 @@ export function buildClusterState(
     otpSkew: otpSkewOf([...sides.values()]),
     registryDisagreements: registryDisagreementsOf(partitions, sides),
     registries: registrySummaries(sorted, partitions.length > 0 ? 0 : null),
-    rebalances: input.rebalances ?? [],
-    divergences: input.divergences ?? [],
+    // Followed over time by the collector, which fills them in; one moment cannot tell them.
+    rebalances: [],
+    divergences: [],
   };
 }

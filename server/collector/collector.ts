@@ -19,15 +19,22 @@ import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
 import type { NodeConnectionState } from '../erlang/manager';
-import { lookupName, runProbes, type NodeProbeReport } from '../erlang/probes';
+import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
 import { Coalescer } from './coalesce';
+import { compareCopies, DivergenceMonitor } from './divergence';
 import { EventStream, type CollectorMessage, type CollectorSnapshot } from './event-stream';
 import { NodeHistory } from './history';
 import { checkLookupName, lookupAcross } from './lookup';
 import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
-import { resolveOptions, type CollectorOptions, type CollectorSettings } from './options';
+import {
+  resolveOptions,
+  type CollectorManager,
+  type CollectorOptions,
+  type CollectorSettings,
+} from './options';
 import { RegistryChangeBatch } from './registry-batch';
 import { answeredNothing, PeerLists, probedSide, withConnection } from './report';
+import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
 export type { CollectorMessage, CollectorSnapshot } from './event-stream';
@@ -56,6 +63,9 @@ export class Collector {
   private readonly scheduler: ProbeScheduler;
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
   private readonly metricsOf: ClusterMetrics;
+  private readonly rebalances = new RebalanceTracker();
+  private readonly divergences = new DivergenceMonitor();
+  private comparing = false;
   private state: ClusterState;
   private running = false;
 
@@ -367,14 +377,68 @@ export class Collector {
   }
 
   private recomputeOnce(): void {
-    const next = this.compute();
+    const now = this.now();
+    const computed = this.compute();
+    const main = new Set(
+      computed.mainPartition === null ? [] : computed.partitions[computed.mainPartition],
+    );
+    const listed = new Set(
+      computed.members
+        .filter((member) => member.kubernetes?.ready && !member.kubernetes.terminating)
+        .map((member) => member.node)
+        .filter((node): node is string => node !== null),
+    );
+    const rebalanced = this.rebalances.observe(computed.registries, main, listed, now);
+    const next: ClusterState = {
+      ...computed,
+      rebalances: this.rebalances.current(),
+      divergences: this.divergences.forState(computed),
+    };
     const delta = diffClusterState(this.state, next);
-    if (!delta) return;
-    const events = diffClusterStates(this.state, next, this.meshes);
+    if (!delta) {
+      this.stream.publishEvents(rebalanced);
+      return;
+    }
+    const events = [...diffClusterStates(this.state, next, this.meshes), ...rebalanced];
+    if (events.some((event) => event.kind === 'partition_healed')) this.divergences.healed(now);
     this.state = next;
     this.stream.publishDelta(delta);
     this.stream.publishEvents(events.filter((event) => event.kind !== 'registry_changed'));
     for (const event of events)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
+    void this.compareCopiesDue(next);
+  }
+
+  /**
+   * Compares the copies of the registries whose counts say they may disagree (and those known
+   * to, until they agree), one comparison at a time and never more often than the monitor
+   * allows: a bounded read of the nodes, run beside the probes, not in their way.
+   */
+  private async compareCopiesDue(state: ClusterState): Promise<void> {
+    const { manager, probe } = this.settings;
+    if (!manager || this.comparing || !this.running) return;
+    const due = this.divergences.due(state, this.now());
+    if (due.length === 0) return;
+    this.comparing = true;
+    try {
+      for (const entry of due) {
+        const result = await compareCopies(
+          (node) => this.nodeRpc(manager, node),
+          entry.registry,
+          entry.nodes,
+          { timeoutMs: probe.timeoutMs },
+        ).catch(() => null);
+        if (!result || !this.running) continue;
+        this.stream.publishEvents(this.divergences.record(result, this.now()));
+      }
+    } finally {
+      this.comparing = false;
+    }
+    this.scheduleRecompute();
+  }
+
+  /** One node's rpc, as the probes take it: their own module, function and arguments. */
+  private nodeRpc(manager: CollectorManager, node: string): RpcFunction {
+    return (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions);
   }
 }

@@ -306,22 +306,12 @@ export function rowsOnHostProbe(table: Atom, layout: RowLayout, host: Atom): Pro
   };
 }
 
-/** One row of a copy, reduced to what a comparison needs. */
-export interface KeyAndPid {
-  key: Term;
-  pid: Term;
-}
-
 /**
- * `ets:select(Table, MS)`: `{Key, Pid}` of the rows of this node's copy whose process lives on
- * `host`, nothing else of the row. Asked only for hosts whose counts differ between copies.
+ * `ets:select(Table, MS)`: the keys of the rows of this node's copy whose process lives on
+ * `host` — keys only, the pid's node being `host` by the guard. Asked of one copy per group of
+ * copies that agree on every host's count, and only for the hosts where the groups differ.
  */
-export function rowsOnHostListProbe(
-  table: Atom,
-  layout: RowLayout,
-  host: Atom,
-): ProbeCall<KeyAndPid[]> {
-  const key = tuple(atom('element'), layout.key, atom('$1'));
+export function keysOnHostProbe(table: Atom, layout: RowLayout, host: Atom): ProbeCall<Term[]> {
   return {
     module: 'ets',
     fn: 'select',
@@ -331,14 +321,30 @@ export function rowsOnHostListProbe(
         tuple(
           atom('$1'),
           [tuple(atom('=:='), tuple(atom('node'), rowElement(layout.pid)), host)],
-          [tuple(tuple(key, rowElement(layout.pid)))],
+          [tuple(atom('element'), layout.key, atom('$1'))],
         ),
       ],
     ],
+    parse: (reply) => asList(reply),
+  };
+}
+
+/** `ets:lookup(Table, Key)` → the pid of each row under `key` (at the layout's pid path). */
+export function rowPidsProbe(table: Atom, key: Term, layout: RowLayout): ProbeCall<Term[]> {
+  return {
+    module: 'ets',
+    fn: 'lookup',
+    args: [table, key],
     parse: (reply) =>
       asList(reply).map((row) => {
-        const [key, pid] = asTuple(row, 2, '{Key, Pid}');
-        return { key: key!, pid: pid! };
+        let value: Term = row;
+        for (const index of layout.pid) {
+          if (!(value instanceof Tuple) || value.arity < index) {
+            throw new ProbeReplyError(`a row with a pid at ${layout.pid.join('.')}`);
+          }
+          value = value.at(index - 1)!;
+        }
+        return value;
       }),
   };
 }

@@ -1,0 +1,361 @@
+import 'server-only';
+
+// Comparing the copies of a replicated registry within a partition: which names some copies hold
+// and others do not, and which resolve to different processes on different copies (what a
+// netsplit leaves behind). Bounded: each copy is first reduced to a count per hosting node,
+// counted on the node; names travel only for the hosts whose counts differ between copies.
+
+import type {
+  ClusterState,
+  RegistryDivergence,
+  RegistryNameView,
+  TimelineEventDraft,
+} from '@/lib/cluster-state';
+import { formatCount } from '@/lib/format';
+import { registryKeyParts, registryLabel, registryUnit } from '@/lib/registries';
+
+import { formatTerm } from '../erlang/codec';
+import { atom, Pid, type Atom, type Term } from '../erlang/codec/terms';
+import {
+  callProbe,
+  existingAtom,
+  keysOnHostProbe,
+  registryAtomName,
+  rowPidsProbe,
+  rowsOnHostProbe,
+  type ProbeCall,
+  type RowLayout,
+  type RpcFunction,
+} from '../erlang/probes';
+
+/** Where a replicated registry's copy lives on each node and how its rows hold key and pid. */
+export interface RegistryTable {
+  table: string;
+  layout: RowLayout;
+}
+
+/** The table behind a registry key, for the backends whose copies hold one row per name. */
+export function registryTable(registry: string): RegistryTable | null {
+  const { backend, name } = registryKeyParts(registry);
+  switch (backend) {
+    case 'swarm':
+      // {entry, Name, Pid, Ref, Meta, Clock}
+      return { table: 'swarm_registry', layout: { key: 2, pid: [3] } };
+    case 'global':
+      // {Name, Pid, Method, Ref}
+      return { table: 'global_names', layout: { key: 1, pid: [2] } };
+    case 'horde':
+      // {Key, {Registry, Node}, {Pid, Value}}
+      return name
+        ? { table: `keys_${registryAtomName(name)}`, layout: { key: 1, pid: [3, 1] } }
+        : null;
+    case 'syn':
+      // {Name, Pid, Meta, Time, MRef, Node}
+      return name ? { table: `syn_registry_by_name_${name}`, layout: { key: 1, pid: [2] } } : null;
+    default:
+      return null;
+  }
+}
+
+/** What one comparison of a partition's copies found, and what it cost. */
+export interface CopyComparison {
+  registry: string;
+  nodes: string[];
+  missing: RegistryDivergence['missing'];
+  duplicates: RegistryDivergence['duplicates'];
+  /** Remote calls made, and the keys shipped back (only where copies' counts differed). */
+  calls: number;
+  keysFetched: number;
+  /** Groups of copies that agree on every host's count, and the hosts where groups differ. */
+  groups: number;
+  hostsCompared: number;
+}
+
+export interface CompareOptions {
+  timeoutMs: number;
+  /** How many names of each kind to show with their processes. */
+  sampleSize?: number;
+}
+
+const pidKeyOf = (pid: Term): string =>
+  pid instanceof Pid ? `${pid.node.name}|${pid.id}|${pid.serial}|${pid.creation}` : formatTerm(pid);
+
+const pidView = (pid: Term): { pid: string; pidNode: string } =>
+  pid instanceof Pid
+    ? { pid: `<${pid.id}.${pid.serial}>`, pidNode: pid.node.name }
+    : { pid: formatTerm(pid), pidNode: '' };
+
+/**
+ * Compares the copies of `registry` held by `nodes` (one partition), shipping as little as it
+ * can:
+ * 1. each copy is counted per hosting node, on the node (k copies × k hosts counts);
+ * 2. copies with the same counts everywhere form a group, and one copy speaks for its group;
+ * 3. for the hosts where the groups' counts differ, each group's copy sends its keys (no pids);
+ * 4. a key some groups hold and others do not is missing there; a key every group holds, under
+ *    different hosts, points at two processes — a duplicate; the first few of each are looked
+ *    up one by one for their pids.
+ * Two copies that differ only where their counts compensate exactly go unnoticed: the counts
+ * are a fingerprint, not a proof. Null when the registry has no comparable table.
+ */
+export async function compareCopies(
+  rpcOf: (node: string) => RpcFunction,
+  registry: string,
+  nodes: readonly string[],
+  options: CompareOptions,
+): Promise<CopyComparison | null> {
+  const spec = registryTable(registry);
+  if (!spec) return null;
+  let calls = 0;
+  const call = <T>(node: string, probe: ProbeCall<T>) => {
+    calls += 1;
+    return callProbe(rpcOf(node), probe, options.timeoutMs);
+  };
+  // The table exists where its name is an atom: a node without it holds no copy to compare.
+  const found = await Promise.all(
+    nodes.map(async (node) => {
+      calls += 1;
+      const table = await existingAtom(rpcOf(node), spec.table, options.timeoutMs);
+      return table ? { node, table } : null;
+    }),
+  );
+  const copies = found.filter((copy): copy is { node: string; table: Atom } => copy !== null);
+  if (copies.length < 2) return null;
+  // Node names of one partition are atoms on each of its nodes already (they are connected).
+  const hosts = nodes.map((node) => atom(node));
+  const counts = await Promise.all(
+    copies.map(({ node, table }) =>
+      Promise.all(hosts.map((host) => call(node, rowsOnHostProbe(table, spec.layout, host)))),
+    ),
+  );
+
+  const groups = new Map<
+    string,
+    { copy: { node: string; table: Atom }; nodes: string[]; counts: number[] }
+  >();
+  copies.forEach((copy, index) => {
+    const signature = counts[index]!.join(',');
+    const group = groups.get(signature);
+    if (group) group.nodes.push(copy.node);
+    else groups.set(signature, { copy, nodes: [copy.node], counts: counts[index]! });
+  });
+  const speakers = [...groups.values()];
+  const differing = hosts
+    .map((host, index) => ({ host, index }))
+    .filter(({ index }) =>
+      speakers.some((group) => group.counts[index] !== speakers[0]!.counts[index]),
+    );
+
+  // key text → group index → host; and each key's term, for the sample lookups.
+  const hostsOfKey = new Map<string, Map<number, string>>();
+  const terms = new Map<string, Term>();
+  let keysFetched = 0;
+  await Promise.all(
+    speakers.map(async (group, groupIndex) => {
+      for (const { host } of differing) {
+        const keys = await call(
+          group.copy.node,
+          keysOnHostProbe(group.copy.table, spec.layout, host),
+        );
+        keysFetched += keys.length;
+        for (const key of keys) {
+          const text = formatTerm(key, { maxLength: 200 });
+          if (!terms.has(text)) terms.set(text, key);
+          let byGroup = hostsOfKey.get(text);
+          if (!byGroup) hostsOfKey.set(text, (byGroup = new Map()));
+          byGroup.set(groupIndex, host.name);
+        }
+      }
+    }),
+  );
+
+  const sampleSize = options.sampleSize ?? 10;
+  const missing: RegistryDivergence['missing'] = { count: 0, sample: [] };
+  const duplicates: RegistryDivergence['duplicates'] = { count: 0, sample: [] };
+  const duplicateKeys: string[] = [];
+  for (const key of [...hostsOfKey.keys()].sort()) {
+    const byGroup = hostsOfKey.get(key)!;
+    if (byGroup.size < speakers.length) {
+      missing.count += 1;
+      if (missing.sample.length < sampleSize) {
+        const heldBy = speakers.filter((_, index) => byGroup.has(index)).flatMap((g) => g.nodes);
+        const missingOn = speakers
+          .filter((_, index) => !byGroup.has(index))
+          .flatMap((g) => g.nodes);
+        missing.sample.push({ name: key, heldBy: heldBy.sort(), missingOn: missingOn.sort() });
+      }
+    } else if (new Set(byGroup.values()).size > 1) {
+      duplicates.count += 1;
+      if (duplicateKeys.length < sampleSize) duplicateKeys.push(key);
+    }
+  }
+  // The sampled duplicates' processes, one lookup per group's copy.
+  for (const key of duplicateKeys) {
+    const views = new Map<string, RegistryNameView>();
+    for (const group of speakers) {
+      const pids = await call(
+        group.copy.node,
+        rowPidsProbe(group.copy.table, terms.get(key)!, spec.layout),
+      );
+      for (const pid of pids) {
+        const id = pidKeyOf(pid);
+        const view = views.get(id);
+        if (view) view.heldBy.push(...group.nodes);
+        else views.set(id, { ...pidView(pid), heldBy: [...group.nodes] });
+      }
+    }
+    duplicates.sample.push({
+      name: key,
+      views: [...views.values()].map((view) => ({ ...view, heldBy: view.heldBy.sort() })),
+    });
+  }
+  return {
+    registry,
+    nodes: copies.map((copy) => copy.node),
+    missing,
+    duplicates,
+    calls,
+    keysFetched,
+    groups: speakers.length,
+    hostsCompared: differing.length,
+  };
+}
+
+/** A partition's nodes as a stable identity (partition indexes move as the mesh changes). */
+const partitionId = (nodes: readonly string[]) => nodes[0] ?? '';
+
+interface Active {
+  registry: string;
+  partitionNodes: string[];
+  since: number;
+  comparedAt: number;
+  missing: RegistryDivergence['missing'];
+  duplicates: RegistryDivergence['duplicates'];
+}
+
+/** Partitions (of two nodes or more) where a registry's copies may disagree, by its counts. */
+export function suspectedDivergences(
+  state: Pick<ClusterState, 'registries' | 'partitions'>,
+): Array<{ registry: string; nodes: string[] }> {
+  const found: Array<{ registry: string; nodes: string[] }> = [];
+  for (const summary of state.registries) {
+    if (!summary.replicated || !registryTable(summary.registry)) continue;
+    state.partitions.forEach((partition, index) => {
+      const shares = summary.shares.filter((share) => share.partition === index);
+      if (shares.length < 2) return;
+      const sizes = new Set(shares.map((share) => share.count));
+      const hosted = shares.map((share) => share.hosted);
+      // Copies of one size whose hosted entries add up to more or less than that size hold
+      // the same number of names, not the same names: a name can point at two processes.
+      const hostedSum = hosted.every((value) => value !== null)
+        ? hosted.reduce((sum: number, value) => sum + value!, 0)
+        : null;
+      if (sizes.size > 1 || (hostedSum !== null && hostedSum !== shares[0]!.count)) {
+        found.push({ registry: summary.registry, nodes: partition });
+      }
+    });
+  }
+  return found;
+}
+
+/**
+ * Keeps the divergences found so far and decides what to compare next: any partition whose
+ * counts suggest the copies disagree, and any partition with a known divergence (to see it
+ * clear), at most every `intervalMs` each. Emits an event when a divergence appears and when it
+ * clears, with how long the copies took to agree — counted from the last heal when there was one.
+ */
+export class DivergenceMonitor {
+  private readonly active = new Map<string, Active>();
+  private readonly lastCompared = new Map<string, number>();
+  private lastHealAt: number | null = null;
+
+  constructor(private readonly intervalMs = 3000) {}
+
+  /** Notes a heal of the mesh, to time how long the copies take to agree afterwards. */
+  healed(at: number): void {
+    this.lastHealAt = at;
+  }
+
+  /** What to compare now: `{registry, nodes}` pairs due for a comparison. */
+  due(state: Pick<ClusterState, 'registries' | 'partitions'>, now: number) {
+    const wanted = new Map<string, { registry: string; nodes: string[] }>();
+    for (const entry of suspectedDivergences(state)) {
+      wanted.set(`${entry.registry}|${partitionId(entry.nodes)}`, entry);
+    }
+    for (const [id, active] of this.active) {
+      if (wanted.has(id)) continue;
+      // Counts look fine again: one more comparison confirms it, on the partition as it is now.
+      const partition = state.partitions.find((nodes) => nodes.includes(active.partitionNodes[0]!));
+      if (partition && partition.length >= 2)
+        wanted.set(id, { registry: active.registry, nodes: partition });
+      else this.active.delete(id);
+    }
+    return [...wanted.entries()]
+      .filter(([id]) => now - (this.lastCompared.get(id) ?? -Infinity) >= this.intervalMs)
+      .map(([id, entry]) => {
+        this.lastCompared.set(id, now);
+        return entry;
+      });
+  }
+
+  /** Records a comparison's result; returns the events it gives rise to. */
+  record(result: CopyComparison, now: number): TimelineEventDraft[] {
+    const id = `${result.registry}|${partitionId(result.nodes)}`;
+    const previous = this.active.get(id);
+    const diverged = result.missing.count + result.duplicates.count > 0;
+    const label = registryLabel(result.registry);
+    const unit = registryUnit(result.registry);
+    if (diverged) {
+      this.active.set(id, {
+        registry: result.registry,
+        partitionNodes: result.nodes,
+        since: previous?.since ?? now,
+        comparedAt: now,
+        missing: result.missing,
+        duplicates: result.duplicates,
+      });
+      if (previous) return [];
+      return [
+        {
+          kind: 'registry_diverged',
+          severity: 'warning',
+          message: `${label} copies disagree on ${result.nodes.length} nodes: ${formatCount(result.missing.count)} ${unit} missing on some, ${formatCount(result.duplicates.count)} pointing at two processes`,
+        },
+      ];
+    }
+    if (!previous) return [];
+    this.active.delete(id);
+    const from =
+      this.lastHealAt !== null && this.lastHealAt >= previous.since
+        ? this.lastHealAt
+        : previous.since;
+    const took = ((now - from) / 1000).toFixed(1);
+    const after = from === this.lastHealAt ? 'after the heal' : 'after they diverged';
+    return [
+      {
+        kind: 'registry_converged',
+        severity: 'info',
+        message: `${label} copies agree again on ${result.nodes.length} nodes, ${took} s ${after} (${formatCount(previous.duplicates.count)} duplicates, ${formatCount(previous.missing.count)} missing at the last look)`,
+      },
+    ];
+  }
+
+  /** The divergences as the state shows them, indexed by the state's partitions. */
+  forState(state: Pick<ClusterState, 'partitions'>): RegistryDivergence[] {
+    const shown: RegistryDivergence[] = [];
+    for (const active of this.active.values()) {
+      const partition = state.partitions.findIndex((nodes) =>
+        nodes.includes(active.partitionNodes[0]!),
+      );
+      if (partition < 0) continue;
+      shown.push({
+        registry: active.registry,
+        partition,
+        since: active.since,
+        comparedAt: active.comparedAt,
+        missing: active.missing,
+        duplicates: active.duplicates,
+      });
+    }
+    return shown.sort((x, y) => x.partition - y.partition || (x.registry < y.registry ? -1 : 1));
+  }
+}
