@@ -100,6 +100,12 @@ describe('beamscope probe', () => {
     expect(report.registries.global).toEqual({
       status: 'present',
       names: Number(await a.eval('length(global:registered_names())')),
+      // Every :global name here was registered by processes on b.
+      hostedHere: Number(
+        await a.eval(
+          'length([N || N <- global:registered_names(), node(global:whereis_name(N)) =:= node()])',
+        ),
+      ),
     });
 
     const onB = JSON.parse(
@@ -138,7 +144,7 @@ describe('beamscope probe', () => {
     expect(result.stdout).toMatch(
       new RegExp(`^Registry ${registry.replace('.', '\\.')} +4 keys$`, 'm'),
     );
-    expect(result.stdout).toMatch(/^:global +3 names$/m);
+    expect(result.stdout).toMatch(/^:global +3 names, 3 hosted here$/m);
     expect(result.stdout).not.toContain(cookie);
   });
 

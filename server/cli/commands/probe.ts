@@ -11,7 +11,8 @@ import { UsageError, type Command, type CommandIo } from '../command';
 const USAGE =
   'beamscope probe NODE (--cookie-file FILE | --cookie-env VAR) [--port PORT | --epmd-port PORT] ' +
   '[--tls-ca FILE --tls-cert FILE --tls-key FILE] [--timeout MS] [--name LOCALNAME] ' +
-  '[--registry NAME]... [--horde NAME]... [--json]';
+  '[--registry NAME]... [--horde NAME]... [--horde-supervisor NAME]... [--syn-scope SCOPE]... ' +
+  '[--json]';
 
 const OPTIONS = {
   'cookie-file': { type: 'string' },
@@ -25,6 +26,8 @@ const OPTIONS = {
   name: { type: 'string' },
   registry: { type: 'string', multiple: true },
   horde: { type: 'string', multiple: true },
+  'horde-supervisor': { type: 'string', multiple: true },
+  'syn-scope': { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } as const;
 
@@ -145,19 +148,14 @@ function toText(node: string, report: NodeProbeReport): string {
   ];
   const { registries } = report;
   const registryRows: Array<[string, string]> = [
-    [':global', detectionText(registries.global, (found) => `${found.names} names`)],
-    [
-      'Swarm',
-      detectionText(
-        registries.swarm,
-        (found) => `${found.names} names, ${found.hostedHere ?? unknown} hosted here`,
-      ),
-    ],
+    [':global', detectionText(registries.global, (found) => replicaText(found))],
+    ['Swarm', detectionText(registries.swarm, (found) => replicaText(found))],
     [
       ':pg (default scope)',
       detectionText(
         registries.pg,
-        (found) => `${found.groups} groups, ${found.members ?? `${unknown} (sampled)`} members`,
+        (found) =>
+          `${found.groups} groups, ${found.members ?? `${unknown} (sampled)`} members, ${found.localMembers ?? unknown} here`,
       ),
     ],
     [
@@ -166,13 +164,20 @@ function toText(node: string, report: NodeProbeReport): string {
         registries.syn,
         (found) =>
           found.scopes
-            .map((scope) => `${scope.scope}: ${scope.names ?? unknown} names`)
-            .join(', ') || 'no scopes',
+            .map(
+              (scope) =>
+                `${scope.scope}: ${scope.names ?? unknown} names (${scope.hostedHere ?? unknown} hosted here), ${scope.members ?? unknown} group members (${scope.localMembers ?? unknown} here)`,
+            )
+            .join('; ') || 'no scopes started',
       ),
     ],
     ...registries.horde.map((entry): [string, string] => [
       `Horde ${entry.name}`,
-      detectionText(entry, (found) => `${found.names} names`),
+      detectionText(entry, (found) => replicaText(found)),
+    ]),
+    ...registries.hordeSupervisors.map((entry): [string, string] => [
+      `Horde supervisor ${entry.name}`,
+      detectionText(entry, (found) => `${found.children} children here`),
     ]),
     ...registries.elixirRegistries.map((entry): [string, string] => [
       `Registry ${entry.name}`,
@@ -188,6 +193,11 @@ function toText(node: string, report: NodeProbeReport): string {
     for (const [field, error] of errors) lines.push(`  ${field}: ${error.message}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** A replicated registry's line: this node's copy, and how much of it lives here. */
+function replicaText(found: { names: number; hostedHere: number | null }): string {
+  return `${found.names} names, ${found.hostedHere ?? '?'} hosted here`;
 }
 
 /** `beamscope probe`: connect to one node as a hidden node, run the probe catalogue, print it. */
@@ -243,6 +253,8 @@ export const probeCommand: Command = {
         timeoutMs,
         elixirRegistries: values.registry ?? [],
         hordeRegistries: values.horde ?? [],
+        hordeSupervisors: values['horde-supervisor'] ?? [],
+        ...(values['syn-scope'] ? { synScopes: values['syn-scope'] } : {}),
       });
       io.stdout(
         values.json
