@@ -10,6 +10,7 @@ import { MeshBuilder } from '@/lib/mesh';
 
 import { MembershipTable } from './MembershipTable';
 import { NodeDrawer } from './NodeDrawer';
+import { RegistriesPanel } from './RegistriesPanel';
 import { RegistryLookup } from './RegistryLookup';
 import { SandboxPanel } from './SandboxPanel';
 import { Timeline } from './Timeline';
@@ -114,7 +115,10 @@ function Skeleton() {
   );
 }
 
-/** The dashboard of one cluster: top bar, topology, timeline, lookup, membership and the drawer. */
+/**
+ * The dashboard of one cluster: top bar, topology, timeline, lookup, registries, membership and
+ * the drawer.
+ */
 export function Dashboard({ clusterId }: { clusterId: string }) {
   const { data, error, link, samples } = useClusterStream(clusterId);
   const [selectedKey, setSelectedKey] = useState<string | null>(null);
@@ -183,6 +187,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
               />
             </div>
           </div>
+          <RegistriesPanel state={data.state} onSelectNode={selectNode} />
           <MembershipTable state={data.state} selectedKey={selectedKey} onSelect={setSelectedKey} />
         </main>
       )}

@@ -20,7 +20,11 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
     label: 'Mesh',
     kinds: ['link_up', 'link_down', 'partition_detected', 'partition_healed'],
   },
-  { id: 'registry', label: 'Registry', kinds: ['registry_changed'] },
+  {
+    id: 'registry',
+    label: 'Registry',
+    kinds: ['registry_changed', 'registry_rebalanced', 'registry_diverged', 'registry_converged'],
+  },
   { id: 'kubernetes', label: 'Kubernetes', kinds: ['kubernetes_event'] },
 ];
 

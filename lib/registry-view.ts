@@ -225,6 +225,21 @@ export function partitionName(partition: number, mainPartition: number | null): 
   return `partition ${partition + 1}${partition === mainPartition ? ' (main)' : ''}`;
 }
 
+/** Why a node's bar is not like the others: another partition, no count, or nothing hosted yet. */
+export function barNote(
+  bar: Pick<RegistryBar, 'main' | 'partition' | 'hosted' | 'idle'>,
+  mainPartition: number | null,
+): string | null {
+  if (!bar.main) {
+    return bar.partition === null
+      ? 'outside the mesh'
+      : `${partitionName(bar.partition, mainPartition)}, not in the totals`;
+  }
+  if (bar.hosted === null) return 'cannot count what it hosts';
+  if (bar.idle) return 'joined, hosts nothing yet';
+  return null;
+}
+
 /** "12 names missing on some copies · 3 resolving to different processes". */
 export function divergenceCounts(divergence: RegistryDivergence, unit: string): string {
   const parts: string[] = [];
