@@ -1,7 +1,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { DashboardPage } from './pages/dashboard-page';
+import type { ClusterSnapshot } from '@/lib/api';
+
+import type { DashboardPage, PanelRegistry } from './pages/dashboard-page';
 import { startStack, type E2eStack } from './support/stack';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 
@@ -9,6 +11,27 @@ interface SandboxPod {
   name: string;
   ip: string;
 }
+
+/** The devices the sandbox registers in Swarm (`startSandbox` passes `--devices 1000`). */
+const DEVICES = 1000;
+
+const digits = (text: string) => text.replace(/\D/g, '');
+
+/** What the main partition's nodes host, summed; NaN when one cannot count. */
+const hostedSum = (registry: PanelRegistry) =>
+  registry.bars.filter((bar) => bar.main).reduce((sum, bar) => sum + (bar.hosted ?? Number.NaN), 0);
+
+/**
+ * The state is settled for a registry when its bars add up to its total — and, for a replicated
+ * one, the copies agree and the panel says the invariant holds.
+ */
+const addsUp = (registry: PanelRegistry) =>
+  hostedSum(registry) === registry.total &&
+  (!registry.replicated || registry.invariant === 'holds');
+
+/** Entries spread over several nodes: no node's share can be the copy's size. */
+const spread = (registry: PanelRegistry) =>
+  registry.replicated && registry.bars.filter((bar) => (bar.hosted ?? 0) > 0).length >= 2;
 
 describe('the live dashboard in Chromium: the cluster moves, the page follows', () => {
   let sandbox: RunningSandbox;
@@ -39,6 +62,84 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     await view.screenshot('dashboard-3-nodes');
   });
 
+  it('shows per registry what each node hosts, adding up to the total, never a copy as a node’s count', async () => {
+    // A card per registry the nodes report, as the API's state lists them: Swarm, :global and
+    // :pg in the demo app, and Horde or syn whenever the demo app runs them too.
+    const apiRegistries = async () => {
+      const response = await fetch(`${dashboard.url}/api/clusters/${await view.clusterId()}`);
+      const body = (await response.json()) as ClusterSnapshot;
+      return body.state.registries.map((summary) => summary.registry);
+    };
+    await expect
+      .poll(
+        async () => {
+          const [api, shown] = await Promise.all([apiRegistries(), view.registries()]);
+          return shown.map((registry) => registry.registry).join(' ') === api.join(' ');
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(true);
+    await expect
+      .poll(
+        async () =>
+          (await view.registries())
+            .filter((registry) => !addsUp(registry))
+            .map((registry) => registry.registry),
+        { timeout: 30_000 },
+      )
+      .toEqual([]);
+
+    const registries = await view.registries();
+    const swarm = registries.find((registry) => registry.registry === 'swarm');
+    expect(swarm?.total).toBe(DEVICES);
+    for (const registry of registries) {
+      expect(registry.bars.map((bar) => bar.node)).toEqual([
+        'myapp@127.0.0.2',
+        'myapp@127.0.0.3',
+        'myapp@127.0.0.4',
+      ]);
+      for (const bar of registry.bars) {
+        // The figure drawn is what the node hosts…
+        expect(digits(bar.text)).toBe(String(bar.hosted));
+        // …and, where entries are spread, never the copy of the whole registry.
+        if (spread(registry)) expect(bar.hosted!).toBeLessThan(bar.count);
+      }
+    }
+    expect(swarm && spread(swarm)).toBe(true);
+
+    // The members table: hosted per registry, the copy's size only in the hover.
+    const figures = await view.memberRegistryFigures();
+    const byKey = new Map(registries.map((registry) => [registry.registry, registry]));
+    expect(figures.filter((figure) => figure.registry === 'swarm')).toHaveLength(3);
+    for (const figure of figures) {
+      const registry = byKey.get(figure.registry);
+      expect(digits(figure.text)).toBe(String(figure.hosted));
+      if (registry && spread(registry)) {
+        expect(figure.hosted!).toBeLessThan(figure.count);
+        expect(figure.title).toContain('copy of the whole registry');
+      }
+    }
+
+    const panel = view.registriesPanel();
+    await panel.scrollIntoViewIfNeeded();
+    await view.screenshot('registries-panel', panel);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await view.screenshot('registries-panel-dark', panel);
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // The same figures as a table, reachable with the keyboard.
+    await panel.getByRole('button', { name: 'Table' }).focus();
+    await page.keyboard.press('Enter');
+    const table = panel.locator('[data-registry="swarm"] [data-testid="registry-table"]');
+    await expect.poll(() => table.isVisible()).toBe(true);
+    const rows = await table
+      .locator('[data-testid="registry-row"]')
+      .evaluateAll((items) => items.map((item) => Number(item.getAttribute('data-hosted'))));
+    expect(rows.reduce((sum, value) => sum + value, 0)).toBe(DEVICES);
+    await view.screenshot('registries-panel-table', panel);
+    await panel.getByRole('button', { name: 'Bars' }).click();
+  });
+
   it('scales to 5: five marks in the graph and five rows in the table', async () => {
     await sandbox.control('POST', '/scale', { replicas: 5 });
     await expect.poll(() => view.graphMembers('clustered').count(), { timeout: 30_000 }).toBe(5);
@@ -47,6 +148,22 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     await expect.poll(() => view.summary('pods').textContent()).toContain('5/5');
     await expect.poll(() => view.timelineEvents('member_joined').count()).toBeGreaterThanOrEqual(5);
     await view.screenshot('dashboard-scaled-to-5');
+    // The new nodes take their share of the devices: five bars, each hosting some, adding up.
+    await expect
+      .poll(
+        async () => {
+          const swarm = (await view.registries()).find((registry) => registry.registry === 'swarm');
+          return (
+            swarm !== undefined &&
+            swarm.bars.length === 5 &&
+            swarm.bars.every((bar) => (bar.hosted ?? 0) > 0) &&
+            addsUp(swarm)
+          );
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    await view.screenshot('registries-scaled-to-5', view.registriesPanel());
   });
 
   it('shows a killed node leaving on the timeline', async () => {
