@@ -18,8 +18,15 @@ init([]) ->
                   true -> [#{id => myapp_control, start => {myapp_control, start_link, []}}];
                   false -> []
               end,
+    %% The Horde-style supervisor's processes supervisor, before the registry that places its
+    %% children.
+    Gateways = case lists:member(horde, myapp_tables:backends()) of
+                   true -> [#{id => gateway_supervisor, type => supervisor,
+                              start => {myapp_gateway, start_supervisor, []}}];
+                   false -> []
+               end,
     Children =
-        [#{id => pg, start => {pg, start_link, []}},
-         #{id => myapp_registry, start => {myapp_registry, start_link, []}},
+        [#{id => pg, start => {pg, start_link, []}}] ++ Gateways ++
+        [#{id => myapp_registry, start => {myapp_registry, start_link, []}},
          #{id => myapp_cluster, start => {myapp_cluster, start_link, []}}] ++ Control,
     {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, Children}}.

@@ -6,7 +6,8 @@
 %%
 %% Commands (`<id> <command> [argument]`):
 %%   ping                     -> pong
-%%   info                     -> a JSON object: node, members, registry sizes, processes, memory
+%%   info                     -> a JSON object: node, members, registry sizes (Swarm's, and under
+%%                               `backends` Horde's and syn's), processes, memory
 %%   eval <expression>        -> io_lib:format("~p") of its value, on one line
 %%   partition <n1,n2,...>    -> refuse these nodes (disconnect, never connect, drop on nodeup)
 %%   heal                     -> refuse nobody
@@ -110,6 +111,8 @@ info_json() ->
            registry => ets:info(swarm_registry, size),
            hosted => myapp_registry:hosted_count(),
            registryByNode => maps:from_list([{atom_to_binary(N), C} || {N, C} <- maps:to_list(ByNode)]),
+           %% The other backends' copies on this node (myapp_tables:counts/1).
+           backends => myapp_tables:counts(myapp_tables:backends()),
            globalNames => length(global:registered_names()),
            pgGroups => length(pg:which_groups()),
            processes => erlang:system_info(process_count),

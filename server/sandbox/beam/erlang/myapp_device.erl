@@ -18,11 +18,11 @@ init(Name, Index, Tenant) ->
     loop(#{name => Name, index => Index, tenant => Tenant, global => Global,
            wakeups => 0, readings => [], started => erlang:system_time(millisecond)}).
 
-loop(State = #{name := Name}) ->
+loop(State = #{name := Name, index := Index}) ->
     receive
         {handoff, Owner} ->
             %% Swarm's begin_handoff: give the state to the new node, then go away.
-            erlang:send({myapp_registry, Owner}, {handoff, Name, maps:with([wakeups, readings], State)},
+            erlang:send({myapp_registry, Owner}, {handoff, Index, maps:with([wakeups, readings], State)},
                         [noconnect]),
             exit(normal);
         {handoff_state, Handed} ->

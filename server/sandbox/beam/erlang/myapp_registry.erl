@@ -1,12 +1,14 @@
-%% Devices placed on a consistent-hash ring over the current members, with a Swarm-compatible
-%% registry: the named ETS table `swarm_registry` holds `{entry, Name, Pid, Ref, Meta, Clock}`
-%% (key position 2) and is replicated on every node, as Swarm's is: every node's table lists all
-%% devices, the hosting node being `node(Pid)`.
+%% Devices placed on a consistent-hash ring over the current members, with registries replicated
+%% on every node in the layouts of Swarm, Horde and syn (myapp_tables): every node's copies list
+%% all devices, the hosting node being `node(Pid)`.
 %%
-%% Kept simple and convergent: each node starts, registers and owns the devices the ring gives
-%% it, and broadcasts its own rows to its peers (on change and every few seconds); a peer replaces
-%% that node's rows with them, and drops them on nodedown. On a membership change a device the
-%% ring moves elsewhere hands its state to its new node (Swarm's begin_handoff) and stops.
+%% Kept simple and convergent: each node starts and owns the devices the ring gives it, and
+%% publishes its claims - one {Pid, Ref, Clock, Time} per device index, from which every table's
+%% rows follow - to its peers (on change and every few seconds); a peer replaces that node's
+%% claims with them, and drops them on nodedown. A device's rows come from this node's claim if
+%% it has one, else from the first claimant in node order. On a membership change a device the
+%% ring moves elsewhere hands its state to its new node (Swarm's begin_handoff) and stops; the
+%% Horde-style supervisor's gateways are placed again (myapp_gateway).
 -module(myapp_registry).
 -behaviour(gen_server).
 -export([start_link/0, members/0, hosted_count/0, counts_by_node/0]).
@@ -18,9 +20,11 @@
 -define(SYNC_INTERVAL_MS, 10000).
 
 -record(state, {members = [] :: [node()],
-                hosted = #{} :: #{term() => {pid(), reference(), pos_integer()}},
-                %% What each node (this one included) last said it hosts, and a digest of it.
-                claims = #{} :: #{node() => #{term() => tuple()}},
+                backends = [] :: [horde | syn],
+                tables = [] :: [atom()],
+                %% What each node (this one included: the devices it hosts) last said it hosts,
+                %% by device index, and a digest of it.
+                claims = #{} :: #{node() => #{pos_integer() => myapp_tables:claim()}},
                 digests = #{} :: #{node() => integer()},
                 clock = 0 :: non_neg_integer(),
                 rebalance_timer :: reference() | undefined}).
@@ -42,10 +46,11 @@ counts_by_node() ->
               end, #{}, ?TABLE).
 
 init([]) ->
-    ?TABLE = ets:new(?TABLE, [set, named_table, protected, {keypos, 2}, {read_concurrency, true}]),
+    Backends = myapp_tables:backends(),
+    Tables = myapp_tables:create(Backends),
     ok = net_kernel:monitor_nodes(true),
     erlang:send_after(?SYNC_INTERVAL_MS, self(), sync),
-    {ok, rebalance(#state{})}.
+    {ok, rebalance(#state{backends = Backends, tables = Tables})}.
 
 handle_call(members, _From, State) -> {reply, State#state.members, State}.
 
@@ -65,43 +70,44 @@ handle_info(Msg, State) ->
 
 info({nodeup, Node}, State) ->
     case myapp_cluster:is_member(Node) of
-        true -> send(Node, {rows, node(), own_rows(State)});
+        true -> send(Node, {claims, node(), hosted(State)});
         false -> ok
     end,
     {noreply, schedule_rebalance(State)};
 info({nodedown, Node}, State) ->
-    State1 = apply_claims(Node, [], State),
-    %% Anything of that node still in the table (it cannot host anything now) goes too.
-    ets:select_delete(?TABLE, [{{entry, '_', '$1', '_', '_', '_'}, [{'==', {node, '$1'}, Node}], [true]}]),
+    State1 = apply_claims(Node, #{}, State),
+    %% Anything of that node still in the tables (it cannot host anything now) goes too.
+    myapp_tables:drop_node(State1#state.tables, Node),
     {noreply, schedule_rebalance(State1#state{claims = maps:remove(Node, State1#state.claims),
                                               digests = maps:remove(Node, State1#state.digests)})};
 info(rebalance, State) ->
     {noreply, rebalance(State#state{rebalance_timer = undefined})};
 info(sync, State) ->
     erlang:send_after(?SYNC_INTERVAL_MS, self(), sync),
-    %% A safety net only: peers skip an unchanged list by its digest.
-    Rows = own_rows(State),
-    [send(Node, {rows, node(), Rows}) || Node <- State#state.members, Node =/= node()],
+    %% A safety net only: peers skip an unchanged map by its digest.
+    Hosted = hosted(State),
+    [send(Node, {claims, node(), Hosted}) || Node <- State#state.members, Node =/= node()],
     {noreply, State};
-info({rows, Node, Rows}, State) when Node =/= node() ->
+info({claims, Node, Claims}, State) when Node =/= node(), is_map(Claims) ->
     case lists:member(Node, nodes()) of
-        true -> {noreply, apply_claims(Node, Rows, State)};
+        true -> {noreply, apply_claims(Node, Claims, State)};
         false -> {noreply, State}  % a late message from a node already down
     end;
-info({handoff, Name, DeviceState}, State = #state{hosted = Hosted}) ->
-    case Hosted of
-        #{Name := {Pid, _, _}} ->
+info({handoff, Index, DeviceState}, State) ->
+    case hosted(State) of
+        #{Index := {Pid, _, _, _}} ->
             Pid ! {handoff_state, DeviceState},
             {noreply, State};
         _ ->
             {noreply, State}  % not ours (views differ for a moment): the owner starts it afresh
     end;
-info({'DOWN', Ref, process, _Pid, _Reason}, State = #state{hosted = Hosted}) ->
-    case [Name || {Name, {_, R, _}} <- maps:to_list(Hosted), R =:= Ref] of
-        [Name] ->
+info({'DOWN', Ref, process, _Pid, _Reason}, State) ->
+    Hosted = hosted(State),
+    case [Index || {Index, {_, R, _, _}} <- maps:to_list(Hosted), R =:= Ref] of
+        [Index] ->
             %% A crashed device (or one that lost a :global name clash) comes back on the next
             %% rebalance if the ring still gives it to this node.
-            State1 = publish(State#state{hosted = maps:remove(Name, Hosted)}),
+            State1 = publish(maps:remove(Index, Hosted), State),
             {noreply, schedule_rebalance(State1)};
         [] ->
             {noreply, State}
@@ -109,125 +115,110 @@ info({'DOWN', Ref, process, _Pid, _Reason}, State = #state{hosted = Hosted}) ->
 info(_Other, State) ->
     {noreply, State}.
 
+%% The devices this node hosts: its own claims.
+hosted(#state{claims = Claims}) -> maps:get(node(), Claims, #{}).
+
 schedule_rebalance(State = #state{rebalance_timer = undefined}) ->
     State#state{rebalance_timer = erlang:send_after(?REBALANCE_DELAY_MS, self(), rebalance)};
 schedule_rebalance(State) ->
     State.
 
-rebalance(State = #state{hosted = Hosted}) ->
+rebalance(State = #state{clock = Clock0}) ->
+    Hosted = hosted(State),
     Members = lists:usort([node() | [N || N <- nodes(), myapp_cluster:is_member(N)]]),
     Ring = ring(Members),
     Count = application:get_env(myapp, devices, 10000),
-    Tenants = application:get_env(myapp, tenants, 10),
-    Wanted = [I || I <- lists:seq(1, Count), owner(Ring, device_name(I)) =:= node()],
-    WantedNames = maps:from_list([{device_name(I), I} || I <- Wanted]),
+    Wanted = [I || I <- lists:seq(1, Count), owner(Ring, myapp_tables:device_name(I)) =:= node()],
+    Kept = maps:with(Wanted, Hosted),
     %% Hand off what moved away (the device sends its state to its new node, then stops).
-    Leaving = [{Name, Pid, Ref} || {Name, {Pid, Ref, _}} <- maps:to_list(Hosted),
-                                   not maps:is_key(Name, WantedNames)],
+    Leaving = maps:to_list(maps:without(Wanted, Hosted)),
     %% Leave the :pg groups in batches first: one broadcast per group instead of one per device
     %% exit, which on 20 nodes is what makes or breaks the cost of a rebalance.
-    leave_groups([{Name, maps:get(Name, Hosted)} || {Name, _, _} <- Leaving], Tenants),
+    leave_groups(Leaving),
     [begin
          erlang:demonitor(Ref, [flush]),
-         Pid ! {handoff, owner(Ring, Name)}
-     end || {Name, Pid, Ref} <- Leaving],
-    Kept = maps:without([Name || {Name, _, _} <- Leaving], Hosted),
-    Started = [{device_name(I), start_device(I, Tenants)} || I <- Wanted,
-                                                             not maps:is_key(device_name(I), Kept)],
-    join_groups(Started, Tenants),
-    Clock = State#state.clock + 1,
-    State1 = State#state{members = Members, clock = Clock,
-                         hosted = maps:merge(Kept, maps:from_list(Started))},
+         Pid ! {handoff, owner(Ring, myapp_tables:device_name(Index))}
+     end || {Index, {Pid, Ref, _, _}} <- Leaving],
+    Clock = Clock0 + 1,
+    Started = [{I, start_device(I, Clock)} || I <- Wanted, not maps:is_key(I, Kept)],
+    join_groups(Started),
+    case lists:member(horde, State#state.backends) of
+        true -> myapp_gateway:place(Members);
+        false -> ok
+    end,
+    State1 = State#state{members = Members, clock = Clock},
     case Leaving =:= [] andalso Started =:= [] of
         true -> State1;
-        false -> publish(State1)
+        false -> publish(maps:merge(Kept, maps:from_list(Started)), State1)
     end.
 
-start_device(Index, Tenants) ->
-    {Pid, Ref} = spawn_opt(myapp_device, init, [device_name(Index), Index, tenant(Index, Tenants)],
+%% A device's claim: its pid and this process's monitor (Swarm's and syn's Ref), the clock of
+%% the rebalance that started it (Swarm's Clock) and when (syn's Time, erlang:system_time()).
+start_device(Index, Clock) ->
+    Name = myapp_tables:device_name(Index),
+    {Pid, Ref} = spawn_opt(myapp_device, init, [Name, Index, myapp_tables:tenant(Index)],
                            [monitor]),
-    {Pid, Ref, Index}.
-
-%% Devices are named as an IoT platform names them: by a string id, here <<"device-00042">>.
-%% A binary is what an operator can type into the dashboard's lookup.
-device_name(Index) ->
-    iolist_to_binary(io_lib:format("device-~5..0B", [Index])).
-
-tenant(Index, Tenants) -> Index rem Tenants.
+    {Pid, Ref, Clock, erlang:system_time()}.
 
 %% :pg groups per tenant, joined in batches (one message per group rather than per device).
-join_groups(Started, Tenants) ->
-    maps:foreach(fun(Group, Pids) -> pg:join(Group, Pids) end, by_tenant(Started, Tenants)).
+join_groups(Devices) ->
+    maps:foreach(fun(Group, Pids) -> pg:join(Group, Pids) end, by_tenant(Devices)).
 
-leave_groups(Leaving, Tenants) ->
-    maps:foreach(fun(Group, Pids) -> pg:leave(Group, Pids) end, by_tenant(Leaving, Tenants)).
+leave_groups(Devices) ->
+    maps:foreach(fun(Group, Pids) -> pg:leave(Group, Pids) end, by_tenant(Devices)).
 
-by_tenant(Devices, Tenants) ->
-    lists:foldl(fun({_, {Pid, _, Index}}, Acc) ->
-                        maps:update_with({tenant, tenant(Index, Tenants)},
+by_tenant(Devices) ->
+    lists:foldl(fun({Index, {Pid, _, _, _}}, Acc) ->
+                        maps:update_with({tenant, myapp_tables:tenant(Index)},
                                          fun(Pids) -> [Pid | Pids] end, [Pid], Acc)
                 end, #{}, Devices).
 
-own_rows(#state{claims = Claims}) -> maps:values(maps:get(node(), Claims, #{})).
-
-publish(State = #state{hosted = Hosted, clock = Clock, members = Members}) ->
-    Tenants = application:get_env(myapp, tenants, 10),
-    Rows = [{entry, Name, Pid, Ref,
-             #{mfa => {myapp_device, init, [Name, Index, tenant(Index, Tenants)]},
-               tenant => tenant(Index, Tenants)},
-             Clock}
-            || {Name, {Pid, Ref, Index}} <- maps:to_list(Hosted)],
-    State1 = apply_claims(node(), Rows, State),
-    [send(Node, {rows, node(), Rows}) || Node <- Members, Node =/= node()],
+%% This node now hosts Hosted: record it and tell the peers.
+publish(Hosted, State = #state{members = Members}) ->
+    State1 = apply_claims(node(), Hosted, State),
+    [send(Node, {claims, node(), Hosted}) || Node <- Members, Node =/= node()],
     State1.
 
-%% Records what Node says it hosts and updates the table, touching only the names that changed:
-%% a name's row always comes from one of the nodes claiming it (this node first), and a name no
-%% node claims any more is removed. An unchanged list (same digest) costs nothing.
-apply_claims(Node, Rows, State = #state{claims = Claims, digests = Digests}) ->
-    Digest = erlang:phash2(Rows),
+%% Records what Node says it hosts and updates the tables, touching only the devices whose
+%% claims changed, and of those only the ones whose shown claim changed. An unchanged map (same
+%% digest) costs nothing.
+apply_claims(Node, New, State = #state{claims = Claims, digests = Digests, tables = Tables}) ->
+    Digest = erlang:phash2(New),
     case Digests of
         #{Node := Digest} ->
             State;
         _ ->
             Old = maps:get(Node, Claims, #{}),
-            New = maps:from_list([{Name, Row} || Row = {entry, Name, _, _, _, _} <- Rows]),
             Claims1 = Claims#{Node => New},
-            Mine = maps:get(node(), Claims1, #{}),
-            maps:foreach(
-              fun(Name, _) ->
-                      case maps:is_key(Name, New) of
-                          true -> ok;
-                          false -> withdraw(Name, Node, Claims1)
-                      end
-              end, Old),
-            maps:foreach(
-              fun(Name, Row) ->
-                      Unchanged = maps:get(Name, Old, none) =:= Row,
-                      Shown = Node =:= node() orelse not maps:is_key(Name, Mine),
-                      case Shown andalso not Unchanged of
-                          true -> ets:insert(?TABLE, Row);
-                          false -> ok
-                      end
-              end, New),
+            Before = in_order(Claims),
+            After = in_order(Claims1),
+            [myapp_tables:show(Tables, Index, shown(Index, Before), shown(Index, After))
+             || Index <- changed(Old, New)],
             State#state{claims = Claims1, digests = Digests#{Node => Digest}}
     end.
 
-%% Node no longer claims Name: if the table shows its row, show another claimant's or none.
-withdraw(Name, Node, Claims) ->
-    case ets:lookup(?TABLE, Name) of
-        [{entry, _, Pid, _, _, _}] when node(Pid) =:= Node ->
-            Others = [Row || {Claimant, Names} <- lists:keysort(1, maps:to_list(Claims)),
-                             Claimant =/= Node, Row <- [maps:get(Name, Names, none)], Row =/= none],
-            Mine = maps:get(Name, maps:get(node(), Claims, #{}), none),
-            case {Mine, Others} of
-                {none, []} -> ets:delete(?TABLE, Name);
-                {none, [Row | _]} -> ets:insert(?TABLE, Row);
-                {Row, _} -> ets:insert(?TABLE, Row)
-            end;
-        _ ->
-            ok
-    end.
+%% The indexes added, removed or claimed differently.
+changed(Old, New) ->
+    Gone = [Index || Index <- maps:keys(Old), not maps:is_key(Index, New)],
+    maps:fold(fun(Index, Claim, Acc) ->
+                      case Old of
+                          #{Index := Claim} -> Acc;
+                          _ -> [Index | Acc]
+                      end
+              end, Gone, New).
+
+%% Every node's claims, this node's first, then by node name: the order in which they are shown.
+in_order(Claims) ->
+    [maps:get(node(), Claims, #{}) | [Map || {Node, Map} <- lists:keysort(1, maps:to_list(Claims)),
+                                             Node =/= node()]].
+
+shown(Index, [Map | Rest]) ->
+    case Map of
+        #{Index := Claim} -> Claim;
+        _ -> shown(Index, Rest)
+    end;
+shown(_Index, []) ->
+    none.
 
 %% Never auto-connect: a partitioned node must not be dialled by a registry broadcast.
 send(Node, Msg) -> erlang:send({?MODULE, Node}, Msg, [noconnect]).
