@@ -23,6 +23,9 @@ import { UsageError, type Command, type CommandIo } from '../command';
 
 const SERVICE = 'myapp';
 const CONTEXT = 'sandbox';
+/** The demo app's Horde-layout registry and dynamic supervisor (myapp_tables, myapp_gateway). */
+const HORDE_REGISTRY = 'MyApp.DeviceRegistry';
+const HORDE_SUPERVISOR = 'MyApp.GatewaySupervisor';
 const DEFAULT_DIST_PORT = 9100;
 /** 20 pods take 14–22 s on a 2-core machine; allow for a loaded one. */
 const READY_TIMEOUT_MS = 60_000;
@@ -77,6 +80,11 @@ function configFor(namespace: string, distPort: number): string {
         discovery: { mode: 'endpointSlices', service: SERVICE },
         nodeNaming: { mode: 'ip', basename: SERVICE },
         distribution: { cookieFile: './cookie', port: distPort },
+        // What the demo app registers under names only the configuration can give (its syn
+        // scope `devices` is found on the nodes by itself): see docs/sandbox.md.
+        registries: {
+          horde: { registries: [HORDE_REGISTRY], supervisors: [HORDE_SUPERVISOR] },
+        },
       },
     ],
   });
