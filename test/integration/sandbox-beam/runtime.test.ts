@@ -15,7 +15,88 @@ import { startEmulatedApi, type EmulatedApi, type PodInfo } from '@/server/sandb
 import { beamProcessesUsingPort, freePort, waitFor } from './support';
 
 const DEVICES = 200;
+const TENANTS = 10;
 const COOKIE = 'SANDBOXBEAMTESTCOOKIE';
+
+/**
+ * One node's Horde- and syn-layout copies and its Horde-style supervisor, read on the node
+ * (through the control channel's eval) straight from the tables, not from the app's counters.
+ */
+interface Copies {
+  /** Rows of `keys_Elixir.MyApp.DeviceRegistry`, and those whose pid lives on the node. */
+  horde: number;
+  hordeHosted: number;
+  /** Rows of syn's `syn_registry_by_name_devices` / `syn_pg_by_name_devices`, and local ones. */
+  synNames: number;
+  synHosted: number;
+  synMembers: number;
+  synLocalMembers: number;
+  /**
+   * Every row in its library's layout, every device in each copy, each device's pid the same
+   * in Swarm's, Horde's and syn's copies, and each device in its tenant's syn group.
+   */
+  complete: boolean;
+  /** A hash of the sorted {Index, Pid} pairs: equal on two nodes when their copies agree. */
+  digest: number;
+  /** Tenants of the gateways the node's `…GatewaySupervisor.ProcessesSupervisor` runs. */
+  gateways: number[];
+  /** That supervisor's `active` children (what beamscope's probe reads). */
+  activeChildren: number;
+}
+
+/** The Erlang expression behind {@link Copies} (one line: the control channel is line-based). */
+const COPIES_EXPRESSION = [
+  `Devices = lists:seq(1, ${DEVICES})`,
+  "Local = fun(T, P) -> ets:select_count(T, [{P, [{'==', {node, '$1'}, node()}], [true]}]) end",
+  'Index = fun(Name) -> binary_to_integer(binary:part(Name, 7, 5)) end',
+  "Keys = 'keys_Elixir.MyApp.DeviceRegistry'",
+  "Sup = 'Elixir.MyApp.GatewaySupervisor.ProcessesSupervisor'",
+  "Horde = lists:sort([{I, P} || {{device, I}, {'Elixir.MyApp.DeviceRegistry', H}, {P, nil}} <- ets:tab2list(Keys), H =:= node(P)])",
+  'Syn = lists:sort([{Index(N), P} || {N, P, undefined, T, M, H} <- ets:tab2list(syn_registry_by_name_devices), H =:= node(P), is_integer(T), (M =:= undefined) =:= (H =/= node())])',
+  'Groups = lists:sort([{G, P} || {{{tenant, G}, P}, undefined, T, M, H} <- ets:tab2list(syn_pg_by_name_devices), H =:= node(P), is_integer(T), (M =:= undefined) =:= (H =/= node())])',
+  'Swarm = lists:sort([{Index(N), P} || {entry, N, P, _, _, _} <- ets:tab2list(swarm_registry)])',
+  `Complete = [I || {I, _} <- Horde] =:= Devices andalso Syn =:= Horde andalso Swarm =:= Horde andalso Groups =:= lists:sort([{I rem ${TENANTS}, P} || {I, P} <- Horde]) andalso length(Horde) =:= ets:info(Keys, size) andalso length(Syn) =:= ets:info(syn_registry_by_name_devices, size) andalso length(Groups) =:= ets:info(syn_pg_by_name_devices, size)`,
+  // A bitmask: ~p would print a list such as [8,9] as the string "\b\t".
+  'Gateways = lists:foldl(fun(T, Mask) -> Mask bor (1 bsl T) end, 0, [T || {{gateway, T}, P, worker, _} <- supervisor:which_children(Sup), is_pid(P)])',
+  "[ets:info(Keys, size), Local(Keys, {'_', '_', {'$1', '_'}}), ets:info(syn_registry_by_name_devices, size), Local(syn_registry_by_name_devices, {'_', '$1', '_', '_', '_', '_'}), ets:info(syn_pg_by_name_devices, size), Local(syn_pg_by_name_devices, {{'_', '$1'}, '_', '_', '_', '_'}), Complete, erlang:phash2(Horde), Gateways, proplists:get_value(active, supervisor:count_children(Sup))]",
+].join(', ');
+
+function parseCopies(text: string): Copies {
+  const values = (JSON.parse(text) as Array<number | boolean>).map(Number);
+  const [horde, hordeHosted, synNames, synHosted, synMembers, synLocalMembers] = values;
+  const [complete, digest, gatewayMask, activeChildren] = values.slice(6);
+  return {
+    ...{ horde, hordeHosted, synNames, synHosted, synMembers, synLocalMembers },
+    complete: complete === 1,
+    digest: digest!,
+    gateways: [...Array(TENANTS).keys()].filter((tenant) => (gatewayMask! >> tenant) & 1),
+    activeChildren: activeChildren!,
+  } as Copies;
+}
+
+/** See copiesConverged: the nodes of one side of the mesh (or all of it). */
+function groupConverged(copies: Copies[]): boolean {
+  const sum = (pick: (node: Copies) => number) =>
+    copies.reduce((total, node) => total + pick(node), 0);
+  const gateways = copies.map((node) => node.gateways.length);
+  return (
+    copies.every(
+      (node) =>
+        node.complete &&
+        node.horde === DEVICES &&
+        node.synNames === DEVICES &&
+        node.synMembers === DEVICES &&
+        node.digest === copies[0]!.digest &&
+        node.activeChildren === node.gateways.length,
+    ) &&
+    sum((node) => node.hordeHosted) === DEVICES &&
+    sum((node) => node.synHosted) === DEVICES &&
+    sum((node) => node.synLocalMembers) === DEVICES &&
+    JSON.stringify(copies.flatMap((node) => node.gateways).sort((a, b) => a - b)) ===
+      JSON.stringify([...Array(TENANTS).keys()]) &&
+    Math.max(...gateways) - Math.min(...gateways) <= 1
+  );
+}
 
 describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
   let api: EmulatedApi;
@@ -69,6 +150,28 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
       );
     });
 
+  /**
+   * In each group of pods, every node's Horde and syn copies hold every device and agree with
+   * each other and with the node's Swarm table, the group's nodes agree with one another, the
+   * devices each node hosts add up to the total, and the group runs one gateway per tenant,
+   * spread evenly over its nodes.
+   */
+  const copiesConverged = (groups: PodInfo[][]) =>
+    waitFor(
+      `Horde and syn copies converged in ${JSON.stringify(groups.map((group) => group.map((pod) => pod.ip)))}`,
+      () =>
+        Promise.all(
+          groups.map((group) =>
+            Promise.all(
+              group.map(async (pod) =>
+                parseCopies(await runtime.eval(pod.name, COPIES_EXPRESSION)),
+              ),
+            ),
+          ),
+        ),
+      (all) => all.every((copies) => groupConverged(copies)),
+    );
+
   beforeAll(async () => {
     logDir = await mkdtemp(join(tmpdir(), 'beamscope-sandbox-beam-test-'));
     port = await freePort();
@@ -115,6 +218,31 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     await waitFor('the :global names and :pg groups', infos, (all) =>
       all.every((info) => info.globalNames === DEVICES / 100 && info.pgGroups === 10),
     );
+  });
+
+  it("keeps the devices in Horde's and syn's table layouts too, replicated on every node", async () => {
+    const pods = livePods();
+    const [first] = pods;
+    const evalFirst = (expression: string) => runtime.eval(first!.name, expression);
+    // Horde 0.9: keys_<Registry>, a set of {Key, {Registry, Node}, {Pid, Value}}.
+    expect(
+      await evalFirst(
+        'T = \'keys_Elixir.MyApp.DeviceRegistry\', [{K, {R, N}, {P, V}}] = ets:lookup(T, {device, 7}), [{entry, _, SP, _, _, _}] = ets:lookup(swarm_registry, <<"device-00007">>), {ets:info(T, type), K, R, N =:= node(P), P =:= SP, V}',
+      ),
+    ).toBe("{set,{device,7},'Elixir.MyApp.DeviceRegistry',true,true,nil}");
+    // syn 3.4: the scope's tables listed in syn_table_names; names in a set, groups (tenants) in
+    // an ordered_set keyed {Group, Pid}; MRef only in the copy on the pid's own node.
+    expect(
+      await evalFirst(
+        'lists:sort(ets:tab2list(syn_table_names)) =:= [{{syn_pg_by_name, devices}, syn_pg_by_name_devices}, {{syn_registry_by_name, devices}, syn_registry_by_name_devices}]',
+      ),
+    ).toBe('true');
+    expect(
+      await evalFirst(
+        '[{N, P, Meta, Time, MRef, Node}] = ets:lookup(syn_registry_by_name_devices, <<"device-00007">>), [{_, Meta2, Time, MRef, Node}] = ets:lookup(syn_pg_by_name_devices, {{tenant, 7}, P}), {ets:info(syn_registry_by_name_devices, type), ets:info(syn_pg_by_name_devices, type), N, Meta, Meta2, Node =:= node(P), is_integer(Time), is_reference(MRef) =:= (Node =:= node())}',
+      ),
+    ).toBe('{set,ordered_set,<<"device-00007">>,undefined,undefined,true,true,true}');
+    await copiesConverged([pods]);
   });
 
   it("decodes the API's JSON with the app's own decoder (OTP 25 has no json module)", async () => {
@@ -166,6 +294,9 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     await meshed([livePods()]);
     const converged = await registryConverged(livePods());
     for (const info of converged) expect(info.hosted).toBeGreaterThan(0);
+    // The gateways moved: 10 tenants over 5 nodes, 2 each.
+    const [copies] = await copiesConverged([livePods()]);
+    expect(copies!.map((node) => node.gateways.length)).toEqual([2, 2, 2, 2, 2]);
   });
 
   it('partitions the mesh into two sides that each see only themselves, and heals it', async () => {
@@ -187,9 +318,15 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
       ),
     );
 
+    // So does every other copy: each side's Horde and syn tables list every device, hosted on
+    // that side, and each side runs every tenant's gateway. The two sides disagree.
+    const [leftCopies, rightCopies] = await copiesConverged([left, right]);
+    expect(leftCopies![0]!.digest).not.toBe(rightCopies![0]!.digest);
+
     await runtime.heal();
     await meshed([pods]);
     await registryConverged(pods);
+    await copiesConverged([pods]);
   });
 
   it('a 403 on EndpointSlices makes every node drop its peers, as libcluster does', async () => {
@@ -247,6 +384,7 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     const survivors = pods.filter((pod) => pod !== victim);
     await meshed([survivors]);
     await registryConverged(survivors);
+    await copiesConverged([survivors]);
 
     // A restart (what the emulator will do for a crashed container) brings it back.
     await runtime.start(victim);
@@ -294,6 +432,8 @@ describe('BeamPodRuntime in epmd mode, with an HTTPS API and Endpoints discovery
       logDir,
       pollIntervalMs: 500,
       discovery: 'endpoints',
+      // Only Swarm's table: the other backends are switched off through the app environment.
+      extraArgs: ['-myapp', 'extra_registries', '[]'],
     });
     api = await startEmulatedApi({ podRuntime: runtime, terminationGraceMs: 300, tls: true });
     // The nodes verify the API's certificate against its CA (an IP SAN, as in the sandbox).
@@ -330,5 +470,20 @@ describe('BeamPodRuntime in epmd mode, with an HTTPS API and Endpoints discovery
     expect(
       await runtime.eval(a!.name, 'lists:sort([N || {N, _} <- element(2, erl_epmd:names())])'),
     ).toContain(`"myapp-${a!.ip.replaceAll('.', '-')}"`);
+  });
+
+  it('keeps only the Swarm table when the other registries are switched off', async () => {
+    const [a] = runtime.podNames();
+    await waitFor(
+      "every device in a's Swarm table",
+      () => runtime.info(a!),
+      (info) => info.registry === 50,
+    );
+    expect(
+      await runtime.eval(
+        a!,
+        "[ets:whereis(T) || T <- ['keys_Elixir.MyApp.DeviceRegistry', syn_table_names, syn_registry_by_name_devices, syn_pg_by_name_devices]] ++ [whereis('Elixir.MyApp.GatewaySupervisor.ProcessesSupervisor')]",
+      ),
+    ).toBe('[undefined,undefined,undefined,undefined,undefined]');
   });
 });

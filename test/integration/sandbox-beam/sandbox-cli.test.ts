@@ -24,6 +24,11 @@ interface NodeReport {
   registry: number;
   hosted: number;
   registryByNode: Record<string, number>;
+  /** The node's Horde- and syn-layout copies (rows, rows whose pid is local) and gateways. */
+  backends: {
+    horde: { names: number; hosted: number; gateways: number };
+    syn: { names: number; hosted: number; members: number; localMembers: number };
+  };
 }
 type Pod = PodStatusReport & { container?: NodeReport };
 
@@ -98,10 +103,13 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
       timeoutMs,
     );
 
-  /** Every node lists all devices, and the hosts' own counts add up to the total. */
+  /**
+   * Every node lists all devices, and the hosts' own counts add up to the total: in Swarm's
+   * table, and in the Horde and syn copies (`backends`), whose gateways cover the 10 tenants.
+   */
   const converged = (ips: string[]) =>
     waitFor(
-      'the registry to converge',
+      'the registries to converge',
       status,
       (pods) =>
         pods.every((pod) => {
@@ -112,8 +120,33 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
               JSON.stringify(ips.map((ip) => `myapp@${ip}`).sort()) &&
             pods.every((host) => byNode[nodeOf(host)] === host.container?.hosted)
           );
-        }) && pods.reduce((sum, pod) => sum + (pod.container?.hosted ?? 0), 0) === DEVICES,
+        }) && sidesHostEverything([pods]),
     );
+
+  /** On each side, every node's copies list all devices and the side hosts each exactly once. */
+  const sidesHostEverything = (sides: Pod[][]) =>
+    sides.every((side) => {
+      const sum = (pick: (report: NodeReport) => number) =>
+        side.reduce((total, pod) => total + (pod.container ? pick(pod.container) : 0), 0);
+      return (
+        side.every((pod) => {
+          const { horde, syn } = pod.container?.backends ?? {};
+          return (
+            pod.container?.registry === DEVICES &&
+            horde?.names === DEVICES &&
+            syn?.names === DEVICES &&
+            syn.members === DEVICES
+          );
+        }) &&
+        [
+          sum((report) => report.hosted),
+          sum((report) => report.backends.horde.hosted),
+          sum((report) => report.backends.syn.hosted),
+          sum((report) => report.backends.syn.localMembers),
+        ].every((hosted) => hosted === DEVICES) &&
+        sum((report) => report.backends.horde.gateways) === 10
+      );
+    });
 
   /** GETs from the emulated Kubernetes API with the kubeconfig's credentials. */
   async function kubeGet<T>(path: string): Promise<{ status: number; body: T }> {
@@ -206,9 +239,13 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     expect(ready.rssBytes).toBeGreaterThan(0);
     expect(stderr).toContain(`distribution port ${port}`);
     const config = parse(await readFile(ready.config, 'utf8')) as {
-      clusters: Array<{ distribution: unknown }>;
+      clusters: Array<{ distribution: unknown; registries: unknown }>;
     };
     expect(config.clusters[0]!.distribution).toEqual({ cookieFile: './cookie', port });
+    // The demo app's Horde registry and supervisor (its syn scope is detected by itself).
+    expect(config.clusters[0]!.registries).toEqual({
+      horde: { registries: ['MyApp.DeviceRegistry'], supervisors: ['MyApp.GatewaySupervisor'] },
+    });
     // Ready means the node is up: no waiting for the pods here, only for the mesh to form.
     expect((await status()).every((pod) => pod.ready)).toBe(true);
     await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4']]);
@@ -236,9 +273,14 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     // It holds over several polls, though the API still lists every pod as ready.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     await meshed([left, right], 1_000);
+    // Each side has taken over the other's devices and gateways, in every registry.
+    await waitFor('each side to host everything', status, (pods) =>
+      sidesHostEverything([left, right].map((ips) => pods.filter((pod) => ips.includes(pod.ip)))),
+    );
 
     expect(await beamscope(['sandbox', 'heal', '--dir', dir])).toMatchObject({ code: 0 });
     await meshed([[...left, ...right]]);
+    await converged([...left, ...right]);
   });
 
   it('`sandbox kill` crashes a node: it restarts, its restart count rises in the API', async () => {
