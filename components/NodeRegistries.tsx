@@ -22,7 +22,7 @@ export function NodeRegistries({ registries }: { registries: readonly RegistryCo
               hosted here
             </th>
             <th scope="col" className="py-0.5 pl-3 font-medium">
-              node’s copy
+              its copy of the whole registry
             </th>
           </tr>
         </thead>
@@ -42,14 +42,14 @@ export function NodeRegistries({ registries }: { registries: readonly RegistryCo
                 <th scope="row" className="py-0.5 font-mono font-normal">
                   {registryLabel(entry.registry)}
                 </th>
-                <td className="py-0.5 text-right tabular-nums">
+                <td className="whitespace-nowrap py-0.5 text-right tabular-nums">
                   {hosted === null ? 'unknown' : `${formatCount(hosted)} ${unit}`}
                 </td>
                 <td className="py-0.5 pl-3 tabular-nums text-slate-600 dark:text-slate-400">
                   {entry.replicated
                     ? `${formatCount(entry.count)} ${unit}${
                         entry.groups !== undefined ? ` in ${formatCount(entry.groups)} groups` : ''
-                      } (whole registry)`
+                      }`
                     : 'none: node-local'}
                 </td>
               </tr>

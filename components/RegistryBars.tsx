@@ -3,7 +3,7 @@
 import { formatCount } from '@/lib/format';
 import { barNote, type RegistryBar, type RegistryView } from '@/lib/registry-view';
 
-import { layoutBars, nodeLabel } from './registry-bars';
+import { layoutBars, nodeLabel, valueMargin } from './registry-bars';
 import { useElementWidth } from './use-element-width';
 
 function titleOf(bar: RegistryBar, view: RegistryView): string {
@@ -30,12 +30,38 @@ export interface RegistryBarsProps {
  */
 export function RegistryBars({ view, mainPartition, onSelectNode }: RegistryBarsProps) {
   const [ref, width] = useElementWidth<HTMLDivElement>(640);
-  const layout = layoutBars(view.bars, view.mean, width);
+  // What follows each bar: its figure, and a note when it is not like the others.
+  const labels = new Map(
+    view.bars.map((bar) => [
+      bar.node,
+      {
+        figure: bar.hosted === null ? '?' : formatCount(bar.hosted),
+        note: barNote(bar, mainPartition),
+      },
+    ]),
+  );
+  const texts = [...labels.values()].map(
+    ({ figure, note }) => `${figure}${note === null ? '' : ` · ${note}`}`,
+  );
+  const layout = layoutBars(view.bars, view.mean, width, {
+    label: 128,
+    value: valueMargin(texts, width),
+  });
   return (
     <div ref={ref} aria-hidden data-testid="registry-bars" data-mode={layout.mode}>
       <svg width="100%" height={layout.height} viewBox={`0 0 ${width} ${layout.height}`}>
+        {/* The mean first, under the bars: it shows through the gaps between them. */}
+        {layout.mean !== null ? (
+          <line
+            {...(layout.mode === 'rows'
+              ? { x1: layout.mean, x2: layout.mean, y1: 0, y2: layout.height }
+              : { x1: 0, x2: width, y1: layout.mean, y2: layout.mean })}
+            strokeDasharray="3 3"
+            className="stroke-slate-500 dark:stroke-slate-400"
+          />
+        ) : null}
         {layout.bars.map((bar) => {
-          const note = barNote(bar, mainPartition);
+          const { figure, note } = labels.get(bar.node)!;
           return (
             <g
               key={bar.node}
@@ -89,7 +115,7 @@ export function RegistryBars({ view, mainPartition, onSelectNode }: RegistryBars
                       data-testid="registry-bar-value"
                       className="fill-slate-800 font-medium dark:fill-slate-100"
                     >
-                      {bar.hosted === null ? '?' : formatCount(bar.hosted)}
+                      {figure}
                     </tspan>
                     <tspan
                       className={
@@ -120,27 +146,6 @@ export function RegistryBars({ view, mainPartition, onSelectNode }: RegistryBars
             </g>
           );
         })}
-        {layout.mean !== null ? (
-          layout.mode === 'rows' ? (
-            <line
-              x1={layout.mean}
-              x2={layout.mean}
-              y1={0}
-              y2={layout.height}
-              strokeDasharray="3 3"
-              className="stroke-slate-500 dark:stroke-slate-400"
-            />
-          ) : (
-            <line
-              x1={0}
-              x2={width}
-              y1={layout.mean}
-              y2={layout.mean}
-              strokeDasharray="3 3"
-              className="stroke-slate-500 dark:stroke-slate-400"
-            />
-          )
-        ) : null}
       </svg>
     </div>
   );

@@ -5,6 +5,7 @@ import {
   IMBALANCE_WARN,
   imbalanceText,
   invariantText,
+  listNodes,
   uncheckedText,
   type RegistryView,
 } from '@/lib/registry-view';
@@ -42,11 +43,6 @@ function Invariant({ view }: { view: RegistryView }) {
       ) : null}
     </p>
   );
-}
-
-function nodesList(nodes: readonly string[], max = 3): string {
-  const shown = nodes.slice(0, max).join(', ');
-  return nodes.length > max ? `${shown} and ${nodes.length - max} more` : shown;
 }
 
 /** Props of {@link RegistryCard}. */
@@ -132,7 +128,9 @@ export function RegistryCard({ view, mainPartition, asTable, onSelectNode }: Reg
       {view.idle.length > 0 ? (
         <p data-testid="registry-idle" className={`text-xs ${TONES.warn}`}>
           <span aria-hidden>⚠ </span>
-          <span className="font-mono">{nodesList(view.idle)}</span>{' '}
+          <span className="font-mono" title={view.idle.join(', ')}>
+            {listNodes(view.idle)}
+          </span>{' '}
           {view.idle.length === 1 ? 'joined, hosts nothing yet' : 'joined, host nothing yet'}
         </p>
       ) : null}

@@ -1,7 +1,10 @@
+import type { ReactNode } from 'react';
+
 import type { RegistryDivergence, RegistryRebalance } from '@/lib/cluster-state';
 import { formatClock, formatCount } from '@/lib/format';
 import {
   divergenceCounts,
+  listNodes,
   partitionName,
   rebalanceProgress,
   rebalanceText,
@@ -45,8 +48,29 @@ export function RegistryRebalanceNote({
   );
 }
 
+/** A list of nodes, the first few named and the rest counted; every one in the hover. */
 function Nodes({ nodes }: { nodes: readonly string[] }) {
-  return <span className="font-mono">{nodes.length === 0 ? 'no node' : nodes.join(', ')}</span>;
+  return (
+    <span className="font-mono" title={nodes.join(', ')}>
+      {listNodes(nodes)}
+    </span>
+  );
+}
+
+/** The first few of `count` names, and how many more there are. */
+function Sample({ title, count, items }: { title: string; count: number; items: ReactNode[] }) {
+  if (items.length === 0) return null;
+  return (
+    <div>
+      <p className="font-semibold">{title}</p>
+      <ul className="space-y-0.5">{items}</ul>
+      {count > items.length ? (
+        <p className="text-red-800 dark:text-red-300">
+          and {formatCount(count - items.length)} more
+        </p>
+      ) : null}
+    </div>
+  );
 }
 
 /**
@@ -79,50 +103,34 @@ export function RegistryDivergenceNote({
         since {formatClock(divergence.since)}: {divergenceCounts(divergence, unit)}
       </summary>
       <div className="mt-1 space-y-1.5">
-        {missing.sample.length > 0 ? (
-          <div>
-            <p className="font-semibold">Missing on some copies</p>
-            <ul className="space-y-0.5">
-              {missing.sample.map((entry) => (
-                <li key={entry.name} data-testid="divergence-missing">
-                  <span className="font-mono font-semibold">{entry.name}</span>: held by{' '}
-                  <Nodes nodes={entry.heldBy} />; missing on <Nodes nodes={entry.missingOn} />
-                </li>
-              ))}
-            </ul>
-            {missing.count > missing.sample.length ? (
-              <p className="text-red-800 dark:text-red-300">
-                and {formatCount(missing.count - missing.sample.length)} more
-              </p>
-            ) : null}
-          </div>
-        ) : null}
-        {duplicates.sample.length > 0 ? (
-          <div>
-            <p className="font-semibold">Resolving to different processes</p>
-            <ul className="space-y-1">
-              {duplicates.sample.map((entry) => (
-                <li key={entry.name} data-testid="divergence-duplicate">
-                  <span className="font-mono font-semibold">{entry.name}</span>
-                  <ul className="ml-3 list-disc pl-3">
-                    {entry.views.map((view) => (
-                      <li key={`${view.pid}@${view.pidNode}`}>
-                        <span className="font-mono">{view.pid}</span> on{' '}
-                        <span className="font-mono">{view.pidNode}</span>, as held by{' '}
-                        <Nodes nodes={view.heldBy} />
-                      </li>
-                    ))}
-                  </ul>
-                </li>
-              ))}
-            </ul>
-            {duplicates.count > duplicates.sample.length ? (
-              <p className="text-red-800 dark:text-red-300">
-                and {formatCount(duplicates.count - duplicates.sample.length)} more
-              </p>
-            ) : null}
-          </div>
-        ) : null}
+        <Sample
+          title="Missing on some copies"
+          count={missing.count}
+          items={missing.sample.map((entry) => (
+            <li key={entry.name} data-testid="divergence-missing">
+              <span className="font-mono font-semibold">{entry.name}</span>: held by{' '}
+              <Nodes nodes={entry.heldBy} />; missing on <Nodes nodes={entry.missingOn} />
+            </li>
+          ))}
+        />
+        <Sample
+          title="Resolving to different processes"
+          count={duplicates.count}
+          items={duplicates.sample.map((entry) => (
+            <li key={entry.name} data-testid="divergence-duplicate">
+              <span className="font-mono font-semibold">{entry.name}</span>
+              <ul className="ml-3 list-disc pl-3">
+                {entry.views.map((view) => (
+                  <li key={`${view.pid}@${view.pidNode}`}>
+                    <span className="font-mono">{view.pid}</span> on{' '}
+                    <span className="font-mono">{view.pidNode}</span>, as held by{' '}
+                    <Nodes nodes={view.heldBy} />
+                  </li>
+                ))}
+              </ul>
+            </li>
+          ))}
+        />
         <p className="text-red-800 dark:text-red-300">
           Last compared at {formatClock(divergence.comparedAt)}.
         </p>

@@ -83,6 +83,7 @@ export function RegistryTable({ view, mainPartition, visible, onSelectNode }: Re
               className={`py-0.5 pl-3 ${bar.idle ? 'text-amber-700 dark:text-amber-400' : 'text-slate-500'}`}
             >
               {barNote(bar, mainPartition)}
+              {bar.main ? '' : ', not in the totals'}
             </td>
           </tr>
         ))}

@@ -46,7 +46,20 @@ export interface BarMargins {
   value: number;
 }
 
-const DEFAULT_MARGINS: BarMargins = { label: 128, value: 176 };
+const DEFAULT_MARGINS: BarMargins = { label: 128, value: 64 };
+
+/** About how wide one character of the 11 px figures and notes is. */
+const CHAR_WIDTH = 6.4;
+
+/**
+ * Room for the figure and note after the longest bar: the longest text's estimated width, at
+ * least enough for a figure, at most `maxShare` of the chart — so a note never runs off the edge
+ * and a chart without notes does not keep an empty margin.
+ */
+export function valueMargin(texts: readonly string[], width: number, maxShare = 0.5): number {
+  const longest = texts.reduce((max, text) => Math.max(max, text.length), 0);
+  return Math.round(Math.min(width * maxShare, Math.max(48, longest * CHAR_WIDTH + 12)));
+}
 
 function byHostedDescending(a: RegistryBar, b: RegistryBar): number {
   if (a.hosted === null || b.hosted === null) return a.hosted === b.hosted ? 0 : a.hosted ? -1 : 1;

@@ -220,12 +220,24 @@ export function rebalanceText(rebalance: RegistryRebalance, unit: string): strin
   return `after ${cause}${nodes ? ` (${nodes})` : ''}: ${formatCount(rebalance.moved)} ${unit} moved so far · ${rate} · ${eta}`;
 }
 
+/** "a, b, c and 4 more": the first `max` nodes named, the rest counted; "no node" for none. */
+export function listNodes(nodes: readonly string[], max = 3): string {
+  if (nodes.length === 0) return 'no node';
+  // Naming all but one would be as long as naming them all.
+  const shown = nodes.length <= max + 1 ? nodes : nodes.slice(0, max);
+  const rest = nodes.length - shown.length;
+  return `${shown.join(', ')}${rest > 0 ? ` and ${rest} more` : ''}`;
+}
+
 /** "partition 2 (main)": how the graph and the panel name a partition. */
 export function partitionName(partition: number, mainPartition: number | null): string {
   return `partition ${partition + 1}${partition === mainPartition ? ' (main)' : ''}`;
 }
 
-/** Why a node's bar is not like the others: another partition, no count, or nothing hosted yet. */
+/**
+ * Why a node's bar is not like the others: another partition (left out of the totals), no
+ * count, or nothing hosted yet. Short, as it stands beside the bar.
+ */
 export function barNote(
   bar: Pick<RegistryBar, 'main' | 'partition' | 'hosted' | 'idle'>,
   mainPartition: number | null,
@@ -233,7 +245,7 @@ export function barNote(
   if (!bar.main) {
     return bar.partition === null
       ? 'outside the mesh'
-      : `${partitionName(bar.partition, mainPartition)}, not in the totals`;
+      : partitionName(bar.partition, mainPartition);
   }
   if (bar.hosted === null) return 'cannot count what it hosts';
   if (bar.idle) return 'joined, hosts nothing yet';

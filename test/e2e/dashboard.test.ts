@@ -121,7 +121,6 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     }
 
     const panel = view.registriesPanel();
-    await panel.scrollIntoViewIfNeeded();
     await view.screenshot('registries-panel', panel);
     await page.emulateMedia({ colorScheme: 'dark' });
     await view.screenshot('registries-panel-dark', panel);

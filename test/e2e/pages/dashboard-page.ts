@@ -170,8 +170,17 @@ export class DashboardPage {
     const path = `${SCREENSHOTS}/${name}.png`;
     // Let the entering marks finish their animation.
     await this.page.waitForTimeout(900);
-    if (element) await element.screenshot({ path });
-    else await this.page.screenshot({ path, fullPage: true });
+    if (element) {
+      // A clip of the full page, not element.screenshot(): scrolled to, the element would sit
+      // under the sticky top bar.
+      const clip = await element.evaluate((node) => {
+        const box = node.getBoundingClientRect();
+        return { x: box.x + scrollX, y: box.y + scrollY, width: box.width, height: box.height };
+      });
+      await this.page.screenshot({ path, fullPage: true, clip });
+    } else {
+      await this.page.screenshot({ path, fullPage: true });
+    }
     return path;
   }
 }

@@ -2,9 +2,10 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 
 import { RegistriesPanel } from '@/components/RegistriesPanel';
-import type { ClusterState, RegistryDivergence, RegistryRebalance } from '@/lib/cluster-state';
+import type { ClusterState } from '@/lib/cluster-state';
 
 import { fullMesh, ip, n, pod, stateOf, swarm } from '../lib/fixtures';
+import { divergenceOf, rebalanceOf } from '../lib/registry-fixtures';
 
 /** The demo of the issue: 10,000 devices on 7 nodes, each node's Swarm copy holding all of them. */
 function demo(hosted: number[], extra: Partial<ClusterState> = {}): ClusterState {
@@ -87,20 +88,8 @@ describe('RegistriesPanel', () => {
   });
 
   it('shows a rebalance under way and copies that disagree, with pids and who holds each', () => {
-    const rebalance: RegistryRebalance = {
-      registry: 'swarm',
-      cause: 'scale_up',
-      since: 0,
-      nodes: [n(7)],
-      moved: 1200,
-      ratePerSecond: 240,
-      etaMs: 1000,
-    };
-    const divergence: RegistryDivergence = {
-      registry: 'swarm',
-      partition: 0,
-      since: 0,
-      comparedAt: 0,
+    const rebalance = rebalanceOf();
+    const divergence = divergenceOf({
       missing: {
         count: 12,
         sample: [{ name: 'device-00042', heldBy: [n(1), n(2)], missingOn: [n(3)] }],
@@ -117,7 +106,7 @@ describe('RegistriesPanel', () => {
           },
         ],
       },
-    };
+    });
     const html = render(demo(even, { rebalances: [rebalance], divergences: [divergence] }));
     expect(html).toContain('1,200 names moved so far · 240 names/s · balanced in about 1s');
     expect(html).toContain('aria-valuenow="83"');

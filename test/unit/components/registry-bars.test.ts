@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { layoutBars, MAX_ROWS, nodeLabel, ROW_HEIGHT } from '@/components/registry-bars';
+import {
+  layoutBars,
+  MAX_ROWS,
+  nodeLabel,
+  ROW_HEIGHT,
+  valueMargin,
+} from '@/components/registry-bars';
 import type { RegistryBar } from '@/lib/registry-view';
 
 const bar = (index: number, hosted: number | null, extra: Partial<RegistryBar> = {}) => ({
@@ -70,5 +76,14 @@ describe('nodeLabel', () => {
     const long = nodeLabel('myapp@myapp-7d9f6b-x2kq.myapp-headless.default.svc');
     expect(long).toHaveLength(19);
     expect(long.endsWith('…')).toBe(true);
+  });
+});
+
+describe('valueMargin', () => {
+  it('keeps room for the longest figure and note, within bounds', () => {
+    expect(valueMargin(['1,430', '1,428'], 600)).toBe(48);
+    const note = '3,568 · partition 2 (main)';
+    expect(valueMargin([note], 600)).toBeGreaterThan(note.length * 6);
+    expect(valueMargin(['x'.repeat(200)], 600)).toBe(300);
   });
 });

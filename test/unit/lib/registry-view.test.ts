@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import type { RegistryDivergence, RegistryRebalance } from '@/lib/cluster-state';
 import {
+  barNote,
   divergenceCounts,
   entryHosted,
   imbalanceText,
   invariantText,
+  listNodes,
   rebalanceProgress,
   rebalanceText,
   registryViews,
@@ -13,6 +14,7 @@ import {
 } from '@/lib/registry-view';
 
 import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
+import { divergenceOf, rebalanceOf } from './registry-fixtures';
 
 /** 7 nodes, each with a whole Swarm copy of `size`, hosting `hosted[i]`. */
 function swarmState(size: number, hosted: Array<number | null>) {
@@ -119,23 +121,10 @@ describe('registryViews', () => {
 
   it('joins the rebalance and the divergences of the registry', () => {
     const state = swarmState(300, [100, 100, 100]);
-    const rebalance: RegistryRebalance = {
-      registry: 'swarm',
-      cause: 'scale_up',
-      since: 1,
-      nodes: [n(3)],
-      moved: 60,
-      ratePerSecond: 20,
-      etaMs: 2000,
-    };
-    const divergence: RegistryDivergence = {
-      registry: 'swarm',
-      partition: 0,
-      since: 1,
-      comparedAt: 2,
+    const rebalance = rebalanceOf({ nodes: [n(3)], moved: 60, ratePerSecond: 20 });
+    const divergence = divergenceOf({
       missing: { count: 2, sample: [{ name: 'device-1', heldBy: [n(1)], missingOn: [n(2)] }] },
-      duplicates: { count: 0, sample: [] },
-    };
+    });
     const [view] = registryViews({
       ...state,
       rebalances: [rebalance, { ...rebalance, registry: 'global' }],
@@ -148,15 +137,7 @@ describe('registryViews', () => {
 });
 
 describe('the sentences of a registry', () => {
-  const rebalance: RegistryRebalance = {
-    registry: 'swarm',
-    cause: 'scale_up',
-    since: 0,
-    nodes: ['myapp@10.0.0.8'],
-    moved: 1200,
-    ratePerSecond: 240.4,
-    etaMs: 35_000,
-  };
+  const rebalance = rebalanceOf({ nodes: ['myapp@10.0.0.8'], ratePerSecond: 240.4, etaMs: 35_000 });
 
   it('tells a rebalance: moved so far, the rate and the time to balanced', () => {
     expect(rebalanceText(rebalance, 'names')).toBe(
@@ -180,14 +161,10 @@ describe('the sentences of a registry', () => {
   });
 
   it('counts what diverged', () => {
-    const divergence: RegistryDivergence = {
-      registry: 'swarm',
-      partition: 0,
-      since: 0,
-      comparedAt: 0,
+    const divergence = divergenceOf({
       missing: { count: 1200, sample: [] },
       duplicates: { count: 3, sample: [] },
-    };
+    });
     expect(divergenceCounts(divergence, 'names')).toBe(
       '1,200 names missing on some copies · 3 resolving to different processes (duplicates)',
     );
@@ -197,5 +174,23 @@ describe('the sentences of a registry', () => {
     expect(entryHosted({ count: 10_000, hosted: null, replicated: true })).toBeNull();
     expect(entryHosted({ count: 10_000, hosted: 1430, replicated: true })).toBe(1430);
     expect(entryHosted({ count: 12, hosted: null, replicated: false })).toBe(12);
+  });
+});
+
+describe('the notes beside a bar', () => {
+  const bar = { main: true, partition: 0, hosted: 10, idle: false };
+
+  it('says why a bar is not like the others, and nothing when it is', () => {
+    expect(barNote(bar, 0)).toBeNull();
+    expect(barNote({ ...bar, hosted: 0, idle: true }, 0)).toBe('joined, hosts nothing yet');
+    expect(barNote({ ...bar, hosted: null }, 0)).toBe('cannot count what it hosts');
+    expect(barNote({ ...bar, main: false, partition: 1 }, 0)).toBe('partition 2');
+    expect(barNote({ ...bar, main: false, partition: null }, 0)).toBe('outside the mesh');
+  });
+
+  it('names a few nodes and counts the rest', () => {
+    expect(listNodes([])).toBe('no node');
+    expect(listNodes(['a', 'b', 'c', 'd'])).toBe('a, b, c, d');
+    expect(listNodes(['a', 'b', 'c', 'd', 'e'])).toBe('a, b, c and 2 more');
   });
 });
