@@ -7,9 +7,16 @@
  *   - CPU time: `erlang:statistics(runtime)` (all emulator threads), the same way, and the
  *     schedulers' busy time (`scheduler_wall_time`) for reference;
  *   - bytes: `inet:getstat/2` on the node's distribution socket to beamscope (both directions).
- * The node is set up like a sandbox pod (a Swarm-shaped table, :global names, pg groups), so
- * every registry probe does its real work. Readings go through the test node's own control
- * channel (test/support/beam.ts), not through beamscope's connection.
+ * Readings go through the test node's own control channel (test/support/beam.ts), not through
+ * beamscope's connection.
+ *
+ * Two scenarios, each on its own node, so the cost of a registry's size shows:
+ *   - `sandboxPod`: registries like a sandbox pod's (1,000 Swarm rows, 10 :global names, 10 pg
+ *     groups of 5), every registry probe doing its real work — the scenario of the earlier runs;
+ *   - `tenThousandPerBackend`: 10,000 entries in every backend beamscope counts, all hosted on
+ *     the node (a Swarm table, :global names, :pg memberships, a syn scope's registry and groups,
+ *     a Horde registry's `keys_<Name>`, a Horde `<Name>.ProcessesSupervisor`'s children, an Elixir
+ *     Registry), with the Horde and Registry names given to `runProbes` as configured.
  *
  * Share of one scheduler at the default 2 s interval = CPU time per probe / 2 s; goal < 0.1 %.
  *
@@ -20,26 +27,25 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { connectNode } from '../server/erlang';
-import { runProbes } from '../server/erlang/probes';
+import { runProbes, type NodeProbeReport, type ProbeOptions } from '../server/erlang/probes';
 import { startBeamNode, type BeamNode } from '../test/support/beam';
 import { freePort } from '../test/support/ports';
+import { distBytesClauses } from './support/node-counters';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
-import { quantile, roundTo } from './support/stats';
+import { distribution, quantile, roundTo, type Distribution } from './support/stats';
 
 const INTERVAL_MS = 2000;
 const GOAL_PERCENT = 0.1;
+/** Entries per backend in the heavier scenario. */
+const ENTRIES = 10_000;
 
-export interface Distribution {
-  samples: number;
-  median: number;
-  p99: number;
-}
-
-export interface NodeCostResults {
+/** One scenario's cost: a node with its registries, probed `probesPerWindow` times a window. */
+export interface ScenarioCost {
+  /** What the node holds, as the table's labels name it. */
+  what: string;
   node: { otpRelease: string; schedulers: number };
-  intervalMs: number;
-  /** Probes per measured window; windows = samples of each distribution. */
-  probesPerWindow: number;
+  /** Remote calls per probe (each is one request and one reply message). */
+  callsPerProbe: number;
   /** Per probe, after subtracting an idle window of the same length. */
   reductionsPerProbe: Distribution;
   /**
@@ -55,8 +61,6 @@ export interface NodeCostResults {
   /** Distribution-socket bytes per probe, as the node counts them. */
   bytesReceivedPerProbe: Distribution;
   bytesSentPerProbe: Distribution;
-  /** Remote calls per probe (each is one request and one reply message). */
-  callsPerProbe: number;
   /** Idle node, for scale: reductions and scheduler µs per second with no probes. */
   idle: {
     reductionsPerSecond: number;
@@ -70,6 +74,15 @@ export interface NodeCostResults {
   figures: Figure[];
 }
 
+export interface NodeCostResults {
+  intervalMs: number;
+  /** Probes per measured window; windows = samples of each distribution. */
+  probesPerWindow: number;
+  scenarios: { sandboxPod: ScenarioCost; tenThousandPerBackend: ScenarioCost };
+  /** What 10,000 entries per backend add to a probe (medians, heavier minus lighter). */
+  added: { cpuMicros: number; reductions: number; bytes: number; calls: number };
+}
+
 export interface NodeCostOptions {
   /** Measured windows (each: probes, then the same time idle); default 7. */
   windows?: number;
@@ -78,6 +91,92 @@ export interface NodeCostOptions {
   /** Where progress lines go; default stderr. */
   log?: (line: string) => void;
 }
+
+/** A node to measure: how to start it, what to build on it, how to probe it. */
+interface Scenario {
+  what: string;
+  elixir: boolean;
+  /** Erlang expressions evaluated in turn once the node is up (test/support/fixtures). */
+  setup: string[];
+  probeOptions: ProbeOptions;
+  /** Throws unless a probe's report shows the registries the setup built. */
+  check(report: NodeProbeReport): void;
+}
+
+/** `Count` binaries `<<"Prefix-00001">>`…, built on the node. */
+const names = (prefix: string, count: number) =>
+  `[list_to_binary(io_lib:format("${prefix}-~5..0B", [I])) || I <- lists:seq(1, ${count})]`;
+
+const SANDBOX_POD: Scenario = {
+  what: 'sandbox pod',
+  elixir: false,
+  // Registries like a sandbox pod's: 1,000 Swarm rows, :global names, pg. Every row's pid is
+  // local (`<0.1.0>` is this node's), so all 1,000 count as hosted: the hosted count scans every
+  // row whatever it finds, so this costs what 100 hosted would.
+  setup: [
+    'beamscope_fixture:swarm_table()',
+    `begin [ets:insert(swarm_registry, {entry, I, case I rem 10 of 0 -> self(); _ -> list_to_pid("<0.1.0>") end, make_ref(), #{}, {1,0}}) || I <- lists:seq(1, 1000)], ok end`,
+    'beamscope_fixture:global_names("cost", 10)',
+    'beamscope_fixture:pg_groups("tenant", 10, 5)',
+  ],
+  probeOptions: {},
+  check(report) {
+    const { swarm } = report.registries;
+    if (swarm.status !== 'present' || swarm.names !== 1000 || swarm.hostedHere !== 1000)
+      throw new Error(
+        `the sandbox-pod node's Swarm copy is not as built: ${JSON.stringify(swarm)}`,
+      );
+  },
+};
+
+const TEN_THOUSAND: Scenario = {
+  what: `${ENTRIES.toLocaleString('en-US')} per backend`,
+  elixir: true,
+  // Every backend at ENTRIES entries, each hosted here (the one node is the node list).
+  setup: [
+    'beamscope_fixture:swarm_table()',
+    `beamscope_fixture:swarm_register(${names('device', ENTRIES)}, [node()])`,
+    `beamscope_fixture:global_names("cost", ${ENTRIES})`,
+    `beamscope_fixture:pg_groups("tenant", 100, ${ENTRIES / 100})`,
+    'beamscope_fixture:syn_scope(devices)',
+    `beamscope_fixture:syn_register(devices, ${names('device', ENTRIES)}, [node()])`,
+    `lists:sum([beamscope_fixture:syn_join(devices, {tenant, G}, {node(), ${ENTRIES / 100}}, [node()]) || G <- lists:seq(1, 100)])`,
+    `beamscope_fixture:table('keys_Elixir.Bench.Devices', [set])`,
+    `beamscope_fixture:horde_register('Elixir.Bench.Devices', [{device, I} || I <- lists:seq(1, ${ENTRIES})], [node()])`,
+    `beamscope_fixture:processes_supervisor('Elixir.Bench.DeviceSup', ${ENTRIES})`,
+    `beamscope_fixture:elixir_registry('Elixir.Bench.Sessions', ${ENTRIES})`,
+  ],
+  probeOptions: {
+    elixirRegistries: ['Bench.Sessions'],
+    hordeRegistries: ['Bench.Devices'],
+    hordeSupervisors: ['Bench.DeviceSup'],
+  },
+  check(report) {
+    const { global, swarm, pg, syn, horde, hordeSupervisors, elixirRegistries } = report.registries;
+    const [scope] = syn.status === 'present' ? syn.scopes : [];
+    const [hordeRegistry] = horde;
+    const [supervisor] = hordeSupervisors;
+    const [registry] = elixirRegistries;
+    // Every count the probe makes (none where a backend is not found), each made ENTRIES.
+    const counts = {
+      swarm: swarm.status === 'present' ? [swarm.names, swarm.hostedHere] : [],
+      global: global.status === 'present' ? [global.names, global.hostedHere] : [],
+      pg: pg.status === 'present' ? [pg.members, pg.localMembers] : [],
+      syn: scope ? [scope.names, scope.hostedHere, scope.members, scope.localMembers] : [],
+      horde:
+        hordeRegistry?.status === 'present' ? [hordeRegistry.names, hordeRegistry.hostedHere] : [],
+      hordeSupervisor: supervisor?.status === 'present' ? [supervisor.children] : [],
+      elixirRegistry: registry?.status === 'present' ? [registry.keys] : [],
+    };
+    const wrong = Object.entries(counts).filter(
+      ([, values]) => values.length === 0 || values.some((value) => value !== ENTRIES),
+    );
+    if (wrong.length > 0)
+      throw new Error(
+        `not ${ENTRIES} in every count: ${JSON.stringify(Object.fromEntries(wrong))}`,
+      );
+  },
+};
 
 interface Reading {
   reductions: number;
@@ -94,27 +193,18 @@ interface Reading {
 const quantileOrNaN = (values: number[], q: number): number => quantile(values, q) ?? NaN;
 const round = roundTo;
 
-function distribution(values: number[], digits = 1): Distribution {
-  return {
-    samples: values.length,
-    median: round(quantileOrNaN(values, 0.5), digits),
-    p99: round(quantileOrNaN(values, 0.99), digits),
-  };
-}
-
 /** One reading of the node's counters, taken on the node in one evaluation. */
 async function read(node: BeamNode, localName: string): Promise<Reading> {
   const text = await node.eval(
     [
       'begin',
       '  {Red, _} = erlang:statistics(exact_reductions),',
-      `  [Port] = [P || {N, P} <- erlang:system_info(dist_ctrl), N =:= '${localName}'],`,
-      '  {ok, [{recv_oct, R}, {send_oct, S}]} = inet:getstat(Port, [recv_oct, send_oct]),',
+      distBytesClauses(localName),
       '  {A, T} = lists:foldl(fun({_, A0, T0}, {A1, T1}) -> {A1 + A0, T1 + T0} end, {0, 0},',
       '                       erlang:statistics(scheduler_wall_time)),',
       '  {Cpu, _} = erlang:statistics(runtime),',
       '  list_to_binary(io_lib:format("~w ~w ~w ~w ~w ~w ~w",',
-      '                 [Red, R, S, A, T, Cpu, erlang:monotonic_time(microsecond)]))',
+      '                 [Red, DistRecv, DistSent, A, T, Cpu, erlang:monotonic_time(microsecond)]))',
       'end',
     ].join('\n'),
   );
@@ -156,14 +246,13 @@ function delta(from: Reading, to: Reading): Delta {
   };
 }
 
-/** Runs the node-cost benchmark; see the file comment. */
-export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<NodeCostResults> {
-  const windows = Math.max(5, options.windows ?? 7);
-  const probes = Math.max(10, options.probes ?? 60);
-  const log = (text: string) => {
-    if (options.log) options.log(`node-cost: ${text}`);
-    else process.stderr.write(`node-cost: ${text}\n`);
-  };
+/** Starts a node for `scenario`, builds its registries, measures the probes' cost, stops it. */
+async function measureScenario(
+  scenario: Scenario,
+  windows: number,
+  probes: number,
+  log: (text: string) => void,
+): Promise<ScenarioCost> {
   const cookie = `cost-${randomBytes(8).toString('hex')}`;
   const localName = `beamscope_cost_${process.pid}@127.0.0.1`;
   const port = await freePort();
@@ -172,15 +261,13 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
     cookie,
     mode: 'epmdless',
     port,
+    elixir: scenario.elixir,
   });
   try {
-    // Registries like a sandbox pod's: 1,000 Swarm rows (100 hosted here), :global names, pg.
-    await node.eval('beamscope_fixture:swarm_table()');
-    await node.eval(
-      `begin [ets:insert(swarm_registry, {entry, I, case I rem 10 of 0 -> self(); _ -> list_to_pid("<0.1.0>") end, make_ref(), #{}, {1,0}}) || I <- lists:seq(1, 1000)], ok end`,
-    );
-    await node.eval('beamscope_fixture:global_names("cost", 10)');
-    await node.eval('beamscope_fixture:pg_groups("tenant", 10, 5)');
+    const built = Date.now();
+    // :global registers one name at a time under its lock: 10,000 take about ten seconds.
+    for (const expression of scenario.setup) await node.eval(expression, { timeoutMs: 120_000 });
+    log(`${scenario.what}: registries built in ${Date.now() - built} ms`);
     await node.eval('erlang:system_flag(scheduler_wall_time, true)');
     const otpRelease = JSON.parse(await node.eval('erlang:system_info(otp_release)')) as string;
     const schedulers = Number(await node.eval('erlang:system_info(schedulers)'));
@@ -191,11 +278,12 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
       calls += 1;
       return connection.rpc(module, fn, args, callOptions);
     };
+    const probe = () => runProbes(rpc, scenario.probeOptions);
     try {
       // Warm up both sides (code loading on the node, JIT here).
-      for (let index = 0; index < 10; index += 1) await runProbes(rpc);
+      for (let index = 0; index < 10; index += 1) await probe();
       calls = 0;
-      await runProbes(rpc);
+      scenario.check(await probe());
       const callsPerProbe = calls;
 
       const perProbe = {
@@ -212,7 +300,7 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
       };
       for (let window = 0; window < windows; window += 1) {
         const start = await read(node, localName);
-        for (let index = 0; index < probes; index += 1) await runProbes(rpc);
+        for (let index = 0; index < probes; index += 1) await probe();
         const afterProbes = await read(node, localName);
         const busy = delta(start, afterProbes);
         // The same length of time idle: what the node spends anyway (and what reading costs).
@@ -228,21 +316,21 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
         idleRates.micros.push(idle.activeMicros / (idle.wallMicros / 1e6));
         idleRates.cpu.push(idle.cpuMicros / (idle.wallMicros / 1e6));
         log(
-          `window ${window + 1}/${windows}: ${Math.round(perProbe.reductions.at(-1)!)} reductions, ${Math.round(perProbe.cpu.at(-1)!)} µs CPU (${Math.round(perProbe.micros.at(-1)!)} µs scheduler busy), ${Math.round(perProbe.received.at(-1)!)}/${Math.round(perProbe.sent.at(-1)!)} bytes in/out per probe`,
+          `${scenario.what}, window ${window + 1}/${windows}: ${Math.round(perProbe.reductions.at(-1)!)} reductions, ${Math.round(perProbe.cpu.at(-1)!)} µs CPU (${Math.round(perProbe.micros.at(-1)!)} µs scheduler busy), ${Math.round(perProbe.received.at(-1)!)}/${Math.round(perProbe.sent.at(-1)!)} bytes in/out per probe`,
         );
       }
       const share = perProbe.cpu.map((micros) => (micros / (INTERVAL_MS * 1000)) * 100);
       const shareDistribution = distribution(share, 4);
+      const label = `probe cost to a node (${scenario.what})`;
       return {
+        what: scenario.what,
         node: { otpRelease, schedulers },
-        intervalMs: INTERVAL_MS,
-        probesPerWindow: probes,
+        callsPerProbe,
         reductionsPerProbe: distribution(perProbe.reductions, 0),
         cpuMicrosPerProbe: distribution(perProbe.cpu),
         schedulerMicrosPerProbe: distribution(perProbe.micros),
         bytesReceivedPerProbe: distribution(perProbe.received, 0),
         bytesSentPerProbe: distribution(perProbe.sent, 0),
-        callsPerProbe,
         idle: {
           reductionsPerSecond: Math.round(quantileOrNaN(idleRates.reductions, 0.5)),
           cpuMicrosPerSecond: Math.round(quantileOrNaN(idleRates.cpu, 0.5)),
@@ -251,7 +339,7 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
         schedulerSharePercent: shareDistribution,
         goals: {
           schedulerSharePercent: goalFigure(
-            'probe cost to a node: share of one scheduler at 2 s (p99)',
+            `${label}: share of one scheduler at 2 s (p99)`,
             shareDistribution.p99,
             GOAL_PERCENT,
             '%',
@@ -260,19 +348,19 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
         },
         figures: [
           plainFigure(
-            'probe cost to a node: reductions per probe (median)',
+            `${label}: reductions per probe (median)`,
             Math.round(quantileOrNaN(perProbe.reductions, 0.5)),
             'reductions',
             windows,
           ),
           plainFigure(
-            'probe cost to a node: CPU per probe (median)',
+            `${label}: CPU per probe (median)`,
             round(quantileOrNaN(perProbe.cpu, 0.5)),
             'µs',
             windows,
           ),
           plainFigure(
-            'probe cost to a node: bytes per probe, in + out (median)',
+            `${label}: bytes per probe, in + out (median)`,
             Math.round(quantileOrNaN(perProbe.received, 0.5) + quantileOrNaN(perProbe.sent, 0.5)),
             'bytes',
             windows,
@@ -285,6 +373,34 @@ export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<N
   } finally {
     await node.stop();
   }
+}
+
+/** Runs the node-cost benchmark; see the file comment. */
+export async function runNodeCostBench(options: NodeCostOptions = {}): Promise<NodeCostResults> {
+  const windows = Math.max(5, options.windows ?? 7);
+  const probes = Math.max(10, options.probes ?? 60);
+  const log = (text: string) => {
+    if (options.log) options.log(`node-cost: ${text}`);
+    else process.stderr.write(`node-cost: ${text}\n`);
+  };
+  const sandboxPod = await measureScenario(SANDBOX_POD, windows, probes, log);
+  const tenThousandPerBackend = await measureScenario(TEN_THOUSAND, windows, probes, log);
+  const bytes = (cost: ScenarioCost) =>
+    cost.bytesReceivedPerProbe.median + cost.bytesSentPerProbe.median;
+  return {
+    intervalMs: INTERVAL_MS,
+    probesPerWindow: probes,
+    scenarios: { sandboxPod, tenThousandPerBackend },
+    added: {
+      cpuMicros: round(
+        tenThousandPerBackend.cpuMicrosPerProbe.median - sandboxPod.cpuMicrosPerProbe.median,
+      ),
+      reductions:
+        tenThousandPerBackend.reductionsPerProbe.median - sandboxPod.reductionsPerProbe.median,
+      bytes: bytes(tenThousandPerBackend) - bytes(sandboxPod),
+      calls: tenThousandPerBackend.callsPerProbe - sandboxPod.callsPerProbe,
+    },
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

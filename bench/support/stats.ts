@@ -53,3 +53,19 @@ export function ratio(a: number | null, b: number | null): number | null {
   if (a === null || b === null || b === 0) return null;
   return Math.round((a / b) * 10) / 10;
 }
+
+/** Median and p99 (nearest rank) of samples in any unit, rounded; NaN (null in JSON) when none. */
+export interface Distribution {
+  samples: number;
+  median: number;
+  p99: number;
+}
+
+/** The {@link Distribution} of `values`, rounded to `digits` decimals. */
+export function distribution(values: readonly number[], digits = 1): Distribution {
+  return {
+    samples: values.length,
+    median: roundTo(quantile(values, 0.5) ?? NaN, digits),
+    p99: roundTo(quantile(values, 0.99) ?? NaN, digits),
+  };
+}
