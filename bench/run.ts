@@ -59,6 +59,12 @@ const PARTS: Part[] = [
     what: 'cost to the observed node',
   },
   {
+    name: 'divergence',
+    module: './divergence.ts',
+    exportName: 'runDivergenceBench',
+    what: 'comparing 5 copies of 100,000 names',
+  },
+  {
     name: 'probe-scale',
     module: './probe-scale.ts',
     exportName: 'runProbeScaleBench',
