@@ -180,8 +180,14 @@ function rowOf(part: string, path: string, figure: Figure): TableRow {
 
 function formatValue(row: TableRow): string {
   if (row.value === null) return '—';
+  // Two significant digits below 1: a share of 0.054 % must not read as the 0.1 % of its goal.
+  const magnitude = Math.abs(row.value);
   const value =
-    Math.abs(row.value) >= 100 ? Math.round(row.value) : Math.round(row.value * 10) / 10;
+    magnitude >= 100
+      ? Math.round(row.value)
+      : magnitude >= 1
+        ? Math.round(row.value * 10) / 10
+        : Number(row.value.toPrecision(2));
   return row.unit === '×' ? `${value}×` : `${value.toLocaleString('en-US')} ${row.unit}`.trim();
 }
 
