@@ -86,20 +86,74 @@ export interface PidRef {
   serial: number;
 }
 
-/** `GET /api/clusters/{id}/registry?name=`: where a name is registered, node by node. */
+/** Where a name can be registered: replicated (`global`, `swarm`, `horde`, `syn`) or node-local. */
+export type LookupRegistry = 'global' | 'local' | 'swarm' | 'horde' | 'syn' | 'elixir_registry';
+
+/** The form of a key: what its outermost value is. */
+export type LookupKeyType = 'atom' | 'binary' | 'charlist' | 'integer' | 'tuple' | 'list';
+
+/** A key a name was looked up under, in Erlang syntax (`<<"device-00042">>`, `{device,42}`). */
+export interface LookupKey {
+  keyType: LookupKeyType;
+  key: string;
+}
+
+/** One node's answer: a registry, a key and the process registered under it. */
+export interface LookupMatch extends LookupKey {
+  registry: LookupRegistry;
+  /** The Horde registry, syn scope or Elixir Registry. */
+  registryName?: string;
+  /** The registered process (a locally registered port shows as `null`). */
+  pid: PidRef | null;
+}
+
+/** Whether a process's node is up: connected to beamscope, a member it cannot reach, or neither. */
+export type LookupHostStatus = 'connected' | 'disconnected' | 'not_a_member';
+
+/** One distinct answer for a name in a registry, and the nodes that give it. */
+export interface LookupView {
+  pid: PidRef | null;
+  /** The node the process lives on and its status; null for a port. */
+  host: { node: string; status: LookupHostStatus } | null;
+  /** The nodes whose copy (or, node-local, whose own registry) holds it, sorted. */
+  nodes: string[];
+}
+
+/** A name in one registry under one key, across the cluster: its distinct answers. */
+export interface LookupEntry extends LookupKey {
+  registry: LookupRegistry;
+  registryName?: string;
+  /** What an operator calls the registry: `Swarm`, `Horde MyApp.Devices`, `syn devices`. */
+  label: string;
+  /** Every node holds a copy (the copies should agree), or each node its own registry. */
+  replicated: boolean;
+  /** The distinct answers, the most widely held first. */
+  views: LookupView[];
+  /** Replicated only: nodes whose copy of the registry does not hold the name. */
+  missingOn: string[];
+  /** Replicated only: the copies give different processes, or some lack the name. */
+  disagree: boolean;
+  /** One sentence: `all 3 copies agree: <0.201.0> on myapp@10.0.0.3`, or how the copies disagree. */
+  summary: string;
+}
+
+/** `GET /api/clusters/{id}/registry?name=`: where a name is registered, one entry per view. */
 export interface RegistryLookupResponse {
   clusterId: string;
   name: string;
+  /** Plain text (tried as binary, charlist, integer and existing atom) or Elixir/Erlang term syntax. */
+  readAs: 'text' | 'term';
+  /** Every key tried (an atom key only where the atom exists). */
+  keys: LookupKey[];
+  /** Whether any node holds the name anywhere. */
+  found: boolean;
+  entries: LookupEntry[];
+  /** Each node asked, with its own answer and the registries it could not ask. */
   nodes: Array<{
     node: string;
-    /** Whether the node has an atom with this text at all. */
+    /** Whether every atom of the name's keys exists on the node (plain text: its own atom). */
     atomExists: boolean;
-    matches: Array<{
-      registry: 'global' | 'local' | 'swarm' | 'elixir_registry';
-      registryName?: string;
-      keyType: 'atom' | 'binary' | 'charlist' | 'integer';
-      pid: PidRef | null;
-    }>;
+    matches: LookupMatch[];
     /** Registries that could not be asked, or the node itself when it could not be. */
     errors: Array<{ registry: string; message: string }>;
   }>;

@@ -177,27 +177,36 @@ export class Collector {
   }
 
   /**
-   * Where `name` is registered: asks every connected node (`:global`, local names, Swarm, the
-   * configured Elixir Registries), a few at a time. A node that cannot be asked is listed with
-   * its error. The name travels as data: it never becomes a new atom on a node.
+   * Where `name` (plain text, or Elixir/Erlang term syntax) is registered: asks every connected
+   * node (`:global`, local names, Swarm, the configured Horde registries and Elixir Registries,
+   * the syn scopes), a few at a time, and groups the answers into views, saying when the copies
+   * disagree. A node that cannot be asked is listed with its error. A key travels to a node only
+   * once every atom in it exists there: the lookup never creates an atom on a node.
    */
   async lookup(name: string): Promise<RegistryLookupResponse> {
-    checkLookupName(name);
+    const typed = checkLookupName(name);
     const { manager, probe, lookupConcurrency } = this.settings;
-    const options = {
-      timeoutMs: probe.timeoutMs,
-      ...(probe.elixirRegistries ? { elixirRegistries: probe.elixirRegistries } : {}),
-    };
-    const nodes = manager
-      ? await lookupAcross(this.connectedNodes(), lookupConcurrency, (node) =>
-          lookupName(
-            (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
-            name,
-            options,
-          ),
-        )
-      : [];
-    return { clusterId: this.clusterId, name, nodes };
+    const { timeoutMs, elixirRegistries, hordeRegistries, synScopes, synScopeLimit } = probe;
+    const options = { timeoutMs, elixirRegistries, hordeRegistries, synScopes, synScopeLimit };
+    return lookupAcross({
+      clusterId: this.clusterId,
+      name: typed,
+      nodes: manager ? this.connectedNodes() : [],
+      concurrency: lookupConcurrency,
+      lookup: async (node) => {
+        if (!manager) throw new Error('the distribution side is not running');
+        return lookupName(
+          (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
+          typed,
+          options,
+        );
+      },
+      hostStatus: (node) => {
+        const side = this.sides.get(node);
+        if (!side) return 'not_a_member';
+        return side.connection.status === 'connected' ? 'connected' : 'disconnected';
+      },
+    });
   }
 
   /**

@@ -40,7 +40,10 @@ export function nodeDetails(
   return { clusterId: state.clusterId, member, history: cluster.collector.nodeHistory(node) };
 }
 
-/** Where `?name=` is registered, for `GET /api/clusters/{id}/registry`. */
+/**
+ * Where `?name=` is registered, for `GET /api/clusters/{id}/registry`: the name is read (plain
+ * text or term syntax) before anything is sent, and malformed syntax is a 400 saying where.
+ */
 export function registryLookup(
   cluster: Pick<ClusterRuntime, 'collector'>,
   params: URLSearchParams,

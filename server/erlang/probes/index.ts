@@ -8,9 +8,17 @@ export * from './catalogue';
 export {
   lookupName,
   MAX_LOOKUP_NAME_BYTES,
+  readLookupName,
+  REGISTRY_ORDER,
+  REPLICATED_REGISTRIES,
+  type LookupKey,
+  type LookupKeyType,
+  type LookupName,
   type LookupOptions,
+  type LookupRegistry,
   type NameLookup,
   type NameMatch,
+  type RegistryCopy,
 } from './lookup';
 export { ProbeReplyError, toProbeError, type PidRef, type ProbeError } from './reply';
 export {

@@ -170,7 +170,12 @@ describe('probes against real nodes', () => {
     const options = { elixirRegistries: [REGISTRY] };
     const globalName = await lookupName(rpc, 'fx_a_3', options);
     expect(globalName.matches).toEqual([
-      { registry: 'global', keyType: 'atom', pid: expect.objectContaining({ node: a.name }) },
+      {
+        registry: 'global',
+        keyType: 'atom',
+        key: 'fx_a_3',
+        pid: expect.objectContaining({ node: a.name }),
+      },
     ]);
     const viaSwarm = await lookupName(rpc, 'user-5', options);
     expect(viaSwarm.matches.map((match) => `${match.registry}/${match.keyType}`)).toEqual([
@@ -184,11 +189,17 @@ describe('probes against real nodes', () => {
         registry: 'elixir_registry',
         registryName: REGISTRY,
         keyType: 'binary',
+        key: '<<"key-4">>',
         pid: expect.objectContaining({ node: b.name }),
       },
     ]);
     expect((await lookupName(rpc, 'net_kernel', options)).matches).toEqual([
-      { registry: 'local', keyType: 'atom', pid: expect.objectContaining({ node: b.name }) },
+      {
+        registry: 'local',
+        keyType: 'atom',
+        key: 'net_kernel',
+        pid: expect.objectContaining({ node: b.name }),
+      },
     ]);
   });
 

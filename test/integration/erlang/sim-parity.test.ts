@@ -296,7 +296,12 @@ describe.each(['real', 'simulated'] as const)('the probe suite against %s nodes'
     const node = target().nodes[1]!;
     const found = await lookupName(rpcOf(node), 'net_kernel');
     expect(found.matches).toEqual([
-      { registry: 'local', keyType: 'atom', pid: expect.objectContaining({ node }) },
+      {
+        registry: 'local',
+        keyType: 'atom',
+        key: 'net_kernel',
+        pid: expect.objectContaining({ node }),
+      },
     ]);
     const unknown = await lookupName(
       rpcOf(node),

@@ -18,6 +18,7 @@ import {
   existingAtomProbe,
   lookupName,
   memoryProbe,
+  readLookupName,
   netTicktimeProbe,
   otpReleaseProbe,
   PG_GROUP_MATCH_SPEC,
@@ -374,12 +375,43 @@ describe('runProbes', () => {
 });
 
 describe('lookupName', () => {
+  const badarg = () => {
+    throw erlangError('badrpc', 'badarg');
+  };
+  /** binary_to_existing_atom that knows exactly `names`. */
+  const knownAtoms =
+    (...names: string[]): Handler =>
+    ([text]) => {
+      const name = Buffer.from(text as Uint8Array).toString('utf8');
+      return names.includes(name) ? atom(name) : badarg();
+    };
+  const tableOf = (args: Term[]) => (args[0] as Atom).name;
+
+  it('keeps plain text plain: binary, charlist, integer and atom, as before', () => {
+    const plain = readLookupName('12345');
+    expect(plain.readAs).toBe('text');
+    expect(plain.keys.map((key) => `${key.keyType} ${key.key}`)).toEqual([
+      'binary <<"12345">>',
+      'charlist "12345"',
+      'integer 12345',
+      "atom '12345'",
+    ]);
+    expect(readLookupName('device-00042').keys.map((key) => key.keyType)).toEqual([
+      'binary',
+      'charlist',
+      'atom',
+    ]);
+    // An atom longer than the BEAM allows cannot exist: not tried.
+    expect(readLookupName('x'.repeat(256)).keys.map((key) => key.keyType)).toEqual([
+      'binary',
+      'charlist',
+    ]);
+  });
+
   it('never sends an unknown name as an atom, and finds it in Swarm by binary', async () => {
     const owner = pid('b@127.0.0.1', 42);
     const { rpc, calls } = scriptedRpc({
-      'erlang:binary_to_existing_atom': () => {
-        throw erlangError('badrpc', 'badarg');
-      },
+      'erlang:binary_to_existing_atom': badarg,
       'global:whereis_name': () => atom('undefined'),
       'ets:lookup': ([, key]) =>
         key instanceof Uint8Array
@@ -391,8 +423,14 @@ describe('lookupName', () => {
       name: 'user:1234',
       atomExists: false,
       matches: [
-        { registry: 'swarm', keyType: 'binary', pid: { node: 'b@127.0.0.1', id: 42, serial: 0 } },
+        {
+          registry: 'swarm',
+          keyType: 'binary',
+          key: '<<"user:1234">>',
+          pid: { node: 'b@127.0.0.1', id: 42, serial: 0 },
+        },
       ],
+      copies: [{ registry: 'global' }, { registry: 'swarm' }],
       errors: [],
     });
     const atomArgs = calls
@@ -423,20 +461,23 @@ describe('lookupName', () => {
       registry: 'swarm',
       error: { code: 'timeout', message: 'timed out' },
     });
+    // A copy that failed to answer is not counted as lacking the name.
+    expect(result.copies).toEqual([{ registry: 'global' }]);
   });
 
-  it('refuses empty and oversized names before calling anything', async () => {
+  it('refuses empty, oversized and malformed names before calling anything', async () => {
     const { rpc, calls } = scriptedRpc({});
     await expect(lookupName(rpc, '')).rejects.toThrow(/1 to 1024 bytes/);
     await expect(lookupName(rpc, 'x'.repeat(1025))).rejects.toThrow(/1 to 1024 bytes/);
+    await expect(lookupName(rpc, '{:device, 42')).rejects.toMatchObject({
+      code: 'invalid_lookup_name',
+    });
     expect(calls).toEqual([]);
   });
 
   it('sends non-Latin-1 names as a list of code points', async () => {
     const { rpc, calls } = scriptedRpc({
-      'erlang:binary_to_existing_atom': () => {
-        throw erlangError('badrpc', 'badarg');
-      },
+      'erlang:binary_to_existing_atom': badarg,
       'global:whereis_name': () => atom('undefined'),
       'ets:lookup': () => [],
     });
@@ -444,5 +485,112 @@ describe('lookupName', () => {
     const keys = calls.filter((call) => call.fn === 'lookup').map((call) => call.args[1]);
     expect(keys).toContainEqual([0x540d, 0x524d]);
     expect(keys.some((key) => key instanceof Tuple)).toBe(false);
+  });
+
+  it('sends a typed term only after every atom in it is found on the node', async () => {
+    const { rpc, calls } = scriptedRpc({
+      'erlang:binary_to_existing_atom': knownAtoms(),
+      'global:whereis_name': () => atom('undefined'),
+      'ets:info': ([table]) => ((table as Atom).name === 'swarm_registry' ? 10 : atom('undefined')),
+      'ets:lookup': () => [],
+    });
+    const result = await lookupName(rpc, '{:unknown_here, [1, {:nested_atom}]}');
+    expect(result).toMatchObject({ atomExists: false, matches: [], errors: [] });
+    // Only the atoms' text travelled (as binaries); the term itself never did.
+    const sentTuples = calls.flatMap((call) => call.args).filter((arg) => arg instanceof Tuple);
+    expect(sentTuples).toEqual([]);
+    expect(
+      calls
+        .filter((call) => call.fn === 'binary_to_existing_atom')
+        .map((call) => Buffer.from(call.args[0] as Uint8Array).toString())
+        .sort(),
+    ).toEqual(['nested_atom', 'unknown_here']);
+    // Nothing under the key can exist here, and the copies that exist lack it.
+    expect(result.copies).toEqual([{ registry: 'global' }, { registry: 'swarm' }]);
+  });
+
+  it('finds a tuple key in a Horde registry and a binary in a syn scope', async () => {
+    const owner = pid('c@127.0.0.1', 9);
+    const { rpc, calls } = scriptedRpc({
+      'erlang:binary_to_existing_atom': knownAtoms(
+        'device',
+        'keys_Elixir.MyApp.Devices',
+        'syn_registry_by_name_devices',
+      ),
+      'global:whereis_name': () => atom('undefined'),
+      'ets:select': ([table]) =>
+        (table as Atom).name === 'syn_table_names' ? [atom('devices')] : badarg(),
+      'ets:lookup': (args) => {
+        const [, key] = args;
+        if (tableOf(args) === 'keys_Elixir.MyApp.Devices' && key instanceof Tuple) {
+          const member = tuple(atom('Elixir.MyApp.Devices'), atom('c@127.0.0.1'));
+          return [tuple(key, member, tuple(owner, atom('nil')))];
+        }
+        if (tableOf(args) === 'syn_registry_by_name_devices' && key instanceof Uint8Array) {
+          return [tuple(key, owner, atom('undefined'), 0, atom('undefined'), atom('c@1'))];
+        }
+        if (tableOf(args) !== 'keys_Elixir.MyApp.NotStarted') return [];
+        return badarg();
+      },
+    });
+    const options = { hordeRegistries: ['MyApp.Devices', 'MyApp.NotStarted'] };
+    const inHorde = await lookupName(rpc, '{:device, 42}', options);
+    expect(inHorde.matches).toEqual([
+      {
+        registry: 'horde',
+        registryName: 'MyApp.Devices',
+        keyType: 'tuple',
+        key: '{device,42}',
+        pid: { node: 'c@127.0.0.1', id: 9, serial: 0 },
+      },
+    ]);
+    expect(inHorde.copies).toEqual([
+      { registry: 'global' },
+      { registry: 'swarm' },
+      { registry: 'horde', registryName: 'MyApp.Devices' },
+      { registry: 'syn', registryName: 'devices' },
+    ]);
+    // The unknown registry's table was asked for as text, never as an atom.
+    expect(
+      calls.some(
+        (call) => call.fn === 'lookup' && tableOf(call.args) === 'keys_Elixir.MyApp.NotStarted',
+      ),
+    ).toBe(false);
+
+    const inSyn = await lookupName(rpc, '"sensor-7"', options);
+    expect(inSyn.matches).toEqual([
+      {
+        registry: 'syn',
+        registryName: 'devices',
+        keyType: 'binary',
+        key: '<<"sensor-7">>',
+        pid: { node: 'c@127.0.0.1', id: 9, serial: 0 },
+      },
+    ]);
+    // "…" reads as an Elixir binary and an Erlang charlist: both keys were asked.
+    const synKeys = calls
+      .filter(
+        (call) => call.fn === 'lookup' && tableOf(call.args) === 'syn_registry_by_name_devices',
+      )
+      .map((call) => call.args[1]);
+    expect(synKeys).toContainEqual(new Charlist('sensor-7'));
+  });
+
+  it('searches configured syn scopes beside the started ones, each once', async () => {
+    const { rpc, calls } = scriptedRpc({
+      'erlang:binary_to_existing_atom': knownAtoms('syn_registry_by_name_users'),
+      'global:whereis_name': () => atom('undefined'),
+      'ets:select': () => [atom('users')],
+      'ets:lookup': () => [],
+    });
+    const result = await lookupName(rpc, 'alice', { synScopes: ['users', 'absent'] });
+    expect(result.copies).toContainEqual({ registry: 'syn', registryName: 'users' });
+    const checked = calls
+      .filter((call) => call.fn === 'binary_to_existing_atom')
+      .map((call) => Buffer.from(call.args[0] as Uint8Array).toString());
+    expect(checked.filter((name) => name.startsWith('syn_')).sort()).toEqual([
+      'syn_registry_by_name_absent',
+      'syn_registry_by_name_users',
+    ]);
   });
 });

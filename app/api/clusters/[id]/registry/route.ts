@@ -4,7 +4,10 @@ import { getRuntime } from '@/server/runtime';
 
 export const dynamic = 'force-dynamic';
 
-/** Where a registered name lives: `?name=…`, asked of every connected node. */
+/**
+ * Where a registered name lives: `?name=…` (plain text, or Elixir/Erlang term syntax), asked of
+ * every connected node; one entry per registry and key, each distinct view with its nodes.
+ */
 export async function GET(
   request: Request,
   context: { params: Promise<{ id: string }> },
