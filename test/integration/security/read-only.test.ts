@@ -197,4 +197,56 @@ describe('read-only by construction: lookups never create atoms on the node', ()
     await createOne();
     expect(Number(await createOne())).toBe(1);
   });
+
+  it('leaves the atom count unchanged over 1,000 typed names: terms with unknown atoms, in both syntaxes', async () => {
+    const random = () => randomBytes(8).toString('hex');
+    const typed = (index: number): string => {
+      const r = random();
+      switch (index % 8) {
+        case 0:
+          return `{:unknown_${r}, ${index}}`;
+        case 1:
+          return `{unknown_${r}, <<"x">>, "y"}`;
+        case 2:
+          return `:"Elixir.Fake.${r}"`;
+        case 3:
+          return `'q${r}'`;
+        case 4:
+          return `[{:a_${r}, [:b_${r}, {:c_${r}, [:d_${r}]}]}]`;
+        case 5:
+          return `{Fake.M${r}, "${r}", ~c"${r}", ${index}}`;
+        case 6:
+          return `{device, ${index}, [nested_${r}, {deeper_${r}, '${r}'}]}`;
+        default:
+          return `"${r}"`;
+      }
+    };
+    // Registry names nobody has, too: their table names are checked, never created.
+    const options = (r: string) => ({
+      hordeRegistries: [`Fake.Horde${r}`],
+      synScopes: [`scope_${r}`],
+      elixirRegistries: [`Fake.Registry${r}`],
+    });
+    await atomCount();
+    await lookupName(rpc, `{:warm_up_${random()}, 1}`, options(random()));
+    const before = await atomCount();
+    const names = Array.from({ length: 1000 }, (_, index) => typed(index));
+    for (let start = 0; start < names.length; start += 50) {
+      const batch = names.slice(start, start + 50);
+      const results = await Promise.all(
+        batch.map((name) => lookupName(rpc, name, options(random()))),
+      );
+      for (const result of results) {
+        expect(result.errors).toEqual([]);
+        expect(result.matches).toEqual([]);
+      }
+      // Every term held at least one unknown atom: none of them was sent.
+      expect(
+        results.filter((result, index) => !batch[index]!.startsWith('"') && result.atomExists),
+      ).toEqual([]);
+    }
+    const after = await atomCount();
+    console.info(`atom count over 1000 typed-name lookups: before ${before}, after ${after}`);
+    expect(after).toBe(before);
+  });
 });
