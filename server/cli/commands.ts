@@ -2,6 +2,7 @@ import 'server-only';
 
 import type { Command } from './command';
 import { doctorCommand } from './commands/doctor';
+import { lookupCommand } from './commands/lookup';
 import { membersCommand } from './commands/members';
 import { probeCommand } from './commands/probe';
 import { sandboxCommand } from './commands/sandbox';
@@ -14,4 +15,5 @@ export const commands: Command[] = [
   probeCommand,
   snapshotCommand,
   doctorCommand,
+  lookupCommand,
 ];

@@ -2,6 +2,7 @@ import 'server-only';
 
 import type { ClusterState } from '@/lib/cluster-state';
 
+import type { Collector } from '../../collector';
 import { loadConfig, type BeamscopeConfig, type ClusterConfig } from '../../config';
 import { pickCluster } from '../clusters';
 
@@ -21,10 +22,13 @@ export interface CollectedCluster {
 /**
  * Runs the same collector the server runs, once: waits for Kubernetes to list and for every
  * member's node to be probed or to fail, then stops everything. `timeoutMs` bounds the whole.
+ * `whileConnected`, when given, runs on the settled collector before its connections close (the
+ * `lookup` command asks its nodes then).
  */
 export async function collectOnce(
   values: { config?: string; cluster?: string },
   timeoutMs: number,
+  whileConnected?: (collector: Collector) => Promise<void>,
 ): Promise<CollectedCluster> {
   const config = await loadConfig(values.config);
   const cluster = pickCluster(config, values.cluster);
@@ -46,6 +50,7 @@ export async function collectOnce(
     const settled = await upstream.collector.settled(
       Math.max(0, timeoutMs - (Date.now() - started)),
     );
+    await whileConnected?.(upstream.collector);
     return {
       config,
       cluster,
