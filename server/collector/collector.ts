@@ -5,6 +5,7 @@ import 'server-only';
 // the one place where a node's rpc is handed to the probes.
 
 import type { RegistryLookupResponse } from '@/lib/api';
+import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
 import { diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
 import type {
   BeamSide,
@@ -21,9 +22,10 @@ import { erlangError } from '../erlang/errors';
 import type { NodeConnectionState } from '../erlang/manager';
 import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
 import { Coalescer } from './coalesce';
-import { compareCopies, DivergenceMonitor } from './divergence';
+import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
 import { EventStream, type CollectorMessage, type CollectorSnapshot } from './event-stream';
 import { NodeHistory } from './history';
+import { HostedCadence } from './hosted-cadence';
 import { checkLookupName, lookupAcross } from './lookup';
 import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
 import {
@@ -39,6 +41,9 @@ import { ProbeScheduler } from './scheduler';
 
 export type { CollectorMessage, CollectorSnapshot } from './event-stream';
 export type { CollectorManager, CollectorOptions, CollectorSource } from './options';
+
+/** On-demand comparisons closer together than this share one read of the nodes. */
+const ON_DEMAND_COMPARE_MS = 5000;
 
 type MemberLike = Pick<KubernetesMember, 'beamNode'>;
 
@@ -64,8 +69,10 @@ export class Collector {
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
   private readonly metricsOf: ClusterMetrics;
   private readonly rebalances = new RebalanceTracker();
+  private readonly hostedCadence: HostedCadence;
   private readonly divergences = new DivergenceMonitor();
   private comparing = false;
+  private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;
   private running = false;
 
@@ -87,6 +94,7 @@ export class Collector {
       probe: (node) => this.probe(node),
     });
     this.metricsOf = new ClusterMetrics(settings.clusterId);
+    this.hostedCadence = new HostedCadence(settings.hostedRefreshMs);
     this.state = this.compute();
   }
 
@@ -247,6 +255,7 @@ export class Collector {
         this.sides.delete(node);
         this.peers.forget(node);
         this.history.forget(node);
+        this.hostedCadence.forget(node);
       }
     }
     const { manager } = this.settings;
@@ -307,11 +316,17 @@ export class Collector {
   private async probe(node: string): Promise<void> {
     const { manager, probe: options } = this.settings;
     if (!manager) return;
+    const countHosted = this.hostedCadence.due(
+      node,
+      this.sides.get(node),
+      this.now(),
+      this.state.rebalances.length > 0,
+    );
     let report: NodeProbeReport;
     try {
       report = await runProbes(
         (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
-        options,
+        { ...options, countHosted },
       );
     } catch {
       // runProbes records per-field failures itself; anything else is the connection's news.
@@ -341,6 +356,7 @@ export class Collector {
         : null;
     const updated = probedSide(side, report, at, sees);
     this.sides.set(node, updated);
+    if (countHosted) this.hostedCadence.record(node, updated, at);
     this.metricsOf.observeProbe(report.durationMs / 1000);
     this.history.record(node, {
       at,
@@ -444,6 +460,50 @@ export class Collector {
       this.comparing = false;
     }
     this.scheduleRecompute();
+  }
+
+  /**
+   * Compares, now, the copies of every replicated registry in every partition of two nodes or
+   * more (the dashboard's "compare copies" and the API's). What it finds is recorded as if the
+   * collector had compared them itself. A second request within a few seconds gets the first's
+   * answer instead of another read of every node.
+   */
+  async compareRegistries(): Promise<RegistryComparisonResponse> {
+    const last = this.lastComparison;
+    if (last && this.now() - last.comparedAt < ON_DEMAND_COMPARE_MS) return last;
+    const { manager, probe } = this.settings;
+    const state = this.state;
+    const comparisons: RegistryComparison[] = [];
+    if (manager) {
+      for (const summary of state.registries) {
+        if (!summary.replicated || !registryTable(summary.registry)) continue;
+        for (const [partition, nodes] of state.partitions.entries()) {
+          const holders = nodes.filter((node) =>
+            summary.shares.some((share) => share.node === node),
+          );
+          if (holders.length < 2) continue;
+          const started = this.now();
+          const result = await compareCopies(
+            (node) => this.nodeRpc(manager, node),
+            summary.registry,
+            holders,
+            { timeoutMs: probe.timeoutMs },
+          ).catch(() => null);
+          if (!result) continue;
+          this.stream.publishEvents(this.divergences.record(result, this.now()));
+          const { registry: _registry, ...found } = result;
+          comparisons.push({
+            registry: summary.registry,
+            partition,
+            ...found,
+            durationMs: this.now() - started,
+          });
+        }
+      }
+      this.scheduleRecompute();
+    }
+    this.lastComparison = { clusterId: this.clusterId, comparedAt: this.now(), comparisons };
+    return this.lastComparison;
   }
 
   /** One node's rpc, as the probes take it: their own module, function and arguments. */

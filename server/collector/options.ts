@@ -67,6 +67,11 @@ export interface CollectorOptions {
   maxTimeline?: number;
   /** History window per node; default one hour. */
   historyWindowMs?: number;
+  /**
+   * Hosted entries are counted at least this often per node, and sooner when a sign says they
+   * may have changed (see `hosted-cadence.ts`); default 30 000 ms.
+   */
+  hostedRefreshMs?: number;
   now?: () => number;
 }
 
@@ -88,6 +93,7 @@ export interface CollectorSettings {
   registryEventIntervalMs: number;
   maxTimeline: number;
   historyWindowMs: number;
+  hostedRefreshMs: number;
   now: () => number;
 }
 
@@ -109,6 +115,7 @@ export function resolveOptions(options: CollectorOptions): CollectorSettings {
     registryEventIntervalMs: options.registryEventIntervalMs ?? 10_000,
     maxTimeline: options.maxTimeline ?? 500,
     historyWindowMs: options.historyWindowMs ?? 3_600_000,
+    hostedRefreshMs: options.hostedRefreshMs ?? 30_000,
     now: options.now ?? Date.now,
   };
 }

@@ -35,8 +35,14 @@ const replicated = (registry: string, count: number, hosted: number | null, grou
 const local = (registry: string, count: number) =>
   ({ registry, count, hosted: count, replicated: false }) satisfies RegistryCount;
 
-/** The registries the report found, as the state counts them: copy size and hosted entries. */
-export function registryCounts(report: NodeProbeReport['registries']): RegistryCount[] {
+/**
+ * The registries the report found, as the state counts them: copy size and hosted entries. A
+ * probe that did not count hosted entries (see `countHosted`) keeps those of `previous`.
+ */
+export function registryCounts(
+  report: NodeProbeReport['registries'],
+  previous: readonly RegistryCount[] = [],
+): RegistryCount[] {
   const counts: RegistryCount[] = [];
   const { global, swarm, pg, syn, horde, hordeSupervisors, elixirRegistries } = report;
   if (global.status === 'present')
@@ -59,13 +65,19 @@ export function registryCounts(report: NodeProbeReport['registries']): RegistryC
       counts.push(replicated(`horde:${entry.name}`, entry.names, entry.hostedHere));
   }
   for (const entry of hordeSupervisors) {
-    if (entry.status === 'present')
-      counts.push(local(`horde_supervisor:${entry.name}`, entry.children));
+    if (entry.status !== 'present') continue;
+    const registry = `horde_supervisor:${entry.name}`;
+    const children = entry.children ?? previous.find((last) => last.registry === registry)?.count;
+    if (children !== undefined) counts.push(local(registry, children));
   }
   for (const entry of elixirRegistries) {
     if (entry.status === 'present') counts.push(local(`registry:${entry.name}`, entry.keys));
   }
-  return counts;
+  return counts.map((entry) => {
+    if (entry.hosted !== null || !entry.replicated) return entry;
+    const last = previous.find((candidate) => candidate.registry === entry.registry);
+    return last && last.hosted !== null ? { ...entry, hosted: last.hosted } : entry;
+  });
 }
 
 const sameNames = (a: readonly string[], b: readonly string[]): boolean =>
@@ -137,7 +149,7 @@ export function probedSide(
     runQueue: report.runQueue,
     uptimeMs: report.uptimeMs,
     sees,
-    registries: registryCounts(report.registries),
+    registries: registryCounts(report.registries, side.registries),
     probedAt: at,
     probeMs: report.durationMs,
     probeError: firstError ? firstError.message : null,

@@ -62,6 +62,13 @@ export interface ProbeOptions {
   hordeSupervisors?: string[];
   /** syn scopes to count; default the scopes started on the node. */
   synScopes?: string[];
+  /**
+   * Whether to count hosted entries and a Horde supervisor's children (default true). Each is a
+   * scan of a whole table or a walk of the supervisor's children on the node — milliseconds at
+   * 10,000 entries — where a table's size costs the same at any size: the collector counts them
+   * on a slower cadence and keeps the last counts in between (see `server/collector`).
+   */
+  countHosted?: boolean;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -79,7 +86,10 @@ export interface PgGroupReport {
 /** A node's copy of a replicated registry: its size, and how many of its entries live here. */
 export interface ReplicaCount {
   names: number;
-  /** Entries whose process is on this node; null when that count failed (see `hostedError`). */
+  /**
+   * Entries whose process is on this node; null when that count failed (see `hostedError`) or
+   * was not asked for this time (`countHosted: false`).
+   */
   hostedHere: number | null;
   hostedError?: ProbeError;
 }
@@ -106,8 +116,8 @@ export interface RegistryReport {
   syn: Detection<{ scopes: SynScopeReport[]; truncated: boolean }>;
   /** Horde registries by name: their `keys_<Name>` table. */
   horde: Array<{ name: string } & Detection<ReplicaCount>>;
-  /** Horde dynamic supervisors by name: the children this node runs. */
-  hordeSupervisors: Array<{ name: string } & Detection<{ children: number }>>;
+  /** Horde dynamic supervisors by name: the children this node runs (null: not counted now). */
+  hordeSupervisors: Array<{ name: string } & Detection<{ children: number | null }>>;
   elixirRegistries: Array<{ name: string } & Detection<{ keys: number }>>;
 }
 
@@ -278,13 +288,16 @@ async function countSynScope(
   rpc: RpcFunction,
   scope: string,
   timeoutMs: number,
+  countHosted: boolean,
 ): Promise<SynScopeReport> {
   const call = <T>(probe: ProbeCall<T>) => callProbe(rpc, probe, timeoutMs);
   const count = async (prefix: string, pidPath: number[]) => {
     const table = await existingAtom(rpc, `${prefix}_${scope}`, timeoutMs);
     if (!table) return { size: null, hosted: null };
     const size = await call(tableSizeProbe(table));
-    return { size, hosted: size === null ? null : await call(hostedRowsProbe(table, pidPath)) };
+    const hosted =
+      size === null || !countHosted ? null : await call(hostedRowsProbe(table, pidPath));
+    return { size, hosted };
   };
   // The pid: a registry row's second element; a group row's key `{Group, Pid}`, second.
   const [registry, groups] = await Promise.all([
@@ -307,6 +320,7 @@ export async function detectRegistries(
   elixirVersion: Promise<string | null>,
 ): Promise<RegistryReport> {
   const { timeoutMs } = options;
+  const countHosted = options.countHosted ?? true;
   const call = <T>(probe: ProbeCall<T>) => callProbe(rpc, probe, timeoutMs);
 
   /** A replicated table's size and, unless it is absent, what of it this node hosts. */
@@ -316,6 +330,7 @@ export async function detectRegistries(
   ): Promise<Detection<ReplicaCount>> => {
     const names = await call(size);
     if (names === null) return { status: 'absent' };
+    if (!countHosted) return { status: 'present', names, hostedHere: null };
     try {
       return { status: 'present', names, hostedHere: await call(hosted) };
     } catch (error) {
@@ -361,7 +376,7 @@ export async function detectRegistries(
     }
     const scopes = options.synScopes ?? started;
     const counted = await Promise.all(
-      scopes.slice(0, synLimit).map((scope) => countSynScope(rpc, scope, timeoutMs)),
+      scopes.slice(0, synLimit).map((scope) => countSynScope(rpc, scope, timeoutMs, countHosted)),
     );
     return { status: 'present', scopes: counted, truncated: scopes.length > synLimit };
   });
@@ -381,7 +396,7 @@ export async function detectRegistries(
   const hordeSupervisors = Promise.all(
     (options.hordeSupervisors ?? []).map(async (name) => ({
       name,
-      ...(await detect<{ children: number }>(async () => {
+      ...(await detect<{ children: number | null }>(async () => {
         const supervisor = await existingAtom(
           rpc,
           `${registryAtomName(name)}.ProcessesSupervisor`,
@@ -391,7 +406,7 @@ export async function detectRegistries(
         try {
           return {
             status: 'present',
-            children: await call(supervisorActiveChildrenProbe(supervisor)),
+            children: countHosted ? await call(supervisorActiveChildrenProbe(supervisor)) : null,
           };
         } catch (error) {
           // noproc: the atom exists, no supervisor runs under it here.
