@@ -47,19 +47,21 @@ export function RegistryBars({ view, mainPartition, onSelectNode }: RegistryBars
     label: 128,
     value: valueMargin(texts, width),
   });
+  // Under row bars the mean shows through the gaps between them; over columns, which touch.
+  const mean =
+    layout.mean === null ? null : (
+      <line
+        {...(layout.mode === 'rows'
+          ? { x1: layout.mean, x2: layout.mean, y1: 0, y2: layout.height }
+          : { x1: 0, x2: width, y1: layout.mean, y2: layout.mean })}
+        strokeDasharray="3 3"
+        className="stroke-slate-500 dark:stroke-slate-400"
+      />
+    );
   return (
     <div ref={ref} aria-hidden data-testid="registry-bars" data-mode={layout.mode}>
       <svg width="100%" height={layout.height} viewBox={`0 0 ${width} ${layout.height}`}>
-        {/* The mean first, under the bars: it shows through the gaps between them. */}
-        {layout.mean !== null ? (
-          <line
-            {...(layout.mode === 'rows'
-              ? { x1: layout.mean, x2: layout.mean, y1: 0, y2: layout.height }
-              : { x1: 0, x2: width, y1: layout.mean, y2: layout.mean })}
-            strokeDasharray="3 3"
-            className="stroke-slate-500 dark:stroke-slate-400"
-          />
-        ) : null}
+        {layout.mode === 'rows' ? mean : null}
         {layout.bars.map((bar) => {
           const { figure, note } = labels.get(bar.node)!;
           return (
@@ -146,7 +148,16 @@ export function RegistryBars({ view, mainPartition, onSelectNode }: RegistryBars
             </g>
           );
         })}
+        {layout.mode === 'columns' ? mean : null}
       </svg>
+      {layout.mode === 'columns' ? (
+        <p className="text-xs text-slate-500 dark:text-slate-400">
+          {layout.bars.length} nodes, busiest first: {formatCount(layout.domainMax)} at the most
+          {view.mean !== null ? `, ${formatCount(Math.round(view.mean))} on average` : ''}
+          {view.idle.length > 0 ? `, ${view.idle.length} hosting nothing (amber)` : ''} — hover a
+          column, or see the table
+        </p>
+      ) : null}
     </div>
   );
 }

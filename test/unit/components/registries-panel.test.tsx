@@ -117,6 +117,16 @@ describe('RegistriesPanel', () => {
     expect(attributes(html, 'registry', 'data-flags')).toEqual(['', 'diverged rebalancing']);
   });
 
+  it('draws columns past 24 nodes, busiest first, and says what they show', () => {
+    const hosted = Array.from({ length: 30 }, (_, index) => (index === 29 ? 0 : 300 + index));
+    const html = render(demo(hosted));
+    expect(attributes(html, 'registry-bars', 'data-mode')).toEqual(['columns', 'columns']);
+    const swarm = html.slice(html.indexOf('data-registry="swarm"'));
+    expect(attributes(swarm, 'registry-bar', 'data-hosted').slice(0, 2)).toEqual(['328', '327']);
+    expect(swarm).toContain('30 nodes, busiest first: 328 at the most');
+    expect(swarm).toContain('1 hosting nothing (amber)');
+  });
+
   it('says so when no registry answered', () => {
     const state = stateOf([pod(ip(1))], fullMesh([1]));
     expect(render(state)).toContain('No registry reported yet');
