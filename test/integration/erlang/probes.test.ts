@@ -108,7 +108,14 @@ describe('probes against real nodes', () => {
     for (const node of [a, b]) {
       const names = await integer(node, 'length(global:registered_names())');
       expect(names).toBe(12);
-      expect(reports.get(node.name)!.registries.global).toEqual({ status: 'present', names });
+      expect(reports.get(node.name)!.registries.global).toEqual({
+        status: 'present',
+        names,
+        hostedHere: await integer(
+          node,
+          'length([N || N <- global:registered_names(), node(global:whereis_name(N)) =:= node()])',
+        ),
+      });
     }
   });
 

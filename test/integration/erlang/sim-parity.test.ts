@@ -40,6 +40,7 @@ interface Truth {
   schedulers: number;
   netTicktime: number;
   globalNames: number;
+  globalHosted: number;
   pgGroups: number;
   pgMembers: number;
   swarmNames: number;
@@ -116,6 +117,10 @@ async function startReal(): Promise<Target> {
           schedulers: await count(node, 'erlang:system_info(schedulers)'),
           netTicktime: await count(node, 'net_kernel:get_net_ticktime()'),
           globalNames: await count(node, 'length(global:registered_names())'),
+          globalHosted: await count(
+            node,
+            'length([N || N <- global:registered_names(), node(global:whereis_name(N)) =:= node()])',
+          ),
           pgGroups: await count(node, 'length(pg:which_groups())'),
           pgMembers: await count(node, pgMembers),
           swarmNames: await count(node, 'ets:info(swarm_registry, size)'),
@@ -141,6 +146,8 @@ async function startSimulated(): Promise<Target> {
     model.registries = {
       ...model.registries,
       global: GLOBAL_NAMES,
+      // As on the real nodes: the first registered every :global name.
+      globalHosted: index === 0 ? GLOBAL_NAMES : 0,
       pg: Array.from({ length: PG_GROUPS }, (_, group) => ({
         group: atom(`grp_${group + 1}`),
         members: PG_MEMBERS + (group === 0 ? 1 : 0),
@@ -170,6 +177,7 @@ async function startSimulated(): Promise<Target> {
         schedulers: model.schedulers,
         netTicktime: model.netTicktimeSeconds,
         globalNames: model.registries.global,
+        globalHosted: model.registries.globalHosted,
         pgGroups: groups.length,
         pgMembers: groups.reduce((sum, group) => sum + group.members, 0),
         swarmNames: model.registries.swarm?.names ?? 0,
@@ -256,7 +264,11 @@ describe.each(['real', 'simulated'] as const)('the probe suite against %s nodes'
     for (const [index, node] of target().nodes.entries()) {
       const { registries } = reports.get(node)!;
       const truth = await target().truth(index);
-      expect(registries.global).toEqual({ status: 'present', names: truth.globalNames });
+      expect(registries.global).toEqual({
+        status: 'present',
+        names: truth.globalNames,
+        hostedHere: truth.globalHosted,
+      });
       expect(registries.pg).toMatchObject({
         status: 'present',
         groups: truth.pgGroups,

@@ -42,6 +42,8 @@ describe('read-only by construction: what the routes accept', () => {
     expect(routes).toEqual([
       'app/api/clusters/[id]/events/route.ts',
       'app/api/clusters/[id]/nodes/[node]/route.ts',
+      // GET: compares the copies of the registries now (fixed read-only calls, no input).
+      'app/api/clusters/[id]/registries/route.ts',
       'app/api/clusters/[id]/registry/route.ts',
       'app/api/clusters/[id]/route.ts',
       'app/api/clusters/route.ts',

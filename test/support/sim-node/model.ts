@@ -29,6 +29,8 @@ export interface SimPgGroup {
 export interface SimRegistries {
   /** `:global` names (every node holds the whole table). Always present on a real node. */
   global: number;
+  /** Of those, the names whose process lives on this node. */
+  globalHosted: number;
   /** The default `pg` scope's groups; `null` when the scope was never started. */
   pg: SimPgGroup[] | null;
   /** Swarm's replicated table: rows seen (the whole registry) and rows hosted here. */
@@ -78,6 +80,7 @@ export function defaultModel(index: number, now = Date.now()): SimNodeModel {
     netTicktimeSeconds: 60,
     registries: {
       global: 10,
+      globalHosted: index % 10 === 0 ? 10 : 0,
       pg: Array.from({ length: 10 }, (_, group) => ({
         group: tuple(atom('tenant'), group + 1),
         members: 100,
@@ -303,11 +306,19 @@ export function answerCall(
       return reply(tableSize(model, first.name) ?? atom('undefined'));
     }
     case 'ets:select_count/2': {
+      // The probes count rows whose pid is local: Swarm's and :global's, as the model says.
       const swarm = model.registries.swarm;
-      if (!isAtomNamed(first, 'swarm_registry') || !swarm) {
-        return reply(badarg('ets', 'select_count', args, 'erl_stdlib_errors'));
+      if (isAtomNamed(first, 'swarm_registry') && swarm) return reply(swarm.hosted);
+      if (isAtomNamed(first, 'global_names')) return reply(model.registries.globalHosted);
+      return reply(badarg('ets', 'select_count', args, 'erl_stdlib_errors'));
+    }
+    case 'ets:select/2': {
+      // syn's table of tables, the probes' sign that syn is started: a missing table is badarg.
+      const scopes = model.registries.syn;
+      if (!isAtomNamed(first, 'syn_table_names') || !scopes) {
+        return reply(badarg('ets', 'select', args, 'erl_stdlib_errors'));
       }
-      return reply(swarm.hosted);
+      return reply(scopes.map((scope) => atom(scope.scope)));
     }
     case 'ets:select/3': {
       const groups = model.registries.pg;
