@@ -69,7 +69,7 @@ export interface CollectorOptions {
   historyWindowMs?: number;
   /**
    * Hosted entries are counted at least this often per node, and sooner when a sign says they
-   * may have changed (see `hosted-cadence.ts`); default 30 000 ms.
+   * may have changed (see `hosted-cadence.ts`); default 60 000 ms.
    */
   hostedRefreshMs?: number;
   now?: () => number;
@@ -115,7 +115,7 @@ export function resolveOptions(options: CollectorOptions): CollectorSettings {
     registryEventIntervalMs: options.registryEventIntervalMs ?? 10_000,
     maxTimeline: options.maxTimeline ?? 500,
     historyWindowMs: options.historyWindowMs ?? 3_600_000,
-    hostedRefreshMs: options.hostedRefreshMs ?? 30_000,
+    hostedRefreshMs: options.hostedRefreshMs ?? 60_000,
     now: options.now ?? Date.now,
   };
 }
