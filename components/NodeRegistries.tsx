@@ -21,8 +21,12 @@ export function NodeRegistries({ registries }: { registries: readonly RegistryCo
             <th scope="col" className="py-0.5 text-right font-medium">
               hosted here
             </th>
-            <th scope="col" className="py-0.5 pl-3 font-medium">
-              its copy of the whole registry
+            <th
+              scope="col"
+              className="py-0.5 pl-3 font-medium"
+              title="The node's copy of the whole registry: the same on every node when they agree"
+            >
+              its copy
             </th>
           </tr>
         </thead>
@@ -45,10 +49,10 @@ export function NodeRegistries({ registries }: { registries: readonly RegistryCo
                 <td className="whitespace-nowrap py-0.5 text-right tabular-nums">
                   {hosted === null ? 'unknown' : `${formatCount(hosted)} ${unit}`}
                 </td>
-                <td className="py-0.5 pl-3 tabular-nums text-slate-600 dark:text-slate-400">
+                <td className="whitespace-nowrap py-0.5 pl-3 tabular-nums text-slate-600 dark:text-slate-400">
                   {entry.replicated
                     ? `${formatCount(entry.count)} ${unit}${
-                        entry.groups !== undefined ? ` in ${formatCount(entry.groups)} groups` : ''
+                        entry.groups !== undefined ? `, ${formatCount(entry.groups)} groups` : ''
                       }`
                     : 'none: node-local'}
                 </td>
