@@ -173,7 +173,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
             points={history.map((point) => ({ at: point.at, value: point.processCount }))}
           />
           <Sparkline
-            label="hosted names"
+            label="hosted registrations"
             points={history.map((point) => ({ at: point.at, value: point.registeredNames }))}
           />
           <Sparkline

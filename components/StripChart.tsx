@@ -10,7 +10,7 @@ const clock = timeFormat('%H:%M');
 const ROW = 56;
 
 /**
- * Members and registered names over the last hour, as two strips sharing a time axis. Names are
+ * Members and hosted registrations over the last hour, as two strips sharing a time axis. They are
  * what the nodes host, each counted once where it lives (never a sum of replicas). d3 computes
  * the scales and paths; React renders the SVG.
  */
@@ -35,13 +35,13 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
       value: (sample) => sample.members,
       second: { label: 'clustered', color: '#16a34a', value: (sample) => sample.clustered },
     },
-    { label: 'registered names', color: '#9333ea', value: (sample) => sample.hostedNames },
+    { label: 'hosted registrations', color: '#9333ea', value: (sample) => sample.hostedNames },
   ];
   const ticks = x.ticks(4);
   return (
     <figure className="px-3 py-2" data-testid="strip-chart">
       <figcaption className="text-xs text-slate-500">
-        Since this page opened (up to an hour): members, clustered nodes and registered names
+        Since this page opened (up to an hour): members, clustered nodes and hosted registrations
       </figcaption>
       <svg
         viewBox={`0 0 ${WIDTH} ${ROW * strips.length + 16}`}
@@ -50,7 +50,7 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
         aria-label={
           points.length === 0
             ? 'No samples yet'
-            : `Now ${points[points.length - 1]!.members} members, ${points[points.length - 1]!.hostedNames} registered names`
+            : `Now ${points[points.length - 1]!.members} members, ${points[points.length - 1]!.hostedNames} hosted registrations`
         }
       >
         {strips.map((strip, index) => {

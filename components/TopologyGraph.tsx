@@ -131,7 +131,7 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
             </span>
           );
         })}
-        <span className="text-slate-500">size: names hosted on the node</span>
+        <span className="text-slate-500">size: registrations hosted on the node</span>
       </div>
       <ul className="sr-only" aria-label="Members in the graph" data-testid="graph-members">
         {model.nodes.map((node) => (
@@ -146,7 +146,9 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
               {/* One string, one text node: a thousand buttons of five text nodes each were a
                   large share of the page's first layout. */}
               {`${node.label}: ${STATE_STYLES[node.state].label}, ${
-                node.hosted === null ? 'hosted names unknown' : `${node.hosted} hosted names`
+                node.hosted === null
+                  ? 'hosted registrations unknown'
+                  : `${node.hosted} hosted registrations`
               }, ${model.groups[node.group]?.label ?? 'no group'}`}
             </button>
           </li>

@@ -55,9 +55,11 @@ export function registryUnit(registry: string): string {
 }
 
 /**
- * Entries a node hosts across its registries, each counted where its process lives: the hosted
- * figure of every backend that has one, and the count of a node-local one. Group memberships are
- * left out: a process in three groups is one process, not three registrations.
+ * Registrations a node hosts, for the graph's mark size and the strip chart: what each registry
+ * hosts there, summed — each registration where its process lives, never a copy's size. A
+ * process registered in two backends counts twice (the demo registers each device in Swarm,
+ * Horde and syn), which is why the page calls these registrations, not devices. Group memberships
+ * are left out: a process in three groups is one process, not three registrations.
  */
 export function hostedNames(side: BeamSide): number | null {
   let total: number | null = null;
@@ -95,8 +97,10 @@ function summarize(
   const mean = known.length > 0 && hostedTotal !== null ? hostedTotal / known.length : 0;
   const imbalance =
     known.length >= 2 && mean > 0 ? Math.round((Math.max(...known) / mean) * 100) / 100 : null;
+  // Idle: a node that could host entries of a replicated registry and holds none. A node-local
+  // registry with no keys on some node is just that.
   const idle =
-    hostedTotal !== null && hostedTotal > 0
+    replicated && hostedTotal !== null && hostedTotal > 0
       ? inMain.filter((share) => share.hosted === 0).map((share) => share.node)
       : [];
   const invariant =

@@ -409,7 +409,7 @@ export class Collector {
     );
     const listed = new Set(
       computed.members
-        .filter((member) => member.kubernetes?.ready && !member.kubernetes.terminating)
+        .filter((member) => member.kubernetes && !member.kubernetes.terminating)
         .map((member) => member.node)
         .filter((node): node is string => node !== null),
     );

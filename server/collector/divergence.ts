@@ -346,7 +346,10 @@ export class DivergenceMonitor {
       const partition = state.partitions.findIndex((nodes) =>
         nodes.includes(active.partitionNodes[0]!),
       );
-      if (partition < 0) continue;
+      // Shown only while the compared nodes are still one partition: after a split (or a heal)
+      // the next comparison, due at once, says what the new partition's copies hold.
+      const nodes = new Set(state.partitions[partition] ?? []);
+      if (partition < 0 || !active.partitionNodes.every((node) => nodes.has(node))) continue;
       shown.push({
         registry: active.registry,
         partition,

@@ -73,14 +73,20 @@ export class RebalanceTracker {
     }));
   }
 
-  /** The ready pods' nodes at the last observation: scale-ups and -downs are changes of these. */
+  /** The listed pods' nodes at the last observation: scale-ups and -downs change these. */
   private listed: ReadonlySet<string> | undefined;
+  /**
+   * Every node a pod was ever listed under. A scaled-up pod is a new pod (a new IP, so a new
+   * node name); one that comes back after a restart or an unready spell is not a scale-up.
+   */
+  private readonly seen = new Set<string>();
 
   /**
    * Takes a new state at `now` — its registries, the nodes of its main partition (`main`, where
-   * hosted entries are counted) and the nodes of the pods Kubernetes lists as ready (`listed`) —
-   * and returns the timeline events of rebalances that finished. Only a change of `listed` starts
-   * a rebalance: a netsplit moves nodes out of the main partition without scaling anything.
+   * hosted entries are counted) and the nodes of the pods Kubernetes lists, terminating ones
+   * left out (`listed`) — and returns the timeline events of rebalances that finished. Only
+   * pods starts a rebalance: a new pod, or a pod gone or terminating. A netsplit moves nodes out
+   * of the main partition and an unready pod stays listed: neither scales anything.
    */
   observe(
     summaries: readonly RegistrySummary[],
@@ -89,9 +95,10 @@ export class RebalanceTracker {
     now: number,
   ): TimelineEventDraft[] {
     const events: TimelineEventDraft[] = [];
-    const joined = this.listed ? [...listed].filter((node) => !this.listed!.has(node)) : [];
+    const joined = this.listed ? [...listed].filter((node) => !this.seen.has(node)) : [];
     const left = this.listed ? [...this.listed].filter((node) => !listed.has(node)) : [];
     this.listed = listed;
+    for (const node of listed) this.seen.add(node);
     for (const summary of summaries) {
       if (!summary.replicated && !summary.registry.startsWith('horde_supervisor:')) continue;
       const hosted = hostedByNode(summary, main);
@@ -99,17 +106,24 @@ export class RebalanceTracker {
       this.previous.set(summary.registry, hosted);
       if (hosted.size === 0) continue;
       let episode = this.episodes.get(summary.registry);
-      if (before && (joined.length > 0 || left.length > 0)) {
+      const cause = joined.length > 0 ? 'scale_up' : left.length > 0 ? 'scale_down' : null;
+      if (before && cause && episode?.cause === cause) {
+        // More of the same while it runs (pods become ready one by one): one rebalance, from the
+        // counts before the first change, over every node that joined or left.
+        const nodes = cause === 'scale_up' ? joined : left;
+        episode.nodes = [...new Set([...episode.nodes, ...nodes])];
+        for (const node of joined) if (!episode.start.has(node)) episode.start.set(node, 0);
+        episode.changedAt = now;
+      } else if (before && cause) {
         // Moves count from the counts before the change: the first state after it may already
-        // show some of them (a leaving node's names restarted elsewhere). A change during a
-        // rebalance starts it again from there.
+        // show some of them (a leaving node's names restarted elsewhere).
         const start = new Map(before);
         for (const node of joined) start.set(node, 0);
         episode = {
           registry: summary.registry,
-          cause: joined.length > 0 ? 'scale_up' : 'scale_down',
+          cause,
           since: now,
-          nodes: joined.length > 0 ? joined : left,
+          nodes: cause === 'scale_up' ? joined : left,
           start,
           moved: 0,
           changedAt: now,
@@ -172,7 +186,8 @@ function rateOf(episode: Episode): number | null {
   const first = episode.samples[0];
   const last = episode.samples.at(-1);
   if (!first || !last || last.at - first.at < 500) return null;
-  return Math.round(((last.moved - first.moved) / (last.at - first.at)) * 1000);
+  // Entries can move back (a name handed on twice); the rate says how fast the move goes on.
+  return Math.max(0, Math.round(((last.moved - first.moved) / (last.at - first.at)) * 1000));
 }
 
 function finishedEvent(episode: Episode, now: number): TimelineEventDraft {

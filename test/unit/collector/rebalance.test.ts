@@ -116,4 +116,27 @@ describe('RebalanceTracker', () => {
       'Swarm rebalance after scale-up: 1,666 names moved to 1 new node in 6.0 s',
     );
   });
+
+  it('takes pods that join one after the other for one scale-up, over both of them', () => {
+    const tracker = new RebalanceTracker();
+    const all = new Set(Object.keys(FIVE));
+    tracker.observe([swarmHosting(FIVE)], all, all, 0);
+    const withF = new Set([...all, 'f']);
+    tracker.observe([swarmHosting(FIVE)], all, withF, 1000);
+    const withG = new Set([...withF, 'g']);
+    tracker.observe([swarmHosting(FIVE)], all, withG, 1500);
+    expect(tracker.current()).toMatchObject([{ nodes: ['f', 'g'], since: 1000 }]);
+  });
+
+  it('does not take a pod that comes back (a restart, a readiness spell) for a scale-up', () => {
+    const tracker = new RebalanceTracker();
+    const all = new Set(Object.keys(FIVE));
+    tracker.observe([swarmHosting(FIVE)], all, all, 0);
+    const withoutE = new Set(['a', 'b', 'c', 'd']);
+    tracker.observe([swarmHosting(FIVE)], all, withoutE, 1000);
+    const [gone] = tracker.current();
+    expect(gone).toMatchObject({ cause: 'scale_down', nodes: ['e'] });
+    tracker.observe([swarmHosting(FIVE)], all, all, 5000);
+    expect(tracker.current().every((entry) => entry.cause !== 'scale_up')).toBe(true);
+  });
 });
