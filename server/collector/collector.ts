@@ -407,12 +407,13 @@ export class Collector {
     const main = new Set(
       computed.mainPartition === null ? [] : computed.partitions[computed.mainPartition],
     );
-    const listed = new Set(
-      computed.members
-        .filter((member) => member.kubernetes && !member.kubernetes.terminating)
-        .map((member) => member.node)
-        .filter((node): node is string => node !== null),
-    );
+    // The pods Kubernetes lists (terminating ones left out), node → pod: a new pod is a scale-up.
+    const listed = new Map<string, string>();
+    for (const member of computed.members) {
+      const pod = member.kubernetes;
+      if (!pod || pod.terminating || member.node === null) continue;
+      listed.set(member.node, pod.podUid ?? pod.podName ?? pod.ip);
+    }
     const rebalanced = this.rebalances.observe(computed.registries, main, listed, now);
     const next: ClusterState = {
       ...computed,

@@ -74,31 +74,34 @@ export class RebalanceTracker {
   }
 
   /** The listed pods' nodes at the last observation: scale-ups and -downs change these. */
-  private listed: ReadonlySet<string> | undefined;
+  private listed: ReadonlyMap<string, string> | undefined;
   /**
-   * Every node a pod was ever listed under. A scaled-up pod is a new pod (a new IP, so a new
-   * node name); one that comes back after a restart or an unready spell is not a scale-up.
+   * Every pod ever listed, by its identity (uid). A scaled-up pod is a new pod, whatever its
+   * node's name (a new pod may reuse a gone one's IP); one that comes back after a restart or an
+   * unready spell is the same pod, not a scale-up.
    */
   private readonly seen = new Set<string>();
 
   /**
    * Takes a new state at `now` — its registries, the nodes of its main partition (`main`, where
-   * hosted entries are counted) and the nodes of the pods Kubernetes lists, terminating ones
-   * left out (`listed`) — and returns the timeline events of rebalances that finished. Only
+   * hosted entries are counted) and the pods Kubernetes lists, terminating ones left out, as
+   * node → pod identity (`listed`) — and returns the timeline events of rebalances that finished. Only
    * pods starts a rebalance: a new pod, or a pod gone or terminating. A netsplit moves nodes out
    * of the main partition and an unready pod stays listed: neither scales anything.
    */
   observe(
     summaries: readonly RegistrySummary[],
     main: ReadonlySet<string>,
-    listed: ReadonlySet<string>,
+    listed: ReadonlyMap<string, string>,
     now: number,
   ): TimelineEventDraft[] {
     const events: TimelineEventDraft[] = [];
-    const joined = this.listed ? [...listed].filter((node) => !this.seen.has(node)) : [];
-    const left = this.listed ? [...this.listed].filter((node) => !listed.has(node)) : [];
+    const joined = this.listed
+      ? [...listed].filter(([, pod]) => !this.seen.has(pod)).map(([node]) => node)
+      : [];
+    const left = this.listed ? [...this.listed.keys()].filter((node) => !listed.has(node)) : [];
     this.listed = listed;
-    for (const node of listed) this.seen.add(node);
+    for (const pod of listed.values()) this.seen.add(pod);
     for (const summary of summaries) {
       if (!summary.replicated && !summary.registry.startsWith('horde_supervisor:')) continue;
       const hosted = hostedByNode(summary, main);

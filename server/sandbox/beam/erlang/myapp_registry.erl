@@ -9,6 +9,11 @@
 %% it has one, else from the first claimant in node order. On a membership change a device the
 %% ring moves elsewhere hands its state to its new node (Swarm's begin_handoff) and stops; the
 %% Horde-style supervisor's gateways are placed again (myapp_gateway).
+%%
+%% A node that comes back (after a partition, or restarted under the same name) is synced with
+%% only after `heal_sync_delay_ms`, as Swarm and Horde reconcile a while after a heal: until then
+%% both sides keep the devices each started during the split, and the copies disagree - names
+%% that point at two processes - which is what beamscope shows after a netsplit.
 -module(myapp_registry).
 -behaviour(gen_server).
 -export([start_link/0, members/0, hosted_count/0, counts_by_node/0]).
@@ -27,6 +32,8 @@
                 claims = #{} :: #{node() => #{pos_integer() => myapp_tables:claim()}},
                 digests = #{} :: #{node() => integer()},
                 clock = 0 :: non_neg_integer(),
+                %% Every member node seen so far: one seen before that comes up again is a heal.
+                seen = #{} :: #{node() => true},
                 rebalance_timer :: reference() | undefined}).
 
 start_link() ->
@@ -50,7 +57,8 @@ init([]) ->
     Tables = myapp_tables:create(Backends),
     ok = net_kernel:monitor_nodes(true),
     erlang:send_after(?SYNC_INTERVAL_MS, self(), sync),
-    {ok, rebalance(#state{backends = Backends, tables = Tables})}.
+    Seen = maps:from_list([{N, true} || N <- nodes(), myapp_cluster:is_member(N)]),
+    {ok, rebalance(#state{backends = Backends, tables = Tables, seen = Seen})}.
 
 handle_call(members, _From, State) -> {reply, State#state.members, State}.
 
@@ -68,8 +76,20 @@ handle_info(sync, State) ->
 handle_info(Msg, State) ->
     info(Msg, State).
 
-info({nodeup, Node}, State) ->
+info({nodeup, Node}, State = #state{seen = Seen}) ->
     case myapp_cluster:is_member(Node) of
+        true when is_map_key(Node, Seen) ->
+            erlang:send_after(application:get_env(myapp, heal_sync_delay_ms, 4000), self(),
+                              {healed, Node}),
+            {noreply, State};
+        true ->
+            send(Node, {claims, node(), hosted(State)}),
+            {noreply, schedule_rebalance(State#state{seen = Seen#{Node => true}})};
+        false ->
+            {noreply, schedule_rebalance(State)}
+    end;
+info({healed, Node}, State) ->
+    case lists:member(Node, nodes()) of
         true -> send(Node, {claims, node(), hosted(State)});
         false -> ok
     end,
