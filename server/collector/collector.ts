@@ -72,6 +72,7 @@ export class Collector {
   private readonly hostedCadence: HostedCadence;
   private readonly divergences = new DivergenceMonitor();
   private comparing = false;
+  private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;
   private running = false;
@@ -316,12 +317,13 @@ export class Collector {
   private async probe(node: string): Promise<void> {
     const { manager, probe: options } = this.settings;
     if (!manager) return;
-    const countHosted = this.hostedCadence.due(
-      node,
-      this.sides.get(node),
-      this.now(),
-      this.state.rebalances.length > 0,
-    );
+    // Something is moving or off — a rebalance, copies that disagree, hosted entries that do not
+    // add up: count at every probe until it settles, so the page follows it.
+    const unsettled =
+      this.state.rebalances.length > 0 ||
+      this.state.divergences.length > 0 ||
+      this.state.registries.some((registry) => registry.invariant?.holds === false);
+    const countHosted = this.hostedCadence.due(node, this.sides.get(node), this.now(), unsettled);
     let report: NodeProbeReport;
     try {
       report = await runProbes(
@@ -442,25 +444,37 @@ export class Collector {
    */
   private async compareCopiesDue(state: ClusterState): Promise<void> {
     const { manager, probe } = this.settings;
-    if (!manager || this.comparing || !this.running) return;
+    if (!manager || !this.running) return;
+    if (this.comparing) {
+      // Asked again while comparing (a heal, say): once this round ends, another looks.
+      this.compareAgain = true;
+      return;
+    }
     const due = this.divergences.due(state, this.now());
     if (due.length === 0) return;
     this.comparing = true;
     try {
-      for (const entry of due) {
-        const result = await compareCopies(
-          (node) => this.nodeRpc(manager, node),
-          entry.registry,
-          entry.nodes,
-          { timeoutMs: probe.timeoutMs },
-        ).catch(() => null);
-        if (!result || !this.running) continue;
-        this.stream.publishEvents(this.divergences.record(result, this.now()));
-      }
+      // The registries side by side: right after a heal each has its few seconds to be seen.
+      await Promise.all(
+        due.map(async (entry) => {
+          const result = await compareCopies(
+            (node) => this.nodeRpc(manager, node),
+            entry.registry,
+            entry.nodes,
+            { timeoutMs: probe.timeoutMs },
+          ).catch(() => null);
+          if (!result || !this.running) return;
+          this.stream.publishEvents(this.divergences.record(result, this.now()));
+        }),
+      );
     } finally {
       this.comparing = false;
     }
     this.scheduleRecompute();
+    if (this.compareAgain) {
+      this.compareAgain = false;
+      void this.compareCopiesDue(this.state);
+    }
   }
 
   /**

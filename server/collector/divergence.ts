@@ -149,9 +149,11 @@ export async function compareCopies(
   const hostsOfKey = new Map<string, Map<number, string>>();
   const terms = new Map<string, Term>();
   let keysFetched = 0;
+  // Every (group, host) at once: a node that stopped answering costs one timeout, not one per
+  // host, and a comparison never holds up the next one (after a heal, say) for long.
   await Promise.all(
-    speakers.map(async (group, groupIndex) => {
-      for (const { host } of differing) {
+    speakers.flatMap((group, groupIndex) =>
+      differing.map(async ({ host }) => {
         const keys = await call(
           group.copy.node,
           keysOnHostProbe(group.copy.table, spec.layout, host),
@@ -164,8 +166,8 @@ export async function compareCopies(
           if (!byGroup) hostsOfKey.set(text, (byGroup = new Map()));
           byGroup.set(groupIndex, host.name);
         }
-      }
-    }),
+      }),
+    ),
   );
 
   const sampleSize = options.sampleSize ?? 10;
@@ -189,14 +191,19 @@ export async function compareCopies(
     }
   }
   // The sampled duplicates' processes, one lookup per group's copy.
-  for (const key of duplicateKeys) {
+  const pidsOf = await Promise.all(
+    duplicateKeys.map((key) =>
+      Promise.all(
+        speakers.map((group) =>
+          call(group.copy.node, rowPidsProbe(group.copy.table, terms.get(key)!, spec.layout)),
+        ),
+      ),
+    ),
+  );
+  for (const [keyIndex, key] of duplicateKeys.entries()) {
     const views = new Map<string, RegistryNameView>();
-    for (const group of speakers) {
-      const pids = await call(
-        group.copy.node,
-        rowPidsProbe(group.copy.table, terms.get(key)!, spec.layout),
-      );
-      for (const pid of pids) {
+    for (const [groupIndex, group] of speakers.entries()) {
+      for (const pid of pidsOf[keyIndex]![groupIndex]!) {
         const id = pidKeyOf(pid);
         const view = views.get(id);
         if (view) view.heldBy.push(...group.nodes);
@@ -219,6 +226,9 @@ export async function compareCopies(
     hostsCompared: differing.length,
   };
 }
+
+/** A heal this long before copies were first seen to disagree is taken as their cause. */
+const HEAL_WINDOW_MS = 60_000;
 
 /** A partition's nodes as a stable identity (partition indexes move as the mesh changes). */
 const partitionId = (nodes: readonly string[]) => nodes[0] ?? '';
@@ -270,9 +280,13 @@ export class DivergenceMonitor {
 
   constructor(private readonly intervalMs = 3000) {}
 
-  /** Notes a heal of the mesh, to time how long the copies take to agree afterwards. */
+  /**
+   * Notes a heal of the mesh: the copies are compared again at once (they disagree right after
+   * a heal, sometimes only for seconds), and how long they take to agree is timed from it.
+   */
   healed(at: number): void {
     this.lastHealAt = at;
+    this.lastCompared.clear();
   }
 
   /** What to compare now: `{registry, nodes}` pairs due for a comparison. */
@@ -300,7 +314,16 @@ export class DivergenceMonitor {
   /** Records a comparison's result; returns the events it gives rise to. */
   record(result: CopyComparison, now: number): TimelineEventDraft[] {
     const id = `${result.registry}|${partitionId(result.nodes)}`;
-    const previous = this.active.get(id);
+    // A comparison of a whole partition speaks for every earlier divergence of the registry
+    // among its nodes: a side's, before the heal that merged it in. They become this one.
+    const compared = new Set(result.nodes);
+    let previous = this.active.get(id);
+    for (const [other, active] of [...this.active]) {
+      if (other === id || active.registry !== result.registry) continue;
+      if (!active.partitionNodes.every((node) => compared.has(node))) continue;
+      this.active.delete(other);
+      if (!previous || active.since < previous.since) previous = { ...active };
+    }
     const diverged = result.missing.count + result.duplicates.count > 0;
     const label = registryLabel(result.registry);
     const unit = registryUnit(result.registry);
@@ -324,8 +347,10 @@ export class DivergenceMonitor {
     }
     if (!previous) return [];
     this.active.delete(id);
+    // Copies disagree right after a heal, so the heal usually comes a little before the first
+    // comparison that sees them disagree: time the agreement from it when it is that recent.
     const from =
-      this.lastHealAt !== null && this.lastHealAt >= previous.since
+      this.lastHealAt !== null && this.lastHealAt >= previous.since - HEAL_WINDOW_MS
         ? this.lastHealAt
         : previous.since;
     const took = ((now - from) / 1000).toFixed(1);

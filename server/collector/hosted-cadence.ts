@@ -25,14 +25,14 @@ export class HostedCadence {
   constructor(private readonly refreshMs: number) {}
 
   /**
-   * Whether the next probe of a node should count: never counted yet, a rebalance under way
-   * (followed live), the copies' sizes or the node's peers changed since the last count (the
+   * Whether the next probe of a node should count: never counted yet, the cluster unsettled (a
+   * rebalance followed live, copies that disagree, hosted entries that do not add up), the copies' sizes or the node's peers changed since the last count (the
    * collector keeps a peer list's identity while it is unchanged), or the last count is older
    * than `refreshMs`.
    */
-  due(node: string, side: BeamSide | undefined, now: number, rebalancing: boolean): boolean {
+  due(node: string, side: BeamSide | undefined, now: number, unsettled: boolean): boolean {
     const last = this.counted.get(node);
-    if (!last || !side || rebalancing) return true;
+    if (!last || !side || unsettled) return true;
     if (now - last.at >= this.refreshMs) return true;
     return sizesOf(side) !== last.sizes || side.sees !== last.sees;
   }

@@ -1,0 +1,150 @@
+/**
+ * The registries as an operator follows them in Chromium: a scale-up from 5 to 7 pods, where the
+ * two new nodes rise from nothing to their share and one timeline event tells the rebalance; and
+ * a netsplit, after whose heal the copies point some names at two processes — shown in the
+ * Registries panel — until they agree again.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { DashboardPage, PanelRegistry } from './pages/dashboard-page';
+import type { RunningDashboard, RunningSandbox } from './support/app';
+import { startStack, type E2eStack } from './support/stack';
+
+/** The devices the sandbox registers (`startSandbox` passes `--devices 1000`). */
+const DEVICES = 1000;
+
+interface SandboxPod {
+  name: string;
+  ip: string;
+}
+
+describe('registries in Chromium: a rebalance followed live, a netsplit leaves duplicates that clear', () => {
+  let sandbox: RunningSandbox;
+  let dashboard: RunningDashboard;
+  let stack: E2eStack | undefined;
+  let page: Page;
+  let view: DashboardPage;
+
+  const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
+  const swarm = async (): Promise<PanelRegistry | undefined> =>
+    (await view.registries()).find((registry) => registry.registry === 'swarm');
+  const hostedOf = (registry: PanelRegistry | undefined, node: string) =>
+    registry?.bars.find((bar) => bar.node === node)?.hosted ?? null;
+  const timelineText = (kind: string) =>
+    view
+      .timelineEvents(kind)
+      .evaluateAll((events) => events.map((event) => event.textContent ?? ''));
+
+  beforeAll(async () => {
+    stack = await startStack({ pods: 5, viewport: { width: 1440, height: 1400 } });
+    ({ sandbox, dashboard, page, view } = stack);
+    await view.open(dashboard.url);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('5 → 7 pods: the two new nodes rise from 0 to their share, and one event tells the rebalance', async () => {
+    // Settled on five nodes: each hosts a share, and the shares add up to every device.
+    await expect
+      .poll(
+        async () => {
+          const registry = await swarm();
+          const main = registry?.bars.filter((bar) => bar.main) ?? [];
+          return main.length === 5 && main.reduce((sum, bar) => sum + (bar.hosted ?? 0), 0);
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(DEVICES);
+    const before = new Set((await pods()).map((pod) => `myapp@${pod.ip}`));
+
+    await sandbox.control('POST', '/scale', { replicas: 7 });
+    const newNodes = async () =>
+      (await pods()).map((pod) => `myapp@${pod.ip}`).filter((node) => !before.has(node));
+    await expect.poll(async () => (await newNodes()).length, { timeout: 30_000 }).toBe(2);
+    const added = await newNodes();
+
+    // Each new node rises to about a seventh of the devices, and the shares add up again.
+    await expect
+      .poll(
+        async () => {
+          const registry = await swarm();
+          const shares = added.map((node) => hostedOf(registry, node) ?? 0);
+          const sum = registry?.bars.reduce((total, bar) => total + (bar.hosted ?? 0), 0);
+          return sum === DEVICES && shares.every((share) => share > DEVICES / 7 / 2);
+        },
+        { timeout: 60_000 },
+      )
+      .toBe(true);
+    await view.screenshot('registries-scaled-to-7');
+
+    // One rebalance for Swarm, over both new nodes, from the scale-up.
+    await expect
+      .poll(
+        async () =>
+          (await timelineText('registry_rebalanced')).filter((text) =>
+            text.includes('Swarm rebalance after scale-up'),
+          ),
+        { timeout: 30_000 },
+      )
+      .toEqual([
+        expect.stringMatching(
+          /Swarm rebalance after scale-up: [\d,]+ names moved to 2 new nodes in [\d.]+ s/,
+        ),
+      ]);
+  });
+
+  it('a partition and its heal: names pointing at two processes show, then the copies agree', async () => {
+    // What the panel shows comes and goes between two reads: the page itself records the most
+    // duplicates its Swarm card ever showed.
+    await page.evaluate(() => {
+      const seen = window as unknown as { swarmDuplicatesShown: number };
+      seen.swarmDuplicatesShown = 0;
+      const read = () => {
+        const shown = document.querySelector(
+          '[data-testid="registry"][data-registry="swarm"] [data-testid="registry-divergence"]',
+        );
+        const count = Number(shown?.getAttribute('data-duplicates') ?? 0);
+        seen.swarmDuplicatesShown = Math.max(seen.swarmDuplicatesShown, count);
+      };
+      new MutationObserver(read).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+      });
+    });
+    const all = await pods();
+    const half = Math.floor(all.length / 2);
+    await sandbox.control('POST', '/partition', {
+      sides: [all.slice(0, half).map((pod) => pod.name), all.slice(half).map((pod) => pod.name)],
+    });
+    await expect
+      .poll(() => view.summary('partitions').textContent(), { timeout: 30_000 })
+      .toContain('2 partitions');
+    // Each side takes over the devices it cannot see: let it finish before the heal.
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await sandbox.control('POST', '/heal');
+
+    // After the heal the copies disagree until the demo app reconciles (6 s, as Swarm and Horde
+    // take a while), then agree: the timeline tells both, over the whole healed mesh.
+    await expect
+      .poll(async () => (await timelineText('registry_converged')).join('\n'), { timeout: 60_000 })
+      .toMatch(/Swarm copies agree again on 7 nodes, [\d.]+ s after the heal \([\d,]+ duplicates/);
+    expect((await timelineText('registry_diverged')).join('\n')).toContain('Swarm copies disagree');
+    // The panel showed the duplicates while they lasted, and shows none now.
+    expect(
+      await page.evaluate(
+        () => (window as unknown as { swarmDuplicatesShown: number }).swarmDuplicatesShown,
+      ),
+    ).toBeGreaterThan(0);
+    const divergence = page.locator(
+      '[data-testid="registry"][data-registry="swarm"] [data-testid="registry-divergence"]',
+    );
+    await expect.poll(() => divergence.count(), { timeout: 30_000 }).toBe(0);
+    // And what the nodes host adds up again, once their next counts come in.
+    await expect.poll(async () => (await swarm())?.invariant, { timeout: 90_000 }).toBe('holds');
+    await view.screenshot('registries-healed');
+  }, 240_000);
+});
