@@ -72,6 +72,9 @@ export function hostedNames(side: BeamSide): number | null {
   return total;
 }
 
+/** Below this many hosted entries per node on average, a node hosting none is not flagged. */
+const IDLE_AFTER_MEAN = 10;
+
 type ShareWithKind = RegistryShare & { replicated: boolean; groups?: number };
 
 function summarize(
@@ -97,10 +100,11 @@ function summarize(
   const mean = known.length > 0 && hostedTotal !== null ? hostedTotal / known.length : 0;
   const imbalance =
     known.length >= 2 && mean > 0 ? Math.round((Math.max(...known) / mean) * 100) / 100 : null;
-  // Idle: a node that could host entries of a replicated registry and holds none. A node-local
-  // registry with no keys on some node is just that.
+  // Idle: a node that could host entries of a replicated registry and holds none, where the
+  // others hold enough that none is not chance (10 names over 7 nodes leave some with none). A
+  // node-local registry with no keys on some node is just that.
   const idle =
-    replicated && hostedTotal !== null && hostedTotal > 0
+    replicated && hostedTotal !== null && mean >= IDLE_AFTER_MEAN
       ? inMain.filter((share) => share.hosted === 0).map((share) => share.node)
       : [];
   const invariant =

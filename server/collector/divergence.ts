@@ -285,7 +285,8 @@ export class DivergenceMonitor {
    * a heal, sometimes only for seconds), and how long they take to agree is timed from it.
    */
   healed(at: number): void {
-    this.lastHealAt = at;
+    // A mesh heals in steps (partitions merge one link at a time): time from the first step.
+    if (this.lastHealAt === null || at - this.lastHealAt > HEAL_WINDOW_MS) this.lastHealAt = at;
     this.lastCompared.clear();
   }
 

@@ -66,6 +66,18 @@ describe('registrySummaries', () => {
     expect(summary!.invariant).toEqual({ holds: false, size: 300, hostedSum: 290 });
   });
 
+  it('does not flag a node with none of a small registry: 10 names over 3 nodes is chance', () => {
+    const state = stateOf(
+      [pod(ip(1)), pod(ip(2)), pod(ip(3))],
+      [
+        side(n(1), [n(2), n(3)], swarmOn(10, 6)),
+        side(n(2), [n(1), n(3)], swarmOn(10, 4)),
+        side(n(3), [n(1), n(2)], swarmOn(10, 0)),
+      ],
+    );
+    expect(registrySummaries(state.members, state.mainPartition)[0]!.idle).toEqual([]);
+  });
+
   it('checks nothing while the copies disagree, and sums a node-local registry', () => {
     const local = (keys: number) => ({
       registries: [{ registry: 'registry:MyApp.R', count: keys, hosted: keys, replicated: false }],
