@@ -251,7 +251,9 @@ export async function lookupName(
   errors.sort((a, b) => a.registry.localeCompare(b.registry));
   return {
     name: typed.text,
-    atomExists: atomNames.every((atomName) => known.has(atomName)),
+    // Every atom the name holds exists on the node; a name that holds none (an integer, a
+    // binary) does not exist as an atom, whatever `every` says of an empty list.
+    atomExists: atomNames.length > 0 && atomNames.every((atomName) => known.has(atomName)),
     matches,
     copies,
     errors,
