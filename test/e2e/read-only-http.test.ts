@@ -197,8 +197,10 @@ describe('read-only through HTTP: random lookups leave the nodes atom counts unc
       `read-only over HTTP: statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${looked} lookups answered 200; atom counts before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`,
     );
     expect(serverErrors).toEqual([]);
-    // Most names are valid lookups that went to the nodes (the over-long ones are refused).
-    expect(looked).toBeGreaterThanOrEqual(850);
+    // Most names are valid lookups that went to the nodes. Refused with a 400: the over-long ones
+    // (1 in 10), and the ones that open as Erlang or Elixir term syntax (a quote) and are not
+    // (1 in 10): the lookup reads typed names such as {:device, 42} and says when it cannot.
+    expect(looked).toBeGreaterThanOrEqual(750);
     expect(after).toEqual(before);
     // And directly: none of the names is an atom on any node now (asked without creating one).
     for (const node of nodes) {
