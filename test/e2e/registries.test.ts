@@ -98,16 +98,18 @@ describe('registries in Chromium: a rebalance followed live, a netsplit leaves d
 
   it('a partition and its heal: names pointing at two processes show, then the copies agree', async () => {
     // What the panel shows comes and goes between two reads: the page itself records the most
-    // duplicates its Swarm card ever showed.
+    // duplicates any registry card ever showed. The demo registers every device in Swarm,
+    // Horde and syn alike, so each of them disagrees the same way; any one shows the mechanism.
     await page.evaluate(() => {
-      const seen = window as unknown as { swarmDuplicatesShown: number };
-      seen.swarmDuplicatesShown = 0;
+      const seen = window as unknown as { duplicatesShown: number };
+      seen.duplicatesShown = 0;
       const read = () => {
-        const shown = document.querySelector(
-          '[data-testid="registry"][data-registry="swarm"] [data-testid="registry-divergence"]',
-        );
-        const count = Number(shown?.getAttribute('data-duplicates') ?? 0);
-        seen.swarmDuplicatesShown = Math.max(seen.swarmDuplicatesShown, count);
+        for (const shown of document.querySelectorAll(
+          '[data-testid="registry"] [data-testid="registry-divergence"]',
+        )) {
+          const count = Number(shown.getAttribute('data-duplicates') ?? 0);
+          seen.duplicatesShown = Math.max(seen.duplicatesShown, count);
+        }
       };
       new MutationObserver(read).observe(document.body, {
         subtree: true,
@@ -115,6 +117,11 @@ describe('registries in Chromium: a rebalance followed live, a netsplit leaves d
         attributes: true,
       });
     });
+    // The scale-up may have told of copies that disagreed and agreed: only what comes now counts.
+    const earlier = {
+      diverged: (await timelineText('registry_diverged')).length,
+      converged: (await timelineText('registry_converged')).length,
+    };
     const all = await pods();
     const half = Math.floor(all.length / 2);
     await sandbox.control('POST', '/partition', {
@@ -128,26 +135,25 @@ describe('registries in Chromium: a rebalance followed live, a netsplit leaves d
     await sandbox.control('POST', '/heal');
 
     // The copies disagree — while each side takes the other's devices over, and after the heal
-    // until the demo app reconciles (6 s, as Swarm and Horde take a while) — then agree: the
+    // until the demo app reconciles (10 s, as Swarm and Horde take a while) — then agree: the
     // timeline tells both.
     await expect
-      .poll(async () => (await timelineText('registry_converged')).join('\n'), { timeout: 60_000 })
-      .toMatch(
-        /Swarm copies agree again on \d+ nodes, [\d.]+ s after the heal \([\d,]+ duplicates/,
-      );
-    expect((await timelineText('registry_diverged')).join('\n')).toContain('Swarm copies disagree');
-    // The panel showed the duplicates while they lasted, and shows none now.
-    expect(
-      await page.evaluate(
-        () => (window as unknown as { swarmDuplicatesShown: number }).swarmDuplicatesShown,
-      ),
-    ).toBeGreaterThan(0);
-    const divergence = page.locator(
-      '[data-testid="registry"][data-registry="swarm"] [data-testid="registry-divergence"]',
+      .poll(async () => (await timelineText('registry_converged')).length, { timeout: 90_000 })
+      .toBeGreaterThan(earlier.converged);
+    expect((await timelineText('registry_converged')).join('\n')).toMatch(
+      /copies agree again on \d+ nodes, [\d.]+ s after (the heal|they diverged) \([\d,]+ duplicates/,
     );
-    await expect.poll(() => divergence.count(), { timeout: 30_000 }).toBe(0);
+    expect((await timelineText('registry_diverged')).length).toBeGreaterThan(earlier.diverged);
+    // The panel showed the duplicates while they lasted, and shows none once they are gone.
+    expect(
+      await page.evaluate(() => (window as unknown as { duplicatesShown: number }).duplicatesShown),
+    ).toBeGreaterThan(0);
+    const divergences = page.locator(
+      '[data-testid="registry"] [data-testid="registry-divergence"]',
+    );
+    await expect.poll(() => divergences.count(), { timeout: 60_000 }).toBe(0);
     // And what the nodes host adds up again, once their next counts come in.
     await expect.poll(async () => (await swarm())?.invariant, { timeout: 90_000 }).toBe('holds');
     await view.screenshot('registries-healed');
-  }, 240_000);
+  }, 300_000);
 });

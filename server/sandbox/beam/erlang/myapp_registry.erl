@@ -79,7 +79,7 @@ handle_info(Msg, State) ->
 info({nodeup, Node}, State = #state{seen = Seen}) ->
     case myapp_cluster:is_member(Node) of
         true when is_map_key(Node, Seen) ->
-            erlang:send_after(application:get_env(myapp, heal_sync_delay_ms, 6000), self(),
+            erlang:send_after(application:get_env(myapp, heal_sync_delay_ms, 10000), self(),
                               {healed, Node}),
             {noreply, State};
         true ->
