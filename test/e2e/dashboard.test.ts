@@ -221,7 +221,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
           );
           return hosts.length > 0 ? new Set(hosts).size : 0;
         },
-        { timeout: 45_000, intervals: [1000] },
+        { timeout: 45_000, interval: 1000 },
       )
       .toBe(1);
     const host = hosts[0]!;
