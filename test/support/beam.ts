@@ -60,6 +60,8 @@ export interface BeamNodeOptions {
   connectTo?: string[];
   /** An Erlang expression evaluated once the node is up (fixtures); start fails if it raises. */
   evalOnStart?: string;
+  /** More compiled code on the node's path, e.g. the sandbox demo app's ebin for its stand-ins. */
+  codePaths?: string[];
 }
 
 /** A running test node. */
@@ -235,6 +237,7 @@ export async function startBeamNode(options: BeamNodeOptions): Promise<BeamNode>
   // A small footprint: tests run several nodes on a 2-core machine beside other test runs.
   args.push('+S', '1:1', '+A', '1', '+sbwt', 'none', '+sbwtdcpu', 'none', '+sbwtdio', 'none');
   args.push('-pa', ebin);
+  for (const dir of options.codePaths ?? []) args.push('-pa', dir);
 
   let port = options.port;
   if (mode === 'epmdless') {

@@ -2,9 +2,11 @@
  * Do no harm to a Swarm cluster. Swarm's tracker builds its hash ring from
  * `Node.list(:connected)`, hidden nodes included, when it (re)starts, leaving out only the names
  * it always ignores. These tests hold beamscope's connections to a real node through a restart of
- * a Swarm-like tracker (test/support/fixtures/erlang/swarm_like_tracker.erl) and check who ends
+ * a Swarm-like tracker (the sandbox's server/sandbox/beam/erlang/myapp_swarm_ring.erl) and check who ends
  * up in the ring: never beamscope, while a hidden node under any other name does (the harm).
  */
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { connectNode } from '@/server/erlang/connect';
@@ -12,6 +14,7 @@ import type { NodeConnection } from '@/server/erlang/connection';
 import { ConnectionManager } from '@/server/erlang/manager';
 import { defaultLocalNodeName } from '@/server/erlang/node-name';
 import { runProbes } from '@/server/erlang/probes';
+import { compileDemoApp, DEMO_APP_SOURCE_DIR } from '@/server/sandbox/beam/demo-app';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';
 
@@ -23,20 +26,23 @@ describe("Swarm's hash ring with beamscope connected", () => {
   let b: BeamNode;
 
   beforeAll(async () => {
+    const sandboxEbin = await compileDemoApp(DEMO_APP_SOURCE_DIR, join('.beamscope', 'cache'));
     a = await startBeamNode({
       name: `ring_a_${process.pid}@127.0.0.1`,
       cookie: COOKIE,
-      evalOnStart: 'swarm_like_tracker:start()',
+      evalOnStart: 'myapp_swarm_ring:start()',
+      codePaths: [sandboxEbin],
     });
     b = await startBeamNode({
       name: `ring_b_${process.pid}@127.0.0.1`,
       cookie: COOKIE,
       connectTo: [a.name],
-      evalOnStart: 'swarm_like_tracker:start()',
+      evalOnStart: 'myapp_swarm_ring:start()',
+      codePaths: [sandboxEbin],
     });
     // a's tracker heard b come up before b's tracker ran (Swarm would retry later): a restart
     // builds a's ring from the connected nodes, as at any tracker start.
-    expect(compact(await a.eval('swarm_like_tracker:restart()'))).toBe(ring(a.name, b.name));
+    expect(compact(await a.eval('myapp_swarm_ring:restart()'))).toBe(ring(a.name, b.name));
   });
 
   afterAll(async () => {
@@ -53,7 +59,7 @@ describe("Swarm's hash ring with beamscope connected", () => {
 
   /** Who the tracker on `node` would place each of {@link KEYS} on. */
   async function owners(node: BeamNode): Promise<string[]> {
-    const list = KEYS.map((key) => `swarm_like_tracker:owner(<<"${key}">>)`).join(', ');
+    const list = KEYS.map((key) => `myapp_swarm_ring:owner(<<"${key}">>)`).join(', ');
     const printed = await node.eval(`[${list}]`);
     return printed
       .replace(/[[\]\s']/g, '')
@@ -70,7 +76,7 @@ describe("Swarm's hash ring with beamscope connected", () => {
     const connection = await connectNode(a.name, { localName: observer, cookie: COOKIE });
     try {
       expect(await hiddenNodesOf(a)).toContain(observer);
-      expect(compact(await a.eval('swarm_like_tracker:restart()'))).toBe(
+      expect(compact(await a.eval('myapp_swarm_ring:restart()'))).toBe(
         ring(a.name, b.name, observer),
       );
       // Some of 30 registrations would now be placed on a node that cannot host them.
@@ -79,7 +85,7 @@ describe("Swarm's hash ring with beamscope connected", () => {
     } finally {
       connection.close();
       await waitFor(async () => !(await hiddenNodesOf(a)).includes(observer));
-      await a.eval('swarm_like_tracker:restart()');
+      await a.eval('myapp_swarm_ring:restart()');
     }
   });
 
@@ -96,7 +102,7 @@ describe("Swarm's hash ring with beamscope connected", () => {
       expect(hidden).toContain(defaultLocalNodeName('server'));
       expect(hidden).toContain(defaultLocalNodeName('cli'));
 
-      expect(compact(await a.eval('swarm_like_tracker:restart()'))).toBe(ring(a.name, b.name));
+      expect(compact(await a.eval('myapp_swarm_ring:restart()'))).toBe(ring(a.name, b.name));
       const placed = await owners(a);
       expect(new Set(placed)).toEqual(new Set([a.name, b.name]));
       // Still connected: the ring left beamscope out while it was there.
