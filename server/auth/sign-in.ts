@@ -111,3 +111,33 @@ export async function handleSignIn(request: Request): Promise<Response> {
       : {},
   );
 }
+
+/** A Set-Cookie that deletes the session cookie. */
+const CLEARED_COOKIE = `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict`;
+
+/**
+ * `DELETE /api/session` (a script: 204) and `POST /api/session/end` (the sign-out button's form:
+ * 303 to the sign-in page): ends the session on the server — the cookie is refused from now on,
+ * even a copy of it — and deletes it from the browser. Same-origin only, like sign-in, so
+ * another site cannot sign a user out.
+ */
+export async function handleSignOut(request: Request, form: boolean): Promise<Response> {
+  const gate = getAccessGate();
+  if (!gate) return jsonError(503, 'starting', 'the server is starting; retry in a moment');
+  if (!sameOrigin(request)) return jsonError(403, 'cross_origin', 'sign out from this site only');
+  const cookie = cookieValue(request.headers.get('cookie'), SESSION_COOKIE);
+  await gate.signOut(cookie, gate.peer(request.headers) ?? 'unknown');
+  const headers = new Headers({ 'set-cookie': CLEARED_COOKIE, 'cache-control': 'no-store' });
+  if (!form) return new Response(null, { status: 204, headers });
+  headers.set('location', '/sign-in?signed-out=1');
+  return new Response(null, { status: 303, headers });
+}
+
+/** The value of one cookie in a `Cookie` header. */
+export function cookieValue(header: string | null, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim();
+  }
+  return undefined;
+}
