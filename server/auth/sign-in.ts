@@ -33,8 +33,15 @@ function jsonError(
   return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
 }
 
-/** A same-origin check for the sign-in form: a cross-site page must not post to it. */
+/**
+ * A same-origin check for the sign-in and sign-out forms: a cross-site page must not post to
+ * them. A browser's `Sec-Fetch-Site` (which no page can set) decides where it is sent: under
+ * `Referrer-Policy: no-referrer` a plain form post carries `Origin: null`, so Origin alone
+ * would refuse the page's own form.
+ */
 function sameOrigin(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site !== null) return site === 'same-origin';
   const origin = request.headers.get('origin');
   if (origin === null) return true; // not a browser form post (curl, scripts)
   try {

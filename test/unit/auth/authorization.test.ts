@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { formatAudit } from '@/server/auth/audit';
+import { formatAudit, setAuditSink } from '@/server/auth/audit';
 import { AccessGate } from '@/server/auth/gate';
 import { KubernetesAccess, KubernetesSessions } from '@/server/auth/kubernetes-access';
 import { ReviewError, type ReviewApi } from '@/server/auth/kubernetes-review';
@@ -12,6 +12,9 @@ import { parseConfig } from '@/server/config';
 import { createHmac } from 'node:crypto';
 
 const FILE = '/etc/beamscope/beamscope.yaml';
+const audited: string[] = [];
+beforeAll(() => setAuditSink((line) => audited.push(line)));
+afterAll(() => setAuditSink(undefined));
 const SECRET = Buffer.alloc(32, 7);
 const cluster = (id: string) => ({
   id,
@@ -282,6 +285,14 @@ describe('mode kubernetes', () => {
       await gate.authorize({ headers: fromPeer('10.0.0.3'), sessionCookie: cookie }),
     ).toMatchObject({ allowed: false, status: 401, code: 'auth_required' });
     expect(lines.join('\n')).not.toContain(ALICE);
+    expect(audited).toEqual(
+      expect.arrayContaining([
+        'beamscope: audit: action=sign-in outcome=refused who=unknown from=10.0.0.3 reason="a failed sign-in"',
+        'beamscope: audit: action=sign-in outcome=allowed who=kubernetes:alice from=10.0.0.3',
+        'beamscope: audit: action=sign-out outcome=allowed who=kubernetes:alice from=10.0.0.3',
+      ]),
+    );
+    expect(audited.join('\n')).not.toContain(ALICE);
   });
 
   it('takes the token as a Bearer, rate limits wrong ones, and fails closed when the API server cannot answer', async () => {
@@ -335,5 +346,42 @@ describe('KubernetesSessions', () => {
     expect(sessions.end(other)).toBe(true);
     expect(sessions.token(other)).toBeUndefined();
     expect(sessions.end(other)).toBe(false);
+  });
+});
+
+describe('the sign-out route', () => {
+  it("takes the page's own form (Origin null under no-referrer) and refuses another site", async () => {
+    const { setAccessGate } = await import('@/server/auth/gate');
+    const { handleSignOut } = await import('@/server/auth/sign-in');
+    const gate = new AccessGate(
+      { mode: 'token', tokenEnv: 'T' },
+      { env: { T: 'unit-access-token-0123456789' }, peerSecret: SECRET, log: () => undefined },
+    );
+    setAccessGate(gate);
+    const signedIn = await gate.signIn('unit-access-token-0123456789', '10.0.0.9');
+    const cookie = signedIn.ok ? signedIn.cookie : '';
+    const post = (site: string) =>
+      handleSignOut(
+        new Request('http://beamscope.test/api/session/end', {
+          method: 'POST',
+          headers: {
+            origin: 'null',
+            'sec-fetch-site': site,
+            cookie: `__Host-beamscope-session=${cookie}`,
+          },
+        }),
+        true,
+      );
+    const refused = await post('cross-site');
+    expect(refused.status).toBe(403);
+    const request = { headers: fromPeer('10.0.0.9'), sessionCookie: cookie };
+    expect((await gate.authorize(request)).allowed).toBe(true);
+    const ended = await post('same-origin');
+    expect(ended.status).toBe(303);
+    expect(ended.headers.get('location')).toBe('/sign-in?signed-out=1');
+    expect(ended.headers.get('set-cookie')).toMatch(
+      /^__Host-beamscope-session=; Path=\/; Max-Age=0;/,
+    );
+    expect((await gate.authorize(request)).allowed).toBe(false);
   });
 });
