@@ -33,7 +33,7 @@ export default async function SignInPage({
 }: {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
-  const { next, error, retry, 'signed-out': signedOut } = await searchParams;
+  const { next, error, retry, out } = await searchParams;
   const target = safeNext(next);
   const mode = getAccessGate()?.mode;
   if (mode === 'none') redirect(target);
@@ -43,7 +43,7 @@ export default async function SignInPage({
         <h1 className="text-2xl font-bold tracking-tight">beamscope</h1>
         <p className="text-slate-500">Sign in to the dashboard.</p>
       </header>
-      {signedOut === '1' ? (
+      {out === '1' ? (
         <p data-testid="signed-out" className="text-slate-600 dark:text-slate-300">
           You are signed out.
         </p>

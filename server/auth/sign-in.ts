@@ -37,7 +37,7 @@ function jsonError(
  * A same-origin check for the sign-in and sign-out forms: a cross-site page must not post to
  * them. A browser's `Sec-Fetch-Site` (which no page can set) decides where it is sent: under
  * `Referrer-Policy: no-referrer` a plain form post carries `Origin: null`, so Origin alone
- * would refuse the page's own form.
+ * would refuse the page's own form post.
  */
 function sameOrigin(request: Request): boolean {
   const site = request.headers.get('sec-fetch-site');
@@ -128,15 +128,15 @@ const CLEARED_COOKIE = `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure;
  * even a copy of it — and deletes it from the browser. Same-origin only, like sign-in, so
  * another site cannot sign a user out.
  */
-export async function handleSignOut(request: Request, form: boolean): Promise<Response> {
+export async function handleSignOut(request: Request, fromPage: boolean): Promise<Response> {
   const gate = getAccessGate();
   if (!gate) return jsonError(503, 'starting', 'the server is starting; retry in a moment');
   if (!sameOrigin(request)) return jsonError(403, 'cross_origin', 'sign out from this site only');
   const cookie = cookieValue(request.headers.get('cookie'), SESSION_COOKIE);
   await gate.signOut(cookie, gate.peer(request.headers) ?? 'unknown');
   const headers = new Headers({ 'set-cookie': CLEARED_COOKIE, 'cache-control': 'no-store' });
-  if (!form) return new Response(null, { status: 204, headers });
-  headers.set('location', '/sign-in?signed-out=1');
+  if (!fromPage) return new Response(null, { status: 204, headers });
+  headers.set('location', '/sign-in?out=1');
   return new Response(null, { status: 303, headers });
 }
 

@@ -32,13 +32,10 @@ export async function GET(request: Request): Promise<Response> {
 export async function POST(request: Request): Promise<Response> {
   const from = verifiedPeerOf(request.headers);
   let who = 'unknown';
-  let target = 'unknown';
+  let target: string | undefined;
   try {
     const runtime = await getRuntime();
     who = (await principalOf(request.headers)).subject;
-    const body: unknown = await request.json().catch(() => null);
-    const named = (body as { action?: unknown } | null)?.action;
-    target = typeof named === 'string' && /^[a-z]{1,16}$/.test(named) ? named : 'invalid';
     if (!(await seesEverything(request))) {
       throw new BeamscopeError(
         'http',
@@ -46,7 +43,10 @@ export async function POST(request: Request): Promise<Response> {
         'this server does not run on a sandbox (its configuration is not in a running sandbox folder)',
       );
     }
-    const result = await sandboxAction(runtime.config.sourcePath, body);
+    const body: unknown = await request.json().catch(() => null);
+    const result = await sandboxAction(runtime.config.sourcePath, body, (action) => {
+      target = action;
+    });
     audit({ who, action: 'sandbox-action', outcome: 'allowed', from, target });
     return json(result);
   } catch (error) {
@@ -55,7 +55,7 @@ export async function POST(request: Request): Promise<Response> {
       action: 'sandbox-action',
       outcome: 'refused',
       from,
-      target,
+      ...(target !== undefined ? { target } : {}),
       reason: error instanceof BeamscopeError ? error.code : 'internal',
     });
     return errorResponse(error);

@@ -378,7 +378,7 @@ describe('the sign-out route', () => {
     expect((await gate.authorize(request)).allowed).toBe(true);
     const ended = await post('same-origin');
     expect(ended.status).toBe(303);
-    expect(ended.headers.get('location')).toBe('/sign-in?signed-out=1');
+    expect(ended.headers.get('location')).toBe('/sign-in?out=1');
     expect(ended.headers.get('set-cookie')).toMatch(
       /^__Host-beamscope-session=; Path=\/; Max-Age=0;/,
     );
