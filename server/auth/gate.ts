@@ -266,6 +266,13 @@ export class AccessGate {
       };
     }
     if (!this.trusted!.has(peer)) {
+      audit({
+        who: 'unknown',
+        action: 'request',
+        outcome: 'refused',
+        from: peer,
+        reason: 'not a trusted proxy',
+      });
       return {
         allowed: false,
         status: 403,

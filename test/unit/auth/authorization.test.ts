@@ -169,6 +169,15 @@ describe('per-cluster rules (mode proxy)', () => {
     expect(await see(bob)).toEqual(['shop', 'billing']);
     // A rule named like an Object.prototype member is no rule.
     expect(await gate.mayViewCluster(bob, 'constructor')).toBe(true);
+    // Another address claiming to be the proxy: refused, and audited.
+    const forged = await gate.authorize({
+      headers: fromPeer('10.9.9.9', { 'x-forwarded-user': 'ada' }),
+      sessionCookie: undefined,
+    });
+    expect(forged).toMatchObject({ allowed: false, status: 403 });
+    expect(audited).toContain(
+      'beamscope: audit: action=request outcome=refused who=unknown from=10.9.9.9 reason="not a trusted proxy"',
+    );
   });
 });
 
