@@ -123,6 +123,7 @@ export const SANDBOX_CODES = [
   'pod_start_failed',
   'pod_start_timeout',
   'pods_not_ready',
+  'rbac_object_not_found',
   'runtime_not_attached',
   'sandbox_not_running',
   'sandbox_running',

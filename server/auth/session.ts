@@ -17,6 +17,9 @@ const VERSION = 'v1';
  * token it was issued for.
  */
 export class SessionSigner {
+  /** Sessions ended by signing out, until they would have expired anyway: id → expiry. */
+  private readonly revoked = new Map<string, number>();
+
   constructor(
     private readonly serverSecret: Buffer = randomBytes(32),
     private readonly now: () => number = Date.now,
@@ -45,6 +48,20 @@ export class SessionSigner {
     if (!Number.isSafeInteger(expiry) || expiry <= this.now()) return false;
     const given = Buffer.from(parts[3]!, 'base64url');
     const expected = this.mac(token, parts.slice(0, 3).join('.'));
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    return !this.revoked.has(parts[1]!);
+  }
+
+  /**
+   * Ends the session `cookie` holds (signing out): its id is refused until its expiry, so a copy
+   * of the cookie kept elsewhere is worth nothing either. True when it was a live session.
+   */
+  revoke(cookie: string | undefined, token: string): boolean {
+    if (!this.verify(cookie, token)) return false;
+    const [, id, expiry] = cookie!.split('.');
+    const now = this.now();
+    for (const [old, until] of this.revoked) if (until <= now) this.revoked.delete(old);
+    this.revoked.set(id!, Number(expiry));
+    return true;
   }
 }

@@ -98,11 +98,29 @@ export interface RegistriesConfig {
  * listens on loopback; `token` reads the token from a file or an environment variable, never
  * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses.
  */
-export type AccessConfig =
+export type AccessConfig = (
   | { mode: 'none' }
   | { mode: 'token'; tokenFile: string; tokenEnv?: undefined }
   | { mode: 'token'; tokenEnv: string; tokenFile?: undefined }
-  | { mode: 'proxy'; proxy: { header: string; trustedProxies: string[] } };
+  | {
+      mode: 'proxy';
+      proxy: { header: string; groupsHeader?: string; trustedProxies: string[] };
+    }
+  | { mode: 'kubernetes'; kubernetes: { cacheSeconds: number } }
+) & {
+  /**
+   * Who sees which cluster, in modes whose users carry a name and groups (proxy): a cluster with
+   * a rule is shown only to the users and members of the groups it lists; a cluster without one
+   * to everyone signed in. Mode kubernetes asks RBAC instead (server/auth/kubernetes).
+   */
+  clusters?: Readonly<Record<string, ClusterRule>>;
+};
+
+/** `access.clusters.<id>`: the users and groups that see the cluster. */
+export interface ClusterRule {
+  users?: readonly string[];
+  groups?: readonly string[];
+}
 
 /** The whole configuration. */
 export interface BeamscopeConfig {
@@ -155,7 +173,11 @@ function resolveAccess(
   absolute: (path: string) => string,
 ): AccessConfig {
   if (!access || access.mode === 'none') return { mode: 'none' };
-  if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy! };
+  const rules = access.clusters !== undefined ? { clusters: access.clusters } : {};
+  if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy!, ...rules };
+  if (access.mode === 'kubernetes') {
+    return { mode: 'kubernetes', kubernetes: access.kubernetes ?? { cacheSeconds: 60 } };
+  }
   return access.tokenFile !== undefined
     ? { mode: 'token', tokenFile: absolute(access.tokenFile) }
     : { mode: 'token', tokenEnv: access.tokenEnv! };

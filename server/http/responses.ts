@@ -83,6 +83,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   sandbox_running: 409,
   pod_not_running: 409,
   pods_not_ready: 409,
+  rbac_object_not_found: 404,
   sandbox_not_running: 503,
   runtime_not_attached: 503,
   not_supported: 501,

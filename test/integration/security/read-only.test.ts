@@ -50,7 +50,9 @@ describe('read-only by construction: what the routes accept', () => {
       'app/api/healthz/route.ts',
       'app/api/metrics/route.ts',
       'app/api/sandbox/route.ts',
-      // POST only: the access-token sign-in (server/auth/sign-in.ts reads `token` and `next`).
+      // POST: the sign-in (server/auth/sign-in.ts reads `token` and `next`); DELETE: sign-out.
+      'app/api/session/end/route.ts',
+      // POST only: the sign-out form (no body read).
       'app/api/session/route.ts',
     ]);
     const pathParameters = routes.flatMap((file) =>
@@ -62,7 +64,10 @@ describe('read-only by construction: what the routes accept', () => {
       const text = await read(file);
       // Only GET and POST handlers; reads of a request body only where reviewed.
       const methods = [...text.matchAll(/export (?:async )?function (\w+)/g)].map((m) => m[1]);
-      for (const method of methods) expect(['GET', 'POST']).toContain(method);
+      // DELETE only for the session: signing out of a script.
+      const allowed =
+        file === 'app/api/session/route.ts' ? ['GET', 'POST', 'DELETE'] : ['GET', 'POST'];
+      for (const method of methods) expect(allowed).toContain(method);
       if (/request\.(json|formData|text|arrayBuffer|blob)\(|request\.body\b/.test(text))
         expect(file).toBe('app/api/sandbox/route.ts');
       if (/searchParams/.test(text)) expect(file).toBe('app/api/clusters/[id]/registry/route.ts');
