@@ -6,7 +6,7 @@ import 'server-only';
 
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
-import { diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
+import { diffClusterState, diffTimeline } from '@/lib/cluster-diff';
 import type {
   BeamSide,
   ClusterState,
@@ -23,7 +23,12 @@ import type { NodeConnectionState } from '../erlang/manager';
 import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
 import { Coalescer } from './coalesce';
 import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
-import { EventStream, type CollectorMessage, type CollectorSnapshot } from './event-stream';
+import {
+  EventStream,
+  type CollectorMessage,
+  type CollectorSnapshot,
+  type HeldDetails,
+} from './event-stream';
 import { NodeHistory } from './history';
 import { HostedCadence } from './hosted-cadence';
 import { checkLookupName, lookupAcross } from './lookup';
@@ -39,7 +44,7 @@ import { answeredNothing, PeerLists, probedSide, withConnection } from './report
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
-export type { CollectorMessage, CollectorSnapshot } from './event-stream';
+export type { CollectorMessage, CollectorSnapshot, HeldDetails } from './event-stream';
 export type { CollectorManager, CollectorOptions, CollectorSource } from './options';
 
 /** On-demand comparisons closer together than this share one read of the nodes. */
@@ -170,6 +175,11 @@ export class Collector {
   /** How many subscribers are attached (for metrics and tests). */
   get subscriberCount(): number {
     return this.stream.subscriberCount;
+  }
+
+  /** A summary event of the timeline with its full lists, while they are still held. */
+  eventDetails(seq: number): HeldDetails | undefined {
+    return this.stream.detailsOf(seq);
   }
 
   /** A node's history points within the window, oldest first. */
@@ -427,12 +437,16 @@ export class Collector {
       this.stream.publishEvents(rebalanced);
       return;
     }
-    const events = [...diffClusterStates(this.state, next, this.meshes), ...rebalanced];
-    if (events.some((event) => event.kind === 'partition_healed')) this.divergences.healed(now);
+    const changes = [
+      ...diffTimeline(this.state, next, this.meshes),
+      ...rebalanced.map((event) => ({ event })),
+    ];
+    if (changes.some(({ event }) => event.kind === 'partition_healed'))
+      this.divergences.healed(now);
     this.state = next;
     this.stream.publishDelta(delta);
-    this.stream.publishEvents(events.filter((event) => event.kind !== 'registry_changed'));
-    for (const event of events)
+    this.stream.publishChanges(changes.filter(({ event }) => event.kind !== 'registry_changed'));
+    for (const { event } of changes)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
     void this.compareCopiesDue(next);
   }
