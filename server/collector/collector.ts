@@ -39,6 +39,7 @@ import {
   type CollectorOptions,
   type CollectorSettings,
 } from './options';
+import { LinkChangeBatch } from './link-batch';
 import { RegistryChangeBatch } from './registry-batch';
 import { answeredNothing, PeerLists, probedSide, withConnection } from './report';
 import { RebalanceTracker } from './rebalance';
@@ -46,6 +47,13 @@ import { ProbeScheduler } from './scheduler';
 
 export type { CollectorMessage, CollectorSnapshot, HeldDetails } from './event-stream';
 export type { CollectorManager, CollectorOptions, CollectorSource } from './options';
+
+/**
+ * Link changes and heals are told once the mesh has been quiet this long (or this long after the
+ * first at most): the nodes report a netsplit or a heal one poll at a time.
+ */
+const MESH_QUIET_MS = 1000;
+const MESH_HOLD_MS = 5000;
 
 /** On-demand comparisons closer together than this share one read of the nodes. */
 const ON_DEMAND_COMPARE_MS = 5000;
@@ -70,6 +78,7 @@ export class Collector {
   private readonly history: NodeHistory;
   private readonly stream: EventStream;
   private readonly registryChanges: RegistryChangeBatch;
+  private readonly linkChanges: LinkChangeBatch;
   private readonly scheduler: ProbeScheduler;
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
   private readonly metricsOf: ClusterMetrics;
@@ -91,6 +100,9 @@ export class Collector {
     this.stream = new EventStream(settings);
     this.registryChanges = new RegistryChangeBatch(settings.registryEventIntervalMs, (event) =>
       this.stream.publishEvents([event]),
+    );
+    this.linkChanges = new LinkChangeBatch(MESH_QUIET_MS, MESH_HOLD_MS, (changes) =>
+      this.stream.publishChanges(changes),
     );
     this.scheduler = new ProbeScheduler({
       intervalMs: settings.pollIntervalMs,
@@ -135,6 +147,7 @@ export class Collector {
     this.scheduler.stop();
     this.recompute.cancel();
     this.registryChanges.stop();
+    this.linkChanges.stop();
     this.stream.close();
   }
 
@@ -445,7 +458,9 @@ export class Collector {
       this.divergences.healed(now);
     this.state = next;
     this.stream.publishDelta(delta);
-    this.stream.publishChanges(changes.filter(({ event }) => event.kind !== 'registry_changed'));
+    this.stream.publishChanges(
+      this.linkChanges.take(changes.filter(({ event }) => event.kind !== 'registry_changed')),
+    );
     for (const { event } of changes)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
     void this.compareCopiesDue(next);
