@@ -41,7 +41,14 @@ import {
 } from './options';
 import { LinkChangeBatch } from './link-batch';
 import { RegistryChangeBatch } from './registry-batch';
-import { answeredNothing, PeerLists, probedSide, withConnection } from './report';
+import {
+  answeredNothing,
+  cappedPeersReason,
+  PeerLists,
+  peerListCap,
+  probedSide,
+  withConnection,
+} from './report';
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
@@ -75,6 +82,8 @@ export class Collector {
   /** This cluster's meshes: a poll that changed few peer lists costs only those lists. */
   private readonly meshes = new MeshBuilder();
   private readonly peers = new PeerLists();
+  /** Nodes whose last peer list was capped (see `peerListCap`), told in the log once. */
+  private readonly cappedPeers = new Set<string>();
   private readonly history: NodeHistory;
   private readonly stream: EventStream;
   private readonly registryChanges: RegistryChangeBatch;
@@ -278,6 +287,7 @@ export class Collector {
       if (!wanted.has(node)) {
         this.sides.delete(node);
         this.peers.forget(node);
+        this.cappedPeers.delete(node);
         this.history.forget(node);
         this.hostedCadence.forget(node);
       }
@@ -351,7 +361,8 @@ export class Collector {
     try {
       report = await runProbes(
         (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
-        { ...options, countHosted },
+        // A peer list longer than the cluster could explain is cut at the node's reply.
+        { ...options, countHosted, listCap: peerListCap(this.sides.size) },
       );
     } catch {
       // runProbes records per-field failures itself; anything else is the connection's news.
@@ -380,6 +391,12 @@ export class Collector {
         ? this.peers.sees(node, side.sees, report.connectedNodes.nodes)
         : null;
     const updated = probedSide(side, report, at, sees);
+    const capped = cappedPeersReason(report.connectedNodes);
+    if (capped && !this.cappedPeers.has(node)) {
+      // Once per change, beside the page's probe error: the server's log says it too.
+      console.warn(`beamscope: cluster ${this.clusterId}: node ${node} ${capped}`);
+      this.cappedPeers.add(node);
+    } else if (!capped) this.cappedPeers.delete(node);
     this.sides.set(node, updated);
     if (countHosted) this.hostedCadence.record(node, updated, at);
     this.metricsOf.observeProbe(report.durationMs / 1000);
