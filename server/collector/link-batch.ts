@@ -117,6 +117,9 @@ export class LinkChangeBatch {
         this.hold(kind, change);
         held = true;
       } else if (kind === 'partition_detected' && change.details?.sides) {
+        // A heal still held happened first: told before the split that undoes it.
+        const heal = this.takeHeal();
+        if (heal) now.push(heal);
         now.push(this.withHeld(change.details.sides, change, 'link_down'));
       } else if (kind === 'partition_healed' && change.details?.sides) {
         this.holdHeal(change.details.sides, change);
@@ -137,10 +140,8 @@ export class LinkChangeBatch {
       const links = listOf(this.held[kind].take(() => true));
       changes.push(...linkChanges(kind, links));
     }
-    if (this.heal) {
-      changes.push(partitionChange('partition_healed', this.heal.sides, listOf(this.heal.links)));
-      this.heal = undefined;
-    }
+    const heal = this.takeHeal();
+    if (heal) changes.push(heal);
     this.ids.clear();
     if (changes.length > 0) this.release(changes);
   }
@@ -169,12 +170,18 @@ export class LinkChangeBatch {
   private holdHeal(sides: string[][], change: TimelineChange): void {
     const own = change.details?.links ? linksOf(change.details.links) : [];
     // Two heals in one quiet spell (rare): the earlier one is told first.
-    if (this.heal) {
-      this.release([partitionChange('partition_healed', this.heal.sides, listOf(this.heal.links))]);
-    }
+    const earlier = this.takeHeal();
+    if (earlier) this.release([earlier]);
     const side = sideIndex(sides);
     const crossing = (a: string, b: string) => crossesIn(side, a, b);
     this.heal = { sides, side, links: [...own, ...this.held.link_up.take(crossing)] };
+  }
+
+  /** The held heal as its event, with the links gathered since; no longer held. */
+  private takeHeal(): TimelineChange | undefined {
+    const heal = this.heal;
+    this.heal = undefined;
+    return heal && partitionChange('partition_healed', heal.sides, listOf(heal.links));
   }
 
   /** A partition event counting the held links that went down between its sides too. */

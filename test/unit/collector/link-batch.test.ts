@@ -51,20 +51,52 @@ function told(states: ClusterState[], meshes: MeshBuilder): TimelineChange[] {
 }
 
 describe('LinkChangeBatch', () => {
-  it('tells a split the nodes report one poll at a time as one event, and its heal as one', () => {
+  // 400 states of 200 nodes to build and compare: seconds on a busy machine, not a time asserted.
+  it(
+    'tells a split the nodes report one poll at a time as one event, and its heal as one',
+    { timeout: 60_000 },
+    () => {
+      vi.useFakeTimers();
+      const meshes = new MeshBuilder();
+      const split = told(pollByPoll(whole, ownHalf, meshes), meshes);
+      expect(split.map((change) => change.event.kind)).toEqual(['partition_detected']);
+      expect(split[0]!.event.message).toBe(
+        `partition detected: ${HALF} | ${HALF} nodes, ${(HALF * HALF).toLocaleString('en-US')} links down`,
+      );
+      expect(split[0]!.details?.links?.packed.length).toBe(HALF * HALF);
+
+      const heal = told(pollByPoll(ownHalf, whole, meshes), meshes);
+      expect(heal.map((change) => change.event.kind)).toEqual(['partition_healed']);
+      expect(heal[0]!.event.links?.count).toBe(HALF * HALF);
+      expect(heal[0]!.event.message).toContain('rejoined');
+    },
+  );
+
+  it('tells a heal still held before the split that follows it', () => {
     vi.useFakeTimers();
     const meshes = new MeshBuilder();
-    const split = told(pollByPoll(whole, ownHalf, meshes), meshes);
-    expect(split.map((change) => change.event.kind)).toEqual(['partition_detected']);
-    expect(split[0]!.event.message).toBe(
-      `partition detected: ${HALF} | ${HALF} nodes, ${(HALF * HALF).toLocaleString('en-US')} links down`,
+    const published: TimelineChange[] = [];
+    const batch = new LinkChangeBatch(1000, 5000, (changes) => published.push(...changes));
+    const split = stateOf(
+      pods,
+      nodes.map((i) => side(n(i), ownHalf(i))),
+      1000,
+      meshes,
     );
-    expect(split[0]!.details?.links?.packed.length).toBe(HALF * HALF);
-
-    const heal = told(pollByPoll(ownHalf, whole, meshes), meshes);
-    expect(heal.map((change) => change.event.kind)).toEqual(['partition_healed']);
-    expect(heal[0]!.event.links?.count).toBe(HALF * HALF);
-    expect(heal[0]!.event.message).toContain('rejoined');
+    const healed = stateOf(
+      pods,
+      nodes.map((i) => side(n(i), whole(i))),
+      1001,
+      meshes,
+    );
+    expect(batch.take(diffTimeline(split, healed, meshes))).toEqual([]);
+    const now = batch.take(diffTimeline(healed, split, meshes));
+    expect(now.map((change) => change.event.kind)).toEqual([
+      'partition_healed',
+      'partition_detected',
+    ]);
+    vi.advanceTimersByTime(5000);
+    expect(published).toEqual([]);
   });
 
   it('tells a link that goes down alone, once the mesh is quiet', () => {
