@@ -1,6 +1,7 @@
 /**
  * What the mesh costs on the wire at 1,000 and 2,000 nodes (issue 16): the snapshot
- * `GET /api/clusters/{id}` serves for a healthy full mesh, raw and gzipped, and what the timeline
+ * `GET /api/clusters/{id}` serves for a healthy full mesh, raw and gzipped, with its peer lists
+ * whole and with `?peers=compact` (what the dashboard asks for), and what the timeline
  * carries for a netsplit in halves and its heal — how many events, how many bytes.
  *
  * In process, no server: the state is built by the collector's own state builder from BEAM sides
@@ -19,6 +20,7 @@ import { diffTimeline } from '@/lib/cluster-diff';
 import type { BeamSide, ClusterState } from '@/lib/cluster-state';
 import type { KubernetesMember } from '@/lib/members';
 import { MeshBuilder } from '@/lib/mesh';
+import { compactState } from '@/lib/peer-wire';
 import { buildClusterState } from '@/lib/state-builder';
 import type { TimelineChange } from '@/lib/timeline-summary';
 import { LinkChangeBatch } from '@/server/collector/link-batch';
@@ -32,7 +34,9 @@ export interface MeshSizeOptions {
 
 export interface MeshSizeAt {
   nodes: number;
+  /** Peer lists whole (what an API client gets by default), and as the dashboard asks for them. */
   snapshot: { rawKB: Figure; gzipKB: Figure };
+  compactSnapshot: { rawKB: Figure; gzipKB: Figure };
   split: { events: Figure; bytes: Figure; linksDown: number };
   heal: { events: Figure; bytes: Figure; linksUp: number };
 }
@@ -156,6 +160,11 @@ export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<M
     const body = Buffer.from(JSON.stringify(snapshot));
     const gzip = gzipSync(body, { level: 9 });
     log(`${size} nodes: snapshot ${kb(body.length)} KB raw, ${kb(gzip.length)} KB gzipped`);
+    const compactBody = Buffer.from(JSON.stringify({ ...snapshot, state: compactState(state) }));
+    const compactGzip = gzipSync(compactBody, { level: 9 });
+    log(
+      `${size} nodes: ?peers=compact ${kb(compactBody.length)} KB raw, ${kb(compactGzip.length)} KB gzipped`,
+    );
 
     // The split: the first half and the second stop seeing each other, node by node.
     const half = new Set(names.slice(0, size / 2));
@@ -173,15 +182,27 @@ export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<M
     at.push({
       nodes: size,
       snapshot: {
-        rawKB: goalFigure(
-          `snapshot of ${size} healthy nodes, raw`,
+        rawKB: plainFigure(
+          `snapshot of ${size} healthy nodes, peers whole, raw`,
           kb(body.length),
+          'KB',
+        ),
+        gzipKB: plainFigure(
+          `snapshot of ${size} healthy nodes, peers whole, gzipped`,
+          kb(gzip.length),
+          'KB',
+        ),
+      },
+      compactSnapshot: {
+        rawKB: goalFigure(
+          `snapshot of ${size} healthy nodes, ?peers=compact, raw`,
+          kb(compactBody.length),
           SNAPSHOT_GOAL_KB,
           'KB',
         ),
         gzipKB: goalFigure(
-          `snapshot of ${size} healthy nodes, gzipped`,
-          kb(gzip.length),
+          `snapshot of ${size} healthy nodes, ?peers=compact, gzipped`,
+          kb(compactGzip.length),
           SNAPSHOT_GZIP_GOAL_KB,
           'KB',
         ),

@@ -16,6 +16,7 @@ import type {
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { hostedNames } from '@/lib/registries';
 import { MeshBuilder } from '@/lib/mesh';
+import { compactDelta } from '@/lib/peer-wire';
 import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
@@ -474,7 +475,7 @@ export class Collector {
     if (changes.some(({ event }) => event.kind === 'partition_healed'))
       this.divergences.healed(now);
     this.state = next;
-    this.stream.publishDelta(delta);
+    this.stream.publishDelta(delta, compactDelta(delta, next));
     this.stream.publishChanges(
       this.linkChanges.take(changes.filter(({ event }) => event.kind !== 'registry_changed')),
     );

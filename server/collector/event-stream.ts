@@ -8,13 +8,20 @@ import { randomBytes } from 'node:crypto';
 import type { ClusterStreamSnapshot } from '@/lib/api';
 import { deltaSize } from '@/lib/cluster-diff';
 import type { ClusterStateDelta, TimelineEvent, TimelineEventDraft } from '@/lib/cluster-state';
+import type { WireClusterDelta } from '@/lib/peer-wire';
 import { detailsWeight, type EventDetails, type TimelineChange } from '@/lib/timeline-summary';
 
 import { Ring, WeightedRing } from './ring';
 
 /** One message of a cluster's stream, in sequence order: a state delta or a timeline event. */
 export type CollectorMessage =
-  | { seq: number; type: 'delta'; delta: ClusterStateDelta }
+  | {
+      seq: number;
+      type: 'delta';
+      delta: ClusterStateDelta;
+      /** The same delta with its peer lists relative to the partitions it leads to. */
+      compact?: WireClusterDelta;
+    }
   | { seq: number; type: 'timeline'; event: TimelineEvent };
 
 /** A consistent view: the state as of `seq`, and the recent timeline (oldest first). */
@@ -103,8 +110,8 @@ export class EventStream {
     this.listeners.clear();
   }
 
-  publishDelta(delta: ClusterStateDelta): void {
-    this.publish({ seq: ++this.seq, type: 'delta', delta });
+  publishDelta(delta: ClusterStateDelta, compact?: WireClusterDelta): void {
+    this.publish({ seq: ++this.seq, type: 'delta', delta, ...(compact ? { compact } : {}) });
   }
 
   /** Numbers and timestamps the drafts, and publishes them in order. */

@@ -3,21 +3,37 @@ import 'server-only';
 import { AggregatorRegistry } from 'prom-client';
 
 import type {
+  ClusterSnapshot,
   ListPage,
   NodeDetailsResponse,
   RegistryLookupResponse,
   TimelineEventDetailsResponse,
 } from '@/lib/api';
+import { compactState, type WireClusterState } from '@/lib/peer-wire';
 import { linksOf } from '@/lib/timeline-summary';
 
 import { BeamscopeError } from '../errors';
 import type { ClusterRuntime } from '../runtime';
+import { peersForm } from './peers-param';
 
 /** What a node name in a URL may look like: `name@host`, as OTP allows it. */
 const NODE_NAME = /^[A-Za-z0-9_-]{1,255}@[A-Za-z0-9_.:-]{1,255}$/;
 
 function badRequest(message: string): BeamscopeError {
   return new BeamscopeError('http', 'bad_request', message);
+}
+
+/**
+ * A cluster's snapshot for `GET /api/clusters/{id}`: peer lists whole, or with `?peers=compact`
+ * relative to each node's partition (what the dashboard asks for; `lib/peer-wire.ts`).
+ */
+export function clusterSnapshot(
+  cluster: Pick<ClusterRuntime, 'snapshot'>,
+  params: URLSearchParams,
+): ClusterSnapshot | (Omit<ClusterSnapshot, 'state'> & { state: WireClusterState }) {
+  const form = peersForm(params);
+  const snapshot = cluster.snapshot();
+  return form === 'compact' ? { ...snapshot, state: compactState(snapshot.state) } : snapshot;
 }
 
 /** One member's details and history, for `GET /api/clusters/{id}/nodes/{node}`. */
