@@ -1,10 +1,11 @@
 import { viewableCluster } from '@/server/http/access';
+import { clusterSnapshot } from '@/server/http/cluster-api';
 import { errorResponse, json } from '@/server/http/responses';
 import { getRuntime } from '@/server/runtime';
 
 export const dynamic = 'force-dynamic';
 
-/** One cluster's snapshot. */
+/** One cluster's snapshot (`?peers=compact`: peer lists relative to each node's partition). */
 export async function GET(
   request: Request,
   context: { params: Promise<{ id: string }> },
@@ -12,7 +13,8 @@ export async function GET(
   try {
     const { id } = await context.params;
     const runtime = await getRuntime();
-    return json((await viewableCluster(request, runtime, id)).snapshot());
+    const cluster = await viewableCluster(request, runtime, id);
+    return json(clusterSnapshot(cluster, new URL(request.url).searchParams));
   } catch (error) {
     return errorResponse(error);
   }
