@@ -117,7 +117,7 @@ export const SANDBOX_CODES = [
   'pod_command_timeout',
   'pod_exists',
   'pod_exited',
-  'pod_ip_not_loopback',
+  'pod_ip_outside_pod_network',
   'pod_not_found',
   'pod_not_running',
   'pod_start_failed',

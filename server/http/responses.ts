@@ -94,7 +94,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   pod_start_failed: 502,
   pod_start_timeout: 504,
   stop_timeout: 504,
-  pod_ip_not_loopback: 500,
+  pod_ip_outside_pod_network: 500,
   demo_app_compile_failed: 500,
   dist_port_in_use: 500,
   listen_failed: 500,

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import { stringify } from 'yaml';
 
+import type { AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
 import { BeamPodRuntime, type BeamPodStats } from '../../sandbox/beam/runtime';
 import {
@@ -18,6 +19,7 @@ import {
   type SandboxState,
 } from '../../sandbox/control-client';
 import { startEmulatedApi, type EmulatedApi, type PodStatusReport } from '../../sandbox/kube-api';
+import { LOOPBACK_NETWORK } from '../../sandbox/pod-network';
 import { integerOption, parseCommandArgs } from '../args';
 import { UsageError, type Command, type CommandIo } from '../command';
 
@@ -69,7 +71,11 @@ function kubeconfigFor(api: EmulatedApi): string {
   });
 }
 
-function configFor(namespace: string, distPort: number): string {
+function configFor(
+  namespace: string,
+  distPort: number,
+  addressMap: readonly AddressMapping[],
+): string {
   return stringify({
     clusters: [
       {
@@ -79,7 +85,13 @@ function configFor(namespace: string, distPort: number): string {
         kubernetes: { kubeconfig: './kubeconfig', context: CONTEXT },
         discovery: { mode: 'endpointSlices', service: SERVICE },
         nodeNaming: { mode: 'ip', basename: SERVICE },
-        distribution: { cookieFile: './cookie', port: distPort },
+        // Pods are named by the IPs the API publishes; in loopback mode their nodes listen on
+        // 127.0.x.y and the address map says so (docs/sandbox.md, "Pod addresses").
+        distribution: {
+          cookieFile: './cookie',
+          port: distPort,
+          ...(addressMap.length > 0 ? { addressMap: addressMap.map((map) => ({ ...map })) } : {}),
+        },
         // What the demo app registers under names only the configuration can give (its syn
         // scope `devices` is found on the nodes by itself): see docs/sandbox.md.
         registries: {
@@ -191,7 +203,9 @@ async function runSandbox(
       caFile: api.caFile,
     });
     await writeFile(kubeconfigFile, kubeconfigFor(api), { mode: 0o600 });
-    await writeFile(configFile, configFor(api.namespace, distPort), { mode: 0o644 });
+    await writeFile(configFile, configFor(api.namespace, distPort, LOOPBACK_NETWORK.addressMap), {
+      mode: 0o644,
+    });
     await api.control.scale(pods);
 
     // Ready = every pod's node has its distribution up (the runtime's start resolved).

@@ -14,7 +14,8 @@ import { join, resolve } from 'node:path';
 import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
 import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
-import { assertLoopbackIp, erlArgs, nodeName } from './erl-args';
+import { LOOPBACK_NETWORK, podIpFromIndex, type PodNetworkPlan } from '../pod-network';
+import { assertPodIp, erlArgs, nodeName } from './erl-args';
 import { PodProcess } from './pod-process';
 import type {
   BeamPodApi,
@@ -52,9 +53,12 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private readonly starting = new Map<string, Promise<void>>();
   private workDir: Promise<string> | undefined;
 
+  private readonly network: PodNetworkPlan;
+
   constructor(private readonly options: BeamPodRuntimeOptions) {
     super();
     this.api = options.api;
+    this.network = options.network ?? LOOPBACK_NETWORK;
   }
 
   /** Sets where the nodes find the API (known only once `startEmulatedApi` has returned). */
@@ -138,12 +142,13 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   }
 
   /**
-   * Fails with one line naming the port when the distribution port is taken on the first pod
-   * address (epmdless mode): the port is machine-wide for 127.0.0.x, so a second sandbox (or
-   * anything else on it) would make every node fail to start.
+   * Fails with one line naming the port when the distribution port is taken where the first pod
+   * listens (epmdless mode): in loopback mode the port is machine-wide for 127.0.x.y, so a second
+   * sandbox (or anything else on it) would make every node fail to start.
    */
-  async checkDistributionPort(ip = '127.0.0.2'): Promise<void> {
+  async checkDistributionPort(podIp = podIpFromIndex(0)): Promise<void> {
     if (this.options.distribution === 'epmd') return;
+    const ip = this.network.listenAddress(podIp);
     const port = this.options.distPort ?? 9100;
     await new Promise<void>((resolveCheck, rejectCheck) => {
       const probe = createServer();
@@ -220,7 +225,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private async launch(pod: PodInfo): Promise<void> {
     const api = this.attachedApi();
     // Before any side effect: a pod that cannot run must not stop another or leave a cookie.
-    assertLoopbackIp(pod.ip);
+    assertPodIp(pod.ip);
     await this.releaseIp(pod);
     const ebin = await compileDemoApp(
       this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
@@ -236,6 +241,8 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
       args: erlArgs({
         options: this.options,
         ip: pod.ip,
+        listenIp: this.network.listenAddress(pod.ip),
+        addressMap: this.network.addressMap,
         ebin,
         tokenFile: join(workDir, 'token'),
         api,
