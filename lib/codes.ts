@@ -111,6 +111,8 @@ export const SANDBOX_CODES = [
   'ip_in_use',
   'listen_failed',
   'no_tokens',
+  'netns_failed',
+  'netns_unavailable',
   'not_supported',
   'openssl_failed',
   'pod_command_failed',

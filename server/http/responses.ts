@@ -86,6 +86,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   sandbox_not_running: 503,
   runtime_not_attached: 503,
   not_supported: 501,
+  netns_unavailable: 501,
+  netns_failed: 500,
   control_failed: 502,
   control_timeout: 504,
   pod_command_failed: 502,
