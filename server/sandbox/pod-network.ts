@@ -29,10 +29,17 @@ export interface PodNetworkPlan {
   listenAddress(podIp: string): string;
   /** Applied by the demo app's epmd module and, through the config, by beamscope's dialler. */
   addressMap: readonly AddressMapping[];
+  /** Whether every node's port is one machine-wide port (loopback), so another run may hold it. */
+  sharesPorts: boolean;
+  /** Makes the pod's network ready before its node starts (netns: its namespace). */
+  addPod?(podIp: string): Promise<unknown>;
+  /** How the pod's `erl` is run (netns: inside its namespace). */
+  wrap?(podIp: string, command: string, args: string[]): { command: string; args: string[] };
 }
 
 /** No root needed: every node on its loopback image, reached through LOOPBACK_MAPPING. */
 export const LOOPBACK_NETWORK: PodNetworkPlan = {
   listenAddress: loopbackAddressOf,
   addressMap: [LOOPBACK_MAPPING],
+  sharesPorts: true,
 };

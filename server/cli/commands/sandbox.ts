@@ -19,6 +19,7 @@ import {
   type SandboxState,
 } from '../../sandbox/control-client';
 import { startEmulatedApi, type EmulatedApi, type PodStatusReport } from '../../sandbox/kube-api';
+import { NetnsPodNetwork } from '../../sandbox/netns/network';
 import { LOOPBACK_NETWORK } from '../../sandbox/pod-network';
 import { integerOption, parseCommandArgs } from '../args';
 import { UsageError, type Command, type CommandIo } from '../command';
@@ -36,7 +37,7 @@ const PER_POD_TIMEOUT_MS = 3_000;
 const TERMINATION_GRACE_MS = 10_000;
 
 const USAGE = [
-  'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--tls | --http]',
+  'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--network loopback|netns] [--tls | --http]',
   '       beamscope sandbox (status | scale N | kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | stop) [--dir DIR]',
 ].join('\n');
 
@@ -132,6 +133,7 @@ async function runSandbox(
     dir?: string;
     port?: string;
     'dist-port'?: string;
+    network?: string;
     tls?: boolean;
     http?: boolean;
   },
@@ -143,6 +145,10 @@ async function runSandbox(
   const port = integerOption('port', values.port, 0);
   const distPort = integerOption('dist-port', values['dist-port'], DEFAULT_DIST_PORT, 1);
   if (values.tls && values.http) throw new UsageError('--tls and --http exclude each other');
+  const networkMode = values.network ?? 'loopback';
+  if (networkMode !== 'loopback' && networkMode !== 'netns') {
+    throw new UsageError(`--network takes loopback or netns (got '${networkMode}')`);
+  }
   // HTTPS unless asked otherwise: kubectl (client-go) never sends a bearer token over plain
   // http, so an http sandbox answers kubectl with 401 (kubernetes/kubectl#744).
   const tls = !values.http;
@@ -175,7 +181,11 @@ async function runSandbox(
   const cookie = randomCookie();
   let api: EmulatedApi | undefined;
   let keepLogs = false;
+  // netns (root): each pod in its own network namespace, owning its pod IP; see docs/sandbox.md.
+  const netns = networkMode === 'netns' ? new NetnsPodNetwork() : undefined;
+  const network = netns ?? LOOPBACK_NETWORK;
   const runtime = new BeamPodRuntime({
+    network,
     cookie,
     devices,
     distPort,
@@ -186,11 +196,14 @@ async function runSandbox(
     onExit: (pod, code, signal) => api?.control.containerExited(pod.name, { code, signal }),
   });
   try {
+    await netns?.start();
     await runtime.checkDistributionPort();
     // Written before the pods start: everything that observes them reads it from here.
     await writeFile(cookieFile, cookie, { mode: 0o600 });
     api = await startEmulatedApi({
       port,
+      // In netns mode the pods reach the API at the bridge's address, as beamscope does.
+      ...(netns ? { host: netns.gateway } : {}),
       tls,
       terminationGraceMs: TERMINATION_GRACE_MS,
       podRuntime: runtime,
@@ -203,7 +216,7 @@ async function runSandbox(
       caFile: api.caFile,
     });
     await writeFile(kubeconfigFile, kubeconfigFor(api), { mode: 0o600 });
-    await writeFile(configFile, configFor(api.namespace, distPort, LOOPBACK_NETWORK.addressMap), {
+    await writeFile(configFile, configFor(api.namespace, distPort, network.addressMap), {
       mode: 0o644,
     });
     await api.control.scale(pods);
@@ -256,6 +269,7 @@ async function runSandbox(
         cookie: cookieFile,
         state: stateFile,
         distPort,
+        network: networkMode,
         pods,
         nodes,
         devices,
@@ -270,6 +284,7 @@ async function runSandbox(
   } finally {
     await runtime.stopAll();
     await api?.stop();
+    await netns?.stop();
     for (const file of [stateFile, kubeconfigFile, configFile, cookieFile]) {
       await rm(file, { force: true });
     }
@@ -423,6 +438,7 @@ export const sandboxCommand: Command = {
         dir: { type: 'string' },
         port: { type: 'string' },
         'dist-port': { type: 'string' },
+        network: { type: 'string' },
         tls: { type: 'boolean' },
         http: { type: 'boolean' },
         restore: { type: 'boolean' },
@@ -437,9 +453,9 @@ export const sandboxCommand: Command = {
     if (!CONTROL_COMMANDS.includes(subcommand)) {
       throw new UsageError(`unknown sandbox subcommand '${subcommand}'`);
     }
-    const startOnly = (['pods', 'devices', 'port', 'dist-port', 'tls', 'http'] as const).find(
-      (option) => values[option] !== undefined,
-    );
+    const startOnly = (
+      ['pods', 'devices', 'port', 'dist-port', 'network', 'tls', 'http'] as const
+    ).find((option) => values[option] !== undefined);
     if (startOnly)
       throw new UsageError(`--${startOnly} is for starting a sandbox, not '${subcommand}'`);
     return runControl(subcommand, args, values, io);

@@ -147,7 +147,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
    * sandbox (or anything else on it) would make every node fail to start.
    */
   async checkDistributionPort(podIp = podIpFromIndex(0)): Promise<void> {
-    if (this.options.distribution === 'epmd') return;
+    if (this.options.distribution === 'epmd' || !this.network.sharesPorts) return;
     const ip = this.network.listenAddress(podIp);
     const port = this.options.distPort ?? 9100;
     await new Promise<void>((resolveCheck, rejectCheck) => {
@@ -235,6 +235,8 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     const home = join(workDir, pod.name);
     const cookieFile = await this.writeCookie(home, pod.name);
     const logDir = await this.ensureLogDir();
+    await this.network.addPod?.(pod.ip);
+    const network = this.network;
     const entry = PodProcess.spawn({
       pod,
       node: this.nodeName(pod),
@@ -247,6 +249,9 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
         tokenFile: join(workDir, 'token'),
         api,
       }),
+      ...(network.wrap
+        ? { wrap: (command: string, args: string[]) => network.wrap!(pod.ip, command, args) }
+        : {}),
       home,
       logFile: join(logDir, `${pod.name}.log`),
       onExit: this.processExited,

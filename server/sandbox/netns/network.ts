@@ -57,6 +57,8 @@ export type Sides = string[][];
 /** Netns mode: every pod owns its pod IP in its own namespace; peers are dialled where named. */
 export class NetnsPodNetwork implements PodNetworkPlan {
   readonly addressMap: readonly AddressMapping[] = [];
+  /** Each pod has its own address and ports. */
+  readonly sharesPorts = false;
   /** The host's address on the bridge: where pods reach beamscope's side (and the API). */
   readonly gateway = addressAt(POD_CIDR, 1);
   private readonly pid = process.pid;
