@@ -8,6 +8,7 @@ import 'server-only';
 // (root) on the pod IP itself, inside the pod's own network namespace.
 
 import { addressAt, inNetwork, mapAddress, type AddressMapping } from '../erlang/address-map';
+import type { NetworkFault } from './kube-api/cluster/sandbox-control';
 
 /** The range pod IPs come from. */
 export const POD_CIDR = '10.244.0.0/16';
@@ -33,6 +34,10 @@ export interface PodNetworkPlan {
   sharesPorts: boolean;
   /** Makes the pod's network ready before its node starts (netns: its namespace). */
   addPod?(podIp: string): Promise<unknown>;
+  /** Makes a kernel network fault (netns); absent: the mode has none. */
+  fault?(fault: NetworkFault): Promise<void>;
+  /** Undoes every kernel network fault. */
+  heal?(): Promise<void>;
   /** How the pod's `erl` is run (netns: inside its namespace). */
   wrap?(podIp: string, command: string, args: string[]): { command: string; args: string[] };
 }

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 
 import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
+import type { NetworkFault } from '../kube-api/cluster/sandbox-control';
 import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
 import { LOOPBACK_NETWORK, podIpFromIndex, type PodNetworkPlan } from '../pod-network';
 import { assertPodIp, erlArgs, nodeName } from './erl-args';
@@ -118,7 +119,20 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** Ends every partition: the nodes mesh again at their next poll. */
   async heal(): Promise<void> {
+    await this.network.heal?.();
     await Promise.all(this.running().map((entry) => entry.command('heal')));
+  }
+
+  /** A fault made by the kernel's network (netns mode only; the loopback mode has none). */
+  async networkFault(fault: NetworkFault): Promise<void> {
+    if (!this.network.fault) {
+      throw new BeamscopeError(
+        'sandbox',
+        'not_supported',
+        'network faults need the netns mode (beamscope sandbox --network netns, as root)',
+      );
+    }
+    await this.network.fault(fault);
   }
 
   /**

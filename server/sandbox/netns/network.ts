@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 
 import { addressAt, inNetwork, type AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
+import type { NetworkFault } from '../kube-api/cluster/sandbox-control';
 import { POD_CIDR, type PodNetworkPlan } from '../pod-network';
 import { bridgeName, isAlive, NETNS_PREFIX, netnsName, ownerPid, vethName } from './names';
 
@@ -196,6 +197,14 @@ export class NetnsPodNetwork implements PodNetworkPlan {
         rate,
       );
     }
+  }
+
+  /** One fault, as the sandbox's control API asks for it. */
+  async fault(fault: NetworkFault): Promise<void> {
+    if (fault.kind === 'partition') await this.partition(fault.sides);
+    else if (fault.kind === 'one-way') await this.oneWay(fault.from, fault.to);
+    else if (fault.kind === 'cut-off') await this.cutOff(fault.pods);
+    else await this.slow(fault.pod, fault.kbit);
   }
 
   /** Undoes every fault: routes removed, rate limits lifted. */

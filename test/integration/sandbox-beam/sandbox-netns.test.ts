@@ -118,6 +118,63 @@ describe('beamscope sandbox --network netns', () => {
     expect(snapshot.partitions).toEqual([IPS.map((ip) => `myapp@${ip}`)]);
   });
 
+  it('makes faults with the kernel: beamscope cut off from one pod, then the pods partitioned', async () => {
+    const dir = join(parent, 'sandbox');
+    const client = await SandboxControlClient.open(dir);
+    const snapshot = async () =>
+      JSON.parse(
+        (
+          await run(
+            process.execPath,
+            [LAUNCHER, 'snapshot', '--config', join(dir, 'beamscope.yaml'), '--json'],
+            { cwd: ROOT },
+          )
+        ).stdout,
+      ) as {
+        partitions: string[][];
+        members: Array<{ node: string | null; beam?: { connection: { status: string } } }>;
+      };
+    const connected = (state: Awaited<ReturnType<typeof snapshot>>) =>
+      Object.fromEntries(
+        state.members.map((member) => [member.node, member.beam?.connection.status]),
+      );
+    const [a, b, c] = IPS.map((ip) => `myapp@${ip}`);
+
+    await client.call('POST', '/network-fault', { kind: 'cut-off', pods: [IPS[2]] });
+    const cut = await snapshot();
+    expect(connected(cut)).toMatchObject({ [a!]: 'connected', [b!]: 'connected' });
+    expect(connected(cut)[c!]).not.toBe('connected');
+    // The pods still reach each other: only beamscope's side lost the third.
+    expect((await status(dir)).find((pod) => pod.ip === IPS[0])?.container?.nodes).toEqual([b, c]);
+
+    await client.call('POST', '/heal');
+    await client.call('POST', '/network-fault', {
+      kind: 'partition',
+      sides: [[IPS[0]], [IPS[1], IPS[2]]],
+    });
+    // The connections already up are closed by nobody: the nodes find a link dead only when
+    // its ticks stop arriving, after net_ticktime (60 s by default), as across a real partition.
+    await waitFor(
+      'the kernel partition to split the mesh',
+      () => status(dir),
+      (pods) =>
+        pods.every((pod) =>
+          pod.ip === IPS[0]
+            ? pod.container?.nodes.length === 0
+            : JSON.stringify(pod.container?.nodes) ===
+              JSON.stringify([b, c].filter((node) => node !== `myapp@${pod.ip}`)),
+        ),
+      120_000,
+    );
+    await client.call('POST', '/heal');
+    await waitFor(
+      'the mesh back',
+      () => status(dir),
+      (pods) => pods.every((pod) => pod.container?.nodes.length === 2),
+      60_000,
+    );
+  }, 240_000);
+
   it('removes every namespace and link on stop', async () => {
     const pid = second!.pid;
     second!.child.kill('SIGTERM');
