@@ -32,10 +32,15 @@ import type { CDPSession, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 
 import { startEmulatedApi } from '../server/sandbox/kube-api';
+import { LOOPBACK_MAPPING } from '../server/sandbox/pod-network';
 import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
 import { launchChromium } from '../test/e2e/support/browser';
 import { quantile, roundTo } from './support/stats';
-import { simulatedAddresses, startSimulatedClusterProcess } from '../test/support/sim-node';
+import {
+  simulatedAddresses,
+  simulatedAddressMap,
+  startSimulatedClusterProcess,
+} from '../test/support/sim-node';
 
 /** A figure against its goal, as bench/run.ts tabulates them. */
 export interface GoalFigure {
@@ -297,6 +302,7 @@ export async function startScaleStack(
       }
       const sim = await startSimulatedClusterProcess({
         addresses,
+        addressMap: simulatedAddressMap(12),
         port: distPort,
         cookie,
         basename: SERVICE,
@@ -336,7 +342,12 @@ export async function startScaleStack(
             kubernetes: { kubeconfig: './kubeconfig', context: CONTEXT },
             discovery: { mode: 'endpointSlices', service: SERVICE },
             nodeNaming: { mode: 'ip', basename: SERVICE },
-            distribution: { cookieFile: './cookie', port: distPort },
+            distribution: {
+              cookieFile: './cookie',
+              port: distPort,
+              // Pods are named 10.244.x.y; their nodes (if any) listen on a loopback image.
+              addressMap: simulated ? simulatedAddressMap(12) : [LOOPBACK_MAPPING],
+            },
           },
         ],
       }),

@@ -30,6 +30,7 @@ import { goalFigure, plainFigure, type Figure } from './support/figures';
 import { quantile, roundTo } from './support/stats';
 import {
   simulatedAddresses,
+  simulatedAddressMap,
   startSimulatedClusterProcess,
   type SimulatedClusterProcess,
 } from '../test/support/sim-node';
@@ -470,6 +471,7 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
   const cookie = randomBytes(16).toString('hex');
   const sim: SimulatedClusterProcess = await startSimulatedClusterProcess({
     addresses: simulatedAddresses(count),
+    addressMap: simulatedAddressMap(),
     port,
     cookie,
     basename: 'myapp',
@@ -513,7 +515,7 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
         `    kubernetes: { kubeconfig: ${kubeconfig} }`,
         '    discovery: { mode: endpointSlices, service: myapp }',
         '    nodeNaming: { mode: ip, basename: myapp }',
-        `    distribution: { cookieFile: ${cookieFile}, port: ${port} }`,
+        `    distribution: { cookieFile: ${cookieFile}, port: ${port}, addressMap: ${JSON.stringify(simulatedAddressMap())} }`,
         '',
       ].join('\n'),
     );

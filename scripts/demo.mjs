@@ -16,6 +16,8 @@ const host = process.env.HOST ?? '127.0.0.1';
 const pods = Number(process.env.BEAMSCOPE_DEMO_PODS ?? 5);
 const distPort = process.env.BEAMSCOPE_DEMO_DIST_PORT;
 const stepMs = Number(process.env.BEAMSCOPE_DEMO_STEP_MS ?? 10_000);
+/** `netns` (root) puts each pod in its own network namespace; loopback (the default) needs no root. */
+const network = process.env.BEAMSCOPE_DEMO_NETWORK ?? 'loopback';
 const quiet = process.argv.slice(2).includes('--quiet');
 const sandboxDir = join('.beamscope', 'demo');
 /** Everything started here: each is asked to stop, then waited for. */
@@ -80,6 +82,11 @@ function startSandbox() {
   return new Promise((resolve, reject) => {
     const args = ['bin/beamscope.mjs', 'sandbox', '--pods', String(pods), '--dir', sandboxDir];
     if (distPort) args.push('--dist-port', distPort);
+    if (network === 'netns' && process.getuid?.() !== 0) {
+      log('BEAMSCOPE_DEMO_NETWORK=netns needs root; running the pods in the loopback mode');
+    } else if (network !== 'loopback') {
+      args.push('--network', network);
+    }
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
     child.on('exit', (code) => {
       if (!stopping) {

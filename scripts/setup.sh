@@ -36,6 +36,9 @@ if [ "$purpose" = test ]; then
   wanted[elixir]=elixir
   wanted[chromium]=chromium
   wanted[kubectl]=kubernetes-client
+  # The sandbox's netns mode (root): namespaces, veth, bridge, routes (ip) and rate limits (tc).
+  wanted[ip]=iproute2
+  wanted[tc]=iproute2
 fi
 
 missing=()

@@ -10,6 +10,7 @@ import 'server-only';
 
 import { readCookie, type BeamscopeConfig, type ClusterConfig, type Environment } from '../config';
 import { describeError, isBeamscopeError } from '../errors';
+import { mapAddress } from '../erlang/address-map';
 import { ConnectionManager, type ConnectionManagerOptions } from '../erlang/manager';
 import { commandLineNodeName, defaultLocalNodeName, type LocalNodeRole } from '../erlang/node-name';
 import type { ProbeOptions } from '../erlang/probes';
@@ -95,6 +96,9 @@ export async function startClusterCollector(
       cookie,
       ...(cluster.distribution.port !== undefined ? { port: cluster.distribution.port } : {}),
       ...(cluster.distribution.tls ? { tls: cluster.distribution.tls } : {}),
+      ...(cluster.distribution.addressMap?.length
+        ? { dialHost: (host: string) => mapAddress(host, cluster.distribution.addressMap!) }
+        : {}),
       ...options.manager,
     });
   } catch (error) {

@@ -13,6 +13,7 @@ import { parseDocument } from 'yaml';
 import type { ConfigCode } from '@/lib/codes';
 import type { DiscoveryMode, NodeNamingMode } from '@/lib/members';
 
+import type { AddressMapping } from '../erlang/address-map';
 import { BeamscopeError, describeError } from '../errors';
 import { defaultIssueMessage, formatFirstIssue } from './issues';
 import { configFileSchema, type ConfigFile } from './schema';
@@ -75,6 +76,8 @@ export interface ClusterConfig {
     /** A fixed distribution port (EPMD-less); absent: ask EPMD on port 4369. */
     port?: number;
     tls?: DistributionTlsConfig;
+    /** Networks whose nodes are dialled at another (a tunnel; the sandbox's loopback mode). */
+    addressMap?: AddressMapping[];
   };
   /**
    * The registries whose names only the configuration can give (Swarm, `:global`, `:pg` and

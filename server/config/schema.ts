@@ -2,6 +2,7 @@ import 'server-only';
 
 import { z } from 'zod';
 
+import { checkMapping } from '../erlang/address-map';
 import { swarmIgnoresNode } from '../erlang/node-name';
 
 /** A cluster id: a DNS label, so it can appear in URLs, metric labels and file names as is. */
@@ -60,6 +61,20 @@ const tlsSchema = z.strictObject({
   keyFile: nonEmpty('a path to a PEM file'),
 });
 
+/** `a.b.c.d/n` → `a.b.c.d/n`, both networks the same size (see server/erlang/address-map.ts). */
+const addressMappingSchema = z
+  .strictObject({
+    from: nonEmpty('an IPv4 network such as 10.244.0.0/16'),
+    to: nonEmpty('an IPv4 network such as 127.0.0.0/16'),
+  })
+  .superRefine((mapping, context) => {
+    try {
+      checkMapping(mapping);
+    } catch (error) {
+      context.addIssue({ code: 'custom', path: [], message: (error as Error).message });
+    }
+  });
+
 const distributionSchema = z
   .strictObject({
     cookieFile: nonEmpty('a path to a file holding the Erlang cookie').optional(),
@@ -71,6 +86,14 @@ const distributionSchema = z
       .max(65535, { error: 'expected a TCP port number from 1 to 65535' })
       .optional(),
     tls: tlsSchema.optional(),
+    /**
+     * Dial nodes whose names hold an address in `from` at the same host bits in `to`, as through
+     * a tunnel: the sandbox's loopback mode, where pods are named 10.244.x.y and listen on 127.0.x.y.
+     */
+    addressMap: z
+      .array(addressMappingSchema, { error: 'expected a list of {from, to} networks' })
+      .max(16, { error: 'expected at most 16 address mappings' })
+      .optional(),
   })
   .superRefine((value, context) => {
     const both = value.cookieFile !== undefined && value.cookieEnv !== undefined;

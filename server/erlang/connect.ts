@@ -6,7 +6,7 @@ import 'server-only';
  */
 import { readFile } from 'node:fs/promises';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 
 import { describeError } from '../errors';
 import { NodeConnection } from './connection';
@@ -45,6 +45,11 @@ export interface ConnectOptions {
   maxFrameBytes?: number;
   /** Our creation (incarnation number) for this connection; default random. */
   creation?: number;
+  /**
+   * Where to dial a node whose name holds `host` (EPMD and the node alike), as a tunnel or
+   * port-forward would; default `host` itself. TLS still checks the certificate against `host`.
+   */
+  dialHost?: (host: string) => string;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -78,8 +83,10 @@ export async function connectNode(
   target: string,
   options: ConnectOptions,
 ): Promise<NodeConnection> {
-  const { alive, host } = parseNodeName(target);
+  const { alive, host: nameHost } = parseNodeName(target);
   parseNodeName(options.localName);
+  const host = options.dialHost?.(nameHost) ?? nameHost;
+  const where = host === nameHost ? host : `${nameHost} via ${host}`;
   const heldKey = `${options.localName} ${target}`;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
@@ -99,7 +106,7 @@ export async function connectNode(
       reject(
         erlangError(
           'timeout',
-          `connecting to node ${target} (${host}:${port}) timed out after ${timeoutMs} ms`,
+          `connecting to node ${target} (${where}:${port}) timed out after ${timeoutMs} ms`,
         ),
       );
     }, remaining());
@@ -108,7 +115,7 @@ export async function connectNode(
 
   try {
     const socket = await Promise.race([
-      openStream(target, host, port, tlsFiles, (created) => {
+      openStream({ target, host, nameHost, where, port }, tlsFiles, (created) => {
         stream = created;
       }),
       timedOut,
@@ -180,12 +187,11 @@ async function readTlsFiles(tls: DistributionTls): Promise<TlsMaterial> {
 
 /** Opens TCP, or TLS with our client certificate, and resolves once it is ready for the handshake. */
 function openStream(
-  target: string,
-  host: string,
-  port: number,
+  address: { target: string; host: string; nameHost: string; where: string; port: number },
   tlsFiles: TlsMaterial | undefined,
   created: (socket: Socket) => void,
 ): Promise<Socket> {
+  const { target, host, nameHost, where, port } = address;
   return new Promise((resolve, reject) => {
     const socket: Socket = tlsFiles
       ? tlsConnect({
@@ -193,7 +199,10 @@ function openStream(
           port,
           ...tlsFiles,
           // SNI must be a hostname; for an IP the certificate's IP SANs are checked instead.
-          servername: isIP(host) ? undefined : host,
+          servername: isIP(nameHost) ? undefined : nameHost,
+          // The node is who its name says, wherever it was dialled.
+          checkServerIdentity: (_dialled, certificate) =>
+            checkServerIdentity(nameHost, certificate),
           rejectUnauthorized: true,
         })
       : netConnect({ host, port });
@@ -215,7 +224,7 @@ function openStream(
       reject(
         erlangError(
           'dist_unreachable',
-          `cannot reach node ${target} at ${host}:${port}: ${detail}`,
+          `cannot reach node ${target} at ${where}:${port}: ${detail}`,
           {
             cause: error,
           },

@@ -33,6 +33,8 @@ export interface ConnectionManagerOptions {
   port?: number;
   epmdPort?: number;
   tls?: DistributionTls;
+  /** Where to dial a node's host (see ConnectOptions.dialHost); default the host itself. */
+  dialHost?: (host: string) => string;
   /**
    * Connection attempts in flight at once (a cluster of 1,000 pods must not open 1,000 at once).
    * Default 32: with 8, a 1,000-node cluster took minutes to connect on a busy machine.
@@ -198,6 +200,7 @@ export class ConnectionManager extends EventEmitter<{
         connectTimeoutMs: this.options.connectTimeoutMs,
         tickIntervalMs: this.options.tickIntervalMs,
         maxFrameBytes: this.options.maxFrameBytes,
+        dialHost: this.options.dialHost,
       }),
     ).then(
       (connection) => {

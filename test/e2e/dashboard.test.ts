@@ -94,9 +94,9 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     expect(swarm?.total).toBe(DEVICES);
     for (const registry of registries) {
       expect(registry.bars.map((bar) => bar.node)).toEqual([
-        'myapp@127.0.0.2',
-        'myapp@127.0.0.3',
-        'myapp@127.0.0.4',
+        'myapp@10.244.0.2',
+        'myapp@10.244.0.3',
+        'myapp@10.244.0.4',
       ]);
       for (const bar of registry.bars) {
         // The figure drawn is what the node hosts…
@@ -166,10 +166,10 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
   });
 
   it('shows a killed node leaving on the timeline', async () => {
-    const victim = (await pods()).find((pod) => pod.ip === '127.0.0.3')!;
+    const victim = (await pods()).find((pod) => pod.ip === '10.244.0.3')!;
     await sandbox.control('POST', `/pods/${victim.name}/kill`);
     const left = page.locator('[data-testid="timeline-event"][data-kind="node_down"]', {
-      hasText: 'myapp@127.0.0.3',
+      hasText: 'myapp@10.244.0.3',
     });
     await expect.poll(() => left.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     await view.screenshot('dashboard-node-killed');
@@ -182,7 +182,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     const ips = (list: string[]) =>
       all.filter((pod) => list.includes(pod.ip)).map((pod) => pod.name);
     await sandbox.control('POST', '/partition', {
-      sides: [ips(['127.0.0.2', '127.0.0.3']), ips(['127.0.0.4', '127.0.0.5', '127.0.0.6'])],
+      sides: [ips(['10.244.0.2', '10.244.0.3']), ips(['10.244.0.4', '10.244.0.5', '10.244.0.6'])],
     });
     await expect
       .poll(() => view.summary('partitions').textContent(), { timeout: 20_000 })
@@ -253,7 +253,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
       )
       .toBe(1);
     const host = hosts[0]!;
-    expect(host).toMatch(/^myapp@127\.0\.0\.\d+$/);
+    expect(host).toMatch(/^myapp@10\.244\.0\.\d+$/);
     await matches.first().getByRole('button').click();
     await expect.poll(() => view.drawer().getAttribute('data-key')).toBe(host);
     await view.screenshot('dashboard-lookup');
@@ -265,7 +265,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
     const drawer = view.drawer();
-    await expect.poll(() => drawer.getAttribute('data-key')).toBe('myapp@127.0.0.3');
+    await expect.poll(() => drawer.getAttribute('data-key')).toBe('myapp@10.244.0.3');
     await expect.poll(() => drawer.getByTestId('verdict').textContent()).toContain('clustered');
     await expect
       .poll(() => drawer.locator('[data-testid="peers"] li[data-seen="true"]').count())

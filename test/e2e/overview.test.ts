@@ -47,7 +47,7 @@ describe('the cluster pages in Chromium, against the production build and the sa
     const names = await view
       .memberRows()
       .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-node')));
-    expect(names.sort()).toEqual(['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4']);
+    expect(names.sort()).toEqual(['myapp@10.244.0.2', 'myapp@10.244.0.3', 'myapp@10.244.0.4']);
     await expect.poll(() => view.summary('pods').textContent()).toContain('3/3');
     await expect
       .poll(() => page.getByTestId('kubernetes-status').getAttribute('data-state'))
@@ -57,10 +57,10 @@ describe('the cluster pages in Chromium, against the production build and the sa
 
   it('follows a pod that turns unready and a scale-up, without a reload', async () => {
     const pods = (await sandbox.control('GET', '/pods')) as Array<{ name: string; ip: string }>;
-    const first = pods.find((pod) => pod.ip === '127.0.0.2')!;
+    const first = pods.find((pod) => pod.ip === '10.244.0.2')!;
     await sandbox.control('POST', `/pods/${first.name}/ready`, { ready: false });
     await expect
-      .poll(() => view.memberRow('127.0.0.2').getAttribute('data-ready'), { timeout: 10_000 })
+      .poll(() => view.memberRow('10.244.0.2').getAttribute('data-ready'), { timeout: 10_000 })
       .toBe('false');
     await expect.poll(() => view.summary('pods').textContent()).toContain('2/3');
 

@@ -31,7 +31,7 @@ interface SandboxPod {
 const root = join(import.meta.dirname, '..', '..');
 /** The server under test, and beside it the client bundle it serves. */
 const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join(root, '.next/standalone/server.js');
-const NODE = /myapp@127\.0\.0\.\d+/g;
+const NODE = /myapp@10\.244\.0\.\d+/g;
 
 /** Every file under `dir`, recursively. */
 async function filesUnder(dir: string): Promise<string[]> {
@@ -189,7 +189,7 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     await collectApi();
 
     // Kill a node; the sandbox restarts it after a back-off.
-    const victim = (await pods()).find((pod) => pod.ip === '127.0.0.3')!;
+    const victim = (await pods()).find((pod) => pod.ip === '10.244.0.3')!;
     await sandbox.control('POST', `/pods/${victim.name}/kill`);
     await readEvents(4000);
     await collectApi();
@@ -198,7 +198,7 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     const all = await pods();
     const names = (ips: string[]) => all.filter((pod) => ips.includes(pod.ip)).map((p) => p.name);
     await sandbox.control('POST', '/partition', {
-      sides: [names(['127.0.0.2', '127.0.0.3']), names(['127.0.0.4', '127.0.0.5'])],
+      sides: [names(['10.244.0.2', '10.244.0.3']), names(['10.244.0.4', '10.244.0.5'])],
     });
     await readEvents(3000);
     await collectApi();
@@ -210,7 +210,7 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     await expect.poll(() => matches.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
 
     // A miscookie through the dashboard's own sandbox route, then the cookie restored.
-    const odd = all.find((pod) => pod.ip === '127.0.0.5')!;
+    const odd = all.find((pod) => pod.ip === '10.244.0.5')!;
     await post('/api/sandbox', { action: 'miscookie', pod: odd.name });
     await readEvents(4000);
     await collectApi();
@@ -248,9 +248,9 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     expect(corpus.size).toBeGreaterThan(25);
     expect(size).toBeGreaterThan(500_000);
     const api = [...corpus].filter(([source]) => source.startsWith('GET /api'));
-    expect(api.map(([, text]) => text).join('\n')).toContain('myapp@127.0.0.2');
-    expect(corpus.get('SSE /api/clusters/sandbox/events')).toContain('myapp@127.0.0.');
-    expect(corpus.get('DOM text')).toContain('myapp@127.0.0.2');
+    expect(api.map(([, text]) => text).join('\n')).toContain('myapp@10.244.0.2');
+    expect(corpus.get('SSE /api/clusters/sandbox/events')).toContain('myapp@10.244.0.');
+    expect(corpus.get('DOM text')).toContain('myapp@10.244.0.2');
     expect(corpus.get('GET /clusters/sandbox')).toContain('<html');
     expect([...corpus.keys()].some((source) => source.startsWith('bundle '))).toBe(true);
 

@@ -62,7 +62,7 @@ describe('beamscope lookup', () => {
     const hosts = answer.entries.map((entry) => entry.views[0]!.host?.node);
     expect(new Set(hosts).size).toBe(1);
     host = hosts[0]!;
-    expect(host).toMatch(/^myapp@127\.0\.0\.[234]$/);
+    expect(host).toMatch(/^myapp@10\.244\.0\.[234]$/);
 
     const { code, stdout, stderr } = await beamscope([
       'lookup',
@@ -79,7 +79,7 @@ describe('beamscope lookup', () => {
     );
     expect(lines[1]).toMatch(
       new RegExp(
-        `^  <0\\.\\d+\\.\\d+> on ${quoted} — held by myapp@127\\.0\\.0\\.2, myapp@127\\.0\\.0\\.3, myapp@127\\.0\\.0\\.4$`,
+        `^  <0\\.\\d+\\.\\d+> on ${quoted} — held by myapp@10\\.244\\.0\\.2, myapp@10\\.244\\.0\\.3, myapp@10\\.244\\.0\\.4$`,
       ),
     );
     expect(lines[2]).toMatch(

@@ -138,9 +138,9 @@ describe('beamscope members', () => {
     expect(code).toBe(0);
     const members = JSON.parse(stdout) as KubernetesMember[];
     expect(members.map((member) => member.beamNode)).toEqual([
-      'myapp@127.0.0.2',
-      'myapp@127.0.0.3',
-      'myapp@127.0.0.4',
+      'myapp@10.244.0.2',
+      'myapp@10.244.0.3',
+      'myapp@10.244.0.4',
     ]);
     expect(members.every((member) => member.ready && member.podName && member.k8sNode)).toBe(true);
   });
@@ -163,7 +163,7 @@ describe('beamscope members', () => {
     );
     expect(lines).toHaveLength(4);
     expect(lines[1]).toMatch(
-      /^myapp-\S+\s+127\.0\.0\.2\s+yes\s+yes\s+no\s+Running\s+0\s+sandbox-node-\d\s+myapp@127\.0\.0\.2$/,
+      /^myapp-\S+\s+10\.244\.0\.2\s+yes\s+yes\s+no\s+Running\s+0\s+sandbox-node-\d\s+myapp@10\.244\.0\.2$/,
     );
   });
 

@@ -287,5 +287,16 @@ describe('beamscope probe', () => {
       (await beamscope([a.name, '--cookie-file', cookieFile, '--tls-ca', 'ca.pem'])).code,
     ).toBe(64);
     expect((await beamscope(['not a node', '--cookie-file', cookieFile])).code).not.toBe(0);
+    const mismatched = await beamscope([
+      a.name,
+      '--cookie-file',
+      cookieFile,
+      '--address-map',
+      '10.244.0.0/16=127.0.0.0/8',
+    ]);
+    expect(mismatched.code).toBe(64);
+    expect(mismatched.stderr).toContain(
+      "--address-map takes FROM=TO networks, like 10.244.0.0/16=127.0.0.0/16 (got '10.244.0.0/16=127.0.0.0/8': expected networks of the same size",
+    );
   });
 });

@@ -8,7 +8,7 @@ import { components, diff, missingTimeline, type Truth } from './support';
 
 // The harness's own checks: a diff that always came out empty would make every scenario pass.
 
-const node = (i: number) => `myapp@127.0.0.${i}`;
+const node = (i: number) => `myapp@10.244.0.${i}`;
 
 function member(i: number, overrides: Partial<KubernetesMember> = {}): KubernetesMember {
   return {
@@ -124,13 +124,13 @@ describe('the reliability harness', () => {
       expect.arrayContaining([
         expect.stringMatching(/^kubernetes link: error \(unreachable: down\)/),
         expect.stringMatching(
-          /member myapp@127\.0\.0\.3 .*ready is false, the dashboard shows true/,
+          /member myapp@10\.244\.0\.3 .*ready is false, the dashboard shows true/,
         ),
         expect.stringMatching(
-          /member myapp@127\.0\.0\.5 .*Kubernetes lists it, the dashboard does not/,
+          /member myapp@10\.244\.0\.5 .*Kubernetes lists it, the dashboard does not/,
         ),
         expect.stringMatching(
-          /member myapp@127\.0\.0\.2 .*the node sees myapp@127\.0\.0\.3, the dashboard shows/,
+          /member myapp@10\.244\.0\.2 .*the node sees myapp@10\.244\.0\.3, the dashboard shows/,
         ),
         expect.stringMatching(/^partitions: /),
       ]),
@@ -142,14 +142,16 @@ describe('the reliability harness', () => {
     expect(lines).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /member myapp@127\.0\.0\.4: the dashboard lists it, Kubernetes does not/,
+          /member myapp@10\.244\.0\.4: the dashboard lists it, Kubernetes does not/,
         ),
       ]),
     );
     const down = diff(truth([true, true, true], [[2, 3]]), healthy);
     expect(down).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/myapp@127\.0\.0\.4 .*not running, the dashboard shows it connected/),
+        expect.stringMatching(
+          /myapp@10\.244\.0\.4 .*not running, the dashboard shows it connected/,
+        ),
       ]),
     );
   });
@@ -169,11 +171,11 @@ describe('the reliability harness', () => {
       },
     ];
     expect(missingTimeline(before, after, events)).toEqual([
-      'timeline: no pod_unready for myapp@127.0.0.2',
+      'timeline: no pod_unready for myapp@10.244.0.2',
     ]);
     expect(missingTimeline(after, before, [])).toEqual([
-      'timeline: no pod_ready for myapp@127.0.0.2',
-      'timeline: no member_left for myapp@127.0.0.4',
+      'timeline: no pod_ready for myapp@10.244.0.2',
+      'timeline: no member_left for myapp@10.244.0.4',
     ]);
   });
 });

@@ -75,10 +75,11 @@ function misbehave(socket: Socket, behaviour: HostileBehaviour, timers: Set<Node
 
 /**
  * A hostile peer listening where a pod's node would: `ip`:`port` (the sandbox's shared
- * distribution port), answering every handshake for `myapp@ip` with the cluster's cookie.
+ * distribution port), answering every handshake for `name` with the cluster's cookie.
  */
 async function listenHostile(options: {
   ip: string;
+  name: string;
   port: number;
   cookie: string;
   behaviour: HostileBehaviour;
@@ -90,7 +91,7 @@ async function listenHostile(options: {
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
-    void acceptHandshake(socket, { name: `myapp@${options.ip}`, cookie: options.cookie }).then(
+    void acceptHandshake(socket, { name: options.name, cookie: options.cookie }).then(
       (result) => {
         if (result.outcome !== 'accepted') return;
         accepted += 1;
@@ -139,11 +140,19 @@ describe('a hostile peer in the cluster', () => {
     it(
       `${behaviour}: its member shows why, the rest keeps working, then converges`,
       async () => {
-        const ip = `127.0.0.${200 + index}`;
+        // The pod's IP as the API lists it; the peer listens on its loopback image, where the
+        // sandbox's address map (loopback mode) has beamscope dial it.
+        const ip = `10.244.0.${200 + index}`;
         const node = `myapp@${ip}`;
         const pod = `hostile-${behaviour}`;
         await stack.waitForConverged(60_000);
-        const peer = await listenHostile({ ip, port: distPort, cookie, behaviour });
+        const peer = await listenHostile({
+          ip: `127.0.0.${200 + index}`,
+          name: node,
+          port: distPort,
+          cookie,
+          behaviour,
+        });
         const notes: string[] = [];
         let detectMs: number | null = null;
         let recoverMs: number | null = null;

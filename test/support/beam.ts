@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { mapAddress, type AddressMapping } from '../../server/erlang/address-map';
+import { compileDemoApp, DEMO_APP_SOURCE_DIR } from '../../server/sandbox/beam/demo-app';
+
 const run = promisify(execFile);
 
 const FIXTURES_DIR = fileURLToPath(new URL('./fixtures/erlang/', import.meta.url));
@@ -62,6 +65,12 @@ export interface BeamNodeOptions {
   evalOnStart?: string;
   /** More compiled code on the node's path, e.g. the sandbox demo app's ebin for its stand-ins. */
   codePaths?: string[];
+  /**
+   * Name the node with an address it does not own, as the sandbox's loopback mode does: it
+   * listens on the name's host mapped through this (`10.244.x.y` → `127.0.x.y`) and dials its
+   * peers the same way (the demo app's `myapp_epmd`). Epmdless mode only.
+   */
+  addressMap?: AddressMapping[];
 }
 
 /** A running test node. */
@@ -229,7 +238,8 @@ function writeTlsOptions(file: string, tls: BeamTlsFiles): Promise<void> {
  */
 export async function startBeamNode(options: BeamNodeOptions): Promise<BeamNode> {
   const mode = options.mode ?? 'epmd';
-  const [, host = ''] = options.name.split('@');
+  const [, nameHost = ''] = options.name.split('@');
+  const host = mapAddress(nameHost, options.addressMap ?? []);
   const ebin = await compileFixtures();
   const workDir = await mkdtemp(join(tmpdir(), 'beamscope-beam-node-'));
 
@@ -238,6 +248,16 @@ export async function startBeamNode(options: BeamNodeOptions): Promise<BeamNode>
   args.push('+S', '1:1', '+A', '1', '+sbwt', 'none', '+sbwtdcpu', 'none', '+sbwtdio', 'none');
   args.push('-pa', ebin);
   for (const dir of options.codePaths ?? []) args.push('-pa', dir);
+  if (options.addressMap) {
+    const demoEbin = await compileDemoApp(DEMO_APP_SOURCE_DIR, join('.beamscope', 'cache'));
+    const term = options.addressMap
+      .map(({ from, to }) => {
+        const [fromBase, prefix] = from.split('/');
+        return `{{{${fromBase!.replaceAll('.', ',')}},${prefix}},{${to.split('/')[0]!.replaceAll('.', ',')}}}`;
+      })
+      .join(',');
+    args.push('-pa', demoEbin, '-epmd_module', 'myapp_epmd', '-myapp', 'address_map', `[${term}]`);
+  }
 
   let port = options.port;
   if (mode === 'epmdless') {

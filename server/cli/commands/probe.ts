@@ -2,6 +2,7 @@ import 'server-only';
 
 import { readFile } from 'node:fs/promises';
 
+import { checkMapping, mapAddress, type AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
 import { connectNode, defaultLocalNodeName, parseNodeName, swarmIgnoresNode } from '../../erlang';
 import { runProbes, type Detection, type NodeProbeReport } from '../../erlang/probes';
@@ -10,7 +11,7 @@ import { UsageError, type Command, type CommandIo } from '../command';
 
 const USAGE =
   'beamscope probe NODE (--cookie-file FILE | --cookie-env VAR) [--port PORT | --epmd-port PORT] ' +
-  '[--tls-ca FILE --tls-cert FILE --tls-key FILE] [--timeout MS] [--name LOCALNAME] ' +
+  '[--tls-ca FILE --tls-cert FILE --tls-key FILE] [--address-map NET=NET]... [--timeout MS] [--name LOCALNAME] ' +
   '[--registry NAME]... [--horde NAME]... [--horde-supervisor NAME]... [--syn-scope SCOPE]... ' +
   '[--json]';
 
@@ -22,6 +23,7 @@ const OPTIONS = {
   'tls-ca': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'address-map': { type: 'string', multiple: true },
   timeout: { type: 'string' },
   name: { type: 'string' },
   registry: { type: 'string', multiple: true },
@@ -200,6 +202,21 @@ function replicaText(found: { names: number; hostedHere: number | null }): strin
   return `${found.names} names, ${found.hostedHere ?? '?'} hosted here`;
 }
 
+/** `--address-map 10.244.0.0/16=127.0.0.0/16`: as a config's `distribution.addressMap`. */
+function parseMapping(text: string): AddressMapping {
+  const [from = '', to = '', ...rest] = text.split('=');
+  const mapping = { from, to };
+  try {
+    if (rest.length > 0) throw new Error('expected one =');
+    checkMapping(mapping);
+  } catch (error) {
+    throw new UsageError(
+      `--address-map takes FROM=TO networks, like 10.244.0.0/16=127.0.0.0/16 (got '${text}': ${(error as Error).message})`,
+    );
+  }
+  return mapping;
+}
+
 /** `beamscope probe`: connect to one node as a hidden node, run the probe catalogue, print it. */
 export const probeCommand: Command = {
   name: 'probe',
@@ -227,6 +244,7 @@ export const probeCommand: Command = {
       values['epmd-port'] === undefined
         ? undefined
         : integerOption('epmd-port', values['epmd-port'], 0, 1);
+    const addressMap = (values['address-map'] ?? []).map(parseMapping);
     const timeoutMs = integerOption('timeout', values.timeout, DEFAULT_TIMEOUT_MS, 1);
     const localName =
       values.name === undefined ? defaultLocalNodeName('cli') : parseNodeName(values.name).full;
@@ -247,6 +265,7 @@ export const probeCommand: Command = {
         ? { caFile: values['tls-ca'], certFile: values['tls-cert']!, keyFile: values['tls-key']! }
         : undefined,
       connectTimeoutMs: timeoutMs,
+      ...(addressMap.length > 0 ? { dialHost: (host) => mapAddress(host, addressMap) } : {}),
     });
     try {
       const report = await runProbes(connection.rpc.bind(connection), {

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 
 import { stringify } from 'yaml';
 
+import type { AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
 import { BeamPodRuntime, type BeamPodStats } from '../../sandbox/beam/runtime';
 import {
@@ -18,6 +19,8 @@ import {
   type SandboxState,
 } from '../../sandbox/control-client';
 import { startEmulatedApi, type EmulatedApi, type PodStatusReport } from '../../sandbox/kube-api';
+import { NetnsPodNetwork } from '../../sandbox/netns/network';
+import { LOOPBACK_NETWORK } from '../../sandbox/pod-network';
 import { integerOption, parseCommandArgs } from '../args';
 import { UsageError, type Command, type CommandIo } from '../command';
 
@@ -34,7 +37,7 @@ const PER_POD_TIMEOUT_MS = 3_000;
 const TERMINATION_GRACE_MS = 10_000;
 
 const USAGE = [
-  'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--tls | --http]',
+  'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--network loopback|netns] [--tls | --http]',
   '       beamscope sandbox (status | scale N | kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | stop) [--dir DIR]',
 ].join('\n');
 
@@ -69,7 +72,11 @@ function kubeconfigFor(api: EmulatedApi): string {
   });
 }
 
-function configFor(namespace: string, distPort: number): string {
+function configFor(
+  namespace: string,
+  distPort: number,
+  addressMap: readonly AddressMapping[],
+): string {
   return stringify({
     clusters: [
       {
@@ -79,7 +86,13 @@ function configFor(namespace: string, distPort: number): string {
         kubernetes: { kubeconfig: './kubeconfig', context: CONTEXT },
         discovery: { mode: 'endpointSlices', service: SERVICE },
         nodeNaming: { mode: 'ip', basename: SERVICE },
-        distribution: { cookieFile: './cookie', port: distPort },
+        // Pods are named by the IPs the API publishes; in loopback mode their nodes listen on
+        // 127.0.x.y and the address map says so (docs/sandbox.md, "Pod addresses").
+        distribution: {
+          cookieFile: './cookie',
+          port: distPort,
+          ...(addressMap.length > 0 ? { addressMap: addressMap.map((map) => ({ ...map })) } : {}),
+        },
         // What the demo app registers under names only the configuration can give (its syn
         // scope `devices` is found on the nodes by itself): see docs/sandbox.md.
         registries: {
@@ -120,6 +133,7 @@ async function runSandbox(
     dir?: string;
     port?: string;
     'dist-port'?: string;
+    network?: string;
     tls?: boolean;
     http?: boolean;
   },
@@ -131,6 +145,10 @@ async function runSandbox(
   const port = integerOption('port', values.port, 0);
   const distPort = integerOption('dist-port', values['dist-port'], DEFAULT_DIST_PORT, 1);
   if (values.tls && values.http) throw new UsageError('--tls and --http exclude each other');
+  const networkMode = values.network ?? 'loopback';
+  if (networkMode !== 'loopback' && networkMode !== 'netns') {
+    throw new UsageError(`--network takes loopback or netns (got '${networkMode}')`);
+  }
   // HTTPS unless asked otherwise: kubectl (client-go) never sends a bearer token over plain
   // http, so an http sandbox answers kubectl with 401 (kubernetes/kubectl#744).
   const tls = !values.http;
@@ -163,7 +181,11 @@ async function runSandbox(
   const cookie = randomCookie();
   let api: EmulatedApi | undefined;
   let keepLogs = false;
+  // netns (root): each pod in its own network namespace, owning its pod IP; see docs/sandbox.md.
+  const netns = networkMode === 'netns' ? new NetnsPodNetwork() : undefined;
+  const network = netns ?? LOOPBACK_NETWORK;
   const runtime = new BeamPodRuntime({
+    network,
     cookie,
     devices,
     distPort,
@@ -174,11 +196,14 @@ async function runSandbox(
     onExit: (pod, code, signal) => api?.control.containerExited(pod.name, { code, signal }),
   });
   try {
+    await netns?.start();
     await runtime.checkDistributionPort();
     // Written before the pods start: everything that observes them reads it from here.
     await writeFile(cookieFile, cookie, { mode: 0o600 });
     api = await startEmulatedApi({
       port,
+      // In netns mode the pods reach the API at the bridge's address, as beamscope does.
+      ...(netns ? { host: netns.gateway } : {}),
       tls,
       terminationGraceMs: TERMINATION_GRACE_MS,
       podRuntime: runtime,
@@ -191,7 +216,9 @@ async function runSandbox(
       caFile: api.caFile,
     });
     await writeFile(kubeconfigFile, kubeconfigFor(api), { mode: 0o600 });
-    await writeFile(configFile, configFor(api.namespace, distPort), { mode: 0o644 });
+    await writeFile(configFile, configFor(api.namespace, distPort, network.addressMap), {
+      mode: 0o644,
+    });
     await api.control.scale(pods);
 
     // Ready = every pod's node has its distribution up (the runtime's start resolved).
@@ -242,6 +269,7 @@ async function runSandbox(
         cookie: cookieFile,
         state: stateFile,
         distPort,
+        network: networkMode,
         pods,
         nodes,
         devices,
@@ -256,6 +284,7 @@ async function runSandbox(
   } finally {
     await runtime.stopAll();
     await api?.stop();
+    await netns?.stop();
     for (const file of [stateFile, kubeconfigFile, configFile, cookieFile]) {
       await rm(file, { force: true });
     }
@@ -409,6 +438,7 @@ export const sandboxCommand: Command = {
         dir: { type: 'string' },
         port: { type: 'string' },
         'dist-port': { type: 'string' },
+        network: { type: 'string' },
         tls: { type: 'boolean' },
         http: { type: 'boolean' },
         restore: { type: 'boolean' },
@@ -423,9 +453,9 @@ export const sandboxCommand: Command = {
     if (!CONTROL_COMMANDS.includes(subcommand)) {
       throw new UsageError(`unknown sandbox subcommand '${subcommand}'`);
     }
-    const startOnly = (['pods', 'devices', 'port', 'dist-port', 'tls', 'http'] as const).find(
-      (option) => values[option] !== undefined,
-    );
+    const startOnly = (
+      ['pods', 'devices', 'port', 'dist-port', 'network', 'tls', 'http'] as const
+    ).find((option) => values[option] !== undefined);
     if (startOnly)
       throw new UsageError(`--${startOnly} is for starting a sandbox, not '${subcommand}'`);
     return runControl(subcommand, args, values, io);

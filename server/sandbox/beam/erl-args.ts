@@ -4,7 +4,9 @@ import 'server-only';
 // cookie is deliberately not on it: a node reads it from `$HOME/.erlang.cookie`, so it shows in
 // no `ps` listing, no /proc/<pid>/cmdline and no log.
 
+import type { AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
+import { isPodIp, POD_CIDR } from '../pod-network';
 import type { BeamPodApi, BeamPodRuntimeOptions } from './types';
 
 /**
@@ -56,8 +58,12 @@ export type ErlArgsOptions = Pick<
 /** Everything {@link erlArgs} needs for one pod. */
 export interface ErlArgsInput {
   options: ErlArgsOptions;
-  /** The pod's IP: a 127.x.y.z address the node binds its distribution to. */
+  /** The pod's IP, as the API publishes it: the host part of the node's name. */
   ip: string;
+  /** Where the node's distribution listens: the pod IP itself, or its loopback address. */
+  listenIp: string;
+  /** How the node reaches peers named with a pod IP (none: at that IP); see myapp_epmd.erl. */
+  addressMap: readonly AddressMapping[];
   /** The compiled demo app. */
   ebin: string;
   /** Where the node reads the pods' bearer token. */
@@ -77,39 +83,44 @@ export function nodeName(
     : `${basename}@${ip}`;
 }
 
-/** Throws unless `ip` is a 127.x.y.z address: the only kind a sandbox node can bind. */
-export function assertLoopbackIp(ip: string): void {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || parts[0] !== '127' || parts.some((part) => !/^\d{1,3}$/.test(part))) {
+/** Throws unless `ip` is in the sandbox's pod network: the only addresses its nodes are given. */
+export function assertPodIp(ip: string): void {
+  if (!isPodIp(ip)) {
     throw new BeamscopeError(
       'sandbox',
-      'pod_ip_not_loopback',
-      `pod IP "${ip}" is not a 127.x.y.z loopback address: a sandbox BEAM node cannot bind it`,
+      'pod_ip_outside_pod_network',
+      `pod IP "${ip}" is not in the sandbox's pod network ${POD_CIDR}: a sandbox BEAM node is never given it`,
     );
   }
 }
 
+/** An IPv4 address as an Erlang tuple: `{10,244,0,2}`. */
+const ipTuple = (ip: string) => `{${ip.split('.').join(',')}}`;
+
 /** The `erl` arguments that start a pod's node (its HOME, holding the cookie, is the caller's). */
-export function erlArgs({ options, ip, ebin, tokenFile, api }: ErlArgsInput): string[] {
-  assertLoopbackIp(ip);
+export function erlArgs(input: ErlArgsInput): string[] {
+  const { options, ip, listenIp, ebin } = input;
+  assertPodIp(ip);
   const devices = options.devices ?? DEFAULT_DEVICES;
   const args = ['-noinput', '-name', nodeName(options, ip), '-pa', ebin, ...SMALL_FOOTPRINT_FLAGS];
   // A process table sized for the devices (the default 262,144 slots cost ~2 MB per node).
   args.push('+P', String(Math.max(32_768, devices * 2 + 4_096)));
-  args.push('-kernel', 'inet_dist_use_interface', `{${ip.split('.').join(',')}}`);
+  args.push('-kernel', 'inet_dist_use_interface', ipTuple(listenIp));
+  // Peers are named with pod IPs; the demo app's epmd module dials them where they listen.
+  args.push('-epmd_module', 'myapp_epmd');
   if ((options.distribution ?? 'epmdless') === 'epmdless') {
     // Every node on the same port, each on its own address: peers need no EPMD to find it.
     const port = String(options.distPort ?? 9100);
     args.push('-start_epmd', 'false', '-erl_epmd_port', port);
     args.push('-kernel', 'inet_dist_listen_min', port, 'inet_dist_listen_max', port);
   }
-  for (const [key, value] of appEnv(options, api, tokenFile)) args.push('-myapp', key, value);
+  for (const [key, value] of appEnv(input)) args.push('-myapp', key, value);
   args.push(...(options.extraArgs ?? []), '-eval', 'myapp_control:boot()');
   return args;
 }
 
 /** The demo app's environment (`-myapp key value`): strings as Erlang literals, the rest bare. */
-function appEnv(options: ErlArgsOptions, api: BeamPodApi, tokenFile: string): [string, string][] {
+function appEnv({ options, api, tokenFile, addressMap }: ErlArgsInput): [string, string][] {
   return [
     ['api_url', erlangString(api.url)],
     ['token_file', erlangString(tokenFile)],
@@ -123,7 +134,15 @@ function appEnv(options: ErlArgsOptions, api: BeamPodApi, tokenFile: string): [s
     ['devices', String(options.devices ?? DEFAULT_DEVICES)],
     ['tenants', String(options.tenants ?? 10)],
     ['global_every', String(options.globalEvery ?? 100)],
+    ['address_map', `[${addressMap.map(mappingTerm).join(',')}]`],
   ];
+}
+
+/** A mapping as myapp_epmd reads it: `{{FromNetwork, Prefix}, ToNetwork}`. */
+function mappingTerm({ from, to }: AddressMapping): string {
+  const [fromBase, prefix] = from.split('/');
+  const [toBase] = to.split('/');
+  return `{{${ipTuple(fromBase!)},${prefix}},${ipTuple(toBase!)}}`;
 }
 
 /** An Erlang string literal: `-myapp key value` arguments are parsed as Erlang terms. */

@@ -51,6 +51,8 @@ export interface PodProcessOptions {
   node: string;
   /** The `erl` arguments (see erl-args). */
   args: string[];
+  /** How `erl` is run, e.g. inside the pod's network namespace; default as is. */
+  wrap?: (command: string, args: string[]) => { command: string; args: string[] };
   /** The node's HOME: it reads its cookie from `.erlang.cookie` there. */
   home: string;
   /** Appended to across restarts: one file tells a pod's whole story. */
@@ -87,7 +89,8 @@ export class PodProcess {
     const log = createWriteStream(options.logFile, { flags: 'a' });
     log.on('error', () => undefined); // a full or vanished log folder must not crash the sandbox
     log.write(`--- ${new Date().toISOString()} starting ${options.node}\n`);
-    const child = spawn('erl', options.args, {
+    const command = options.wrap?.('erl', options.args) ?? { command: 'erl', args: options.args };
+    const child = spawn(command.command, command.args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, HOME: options.home },
     });

@@ -13,8 +13,10 @@ import { join, resolve } from 'node:path';
 
 import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
+import type { NetworkFault } from '../kube-api/cluster/sandbox-control';
 import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
-import { assertLoopbackIp, erlArgs, nodeName } from './erl-args';
+import { LOOPBACK_NETWORK, podIpFromIndex, type PodNetworkPlan } from '../pod-network';
+import { assertPodIp, erlArgs, nodeName } from './erl-args';
 import { PodProcess } from './pod-process';
 import type {
   BeamPodApi,
@@ -52,9 +54,12 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private readonly starting = new Map<string, Promise<void>>();
   private workDir: Promise<string> | undefined;
 
+  private readonly network: PodNetworkPlan;
+
   constructor(private readonly options: BeamPodRuntimeOptions) {
     super();
     this.api = options.api;
+    this.network = options.network ?? LOOPBACK_NETWORK;
   }
 
   /** Sets where the nodes find the API (known only once `startEmulatedApi` has returned). */
@@ -114,7 +119,20 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** Ends every partition: the nodes mesh again at their next poll. */
   async heal(): Promise<void> {
+    await this.network.heal?.();
     await Promise.all(this.running().map((entry) => entry.command('heal')));
+  }
+
+  /** A fault made by the kernel's network (netns mode only; the loopback mode has none). */
+  async networkFault(fault: NetworkFault): Promise<void> {
+    if (!this.network.fault) {
+      throw new BeamscopeError(
+        'sandbox',
+        'not_supported',
+        'network faults need the netns mode (beamscope sandbox --network netns, as root)',
+      );
+    }
+    await this.network.fault(fault);
   }
 
   /**
@@ -138,12 +156,13 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   }
 
   /**
-   * Fails with one line naming the port when the distribution port is taken on the first pod
-   * address (epmdless mode): the port is machine-wide for 127.0.0.x, so a second sandbox (or
-   * anything else on it) would make every node fail to start.
+   * Fails with one line naming the port when the distribution port is taken where the first pod
+   * listens (epmdless mode): in loopback mode the port is machine-wide for 127.0.x.y, so a second
+   * sandbox (or anything else on it) would make every node fail to start.
    */
-  async checkDistributionPort(ip = '127.0.0.2'): Promise<void> {
-    if (this.options.distribution === 'epmd') return;
+  async checkDistributionPort(podIp = podIpFromIndex(0)): Promise<void> {
+    if (this.options.distribution === 'epmd' || !this.network.sharesPorts) return;
+    const ip = this.network.listenAddress(podIp);
     const port = this.options.distPort ?? 9100;
     await new Promise<void>((resolveCheck, rejectCheck) => {
       const probe = createServer();
@@ -220,7 +239,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private async launch(pod: PodInfo): Promise<void> {
     const api = this.attachedApi();
     // Before any side effect: a pod that cannot run must not stop another or leave a cookie.
-    assertLoopbackIp(pod.ip);
+    assertPodIp(pod.ip);
     await this.releaseIp(pod);
     const ebin = await compileDemoApp(
       this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
@@ -230,16 +249,23 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     const home = join(workDir, pod.name);
     const cookieFile = await this.writeCookie(home, pod.name);
     const logDir = await this.ensureLogDir();
+    await this.network.addPod?.(pod.ip);
+    const network = this.network;
     const entry = PodProcess.spawn({
       pod,
       node: this.nodeName(pod),
       args: erlArgs({
         options: this.options,
         ip: pod.ip,
+        listenIp: this.network.listenAddress(pod.ip),
+        addressMap: this.network.addressMap,
         ebin,
         tokenFile: join(workDir, 'token'),
         api,
       }),
+      ...(network.wrap
+        ? { wrap: (command: string, args: string[]) => network.wrap!(pod.ip, command, args) }
+        : {}),
       home,
       logFile: join(logDir, `${pod.name}.log`),
       onExit: this.processExited,

@@ -5,6 +5,7 @@ import 'server-only';
 // without importing the runtime that spawns from it.
 
 import type { PodInfo } from '../kube-api';
+import type { PodNetworkPlan } from '../pod-network';
 
 /** Where the pods' demo app asks the Kubernetes API for its peers. */
 export interface BeamPodApi {
@@ -34,6 +35,8 @@ export interface BeamPodRuntimeOptions {
    * every node, so names must differ: `basename-A-B-C-D@<pod IP>`, ports ephemeral.
    */
   distribution?: 'epmdless' | 'epmd';
+  /** Where nodes listen and how peers reach them; default the loopback mode (no root). */
+  network?: PodNetworkPlan;
   /** The shared distribution port in epmdless mode; default 9100 (what the sandbox config says). */
   distPort?: number;
   /** Node basename; default 'myapp'. */

@@ -2,7 +2,9 @@ import 'server-only';
 
 // The emulated API's etcd: the objects, one revision counter and the history watches resume from.
 
+import { HttpError } from './apiserver/respond';
 import type { ObjectsByResource, ResourceName, StoredObject } from './models';
+import { invalidStatus } from './validation';
 
 /** One write, as the watch history keeps it. `previous` is the object before the write. */
 export interface Change {
@@ -70,8 +72,14 @@ export class ObjectStore {
     return this.table(resource).get(key(namespace, name)) as ObjectsByResource[R] | undefined;
   }
 
-  /** Creates or replaces an object, stamping the next resourceVersion; returns the stored copy. */
+  /**
+   * Creates or replaces an object, stamping the next resourceVersion; returns the stored copy.
+   * Throws an HttpError with the real server's 422 Invalid Status, storing nothing, for an object
+   * a real API server would refuse (validation.ts): every create, update or patch comes here.
+   */
   put(resource: ResourceName, object: StoredObject): StoredObject {
+    const refused = invalidStatus(resource, object);
+    if (refused) throw new HttpError(refused);
     const table = this.table(resource);
     const id = key(object.metadata.namespace, object.metadata.name);
     const previous = table.get(id);

@@ -1,6 +1,6 @@
 /**
  * The collector against the emulated Kubernetes API and real BEAM nodes: epmd-less nodes
- * `myapp@127.0.X.N` on one port, each on its pod's loopback address, as `basename@podIP` naming
+ * `myapp@10.244.X.N` on one port, each listening on 127.0.X.N (the loopback mode), as `basename@podIP` naming
  * expects. Shows joins on the SSE stream, a killed node reported down at once, a partition made
  * by the nodes themselves (detected naming both sides, then healed), and `doctor` / `snapshot`.
  */
@@ -29,7 +29,11 @@ import { scratchDir, writeKubeconfig } from '../kubernetes/support';
 const COOKIE = `collector_${process.pid}`;
 // A third octet of our own, so other test files' nodes on 127.0.0.x never collide with ours.
 const OCTET = 100 + (process.pid % 120);
-const ipOf = (index: number) => `127.0.${OCTET}.${index}`;
+// Pods get addresses a real API server accepts; their nodes listen on the loopback image, as the
+// sandbox's loopback mode has them, and the collector dials them through the same mapping.
+const ADDRESS_MAP = [{ from: '10.244.0.0/16', to: '127.0.0.0/16' }];
+const ipOf = (index: number) => `10.244.${OCTET}.${index}`;
+const listenOf = (index: number) => `127.0.${OCTET}.${index}`;
 const nodeOf = (index: number) => `myapp@${ipOf(index)}`;
 const LOCAL = `beamscope_ct${process.pid}@127.0.0.1`;
 
@@ -46,7 +50,7 @@ async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, ipOf(2), () => {
+    server.listen(0, listenOf(2), () => {
       const address = server.address();
       server.close(() =>
         typeof address === 'object' && address
@@ -63,6 +67,7 @@ async function startNode(index: number, options: { cookie?: string; connectTo?: 
     cookie: options.cookie ?? COOKIE,
     mode: 'epmdless',
     port,
+    addressMap: ADDRESS_MAP,
     connectTo: (options.connectTo ?? []).map(nodeOf),
   });
   nodes.set(index, node);
@@ -147,6 +152,7 @@ async function writeConfig(localName: string): Promise<string> {
       '    distribution:',
       `      cookieFile: ${cookieFile}`,
       `      port: ${port}`,
+      '      addressMap: [{ from: 10.244.0.0/16, to: 127.0.0.0/16 }]',
       '',
     ].join('\n'),
   );
@@ -165,7 +171,7 @@ beforeAll(async () => {
     kubernetes: { kubeconfig },
     discovery: { mode: 'endpointSlices', service: 'myapp' },
     nodeNaming: { mode: 'ip', basename: 'myapp', service: 'myapp' },
-    distribution: { cookieFile, port },
+    distribution: { cookieFile, port, addressMap: ADDRESS_MAP },
   };
   await startNode(2);
   await Promise.all([startNode(3, { connectTo: [2] }), startNode(4, { connectTo: [2] })]);

@@ -232,7 +232,7 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
       state: join(dir, 'sandbox.json'),
       distPort: port,
       pods: 3,
-      nodes: ['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4'],
+      nodes: ['myapp@10.244.0.2', 'myapp@10.244.0.3', 'myapp@10.244.0.4'],
       devices: DEVICES,
     });
     expect(ready.startMs).toBeGreaterThan(0);
@@ -241,29 +241,34 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     const config = parse(await readFile(ready.config, 'utf8')) as {
       clusters: Array<{ distribution: unknown; registries: unknown }>;
     };
-    expect(config.clusters[0]!.distribution).toEqual({ cookieFile: './cookie', port });
+    expect(config.clusters[0]!.distribution).toEqual({
+      cookieFile: './cookie',
+      port,
+      // The pods are named 10.244.0.x; their nodes listen on 127.0.0.x (the loopback mode).
+      addressMap: [{ from: '10.244.0.0/16', to: '127.0.0.0/16' }],
+    });
     // The demo app's Horde registry and supervisor (its syn scope is detected by itself).
     expect(config.clusters[0]!.registries).toEqual({
       horde: { registries: ['MyApp.DeviceRegistry'], supervisors: ['MyApp.GatewaySupervisor'] },
     });
     // Ready means the node is up: no waiting for the pods here, only for the mesh to form.
     expect((await status()).every((pod) => pod.ready)).toBe(true);
-    await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4']]);
-    await converged(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    await meshed([['10.244.0.2', '10.244.0.3', '10.244.0.4']]);
+    await converged(['10.244.0.2', '10.244.0.3', '10.244.0.4']);
   });
 
   it('`sandbox scale 5` makes a 5-node mesh and the devices rebalance onto every node', async () => {
     const result = await beamscope(['sandbox', 'scale', '5', '--dir', dir]);
     expect(result).toMatchObject({ code: 0, stdout: 'scaled myapp to 5 pods, 5 ready\n' });
-    const ips = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
+    const ips = ['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5', '10.244.0.6'];
     await meshed([ips]);
     const pods = await converged(ips);
     for (const pod of pods) expect(pod.container?.hosted).toBeGreaterThan(0);
   });
 
   it('`sandbox partition` splits the mesh (each side sees only itself), `heal` rejoins it', async () => {
-    const left = ['127.0.0.2', '127.0.0.3'];
-    const right = ['127.0.0.4', '127.0.0.5', '127.0.0.6'];
+    const left = ['10.244.0.2', '10.244.0.3'];
+    const right = ['10.244.0.4', '10.244.0.5', '10.244.0.6'];
     const split = await beamscope(['sandbox', 'partition', `${left}/${right}`, '--dir', dir]);
     expect(split.code).toBe(0);
     expect(split.stdout).toMatch(
@@ -284,11 +289,11 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
   });
 
   it('`sandbox kill` crashes a node: it restarts, its restart count rises in the API', async () => {
-    const victim = (await status()).find((pod) => pod.ip === '127.0.0.4')!;
+    const victim = (await status()).find((pod) => pod.ip === '10.244.0.4')!;
     const result = await beamscope(['sandbox', 'kill', victim.name, '--dir', dir]);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      `killed the node of pod ${victim.name} (127.0.0.4); it restarts after a back-off\n`,
+      `killed the node of pod ${victim.name} (10.244.0.4); it restarts after a back-off\n`,
     );
     type PodObject = {
       status: {
@@ -317,7 +322,7 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     expect(
       events.body.items.filter((event) => event.reason === 'ScalingReplicaSet').length,
     ).toBeGreaterThanOrEqual(2);
-    await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']]);
+    await meshed([['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5', '10.244.0.6']]);
   });
 
   it("taking beamscope's RBAC away leaves the pods' mesh alone (they have their own token)", async () => {
@@ -330,20 +335,20 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
       expect(denied.status).toBe(403);
       // Several of the pods' polls later, nobody has dropped anybody.
       await new Promise((resolve) => setTimeout(resolve, 2_500));
-      await meshed([['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']], 1_000);
+      await meshed([['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5', '10.244.0.6']], 1_000);
     } finally {
       await client.call('POST', '/forbidden', { resource: 'endpointslices', forbidden: false });
     }
   });
 
   it('`sandbox miscookie` restarts a node with a wrong cookie: it stays out', async () => {
-    const result = await beamscope(['sandbox', 'miscookie', '127.0.0.6', '--dir', dir]);
+    const result = await beamscope(['sandbox', 'miscookie', '10.244.0.6', '--dir', dir]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^pod myapp-\S+ \(127\.0\.0\.6\) restarted with a wrong cookie/);
-    const rest = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
-    await meshed([rest, ['127.0.0.6']]);
+    expect(result.stdout).toMatch(/^pod myapp-\S+ \(10\.244\.0\.6\) restarted with a wrong cookie/);
+    const rest = ['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5'];
+    await meshed([rest, ['10.244.0.6']]);
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    await meshed([rest, ['127.0.0.6']], 1_000);
+    await meshed([rest, ['10.244.0.6']], 1_000);
   });
 
   it('a second sandbox on the same port, and a control call to no sandbox, fail in one line', async () => {

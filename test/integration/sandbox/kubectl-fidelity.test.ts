@@ -70,7 +70,7 @@ describe('the real kubectl against the emulated API', () => {
     expect(header!.split(/\s+/)).toEqual(['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE']);
     expect(rest).toEqual([]);
     expect(row).toMatch(
-      /^myapp-\w{5}\s+IPv4\s+9100,4369\s+127\.0\.0\.2,127\.0\.0\.3,127\.0\.0\.4\s+\d+s$/,
+      /^myapp-\w{5}\s+IPv4\s+9100,4369\s+10\.244\.0\.2,10\.244\.0\.3,10\.244\.0\.4\s+\d+s$/,
     );
   });
 
@@ -98,7 +98,7 @@ describe('the real kubectl against the emulated API', () => {
     const { stdout, stderr } = await run('get', 'endpoints');
     expect(stdout.split('\n')[0]!.split(/\s+/)).toEqual(['NAME', 'ENDPOINTS', 'AGE']);
     expect(stdout).toMatch(
-      /^myapp\s+127\.0\.0\.2:9100,127\.0\.0\.2:4369,127\.0\.0\.3:9100 \+ 3 more\.\.\.\s+\d+s$/m,
+      /^myapp\s+10\.244\.0\.2:9100,10\.244\.0\.2:4369,10\.244\.0\.3:9100 \+ 3 more\.\.\.\s+\d+s$/m,
     );
     expect(stderr).toContain(
       'Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice',
@@ -117,7 +117,7 @@ describe('the real kubectl against the emulated API', () => {
       /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/,
     );
     const ips = wide.slice(1).map((line) => line.split(/\s+/)[5]);
-    expect(ips.sort()).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    expect(ips.sort()).toEqual(['10.244.0.2', '10.244.0.3', '10.244.0.4']);
     expect(wide[1]).toMatch(/sandbox-node-\d\s+<none>\s+<none>$/);
   });
 
@@ -140,7 +140,7 @@ describe('the real kubectl against the emulated API', () => {
     children.push(watcher);
     let output = '';
     watcher.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(() => output.includes('127.0.0.4'), 'the initial table');
+    await waitFor(() => output.includes('10.244.0.4'), 'the initial table');
     expect(output.split('\n')[0]!.split(/\s+/)).toEqual([
       'NAME',
       'ADDRESSTYPE',
@@ -150,9 +150,9 @@ describe('the real kubectl against the emulated API', () => {
     ]);
 
     const pod = await api.control.createPod();
-    expect(pod.ip).toBe('127.0.0.5');
+    expect(pod.ip).toBe('10.244.0.5');
     await waitFor(
-      () => output.includes('127.0.0.2,127.0.0.3,127.0.0.4 + 1 more...'),
+      () => output.includes('10.244.0.2,10.244.0.3,10.244.0.4 + 1 more...'),
       'a line with the new pod',
     );
     const exited = new Promise((resolve) => watcher.once('exit', resolve));

@@ -86,7 +86,7 @@ describe('beamscope sandbox', () => {
       config: join(dir, 'beamscope.yaml'),
       api: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+$/),
       distPort,
-      nodes: ['myapp@127.0.0.2', 'myapp@127.0.0.3', 'myapp@127.0.0.4'],
+      nodes: ['myapp@10.244.0.2', 'myapp@10.244.0.3', 'myapp@10.244.0.4'],
     });
 
     const config = parse(await readFile(ready.config, 'utf8')) as {
@@ -98,7 +98,11 @@ describe('beamscope sandbox', () => {
         kubernetes: { kubeconfig: './kubeconfig', context: 'sandbox' },
         discovery: { mode: 'endpointSlices', service: 'myapp' },
         nodeNaming: { mode: 'ip', basename: 'myapp' },
-        distribution: { cookieFile: './cookie', port: distPort },
+        distribution: {
+          cookieFile: './cookie',
+          port: distPort,
+          addressMap: [{ from: '10.244.0.0/16', to: '127.0.0.0/16' }],
+        },
       }),
     ]);
     expect((await stat(join(dir, 'cookie'))).mode & 0o777).toBe(0o600);

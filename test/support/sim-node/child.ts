@@ -6,7 +6,7 @@
 import { cpuUsage, memoryUsage } from 'node:process';
 
 import { startEmulatedApi, type EmulatedApi } from '../../../server/sandbox/kube-api';
-import { startSimulatedCluster, type SimulatedCluster } from './cluster';
+import { nameHostOf, startSimulatedCluster, type SimulatedCluster } from './cluster';
 import type { ChildReply, ChildRequest } from './process';
 
 let cluster: SimulatedCluster | undefined;
@@ -33,9 +33,12 @@ async function handle(request: ChildRequest): Promise<void> {
         // Pods are created a batch at a time: the emulator's controllers react to each write.
         for (let start = 0; start < options.addresses.length; start += 50) {
           await Promise.all(
-            options.addresses
-              .slice(start, start + 50)
-              .map((ip) => api!.control.createPod({ ip, ready: true })),
+            options.addresses.slice(start, start + 50).map((address) =>
+              api!.control.createPod({
+                ip: nameHostOf(address, options.addressMap),
+                ready: true,
+              }),
+            ),
           );
         }
       }

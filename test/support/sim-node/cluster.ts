@@ -11,6 +11,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 
+import { mapAddress, type AddressMapping } from '../../../server/erlang/address-map';
 import { decodeTerm } from '../../../server/erlang/codec/decode';
 import { encodeTerm } from '../../../server/erlang/codec/encode';
 import {
@@ -63,6 +64,20 @@ export interface SimulatedClusterOptions {
   model?: (address: string, index: number) => SimNodeModel;
   /** How often a node ticks when idle, ms; default 15 000 (net_ticktime 60 s / 4), as OTP. */
   tickIntervalMs?: number;
+  /**
+   * Name each node with the address its listen address is the image of under this mapping
+   * (`basename@10.244.x.y` listening on 127.10.x.y), as pods the API lists must be: a real API
+   * server refuses loopback endpoint addresses. Default: named by the listen address.
+   */
+  addressMap?: AddressMapping[];
+}
+
+/** The host a node listening on `address` is named with (see `addressMap`). */
+export function nameHostOf(address: string, addressMap: AddressMapping[] = []): string {
+  return mapAddress(
+    address,
+    addressMap.map(({ from, to }) => ({ from: to, to: from })),
+  );
 }
 
 /** A running simulated cluster. */
@@ -116,12 +131,13 @@ class SimulatedNode {
 
   constructor(
     readonly address: string,
+    nameHost: string,
     private readonly port: number,
     basename: string,
     readonly model: SimNodeModel,
     readonly shared: ClusterShared,
   ) {
-    this.name = `${basename}@${address}`;
+    this.name = `${basename}@${nameHost}`;
     this.atoms = baseAtoms(model);
     this.rexPid = new Pid(atom(this.name), 10, 0, this.creation);
     this.context = {
@@ -448,7 +464,9 @@ export async function startSimulatedCluster(
   }
   const shared: ClusterShared = {
     cookie: options.cookie,
-    nodeNames: new Set(addresses.map((address) => `${basename}@${address}`)),
+    nodeNames: new Set(
+      addresses.map((address) => `${basename}@${nameHostOf(address, options.addressMap)}`),
+    ),
     tickIntervalMs: options.tickIntervalMs ?? 15_000,
     counters: { accepted: 0, refused: 0, calls: 0 },
   };
@@ -457,6 +475,7 @@ export async function startSimulatedCluster(
     (address, index) =>
       new SimulatedNode(
         address,
+        nameHostOf(address, options.addressMap),
         port,
         basename,
         options.model ? options.model(address, index) : defaultModel(index, now),

@@ -3,6 +3,7 @@
  * answer) and process.ts (the same nodes in a child process, so their cost is not the caller's).
  */
 export {
+  nameHostOf,
   startSimulatedCluster,
   type SimulatedCluster,
   type SimulatedClusterOptions,
@@ -16,6 +17,7 @@ export {
 } from './model';
 export {
   simulatedAddresses,
+  simulatedAddressMap,
   startSimulatedClusterProcess,
   type ChildClusterOptions,
   type ChildStats,

@@ -149,8 +149,18 @@ export async function startSimulatedClusterProcess(
 }
 
 /**
+ * The mapping that names nodes listening on `127.<second>.x.y` (simulatedAddresses) with pod IPs
+ * `10.244.x.y`, as an emulated API that lists them as pods needs (it refuses loopback endpoint
+ * addresses, as a real one does); beamscope dials them through the same mapping (its config's
+ * `distribution.addressMap`).
+ */
+export function simulatedAddressMap(second = 10): Array<{ from: string; to: string }> {
+  return [{ from: '10.244.0.0/16', to: `127.${second}.0.0/16` }];
+}
+
+/**
  * `count` loopback addresses `127.<second>.x.y` (y from 1 to 250): room for thousands of nodes
- * away from the sandbox's pods (127.0.0.2 upwards).
+ * away from the sandbox's pods (listening on 127.0.0.2 upwards).
  */
 export function simulatedAddresses(count: number, second = 10): string[] {
   return Array.from(

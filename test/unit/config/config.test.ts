@@ -255,6 +255,22 @@ clusters:
       'clusters[0].distribution: expected exactly one of cookieFile or cookieEnv (got neither)',
     ],
     [
+      'an address map between networks of different sizes',
+      {
+        'cookieFile: ./cookie':
+          'cookieFile: ./cookie\n      addressMap: [{ from: 10.244.0.0/16, to: 127.0.0.0/8 }]',
+      },
+      'clusters[0].distribution.addressMap[0]: expected networks of the same size, got 10.244.0.0/16 and 127.0.0.0/8 (/16 and /8)',
+    ],
+    [
+      'an address map that is not a network',
+      {
+        'cookieFile: ./cookie':
+          'cookieFile: ./cookie\n      addressMap: [{ from: 10.244.0.0, to: 127.0.0.0/16 }]',
+      },
+      'clusters[0].distribution.addressMap[0]: expected an IPv4 network such as 10.244.0.0/16, got "10.244.0.0"',
+    ],
+    [
       'endpointSlices without a service',
       { 'service: myapp': 'mode: endpointSlices' },
       'clusters[0].discovery.service: expected the Service name (discovery mode endpointSlices selects slices by kubernetes.io/service-name)',

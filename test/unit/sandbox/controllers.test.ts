@@ -78,7 +78,13 @@ describe('the EndpointSlice and Endpoints controllers', () => {
     const addresses = allEndpoints(store)
       .flatMap((endpoint) => endpoint.addresses)
       .sort();
-    expect(addresses).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6']);
+    expect(addresses).toEqual([
+      '10.244.0.2',
+      '10.244.0.3',
+      '10.244.0.4',
+      '10.244.0.5',
+      '10.244.0.6',
+    ]);
     expect(subset(store)?.addresses?.map((address) => address.ip)).toEqual(addresses);
 
     // Scaling down empties slices, which are deleted; the rest stay within the limit.
@@ -149,7 +155,7 @@ describe('the EndpointSlice and Endpoints controllers', () => {
     });
     const pod = await cluster.createPod();
     await until(() => started.length === 1, 'runtime started');
-    expect(started[0]).toMatchObject({ name: pod.name, ip: '127.0.0.2', phase: 'Running' });
+    expect(started[0]).toMatchObject({ name: pod.name, ip: '10.244.0.2', phase: 'Running' });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(cluster.pods()[0]!.ready).toBe(false);
     release();

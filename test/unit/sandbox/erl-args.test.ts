@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
-  assertLoopbackIp,
+  assertPodIp,
   erlArgs,
   nodeName,
   SMALL_FOOTPRINT_FLAGS,
@@ -15,7 +15,9 @@ const API = { url: 'http://127.0.0.1:6443', token: 'pod-token' };
 const args = (options: ErlArgsOptions = {}, input: Partial<ErlArgsInput> = {}) =>
   erlArgs({
     options,
-    ip: '127.0.0.2',
+    ip: '10.244.0.2',
+    listenIp: '127.0.0.2',
+    addressMap: [{ from: '10.244.0.0/16', to: '127.0.0.0/16' }],
     ebin: '/cache/ebin-1',
     tokenFile: '/run/token',
     api: API,
@@ -33,11 +35,11 @@ const after = (argv: string[], flag: string, count = 1) =>
   argv.flatMap((arg, at) => (arg === flag ? [argv.slice(at + 1, at + 1 + count)] : []));
 
 describe('erlArgs', () => {
-  it('starts an epmd-less node on its loopback address with the defaults, in this order', () => {
+  it('starts an epmd-less node named by its pod IP on its listen address, in this order', () => {
     expect(args()).toEqual([
       '-noinput',
       '-name',
-      'myapp@127.0.0.2',
+      'myapp@10.244.0.2',
       '-pa',
       '/cache/ebin-1',
       ...SMALL_FOOTPRINT_FLAGS,
@@ -46,6 +48,8 @@ describe('erlArgs', () => {
       '-kernel',
       'inet_dist_use_interface',
       '{127,0,0,2}',
+      '-epmd_module',
+      'myapp_epmd',
       '-start_epmd',
       'false',
       '-erl_epmd_port',
@@ -67,6 +71,7 @@ describe('erlArgs', () => {
       ...['-myapp', 'devices', '10000'],
       ...['-myapp', 'tenants', '10'],
       ...['-myapp', 'global_every', '100'],
+      ...['-myapp', 'address_map', '[{{{10,244,0,0},16},{127,0,0,0}}]'],
       '-eval',
       'myapp_control:boot()',
     ]);
@@ -88,10 +93,10 @@ describe('erlArgs', () => {
   });
 
   it('names the node basename@IP, and basename-A-B-C-D@IP when one EPMD serves every node', () => {
-    expect(after(args({ basename: 'shop' }), '-name')).toEqual([['shop@127.0.0.2']]);
+    expect(after(args({ basename: 'shop' }), '-name')).toEqual([['shop@10.244.0.2']]);
     expect(appEnv(args({ basename: 'shop' })).basename).toBe('"shop"');
     expect(after(args({ basename: 'shop', distribution: 'epmd' }), '-name')).toEqual([
-      ['shop-127-0-0-2@127.0.0.2'],
+      ['shop-10-244-0-2@10.244.0.2'],
     ]);
   });
 
@@ -122,11 +127,14 @@ describe('erlArgs', () => {
     expect(appEnv(argv).node_naming).toBe('ip_suffixed');
   });
 
-  it('binds distribution to the pod IP only', () => {
-    expect(after(args({}, { ip: '127.1.22.233' }), '-kernel', 2)[0]).toEqual([
-      'inet_dist_use_interface',
-      '{127,1,22,233}',
-    ]);
+  it('binds distribution to the listen address only, and hands the app the address map', () => {
+    const argv = args({}, { ip: '10.244.22.233', listenIp: '127.0.22.233' });
+    expect(after(argv, '-kernel', 2)[0]).toEqual(['inet_dist_use_interface', '{127,0,22,233}']);
+    expect(after(argv, '-name')).toEqual([['myapp@10.244.22.233']]);
+    // netns mode: the node owns its pod IP and dials its peers at theirs.
+    const owned = args({}, { ip: '10.244.0.7', listenIp: '10.244.0.7', addressMap: [] });
+    expect(after(owned, '-kernel', 2)[0]).toEqual(['inet_dist_use_interface', '{10,244,0,7}']);
+    expect(appEnv(owned).address_map).toBe('[]');
   });
 
   it('sizes the process table for the devices, never under 32,768 slots', () => {
@@ -188,22 +196,22 @@ describe('erlArgs', () => {
     expect(argv.lastIndexOf('-myapp')).toBeLessThan(argv.indexOf('+hms'));
   });
 
-  it('refuses an IP a sandbox node cannot bind', () => {
-    for (const ip of ['10.0.0.1', '127.0.0', '127.0.0.1.1', '127.0.0.x', '127.0.0.1234', '']) {
+  it('refuses an IP outside the pod network: no node is ever given one', () => {
+    for (const ip of ['127.0.0.2', '10.0.0.1', '10.244.0', '10.244.0.1.1', '10.244.0.x', '']) {
       expect(() => args({}, { ip })).toThrow(
-        expect.objectContaining({ code: 'pod_ip_not_loopback' }),
+        expect.objectContaining({ code: 'pod_ip_outside_pod_network' }),
       );
-      expect(() => assertLoopbackIp(ip)).toThrow(
-        `pod IP "${ip}" is not a 127.x.y.z loopback address`,
+      expect(() => assertPodIp(ip)).toThrow(
+        `pod IP "${ip}" is not in the sandbox's pod network 10.244.0.0/16`,
       );
     }
-    expect(() => assertLoopbackIp('127.255.0.1')).not.toThrow();
+    expect(() => assertPodIp('10.244.255.1')).not.toThrow();
   });
 });
 
 describe('nodeName', () => {
   it('defaults the basename to myapp', () => {
-    expect(nodeName({}, '127.0.0.9')).toBe('myapp@127.0.0.9');
-    expect(nodeName({ distribution: 'epmd' }, '127.0.0.9')).toBe('myapp-127-0-0-9@127.0.0.9');
+    expect(nodeName({}, '10.244.0.9')).toBe('myapp@10.244.0.9');
+    expect(nodeName({ distribution: 'epmd' }, '10.244.0.9')).toBe('myapp-10-244-0-9@10.244.0.9');
   });
 });

@@ -30,7 +30,7 @@ describe('table cells', () => {
       },
       addressType: 'IPv4',
       ports: [{ port: 9100 }],
-      endpoints: ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'].map((ip) => ({
+      endpoints: ['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5'].map((ip) => ({
         addresses: [ip],
       })),
     } as StoredObject;
@@ -39,7 +39,7 @@ describe('table cells', () => {
       'myapp-abcde',
       'IPv4',
       '9100',
-      '127.0.0.2,127.0.0.3,127.0.0.4 + 1 more...',
+      '10.244.0.2,10.244.0.3,10.244.0.4 + 1 more...',
       '42s',
     ]);
     expect(

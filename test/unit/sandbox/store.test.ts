@@ -18,7 +18,10 @@ describe('ObjectStore', () => {
   it('stamps every write with the next value of one global counter, as an opaque string', () => {
     const store = new ObjectStore();
     const pod = store.put('pods', object('a'));
-    const slice = store.put('endpointslices', object('s'));
+    const slice = store.put(
+      'endpointslices',
+      object('s', { addressType: 'IPv4', endpoints: null }),
+    );
     const again = store.put('pods', object('a', { spec: { x: 1 } }));
     expect([pod, slice, again].map((stored) => stored.metadata.resourceVersion)).toEqual([
       '1',

@@ -7,7 +7,7 @@ import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { BeamscopeError } from '../../../errors';
-import type { GuardedResource, SandboxControl } from '../cluster/sandbox-control';
+import type { GuardedResource, NetworkFault, SandboxControl } from '../cluster/sandbox-control';
 import type { HandlerContext } from './context';
 import { accessControlRoutes } from './control-access';
 import { send } from './respond';
@@ -79,6 +79,11 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
       method: 'POST',
       pattern: /^\/_sandbox\/partition$/,
       handle: async ({ body }) => ok({ sides: await cluster.partition(body.sides as string[][]) }),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sandbox\/network-fault$/,
+      handle: async ({ body }) => ok({ fault: await cluster.networkFault(body as NetworkFault) }),
     },
     {
       method: 'POST',

@@ -17,6 +17,7 @@ import { newReplicaSet, ReplicaSetController } from './replica-set';
 import type {
   ContainerExit,
   GuardedResource,
+  NetworkFault,
   PodInfo,
   PodRuntime,
   PodStatusReport,
@@ -160,6 +161,50 @@ export class SandboxCluster implements SandboxControl {
     await this.runtimeWith('heal').heal!();
   }
 
+  async networkFault(fault: NetworkFault): Promise<NetworkFault> {
+    const runtime = this.runtimeWith('networkFault');
+    const ip = (member: unknown) => this.lifecycle.info(this.lifecycle.resolve(String(member))).ip;
+    const pods = (list: unknown) => {
+      if (!Array.isArray(list) || list.length === 0) {
+        throw new BeamscopeError('sandbox', 'bad_request', 'expected a list of pod names or IPs');
+      }
+      return list.map(ip);
+    };
+    let resolved: NetworkFault;
+    switch (fault?.kind) {
+      case 'partition':
+        if (!Array.isArray(fault.sides) || fault.sides.length < 2) {
+          throw new BeamscopeError('sandbox', 'invalid_partition', 'a partition needs two sides');
+        }
+        resolved = { kind: 'partition', sides: fault.sides.map(pods) };
+        break;
+      case 'one-way':
+        resolved = { kind: 'one-way', from: ip(fault.from), to: ip(fault.to) };
+        break;
+      case 'cut-off':
+        resolved = { kind: 'cut-off', pods: pods(fault.pods) };
+        break;
+      case 'slow':
+        if (!Number.isInteger(fault.kbit) || fault.kbit < 1) {
+          throw new BeamscopeError(
+            'sandbox',
+            'bad_request',
+            'slow takes kbit, a whole number >= 1',
+          );
+        }
+        resolved = { kind: 'slow', pod: ip(fault.pod), kbit: fault.kbit };
+        break;
+      default:
+        throw new BeamscopeError(
+          'sandbox',
+          'bad_request',
+          'a network fault is one of partition, one-way, cut-off, slow',
+        );
+    }
+    await runtime.networkFault!(resolved);
+    return resolved;
+  }
+
   async miscookie(pod: string, restore = false): Promise<PodInfo> {
     const runtime = this.runtimeWith('miscookie');
     const record = this.lifecycle.resolve(pod);
@@ -173,7 +218,9 @@ export class SandboxCluster implements SandboxControl {
     return { pods, ...(runtime?.stats ? { runtime: runtime.stats() } : {}) };
   }
 
-  private runtimeWith(operation: 'kill' | 'partition' | 'heal' | 'miscookie'): PodRuntime {
+  private runtimeWith(
+    operation: 'kill' | 'partition' | 'heal' | 'miscookie' | 'networkFault',
+  ): PodRuntime {
     const runtime = this.options.podRuntime;
     if (!runtime?.[operation]) {
       throw new BeamscopeError(

@@ -10,6 +10,7 @@ import type { ObjectStore } from '../store';
 import type { EventRecorder, EventSource, InvolvedObject } from './events';
 import { buildPod, CONTAINER, IMAGE, type PodRecord, type ReplicaSet } from './pod-object';
 import type { ContainerExit, PodInfo, PodRuntime, PodStatusReport } from './sandbox-control';
+import { isPodIp, POD_CIDR } from '../../pod-network';
 import { ipFromIndex, NODE_NAMES } from './topology';
 
 /** What a new pod is asked to be; the ReplicaSet has filled in its name and labels. */
@@ -67,8 +68,12 @@ export class PodLifecycle {
     if (this.records.has(name)) {
       throw new BeamscopeError('sandbox', 'pod_exists', `pod "${name}" already exists`);
     }
-    if (spec.ip !== undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(spec.ip)) {
-      throw new BeamscopeError('sandbox', 'invalid_ip', `"${spec.ip}" is not an IPv4 address`);
+    if (spec.ip !== undefined && !isPodIp(spec.ip)) {
+      throw new BeamscopeError(
+        'sandbox',
+        'invalid_ip',
+        `"${spec.ip}" is not an address of the sandbox's pod network ${POD_CIDR}`,
+      );
     }
     if (spec.ip !== undefined && this.ipInUse(spec.ip)) {
       throw new BeamscopeError(
@@ -308,7 +313,7 @@ export class PodLifecycle {
     return [...this.records.values()].some((record) => record.ip === ip);
   }
 
-  /** The lowest free loopback address from 127.0.0.2, so a deleted pod's address is reused. */
+  /** The lowest free pod address from 10.244.0.2, so a deleted pod's address is reused. */
   private freeIp(): string {
     for (let index = 0; ; index += 1) {
       const ip = ipFromIndex(index);

@@ -27,6 +27,8 @@ export interface PodRuntime {
   partition?(sides: string[][]): Promise<void>;
   /** Ends every partition. */
   heal?(): Promise<void>;
+  /** A fault made by the kernel's network between pods (by IP) and beamscope's side (netns). */
+  networkFault?(fault: NetworkFault): Promise<void>;
   /** Restarts the pod's container with a wrong Erlang cookie (or, `restore`, the right one). */
   miscookie?(podName: string, restore?: boolean): Promise<void>;
   /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
@@ -34,6 +36,13 @@ export interface PodRuntime {
   /** Figures about the running containers (start times, memory). */
   stats?(): unknown;
 }
+
+/** A kernel network fault (netns mode), pods named by IP; `heal` undoes every one. */
+export type NetworkFault =
+  | { kind: 'partition'; sides: string[][] }
+  | { kind: 'one-way'; from: string; to: string }
+  | { kind: 'cut-off'; pods: string[] }
+  | { kind: 'slow'; pod: string; kbit: number };
 
 /** How a pod's container ended when it was not asked to (see {@link SandboxControl.containerExited}). */
 export interface ContainerExit {
@@ -94,8 +103,10 @@ export interface SandboxControl {
   killPod(pod: string): Promise<PodInfo>;
   /** Partitions the pods (names or IPs per side) through the PodRuntime; returns the sides' names. */
   partition(sides: string[][]): Promise<string[][]>;
-  /** Ends every partition. */
+  /** Ends every partition, and every network fault. */
   heal(): Promise<void>;
+  /** Makes a kernel network fault (netns mode); pods by name or IP. */
+  networkFault(fault: NetworkFault): Promise<NetworkFault>;
   /** Restarts a pod's container with a wrong cookie (`restore`: the right one again). */
   miscookie(pod: string, restore?: boolean): Promise<PodInfo>;
   /** Every pod with its restart count and what its container reports, and the runtime's figures. */

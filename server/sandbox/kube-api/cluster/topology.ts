@@ -1,7 +1,10 @@
 import 'server-only';
 
-// The sandbox's fixed topology: three nodes, one per zone, and pods on loopback addresses from
-// 127.0.0.2 up, so real BEAM nodes can listen on a pod's own address on one machine.
+// The sandbox's fixed topology: three nodes, one per zone, and pod IPs from the sandbox's pod
+// network (10.244.0.2 up; see ../../pod-network.ts for where their nodes really listen).
+
+import { compareAddresses } from '../../../erlang/address-map';
+import { podIpFromIndex } from '../../pod-network';
 
 export const NODE_NAMES = ['sandbox-node-1', 'sandbox-node-2', 'sandbox-node-3'] as const;
 const ZONES = ['sandbox-zone-a', 'sandbox-zone-b', 'sandbox-zone-c'] as const;
@@ -12,17 +15,10 @@ export function zoneOf(nodeName: string | undefined): string {
   return ZONES[Math.max(0, node)]!;
 }
 
-/** The `index`th pod address: 127.0.0.2 for 0. */
-export function ipFromIndex(index: number): string {
-  const value = (127 << 24) + 2 + index;
-  return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
-}
+/** The `index`th pod address: 10.244.0.2 for 0. */
+export const ipFromIndex = podIpFromIndex;
 
-/** Orders pods by address numerically, as the controllers list them (127.0.0.10 after .9). */
+/** Orders pods by address numerically, as the controllers list them (10.244.0.10 after .9). */
 export function byIp(a: { ip: string }, b: { ip: string }): number {
-  return ipNumber(a.ip) - ipNumber(b.ip);
-}
-
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((sum, part) => sum * 256 + Number(part), 0);
+  return compareAddresses(a.ip, b.ip);
 }
