@@ -94,15 +94,36 @@ export interface RegistriesConfig {
 }
 
 /**
+ * OpenID Connect sign-in (`access.mode: oidc`): the provider found by discovery from `issuer`,
+ * the client secret read from a file or an environment variable (never the YAML), the claim
+ * that lists a user's groups.
+ */
+export interface OidcAccessConfig {
+  issuer: string;
+  clientId: string;
+  /** An absolute path (exactly one of clientSecretFile / clientSecretEnv). */
+  clientSecretFile?: string;
+  clientSecretEnv?: string;
+  /** The claim listing the user's groups; default `groups`. */
+  groupsClaim: string;
+  /** The scopes asked for; always holds `openid`. */
+  scopes: string[];
+  /** The callback URL registered at the provider; absent: this server's own origin. */
+  redirectUrl?: string;
+}
+
+/**
  * Who may use the dashboard (`server/auth` enforces it). `none` is accepted only when the server
  * listens on loopback; `token` reads the token from a file or an environment variable, never
- * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses.
+ * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses; `oidc`
+ * signs users in at an OpenID provider.
  */
 export type AccessConfig =
   | { mode: 'none' }
   | { mode: 'token'; tokenFile: string; tokenEnv?: undefined }
   | { mode: 'token'; tokenEnv: string; tokenFile?: undefined }
-  | { mode: 'proxy'; proxy: { header: string; trustedProxies: string[] } };
+  | { mode: 'proxy'; proxy: { header: string; trustedProxies: string[] } }
+  | { mode: 'oidc'; oidc: OidcAccessConfig };
 
 /** The whole configuration. */
 export interface BeamscopeConfig {
@@ -156,6 +177,16 @@ function resolveAccess(
 ): AccessConfig {
   if (!access || access.mode === 'none') return { mode: 'none' };
   if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy! };
+  if (access.mode === 'oidc') {
+    const { clientSecretFile, ...oidc } = access.oidc!;
+    return {
+      mode: 'oidc',
+      oidc: {
+        ...oidc,
+        ...(clientSecretFile !== undefined ? { clientSecretFile: absolute(clientSecretFile) } : {}),
+      },
+    };
+  }
   return access.tokenFile !== undefined
     ? { mode: 'token', tokenFile: absolute(access.tokenFile) }
     : { mode: 'token', tokenEnv: access.tokenEnv! };
