@@ -4,6 +4,7 @@ import { redirect } from 'next/navigation';
 import { getAccessGate } from '@/server/auth';
 import { safeNext } from '@/server/auth/sign-in';
 
+import { OidcSignIn } from './OidcSignIn';
 import { SignInForm } from './SignInForm';
 
 export const dynamic = 'force-dynamic';
@@ -13,6 +14,13 @@ export const metadata: Metadata = { title: 'Sign in · beamscope' };
 /** Why the last attempt failed, from the form's redirect (the no-JavaScript path). */
 function errorText(error: unknown, retry: unknown): string | undefined {
   if (error === 'invalid') return 'That is not the access token.';
+  if (error === 'oidc_denied') return 'The identity provider did not sign you in.';
+  if (error === 'oidc_unavailable') {
+    return 'The identity provider cannot be reached; the server log says why. Try again later.';
+  }
+  if (error === 'oidc_failed') {
+    return 'The sign-in at the identity provider could not be completed; the server log says why. Try again.';
+  }
   if (error === 'rate_limited') {
     const seconds = typeof retry === 'string' && /^\d+$/.test(retry) ? ` in ${retry} s` : ' later';
     return `Too many failed sign-ins from this address: try again${seconds}.`;
@@ -21,8 +29,9 @@ function errorText(error: unknown, retry: unknown): string | undefined {
 }
 
 /**
- * The sign-in page of `access.mode: token`. In the other modes there is nothing to sign in to:
- * `none` goes straight to the dashboard, `proxy` says where sign-in happens.
+ * The sign-in page of `access.mode: token` (the token form) and `oidc` (a link that starts the
+ * sign-in at the identity provider). In the other modes there is nothing to sign in to: `none`
+ * goes straight to the dashboard, `proxy` says where sign-in happens.
  */
 export default async function SignInPage({
   searchParams,
@@ -41,6 +50,8 @@ export default async function SignInPage({
       </header>
       {mode === 'token' ? (
         <SignInForm next={target} initialError={errorText(error, retry)} />
+      ) : mode === 'oidc' ? (
+        <OidcSignIn next={target} error={errorText(error, retry)} />
       ) : (
         <p data-testid="sign-in-elsewhere">
           {mode === 'proxy'

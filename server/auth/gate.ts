@@ -8,6 +8,7 @@ import type { AccessConfig } from '../config';
 import { describeError } from '../errors';
 import { AddressSet } from './cidr';
 import { verifiedPeer } from './peer';
+import { OidcAuthority } from './oidc';
 import { FailureLimiter } from './rate-limit';
 import { SessionSigner } from './session';
 import { describeLocation, secretsEqual, TokenSource } from './token';
@@ -17,6 +18,10 @@ const OPEN_PATHS = new Set([
   '/api/healthz',
   '/sign-in',
   '/api/session',
+  // OpenID Connect: the start, the provider's redirect back, and sign-out (each checks itself).
+  '/api/session/oidc',
+  '/api/session/oidc/callback',
+  '/api/session/oidc/sign-out',
   '/icon.svg',
   '/favicon.ico',
 ]);
@@ -56,6 +61,8 @@ export interface GateOptions {
   limiter?: FailureLimiter;
   peerSecret?: Buffer;
   log?: (line: string) => void;
+  /** Where audit lines go (sign-ins, refusals, sign-outs); default: the log. */
+  audit?: (line: string) => void;
   /** How long a token read from a file is reused before it is read again (rotation). */
   tokenTtlMs?: number;
   now?: () => number;
@@ -76,6 +83,8 @@ export class AccessGate {
   private readonly signer: SessionSigner;
   private readonly limiter: FailureLimiter;
   private readonly log: (line: string) => void;
+  /** The OpenID Connect sign-in and its sessions, in mode oidc. */
+  readonly oidc: OidcAuthority | undefined;
 
   constructor(config: AccessConfig, options: GateOptions = {}) {
     this.mode = config.mode;
@@ -95,11 +104,21 @@ export class AccessGate {
       this.trusted = new AddressSet(config.proxy.trustedProxies);
       this.identityHeader = config.proxy.header;
     }
+    if (config.mode === 'oidc') {
+      this.oidc = new OidcAuthority(config.oidc, {
+        env: options.env,
+        log: this.log,
+        audit: options.audit ?? this.log,
+        now: options.now,
+        signer: this.signer,
+      });
+    }
   }
 
-  /** Reads the token once, so a missing or weak one stops the server at startup. */
+  /** Reads the token (or the OIDC client secret) once: a missing one stops the server at startup. */
   async check(): Promise<void> {
     await this.token?.current();
+    await this.oidc?.check();
   }
 
   /** The request's TCP peer address, when the startup hook vouched for it. */
@@ -127,6 +146,16 @@ export class AccessGate {
   async authorize(request: GateRequest): Promise<Verdict> {
     if (this.mode === 'none') return { allowed: true };
     if (this.mode === 'proxy') return this.authorizeProxy(request.headers);
+    if (this.oidc) {
+      const session = this.oidc.session(request.sessionCookie);
+      if (session) return { allowed: true, identity: session.subject };
+      return {
+        allowed: false,
+        status: 401,
+        code: 'auth_required',
+        message: 'sign in at /sign-in with your identity provider (access.mode is oidc)',
+      };
+    }
     const token = await this.currentToken();
     if (typeof token !== 'string') return token.failure;
     if (this.signer.verify(request.sessionCookie, token)) return { allowed: true };

@@ -19,7 +19,8 @@ export function safeNext(value: unknown): string {
   return value;
 }
 
-function sessionCookieHeader(value: string): string {
+/** The Set-Cookie header of a new session: HttpOnly, Secure, SameSite=Strict, this origin only. */
+export function sessionCookieHeader(value: string): string {
   return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; Secure; SameSite=Strict`;
 }
 
@@ -34,7 +35,7 @@ function jsonError(
 }
 
 /** A same-origin check for the sign-in form: a cross-site page must not post to it. */
-function sameOrigin(request: Request): boolean {
+export function sameOrigin(request: Request): boolean {
   const origin = request.headers.get('origin');
   if (origin === null) return true; // not a browser form post (curl, scripts)
   try {
