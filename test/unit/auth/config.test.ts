@@ -95,7 +95,9 @@ describe('the access section', () => {
   });
 
   it('refuses an unknown mode, naming access.mode', () => {
-    expect(messageOf({ mode: 'oidc' })).toMatch(/access\.mode: expected one of token, proxy, none/);
+    expect(messageOf({ mode: 'ldap' })).toMatch(
+      /access\.mode: expected one of token, proxy, oidc, none/,
+    );
   });
 
   it('refuses the token written into the file, without repeating it', () => {

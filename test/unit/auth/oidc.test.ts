@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+
+import { groupsFrom, subjectOf } from '@/server/auth/oidc-claims';
+import { OidcSessions, OidcTransactions } from '@/server/auth/oidc-sessions';
+import { SessionSigner } from '@/server/auth/session';
+import { parseConfig } from '@/server/config';
+import { BeamscopeError } from '@/server/errors';
+
+const FILE = '/etc/beamscope/beamscope.yaml';
+const CLUSTERS = {
+  clusters: [
+    {
+      id: 'shop',
+      discovery: { service: 'shop' },
+      nodeNaming: { basename: 'shop' },
+      distribution: { cookieEnv: 'SHOP_COOKIE' },
+    },
+  ],
+};
+const ISSUER = 'https://login.example.com/realms/ops';
+
+function parse(oidc: unknown, mode = 'oidc') {
+  return parseConfig({ ...CLUSTERS, access: { mode, oidc } }, FILE).access;
+}
+
+/** The one-line message of the config error. */
+function messageOf(oidc: unknown, mode = 'oidc'): string {
+  try {
+    parse(oidc, mode);
+  } catch (error) {
+    expect(error).toBeInstanceOf(BeamscopeError);
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    expect(message.startsWith(`${FILE}: `)).toBe(true);
+    return message;
+  }
+  throw new Error('expected the oidc section to be refused');
+}
+
+describe('the access.oidc section', () => {
+  it('takes the issuer, the client and where its secret lives, with defaults', () => {
+    expect(
+      parse({ issuer: ISSUER, clientId: 'beamscope', clientSecretFile: 'oidc/client-secret' }),
+    ).toEqual({
+      mode: 'oidc',
+      oidc: {
+        issuer: ISSUER,
+        clientId: 'beamscope',
+        clientSecretFile: '/etc/beamscope/oidc/client-secret',
+        groupsClaim: 'groups',
+        scopes: ['openid', 'email', 'profile'],
+      },
+    });
+    expect(
+      parse({
+        issuer: 'http://127.0.0.1:9000',
+        clientId: 'beamscope',
+        clientSecretEnv: 'OIDC_CLIENT_SECRET',
+        groupsClaim: 'roles',
+        scopes: ['openid', 'groups'],
+        redirectUrl: 'https://beamscope.example.com/api/session/oidc/callback',
+      }),
+    ).toMatchObject({
+      oidc: {
+        clientSecretEnv: 'OIDC_CLIENT_SECRET',
+        groupsClaim: 'roles',
+        scopes: ['openid', 'groups'],
+        redirectUrl: 'https://beamscope.example.com/api/session/oidc/callback',
+      },
+    });
+  });
+
+  it('refuses a client secret written into the file, without repeating it', () => {
+    const secret = 'an-oidc-client-secret-that-must-not-be-echoed';
+    for (const field of ['clientSecret', 'client_secret', 'secret']) {
+      const message = messageOf({ issuer: ISSUER, clientId: 'b', [field]: secret });
+      expect(message).toContain(
+        `access.oidc.${field}: the OIDC client secret never goes in the configuration file`,
+      );
+      expect(message).not.toContain(secret);
+    }
+  });
+
+  it('refuses a section without exactly one secret source', () => {
+    expect(messageOf({ issuer: ISSUER, clientId: 'b' })).toBe(
+      `${FILE}: access.oidc: expected exactly one of clientSecretFile or clientSecretEnv (got neither)`,
+    );
+    expect(
+      messageOf({ issuer: ISSUER, clientId: 'b', clientSecretFile: 'f', clientSecretEnv: 'E' }),
+    ).toMatch(/access\.oidc: .*\(got both\)$/);
+  });
+
+  it('refuses an issuer over plain HTTP unless it is on loopback, and one that is not a URL', () => {
+    for (const issuer of ['http://login.example.com', 'login.example.com', 'ftp://x', '']) {
+      expect(messageOf({ issuer, clientId: 'b', clientSecretEnv: 'E' })).toMatch(
+        /access\.oidc\.issuer: expected the OpenID provider's issuer URL/,
+      );
+    }
+    expect(
+      parse({ issuer: 'http://localhost:8080/', clientId: 'b', clientSecretEnv: 'E' }),
+    ).toMatchObject({ mode: 'oidc' });
+  });
+
+  it('refuses scopes without openid and a redirect URL that is not the callback', () => {
+    expect(
+      messageOf({ issuer: ISSUER, clientId: 'b', clientSecretEnv: 'E', scopes: ['email'] }),
+    ).toMatch(/access\.oidc\.scopes: expected the list to include openid/);
+    expect(
+      messageOf({
+        issuer: ISSUER,
+        clientId: 'b',
+        clientSecretEnv: 'E',
+        redirectUrl: 'https://beamscope.example.com/callback',
+      }),
+    ).toMatch(/access\.oidc\.redirectUrl: .*ending in \/api\/session\/oidc\/callback/);
+  });
+
+  it('refuses mode oidc without the section, and the section in another mode', () => {
+    expect(messageOf(undefined)).toMatch(/access\.oidc\.issuer: expected the OpenID provider/);
+    expect(messageOf({ issuer: ISSUER, clientId: 'b', clientSecretEnv: 'E' }, 'none')).toMatch(
+      /access\.oidc: applies to mode oidc only \(mode is none\)/,
+    );
+  });
+});
+
+describe('reading who signed in from the claims', () => {
+  it('names the verified e-mail address, else the subject', () => {
+    expect(subjectOf({ sub: 'abc', email: 'ada@example.com', email_verified: true })).toBe(
+      'oidc:ada@example.com',
+    );
+    expect(subjectOf({ sub: 'abc', email: 'ada@example.com' })).toBe('oidc:abc');
+    expect(subjectOf({ sub: 'abc\nbeamscope: audit: forged', email_verified: true })).toBe(
+      'oidc:abc?beamscope:?audit:?forged',
+    );
+  });
+
+  it('reads a list of groups, one group sent as a string, and says what it ignored', () => {
+    expect(groupsFrom({ groups: ['a', 'b', 'a', ' c '] }, 'groups')).toEqual({
+      groups: ['a', 'b', 'c'],
+    });
+    expect(groupsFrom({ roles: 'admins' }, 'roles')).toEqual({ groups: ['admins'] });
+    expect(groupsFrom({ groups: ['a', 7, '', null] }, 'groups')).toEqual({
+      groups: ['a'],
+      problem: expect.stringMatching(/^the claim groups holds 3 entries that are not a group/),
+    });
+  });
+
+  it('gives no group for a claim of another shape, and tells an absent claim apart', () => {
+    expect(groupsFrom({ groups: { admins: true } }, 'groups')).toEqual({
+      groups: [],
+      problem:
+        'the claim groups is a mapping, not a list of group names; the user is given no group',
+    });
+    expect(groupsFrom({ groups: 3 }, 'groups')?.problem).toMatch(/is a number/);
+    expect(groupsFrom({ sub: 'x' }, 'groups')).toBeUndefined();
+    expect(groupsFrom({ groups: null }, 'groups')).toBeUndefined();
+  });
+});
+
+describe('OIDC sessions', () => {
+  const principal = { subject: 'oidc:ada@example.com', groups: ['team-a'] };
+
+  it('keeps who signed in behind a signed cookie, until sign-out ends it', () => {
+    const sessions = new OidcSessions(new SessionSigner(Buffer.alloc(32, 1)));
+    const cookie = sessions.create(principal);
+    expect(cookie).toMatch(/^v1\.[\w-]+\.\d+\.[\w-]+$/);
+    expect(sessions.get(cookie)).toMatchObject(principal);
+    expect(sessions.end(cookie)).toMatchObject(principal);
+    expect(sessions.get(cookie)).toBeUndefined();
+    expect(sessions.end(cookie)).toBeUndefined();
+  });
+
+  it('refuses an altered, foreign or expired cookie', () => {
+    let now = 1_000_000;
+    const signer = new SessionSigner(Buffer.alloc(32, 1), () => now);
+    const sessions = new OidcSessions(signer, () => now, 100, 60_000);
+    const cookie = sessions.create(principal);
+    const [version, id, expiry, mac] = cookie.split('.');
+    expect(sessions.get(`${version}.${id}.${Number(expiry) + 1}.${mac}`)).toBeUndefined();
+    expect(sessions.get(`${cookie}x`)).toBeUndefined();
+    // Signed by another server (or before a restart): refused.
+    const other = new OidcSessions(new SessionSigner(Buffer.alloc(32, 2), () => now), () => now);
+    expect(other.get(cookie)).toBeUndefined();
+    // A token-mode cookie of the same server is not an OIDC session.
+    expect(sessions.get(signer.issue('some-access-token'))).toBeUndefined();
+    now += 60_000;
+    expect(sessions.get(cookie)).toBeUndefined();
+  });
+
+  it('stays bounded: past the limit the oldest sessions go', () => {
+    const sessions = new OidcSessions(new SessionSigner(), Date.now, 3);
+    const cookies = Array.from({ length: 5 }, () => sessions.create(principal));
+    expect(sessions.size).toBe(3);
+    expect(sessions.get(cookies[0])).toBeUndefined();
+    expect(sessions.get(cookies[4])).toMatchObject(principal);
+  });
+});
+
+describe('OIDC sign-ins under way', () => {
+  const transaction = {
+    state: 's',
+    nonce: 'n',
+    codeVerifier: 'v',
+    redirectUri: 'https://b.example.com/api/session/oidc/callback',
+    next: '/',
+  };
+
+  it('hands each transaction back once, and not after ten minutes', () => {
+    let now = 0;
+    const transactions = new OidcTransactions(() => now);
+    const handle = transactions.begin(transaction);
+    expect(transactions.take(handle)).toMatchObject(transaction);
+    expect(transactions.take(handle)).toBeUndefined();
+    const late = transactions.begin(transaction);
+    now += 10 * 60 * 1000;
+    expect(transactions.take(late)).toBeUndefined();
+    expect(transactions.take(undefined)).toBeUndefined();
+    expect(transactions.take('x'.repeat(100))).toBeUndefined();
+  });
+
+  it('stays bounded under anonymous starts', () => {
+    const transactions = new OidcTransactions(Date.now, 2);
+    const first = transactions.begin(transaction);
+    transactions.begin(transaction);
+    const third = transactions.begin(transaction);
+    expect(transactions.take(first)).toBeUndefined();
+    expect(transactions.take(third)).toMatchObject(transaction);
+  });
+});
