@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
+import { startAccess } from '@/server/auth';
 import { groupsFrom, subjectOf } from '@/server/auth/oidc-claims';
 import { OidcSessions, OidcTransactions } from '@/server/auth/oidc-sessions';
 import { SessionSigner } from '@/server/auth/session';
-import { parseConfig } from '@/server/config';
+import { parseConfig, type BeamscopeConfig, type OidcAccessConfig } from '@/server/config';
 import { BeamscopeError } from '@/server/errors';
 
 const FILE = '/etc/beamscope/beamscope.yaml';
@@ -225,5 +226,60 @@ describe('OIDC sign-ins under way', () => {
     const third = transactions.begin(transaction);
     expect(transactions.take(first)).toBeUndefined();
     expect(transactions.take(third)).toMatchObject(transaction);
+  });
+});
+
+describe('starting in mode oidc', () => {
+  const config = (oidc: Partial<OidcAccessConfig>): BeamscopeConfig => ({
+    access: {
+      mode: 'oidc',
+      oidc: {
+        // Nothing listens on port 9 (discard) on loopback: discovery fails at once.
+        issuer: 'http://127.0.0.1:9',
+        clientId: 'beamscope',
+        groupsClaim: 'groups',
+        scopes: ['openid'],
+        ...oidc,
+      },
+    },
+    clusters: [],
+    sourcePath: FILE,
+  });
+
+  it('stops on a client secret it cannot read, naming the file or variable, never a value', async () => {
+    const refusal = async (oidc: Partial<OidcAccessConfig>, env: Record<string, string> = {}) => {
+      const error = await startAccess(config(oidc), { HOSTNAME: '0.0.0.0', ...env }).then(
+        () => new Error('expected a refusal'),
+        (rejection: unknown) => rejection,
+      );
+      expect(error).toBeInstanceOf(BeamscopeError);
+      expect((error as BeamscopeError).exitCode).toBe(78);
+      return (error as Error).message;
+    };
+    expect(await refusal({ clientSecretFile: '/nonexistent/oidc-secret' })).toBe(
+      `${FILE}: access.mode oidc: cannot read the OIDC client secret file /nonexistent/oidc-secret (access.oidc.clientSecretFile): ENOENT`,
+    );
+    expect(await refusal({ clientSecretEnv: 'OIDC_SECRET' }, { OIDC_SECRET: '  \n' })).toBe(
+      `${FILE}: access.mode oidc: the environment variable OIDC_SECRET (access.oidc.clientSecretEnv) is missing or empty`,
+    );
+  });
+
+  it('starts with the provider down, says why once, and refuses to authorize without a session', async () => {
+    const lines: string[] = [];
+    const secret = 'a-client-secret-never-printed';
+    const gate = await startAccess(
+      config({ clientSecretEnv: 'OIDC_SECRET' }),
+      { HOSTNAME: '0.0.0.0', OIDC_SECRET: secret },
+      { log: (line) => lines.push(line) },
+    );
+    expect(gate.mode).toBe('oidc');
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^beamscope: access: oidc: discovery at http:\/\/127\.0\.0\.1:9 failed: .+; sign-in is unavailable until it answers$/,
+      ),
+    ]);
+    expect(lines.join('\n')).not.toContain(secret);
+    const verdict = await gate.authorize({ headers: new Headers(), sessionCookie: undefined });
+    expect(verdict).toMatchObject({ allowed: false, status: 401, code: 'auth_required' });
   });
 });
