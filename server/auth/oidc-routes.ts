@@ -54,7 +54,6 @@ function continuePage(location: string, what: string, headers: Headers): Respons
   const target = escapeHtml(location);
   headers.set('content-type', 'text/html; charset=utf-8');
   headers.set('cache-control', 'no-store');
-  headers.set('refresh', `0;url=${location}`);
   return new Response(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${target}"><title>${what} · beamscope</title></head><body><p>${what}. <a href="${target}">Continue</a></p></body></html>\n`,
     { status: 200, headers },
