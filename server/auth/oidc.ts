@@ -48,6 +48,15 @@ export function describeOidcError(error: unknown): string {
   const coded = error as Error & { code?: unknown; error?: unknown; error_description?: unknown };
   let text = error.message || error.name;
   if (typeof coded.code === 'string') text += ` (${coded.code})`;
+  // openid-client wraps what failed (a bad signature, an expired token) as the cause: its
+  // message says which check it was. Only the message: the cause's fields may hold the token.
+  if (
+    error.cause instanceof Error &&
+    error.cause.message &&
+    error.cause.message !== error.message
+  ) {
+    text += `: ${error.cause.message}`;
+  }
   if (typeof coded.error === 'string') {
     text += `: the provider answered ${coded.error}`;
     if (typeof coded.error_description === 'string') text += ` (${coded.error_description})`;
@@ -73,6 +82,8 @@ export class OidcAuthority {
   private server: openid.ServerMetadata | undefined;
   private discovering: Promise<openid.ServerMetadata> | undefined;
   private failure: { at: number; error: Error; text: string } | undefined;
+  /** The provider's signing keys, kept between sign-ins (openid-client refetches on a new kid). */
+  private jwks: ReturnType<typeof openid.getJwksCache>;
 
   constructor(
     readonly config: OidcAccessConfig,
@@ -164,6 +175,11 @@ export class OidcAuthority {
       authentication,
     );
     if (this.insecure) openid.allowInsecureRequests(configuration);
+    // The ID token's signature is checked against the provider's published keys even though it
+    // comes straight from the token endpoint (where OIDC lets TLS stand in for it): a TLS-
+    // intercepting egress proxy, or plain HTTP on loopback, must not be able to forge a user.
+    openid.enableNonRepudiationChecks(configuration);
+    if (this.jwks) openid.setJwksCache(configuration, this.jwks);
     configuration.timeout = PROVIDER_TIMEOUT_S;
     return configuration;
   }
@@ -228,6 +244,7 @@ export class OidcAuthority {
         expectedNonce: transaction.nonce,
         idTokenExpected: true,
       });
+      this.jwks = openid.getJwksCache(configuration) ?? this.jwks;
       const claims = tokens.claims()!;
       let reading: GroupsReading | undefined = groupsFrom(claims, this.config.groupsClaim);
       let known: Record<string, unknown> = claims;

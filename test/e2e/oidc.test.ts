@@ -119,7 +119,10 @@ describe('access mode oidc, against a real OpenID provider', () => {
       expect(new URL(page.url()).pathname).toBe('/clusters/sandbox');
       const whoami = await page.evaluate(async () => (await fetch('/api/session')).json());
       expect(whoami).toEqual({ mode: 'oidc', subject, groups });
-      const cookies = await context.cookies(dashboard.url);
+      // Cookies are per host, not per port: leave out the provider's own (on 127.0.0.1 too).
+      const cookies = (await context.cookies(dashboard.url)).filter((cookie) =>
+        cookie.name.startsWith('__Host-beamscope'),
+      );
       // The transaction cookie is gone once used; the session cookie is token mode's.
       expect(cookies.map((cookie) => cookie.name)).toEqual([SESSION_COOKIE]);
       expect(cookies[0]).toMatchObject({
@@ -164,11 +167,18 @@ describe('access mode oidc, against a real OpenID provider', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     // RP-initiated logout: the provider asks, then sends the browser back to the sign-in page.
     const confirm = page.getByRole('button', { name: 'Yes, sign me out' });
-    await confirm.waitFor({ timeout: 15_000 });
+    await confirm.waitFor({ timeout: 15_000 }).catch(async (error: unknown) => {
+      const shown = await page.locator('body').innerText();
+      throw new Error(`no sign-out question at ${page.url()}: ${shown.slice(0, 500)}`, {
+        cause: error,
+      });
+    });
     expect(new URL(page.url()).origin).toBe(provider.issuer);
     await confirm.click();
     await page.waitForURL(`${dashboard.url}/sign-in`, { timeout: 15_000 });
-    expect(await page.context().cookies(dashboard.url)).toEqual([]);
+    expect(
+      (await page.context().cookies(dashboard.url)).filter((c) => c.name.startsWith('__Host-')),
+    ).toEqual([]);
     // The old cookie, replayed: refused.
     expect((await call('/api/clusters', cookie)).status).toBe(401);
     expect((await call('/api/session', cookie)).status).toBe(401);
@@ -198,7 +208,9 @@ describe('access mode oidc, against a real OpenID provider', () => {
           .poll(() => page.getByTestId('sign-in-error').textContent())
           .toContain('could not be completed');
         expect(
-          (await context.cookies(dashboard.url)).map((cookie) => cookie.name),
+          (await context.cookies(dashboard.url))
+            .map((cookie) => cookie.name)
+            .filter((name) => name.startsWith('__Host-')),
           tampering,
         ).toEqual([]);
         const lines = dashboard

@@ -337,7 +337,9 @@ describe('the OIDC client secret and the tokens never leave the server', () => {
       const page = await signIn(login);
       await page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
       await new DashboardPage(page).open(dashboard.url);
-      const cookie = (await page.context().cookies(dashboard.url))[0]!.value;
+      const cookie = (await page.context().cookies(dashboard.url)).find(
+        (entry) => entry.name === '__Host-beamscope-session',
+      )!.value;
       const headers = { cookie: `__Host-beamscope-session=${cookie}` };
       for (const path of [
         '/api/session',

@@ -120,7 +120,10 @@ export async function signInAtProvider(page: Page, login: string): Promise<void>
     await page.locator('input[name="login"]').waitFor({ timeout: 15_000 });
   } catch (error) {
     // Say what the provider showed instead (its error page names the OAuth error).
-    const shown = await page.locator('body').innerText().catch(() => '');
+    const shown = await page
+      .locator('body')
+      .innerText()
+      .catch(() => '');
     throw new Error(`no login form at ${page.url()}: ${shown.slice(0, 500)}`, { cause: error });
   }
   await page.locator('input[name="login"]').fill(login);
