@@ -29,8 +29,7 @@ function isApi(pathname: string): boolean {
 /** A refusal: JSON with an operator message for the API, the sign-in page for a page. */
 function refuse(request: NextRequest, verdict: Verdict & { allowed: false }): Response {
   const { pathname, search } = request.nextUrl;
-  const mode = getAccessGate()?.mode;
-  if (!isApi(pathname) && verdict.status === 401 && (mode === 'token' || mode === 'oidc')) {
+  if (!isApi(pathname) && verdict.status === 401 && getAccessGate()?.signsIn === true) {
     const target = new URL('/sign-in', request.url);
     target.search = new URLSearchParams({ next: `${pathname}${search}` }).toString();
     return withSecurityHeaders(NextResponse.redirect(target, 303), API_CONTENT_SECURITY_POLICY);
@@ -43,7 +42,7 @@ function refuse(request: NextRequest, verdict: Verdict & { allowed: false }): Re
         headers: { 'content-type': 'text/plain; charset=utf-8' },
       });
   response.headers.set('cache-control', 'no-store');
-  if (verdict.status === 401 && mode === 'token') {
+  if (verdict.status === 401 && getAccessGate()?.takesToken === true) {
     response.headers.set('www-authenticate', 'Bearer realm="beamscope"');
   }
   if (verdict.retryAfterSeconds !== undefined) {

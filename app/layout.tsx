@@ -1,6 +1,8 @@
 import type { Metadata } from 'next';
-import { headers } from 'next/headers';
+import { cookies, headers } from 'next/headers';
 import type { ReactNode } from 'react';
+
+import { getAccessGate, SESSION_COOKIE } from '@/server/auth';
 
 import './globals.css';
 
@@ -17,10 +19,24 @@ export const metadata: Metadata = {
  */
 export default async function RootLayout({ children }: { children: ReactNode }) {
   await headers();
+  // A signed-in session gets a way out: a plain form, so it works without JavaScript.
+  const signedIn =
+    getAccessGate()?.signsIn === true && (await cookies()).get(SESSION_COOKIE) !== undefined;
   return (
     <html lang="en">
       <body className="min-h-screen bg-slate-50 font-sans text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
         {children}
+        {signedIn ? (
+          <form method="post" action="/api/session/end" className="fixed right-3 bottom-3 z-50">
+            <button
+              type="submit"
+              data-testid="sign-out"
+              className="rounded border border-slate-300 bg-white px-3 py-1 text-sm shadow-sm hover:bg-slate-100 dark:border-slate-700 dark:bg-slate-900 dark:hover:bg-slate-800"
+            >
+              Sign out
+            </button>
+          </form>
+        ) : null}
       </body>
     </html>
   );

@@ -71,6 +71,12 @@ const PARTS: Part[] = [
     what: 'probe cycle at 20 / 100 / 1,000 nodes',
   },
   {
+    name: 'mesh-size',
+    module: './mesh-size.ts',
+    exportName: 'runMeshSizeBench',
+    what: 'snapshot and timeline of a 1,000 / 2,000-node mesh',
+  },
+  {
     name: 'browser-scale',
     module: './browser-scale.ts',
     exportName: 'runBrowserScaleBench',

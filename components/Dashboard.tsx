@@ -180,6 +180,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
             <div className="flex h-[560px] min-h-0 flex-col gap-4">
               <RegistryLookup clusterId={clusterId} onSelectNode={selectNode} />
               <Timeline
+                clusterId={clusterId}
                 events={data.timeline}
                 samples={samples}
                 now={data.state.at}

@@ -7,6 +7,7 @@ import type { ClusterSample } from '@/lib/dashboard';
 import { formatClock } from '@/lib/format';
 
 import { StripChart } from './StripChart';
+import { TimelineDetails } from './TimelineDetails';
 
 const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> = [
   {
@@ -42,6 +43,8 @@ const SEVERITY_TONE: Record<TimelineEvent['severity'], string> = {
 
 /** Props of {@link Timeline}. */
 export interface TimelineProps {
+  /** The cluster, for fetching a summary event's full lists when it is opened. */
+  clusterId: string;
   events: TimelineEvent[];
   samples: ClusterSample[];
   now: number;
@@ -49,9 +52,20 @@ export interface TimelineProps {
   onSelect(key: string): void;
 }
 
-/** The live event list, newest first, filtered by kind and severity, over the strip chart. */
-export function Timeline({ events, samples, now, onSelect }: TimelineProps) {
+/**
+ * The live event list, newest first, filtered by kind and severity, over the strip chart. A
+ * summary event (a partition, a storm of links, a mass join) opens to its full lists.
+ */
+export function Timeline({ clusterId, events, samples, now, onSelect }: TimelineProps) {
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
+  const [opened, setOpened] = useState<ReadonlySet<number>>(new Set());
+  const toggleOpened = (seq: number) =>
+    setOpened((current) => {
+      const next = new Set(current);
+      if (next.has(seq)) next.delete(seq);
+      else next.add(seq);
+      return next;
+    });
   const [problemsOnly, setProblemsOnly] = useState(false);
   const hiddenKinds = new Set(
     GROUPS.filter((group) => hidden.has(group.id)).flatMap((group) => group.kinds),
@@ -113,29 +127,45 @@ export function Timeline({ events, samples, now, onSelect }: TimelineProps) {
         {shown.map((event) => (
           <li
             key={event.seq}
-            className="flex gap-2 border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
+            className="border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
             data-testid="timeline-event"
             data-kind={event.kind}
             data-severity={event.severity}
           >
-            <span className="shrink-0 tabular-nums text-slate-500">{formatClock(event.at)}</span>
-            <span className={`shrink-0 ${SEVERITY_TONE[event.severity]}`} title={event.severity}>
-              <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
-              <span className="sr-only">{event.severity}</span>
-            </span>
-            {event.key ? (
-              <button
-                type="button"
-                onClick={() => onSelect(event.key!)}
-                className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
-              >
-                {event.message}
-              </button>
-            ) : (
-              <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
-                {event.message}
+            <div className="flex gap-2">
+              <span className="shrink-0 tabular-nums text-slate-500">{formatClock(event.at)}</span>
+              <span className={`shrink-0 ${SEVERITY_TONE[event.severity]}`} title={event.severity}>
+                <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
+                <span className="sr-only">{event.severity}</span>
               </span>
-            )}
+              {event.key ? (
+                <button
+                  type="button"
+                  onClick={() => onSelect(event.key!)}
+                  className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
+                >
+                  {event.message}
+                </button>
+              ) : (
+                <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
+                  {event.message}
+                </span>
+              )}
+              {event.expandable ? (
+                <button
+                  type="button"
+                  aria-expanded={opened.has(event.seq)}
+                  onClick={() => toggleOpened(event.seq)}
+                  className="ml-auto shrink-0 text-xs text-sky-700 hover:underline dark:text-sky-400"
+                  data-testid="timeline-expand"
+                >
+                  {opened.has(event.seq) ? 'hide list' : 'list'}
+                </button>
+              ) : null}
+            </div>
+            {event.expandable && opened.has(event.seq) ? (
+              <TimelineDetails clusterId={clusterId} seq={event.seq} />
+            ) : null}
           </li>
         ))}
       </ol>

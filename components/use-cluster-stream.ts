@@ -3,12 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import useSWR from 'swr';
 
-import type {
-  ClusterDeltaMessage,
-  ClusterSnapshot,
-  ClusterStreamSnapshot,
-  ClusterTimelineMessage,
-} from '@/lib/api';
+import type { ClusterSnapshot, ClusterTimelineMessage } from '@/lib/api';
 import {
   appendSample,
   appendTimelineMessage,
@@ -19,7 +14,10 @@ import {
   sampleOf,
   type ClusterSample,
   type LinkState,
+  type WireDeltaMessage,
+  type WireStreamSnapshot,
 } from '@/lib/dashboard';
+import { expandState, type WireClusterState } from '@/lib/peer-wire';
 
 import { fetchJson, type ApiRequestError } from './use-api';
 
@@ -32,6 +30,14 @@ export interface ClusterStream {
   link: LinkState;
   /** Members and registered names sampled as the state changed (the last hour). */
   samples: ClusterSample[];
+}
+
+/** The snapshot with its compact peer lists expanded. */
+async function fetchSnapshot(url: string): Promise<ClusterSnapshot> {
+  const snapshot = await fetchJson<Omit<ClusterSnapshot, 'state'> & { state: WireClusterState }>(
+    url,
+  );
+  return { ...snapshot, state: expandState(snapshot.state) };
 }
 
 /** Why the link dropped, asked of the server's health check (EventSource errors carry nothing). */
@@ -56,8 +62,11 @@ async function failureReason(): Promise<string> {
  * the header), so nothing is lost; a gap too old to replay comes back as a fresh `snapshot`.
  */
 export function useClusterStream(id: string): ClusterStream {
-  const key = `/api/clusters/${encodeURIComponent(id)}`;
-  const { data, error, mutate } = useSWR<ClusterSnapshot, ApiRequestError>(key, fetchJson, {
+  const base = `/api/clusters/${encodeURIComponent(id)}`;
+  // Peer lists travel relative to each node's partition (a whole mesh's are empty) and are
+  // expanded here, so every component reads `sees` as before (lib/peer-wire.ts).
+  const key = `${base}?peers=compact`;
+  const { data, error, mutate } = useSWR<ClusterSnapshot, ApiRequestError>(key, fetchSnapshot, {
     revalidateOnFocus: false,
     revalidateOnReconnect: false,
     revalidateIfStale: false,
@@ -97,7 +106,7 @@ export function useClusterStream(id: string): ClusterStream {
       if (closed) return;
       const resume = resumeId;
       source = new EventSource(
-        `${key}/events${resume !== null ? `?lastEventId=${encodeURIComponent(resume)}` : ''}`,
+        `${base}/events?peers=compact${resume !== null ? `&lastEventId=${encodeURIComponent(resume)}` : ''}`,
       );
       source.onopen = () => {
         attempt = 0;
@@ -105,14 +114,14 @@ export function useClusterStream(id: string): ClusterStream {
         record(latest.current);
       };
       source.addEventListener('snapshot', (event) => {
-        const message = parse<ClusterStreamSnapshot>(event);
+        const message = parse<WireStreamSnapshot>(event);
         remember(event);
         void mutate((current) => applySnapshotMessage(current, message, Date.now()), {
           revalidate: false,
         }).then(record);
       });
       source.addEventListener('delta', (event) => {
-        const message = parse<ClusterDeltaMessage>(event);
+        const message = parse<WireDeltaMessage>(event);
         remember(event);
         void mutate((current) => applyDeltaMessage(current, message), {
           revalidate: false,
@@ -141,7 +150,7 @@ export function useClusterStream(id: string): ClusterStream {
       clearTimeout(timer);
       source?.close();
     };
-  }, [key, hasData, mutate]);
+  }, [base, key, hasData, mutate]);
 
   return { data, error, link, samples };
 }

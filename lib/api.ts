@@ -3,6 +3,7 @@
  */
 import type {
   ClusterMember,
+  MemberRef,
   ClusterState,
   ClusterStateDelta,
   NodeHistoryPoint,
@@ -66,6 +67,26 @@ export interface ClusterDeltaMessage {
 
 /** The `timeline` event of the stream is a {@link TimelineEvent}. */
 export type ClusterTimelineMessage = TimelineEvent;
+
+/** A page of a long list: `total` items in all, these from `offset` on. */
+export interface ListPage<T> {
+  total: number;
+  offset: number;
+  items: T[];
+}
+
+/**
+ * `GET /api/clusters/{id}/events/{seq}`: a summary event's full lists, which the stream leaves
+ * out — every side of a partition, and the links or members it tells of, a page at a time
+ * (`?offset=&limit=`).
+ */
+export interface TimelineEventDetailsResponse {
+  clusterId: string;
+  event: TimelineEvent;
+  sides?: string[][];
+  links?: ListPage<[string, string]>;
+  members?: ListPage<MemberRef>;
+}
 
 /** The body of every error response: a message fit for an operator, and a stable code. */
 export interface ApiError {

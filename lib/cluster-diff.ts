@@ -1,9 +1,10 @@
 /**
  * Pure diffs between two `ClusterState`s: the small delta the SSE stream carries (and the
  * browser applies), and the timeline events an operator reads (joins, leaves, node up/down,
- * links, partitions, registry counts).
+ * links, partitions, registry counts) — a bounded number per change, whatever the cluster's size.
  */
-import { hasLink, linkKey, MeshBuilder } from './mesh';
+import { MeshBuilder } from './mesh';
+import { meshChanges } from './mesh-events';
 import { compareNames } from './names';
 import type {
   BeamSide,
@@ -13,6 +14,7 @@ import type {
   MemberPatch,
   TimelineEventDraft,
 } from './cluster-state';
+import { foldMemberEvents, type TimelineChange } from './timeline-summary';
 
 /** Structural equality of JSON-like values (key order does not matter). */
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -138,10 +140,6 @@ function podLabel(member: ClusterMember): string {
   return `pod ${pod.podName ?? pod.ip}${member.node ? ` (${member.node})` : ` (${pod.ip})`}`;
 }
 
-function describeSides(sides: readonly string[][]): string {
-  return sides.map((side) => `[${side.join(', ')}]`).join(' | ');
-}
-
 function memberEvents(prev: ClusterState, next: ClusterState): TimelineEventDraft[] {
   const events: TimelineEventDraft[] = [];
   const before = new Map(prev.members.map((member) => [member.key, member]));
@@ -218,97 +216,6 @@ function memberEvents(prev: ClusterState, next: ClusterState): TimelineEventDraf
   return events;
 }
 
-function meshEvents(
-  prev: ClusterState,
-  next: ClusterState,
-  meshes: MeshBuilder,
-): TimelineEventDraft[] {
-  const events: TimelineEventDraft[] = [];
-  const prevMesh = meshes.ofState(prev);
-  const nextMesh = meshes.ofState(next);
-  const prevNodes = new Set(prevMesh.nodes);
-  const nextNodes = new Set(nextMesh.nodes);
-  // A link can only change where a node's own list changed: compare just those lists (a full
-  // mesh has millions of links, a poll changes few of them).
-  const changed = new Map<string, [string, string]>();
-  for (const node of new Set([...prevMesh.lists.keys(), ...nextMesh.lists.keys()])) {
-    const before = prevMesh.lists.get(node);
-    const after = nextMesh.lists.get(node);
-    if (before === after) continue;
-    // Only links between nodes present on both sides can be news (see below): skip the rest
-    // before keying and sorting them, which while a large mesh starts is nearly every link.
-    if (!prevNodes.has(node) || !nextNodes.has(node)) continue;
-    for (const peer of [...(before ?? []), ...(after ?? [])]) {
-      if (peer === node || !prevNodes.has(peer) || !nextNodes.has(peer)) continue;
-      const key = linkKey(node, peer);
-      if (!changed.has(key))
-        changed.set(key, compareNames(node, peer) < 0 ? [node, peer] : [peer, node]);
-    }
-  }
-  const linkChanges = [...changed.values()].sort(
-    (x, y) => compareNames(x[0], y[0]) || compareNames(x[1], y[1]),
-  );
-  // A link that comes or goes with one of its nodes is that node's join or departure, told
-  // elsewhere; only links between nodes present on both sides are news of their own.
-  for (const link of linkChanges) {
-    const was = hasLink(prevMesh, ...link);
-    const is = hasLink(nextMesh, ...link);
-    if (was && !is && nextNodes.has(link[0]) && nextNodes.has(link[1])) {
-      events.push({
-        kind: 'link_down',
-        severity: 'warning',
-        message: `link ${link[0]} — ${link[1]} is down`,
-        link,
-      });
-    }
-  }
-  for (const link of linkChanges) {
-    const was = hasLink(prevMesh, ...link);
-    const is = hasLink(nextMesh, ...link);
-    if (is && !was && prevNodes.has(link[0]) && prevNodes.has(link[1])) {
-      events.push({
-        kind: 'link_up',
-        severity: 'info',
-        message: `link ${link[0]} — ${link[1]} is up`,
-        link,
-      });
-    }
-  }
-
-  const common = new Set([...prevNodes].filter((node) => nextNodes.has(node)));
-  const prevPartitions = meshes.partitionsOf(prevMesh);
-  const nextPartitions = meshes.partitionsOf(nextMesh);
-  const overlapping = (group: readonly string[], candidates: readonly string[][]) => {
-    const members = new Set(group);
-    return candidates.filter((candidate) =>
-      candidate.some((node) => common.has(node) && members.has(node)),
-    );
-  };
-  for (const group of prevPartitions) {
-    const sides = overlapping(group, nextPartitions);
-    if (sides.length > 1) {
-      events.push({
-        kind: 'partition_detected',
-        severity: 'error',
-        message: `partition detected: ${describeSides(sides)}`,
-        sides,
-      });
-    }
-  }
-  for (const group of nextPartitions) {
-    const sides = overlapping(group, prevPartitions);
-    if (sides.length > 1) {
-      events.push({
-        kind: 'partition_healed',
-        severity: 'info',
-        message: `partition healed: ${describeSides(sides)} rejoined`,
-        sides,
-      });
-    }
-  }
-  return events;
-}
-
 function registryEvents(prev: ClusterState, next: ClusterState): TimelineEventDraft[] {
   const before = new Map(prev.members.map((member) => [member.key, member]));
   const changes: NonNullable<TimelineEventDraft['registries']> = [];
@@ -349,19 +256,30 @@ export function registryChangedEvent(
 }
 
 /**
- * The timeline events between two states: member joined/left, pod ready/unready/terminating,
- * node up/down, link up/down, partition detected/healed (naming the sides) and one coalesced
+ * The timeline between two states, each event with the full lists behind it when it summarises:
+ * member joined/left, pod ready/unready/terminating, node up/down (each kind folded into one
+ * event past the summary threshold), link up/down (likewise), at most one partition detected and
+ * one healed (with the sides and the links between them, however many), and one coalesced
  * registry-counts event. `meshes` is the caller's builder (the collector's, which built both
  * states' meshes already); without one the meshes are built here.
  */
+export function diffTimeline(
+  prev: ClusterState,
+  next: ClusterState,
+  meshes: MeshBuilder = new MeshBuilder(),
+): TimelineChange[] {
+  return [
+    ...foldMemberEvents(memberEvents(prev, next)),
+    ...meshChanges(prev, next, meshes),
+    ...registryEvents(prev, next).map((event) => ({ event })),
+  ];
+}
+
+/** The events of {@link diffTimeline}, without their details. */
 export function diffClusterStates(
   prev: ClusterState,
   next: ClusterState,
   meshes: MeshBuilder = new MeshBuilder(),
 ): TimelineEventDraft[] {
-  return [
-    ...memberEvents(prev, next),
-    ...meshEvents(prev, next, meshes),
-    ...registryEvents(prev, next),
-  ];
+  return diffTimeline(prev, next, meshes).map((change) => change.event);
 }

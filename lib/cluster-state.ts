@@ -261,6 +261,22 @@ export type TimelineEventKind =
   | 'registry_converged'
   | 'kubernetes_event';
 
+/**
+ * A bounded view of a list that may be long: how many there are, and the first few. A summary
+ * event carries these so that its size on the wire does not grow with the cluster.
+ */
+export interface Sampled<T> {
+  count: number;
+  sample: T[];
+}
+
+/** A member named by an event: its key, and its node and pod when known. */
+export interface MemberRef {
+  key: string;
+  node?: string;
+  pod?: string;
+}
+
 /** A timeline event before the collector stamps it with its time and sequence number. */
 export interface TimelineEventDraft {
   kind: TimelineEventKind;
@@ -271,10 +287,27 @@ export interface TimelineEventDraft {
   key?: string;
   node?: string;
   pod?: string;
-  /** For link events: the two nodes. */
+  /** For a single link's event: the two nodes. */
   link?: [string, string];
-  /** For partition events: the sides (after a split) or the former sides (after a heal). */
-  sides?: string[][];
+  /**
+   * For partition events: the sides (after a split) or the former sides (after a heal), largest
+   * first, each as its size and first nodes; at most a few sides travel, `sideCount` says how many
+   * there are. The full sides are in the event's details.
+   */
+  sides?: Array<Sampled<string>>;
+  sideCount?: number;
+  /**
+   * For an event that tells of many links at once (a partition, a heal, a storm of link changes):
+   * how many went down (or up), and the first few.
+   */
+  links?: Sampled<[string, string]>;
+  /** For an event that tells of many members at once (a mass join, leave, node up or down). */
+  members?: Sampled<MemberRef>;
+  /**
+   * The server holds this event's full lists (every side, link or member):
+   * `GET /api/clusters/{id}/events/{seq}` serves them while they are kept.
+   */
+  expandable?: true;
   /** For registry events: what changed, per node. */
   registries?: Array<{ node: string; registry: string; from: number | null; to: number | null }>;
   /** For `kubernetes_event`: the workload's Kubernetes Event. */

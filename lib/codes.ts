@@ -78,7 +78,12 @@ export type DistributionCode = ConfigCode | 'distribution_unavailable';
 
 /** The HTTP API's own refusals. */
 export type HttpCode =
-  'bad_request' | 'cluster_not_found' | 'node_not_found' | 'sandbox_unavailable';
+  | 'bad_request'
+  | 'cluster_not_found'
+  | 'node_not_found'
+  /** A timeline event whose full lists the server no longer holds (or never did). */
+  | 'event_not_found'
+  | 'sandbox_unavailable';
 
 /** The dashboard's access gate and sign-in. */
 export type AuthCode =
@@ -125,6 +130,7 @@ export const SANDBOX_CODES = [
   'pod_start_failed',
   'pod_start_timeout',
   'pods_not_ready',
+  'rbac_object_not_found',
   'runtime_not_attached',
   'sandbox_not_running',
   'sandbox_running',

@@ -10,9 +10,22 @@ import type {
   ClusterStreamSnapshot,
   ClusterTimelineMessage,
 } from './api';
-import { applyClusterDelta } from './cluster-diff';
 import type { ClusterState } from './cluster-state';
 import { memberHosted } from './graph-model';
+import {
+  applyWireDelta,
+  expandState,
+  type WireClusterDelta,
+  type WireClusterState,
+} from './peer-wire';
+
+/** A `snapshot` event as it arrives: its peer lists whole, or compact (`?peers=compact`). */
+export type WireStreamSnapshot = Omit<ClusterStreamSnapshot, 'state'> & {
+  state: WireClusterState;
+};
+
+/** A `delta` event as it arrives: its peer lists whole, or compact. */
+export type WireDeltaMessage = Omit<ClusterDeltaMessage, 'delta'> & { delta: WireClusterDelta };
 
 /** How many timeline events the browser keeps (the server keeps its own ring). */
 export const TIMELINE_LIMIT = 500;
@@ -20,7 +33,7 @@ export const TIMELINE_LIMIT = 500;
 /** Takes a `snapshot` event: a fresh state and timeline, the cluster summary kept. */
 export function applySnapshotMessage(
   current: ClusterSnapshot | undefined,
-  message: ClusterStreamSnapshot,
+  message: WireStreamSnapshot,
   now: number,
 ): ClusterSnapshot | undefined {
   if (!current) return undefined;
@@ -28,7 +41,7 @@ export function applySnapshotMessage(
     ...current,
     epoch: message.epoch,
     seq: message.seq,
-    state: message.state,
+    state: expandState(message.state),
     timeline: message.timeline.slice(-TIMELINE_LIMIT),
     at: now,
   };
@@ -40,10 +53,10 @@ export function applySnapshotMessage(
  */
 export function applyDeltaMessage(
   current: ClusterSnapshot | undefined,
-  message: ClusterDeltaMessage,
+  message: WireDeltaMessage,
 ): ClusterSnapshot | undefined {
   if (!current || message.seq <= current.seq) return current;
-  return { ...current, seq: message.seq, state: applyClusterDelta(current.state, message.delta) };
+  return { ...current, seq: message.seq, state: applyWireDelta(current.state, message.delta) };
 }
 
 /** Appends a `timeline` event (once: a replayed one is skipped), keeping the last `limit`. */

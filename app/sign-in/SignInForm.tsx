@@ -12,7 +12,16 @@ const noChanges = () => () => undefined;
  * with a redirect); with it, the answer's status and message are shown in place. The token stays
  * in the form field and the request body only.
  */
-export function SignInForm({ next, initialError }: { next: string; initialError?: string }) {
+export function SignInForm({
+  next,
+  initialError,
+  label = 'Access token',
+}: {
+  next: string;
+  initialError?: string;
+  /** What the token is: the shared access token, or the user's own Kubernetes token. */
+  label?: string;
+}) {
   const [error, setError] = useState(initialError);
   const [busy, setBusy] = useState(false);
   // The session cookie is Secure: browsers keep it only on HTTPS or on localhost. Say so
@@ -56,7 +65,7 @@ export function SignInForm({ next, initialError }: { next: string; initialError?
     >
       <input type="hidden" name="next" value={next} />
       <label className="block space-y-1">
-        <span className="text-sm font-medium">Access token</span>
+        <span className="text-sm font-medium">{label}</span>
         <input
           name="token"
           type="password"

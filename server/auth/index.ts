@@ -9,12 +9,43 @@ import type { ConfigCode } from '@/lib/codes';
 
 import type { BeamscopeConfig } from '../config';
 import { BeamscopeError, describeError } from '../errors';
+import { loadKubeConfig } from '../kubernetes';
 import { AccessGate, setAccessGate, type GateOptions } from './gate';
+import { KubernetesAccess, KubernetesSessions, type ReviewedCluster } from './kubernetes-access';
+import { kubernetesReviewApi, type ReviewApi } from './kubernetes-review';
 import { listensOnLoopbackOnly } from './listen';
+import { SESSION_TTL_MS } from './session';
 import { installPeerHook } from './peer';
 
 export { AccessGate, getAccessGate, isOpenPath, type Verdict } from './gate';
 export { SESSION_COOKIE, SESSION_TTL_MS } from './session';
+export { audit, type AuditEvent } from './audit';
+export type { Principal } from './principal';
+export { mayViewCluster, visibleClusterIds } from './clusters';
+
+/**
+ * Mode kubernetes: each observed cluster's API server, reached with beamscope's own credentials
+ * (the same the cluster is watched with), reviews the tokens and rights of that cluster's users.
+ * Clusters on one API server share its ReviewApi, so a token is reviewed once per API server.
+ */
+function reviewedClusters(
+  config: BeamscopeConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Map<string, ReviewedCluster> {
+  const apis = new Map<string, ReviewApi>();
+  const clusters = new Map<string, ReviewedCluster>();
+  for (const cluster of config.clusters) {
+    const loaded = loadKubeConfig(cluster, { env });
+    const key = JSON.stringify([loaded.server, loaded.kubeConfig.getCurrentUser()?.name ?? '']);
+    let api = apis.get(key);
+    if (!api) {
+      api = kubernetesReviewApi(loaded.kubeConfig, loaded.server);
+      apis.set(key, api);
+    }
+    clusters.set(cluster.id, { api, namespace: loaded.namespace });
+  }
+  return clusters;
+}
 
 /** sysexits' EX_CONFIG, as for any other configuration error. */
 const EX_CONFIG = 78;
@@ -51,6 +82,21 @@ export async function startAccess(
     }
   }
   let gate: AccessGate;
+  if (access.mode === 'kubernetes' && !options.kubernetes) {
+    const cacheMs = access.kubernetes.cacheSeconds * 1000;
+    options = {
+      ...options,
+      kubernetes: {
+        access: new KubernetesAccess(
+          reviewedClusters(config, env),
+          cacheMs,
+          options.now,
+          options.log,
+        ),
+        sessions: new KubernetesSessions(SESSION_TTL_MS, options.now),
+      },
+    };
+  }
   try {
     gate = new AccessGate(access, { env, ...options });
   } catch (error) {

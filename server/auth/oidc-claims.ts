@@ -13,16 +13,23 @@ export function printable(value: string, max = 200): string {
 }
 
 /**
- * The subject audit lines name: the e-mail address when the provider says it is verified (what
- * an operator recognizes), else the provider's stable `sub`. Prefixed `oidc:` so it can never be
- * mistaken for another mode's subject.
+ * The user's name, as `access.clusters.*.users` lists it: the e-mail address when the provider
+ * says it is verified (what an operator recognizes), else the provider's stable `sub`.
  */
-export function subjectOf(claims: Readonly<Record<string, unknown>>): string {
+export function nameOf(claims: Readonly<Record<string, unknown>>): string {
   const email = claims.email;
   if (typeof email === 'string' && email && claims.email_verified === true) {
-    return `oidc:${printable(email)}`;
+    return printable(email);
   }
-  return `oidc:${printable(String(claims.sub))}`;
+  return printable(String(claims.sub));
+}
+
+/**
+ * The subject audit lines name: the user's name prefixed `oidc:`, so it can never be mistaken
+ * for another mode's subject.
+ */
+export function subjectOf(claims: Readonly<Record<string, unknown>>): string {
+  return `oidc:${nameOf(claims)}`;
 }
 
 /** The groups read from one claim, and what was wrong with the claim, if anything. */
@@ -69,10 +76,10 @@ export function groupsFrom(
     : { groups };
 }
 
-/** `{ subject, groups }` from a verified sign-in's claims. */
+/** `{ subject, name, groups }` from a verified sign-in's claims. */
 export function principalFromClaims(
   claims: Readonly<Record<string, unknown>>,
   groups: readonly string[],
 ): Principal {
-  return { subject: subjectOf(claims), groups: [...groups] };
+  return { subject: subjectOf(claims), name: nameOf(claims), groups: [...groups] };
 }

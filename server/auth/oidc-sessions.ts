@@ -14,7 +14,10 @@ export const OIDC_TRANSACTION_TTL_MS = 10 * 60 * 1000;
 const SIGNING_CONTEXT = 'oidc';
 
 /** A signed-in user, as the server keeps it: who, not the tokens (they are not kept at all). */
-export interface OidcSession extends Principal {
+export interface OidcSession {
+  readonly subject: string;
+  readonly name: string;
+  readonly groups: readonly string[];
   readonly expiresAt: number;
 }
 
@@ -40,6 +43,7 @@ export class OidcSessions {
     const [, id, expiry] = cookie.split('.');
     this.sessions.set(id!, {
       subject: principal.subject,
+      name: principal.name,
       groups: [...principal.groups],
       expiresAt: Number(expiry),
     });

@@ -9,20 +9,19 @@ import { OIDC_CALLBACK_PATH } from '../config/schema';
 import { groupsFrom, principalFromClaims, printable, type GroupsReading } from './oidc-claims';
 import { OidcSessions, OidcTransactions, type OidcSession } from './oidc-sessions';
 import type { Principal } from './principal';
-import { SessionSigner } from './session';
+import { audit } from './audit';
+import { SessionSigner, SIGNED_OUT_PAGE } from './session';
 
 /** How long one request to the provider may take, in seconds (openid-client's unit). */
 const PROVIDER_TIMEOUT_S = 10;
 /** After a failed discovery, how long sign-ins reuse the failure before asking again. */
 const DISCOVERY_RETRY_MS = 5000;
 
-/** Seams for tests: the environment, the log, the clock, the session signer. */
+/** Seams for tests: the environment, the log, the clock, the session signer (audit lines: audit.ts). */
 export interface OidcOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Operational lines (the provider unreachable, a claim of the wrong shape). */
   log?: (line: string) => void;
-  /** Audit lines: each sign-in, refusal and sign-out — who, what, from where; never a token. */
-  audit?: (line: string) => void;
   now?: () => number;
   signer?: SessionSigner;
 }
@@ -75,7 +74,6 @@ export class OidcAuthority {
   private readonly transactions: OidcTransactions;
   private readonly env: Readonly<Record<string, string | undefined>>;
   private readonly log: (line: string) => void;
-  private readonly audit: (line: string) => void;
   private readonly now: () => number;
   /** Plain HTTP to the provider: accepted only for a loopback issuer (the schema checks that). */
   private readonly insecure: boolean;
@@ -91,7 +89,6 @@ export class OidcAuthority {
   ) {
     this.env = options.env ?? process.env;
     this.log = options.log ?? ((line) => console.warn(line));
-    this.audit = options.audit ?? ((line) => console.info(line));
     this.now = options.now ?? Date.now;
     this.sessions = new OidcSessions(options.signer, this.now);
     this.transactions = new OidcTransactions(this.now);
@@ -220,9 +217,14 @@ export class OidcAuthority {
   async finish(search: URLSearchParams, handle: string | undefined, from: string) {
     const transaction = this.transactions.take(handle);
     if (!transaction) {
-      this.audit(
-        `beamscope: audit: sign-in refused from ${from}: no OIDC sign-in under way in this browser (none started, already used, or older than 10 minutes)`,
-      );
+      audit({
+        who: 'unknown',
+        action: 'sign-in',
+        outcome: 'refused',
+        from,
+        reason:
+          'no OIDC sign-in under way in this browser (none started, already used, or older than 10 minutes)',
+      });
       return { ok: false, next: '/', error: 'oidc_failed' } satisfies OidcFinish;
     }
     const { next } = transaction;
@@ -230,9 +232,13 @@ export class OidcAuthority {
     try {
       configuration = await this.configuration(true);
     } catch (error) {
-      this.audit(
-        `beamscope: audit: sign-in refused from ${from}: the provider or the client secret is unavailable: ${describeOidcError(error)}`,
-      );
+      audit({
+        who: 'unknown',
+        action: 'sign-in',
+        outcome: 'failed',
+        from,
+        reason: `the provider or the client secret is unavailable: ${describeOidcError(error)}`,
+      });
       return { ok: false, next, error: 'oidc_unavailable' } satisfies OidcFinish;
     }
     try {
@@ -260,14 +266,24 @@ export class OidcAuthority {
           : reading.problem;
       if (problem) this.log(`beamscope: access: oidc: ${principal.subject}: ${problem}`);
       const cookie = this.sessions.create(principal);
-      this.audit(
-        `beamscope: audit: sign-in ${principal.subject} (groups: ${principal.groups.map((group) => printable(group, 64)).join(', ') || 'none'}) from ${from}`,
-      );
+      audit({
+        who: principal.subject,
+        action: 'sign-in',
+        outcome: 'allowed',
+        from,
+        groups: principal.groups,
+      });
       return { ok: true, cookie, next, principal } satisfies OidcFinish;
     } catch (error) {
       const denied =
         error instanceof openid.AuthorizationResponseError && error.error === 'access_denied';
-      this.audit(`beamscope: audit: sign-in refused from ${from}: ${describeOidcError(error)}`);
+      audit({
+        who: 'unknown',
+        action: 'sign-in',
+        outcome: 'refused',
+        from,
+        reason: describeOidcError(error),
+      });
       return {
         ok: false,
         next,
@@ -282,32 +298,34 @@ export class OidcAuthority {
   }
 
   /**
-   * Ends the session the cookie names (at once: the cookie stops working), then where to send
-   * the browser: the provider's end-session endpoint when it has one (RP-initiated logout, back
-   * to `/sign-in` after), else `/sign-in`.
+   * Ends the session the cookie names, at once: the cookie stops working. Returns it if it was
+   * live (the gate writes the audit line).
    */
-  async end(cookie: string | undefined, origin: string, from: string): Promise<string> {
-    const session = this.sessions.end(cookie);
-    this.audit(
-      session
-        ? `beamscope: audit: sign-out ${session.subject} from ${from}`
-        : `beamscope: audit: sign-out with no live session from ${from}`,
-    );
-    const signIn = new URL('/sign-in', this.config.redirectUrl ?? origin).href;
+  endSession(cookie: string | undefined): OidcSession | undefined {
+    return this.sessions.end(cookie);
+  }
+
+  /**
+   * Where to send a browser that signed out: the provider's end-session endpoint when it has
+   * one (RP-initiated logout, back to the sign-in page after), else undefined (this site's
+   * sign-in page).
+   */
+  async signOutLocation(origin: string): Promise<string | undefined> {
+    const signedOut = new URL(SIGNED_OUT_PAGE, this.config.redirectUrl ?? origin).href;
     try {
       const configuration = await this.configuration(false);
-      if (!configuration.serverMetadata().end_session_endpoint) return '/sign-in';
+      if (!configuration.serverMetadata().end_session_endpoint) return undefined;
       // client_id (added by openid-client) rather than id_token_hint: the ID token would
       // otherwise travel in a URL through the browser, and it never leaves the server.
-      return openid.buildEndSessionUrl(configuration, { post_logout_redirect_uri: signIn }).href;
+      return openid.buildEndSessionUrl(configuration, { post_logout_redirect_uri: signedOut }).href;
     } catch {
       // The provider is unreachable: beamscope's own session has ended all the same.
-      return '/sign-in';
+      return undefined;
     }
   }
 }
 
 /** `{ subject, groups }` of a verified OIDC session, for the authorization layer. */
 export function principalOfSession(session: OidcSession): Principal {
-  return { subject: session.subject, groups: session.groups };
+  return { subject: session.subject, name: session.name, groups: session.groups };
 }

@@ -3,8 +3,9 @@ import 'server-only';
 import type { ApiError } from '@/lib/api';
 import type { AuthCode } from '@/lib/codes';
 
+import { continuePage, originOf } from './continue-page';
 import { getAccessGate } from './gate';
-import { SESSION_COOKIE, SESSION_TTL_MS } from './session';
+import { SESSION_COOKIE, SESSION_TTL_MS, SIGNED_OUT_PAGE } from './session';
 
 /** The longest token field read: a token is far shorter; anything longer is not one. */
 const MAX_FIELD = 4096;
@@ -34,8 +35,15 @@ function jsonError(
   return Response.json(body, { status, headers: { 'cache-control': 'no-store', ...headers } });
 }
 
-/** A same-origin check for the sign-in form: a cross-site page must not post to it. */
+/**
+ * A same-origin check for the sign-in and sign-out forms: a cross-site page must not post to
+ * them. A browser's `Sec-Fetch-Site` (which no page can set) decides where it is sent: under
+ * `Referrer-Policy: no-referrer` a plain form post carries `Origin: null`, so Origin alone
+ * would refuse the page's own form post.
+ */
 export function sameOrigin(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site !== null) return site === 'same-origin';
   const origin = request.headers.get('origin');
   if (origin === null) return true; // not a browser form post (curl, scripts)
   try {
@@ -111,4 +119,39 @@ export async function handleSignIn(request: Request): Promise<Response> {
       ? { 'retry-after': String(result.retryAfterSeconds) }
       : {},
   );
+}
+
+/** A Set-Cookie that deletes the session cookie. */
+const CLEARED_COOKIE = `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict`;
+
+/**
+ * `DELETE /api/session` (a script: 204) and `POST /api/session/end` (the sign-out button's form:
+ * 303 to the sign-in page): ends the session on the server — the cookie is refused from now on,
+ * even a copy of it — and deletes it from the browser. Same-origin only, like sign-in, so
+ * another site cannot sign a user out. In mode oidc the form goes on to the provider's
+ * end-session endpoint when it has one (RP-initiated logout), which comes back to the sign-in page.
+ */
+export async function handleSignOut(request: Request, fromPage: boolean): Promise<Response> {
+  const gate = getAccessGate();
+  if (!gate) return jsonError(503, 'starting', 'the server is starting; retry in a moment');
+  if (!sameOrigin(request)) return jsonError(403, 'cross_origin', 'sign out from this site only');
+  const cookie = cookieValue(request.headers.get('cookie'), SESSION_COOKIE);
+  await gate.signOut(cookie, gate.peer(request.headers) ?? 'unknown');
+  const headers = new Headers({ 'set-cookie': CLEARED_COOKIE, 'cache-control': 'no-store' });
+  if (!fromPage) return new Response(null, { status: 204, headers });
+  if (gate.oidc) {
+    const location = await gate.oidc.signOutLocation(originOf(request));
+    if (location !== undefined) return continuePage(location, 'Signed out', headers);
+  }
+  headers.set('location', SIGNED_OUT_PAGE);
+  return new Response(null, { status: 303, headers });
+}
+
+/** The value of one cookie in a `Cookie` header. */
+export function cookieValue(header: string | null, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) return part.slice(index + 1).trim();
+  }
+  return undefined;
 }

@@ -5,21 +5,23 @@ import type { NextRequest } from 'next/server';
 import type { ApiError } from '@/lib/api';
 
 import { getAccessGate } from './gate';
-import { principalOfSession } from './oidc';
 import { SESSION_COOKIE } from './session';
 
 /** Who the caller is, as `GET /api/session` answers it: never a token, a cookie or a claim set. */
 export interface WhoAmI {
   mode: string;
-  /** `oidc:<email or sub>` in mode oidc, the proxy's identity header in mode proxy, else null. */
-  subject: string | null;
-  /** The groups the per-cluster rules are written for (mode oidc: from the configured claim). */
+  /**
+   * As audit lines name the caller: `oidc:<email or sub>`, `proxy:<user>`,
+   * `kubernetes:<username>`, `token` (the shared token's holder), `anonymous` (mode none).
+   */
+  subject: string;
+  /** The groups `access.clusters` rules match (mode oidc: from the configured claim). */
   groups: string[];
 }
 
 /**
- * `GET /api/session`: who this request acts for. The path is open (the sign-in form posts to it),
- * so this handler checks access itself, as the gate would.
+ * `GET /api/session`: who this request acts for, the principal every route authorises. The path
+ * is open (the sign-in form posts to it), so this handler asks the gate itself.
  */
 export async function handleWhoAmI(request: NextRequest): Promise<Response> {
   const gate = getAccessGate();
@@ -31,24 +33,14 @@ export async function handleWhoAmI(request: NextRequest): Promise<Response> {
   if (!gate) {
     return refuse(503, { code: 'starting', message: 'the server is starting; retry in a moment' });
   }
-  const cookie = request.cookies.get(SESSION_COOKIE)?.value;
-  let answer: WhoAmI;
-  if (gate.oidc) {
-    const session = gate.oidc.session(cookie);
-    if (!session) {
-      return refuse(401, {
-        code: 'auth_required',
-        message: 'not signed in: sign in at /sign-in with your identity provider',
-      });
-    }
-    const principal = principalOfSession(session);
-    answer = { mode: gate.mode, subject: principal.subject, groups: [...principal.groups] };
-  } else {
-    const verdict = await gate.authorize({ headers: request.headers, sessionCookie: cookie });
-    if (!verdict.allowed) {
-      return refuse(verdict.status, { code: verdict.code, message: verdict.message });
-    }
-    answer = { mode: gate.mode, subject: verdict.identity ?? null, groups: [] };
+  const verdict = await gate.authorize({
+    headers: request.headers,
+    sessionCookie: request.cookies.get(SESSION_COOKIE)?.value,
+  });
+  if (!verdict.allowed) {
+    return refuse(verdict.status, { code: verdict.code, message: verdict.message });
   }
+  const { subject, groups } = verdict.principal;
+  const answer: WhoAmI = { mode: gate.mode, subject, groups: [...groups] };
   return Response.json(answer, { headers: { 'cache-control': 'no-store' } });
 }

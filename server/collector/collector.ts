@@ -6,7 +6,7 @@ import 'server-only';
 
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
-import { diffClusterState, diffClusterStates } from '@/lib/cluster-diff';
+import { diffClusterState, diffTimeline } from '@/lib/cluster-diff';
 import type {
   BeamSide,
   ClusterState,
@@ -16,6 +16,7 @@ import type {
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { hostedNames } from '@/lib/registries';
 import { MeshBuilder } from '@/lib/mesh';
+import { compactDelta } from '@/lib/peer-wire';
 import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
@@ -23,7 +24,12 @@ import type { NodeConnectionState } from '../erlang/manager';
 import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
 import { Coalescer } from './coalesce';
 import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
-import { EventStream, type CollectorMessage, type CollectorSnapshot } from './event-stream';
+import {
+  EventStream,
+  type CollectorMessage,
+  type CollectorSnapshot,
+  type HeldDetails,
+} from './event-stream';
 import { NodeHistory } from './history';
 import { HostedCadence } from './hosted-cadence';
 import { checkLookupName, lookupAcross } from './lookup';
@@ -34,13 +40,28 @@ import {
   type CollectorOptions,
   type CollectorSettings,
 } from './options';
+import { LinkChangeBatch } from './link-batch';
 import { RegistryChangeBatch } from './registry-batch';
-import { answeredNothing, PeerLists, probedSide, withConnection } from './report';
+import {
+  answeredNothing,
+  cappedPeersReason,
+  PeerLists,
+  peerListCap,
+  probedSide,
+  withConnection,
+} from './report';
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
-export type { CollectorMessage, CollectorSnapshot } from './event-stream';
+export type { CollectorMessage, CollectorSnapshot, HeldDetails } from './event-stream';
 export type { CollectorManager, CollectorOptions, CollectorSource } from './options';
+
+/**
+ * Link changes and heals are told once the mesh has been quiet this long (or this long after the
+ * first at most): the nodes report a netsplit or a heal one poll at a time.
+ */
+const MESH_QUIET_MS = 1000;
+const MESH_HOLD_MS = 5000;
 
 /** On-demand comparisons closer together than this share one read of the nodes. */
 const ON_DEMAND_COMPARE_MS = 5000;
@@ -62,9 +83,12 @@ export class Collector {
   /** This cluster's meshes: a poll that changed few peer lists costs only those lists. */
   private readonly meshes = new MeshBuilder();
   private readonly peers = new PeerLists();
+  /** Nodes whose last peer list was capped (see `peerListCap`), told in the log once. */
+  private readonly cappedPeers = new Set<string>();
   private readonly history: NodeHistory;
   private readonly stream: EventStream;
   private readonly registryChanges: RegistryChangeBatch;
+  private readonly linkChanges: LinkChangeBatch;
   private readonly scheduler: ProbeScheduler;
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
   private readonly metricsOf: ClusterMetrics;
@@ -86,6 +110,9 @@ export class Collector {
     this.stream = new EventStream(settings);
     this.registryChanges = new RegistryChangeBatch(settings.registryEventIntervalMs, (event) =>
       this.stream.publishEvents([event]),
+    );
+    this.linkChanges = new LinkChangeBatch(MESH_QUIET_MS, MESH_HOLD_MS, (changes) =>
+      this.stream.publishChanges(changes),
     );
     this.scheduler = new ProbeScheduler({
       intervalMs: settings.pollIntervalMs,
@@ -130,6 +157,7 @@ export class Collector {
     this.scheduler.stop();
     this.recompute.cancel();
     this.registryChanges.stop();
+    this.linkChanges.stop();
     this.stream.close();
   }
 
@@ -170,6 +198,11 @@ export class Collector {
   /** How many subscribers are attached (for metrics and tests). */
   get subscriberCount(): number {
     return this.stream.subscriberCount;
+  }
+
+  /** A summary event of the timeline with its full lists, while they are still held. */
+  eventDetails(seq: number): HeldDetails | undefined {
+    return this.stream.detailsOf(seq);
   }
 
   /** A node's history points within the window, oldest first. */
@@ -255,6 +288,7 @@ export class Collector {
       if (!wanted.has(node)) {
         this.sides.delete(node);
         this.peers.forget(node);
+        this.cappedPeers.delete(node);
         this.history.forget(node);
         this.hostedCadence.forget(node);
       }
@@ -328,7 +362,8 @@ export class Collector {
     try {
       report = await runProbes(
         (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
-        { ...options, countHosted },
+        // A peer list longer than the cluster could explain is cut at the node's reply.
+        { ...options, countHosted, listCap: peerListCap(this.sides.size) },
       );
     } catch {
       // runProbes records per-field failures itself; anything else is the connection's news.
@@ -357,6 +392,12 @@ export class Collector {
         ? this.peers.sees(node, side.sees, report.connectedNodes.nodes)
         : null;
     const updated = probedSide(side, report, at, sees);
+    const capped = cappedPeersReason(report.connectedNodes);
+    if (capped && !this.cappedPeers.has(node)) {
+      // Once per change, beside the page's probe error: the server's log says it too.
+      console.warn(`beamscope: cluster ${this.clusterId}: node ${node} ${capped}`);
+      this.cappedPeers.add(node);
+    } else if (!capped) this.cappedPeers.delete(node);
     this.sides.set(node, updated);
     if (countHosted) this.hostedCadence.record(node, updated, at);
     this.metricsOf.observeProbe(report.durationMs / 1000);
@@ -427,12 +468,18 @@ export class Collector {
       this.stream.publishEvents(rebalanced);
       return;
     }
-    const events = [...diffClusterStates(this.state, next, this.meshes), ...rebalanced];
-    if (events.some((event) => event.kind === 'partition_healed')) this.divergences.healed(now);
+    const changes = [
+      ...diffTimeline(this.state, next, this.meshes),
+      ...rebalanced.map((event) => ({ event })),
+    ];
+    if (changes.some(({ event }) => event.kind === 'partition_healed'))
+      this.divergences.healed(now);
     this.state = next;
-    this.stream.publishDelta(delta);
-    this.stream.publishEvents(events.filter((event) => event.kind !== 'registry_changed'));
-    for (const event of events)
+    this.stream.publishDelta(delta, compactDelta(delta, next));
+    this.stream.publishChanges(
+      this.linkChanges.take(changes.filter(({ event }) => event.kind !== 'registry_changed')),
+    );
+    for (const { event } of changes)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
     void this.compareCopiesDue(next);
   }

@@ -11,6 +11,7 @@ import type {
   RegistryNameView,
   TimelineEventDraft,
 } from '@/lib/cluster-state';
+import type { RegistryComparison } from '@/lib/api-registries';
 import { formatCount } from '@/lib/format';
 import { registryKeyParts, registryLabel, registryUnit } from '@/lib/registries';
 
@@ -57,19 +58,11 @@ export function registryTable(registry: string): RegistryTable | null {
   }
 }
 
-/** What one comparison of a partition's copies found, and what it cost. */
-export interface CopyComparison {
-  registry: string;
-  nodes: string[];
-  missing: RegistryDivergence['missing'];
-  duplicates: RegistryDivergence['duplicates'];
-  /** Remote calls made, and the keys shipped back (only where copies' counts differed). */
-  calls: number;
-  keysFetched: number;
-  /** Groups of copies that agree on every host's count, and the hosts where groups differ. */
-  groups: number;
-  hostsCompared: number;
-}
+/**
+ * What one comparison of a partition's copies found, and what it cost: the API's
+ * {@link RegistryComparison} before the route adds which partition it was and how long it took.
+ */
+export type CopyComparison = Omit<RegistryComparison, 'partition' | 'durationMs'>;
 
 export interface CompareOptions {
   timeoutMs: number;

@@ -8,12 +8,20 @@ import { randomBytes } from 'node:crypto';
 import type { ClusterStreamSnapshot } from '@/lib/api';
 import { deltaSize } from '@/lib/cluster-diff';
 import type { ClusterStateDelta, TimelineEvent, TimelineEventDraft } from '@/lib/cluster-state';
+import type { WireClusterDelta } from '@/lib/peer-wire';
+import { detailsWeight, type EventDetails, type TimelineChange } from '@/lib/timeline-summary';
 
 import { Ring, WeightedRing } from './ring';
 
 /** One message of a cluster's stream, in sequence order: a state delta or a timeline event. */
 export type CollectorMessage =
-  | { seq: number; type: 'delta'; delta: ClusterStateDelta }
+  | {
+      seq: number;
+      type: 'delta';
+      delta: ClusterStateDelta;
+      /** The same delta with its peer lists relative to the partitions it leads to. */
+      compact?: WireClusterDelta;
+    }
   | { seq: number; type: 'timeline'; event: TimelineEvent };
 
 /** A consistent view: the state as of `seq`, and the recent timeline (oldest first). */
@@ -23,8 +31,24 @@ export interface EventStreamOptions {
   maxMessages: number;
   maxMessageWeight: number;
   maxTimeline: number;
+  /** Summary events that keep their full lists, and the items (links, members, nodes) in all. */
+  maxDetails?: number | undefined;
+  maxDetailsWeight?: number | undefined;
   now: () => number;
 }
+
+/** A summary event and the full lists behind it. */
+export interface HeldDetails {
+  event: TimelineEvent;
+  details: EventDetails;
+}
+
+/**
+ * The full lists of the last summary events: a 1,000 | 1,000 netsplit's million links take 8 MB
+ * as index pairs, so a few storms' worth is kept and older ones give way.
+ */
+const DEFAULT_MAX_DETAILS = 50;
+const DEFAULT_MAX_DETAILS_WEIGHT = 2_000_000;
 
 /** Numbers, keeps and hands out one cluster's messages. */
 export class EventStream {
@@ -33,12 +57,17 @@ export class EventStream {
   private seq = 0;
   private readonly messages: WeightedRing<CollectorMessage>;
   private readonly timeline: Ring<TimelineEvent>;
+  private readonly details: WeightedRing<HeldDetails>;
   private readonly listeners = new Set<(message: CollectorMessage) => void>();
   private readonly now: () => number;
 
   constructor(options: EventStreamOptions) {
     this.messages = new WeightedRing(options.maxMessages, options.maxMessageWeight);
     this.timeline = new Ring(options.maxTimeline);
+    this.details = new WeightedRing(
+      options.maxDetails ?? DEFAULT_MAX_DETAILS,
+      options.maxDetailsWeight ?? DEFAULT_MAX_DETAILS_WEIGHT,
+    );
     this.now = options.now;
   }
 
@@ -81,18 +110,32 @@ export class EventStream {
     this.listeners.clear();
   }
 
-  publishDelta(delta: ClusterStateDelta): void {
-    this.publish({ seq: ++this.seq, type: 'delta', delta });
+  publishDelta(delta: ClusterStateDelta, compact?: WireClusterDelta): void {
+    this.publish({ seq: ++this.seq, type: 'delta', delta, ...(compact ? { compact } : {}) });
   }
 
   /** Numbers and timestamps the drafts, and publishes them in order. */
   publishEvents(drafts: readonly TimelineEventDraft[]): void {
+    this.publishChanges(drafts.map((event) => ({ event })));
+  }
+
+  /**
+   * Numbers, timestamps and publishes the events in order; the full lists of a summary event are
+   * kept beside the stream (see {@link detailsOf}), never sent on it.
+   */
+  publishChanges(changes: readonly TimelineChange[]): void {
     const at = this.now();
-    for (const draft of drafts) {
+    for (const { event: draft, details } of changes) {
       const event: TimelineEvent = { ...draft, seq: ++this.seq, at };
       this.timeline.push(event);
+      if (details) this.details.push({ event, details }, detailsWeight(details));
       this.publish({ seq: event.seq, type: 'timeline', event });
     }
+  }
+
+  /** The summary event `seq` with its full lists, while they are still held. */
+  detailsOf(seq: number): HeldDetails | undefined {
+    return this.details.toArray().find((held) => held.event.seq === seq);
   }
 
   private publish(message: CollectorMessage): void {

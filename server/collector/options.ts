@@ -65,6 +65,13 @@ export interface CollectorOptions {
   registryEventIntervalMs?: number;
   /** Timeline events kept for snapshots; default 500. */
   maxTimeline?: number;
+  /**
+   * Summary events (a partition, a mass join) whose full lists are kept for
+   * `GET /api/clusters/{id}/events/{seq}`, and the items (links, members, side nodes) kept in
+   * all; defaults 50 and 2,000,000 (16 MB of links). The newest event's lists are always kept.
+   */
+  maxDetails?: number;
+  maxDetailsWeight?: number;
   /** History window per node; default one hour. */
   historyWindowMs?: number;
   /**
@@ -92,6 +99,8 @@ export interface CollectorSettings {
   maxMessageWeight: number;
   registryEventIntervalMs: number;
   maxTimeline: number;
+  maxDetails: number | undefined;
+  maxDetailsWeight: number | undefined;
   historyWindowMs: number;
   hostedRefreshMs: number;
   now: () => number;
@@ -114,6 +123,9 @@ export function resolveOptions(options: CollectorOptions): CollectorSettings {
     maxMessageWeight: options.maxMessageWeight ?? 50_000,
     registryEventIntervalMs: options.registryEventIntervalMs ?? 10_000,
     maxTimeline: options.maxTimeline ?? 500,
+    // Defaults in the event stream, which holds them.
+    maxDetails: options.maxDetails,
+    maxDetailsWeight: options.maxDetailsWeight,
     historyWindowMs: options.historyWindowMs ?? 3_600_000,
     hostedRefreshMs: options.hostedRefreshMs ?? 60_000,
     now: options.now ?? Date.now,

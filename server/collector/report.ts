@@ -7,7 +7,7 @@ import type { BeamConnection, BeamSide, RegistryCount } from '@/lib/cluster-stat
 import { compareNames } from '@/lib/names';
 
 import type { NodeConnectionState } from '../erlang/manager';
-import type { NodeProbeReport } from '../erlang/probes';
+import type { NodeList, NodeProbeReport } from '../erlang/probes';
 
 /**
  * Probe fields that cost the node next to nothing: when every one of them timed out, the node
@@ -132,6 +132,24 @@ export function withConnection(side: BeamSide, state: NodeConnectionState): Beam
       { ...side, connection, sees: null };
 }
 
+/** No node's peer list is kept longer than this, whatever the cluster's size. */
+export const PEER_LIST_HARD_CAP = 10_000;
+
+/**
+ * How many peers a node's list may hold in a cluster of `members` tracked nodes: twice the
+ * cluster and some (ghosts, nodes of another app sharing the cookie). A list past it is bad
+ * input — a broken or hostile node — and is capped and flagged, never expanded into the mesh.
+ */
+export function peerListCap(members: number): number {
+  return Math.min(PEER_LIST_HARD_CAP, 2 * members + 64);
+}
+
+/** The line that flags a capped peer list, or null when the list is whole. */
+export function cappedPeersReason(list: NodeList | null): string | null {
+  if (!list?.truncated) return null;
+  return `reported ${list.count.toLocaleString('en-US')} connected nodes, far more than the cluster holds: kept the first ${list.nodes.length.toLocaleString('en-US')}`;
+}
+
 /** `side` after a probe that returned `report` at `at`; `sees` is its peer list, if known. */
 export function probedSide(
   side: BeamSide,
@@ -152,6 +170,7 @@ export function probedSide(
     registries: registryCounts(report.registries, side.registries),
     probedAt: at,
     probeMs: report.durationMs,
-    probeError: firstError ? firstError.message : null,
+    // A capped peer list is the news: the mesh drawn from it is not the node's whole story.
+    probeError: cappedPeersReason(report.connectedNodes) ?? firstError?.message ?? null,
   };
 }

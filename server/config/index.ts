@@ -118,12 +118,30 @@ export interface OidcAccessConfig {
  * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses; `oidc`
  * signs users in at an OpenID provider.
  */
-export type AccessConfig =
+export type AccessConfig = (
   | { mode: 'none' }
   | { mode: 'token'; tokenFile: string; tokenEnv?: undefined }
   | { mode: 'token'; tokenEnv: string; tokenFile?: undefined }
-  | { mode: 'proxy'; proxy: { header: string; trustedProxies: string[] } }
-  | { mode: 'oidc'; oidc: OidcAccessConfig };
+  | {
+      mode: 'proxy';
+      proxy: { header: string; groupsHeader?: string; trustedProxies: string[] };
+    }
+  | { mode: 'kubernetes'; kubernetes: { cacheSeconds: number } }
+  | { mode: 'oidc'; oidc: OidcAccessConfig }
+) & {
+  /**
+   * Who sees which cluster, in modes whose users carry a name and groups (proxy, oidc): a cluster with
+   * a rule is shown only to the users and members of the groups it lists; a cluster without one
+   * to everyone signed in. Mode kubernetes asks RBAC instead (server/auth/kubernetes).
+   */
+  clusters?: Readonly<Record<string, ClusterRule>>;
+};
+
+/** `access.clusters.<id>`: the users and groups that see the cluster. */
+export interface ClusterRule {
+  users?: readonly string[];
+  groups?: readonly string[];
+}
 
 /** The whole configuration. */
 export interface BeamscopeConfig {
@@ -176,7 +194,11 @@ function resolveAccess(
   absolute: (path: string) => string,
 ): AccessConfig {
   if (!access || access.mode === 'none') return { mode: 'none' };
-  if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy! };
+  const rules = access.clusters !== undefined ? { clusters: access.clusters } : {};
+  if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy!, ...rules };
+  if (access.mode === 'kubernetes') {
+    return { mode: 'kubernetes', kubernetes: access.kubernetes ?? { cacheSeconds: 60 } };
+  }
   if (access.mode === 'oidc') {
     const { clientSecretFile, ...oidc } = access.oidc!;
     return {
@@ -185,6 +207,7 @@ function resolveAccess(
         ...oidc,
         ...(clientSecretFile !== undefined ? { clientSecretFile: absolute(clientSecretFile) } : {}),
       },
+      ...rules,
     };
   }
   return access.tokenFile !== undefined

@@ -182,6 +182,10 @@ const accessProxySchema = z.strictObject({
       { error: 'expected a list of addresses or CIDR blocks' },
     )
     .min(1, { error: 'expected at least one trusted proxy address or CIDR block' }),
+  /** A header the proxy sets to the user's groups, comma-separated (e.g. X-Forwarded-Groups). */
+  groupsHeader: nonEmpty('an HTTP header name such as X-Forwarded-Groups')
+    .regex(HEADER_NAME, { error: 'expected an HTTP header name such as X-Forwarded-Groups' })
+    .optional(),
 });
 
 /** An OAuth scope token (RFC 6749 §3.3): printable ASCII but space, " and \. */
@@ -272,17 +276,53 @@ const accessOidcField = z.preprocess((value, context) => {
   return value;
 }, accessOidcSchema.optional());
 
+/** `access.kubernetes`: how Kubernetes tokens are checked (mode kubernetes). */
+const accessKubernetesSchema = z.strictObject({
+  cacheSeconds: z
+    .number({ error: 'expected a number of seconds' })
+    .int({ error: 'expected a whole number of seconds' })
+    .min(1, { error: 'expected from 1 to 600 seconds' })
+    .max(600, { error: 'expected from 1 to 600 seconds' })
+    .default(60),
+});
+
+/** A user or group name as an identity source gives it: any printable text, one line. */
+const identityName = (what: string) =>
+  nonEmpty(what).regex(/^[^\u0000-\u001f\u007f]{1,256}$/, {
+    error: `expected ${what}: one line of at most 256 characters`,
+  });
+
+/** `access.clusters.<id>`: who sees that cluster, in modes whose users carry a name and groups. */
+const clusterRuleSchema = z
+  .strictObject({
+    users: z
+      .array(identityName('a user name'), { error: 'expected a list of user names' })
+      .optional(),
+    groups: z
+      .array(identityName('a group name'), { error: 'expected a list of group names' })
+      .optional(),
+  })
+  .refine((rule) => (rule.users?.length ?? 0) + (rule.groups?.length ?? 0) > 0, {
+    error: 'expected users or groups (a rule that names no one would hide the cluster from all)',
+  });
+
 /**
  * Who may use the dashboard. The token itself never appears here: only where to read it (a
  * mounted Secret file or an environment variable), so the file can live in a ConfigMap.
  */
 const accessSchema = z
   .strictObject({
-    mode: z.enum(['token', 'proxy', 'oidc', 'none']).default('none'),
+    mode: z.enum(['token', 'proxy', 'oidc', 'kubernetes', 'none']).default('none'),
     tokenFile: nonEmpty('a path to a file holding the access token').optional(),
     tokenEnv: nonEmpty('the name of an environment variable holding the access token').optional(),
     proxy: accessProxySchema.optional(),
+    kubernetes: accessKubernetesSchema.optional(),
     oidc: accessOidcField,
+    clusters: z
+      .record(z.string(), clusterRuleSchema, {
+        error: 'expected a mapping of cluster ids to { users, groups }',
+      })
+      .optional(),
   })
   .superRefine((access, context) => {
     const hasFile = access.tokenFile !== undefined;
@@ -330,7 +370,27 @@ const accessSchema = z
         message: `applies to mode oidc only (mode is ${access.mode})`,
       });
     }
+    if (access.mode !== 'kubernetes' && access.kubernetes !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['kubernetes'],
+        message: `applies to mode kubernetes only (mode is ${access.mode})`,
+      });
+    }
+    if (access.clusters !== undefined && !MODES_WITH_GROUPS.has(access.mode)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['clusters'],
+        message:
+          access.mode === 'kubernetes'
+            ? 'does not apply to mode kubernetes: RBAC decides who sees each cluster (a SubjectAccessReview: may the user get pods in its namespace?)'
+            : `applies to modes whose users have a name and groups (proxy, oidc), not ${access.mode}`,
+      });
+    }
   });
+
+/** The modes whose users carry a name and groups, so `access.clusters` rules can apply. */
+const MODES_WITH_GROUPS = new Set<string>(['proxy', 'oidc']);
 
 /**
  * The token must never be written into the YAML: a field that looks like it is refused with a
@@ -378,6 +438,16 @@ export const configFileSchema = z
   })
   .superRefine((config, context) => {
     const seen = new Map<string, number>();
+    const ids = new Set(config.clusters.map((cluster) => cluster.id));
+    for (const id of Object.keys(config.access?.clusters ?? {})) {
+      if (!ids.has(id)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['access', 'clusters', id],
+          message: `no cluster has the id "${id}" (expected one of ${[...ids].join(', ')})`,
+        });
+      }
+    }
     config.clusters.forEach((cluster, index) => {
       const first = seen.get(cluster.id);
       if (first !== undefined) {

@@ -53,8 +53,15 @@ export const sandboxActionSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('heal') }),
 ]);
 
-/** `POST /api/sandbox`: one control action, forwarded to the sandbox's control API. */
-export async function sandboxAction(configPath: string, body: unknown): Promise<{ ok: true }> {
+/**
+ * `POST /api/sandbox`: one control action, forwarded to the sandbox's control API. `onParsed`
+ * learns which action it is once the body passed the schema (the audit line names it).
+ */
+export async function sandboxAction(
+  configPath: string,
+  body: unknown,
+  onParsed: (action: SandboxActionRequest['action']) => void = () => undefined,
+): Promise<{ ok: true }> {
   const parsed = sandboxActionSchema.safeParse(body);
   if (!parsed.success) {
     throw new BeamscopeError(
@@ -66,6 +73,7 @@ export async function sandboxAction(configPath: string, body: unknown): Promise<
   const client = await sandboxOf(configPath);
   if (!client) throw unavailable();
   const action: SandboxActionRequest = parsed.data;
+  onParsed(action.action);
   switch (action.action) {
     case 'scale':
       await client.call('POST', '/scale', { replicas: action.replicas });

@@ -16,6 +16,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   bad_request: 400,
   cluster_not_found: 404,
   node_not_found: 404,
+  event_not_found: 404,
   // The server does not run on the sandbox: there is no such resource here.
   sandbox_unavailable: 404,
   // auth (answered by the gate before any route; listed so the table is whole)
@@ -84,6 +85,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   sandbox_running: 409,
   pod_not_running: 409,
   pods_not_ready: 409,
+  rbac_object_not_found: 404,
   sandbox_not_running: 503,
   runtime_not_attached: 503,
   not_supported: 501,

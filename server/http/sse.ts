@@ -1,13 +1,17 @@
 import 'server-only';
 
+import type { ClusterState } from '@/lib/cluster-state';
+import { compactState } from '@/lib/peer-wire';
+
 import type { CollectorMessage } from '../collector/collector';
+import { peersForm, type PeersForm } from './peers-param';
 
 /** What an event stream reads from: a collector, or anything with the same three calls. */
 export interface EventStreamSource {
   /** The source's run; event ids are `<epoch>-<seq>`, so ids of an earlier run are not resumed. */
   readonly epoch: string;
   /** The current state; serialized whole as the `snapshot` event. Must carry its `seq`. */
-  snapshot(): { seq: number };
+  snapshot(): { seq: number; state?: ClusterState };
   /** The messages after `seq`, or null when the gap is too old to replay. */
   messagesSince(seq: number): CollectorMessage[] | null;
   /** Every message from now on; returns the unsubscribe function. */
@@ -36,6 +40,8 @@ export interface EventStreamOptions {
    * counted: it is as large as the state, however fast the client.
    */
   maxQueuedBytes?: number;
+  /** Peer lists whole (the default) or relative to each node's partition (`lib/peer-wire.ts`). */
+  peers?: PeersForm;
   /** The `retry:` the browser waits before reconnecting, ms; default 2000. */
   retryMs?: number;
   onEnd?: (reason: EventStreamEnd) => void;
@@ -80,11 +86,22 @@ export function formatEvent(event: string, id: string, data: unknown): string {
 }
 
 /** The SSE text of one collector message of the run `epoch`. */
-export function formatMessage(message: CollectorMessage, epoch: string): string {
+export function formatMessage(
+  message: CollectorMessage,
+  epoch: string,
+  peers: PeersForm = 'full',
+): string {
   const id = eventId(epoch, message.seq);
-  return message.type === 'delta'
-    ? formatEvent('delta', id, { seq: message.seq, delta: message.delta })
-    : formatEvent('timeline', id, message.event);
+  if (message.type === 'timeline') return formatEvent('timeline', id, message.event);
+  const delta = peers === 'compact' ? (message.compact ?? message.delta) : message.delta;
+  return formatEvent('delta', id, { seq: message.seq, delta });
+}
+
+/** The `snapshot` event's data in the form asked for. */
+function snapshotData(snapshot: { seq: number; state?: ClusterState }, peers: PeersForm): unknown {
+  return peers === 'compact' && snapshot.state
+    ? { ...snapshot, state: compactState(snapshot.state) }
+    : snapshot;
 }
 
 /**
@@ -158,7 +175,7 @@ export function openEventStream(
           if (replaying) pending.push(message);
           else if (message.seq > lastSent) {
             lastSent = message.seq;
-            send(formatMessage(message, source.epoch));
+            send(formatMessage(message, source.epoch, options.peers));
           }
         });
 
@@ -171,18 +188,22 @@ export function openEventStream(
           for (const message of missed) {
             if (message.seq <= lastSent) continue;
             lastSent = message.seq;
-            first += formatMessage(message, source.epoch);
+            first += formatMessage(message, source.epoch, options.peers);
           }
         } else {
           const snapshot = source.snapshot();
           lastSent = snapshot.seq;
-          first += formatEvent('snapshot', eventId(source.epoch, snapshot.seq), snapshot);
+          first += formatEvent(
+            'snapshot',
+            eventId(source.epoch, snapshot.seq),
+            snapshotData(snapshot, options.peers ?? 'full'),
+          );
         }
         replaying = false;
         for (const message of pending) {
           if (message.seq <= lastSent) continue;
           lastSent = message.seq;
-          first += formatMessage(message, source.epoch);
+          first += formatMessage(message, source.epoch, options.peers);
         }
         firstChunk = encoder.encode(first);
         sendBytes(firstChunk);
@@ -217,6 +238,7 @@ export function eventStreamResponse(
     ...options,
     // EventSource sends the header on reconnect; a query parameter lets a fresh page resume.
     lastEventId: request.headers.get('last-event-id') ?? url.searchParams.get('lastEventId'),
+    peers: peersForm(url.searchParams),
     signal: request.signal,
   });
   return new Response(stream, { headers: EVENT_STREAM_HEADERS });

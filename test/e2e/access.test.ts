@@ -436,6 +436,41 @@ describe('dashboard access', () => {
     });
   });
 
+  describe('mode token: sign-out', () => {
+    it('ends the session on the server from the page, so a copy of the cookie is refused too', async () => {
+      const tokenFile = join(dirname(sandbox.config), 'access-token-sign-out');
+      await writeFile(tokenFile, `${TOKEN}\n`);
+      const server = await startServer(
+        await configWith(sandbox, 'token-sign-out.yaml', { mode: 'token', tokenFile }),
+      );
+      started.push(server);
+      const { browser: own, close } = await launchChromium();
+      try {
+        const page = await own.newPage();
+        await page.goto(`${server.url}/sign-in`);
+        await page.locator('input[name="token"]').fill(TOKEN);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByTestId('dashboard').waitFor({ timeout: 15_000 });
+        const [session] = await page.context().cookies();
+        const cookie = `${session!.name}=${session!.value}`;
+        expect((await send(`${server.url}/api/clusters`, { headers: { cookie } })).status).toBe(
+          200,
+        );
+        await page.getByTestId('sign-out').click();
+        await page.getByTestId('signed-out').waitFor({ timeout: 15_000 });
+        expect(await page.context().cookies()).toEqual([]);
+        expect((await send(`${server.url}/api/clusters`, { headers: { cookie } })).status).toBe(
+          401,
+        );
+        expect(server.output()).toContain(
+          'beamscope: audit: action=sign-out outcome=allowed who=token from=127.0.0.1',
+        );
+      } finally {
+        await close();
+      }
+    }, 120_000);
+  });
+
   describe('mode proxy', () => {
     let server: Server;
 

@@ -191,6 +191,34 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
     await expect.poll(() => view.graphGroups()).toBe(2);
     await expect.poll(() => view.graphMembers('unclustered').count()).toBe(2);
     await expect.poll(() => view.timelineEvents('partition_detected').count()).toBeGreaterThan(0);
+    // One event for the split, which opens to its sides and the links that went down between
+    // them, fetched from the server only now.
+    const details = await view.openTimelineEvent('partition_detected');
+    await expect
+      .poll(() => details.locator('[data-testid="event-side"]').count())
+      .toBeGreaterThanOrEqual(2);
+    // Each side lists every one of its nodes, as many as its size says.
+    const sides = await details
+      .locator('[data-testid="event-side"]')
+      .evaluateAll((items) =>
+        items.map((item) => [
+          Number(item.getAttribute('data-size')),
+          item.textContent?.match(/myapp@/g)?.length,
+        ]),
+      );
+    for (const [size, named] of sides) expect(named).toBe(size);
+    await expect
+      .poll(() => details.locator('[data-testid="event-link"]').count())
+      .toBeGreaterThan(0);
+    expect(await details.locator('[data-testid="event-link"]').first().textContent()).toMatch(
+      /^myapp@127\.0\.0\.\d+ — myapp@127\.0\.0\.\d+$/,
+    );
+    await view
+      .timelineEvents('partition_detected')
+      .first()
+      .locator('[data-testid="timeline-expand"]')
+      .click();
+    await expect.poll(() => details.count()).toBe(0);
     await view.screenshot('dashboard-partitioned');
     await page.emulateMedia({ colorScheme: 'dark' });
     await view.screenshot('dashboard-partitioned-dark');

@@ -15,6 +15,14 @@ import {
   type RunningDashboard,
   type RunningSandbox,
 } from './support/app';
+import {
+  bindPodReader,
+  createAccount,
+  grantReviews,
+  kubernetesModeConfig,
+  sandboxNamespace,
+  type Account,
+} from './support/kubernetes-access';
 import { signInAtProvider, startOidcProvider, type RunningProvider } from './support/oidc-provider';
 
 interface SandboxPod {
@@ -249,6 +257,110 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     expect([...corpus.keys()].some((source) => source.startsWith('bundle '))).toBe(true);
 
     const secrets = { cookie, token, session };
+    const leaks = Object.entries(secrets).flatMap(([name, secret]) =>
+      [...corpus]
+        .filter(([, text]) => forms(secret).some((form) => text.includes(form)))
+        .map(([source]) => `${name} in ${source}`),
+    );
+    expect(leaks).toEqual([]);
+  });
+});
+
+/**
+ * The same scan in access mode kubernetes: a user's own Kubernetes token (as a Bearer and through
+ * the sign-in form), beamscope's service account token (which makes the TokenReviews — whose
+ * answers echo the token reviewed), the session cookie and the Erlang cookie appear in no
+ * response, page, log or bundle, refusals and sign-out included.
+ */
+describe('Kubernetes tokens never leave the server', () => {
+  let sandbox: RunningSandbox;
+  let dashboard: RunningDashboard;
+  let alice: Account;
+  let cookie: string;
+  let session = '';
+  const stops: Array<() => Promise<void>> = [];
+  const corpus = new Map<string, string>();
+  const add = (source: string, text: string) => {
+    corpus.set(source, (corpus.get(source) ?? '') + text);
+  };
+  const get = async (path: string, headers: Record<string, string>, label = path) => {
+    const response = await fetch(`${dashboard.url}${path}`, { headers, redirect: 'manual' });
+    add(
+      `GET ${label}`,
+      `${response.status} ${JSON.stringify([...response.headers])}\n${await response.text()}`,
+    );
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(2);
+    stops.push(() => sandbox.stop());
+    cookie = (await readFile(join(dirname(sandbox.config), 'cookie'), 'utf8')).trim();
+    await grantReviews(sandbox);
+    alice = await createAccount(sandbox, 'alice');
+    await bindPodReader(sandbox, await sandboxNamespace(sandbox), 'alice-sandbox', 'alice');
+    dashboard = await startDashboard(await kubernetesModeConfig(sandbox, 60));
+    stops.push(() => dashboard.stop());
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+
+  it('collects every answer, page and log line of a sign-in, a session and a sign-out', async () => {
+    const bearer = { authorization: `Bearer ${alice.token}` };
+    for (const path of [
+      '/api/clusters',
+      '/api/clusters/sandbox',
+      '/api/clusters/staging',
+      '/api/metrics',
+      '/api/sandbox',
+      '/clusters/sandbox',
+      '/clusters/staging',
+    ]) {
+      await get(path, bearer);
+      await get(path, {}, `${path} (no token)`);
+    }
+    // Two wrong tokens only: five in a minute would rate limit this address's sign-in below.
+    for (const path of ['/api/clusters', '/clusters/sandbox']) {
+      await get(
+        path,
+        { authorization: `Bearer ${alice.token.slice(0, -2)}xx` },
+        `${path} (wrong token)`,
+      );
+    }
+    const { browser, close } = await launchChromium();
+    stops.push(close);
+    const page = await browser.newPage();
+    await page.goto(dashboard.url);
+    add('sign-in page', await page.content());
+    await page.locator('input[name="token"]').fill(alice.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('dashboard').waitFor({ timeout: 15_000 });
+    session = (await page.context().cookies())[0]?.value ?? '';
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    add('DOM html', await page.content());
+    add('DOM text', await page.locator('body').innerText());
+    const withSession = { cookie: `__Host-beamscope-session=${session}` };
+    await get('/api/clusters/sandbox', withSession, '/api/clusters/sandbox (session)');
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('signed-out').waitFor({ timeout: 15_000 });
+    add('signed-out page', await page.content());
+    await get('/api/clusters', withSession, '/api/clusters (after sign-out)');
+    add('server output', dashboard.output());
+    for (const file of await filesUnder(join(dirname(serverJs), '.next', 'static'))) {
+      add(`bundle ${file}`, await readFile(file, 'utf8'));
+    }
+  }, 120_000);
+
+  it('found the Kubernetes tokens, the session and the cookie nowhere', () => {
+    // Not vacuous: signed in, the API answered with the cluster, and then refused the old session.
+    expect(session).toMatch(/^k1\./);
+    expect(corpus.get('GET /api/clusters/sandbox (session)')).toMatch(/^200 .*myapp/s);
+    expect(corpus.get('GET /api/clusters (after sign-out)')).toMatch(/^401 /);
+    expect(corpus.get('GET /api/clusters (wrong token)')).toMatch(/^401 /);
+    expect(corpus.get('sign-in page')).toContain('Kubernetes token');
+    expect(corpus.get('server output')).toContain('beamscope: audit: action=sign-out');
+    const secrets = { aliceToken: alice.token, beamscopeToken: sandbox.token, session, cookie };
     const leaks = Object.entries(secrets).flatMap(([name, secret]) =>
       [...corpus]
         .filter(([, text]) => forms(secret).some((form) => text.includes(form)))

@@ -21,7 +21,9 @@ import { generateCertificates } from '../certs';
 import { SandboxCluster } from './cluster';
 import type { PodRuntime, SandboxControl } from './cluster/sandbox-control';
 import { createHandler } from './apiserver';
+import { RbacStore } from './rbac';
 import { ObjectStore } from './store';
+import type { AccountUser } from './apiserver/context';
 
 export type {
   ContainerExit,
@@ -85,6 +87,11 @@ export interface EmulatedApi {
   podToken: string;
   namespace: string;
   control: SandboxControl;
+  /**
+   * Roles, ClusterRoles and bindings: they decide SubjectAccessReviews, who may create reviews,
+   * and what accounts may read (the control surface's `/_sandbox/rbac` writes the same store).
+   */
+  rbac: RbacStore;
   /** Closes the server and every open watch; the objects and the pods' lifecycles go on. */
   stop(): Promise<void>;
   /** Listens again on the same port after stop(), with the same objects. */
@@ -123,6 +130,8 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
   const allTokens = { ...tokens, [podToken]: podUser };
 
   const store = new ObjectStore(options.historyLimit);
+  const rbac = new RbacStore();
+  const accounts = new Map<string, AccountUser>();
   let closeWatches: (mode: 'reset' | 'close') => void = () => {};
   const cluster = new SandboxCluster(store, {
     namespace,
@@ -142,6 +151,8 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     cluster,
     namespace,
     tokens: allTokens,
+    accounts,
+    rbac,
     podUser,
     onStopRequested: options.onStopRequested,
     onOutage: (ms, during) => outage(ms, during),
@@ -255,6 +266,7 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     podToken,
     namespace,
     control: cluster,
+    rbac,
     async stop() {
       // Stopping for good: a scheduled restart after an outage must not listen again.
       cancelOutage();

@@ -95,6 +95,16 @@ export class DashboardPage {
     return this.page.getByTestId('link-state');
   }
 
+  /**
+   * Opens the newest summary event of `kind` (a partition, a mass join) and returns its lists, as
+   * fetched from the server on opening.
+   */
+  async openTimelineEvent(kind: string): Promise<Locator> {
+    const event = this.timelineEvents(kind).first();
+    await event.locator('[data-testid="timeline-expand"]').click();
+    return event.locator('[data-testid="event-details"]');
+  }
+
   timelineEvents(kind?: string): Locator {
     return this.page.locator(
       kind

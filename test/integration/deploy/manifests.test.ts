@@ -277,3 +277,82 @@ describe('deploy/kubernetes/networkpolicy.yaml (the example, once added to the r
     expect(epmd.to.every((peer: any) => peer.podSelector && !peer.ipBlock)).toBe(true);
   });
 });
+
+describe('deploy/kubernetes/components/access-review (mode kubernetes, once added as a component)', () => {
+  let rendered: K8sObject[];
+
+  beforeAll(async () => {
+    const copy = join(scratch, 'with-access-review');
+    await cp(base, copy, { recursive: true });
+    const kustomization = join(copy, 'kustomization.yaml');
+    await writeFile(
+      kustomization,
+      `${await readFile(kustomization, 'utf8')}\ncomponents:\n  - components/access-review\n`,
+    );
+    rendered = await kustomize(copy);
+  });
+
+  it('adds exactly a ClusterRole to create TokenReviews and SubjectAccessReviews, nothing more', () => {
+    const added = rendered
+      .map((object) => object.kind)
+      .filter((kind) => !objects.some((object) => object.kind === kind));
+    expect(added.sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+    const role = rendered.find((object) => object.kind === 'ClusterRole')!;
+    const granted = role.rules
+      .flatMap((rule: any) =>
+        (rule.apiGroups as string[]).flatMap((group) =>
+          (rule.resources as string[]).flatMap((resource) =>
+            (rule.verbs as string[]).map((verb) => `${group}/${resource}:${verb}`),
+          ),
+        ),
+      )
+      .sort();
+    expect(granted).toEqual([
+      'authentication.k8s.io/tokenreviews:create',
+      'authorization.k8s.io/subjectaccessreviews:create',
+    ]);
+    // The namespaced read Role is unchanged.
+    expect(rendered.find((object) => object.kind === 'Role')).toEqual(one('Role'));
+  });
+
+  it("binds it to beamscope's service account in the install's namespace", () => {
+    const binding = rendered.find((object) => object.kind === 'ClusterRoleBinding')!;
+    const account = one('ServiceAccount');
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: rendered.find((object) => object.kind === 'ClusterRole')!.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      {
+        kind: 'ServiceAccount',
+        name: account.metadata.name,
+        namespace: account.metadata.namespace,
+      },
+    ]);
+  });
+
+  it('drops the shared access token from the pod, and the config takes mode kubernetes', async () => {
+    const pod = rendered.find((object) => object.kind === 'Deployment')!.spec.template.spec;
+    expect(pod.volumes.map((volume: any) => volume.secret?.secretName)).not.toContain(
+      'beamscope-access-token',
+    );
+    expect(pod.containers[0].volumeMounts.map((mount: any) => mount.mountPath)).not.toContain(
+      '/var/run/secrets/beamscope/token',
+    );
+    // The cookie's Secret is still mounted: the component changes access only.
+    expect(pod.volumes.map((volume: any) => volume.secret?.secretName)).toContain(
+      'myapp-erlang-cookie',
+    );
+    // The ConfigMap's file with access switched to mode kubernetes, as docs/deploy.md says.
+    const configMap = rendered.find((object) => object.kind === 'ConfigMap')!;
+    const text = configMap.data['beamscope.yaml'] as string;
+    const file = join(scratch, 'kubernetes-mode.yaml');
+    await writeFile(
+      file,
+      text.replace(/access:\n(?:[ \t]+.*\n|\s*\n)+/, 'access:\n  mode: kubernetes\n'),
+    );
+    const loaded = await loadConfig(file, {});
+    expect(loaded.access).toEqual({ mode: 'kubernetes', kubernetes: { cacheSeconds: 60 } });
+  });
+});

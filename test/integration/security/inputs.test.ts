@@ -104,8 +104,9 @@ describe('read-only by construction: page search parameters and request bodies',
       }
     }
     expect(Object.fromEntries(search)).toEqual({
-      // The no-JavaScript sign-in path: where to go after, and why the last attempt failed.
-      'app/sign-in/page.tsx': ['error', 'next', 'retry'],
+      // The no-JavaScript sign-in path: where to go after, and why the last attempt failed;
+      // `out`: the sign-out just happened (the page says so).
+      'app/sign-in/page.tsx': ['error', 'next', 'out', 'retry'],
     });
     expect(Object.fromEntries(path)).toEqual({ 'app/clusters/[id]/page.tsx': ['id'] });
     for (const name of [...search.values(), ...path.values()].flat())
@@ -161,7 +162,7 @@ describe('read-only by construction: page search parameters and request bodies',
     // its own fields (read-only.test.ts shows unknown ones are dropped).
     const sandboxRoute = await read('app/api/sandbox/route.ts');
     expect(sandboxRoute).toMatch(
-      /const body: unknown = await request\.json\(\)\.catch\(\(\) => null\);\s*return json\(await sandboxAction\(runtime\.config\.sourcePath, body\)\);/,
+      /const body: unknown = await request\.json\(\)\.catch\(\(\) => null\);\s*const result = await sandboxAction\(runtime\.config\.sourcePath, body, /,
     );
     expect([...sandboxRoute.matchAll(/\bbody\b/g)].length).toBe(2);
     expect(await read('server/http/dashboard.ts')).toMatch(

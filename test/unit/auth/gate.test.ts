@@ -43,6 +43,7 @@ describe('open paths', () => {
       '/api/healthz',
       '/sign-in',
       '/api/session',
+      '/api/session/end',
       '/icon.svg',
       '/_next/static/chunks/a.js',
     ])
@@ -98,13 +99,17 @@ describe('token mode', () => {
 
   it('lets the Bearer token through, and a session issued by a sign-in', async () => {
     const headers = fromPeer('10.0.0.2', { authorization: `Bearer ${TOKEN}` });
-    expect(await gate.authorize({ headers, sessionCookie: undefined })).toEqual({ allowed: true });
+    expect(await gate.authorize({ headers, sessionCookie: undefined })).toEqual({
+      allowed: true,
+      principal: { subject: 'token', name: 'token', groups: [] },
+    });
     const result = await gate.signIn(TOKEN, '10.0.0.2');
     expect(result.ok).toBe(true);
     const cookie = result.ok ? result.cookie : '';
     expect(cookie).not.toContain(TOKEN);
     expect(await gate.authorize({ headers: fromPeer('10.0.0.2'), sessionCookie: cookie })).toEqual({
       allowed: true,
+      principal: { subject: 'token', name: 'token', groups: [] },
     });
   });
 
@@ -142,6 +147,7 @@ describe('token file rotation', () => {
     const cookie = signedIn.ok ? signedIn.cookie : '';
     expect(await gate.authorize({ headers: fromPeer('10.1.0.1'), sessionCookie: cookie })).toEqual({
       allowed: true,
+      principal: { subject: 'token', name: 'token', groups: [] },
     });
     await writeFile(file, 'a-rotated-token-of-enough-length\n');
     now = 5000;
@@ -167,7 +173,7 @@ describe('proxy mode', () => {
         headers: fromPeer('10.4.5.6', { 'x-forwarded-user': 'ada' }),
         sessionCookie: undefined,
       }),
-    ).toEqual({ allowed: true, identity: 'ada' });
+    ).toEqual({ allowed: true, principal: { subject: 'proxy:ada', name: 'ada', groups: [] } });
   });
 
   it('refuses it from any other address, and a trusted proxy that names no one', async () => {

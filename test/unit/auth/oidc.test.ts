@@ -159,7 +159,11 @@ describe('reading who signed in from the claims', () => {
 });
 
 describe('OIDC sessions', () => {
-  const principal = { subject: 'oidc:ada@example.com', groups: ['team-a'] };
+  const principal = {
+    subject: 'oidc:ada@example.com',
+    name: 'ada@example.com',
+    groups: ['team-a'],
+  };
 
   it('keeps who signed in behind a signed cookie, until sign-out ends it', () => {
     const sessions = new OidcSessions(new SessionSigner(Buffer.alloc(32, 1)));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { BeamscopeError } from '@/server/errors';
+import { PEER_LIST_HARD_CAP, PeerLists, peerListCap, probedSide } from '@/server/collector/report';
 import {
   Atom,
   Charlist,
@@ -11,6 +12,7 @@ import {
   tuple,
   type Term,
 } from '@/server/erlang/codec/terms';
+import { blankSide } from '@/lib/state-builder';
 import { erlangError } from '@/server/erlang/errors';
 import {
   elixirRegistryLookupProbe,
@@ -34,6 +36,7 @@ import {
 } from '@/server/erlang/probes';
 
 const pid = (node: string, id: number) => new Pid(atom(node), id, 0, 1);
+const side = (node: string) => blankSide(node, { status: 'connected', since: 1 });
 const bin = (text: string) => Buffer.from(text, 'utf8');
 
 describe('probe parsers', () => {
@@ -199,6 +202,38 @@ function healthyNode(overrides: Record<string, Handler> = {}) {
     ...overrides,
   });
 }
+
+describe('an absurd peer list', () => {
+  it('is capped at the node reply and flagged on the member, never expanded into the mesh', async () => {
+    // A broken or hostile node of a 3-node cluster claims 50,000 connected nodes.
+    const claimed = Array.from({ length: 50_000 }, (_, index) => atom(`ghost${index}@10.9.0.1`));
+    const { rpc } = healthyNode({
+      'erlang:nodes': ([kind]) => (isAtomNamed(kind, 'visible') ? claimed : []),
+    });
+    const cap = peerListCap(3);
+    expect(cap).toBe(70);
+    const report = await runProbes(rpc, { listCap: cap });
+    expect(report.connectedNodes).toMatchObject({ count: 50_000, truncated: true });
+    expect(report.connectedNodes?.nodes).toHaveLength(cap);
+
+    const node = 'a@127.0.0.1';
+    const before = side(node);
+    const sees = new PeerLists().sees(node, null, report.connectedNodes!.nodes);
+    const after = probedSide(before, report, 20, sees);
+    expect(after.sees).toHaveLength(cap);
+    expect(after.probeError).toBe(
+      'reported 50,000 connected nodes, far more than the cluster holds: kept the first 70',
+    );
+    // A whole list is not flagged.
+    const whole = await runProbes(healthyNode().rpc, { listCap: cap });
+    expect(probedSide(before, whole, 20, ['b@127.0.0.1']).probeError).toBeNull();
+  });
+
+  it('is capped at a hard limit whatever the cluster claims to be', () => {
+    expect(peerListCap(2000)).toBe(4064);
+    expect(peerListCap(1_000_000)).toBe(PEER_LIST_HARD_CAP);
+  });
+});
 
 describe('runProbes', () => {
   it('reports the node and its registries', async () => {

@@ -7,7 +7,7 @@ import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { Collector } from '@/server/collector/collector';
 import type { ClusterConfig } from '@/server/config';
 import { BeamscopeError } from '@/server/errors';
-import { nodeDetails, registryLookup } from '@/server/http/cluster-api';
+import { eventDetails, nodeDetails, registryLookup } from '@/server/http/cluster-api';
 import { errorResponse } from '@/server/http/responses';
 import { parseLastEventId } from '@/server/http/sse';
 import type { KubernetesSourceEvents } from '@/server/kubernetes/source';
@@ -18,7 +18,8 @@ import { FuzzTarget, timeoutFor } from './support';
 
 /**
  * HTTP query parameters and path segments → a value or a 4xx, never a 5xx. The cases call what
- * the route handlers call (registryLookup, nodeDetails, runtime.cluster, parseLastEventId, and
+ * the route handlers call (registryLookup, nodeDetails, eventDetails, runtime.cluster,
+ * parseLastEventId, and
  * errorResponse for the status), not the handlers over sockets: a request through the
  * standalone server costs ~1 ms, which a million cases cannot afford, and the handlers add
  * nothing between the URL and these functions but `await context.params`.
@@ -30,6 +31,7 @@ const RUNS = target.split({
   nodes: 30,
   clusterIds: 10,
   lastEventIds: 15,
+  eventDetails: 15,
 });
 
 /** A Kubernetes side with a fixed member list: the collector's source seam. */
@@ -247,6 +249,58 @@ describe(`HTTP parameter fuzzing (${target.requested} cases)`, () => {
       expect(statuses.get(404)).toBeGreaterThan(0);
     },
     timeoutFor(RUNS.clusterIds, 0.3),
+  );
+
+  it(
+    'events/{seq}: any path segment and query is a summary event with its lists, or a 4xx error',
+    () => {
+      // A cluster whose 20 pods appear at once: one summary event whose lists the server holds.
+      const members: KubernetesMember[] = [];
+      const source = new FakeSource(members);
+      const scaled = new Collector({
+        clusterId: 'test',
+        localNode: 'beamscope@127.0.0.1',
+        source,
+        manager: null,
+        pollIntervalMs: 60_000,
+      }).start();
+      try {
+        members.push(...Array.from({ length: 20 }, (_, i) => pod(`10.0.1.${i + 1}`)));
+        source.emit('members', members);
+        scaled.flush();
+        const held = String(scaled.snapshot().timeline[0]!.seq);
+        const cluster = { collector: scaled, config: CONFIG };
+        const statuses = new Map<string | number, number>();
+        const seqLike = fc.oneof(
+          hostileString,
+          fc.constant(held),
+          fc.nat().map(String),
+          fc.bigInt().map(String),
+        );
+        const query = fc.oneof(
+          hostileString,
+          fc
+            .tuple(fc.oneof(fc.integer(), hostileString), fc.oneof(fc.integer(), hostileString))
+            .map(([offset, limit]) => `offset=${offset}&limit=${limit}`),
+          fc.constant(''),
+        );
+        target.check('events/{seq}', RUNS.eventDetails, [seqLike, query], (seq, raw) => {
+          const outcome = valueOr4xxSync(() => {
+            const details = eventDetails(cluster, seq, new URLSearchParams(raw));
+            const items = details.members?.items.length ?? -1;
+            if (items < 0 || items > 10_000) throw new Error(`${items} members`);
+            return details;
+          });
+          statuses.set(outcome, (statuses.get(outcome) ?? 0) + 1);
+        });
+        expect(statuses.get('value')).toBeGreaterThan(0);
+        expect(statuses.get(404)).toBeGreaterThan(0);
+        expect(statuses.get(400)).toBeGreaterThan(0);
+      } finally {
+        scaled.stop();
+      }
+    },
+    timeoutFor(RUNS.eventDetails, 0.4),
   );
 
   it(

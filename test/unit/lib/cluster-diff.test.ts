@@ -110,18 +110,55 @@ describe('diffClusterStates', () => {
     ]);
   });
 
-  it('tells a partition naming both sides, and its heal', () => {
+  it('tells a partition as one event naming both sides and the links between them, and its heal', () => {
     const pods = [pod(ip(1)), pod(ip(2)), pod(ip(3))];
     const whole = stateOf(pods, fullMesh([1, 2, 3]));
     const split = stateOf(pods, [side(n(1), []), side(n(2), [n(3)]), side(n(3), [n(2)])]);
     const events = diffClusterStates(whole, split);
-    expect(kinds(events)).toEqual(['link_down', 'link_down', 'partition_detected']);
-    expect(events[2]?.sides).toEqual([[n(2), n(3)], [n(1)]]);
-    expect(events[2]?.message).toContain(`[${n(2)}, ${n(3)}] | [${n(1)}]`);
+    // The two links that went down are the partition's, told inside it.
+    expect(kinds(events)).toEqual(['partition_detected']);
+    expect(events[0]).toMatchObject({
+      sides: [
+        { count: 2, sample: [n(2), n(3)] },
+        { count: 1, sample: [n(1)] },
+      ],
+      sideCount: 2,
+      links: {
+        count: 2,
+        sample: [
+          [n(1), n(2)],
+          [n(1), n(3)],
+        ],
+      },
+      expandable: true,
+    });
+    expect(events[0]?.message).toBe(
+      `partition detected: [${n(2)}, ${n(3)}] | [${n(1)}], 2 links down`,
+    );
 
     const healed = diffClusterStates(split, whole);
-    expect(kinds(healed)).toEqual(['link_up', 'link_up', 'partition_healed']);
-    expect(healed[2]?.sides).toEqual([[n(2), n(3)], [n(1)]]);
+    expect(kinds(healed)).toEqual(['partition_healed']);
+    expect(healed[0]?.sides).toEqual(events[0]?.sides);
+    expect(healed[0]?.message).toBe(
+      `partition healed: [${n(2)}, ${n(3)}] | [${n(1)}] rejoined, 2 links up`,
+    );
+  });
+
+  it('tells a single link going down or up as one event naming it', () => {
+    const pods = [pod(ip(1)), pod(ip(2)), pod(ip(3))];
+    const whole = stateOf(pods, fullMesh([1, 2, 3]));
+    const cut = stateOf(pods, [side(n(1), [n(3)]), side(n(2), [n(3)]), side(n(3), [n(1), n(2)])]);
+    expect(diffClusterStates(whole, cut)).toEqual([
+      {
+        kind: 'link_down',
+        severity: 'warning',
+        message: `link ${n(1)} — ${n(2)} is down`,
+        link: [n(1), n(2)],
+      },
+    ]);
+    expect(diffClusterStates(cut, whole)).toEqual([
+      expect.objectContaining({ kind: 'link_up', link: [n(1), n(2)] }),
+    ]);
   });
 
   it('does not call a node that dies or starts a partition', () => {

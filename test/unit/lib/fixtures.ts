@@ -1,3 +1,4 @@
+import type { MeshBuilder } from '@/lib/mesh';
 import { buildClusterState } from '@/lib/state-builder';
 import type { BeamSide, ClusterState, RegistryCount } from '@/lib/cluster-state';
 import type { KubernetesMember } from '@/lib/members';
@@ -59,15 +60,23 @@ export function fullMesh(indexes: number[]): BeamSide[] {
   return indexes.map((i) => side(n(i), indexes.filter((j) => j !== i).map(n)));
 }
 
-/** A state from pods (by index) and sides. */
-export function stateOf(pods: KubernetesMember[], sides: BeamSide[], at = 1000): ClusterState {
-  return buildClusterState({
-    clusterId: 'test',
-    at,
-    localNode: 'beamscope@10.0.0.100',
-    kubernetes: { state: 'ok', since: 0 },
-    distribution: { state: 'ok' },
-    kubernetesMembers: pods,
-    beam: new Map(sides.map((entry) => [entry.node, entry])),
-  });
+/** A state from pods (by index) and sides; `meshes` to share one builder between states. */
+export function stateOf(
+  pods: KubernetesMember[],
+  sides: BeamSide[],
+  at = 1000,
+  meshes?: MeshBuilder,
+): ClusterState {
+  return buildClusterState(
+    {
+      clusterId: 'test',
+      at,
+      localNode: 'beamscope@10.0.0.100',
+      kubernetes: { state: 'ok', since: 0 },
+      distribution: { state: 'ok' },
+      kubernetesMembers: pods,
+      beam: new Map(sides.map((entry) => [entry.node, entry])),
+    },
+    meshes,
+  );
 }

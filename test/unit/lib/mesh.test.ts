@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { buildMesh, hasLink, MeshBuilder, meshLinks, partitionsOf } from '@/lib/mesh';
+import { buildMesh, hasLink, isWholeMesh, MeshBuilder, meshLinks, partitionsOf } from '@/lib/mesh';
 import { compareNames } from '@/lib/names';
 
 describe('buildMesh', () => {
@@ -124,5 +124,56 @@ describe('partitionsOf', () => {
     );
     expect(backward).toEqual(forward);
     expect(forward[0]).toEqual(['a', 'b']);
+  });
+
+  it('tells a whole mesh from its sizes, and agrees with a walk of the links (property)', () => {
+    const names = Array.from({ length: 6 }, (_, index) => `n${index}@h`);
+    const others = (node: string) => names.filter((name) => name !== node);
+    // Mostly whole meshes, some nodes silent or seeing fewer: the fast path and the walk meet.
+    const view = (node: string) =>
+      fc.oneof(
+        { arbitrary: fc.constant(others(node)), weight: 4 },
+        { arbitrary: fc.subarray(others(node)), weight: 1 },
+        { arbitrary: fc.constant(null), weight: 1 },
+      );
+    const components = (mesh: ReturnType<typeof buildMesh>) => {
+      const seen = new Set<string>();
+      const out: string[][] = [];
+      for (const start of mesh.nodes) {
+        if (seen.has(start)) continue;
+        const group = [start];
+        seen.add(start);
+        for (let index = 0; index < group.length; index += 1) {
+          for (const next of mesh.nodes) {
+            if (!seen.has(next) && hasLink(mesh, group[index]!, next)) {
+              seen.add(next);
+              group.push(next);
+            }
+          }
+        }
+        out.push(group.sort(compareNames));
+      }
+      return out.sort((x, y) => y.length - x.length || compareNames(x[0]!, y[0]!));
+    };
+    let whole = 0;
+    fc.assert(
+      fc.property(fc.tuple(...names.map(view)), (lists) => {
+        const mesh = buildMesh(names.map((node, index) => ({ node, sees: lists[index]! })));
+        if (isWholeMesh(mesh)) whole += 1;
+        expect(partitionsOf(mesh)).toEqual(components(mesh));
+      }),
+      { numRuns: 500 },
+    );
+    // Both paths were taken.
+    expect(whole).toBeGreaterThan(0);
+    expect(whole).toBeLessThan(500);
+  });
+
+  // Millions of names to build: seconds on a busy machine, not a time asserted.
+  it('finds a 2,000-node whole mesh to be one component', { timeout: 60_000 }, () => {
+    const nodes = Array.from({ length: 2000 }, (_, index) => `n${index}@h`);
+    const mesh = buildMesh(nodes.map((node) => ({ node, sees: nodes.filter((n) => n !== node) })));
+    expect(isWholeMesh(mesh)).toBe(true);
+    expect(partitionsOf(mesh)).toEqual([[...nodes].sort(compareNames)]);
   });
 });

@@ -1,17 +1,20 @@
+import { viewableCluster } from '@/server/http/access';
+import { clusterSnapshot } from '@/server/http/cluster-api';
 import { errorResponse, json } from '@/server/http/responses';
 import { getRuntime } from '@/server/runtime';
 
 export const dynamic = 'force-dynamic';
 
-/** One cluster's snapshot. */
+/** One cluster's snapshot (`?peers=compact`: peer lists relative to each node's partition). */
 export async function GET(
-  _request: Request,
+  request: Request,
   context: { params: Promise<{ id: string }> },
 ): Promise<Response> {
   try {
     const { id } = await context.params;
     const runtime = await getRuntime();
-    return json(runtime.cluster(id).snapshot());
+    const cluster = await viewableCluster(request, runtime, id);
+    return json(clusterSnapshot(cluster, new URL(request.url).searchParams));
   } catch (error) {
     return errorResponse(error);
   }

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 
 import type { GuardedResource } from '../cluster/sandbox-control';
 import type { ResourceDefinition } from '../resources';
-import type { HandlerContext } from './context';
+import type { AccountUser, HandlerContext } from './context';
 import {
   HttpError,
   qualifiedName,
@@ -28,18 +28,40 @@ export type Access = 'open' | 'public-info' | 'driver' | 'api';
 /** An authenticated caller. */
 export interface Caller {
   user: string;
+  groups: string[];
   /** The pods' own service account, which the denials set through the control surface spare. */
   exempt: boolean;
+  /** One of the sandbox's own tokens, with the implicit namespace Role (not an account's). */
+  builtIn: boolean;
 }
 
-function authenticate(context: HandlerContext, req: IncomingMessage): string | undefined {
+/** The groups Kubernetes gives a service account's user, or any authenticated user. */
+export function groupsOf(user: string): string[] {
+  const account = /^system:serviceaccount:([^:]+):[^:]+$/.exec(user);
+  return account
+    ? ['system:serviceaccounts', `system:serviceaccounts:${account[1]}`, 'system:authenticated']
+    : ['system:authenticated'];
+}
+
+/** The user a bearer token authenticates as, as a TokenReview reports it; undefined if none. */
+export function userOfToken(
+  context: HandlerContext,
+  token: string,
+): (AccountUser & { builtIn: boolean }) | undefined {
+  // hasOwn: a token spelled like an Object.prototype member must not authenticate.
+  if (Object.hasOwn(context.tokens, token)) {
+    const username = context.tokens[token]!;
+    return { username, uid: '', groups: groupsOf(username), builtIn: true };
+  }
+  const account = context.accounts.get(token);
+  return account ? { ...account, builtIn: false } : undefined;
+}
+
+function authenticate(context: HandlerContext, req: IncomingMessage) {
   const header = req.headers.authorization ?? '';
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const token = match?.[1];
-  // hasOwn: a token spelled like an Object.prototype member must not authenticate.
-  return token !== undefined && Object.hasOwn(context.tokens, token)
-    ? context.tokens[token]
-    : undefined;
+  return token === undefined ? undefined : userOfToken(context, token);
 }
 
 /**
@@ -54,8 +76,9 @@ export function admit(
 ): Caller | undefined {
   if (access === 'open') return undefined;
   if (access === 'public-info' && req.headers.authorization === undefined) return undefined;
-  const user = authenticate(context, req);
-  if (!user) throw new HttpError(unauthorized());
+  const authenticated = authenticate(context, req);
+  if (!authenticated) throw new HttpError(unauthorized());
+  const user = authenticated.username;
   const exempt = user === context.podUser;
   if (access === 'driver') {
     if (exempt) {
@@ -66,22 +89,41 @@ export function admit(
   } else if (context.cluster.tokenRejected && !exempt) {
     throw new HttpError(unauthorized());
   }
-  return { user, exempt };
+  return { user, groups: authenticated.groups, exempt, builtIn: authenticated.builtIn };
 }
 
-/** The sandbox's user holds a namespace Role: get/list/watch in the sandbox namespace only. */
+/**
+ * The sandbox's own users hold a namespace Role: get/list/watch in the sandbox namespace only
+ * (less what the control surface forbids). Accounts hold what the RBAC store grants them.
+ */
 export function mayAccess(
   context: HandlerContext,
   caller: Caller,
   definition: ResourceDefinition,
   verb: string,
   namespace: string | undefined,
+  name?: string,
 ): boolean {
-  return (
+  if (
+    caller.builtIn &&
     namespace === context.namespace &&
     ['get', 'list', 'watch'].includes(verb) &&
     (caller.exempt || !context.cluster.forbidden.has(definition.name as GuardedResource))
-  );
+  ) {
+    return true;
+  }
+  if (caller.builtIn && context.cluster.forbidden.has(definition.name as GuardedResource)) {
+    return false;
+  }
+  return context.rbac.authorize({
+    user: caller.user,
+    groups: caller.groups,
+    verb,
+    group: definition.group,
+    resource: definition.name,
+    namespace,
+    name,
+  }).allowed;
 }
 
 /** The RBAC denial the real authorizer writes, naming the user, verb, resource, group and scope. */

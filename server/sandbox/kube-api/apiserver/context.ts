@@ -3,14 +3,33 @@ import 'server-only';
 // What the API server needs from the emulated API around it.
 
 import type { SandboxCluster } from '../cluster';
+import type { RbacStore } from '../rbac';
 import type { ObjectStore } from '../store';
+
+/** A user as the API authenticates a bearer token to it (a TokenReview's `status.user`). */
+export interface AccountUser {
+  username: string;
+  uid: string;
+  groups: string[];
+}
 
 /** Everything the request handler needs from the emulated API around it. */
 export interface HandlerContext {
   store: ObjectStore;
   cluster: SandboxCluster;
   namespace: string;
+  /**
+   * Bearer token → user name: the sandbox's own tokens (beamscope's and the pods'), which hold the
+   * implicit namespace Role (get/list/watch) besides whatever RBAC grants them.
+   */
   tokens: Record<string, string>;
+  /**
+   * Tokens of the service accounts made through the control surface (people, in the tests):
+   * what they may do is only what the RBAC store grants them.
+   */
+  accounts: Map<string, AccountUser>;
+  /** Roles, ClusterRoles and their bindings: decide SubjectAccessReviews and accounts' requests. */
+  rbac: RbacStore;
   bookmarkIntervalMs: number;
   /** host:port, for `/api`'s serverAddressByClientCIDRs. */
   serverAddress: () => string;

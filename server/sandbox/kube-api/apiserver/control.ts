@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BeamscopeError } from '../../../errors';
 import type { GuardedResource, SandboxControl } from '../cluster/sandbox-control';
 import type { HandlerContext } from './context';
+import { accessControlRoutes } from './control-access';
 import { send } from './respond';
 import { findRoute, type Route } from './router';
 
@@ -148,6 +149,7 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
         return ok();
       },
     },
+    ...accessControlRoutes(context),
     {
       method: 'POST',
       pattern: /^\/_sandbox\/drop-watches$/,
@@ -181,7 +183,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 /** The HTTP status of a failed control request, from its error's code. */
 function statusOf(code: string): number {
-  if (code === 'pod_not_found') return 404;
+  if (code === 'pod_not_found' || code === 'rbac_object_not_found') return 404;
   if (['pod_exists', 'ip_in_use', 'pod_not_running', 'not_supported'].includes(code)) return 409;
   if (code.startsWith('pod_command') || code.startsWith('pod_start')) return 500;
   return 400;

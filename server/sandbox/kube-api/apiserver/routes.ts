@@ -18,7 +18,8 @@ import {
   verbOf,
   type ResourceRequest,
 } from './request';
-import { notFound, send, sendStatus } from './respond';
+import { notFound, send, sendStatus, statusObject } from './respond';
+import { serveAccessReview, serveTokenReview } from './reviews';
 import type { Route } from './router';
 import { tableMode } from './table';
 import { serveWatch, type OpenWatch } from './watch';
@@ -88,6 +89,34 @@ export function apiRoutes(
       },
     },
     {
+      method: 'POST',
+      pattern: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews\/?$/,
+      access: 'api',
+      handle: ({ req, res, caller }) => serveTokenReview(req, res, caller!, context),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/apis\/authorization\.k8s\.io\/v1\/subjectaccessreviews\/?$/,
+      access: 'api',
+      handle: ({ req, res, caller }) => serveAccessReview(req, res, caller!, context),
+    },
+    {
+      // Reviews are created, never stored: no other verb exists for them.
+      pattern:
+        /^\/apis\/(?:authentication\.k8s\.io\/v1\/tokenreviews|authorization\.k8s\.io\/v1\/subjectaccessreviews)\/?$/,
+      access: 'api',
+      handle: ({ res }) =>
+        sendStatus(
+          res,
+          statusObject(
+            405,
+            'MethodNotAllowed',
+            'the server does not allow this method on the requested resource',
+            {},
+          ),
+        ),
+    },
+    {
       pattern: RESOURCE_PATH,
       access: 'api',
       handle: (call) => serveResource(call, context, watches),
@@ -109,7 +138,7 @@ function serveResource(call: ApiCall, context: HandlerContext, watches: Set<Open
   const watch = req.method === 'GET' && isTrue(query.get('watch'));
   const verb = verbOf(req.method, watch, name);
   const headers = answerHeaders(definition);
-  if (!mayAccess(context, caller, definition, verb, namespace)) {
+  if (!mayAccess(context, caller, definition, verb, namespace, watch ? undefined : name)) {
     return sendStatus(
       res,
       forbiddenStatus(definition, caller.user, verb, namespace, watch ? undefined : name),

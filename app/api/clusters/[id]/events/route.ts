@@ -1,3 +1,5 @@
+import { getAccessGate } from '@/server/auth';
+import { lossOfSight, viewableCluster } from '@/server/http/access';
 import { errorResponse } from '@/server/http/responses';
 import { eventStreamResponse } from '@/server/http/sse';
 import { getRuntime } from '@/server/runtime';
@@ -12,7 +14,10 @@ export async function GET(
   try {
     const { id } = await context.params;
     const runtime = await getRuntime();
-    return eventStreamResponse(runtime.cluster(id).collector, request);
+    const cluster = await viewableCluster(request, runtime, id);
+    // The stream ends when the user's right to the cluster does (a revoked RoleBinding).
+    const signal = lossOfSight(request, id, getAccessGate()!.recheckMs);
+    return eventStreamResponse(cluster.collector, new Request(request, { signal }));
   } catch (error) {
     return errorResponse(error);
   }

@@ -1,3 +1,4 @@
+import { viewableCluster } from '@/server/http/access';
 import { errorResponse, json } from '@/server/http/responses';
 import { getRuntime } from '@/server/runtime';
 
@@ -5,13 +6,13 @@ export const dynamic = 'force-dynamic';
 
 /** The copies of every replicated registry, compared now (bounded; see docs/registries.md). */
 export async function GET(
-  _request: Request,
+  request: Request,
   context: { params: Promise<{ id: string }> },
 ): Promise<Response> {
   try {
     const { id } = await context.params;
     const runtime = await getRuntime();
-    return json(await runtime.cluster(id).collector.compareRegistries());
+    return json(await (await viewableCluster(request, runtime, id)).collector.compareRegistries());
   } catch (error) {
     return errorResponse(error);
   }

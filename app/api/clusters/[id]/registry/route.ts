@@ -1,4 +1,5 @@
 import { registryLookup } from '@/server/http/cluster-api';
+import { viewableCluster } from '@/server/http/access';
 import { errorResponse, json } from '@/server/http/responses';
 import { getRuntime } from '@/server/runtime';
 
@@ -15,7 +16,12 @@ export async function GET(
   try {
     const { id } = await context.params;
     const runtime = await getRuntime();
-    return json(await registryLookup(runtime.cluster(id), new URL(request.url).searchParams));
+    return json(
+      await registryLookup(
+        await viewableCluster(request, runtime, id),
+        new URL(request.url).searchParams,
+      ),
+    );
   } catch (error) {
     return errorResponse(error);
   }

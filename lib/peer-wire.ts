@@ -1,0 +1,127 @@
+/**
+ * Peer lists on the wire, relative to what is expected. A node's peers are always nodes of its
+ * own partition (a link joins the two), and in a healthy mesh they are all of them: the wire then
+ * says "every other node of my partition except these" — nothing, in a whole mesh or in each side
+ * of a clean netsplit — instead of naming N peers for each of N nodes. A list is sent whole when
+ * that is shorter or when the relative form could not give it back exactly. The server encodes a
+ * state or a delta; the browser expands it back, so everything past the wire reads `sees` as it
+ * always has.
+ */
+import { applyClusterDelta } from './cluster-diff';
+import type {
+  BeamSide,
+  ClusterMember,
+  ClusterState,
+  ClusterStateDelta,
+  MemberPatch,
+} from './cluster-state';
+
+/** A node's peers as "every other node of its partition except these". */
+export interface PeersExcept {
+  except: string[];
+}
+
+/** A node's peers as the wire carries them. */
+export type WirePeers = string[] | PeersExcept | null;
+
+type WireSide = Omit<BeamSide, 'sees'> & { sees: WirePeers };
+/** A member as the compact wire carries it. */
+export type WireMember = Omit<ClusterMember, 'beam'> & { beam: WireSide | null };
+/** A state as the compact wire carries it. */
+export type WireClusterState = Omit<ClusterState, 'members'> & { members: WireMember[] };
+type WirePatch = Omit<MemberPatch, 'beam'> & { beam?: Partial<WireSide> | null };
+/** A delta as the compact wire carries it: peers relative to the state it leads to. */
+export type WireClusterDelta = Omit<ClusterStateDelta, 'added' | 'changed'> & {
+  added: WireMember[];
+  changed: WirePatch[];
+};
+
+/**
+ * `sees` of `node` relative to its `partition` (sorted, as the state keeps it): the names of the
+ * partition it does not list, when that is shorter and gives `sees` back exactly; else `sees`.
+ */
+export function compactPeers(
+  sees: readonly string[],
+  node: string,
+  partition: readonly string[] | undefined,
+): string[] | PeersExcept {
+  if (!partition) return sees as string[];
+  const except: string[] = [];
+  let position = 0;
+  // One walk of both sorted lists: every listed peer must be met, in order, for the relative
+  // form to give the list back as it was (a list out of order or naming itself is sent whole).
+  for (const peer of partition) {
+    if (peer === node) continue;
+    if (sees[position] === peer) position += 1;
+    else except.push(peer);
+  }
+  if (position !== sees.length) return sees as string[];
+  return except.length < sees.length ? { except } : (sees as string[]);
+}
+
+/** The list {@link compactPeers} encoded. */
+export function expandPeers(
+  peers: WirePeers,
+  node: string,
+  partition: readonly string[] | undefined,
+): string[] | null {
+  if (peers === null || Array.isArray(peers)) return peers;
+  const except = new Set(peers.except);
+  return (partition ?? []).filter((peer) => peer !== node && !except.has(peer));
+}
+
+const partitionOf = (
+  state: Pick<ClusterState, 'partitions'>,
+  member: Pick<ClusterMember, 'partition'>,
+) => (member.partition === null ? undefined : state.partitions[member.partition]);
+
+function compactMember(member: ClusterMember, state: ClusterState): WireMember {
+  const beam = member.beam;
+  if (!beam?.sees) return member;
+  return {
+    ...member,
+    beam: { ...beam, sees: compactPeers(beam.sees, beam.node, partitionOf(state, member)) },
+  };
+}
+
+/** The state with its peer lists in the compact form, for the wire. */
+export function compactState(state: ClusterState): WireClusterState {
+  return { ...state, members: state.members.map((member) => compactMember(member, state)) };
+}
+
+/** The delta from some state to `next`, its peer lists relative to `next`'s partitions. */
+export function compactDelta(delta: ClusterStateDelta, next: ClusterState): WireClusterDelta {
+  const members = new Map(next.members.map((member) => [member.key, member]));
+  return {
+    ...delta,
+    added: delta.added.map((member) => compactMember(member, next)),
+    changed: delta.changed.map((patch) => {
+      const sees = patch.beam?.sees;
+      const member = members.get(patch.key);
+      if (!sees || !member?.beam) return patch;
+      const peers = compactPeers(sees, member.beam.node, partitionOf(next, member));
+      return { ...patch, beam: { ...patch.beam, sees: peers } };
+    }),
+  };
+}
+
+/** The state with every compact peer list expanded; members already whole keep their identity. */
+export function expandState(state: WireClusterState): ClusterState {
+  let changed = false;
+  const members = state.members.map((member): ClusterMember => {
+    const beam = member.beam;
+    if (!beam || beam.sees === null || Array.isArray(beam.sees)) return member as ClusterMember;
+    changed = true;
+    const sees = expandPeers(beam.sees, beam.node, partitionOf(state, member));
+    return { ...member, beam: { ...beam, sees } };
+  });
+  return changed ? { ...state, members } : (state as ClusterState);
+}
+
+/** Applies a compact delta to a whole state and expands what it brought. */
+export function applyWireDelta(state: ClusterState, delta: WireClusterDelta): ClusterState {
+  // applyClusterDelta only moves fields: a compact list lands as it came, and is expanded here
+  // against the partitions of the state the delta leads to.
+  const applied = applyClusterDelta(state, delta as unknown as ClusterStateDelta);
+  return expandState(applied as unknown as WireClusterState);
+}
