@@ -265,7 +265,7 @@ export class OidcAuthority {
           ? `neither the ID token nor the userinfo answer has the claim ${this.config.groupsClaim}; the user is given no group (does the provider need a scope for it, e.g. scopes: [openid, email, groups]?)`
           : reading.problem;
       if (problem) this.log(`beamscope: access: oidc: ${principal.subject}: ${problem}`);
-      const cookie = this.sessions.create(principal);
+      const cookie = this.startSession(principal);
       audit({
         who: principal.subject,
         action: 'sign-in',
@@ -290,6 +290,14 @@ export class OidcAuthority {
         error: denied ? 'oidc_denied' : 'oidc_failed',
       } satisfies OidcFinish;
     }
+  }
+
+  /**
+   * Starts a session for a user the provider vouched for (the callback, after every check);
+   * returns the session cookie's value.
+   */
+  startSession(principal: Principal): string {
+    return this.sessions.create(principal);
   }
 
   /** The live session the cookie names, if any. */

@@ -1,9 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startAccess } from '@/server/auth';
+import { formatAudit, setAuditSink } from '@/server/auth/audit';
+import { AccessGate, setAccessGate } from '@/server/auth/gate';
 import { groupsFrom, subjectOf } from '@/server/auth/oidc-claims';
 import { OidcSessions, OidcTransactions } from '@/server/auth/oidc-sessions';
+import type { Principal } from '@/server/auth/principal';
 import { SessionSigner } from '@/server/auth/session';
+import { handleSignOut } from '@/server/auth/sign-in';
 import { parseConfig, type BeamscopeConfig, type OidcAccessConfig } from '@/server/config';
 import { BeamscopeError } from '@/server/errors';
 
@@ -285,5 +289,135 @@ describe('starting in mode oidc', () => {
     expect(lines.join('\n')).not.toContain(secret);
     const verdict = await gate.authorize({ headers: new Headers(), sessionCookie: undefined });
     expect(verdict).toMatchObject({ allowed: false, status: 401, code: 'auth_required' });
+  });
+});
+
+describe("an OIDC session's Principal, the per-cluster rules, sign-out and audit", () => {
+  const SECRET = Buffer.alloc(32, 9);
+  const audited: string[] = [];
+  beforeAll(() => setAuditSink((line) => audited.push(line)));
+  afterAll(() => setAuditSink(undefined));
+  const alice = {
+    subject: 'oidc:alice@example.com',
+    name: 'alice@example.com',
+    groups: ['team-a'],
+  };
+  const bob = { subject: 'oidc:bob@example.com', name: 'bob@example.com', groups: ['team-b'] };
+
+  const gate = new AccessGate(
+    {
+      mode: 'oidc',
+      oidc: {
+        // Nothing listens on port 9 (discard) on loopback: the provider is down.
+        issuer: 'http://127.0.0.1:9',
+        clientId: 'beamscope',
+        clientSecretEnv: 'OIDC_SECRET',
+        groupsClaim: 'groups',
+        scopes: ['openid'],
+      },
+      clusters: {
+        alpha: { groups: ['team-a'] },
+        beta: { groups: ['team-b'] },
+        ops: { users: ['bob@example.com'] },
+      },
+    },
+    { env: { OIDC_SECRET: 'unit-client-secret' }, peerSecret: SECRET, log: () => undefined },
+  );
+
+  const principalOf = async (cookie: string | undefined) => {
+    const verdict = await gate.authorize({ headers: new Headers(), sessionCookie: cookie });
+    return verdict.allowed ? verdict.principal : verdict;
+  };
+  const seen = async (principal: Principal) => {
+    const shown: string[] = [];
+    for (const id of ['alpha', 'beta', 'ops', 'shop']) {
+      if (await gate.mayViewCluster(principal, id)) shown.push(id);
+    }
+    return shown;
+  };
+
+  it('takes access.clusters rules in mode oidc', () => {
+    const access = parseConfig(
+      {
+        clusters: [{ ...CLUSTERS.clusters[0]!, id: 'alpha' }, CLUSTERS.clusters[0]!],
+        access: {
+          mode: 'oidc',
+          oidc: { issuer: ISSUER, clientId: 'beamscope', clientSecretEnv: 'S' },
+          clusters: { alpha: { groups: ['team-a'] } },
+        },
+      },
+      FILE,
+    ).access;
+    expect(access).toMatchObject({ mode: 'oidc', clusters: { alpha: { groups: ['team-a'] } } });
+  });
+
+  it('gives a request with a live session the Principal of its user, and the rules decide what it sees', async () => {
+    expect(gate.signsIn).toBe(true);
+    expect(gate.takesToken).toBe(false);
+    const aliceCookie = gate.oidc!.startSession(alice);
+    const bobCookie = gate.oidc!.startSession(bob);
+    expect(await principalOf(aliceCookie)).toEqual(alice);
+    expect(await principalOf(bobCookie)).toEqual(bob);
+    expect(await seen(alice)).toEqual(['alpha', 'shop']);
+    expect(await seen(bob)).toEqual(['beta', 'ops', 'shop']);
+    // A user with no group (a claim of the wrong shape) sees only the clusters without a rule.
+    expect(await seen({ subject: 'oidc:carol', name: 'carol', groups: [] })).toEqual(['shop']);
+    expect(await principalOf(undefined)).toMatchObject({ allowed: false, status: 401 });
+    // The token form is not mode oidc's sign-in.
+    expect(await gate.signIn('unit-client-secret', '10.0.0.4')).toMatchObject({
+      ok: false,
+      status: 401,
+    });
+  });
+
+  it('signs out through the gate: the session ends at once, with one audit line', async () => {
+    const cookie = gate.oidc!.startSession(alice);
+    await gate.signOut(cookie, '10.0.0.5');
+    expect(await principalOf(cookie)).toMatchObject({ allowed: false, status: 401 });
+    expect(audited).toEqual([
+      'beamscope: audit: action=sign-out outcome=allowed who=oidc:alice@example.com from=10.0.0.5',
+    ]);
+    // A second sign-out with the same cookie has no session to end: no line.
+    await gate.signOut(cookie, '10.0.0.5');
+    expect(audited).toHaveLength(1);
+  });
+
+  it("signs out from the page's form to the sign-in page when the provider cannot be asked", async () => {
+    setAccessGate(gate);
+    const cookie = gate.oidc!.startSession(bob);
+    const ended = await handleSignOut(
+      new Request('http://127.0.0.1:3000/api/session/end', {
+        method: 'POST',
+        headers: {
+          host: '127.0.0.1:3000',
+          'sec-fetch-site': 'same-origin',
+          cookie: `__Host-beamscope-session=${cookie}`,
+        },
+      }),
+      true,
+    );
+    expect(ended.status).toBe(303);
+    expect(ended.headers.get('location')).toBe('/sign-in?out=1');
+    expect(ended.headers.get('set-cookie')).toMatch(
+      /^__Host-beamscope-session=; Path=\/; Max-Age=0;/,
+    );
+    expect(await principalOf(cookie)).toMatchObject({ allowed: false, status: 401 });
+  });
+
+  it('writes the groups of a sign-in on its audit line, quoted when they need it', () => {
+    expect(
+      formatAudit({
+        who: 'oidc:bob@example.com',
+        action: 'sign-in',
+        outcome: 'allowed',
+        from: '10.0.0.7',
+        groups: ['team-b', 'viewers'],
+      }),
+    ).toBe(
+      'beamscope: audit: action=sign-in outcome=allowed who=oidc:bob@example.com from=10.0.0.7 groups="team-b,viewers"',
+    );
+    expect(
+      formatAudit({ who: 'oidc:c', action: 'sign-in', outcome: 'allowed', from: 'x', groups: [] }),
+    ).toMatch(/ groups=-$/);
   });
 });
