@@ -25,9 +25,20 @@ const USERS = {
 };
 
 /**
+ * Who sees which of the two clusters: `sandbox` (the sandbox's own) its team and the viewers,
+ * and carol by name (her groups claim gives her no group); `staging` (the same Service in a
+ * namespace beamscope may not read) team-b only. So alice sees sandbox, bob sees both.
+ */
+const CLUSTER_RULES = {
+  sandbox: { groups: ['team-a', 'viewers'], users: ['carol@example.com'] },
+  staging: { groups: ['team-b'] },
+};
+
+/**
  * `access.mode: oidc` end to end: a real OpenID provider (`oidc-provider`) on loopback, the
- * standalone server in oidc mode, and Chromium driving the provider's own login and consent
- * pages. Identity and groups are read back from `GET /api/session`.
+ * standalone server in oidc mode with two clusters and `access.clusters` rules, and Chromium
+ * driving the provider's own login and consent pages. Identity and groups are read back from
+ * `GET /api/session`; which clusters each user sees, from the pages and the API.
  */
 describe('access mode oidc, against a real OpenID provider', () => {
   let sandbox: RunningSandbox;
@@ -66,12 +77,19 @@ describe('access mode oidc, against a real OpenID provider', () => {
     const folder = dirname(sandbox.config);
     const clientSecretFile = join(folder, 'oidc-client-secret');
     await writeFile(clientSecretFile, `${provider.clientSecret}\n`);
-    const config = parse(await readFile(sandbox.config, 'utf8')) as Record<string, unknown>;
+    const config = parse(await readFile(sandbox.config, 'utf8')) as {
+      clusters: Array<Record<string, unknown>>;
+    };
+    const [first] = config.clusters;
     const configFile = join(folder, 'beamscope-oidc.yaml');
     await writeFile(
       configFile,
       stringify({
         ...config,
+        clusters: [
+          first,
+          { ...first, id: 'staging', displayName: 'staging', namespace: 'staging' },
+        ],
         access: {
           mode: 'oidc',
           oidc: {
@@ -80,6 +98,7 @@ describe('access mode oidc, against a real OpenID provider', () => {
             clientSecretFile,
             scopes: ['openid', 'email', 'groups'],
           },
+          clusters: CLUSTER_RULES,
         },
       }),
     );
@@ -115,8 +134,15 @@ describe('access mode oidc, against a real OpenID provider', () => {
       ['bob', 'oidc:bob@example.com', ['team-b', 'viewers']],
     ] as const) {
       const { context, page } = await signIn(login);
-      await page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
-      expect(new URL(page.url()).pathname).toBe('/clusters/sandbox');
+      if (login === 'alice') {
+        // One cluster to see: the home page opens its dashboard.
+        await page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
+        expect(new URL(page.url()).pathname).toBe('/clusters/sandbox');
+      } else {
+        // Two: the home page lists them.
+        await page.getByTestId('cluster').first().waitFor({ timeout: 30_000 });
+        expect(new URL(page.url()).pathname).toBe('/');
+      }
       const whoami = await page.evaluate(async () => (await fetch('/api/session')).json());
       expect(whoami).toEqual({ mode: 'oidc', subject, groups });
       // Cookies are per host, not per port: leave out the provider's own (on 127.0.0.1 too).
@@ -137,12 +163,101 @@ describe('access mode oidc, against a real OpenID provider', () => {
     }
     expect((await call('/api/clusters', signedIn.get('alice')!.cookie)).status).toBe(200);
     expect(dashboard.output()).toContain(
-      'beamscope: audit: sign-in oidc:alice@example.com (groups: team-a) from 127.0.0.1',
+      'beamscope: audit: action=sign-in outcome=allowed who=oidc:alice@example.com from=127.0.0.1 groups=team-a',
     );
     expect(dashboard.output()).toContain(
-      'beamscope: audit: sign-in oidc:bob@example.com (groups: team-b, viewers) from 127.0.0.1',
+      'beamscope: audit: action=sign-in outcome=allowed who=oidc:bob@example.com from=127.0.0.1 groups="team-b,viewers"',
     );
   }, 120_000);
+
+  it("shows each user the clusters their groups allow; another's answers 404 on every route and its stream", async () => {
+    const alice = signedIn.get('alice')!;
+    const bob = signedIn.get('bob')!;
+    // In Chromium: alice's dashboard offers one cluster, bob's home page lists two.
+    await alice.page.goto(dashboard.url);
+    await alice.page.waitForURL(/\/clusters\/sandbox$/, { timeout: 15_000 });
+    await alice.page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() =>
+        alice.page
+          .getByTestId('cluster-switcher')
+          .locator('option')
+          .evaluateAll((options) => options.map((option) => (option as HTMLOptionElement).value)),
+      )
+      .toEqual(['sandbox']);
+    await bob.page.goto(dashboard.url);
+    await expect
+      .poll(() =>
+        bob.page
+          .getByTestId('cluster')
+          .evaluateAll((items) => items.map((item) => item.getAttribute('data-cluster'))),
+      )
+      .toEqual(['sandbox', 'staging']);
+    const listed = async (page: Page) =>
+      page.evaluate(async () => {
+        const answer = (await (await fetch('/api/clusters')).json()) as {
+          clusters: Array<{ id: string }>;
+        };
+        return answer.clusters.map((cluster) => cluster.id);
+      });
+    expect(await listed(alice.page)).toEqual(['sandbox']);
+    expect(await listed(bob.page)).toEqual(['sandbox', 'staging']);
+
+    // Staging, to alice: every API route, the stream and the page answer as for no cluster at all.
+    const status = (page: Page, path: string) =>
+      page.evaluate(async (url) => {
+        const controller = new AbortController();
+        const answer = await fetch(url, { signal: controller.signal });
+        const type = answer.headers.get('content-type') ?? '';
+        // A stream never ends by itself: read no further than its headers.
+        const text = type.startsWith('text/event-stream') ? '' : await answer.text();
+        controller.abort();
+        return { status: answer.status, type, text };
+      }, path);
+    const missing = await status(alice.page, '/api/clusters/nope');
+    expect(missing.status).toBe(404);
+    for (const path of [
+      '',
+      '/events',
+      '/events/1',
+      '/registries',
+      '/registry?name=device-1',
+      '/nodes/myapp%40127.0.0.2',
+    ]) {
+      const answer = await status(alice.page, `/api/clusters/staging${path}`);
+      expect(answer.status, path).toBe(404);
+      expect(answer.text, path).toBe(missing.text.replace("'nope'", "'staging'"));
+    }
+    const stream = await alice.page.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const source = new EventSource('/api/clusters/staging/events');
+          source.onopen = () => {
+            source.close();
+            resolve('open');
+          };
+          source.onerror = () => {
+            source.close();
+            resolve('refused');
+          };
+        }),
+    );
+    expect(stream).toBe('refused');
+    const forbidden = await alice.page.goto(`${dashboard.url}/clusters/staging`);
+    expect(forbidden?.status()).toBe(404);
+    // The same routes, to bob: there, and so is the stream.
+    expect((await status(bob.page, '/api/clusters/staging')).status).toBe(200);
+    expect(await status(bob.page, '/api/clusters/staging/events')).toMatchObject({
+      status: 200,
+      type: expect.stringMatching(/^text\/event-stream/),
+    });
+    expect((await call('/api/metrics', alice.cookie)).status).toBe(200);
+    expect(await (await call('/api/metrics', alice.cookie)).text()).not.toContain('staging');
+    expect(await (await call('/api/metrics', bob.cookie)).text()).toContain('staging');
+    expect(dashboard.output()).toContain(
+      'beamscope: audit: action=view-cluster outcome=refused who=oidc:alice@example.com from=127.0.0.1 target=staging',
+    );
+  }, 90_000);
 
   it('refuses a forged or altered session cookie', async () => {
     const genuine = signedIn.get('bob')!.cookie;
@@ -161,10 +276,10 @@ describe('access mode oidc, against a real OpenID provider', () => {
     expect((await call('/api/clusters', genuine)).status).toBe(200);
   });
 
-  it('signs out: the session ends at once, then at the provider, and other sessions live on', async () => {
+  it("signs out from the dashboard's button: the session ends at once, then at the provider, and other sessions live on", async () => {
     const { page, cookie } = signedIn.get('alice')!;
-    await page.goto(`${dashboard.url}/sign-out`);
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${dashboard.url}/clusters/sandbox`);
+    await page.getByTestId('sign-out').click();
     // RP-initiated logout: the provider asks, then sends the browser back to the sign-in page.
     const confirm = page.getByRole('button', { name: 'Yes, sign me out' });
     await confirm.waitFor({ timeout: 15_000 }).catch(async (error: unknown) => {
@@ -175,7 +290,8 @@ describe('access mode oidc, against a real OpenID provider', () => {
     });
     expect(new URL(page.url()).origin).toBe(provider.issuer);
     await confirm.click();
-    await page.waitForURL(`${dashboard.url}/sign-in`, { timeout: 15_000 });
+    await page.waitForURL(`${dashboard.url}/sign-in?out=1`, { timeout: 15_000 });
+    await page.getByTestId('signed-out').waitFor();
     expect(
       (await page.context().cookies(dashboard.url)).filter((c) => c.name.startsWith('__Host-')),
     ).toEqual([]);
@@ -188,7 +304,7 @@ describe('access mode oidc, against a real OpenID provider', () => {
     // Bob is still signed in.
     expect((await call('/api/clusters', signedIn.get('bob')!.cookie)).status).toBe(200);
     expect(dashboard.output()).toContain(
-      'beamscope: audit: sign-out oidc:alice@example.com from 127.0.0.1',
+      'beamscope: audit: action=sign-out outcome=allowed who=oidc:alice@example.com from=127.0.0.1',
     );
   }, 60_000);
 
@@ -217,9 +333,11 @@ describe('access mode oidc, against a real OpenID provider', () => {
           .output()
           .slice(before)
           .split('\n')
-          .filter((line) => line.startsWith('beamscope: audit: sign-in'));
+          .filter((line) => line.startsWith('beamscope: audit: action=sign-in'));
         expect(lines, tampering).toEqual([
-          expect.stringMatching(/^beamscope: audit: sign-in refused from 127\.0\.0\.1: /),
+          expect.stringMatching(
+            /^beamscope: audit: action=sign-in outcome=refused who=unknown from=127\.0\.0\.1 reason=/,
+          ),
         ]);
         expect(lines[0], tampering).toMatch(reason);
         await context.close();
@@ -238,13 +356,15 @@ describe('access mode oidc, against a real OpenID provider', () => {
       false,
     );
     expect(dashboard.output().slice(before)).toContain(
-      'beamscope: audit: sign-in refused from 127.0.0.1: no OIDC sign-in under way in this browser',
+      'beamscope: audit: action=sign-in outcome=refused who=unknown from=127.0.0.1 reason="no OIDC sign-in under way in this browser',
     );
   });
 
   it('gives a user whose groups claim is not a list no group, and says why in the log', async () => {
     const { context, page } = await signIn('carol');
+    // No group, but a rule names her: she sees that cluster only.
     await page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
+    expect(new URL(page.url()).pathname).toBe('/clusters/sandbox');
     const whoami = await page.evaluate(async () => (await fetch('/api/session')).json());
     expect(whoami).toEqual({ mode: 'oidc', subject: 'oidc:carol@example.com', groups: [] });
     expect(dashboard.output()).toContain(

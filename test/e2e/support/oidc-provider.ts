@@ -56,7 +56,7 @@ export async function startOidcProvider(
         client_id: clientId,
         client_secret: clientSecret,
         redirect_uris: [`${beamscopeUrl}/api/session/oidc/callback`],
-        post_logout_redirect_uris: [`${beamscopeUrl}/sign-in`],
+        post_logout_redirect_uris: [`${beamscopeUrl}/sign-in?out=1`],
         response_types: ['code'],
         grant_types: ['authorization_code'],
         token_endpoint_auth_method: 'client_secret_basic',
