@@ -476,9 +476,9 @@ describe('the OIDC client secret and the tokens never leave the server', () => {
       add(`DOM of ${login}`, `${await page.locator('body').innerText()}\n${await page.content()}`);
       if (login === 'alice') {
         await page.goto(`${dashboard.url}/sign-out`);
-        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByTestId('sign-out-form').getByRole('button', { name: 'Sign out' }).click();
         await page.getByRole('button', { name: 'Yes, sign me out' }).click();
-        await page.waitForURL(`${dashboard.url}/sign-in`, { timeout: 15_000 });
+        await page.waitForURL(`${dashboard.url}/sign-in?out=1`, { timeout: 15_000 });
         add('signed-out page', await page.content());
       }
     }
@@ -504,7 +504,9 @@ describe('the OIDC client secret and the tokens never leave the server', () => {
     expect(corpus.get('GET /api/session as bob')).toContain('"subject":"oidc:bob@example.com"');
     expect(corpus.get('GET /api/clusters/sandbox as alice')).toMatch(/^200 /);
     expect(corpus.get('SSE as bob')).toContain('myapp@127.0.0.');
-    expect(corpus.get('server output')).toContain('beamscope: audit: sign-in refused from');
+    expect(corpus.get('server output')).toContain(
+      'beamscope: audit: action=sign-in outcome=refused who=unknown',
+    );
     expect([...corpus.keys()].some((source) => source.includes('/api/session/oidc/callback'))).toBe(
       true,
     );
