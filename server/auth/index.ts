@@ -2,8 +2,10 @@ import 'server-only';
 
 /**
  * server/auth owns who may use the dashboard: the access modes (token, trusted proxy, OpenID
- * Connect, loopback-only none), the gate `proxy.ts` consults on every request, sessions and sign-in with its rate limit,
- * the peer-address hook and the security headers. This file builds the gate from the configuration.
+ * Connect, Kubernetes tokens, loopback-only none), the gate `proxy.ts` consults on every request,
+ * the Principal of a request and who sees which cluster, sessions, sign-in with its rate limit
+ * and sign-out, the audit log, the peer-address hook and the security headers. This file builds
+ * the gate from the configuration.
  */
 import type { ConfigCode } from '@/lib/codes';
 
