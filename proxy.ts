@@ -42,7 +42,7 @@ function refuse(request: NextRequest, verdict: Verdict & { allowed: false }): Re
         headers: { 'content-type': 'text/plain; charset=utf-8' },
       });
   response.headers.set('cache-control', 'no-store');
-  if (verdict.status === 401 && getAccessGate()?.signsIn === true) {
+  if (verdict.status === 401 && getAccessGate()?.takesToken === true) {
     response.headers.set('www-authenticate', 'Bearer realm="beamscope"');
   }
   if (verdict.retryAfterSeconds !== undefined) {

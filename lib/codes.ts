@@ -96,7 +96,9 @@ export type AuthCode =
   | 'rate_limited'
   | 'access_unavailable'
   | 'starting'
-  | 'cross_origin';
+  | 'cross_origin'
+  /** A sign-in route of another access mode (e.g. the OpenID Connect callback in token mode). */
+  | 'sign_in_off';
 
 /**
  * The local sandbox: the emulated API's controls and the BEAM pods. A list as well as a type: the

@@ -4,6 +4,7 @@ import { redirect } from 'next/navigation';
 import { getAccessGate } from '@/server/auth';
 import { safeNext } from '@/server/auth/sign-in';
 
+import { OidcSignIn } from './OidcSignIn';
 import { SignInForm } from './SignInForm';
 
 export const dynamic = 'force-dynamic';
@@ -17,6 +18,13 @@ function errorText(error: unknown, retry: unknown, mode: string | undefined): st
       ? "No cluster's API server accepts that token."
       : 'That is not the access token.';
   }
+  if (error === 'oidc_denied') return 'The identity provider did not sign you in.';
+  if (error === 'oidc_unavailable') {
+    return 'The identity provider cannot be reached; the server log says why. Try again later.';
+  }
+  if (error === 'oidc_failed') {
+    return 'The sign-in at the identity provider could not be completed; the server log says why. Try again.';
+  }
   if (error === 'rate_limited') {
     const seconds = typeof retry === 'string' && /^\d+$/.test(retry) ? ` in ${retry} s` : ' later';
     return `Too many failed sign-ins from this address: try again${seconds}.`;
@@ -25,8 +33,9 @@ function errorText(error: unknown, retry: unknown, mode: string | undefined): st
 }
 
 /**
- * The sign-in page of `access.mode: token`. In the other modes there is nothing to sign in to:
- * `none` goes straight to the dashboard, `proxy` says where sign-in happens.
+ * The sign-in page of `access.mode: token` and `kubernetes` (a token form) and `oidc` (a link
+ * that starts the sign-in at the identity provider). In the other modes there is nothing to sign
+ * in to: `none` goes straight to the dashboard, `proxy` says where sign-in happens.
  */
 export default async function SignInPage({
   searchParams,
@@ -62,6 +71,8 @@ export default async function SignInPage({
             You see the clusters whose namespace you may read pods in.
           </p>
         </>
+      ) : mode === 'oidc' ? (
+        <OidcSignIn next={target} error={errorText(error, retry, mode)} />
       ) : (
         <p data-testid="sign-in-elsewhere">
           {mode === 'proxy'

@@ -23,6 +23,11 @@ export interface AuditEvent {
   target?: string;
   /** Why, for a refusal: a short reason for the operator, never a submitted value. */
   reason?: string;
+  /**
+   * The groups a sign-in gave the user (mode oidc, from the provider's claim): what
+   * `access.clusters` will match, so the line shows why they see what they see.
+   */
+  groups?: readonly string[];
 }
 
 type Sink = (line: string) => void;
@@ -58,6 +63,7 @@ export function formatAudit(event: AuditEvent): string {
   ];
   if (event.target !== undefined) parts.push(`target=${field(event.target)}`);
   if (event.reason !== undefined) parts.push(`reason=${field(event.reason)}`);
+  if (event.groups !== undefined) parts.push(`groups=${field(event.groups.join(',') || '-')}`);
   return `beamscope: audit: ${parts.join(' ')}`;
 }
 

@@ -10,6 +10,7 @@ import { audit } from './audit';
 import { AddressSet } from './cidr';
 import type { KubernetesAccess, KubernetesSessions } from './kubernetes-access';
 import { verifiedPeer } from './peer';
+import { OidcAuthority, principalOfSession } from './oidc';
 import {
   ANONYMOUS,
   parseGroupsHeader,
@@ -27,6 +28,9 @@ const OPEN_PATHS = new Set([
   '/sign-in',
   '/api/session',
   '/api/session/end',
+  // OpenID Connect: the start and the provider's redirect back (each checks itself).
+  '/api/session/oidc',
+  '/api/session/oidc/callback',
   '/icon.svg',
   '/favicon.ico',
 ]);
@@ -91,6 +95,8 @@ export class AccessGate {
   private readonly signer: SessionSigner;
   private readonly limiter: FailureLimiter;
   private readonly log: (line: string) => void;
+  /** The OpenID Connect sign-in and its sessions, in mode oidc. */
+  readonly oidc: OidcAuthority | undefined;
 
   constructor(config: AccessConfig, options: GateOptions = {}) {
     this.mode = config.mode;
@@ -116,6 +122,14 @@ export class AccessGate {
       if (!options.kubernetes) throw new Error('mode kubernetes needs its reviews (startAccess)');
       this.kubernetes = options.kubernetes;
     }
+    if (config.mode === 'oidc') {
+      this.oidc = new OidcAuthority(config.oidc, {
+        env: options.env,
+        log: this.log,
+        now: options.now,
+        signer: this.signer,
+      });
+    }
   }
 
   /**
@@ -126,8 +140,19 @@ export class AccessGate {
     return this.kubernetes?.access.cacheMs ?? 30_000;
   }
 
-  /** Whether this mode signs users in with a session (and so has a sign-in form and a sign-out). */
+  /**
+   * Whether this mode signs users in with a session (and so has a sign-in page and a sign-out):
+   * token and kubernetes with a token form, oidc at the identity provider.
+   */
   get signsIn(): boolean {
+    return this.takesToken || this.mode === 'oidc';
+  }
+
+  /**
+   * Whether this mode takes a token — in the sign-in form or as `Authorization: Bearer` — and so
+   * answers a missing one with `WWW-Authenticate: Bearer`. Mode oidc signs in at the provider.
+   */
+  get takesToken(): boolean {
     return this.mode === 'token' || this.mode === 'kubernetes';
   }
 
@@ -145,9 +170,10 @@ export class AccessGate {
     );
   }
 
-  /** Reads the token once, so a missing or weak one stops the server at startup. */
+  /** Reads the token (or the OIDC client secret) once: a missing one stops the server at startup. */
   async check(): Promise<void> {
     await this.token?.current();
+    await this.oidc?.check();
   }
 
   /** The request's TCP peer address, when the startup hook vouched for it. */
@@ -175,6 +201,16 @@ export class AccessGate {
   async authorize(request: GateRequest): Promise<Verdict> {
     if (this.mode === 'none') return { allowed: true, principal: ANONYMOUS };
     if (this.mode === 'proxy') return this.authorizeProxy(request.headers);
+    if (this.oidc) {
+      const session = this.oidc.session(request.sessionCookie);
+      if (session) return { allowed: true, principal: principalOfSession(session) };
+      return {
+        allowed: false,
+        status: 401,
+        code: 'auth_required',
+        message: 'sign in at /sign-in with your identity provider (access.mode is oidc)',
+      };
+    }
     if (this.kubernetes) return this.authorizeKubernetes(request);
     const token = await this.currentToken();
     if (typeof token !== 'string') return token.failure;
@@ -319,11 +355,11 @@ export class AccessGate {
 
   /** Checks a submitted token for `client` and, when right, issues a session cookie value. */
   async signIn(submitted: string, client: string): Promise<SignInResult> {
-    if (!this.signsIn) {
+    if (!this.takesToken) {
       return {
         ok: false,
         status: 401,
-        message: `sign-in applies to access.mode token (mode is ${this.mode})`,
+        message: `sign-in with a token applies to access.mode token or kubernetes (mode is ${this.mode})`,
       };
     }
     const limited = this.limiter.check(client);
@@ -389,6 +425,8 @@ export class AccessGate {
         who = 'principal' in reviewed ? (reviewed.principal?.subject ?? 'unknown') : 'unknown';
         this.kubernetes.sessions.end(cookie);
       }
+    } else if (this.oidc) {
+      who = this.oidc.endSession(cookie)?.subject;
     } else if (this.mode === 'token') {
       const token = await this.currentToken();
       if (typeof token === 'string' && this.signer.revoke(cookie, token))

@@ -1,9 +1,11 @@
 import 'server-only';
 
 /**
- * server/auth owns who may use the dashboard: the access modes (token, trusted proxy, loopback-only
- * none), the gate `proxy.ts` consults on every request, sessions and sign-in with its rate limit,
- * the peer-address hook and the security headers. This file builds the gate from the configuration.
+ * server/auth owns who may use the dashboard: the access modes (token, trusted proxy, OpenID
+ * Connect, Kubernetes tokens, loopback-only none), the gate `proxy.ts` consults on every request,
+ * the Principal of a request and who sees which cluster, sessions, sign-in with its rate limit
+ * and sign-out, the audit log, the peer-address hook and the security headers. This file builds
+ * the gate from the configuration.
  */
 import type { ConfigCode } from '@/lib/codes';
 
@@ -62,7 +64,7 @@ export function listenHost(env: Readonly<Record<string, string | undefined>>): s
 /**
  * Builds the access gate for `config` and publishes it, or throws a one-line configuration
  * error naming the file, the field and what to do: `none` on an address other than loopback, an
- * unreadable or weak token, a bad trusted-proxy entry. Called at startup before anything is
+ * unreadable or weak token, an unreadable OIDC client secret, a bad trusted-proxy entry. Called at startup before anything is
  * watched, so a refused server never connects to a cluster.
  */
 export async function startAccess(
@@ -112,7 +114,7 @@ export async function startAccess(
   } catch (error) {
     throw accessError(
       'access_token_unreadable',
-      `${file}: access.mode token: ${describeError(error)}`,
+      `${file}: access.mode ${access.mode}: ${describeError(error)}`,
       error,
     );
   }

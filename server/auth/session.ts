@@ -5,6 +5,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 /** The session cookie's name. `__Host-` binds it to this origin: Secure, Path=/, no Domain. */
 export const SESSION_COOKIE = '__Host-beamscope-session';
 
+/** Where a browser lands once signed out (here or at the OpenID provider): the sign-in page, saying so. */
+export const SIGNED_OUT_PAGE = '/sign-in?out=1';
+
 /** How long a session lasts after sign-in. */
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 

@@ -3,8 +3,9 @@ import 'server-only';
 import type { ApiError } from '@/lib/api';
 import type { AuthCode } from '@/lib/codes';
 
+import { continuePage, originOf } from './continue-page';
 import { getAccessGate } from './gate';
-import { SESSION_COOKIE, SESSION_TTL_MS } from './session';
+import { SESSION_COOKIE, SESSION_TTL_MS, SIGNED_OUT_PAGE } from './session';
 
 /** The longest token field read: a token is far shorter; anything longer is not one. */
 const MAX_FIELD = 4096;
@@ -19,7 +20,8 @@ export function safeNext(value: unknown): string {
   return value;
 }
 
-function sessionCookieHeader(value: string): string {
+/** The Set-Cookie header of a new session: HttpOnly, Secure, SameSite=Strict, this origin only. */
+export function sessionCookieHeader(value: string): string {
   return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${SESSION_TTL_MS / 1000}; HttpOnly; Secure; SameSite=Strict`;
 }
 
@@ -39,7 +41,7 @@ function jsonError(
  * `Referrer-Policy: no-referrer` a plain form post carries `Origin: null`, so Origin alone
  * would refuse the page's own form post.
  */
-function sameOrigin(request: Request): boolean {
+export function sameOrigin(request: Request): boolean {
   const site = request.headers.get('sec-fetch-site');
   if (site !== null) return site === 'same-origin';
   const origin = request.headers.get('origin');
@@ -126,7 +128,8 @@ const CLEARED_COOKIE = `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; Secure;
  * `DELETE /api/session` (a script: 204) and `POST /api/session/end` (the sign-out button's form:
  * 303 to the sign-in page): ends the session on the server — the cookie is refused from now on,
  * even a copy of it — and deletes it from the browser. Same-origin only, like sign-in, so
- * another site cannot sign a user out.
+ * another site cannot sign a user out. In mode oidc the form goes on to the provider's
+ * end-session endpoint when it has one (RP-initiated logout), which comes back to the sign-in page.
  */
 export async function handleSignOut(request: Request, fromPage: boolean): Promise<Response> {
   const gate = getAccessGate();
@@ -136,7 +139,11 @@ export async function handleSignOut(request: Request, fromPage: boolean): Promis
   await gate.signOut(cookie, gate.peer(request.headers) ?? 'unknown');
   const headers = new Headers({ 'set-cookie': CLEARED_COOKIE, 'cache-control': 'no-store' });
   if (!fromPage) return new Response(null, { status: 204, headers });
-  headers.set('location', '/sign-in?out=1');
+  if (gate.oidc) {
+    const location = await gate.oidc.signOutLocation(originOf(request));
+    if (location !== undefined) return continuePage(location, 'Signed out', headers);
+  }
+  headers.set('location', SIGNED_OUT_PAGE);
   return new Response(null, { status: 303, headers });
 }
 

@@ -97,9 +97,29 @@ export interface RegistriesConfig {
 }
 
 /**
+ * OpenID Connect sign-in (`access.mode: oidc`): the provider found by discovery from `issuer`,
+ * the client secret read from a file or an environment variable (never the YAML), the claim
+ * that lists a user's groups.
+ */
+export interface OidcAccessConfig {
+  issuer: string;
+  clientId: string;
+  /** An absolute path (exactly one of clientSecretFile / clientSecretEnv). */
+  clientSecretFile?: string;
+  clientSecretEnv?: string;
+  /** The claim listing the user's groups; default `groups`. */
+  groupsClaim: string;
+  /** The scopes asked for; always holds `openid`. */
+  scopes: string[];
+  /** The callback URL registered at the provider; absent: this server's own origin. */
+  redirectUrl?: string;
+}
+
+/**
  * Who may use the dashboard (`server/auth` enforces it). `none` is accepted only when the server
  * listens on loopback; `token` reads the token from a file or an environment variable, never
- * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses.
+ * from the YAML; `proxy` trusts an identity header only from the listed proxy addresses; `oidc`
+ * signs users in at an OpenID provider.
  */
 export type AccessConfig = (
   | { mode: 'none' }
@@ -110,9 +130,10 @@ export type AccessConfig = (
       proxy: { header: string; groupsHeader?: string; trustedProxies: string[] };
     }
   | { mode: 'kubernetes'; kubernetes: { cacheSeconds: number } }
+  | { mode: 'oidc'; oidc: OidcAccessConfig }
 ) & {
   /**
-   * Who sees which cluster, in modes whose users carry a name and groups (proxy): a cluster with
+   * Who sees which cluster, in modes whose users carry a name and groups (proxy, oidc): a cluster with
    * a rule is shown only to the users and members of the groups it lists; a cluster without one
    * to everyone signed in. Mode kubernetes asks RBAC instead (server/auth/kubernetes).
    */
@@ -180,6 +201,17 @@ function resolveAccess(
   if (access.mode === 'proxy') return { mode: 'proxy', proxy: access.proxy!, ...rules };
   if (access.mode === 'kubernetes') {
     return { mode: 'kubernetes', kubernetes: access.kubernetes ?? { cacheSeconds: 60 } };
+  }
+  if (access.mode === 'oidc') {
+    const { clientSecretFile, ...oidc } = access.oidc!;
+    return {
+      mode: 'oidc',
+      oidc: {
+        ...oidc,
+        ...(clientSecretFile !== undefined ? { clientSecretFile: absolute(clientSecretFile) } : {}),
+      },
+      ...rules,
+    };
   }
   return access.tokenFile !== undefined
     ? { mode: 'token', tokenFile: absolute(access.tokenFile) }

@@ -211,6 +211,94 @@ const accessProxySchema = z.strictObject({
     .optional(),
 });
 
+/** An OAuth scope token (RFC 6749 §3.3): printable ASCII but space, " and \. */
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** The route that finishes an OpenID Connect sign-in (app/api/session/oidc/callback). */
+export const OIDC_CALLBACK_PATH = '/api/session/oidc/callback';
+
+/** Whether `host` (a URL's hostname) names this machine: plain HTTP is accepted only there. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]';
+}
+
+/** An absolute URL, https — or http on a loopback host, for a provider on this machine. */
+const webUrl = (what: string) =>
+  nonEmpty(what).refine(
+    (text) => {
+      try {
+        const url = new URL(text);
+        if (url.username || url.password || url.hash) return false;
+        return (
+          url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
+        );
+      } catch {
+        return false;
+      }
+    },
+    { error: `expected ${what}: an https:// URL (http:// only on a loopback host), no # part` },
+  );
+
+const accessOidcSchema = z
+  .strictObject({
+    issuer: webUrl("the OpenID provider's issuer URL"),
+    clientId: nonEmpty('the client id registered at the OpenID provider'),
+    clientSecretFile: nonEmpty('a path to a file holding the OIDC client secret').optional(),
+    clientSecretEnv: nonEmpty(
+      'the name of an environment variable holding the OIDC client secret',
+    ).optional(),
+    groupsClaim: nonEmpty('the name of the claim listing the groups, such as groups').default(
+      'groups',
+    ),
+    scopes: z
+      .array(
+        z
+          .string({ error: 'expected a scope such as openid' })
+          .regex(SCOPE, { error: 'expected a scope such as openid, without spaces' }),
+        { error: 'expected a list of scopes, e.g. [openid, email, groups]' },
+      )
+      .max(32, { error: 'expected at most 32 scopes' })
+      .refine((scopes) => scopes.includes('openid'), {
+        error: 'expected the list to include openid (an OpenID Connect sign-in needs it)',
+      })
+      .default(['openid', 'email', 'profile']),
+    redirectUrl: webUrl("the URL of beamscope's OIDC callback")
+      .refine((text) => new URL(text).pathname === OIDC_CALLBACK_PATH, {
+        error: `expected the URL of beamscope's OIDC callback, ending in ${OIDC_CALLBACK_PATH}`,
+      })
+      .optional(),
+  })
+  .superRefine((oidc, context) => {
+    const hasFile = oidc.clientSecretFile !== undefined;
+    const hasEnv = oidc.clientSecretEnv !== undefined;
+    if (hasFile === hasEnv) {
+      context.addIssue({
+        code: 'custom',
+        path: [],
+        message: `expected exactly one of clientSecretFile or clientSecretEnv (got ${hasFile ? 'both' : 'neither'})`,
+      });
+    }
+  });
+
+/** The client secret must never be written into the YAML (as the access token must not). */
+const INLINE_CLIENT_SECRET_FIELDS = ['clientSecret', 'client_secret', 'secret'];
+
+/** The `oidc` mapping, a client secret written in it refused before anything else. */
+const accessOidcField = z.preprocess((value, context) => {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const inline = INLINE_CLIENT_SECRET_FIELDS.find((key) => key in value);
+    if (inline !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: [inline],
+        message:
+          'the OIDC client secret never goes in the configuration file: put it in a file (clientSecretFile, e.g. a mounted Secret) or an environment variable (clientSecretEnv)',
+      });
+      return z.NEVER;
+    }
+  }
+  return value;
+}, accessOidcSchema.optional());
+
 /** `access.kubernetes`: how Kubernetes tokens are checked (mode kubernetes). */
 const accessKubernetesSchema = z.strictObject({
   cacheSeconds: z
@@ -247,11 +335,12 @@ const clusterRuleSchema = z
  */
 const accessSchema = z
   .strictObject({
-    mode: z.enum(['token', 'proxy', 'kubernetes', 'none']).default('none'),
+    mode: z.enum(['token', 'proxy', 'oidc', 'kubernetes', 'none']).default('none'),
     tokenFile: nonEmpty('a path to a file holding the access token').optional(),
     tokenEnv: nonEmpty('the name of an environment variable holding the access token').optional(),
     proxy: accessProxySchema.optional(),
     kubernetes: accessKubernetesSchema.optional(),
+    oidc: accessOidcField,
     clusters: z
       .record(z.string(), clusterRuleSchema, {
         error: 'expected a mapping of cluster ids to { users, groups }',
@@ -288,6 +377,20 @@ const accessSchema = z
         code: 'custom',
         path: ['proxy'],
         message: `applies to mode proxy only (mode is ${access.mode})`,
+      });
+    }
+    if (access.mode === 'oidc' && access.oidc === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['oidc', 'issuer'],
+        message: "expected the OpenID provider's issuer URL (mode oidc signs users in through it)",
+      });
+    }
+    if (access.mode !== 'oidc' && access.oidc !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['oidc'],
+        message: `applies to mode oidc only (mode is ${access.mode})`,
       });
     }
     if (access.mode !== 'kubernetes' && access.kubernetes !== undefined) {

@@ -27,6 +27,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   peer_unknown: 503,
   starting: 503,
   cross_origin: 403,
+  sign_in_off: 404,
   // config
   config_invalid: 503,
   config_missing: 503,

@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 
 import { DashboardPage } from './pages/dashboard-page';
 import { launchChromium } from './support/browser';
 import {
+  freePort,
   startDashboard,
   startSandbox,
   type RunningDashboard,
@@ -22,6 +23,7 @@ import {
   sandboxNamespace,
   type Account,
 } from './support/kubernetes-access';
+import { signInAtProvider, startOidcProvider, type RunningProvider } from './support/oidc-provider';
 
 interface SandboxPod {
   name: string;
@@ -360,6 +362,168 @@ describe('Kubernetes tokens never leave the server', () => {
     expect(corpus.get('server output')).toContain('beamscope: audit: action=sign-out');
     const secrets = { aliceToken: alice.token, beamscopeToken: sandbox.token, session, cookie };
     const leaks = Object.entries(secrets).flatMap(([name, secret]) =>
+      [...corpus]
+        .filter(([, text]) => forms(secret).some((form) => text.includes(form)))
+        .map(([source]) => `${name} in ${source}`),
+    );
+    expect(leaks).toEqual([]);
+  });
+});
+
+/**
+ * The same scan for `access.mode: oidc` (issue 20, item 5): a real OpenID provider on loopback,
+ * two users signing in through it in Chromium, the API and the stream read with their sessions,
+ * a sign-out, a refused forged ID token; then every answer beamscope gave the browser (headers and
+ * bodies), the pages, the DOM, the API, the server's output and the client bundle are scanned for
+ * the client secret and every ID and access token the provider issued.
+ */
+describe('the OIDC client secret and the tokens never leave the server', () => {
+  let sandbox: RunningSandbox;
+  let provider: RunningProvider;
+  let dashboard: RunningDashboard;
+  let browser: Browser;
+  const stops: Array<() => Promise<void>> = [];
+  const corpus = new Map<string, string>();
+  const add = (source: string, text: string) => {
+    corpus.set(source, (corpus.get(source) ?? '') + text);
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(1);
+    stops.push(() => sandbox.stop());
+    const port = await freePort();
+    provider = await startOidcProvider(`http://127.0.0.1:${port}`, {
+      alice: { email: 'alice@example.com', groups: ['team-a'] },
+      bob: { email: 'bob@example.com', groups: ['team-b'] },
+    });
+    stops.push(() => provider.stop());
+    const folder = dirname(sandbox.config);
+    const clientSecretFile = join(folder, 'oidc-client-secret');
+    await writeFile(clientSecretFile, `${provider.clientSecret}\n`);
+    const config = parse(await readFile(sandbox.config, 'utf8')) as Record<string, unknown>;
+    const configFile = join(folder, 'beamscope-oidc.yaml');
+    const oidc = {
+      issuer: provider.issuer,
+      clientId: provider.clientId,
+      clientSecretFile,
+      scopes: ['openid', 'email', 'groups'],
+    };
+    await writeFile(configFile, stringify({ ...config, access: { mode: 'oidc', oidc } }));
+    dashboard = await startDashboard(configFile, port);
+    stops.push(() => dashboard.stop());
+    const chromium = await launchChromium();
+    browser = chromium.browser;
+    stops.push(chromium.close);
+  });
+
+  afterAll(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+
+  /** A fresh browser whose every answer from beamscope (headers and body) joins the corpus. */
+  async function recordedPage(label: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('response', (response) => {
+      if (!response.url().startsWith(dashboard.url)) return;
+      void (async () => {
+        const headers = JSON.stringify(await response.allHeaders());
+        // A redirect has no body to read.
+        const body = await response.text().catch(() => '');
+        add(`${label} ${response.url()}`, `${response.status()} ${headers}\n${body}`);
+      })();
+    });
+    return page;
+  }
+
+  async function signIn(login: string): Promise<Page> {
+    const page = await recordedPage(login);
+    await page.goto(dashboard.url);
+    await page.getByRole('link', { name: 'Sign in with your identity provider' }).click();
+    await signInAtProvider(page, login);
+    return page;
+  }
+
+  it('signs in, uses, signs out and is refused, collecting everything a client or a log could see', async () => {
+    for (const login of ['alice', 'bob']) {
+      const page = await signIn(login);
+      await page.getByTestId('dashboard').waitFor({ timeout: 30_000 });
+      await new DashboardPage(page).open(dashboard.url);
+      const cookie = (await page.context().cookies(dashboard.url)).find(
+        (entry) => entry.name === '__Host-beamscope-session',
+      )!.value;
+      const headers = { cookie: `__Host-beamscope-session=${cookie}` };
+      for (const path of [
+        '/api/session',
+        '/api/clusters',
+        '/api/clusters/sandbox',
+        '/api/metrics',
+      ]) {
+        const response = await fetch(`${dashboard.url}${path}`, { headers });
+        add(
+          `GET ${path} as ${login}`,
+          `${response.status} ${JSON.stringify([...response.headers])}\n${await response.text()}`,
+        );
+      }
+      const controller = new AbortController();
+      const stream = await fetch(`${dashboard.url}/api/clusters/sandbox/events`, {
+        headers,
+        signal: controller.signal,
+      });
+      const { value } = await stream.body!.getReader().read();
+      add(`SSE as ${login}`, new TextDecoder().decode(value));
+      controller.abort();
+      add(`DOM of ${login}`, `${await page.locator('body').innerText()}\n${await page.content()}`);
+      if (login === 'alice') {
+        await page.goto(`${dashboard.url}/sign-out`);
+        await page.getByTestId('sign-out-form').getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+        await page.waitForURL(`${dashboard.url}/sign-in?out=1`, { timeout: 15_000 });
+        add('signed-out page', await page.content());
+      }
+    }
+    // A forged ID token: refused, and the refusal's answers and log line collected too.
+    provider.tamper('foreign-key');
+    try {
+      const page = await signIn('alice');
+      await page.waitForURL(/\/sign-in\?/, { timeout: 15_000 });
+      add('refused sign-in page', await page.content());
+    } finally {
+      provider.tamper('honest');
+    }
+    add('server output', dashboard.output());
+    for (const file of await filesUnder(join(dirname(serverJs), '.next', 'static'))) {
+      add(`bundle ${file}`, await readFile(file, 'utf8'));
+    }
+  }, 180_000);
+
+  it('found the client secret and the ID and access tokens nowhere', () => {
+    // Not vacuous: real tokens were issued, the sessions worked, the refusal was logged.
+    expect(provider.issued.idTokens.length).toBe(3);
+    expect(provider.issued.accessTokens.length).toBe(3);
+    expect(corpus.get('GET /api/session as bob')).toContain('"subject":"oidc:bob@example.com"');
+    expect(corpus.get('GET /api/clusters/sandbox as alice')).toMatch(/^200 /);
+    expect(corpus.get('SSE as bob')).toContain('myapp@127.0.0.');
+    expect(corpus.get('server output')).toContain(
+      'beamscope: audit: action=sign-in outcome=refused who=unknown',
+    );
+    expect([...corpus.keys()].some((source) => source.includes('/api/session/oidc/callback'))).toBe(
+      true,
+    );
+    expect([...corpus.keys()].some((source) => source.startsWith('bundle '))).toBe(true);
+
+    const secrets: Array<[string, string]> = [
+      ['the client secret', provider.clientSecret],
+      ...provider.issued.idTokens.flatMap((token, index): Array<[string, string]> => [
+        [`ID token ${index}`, token],
+        [`ID token ${index}'s signature`, token.split('.')[2]!],
+      ]),
+      ...provider.issued.accessTokens.map((token, index): [string, string] => [
+        `access token ${index}`,
+        token,
+      ]),
+    ];
+    const leaks = secrets.flatMap(([name, secret]) =>
       [...corpus]
         .filter(([, text]) => forms(secret).some((form) => text.includes(form)))
         .map(([source]) => `${name} in ${source}`),

@@ -60,9 +60,13 @@ describe('read-only by construction: no Server Actions, no unreviewed pages', ()
       'app/icon.svg',
       'app/layout.tsx',
       'app/page.tsx',
+      // Mode oidc's part of the sign-in page: a link to /api/session/oidc (it serves nothing).
+      'app/sign-in/OidcSignIn.tsx',
       // A client component of the sign-in page (it renders the form; it serves nothing).
       'app/sign-in/SignInForm.tsx',
       'app/sign-in/page.tsx',
+      // A form posting to /api/session/end, or a sentence where there is no session to end.
+      'app/sign-out/page.tsx',
     ]);
     // Nothing under app/api but route handlers (a page there would be a second way in).
     expect((await filesUnder('app/api', /./)).every((file) => file.endsWith('/route.ts'))).toBe(

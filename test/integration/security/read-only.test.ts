@@ -54,6 +54,11 @@ describe('read-only by construction: what the routes accept', () => {
       'app/api/sandbox/route.ts',
       // POST only: the sign-out form (no body read).
       'app/api/session/end/route.ts',
+      // GET: the OIDC provider's redirect back (its whole query goes to openid-client, which
+      // checks code, state and iss against the sign-in this browser started; no body read).
+      'app/api/session/oidc/callback/route.ts',
+      // GET: starts an OIDC sign-in (`next`, a path on this site: safeNext).
+      'app/api/session/oidc/route.ts',
       // POST: the sign-in (server/auth/sign-in.ts reads `token` and `next`); DELETE: sign-out.
       'app/api/session/route.ts',
     ]);
@@ -97,6 +102,8 @@ describe('read-only by construction: what the routes accept', () => {
     }
     // A new query parameter must be reviewed and added here.
     expect(Object.fromEntries(read_)).toEqual({
+      // Where to go after an OIDC sign-in: a path on this site only (safeNext).
+      'server/auth/oidc-routes.ts': ['next'],
       'server/http/cluster-api.ts': ['offset', 'limit', 'name'],
       // `full` or `compact`, nothing else (server/http/peers-param.ts).
       'server/http/peers-param.ts': ['peers'],

@@ -96,7 +96,7 @@ describe('the access section', () => {
 
   it('refuses an unknown mode, naming access.mode', () => {
     expect(messageOf({ mode: 'ldap' })).toMatch(
-      /access\.mode: expected one of token, proxy, kubernetes, none \(got "ldap"\)/,
+      /access\.mode: expected one of token, proxy, oidc, kubernetes, none \(got "ldap"\)/,
     );
   });
 
