@@ -211,7 +211,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
       .poll(() => details.locator('[data-testid="event-link"]').count())
       .toBeGreaterThan(0);
     expect(await details.locator('[data-testid="event-link"]').first().textContent()).toMatch(
-      /^myapp@127\.0\.0\.\d+ — myapp@127\.0\.0\.\d+$/,
+      /^myapp@10\.244\.0\.\d+ — myapp@10\.244\.0\.\d+$/,
     );
     await view
       .timelineEvents('partition_detected')

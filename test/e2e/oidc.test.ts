@@ -243,8 +243,13 @@ describe('access mode oidc, against a real OpenID provider', () => {
         }),
     );
     expect(stream).toBe('refused');
+    // A forbidden cluster's page is an unknown cluster's: same status, and the API's 404 words.
+    const unknown = await alice.page.goto(`${dashboard.url}/clusters/no-such-cluster`);
     const forbidden = await alice.page.goto(`${dashboard.url}/clusters/staging`);
-    expect(forbidden?.status()).toBe(404);
+    expect(forbidden?.status()).toBe(unknown?.status());
+    const banner = alice.page.getByTestId('load-error');
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.textContent()).toContain("no cluster is configured with the id 'staging'");
     // The same routes, to bob: there, and so is the stream.
     expect((await status(bob.page, '/api/clusters/staging')).status).toBe(200);
     expect(await status(bob.page, '/api/clusters/staging/events')).toMatchObject({

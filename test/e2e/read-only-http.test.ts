@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { ClusterState } from '@/lib/cluster-state';
+import { loadConfig } from '@/server/config';
 import { connectNode, type NodeConnection } from '@/server/erlang';
+import { mapAddress } from '@/server/erlang/address-map';
 import { atom } from '@/server/erlang/codec';
 
 import {
@@ -118,6 +120,9 @@ describe('read-only through HTTP: random lookups leave the nodes atom counts unc
       cookieFile: string;
     };
     const cookie = (await readFile(state.cookieFile, 'utf8')).trim();
+    // Pods are named by their 10.244.x.y IPs; the sandbox's config says where to dial them.
+    const config = await loadConfig(sandbox.config);
+    const addressMap = config.clusters[0]!.distribution.addressMap ?? [];
     for (const node of nodes) {
       connections.set(
         node,
@@ -125,6 +130,7 @@ describe('read-only through HTTP: random lookups leave the nodes atom counts unc
           localName: `ro_http_${process.pid}@127.0.0.1`,
           cookie,
           port: state.distPort,
+          dialHost: (host) => mapAddress(host, addressMap),
         }),
       );
     }

@@ -503,7 +503,7 @@ describe('the OIDC client secret and the tokens never leave the server', () => {
     expect(provider.issued.accessTokens.length).toBe(3);
     expect(corpus.get('GET /api/session as bob')).toContain('"subject":"oidc:bob@example.com"');
     expect(corpus.get('GET /api/clusters/sandbox as alice')).toMatch(/^200 /);
-    expect(corpus.get('SSE as bob')).toContain('myapp@127.0.0.');
+    expect(corpus.get('SSE as bob')).toContain('myapp@10.244.0.');
     expect(corpus.get('server output')).toContain(
       'beamscope: audit: action=sign-in outcome=refused who=unknown',
     );
