@@ -11,7 +11,8 @@ import {
 import { backoffDelay } from '@/lib/backoff';
 
 import type { BeamscopeError } from '../errors';
-import { isConnectionReset, kubernetesError } from './errors';
+import type { SelfReviews } from './access';
+import { forbiddenError, forbiddenUser, isConnectionReset, kubernetesError } from './errors';
 
 /** A namespaced resource kind beamscope watches. */
 export interface ResourceKind {
@@ -103,6 +104,50 @@ export interface ResourceWatcherOptions<T extends KubernetesObject> {
   /** The objects changed (coalesce in the receiver). */
   onChange: () => void;
   onState: (state: WatcherState) => void;
+  /** Names the user where a 403 has no body, and re-checks access while the watch is open. */
+  reviews?: SelfReviews;
+  /**
+   * How often an open watch's list and watch access is re-checked (SelfSubjectAccessReview);
+   * default 2000 ms, 0 never. The API server authorizes a watch only when it starts, so without
+   * this a revoked Role shows only when the watch ends (minutes later, at its timeout).
+   */
+  accessCheckMs?: number;
+}
+
+/** The default of {@link ResourceWatcherOptions.accessCheckMs}. */
+export const ACCESS_CHECK_MS = 2000;
+
+/** The verbs beamscope's Role must grant for a watcher to follow its kind. */
+const FOLLOW_VERBS = ['list', 'watch'] as const;
+
+/**
+ * client-node's Watch that also says when the server accepted the watch (answered 200), and
+ * closes one accepted after its informer was stopped: ListWatch aborts only the request it holds,
+ * which it gets only once watch() returns, so a stop while the headers are awaited would leave
+ * that watch open, unowned.
+ */
+class ObservedWatch extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly isCurrent: () => boolean,
+    private readonly onOpen: () => void,
+  ) {
+    super(kubeConfig);
+  }
+
+  override async watch(
+    ...[path, queryParams, callback, done]: Parameters<Watch['watch']>
+  ): Promise<AbortController> {
+    let refused = false;
+    const controller = await super.watch(path, queryParams, callback, (error: unknown) => {
+      if (error) refused = true;
+      done(error);
+    });
+    if (!this.isCurrent()) controller.abort();
+    // A refused watch has called done before watch() returns; an accepted one streams on.
+    else if (!refused && !controller.signal.aborted) this.onOpen();
+    return controller;
+  }
 }
 
 /**
@@ -125,6 +170,9 @@ export class ResourceWatcher<T extends KubernetesObject> {
   /** The restart waiting in {@link restartTimer}, so {@link retryNow} can run it at once. */
   private pendingRestart: (() => void) | undefined;
   private informer: ListWatch<T> | undefined;
+  /** A list went through since the last failure, but no watch has been accepted after it. */
+  private listedUnwatched = false;
+  private accessTimer: NodeJS.Timeout | undefined;
   private current: WatcherState;
   private readonly now: () => number;
 
@@ -171,6 +219,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.stopped = true;
     this.generation += 1;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.accessTimer);
     this.pendingRestart = undefined;
     const informer = this.informer;
     this.informer = undefined;
@@ -192,9 +241,10 @@ export class ResourceWatcher<T extends KubernetesObject> {
         throw error;
       }
     };
+    const watch = new ObservedWatch(kubeConfig, isCurrent, () => this.watching(isCurrent));
     const informer = new ListWatch<T>(
       collectionPath(kind, namespace),
-      new Watch(kubeConfig),
+      watch,
       list,
       false,
       labelSelector,
@@ -237,20 +287,73 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.listedOnce = true;
     this.listedAt = this.now();
     this.objectsByName = new Map(items.map((item) => [item.metadata?.name ?? '', item]));
+    this.listedUnwatched = true;
     this.options.onListed?.(items, first);
-    this.setState({ state: 'ok', since: this.now() });
+    // Not ok yet: only a watch the server accepts makes the view follow the cluster. A watch
+    // refused where the list is allowed would otherwise flip the link ok/error on every retry.
     this.options.onChange();
   }
 
+  /** The server accepted the watch: the view follows the cluster from here. */
+  private watching(isCurrent: () => boolean): void {
+    this.listedUnwatched = false;
+    this.setState({ state: 'ok', since: this.now() });
+    this.scheduleAccessCheck(isCurrent);
+  }
+
+  /**
+   * Re-checks, while the watch is open, that the Role still grants list and watch: the server
+   * checked them only when the watch started and streams on after a revocation. A denial fails
+   * the watcher as the server's 403 would; a review that fails says nothing (the watch will).
+   */
+  private scheduleAccessCheck(isCurrent: () => boolean): void {
+    const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
+    const reviews = this.options.reviews;
+    if (!reviews || interval <= 0) return;
+    clearTimeout(this.accessTimer);
+    this.accessTimer = setTimeout(() => {
+      const { kind, namespace } = this.options;
+      void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
+        (answers) => {
+          if (!isCurrent() || this.current.state !== 'ok') return;
+          const denied = FOLLOW_VERBS.find((_, index) => answers[index] === false);
+          if (!denied) {
+            this.scheduleAccessCheck(isCurrent);
+            return;
+          }
+          const error = forbiddenError(
+            {
+              user: reviews.knownUser() ?? null,
+              verb: denied,
+              resource: kind.resource,
+              group: kind.group,
+              namespace,
+            },
+            { listedOnly: denied === 'watch' },
+          );
+          this.failed(error, denied);
+        },
+      );
+    }, interval);
+    this.accessTimer.unref?.();
+  }
+
   private failed(cause: unknown, verb: 'list' | 'watch'): void {
-    const { kind, namespace, server } = this.options;
+    const { kind, namespace, server, reviews } = this.options;
+    clearTimeout(this.accessTimer);
+    const named = forbiddenUser(cause);
+    if (named !== undefined) reviews?.learnUser(named);
+    const user = reviews?.knownUser();
     const error = kubernetesError(cause, {
       verb,
       resource: kind.resource,
       group: kind.group,
       namespace,
       server,
+      ...(user !== undefined ? { user } : {}),
+      listedOnly: verb === 'watch' && this.listedUnwatched,
     });
+    this.listedUnwatched = false;
     // A healthy watch cut mid-stream (a proxy or API server restart) is routine: resume it
     // soon and report an error only if that fails.
     const routine = verb === 'watch' && this.current.state === 'ok' && isConnectionReset(cause);

@@ -5,7 +5,7 @@ import 'server-only';
 
 import type { IncomingMessage } from 'node:http';
 
-import type { GuardedResource } from '../cluster/sandbox-control';
+import type { GuardedResource, GuardedVerb } from '../cluster/sandbox-control';
 import type { ResourceDefinition } from '../resources';
 import type { HandlerContext } from './context';
 import {
@@ -80,7 +80,8 @@ export function mayAccess(
   return (
     namespace === context.namespace &&
     ['get', 'list', 'watch'].includes(verb) &&
-    (caller.exempt || !context.cluster.forbidden.has(definition.name as GuardedResource))
+    (caller.exempt ||
+      !context.cluster.forbidden.get(definition.name as GuardedResource)?.has(verb as GuardedVerb))
   );
 }
 

@@ -7,7 +7,12 @@ import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { BeamscopeError } from '../../../errors';
-import type { GuardedResource, SandboxControl } from '../cluster/sandbox-control';
+import {
+  GUARDED_VERBS,
+  type GuardedResource,
+  type GuardedVerb,
+  type SandboxControl,
+} from '../cluster/sandbox-control';
 import type { HandlerContext } from './context';
 import { send } from './respond';
 import { findRoute, type Route } from './router';
@@ -136,7 +141,22 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
         if (!['endpointslices', 'endpoints', 'pods', 'events'].includes(resource)) {
           throw new BeamscopeError('sandbox', 'bad_request', `cannot forbid "${resource}"`);
         }
-        cluster.setForbidden(resource as GuardedResource, body.forbidden !== false);
+        const verbs = body.verbs === undefined ? [...GUARDED_VERBS] : body.verbs;
+        if (
+          !Array.isArray(verbs) ||
+          verbs.some((verb) => !(GUARDED_VERBS as readonly unknown[]).includes(verb))
+        ) {
+          throw new BeamscopeError(
+            'sandbox',
+            'bad_request',
+            `verbs must be a list of ${GUARDED_VERBS.join(', ')}`,
+          );
+        }
+        cluster.setForbidden(
+          resource as GuardedResource,
+          body.forbidden !== false,
+          verbs as GuardedVerb[],
+        );
         return ok();
       },
     },

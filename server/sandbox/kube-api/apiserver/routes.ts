@@ -19,6 +19,7 @@ import {
   type ResourceRequest,
 } from './request';
 import { notFound, send, sendStatus } from './respond';
+import { selfSubjectAccessReview, selfSubjectReview } from './reviews';
 import type { Route } from './router';
 import { tableMode } from './table';
 import { serveWatch, type OpenWatch } from './watch';
@@ -86,6 +87,19 @@ export function apiRoutes(
         if (list) send(res, 200, list);
         else sendStatus(res, notFound());
       },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/apis\/authentication\.k8s\.io\/v1\/selfsubjectreviews$/,
+      access: 'api',
+      handle: async ({ req, res, caller }) => send(res, 201, await selfSubjectReview(req, caller!)),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews$/,
+      access: 'api',
+      handle: async ({ req, res, caller }) =>
+        send(res, 201, await selfSubjectAccessReview(req, caller!, context)),
     },
     {
       pattern: RESOURCE_PATH,

@@ -14,13 +14,15 @@ import { startEndpointControllers } from './controllers';
 import { EventRecorder } from './events';
 import { PodLifecycle } from './pods';
 import { newReplicaSet, ReplicaSetController } from './replica-set';
-import type {
-  ContainerExit,
-  GuardedResource,
-  PodInfo,
-  PodRuntime,
-  PodStatusReport,
-  SandboxControl,
+import {
+  GUARDED_VERBS,
+  type ContainerExit,
+  type GuardedResource,
+  type GuardedVerb,
+  type PodInfo,
+  type PodRuntime,
+  type PodStatusReport,
+  type SandboxControl,
 } from './sandbox-control';
 
 /** Real kube-proxy/EndpointSlice controllers default to 100 endpoints per slice. */
@@ -45,7 +47,8 @@ export interface SandboxClusterOptions {
  * runs for them, driven through {@link SandboxControl}.
  */
 export class SandboxCluster implements SandboxControl {
-  readonly forbidden = new Set<GuardedResource>();
+  /** Per resource, the verbs beamscope's user is denied (absent: the Role grants them all). */
+  readonly forbidden = new Map<GuardedResource, ReadonlySet<GuardedVerb>>();
   tokenRejected = false;
 
   private readonly lifecycle: PodLifecycle;
@@ -113,8 +116,12 @@ export class SandboxCluster implements SandboxControl {
     this.options.onDropWatches('close');
   }
 
-  setForbidden(resource: GuardedResource, forbidden: boolean): void {
-    if (forbidden) this.forbidden.add(resource);
+  setForbidden(
+    resource: GuardedResource,
+    forbidden: boolean,
+    verbs: readonly GuardedVerb[] = GUARDED_VERBS,
+  ): void {
+    if (forbidden) this.forbidden.set(resource, new Set(verbs));
     else this.forbidden.delete(resource);
   }
 

@@ -51,6 +51,10 @@ export interface PodStatusReport extends PodInfo {
 /** The resources `setForbidden` can take away from the token's user. */
 export type GuardedResource = 'endpointslices' | 'endpoints' | 'pods' | 'events';
 
+/** The verbs of beamscope's Role, which `setForbidden` can take away one by one. */
+export const GUARDED_VERBS = ['get', 'list', 'watch'] as const;
+export type GuardedVerb = (typeof GUARDED_VERBS)[number];
+
 /** Drives the emulated cluster, in-process or through `/_sandbox/*` over HTTP. */
 export interface SandboxControl {
   /**
@@ -78,8 +82,12 @@ export interface SandboxControl {
    * watches are closed cleanly, as a restarting watch cache does, so clients re-watch and see it.
    */
   compact(): void;
-  /** Denies (or grants back) get/list/watch on one resource: 403 with the RBAC Status body. */
-  setForbidden(resource: GuardedResource, forbidden: boolean): void;
+  /**
+   * Denies (or grants back) `verbs` (default get, list and watch) on one resource: 403 with the
+   * RBAC Status body. As on a real API server, a watch already open goes on streaming: access is
+   * checked when a request starts.
+   */
+  setForbidden(resource: GuardedResource, forbidden: boolean, verbs?: readonly GuardedVerb[]): void;
   /** Answers every API request with 401 (the `/_sandbox` surface keeps working). */
   setTokenRejected(rejected: boolean): void;
   /** Cuts every open watch's connection, as a network reset would. */
