@@ -14,11 +14,6 @@ export interface RequestContext {
   server: string;
   /** The user the server knows beamscope as, for a 403 that comes without a Status body. */
   user?: string;
-  /**
-   * A watch refused right after its list went through: what the dashboard shows was listed, not
-   * followed since, and may be stale.
-   */
-  listedOnly?: boolean;
 }
 
 /** The parts of an RBAC denial, as the API server words its Status message. */
@@ -128,18 +123,20 @@ export function forbiddenUser(error: unknown): string | undefined {
 
 /**
  * The line for an RBAC denial: the user (when known), the verb, resource, API group and
- * namespace refused, and the Role to grant. `listedOnly`: the list went through and only the
- * watch is refused, so what is shown may be stale.
+ * namespace refused, and the Role to grant. A refused watch says what it means for the view:
+ * what was listed is not followed, so it may be stale (the same words on every retry, so the
+ * link's reason does not change while the denial lasts).
  */
 export function forbiddenError(
   denied: Omit<ForbiddenDetails, 'user'> & { user: string | null },
-  options: { cause?: unknown; listedOnly?: boolean } = {},
+  options: { cause?: unknown } = {},
 ): BeamscopeError<'kubernetes'> {
   const { verb, resource, group } = denied;
   const user = denied.user !== null ? `user "${denied.user}"` : "beamscope's user";
-  const stale = options.listedOnly
-    ? `; ${resource} are listed on each retry but not followed, so they may be stale`
-    : '';
+  const stale =
+    verb === 'watch'
+      ? `; ${resource} are listed on each retry but not followed, so they may be stale`
+      : '';
   return new BeamscopeError(
     'kubernetes',
     'rbac_forbidden',
@@ -171,7 +168,7 @@ export function kubernetesError(
     return new BeamscopeError(
       'kubernetes',
       'unauthorized',
-      `the API server rejected beamscope's credentials (401 Unauthorized) at ${context.server} when trying to ${what}: check the kubeconfig user or the service account token`,
+      `the API server rejected beamscope's credentials (401 Unauthorized) at ${context.server} when reading ${context.resource}: check the kubeconfig user or the service account token`,
       { cause: error, exitCode: 4 },
     );
   }
@@ -185,7 +182,7 @@ export function kubernetesError(
         group: parsed?.group ?? context.group,
         namespace: parsed?.namespace ?? context.namespace,
       },
-      { cause: error, listedOnly: context.listedOnly === true },
+      { cause: error },
     );
   }
   if (status !== undefined) {

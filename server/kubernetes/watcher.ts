@@ -170,8 +170,6 @@ export class ResourceWatcher<T extends KubernetesObject> {
   /** The restart waiting in {@link restartTimer}, so {@link retryNow} can run it at once. */
   private pendingRestart: (() => void) | undefined;
   private informer: ListWatch<T> | undefined;
-  /** A list went through since the last failure, but no watch has been accepted after it. */
-  private listedUnwatched = false;
   private accessTimer: NodeJS.Timeout | undefined;
   private current: WatcherState;
   private readonly now: () => number;
@@ -287,7 +285,6 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.listedOnce = true;
     this.listedAt = this.now();
     this.objectsByName = new Map(items.map((item) => [item.metadata?.name ?? '', item]));
-    this.listedUnwatched = true;
     this.options.onListed?.(items, first);
     // Not ok yet: only a watch the server accepts makes the view follow the cluster. A watch
     // refused where the list is allowed would otherwise flip the link ok/error on every retry.
@@ -296,7 +293,6 @@ export class ResourceWatcher<T extends KubernetesObject> {
 
   /** The server accepted the watch: the view follows the cluster from here. */
   private watching(isCurrent: () => boolean): void {
-    this.listedUnwatched = false;
     this.setState({ state: 'ok', since: this.now() });
     this.scheduleAccessCheck(isCurrent);
   }
@@ -321,16 +317,13 @@ export class ResourceWatcher<T extends KubernetesObject> {
             this.scheduleAccessCheck(isCurrent);
             return;
           }
-          const error = forbiddenError(
-            {
-              user: reviews.knownUser() ?? null,
-              verb: denied,
-              resource: kind.resource,
-              group: kind.group,
-              namespace,
-            },
-            { listedOnly: denied === 'watch' },
-          );
+          const error = forbiddenError({
+            user: reviews.knownUser() ?? null,
+            verb: denied,
+            resource: kind.resource,
+            group: kind.group,
+            namespace,
+          });
           this.failed(error, denied);
         },
       );
@@ -351,9 +344,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
       namespace,
       server,
       ...(user !== undefined ? { user } : {}),
-      listedOnly: verb === 'watch' && this.listedUnwatched,
     });
-    this.listedUnwatched = false;
     // A healthy watch cut mid-stream (a proxy or API server restart) is routine: resume it
     // soon and report an error only if that fails.
     const routine = verb === 'watch' && this.current.state === 'ok' && isConnectionReset(cause);

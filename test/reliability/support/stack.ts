@@ -87,10 +87,11 @@ export interface KubeFaults {
   expireStorm(ms: number, everyMs?: number): Promise<void>;
   /** Every request with beamscope's token answered 401 (or, `false`, accepted again). */
   rejectToken(rejected: boolean): Promise<void>;
-  /** RBAC: get/list/watch on `resource` denied with 403 (or, `false`, granted again). */
+  /** RBAC: `verbs` (default get/list/watch) on `resource` denied with 403 (or, `false`, granted again). */
   forbid(
     resource: 'endpointslices' | 'endpoints' | 'pods' | 'events',
     forbidden: boolean,
+    verbs?: Array<'get' | 'list' | 'watch'>,
   ): Promise<void>;
 }
 
@@ -219,8 +220,8 @@ function makeStack(
       async rejectToken(rejected) {
         await control('POST', '/token-rejected', { rejected });
       },
-      async forbid(resource, forbidden) {
-        await control('POST', '/forbidden', { resource, forbidden });
+      async forbid(resource, forbidden, verbs) {
+        await control('POST', '/forbidden', { resource, forbidden, ...(verbs ? { verbs } : {}) });
       },
     },
     async stop() {
