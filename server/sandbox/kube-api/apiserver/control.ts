@@ -127,6 +127,28 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
     },
     {
       method: 'POST',
+      pattern: /^\/_sandbox\/rollout-restart$/,
+      handle: async () => {
+        const at = Date.now();
+        await cluster.rolloutRestart();
+        return ok({ pods: cluster.pods(), at });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sandbox\/nodes\/([^/]+)\/(lose|restore)$/,
+      handle: async ({ match }) => {
+        const node = decodeURIComponent(match[1]!);
+        const at = Date.now();
+        if (match[2] === 'restore') {
+          cluster.restoreNode(node);
+          return ok({ at });
+        }
+        return ok({ lost: await cluster.loseNode(node), at });
+      },
+    },
+    {
+      method: 'POST',
       pattern: /^\/_sandbox\/compact$/,
       handle: () => {
         cluster.compact();

@@ -116,6 +116,22 @@ export class SandboxCluster implements SandboxControl {
     this.options.onDropWatches('close');
   }
 
+  rolloutRestart(): Promise<void> {
+    return this.replicaSet.rolloutRestart();
+  }
+
+  async loseNode(nodeName: string): Promise<string[]> {
+    const lost = this.lifecycle.loseNode(nodeName);
+    // The ReplicaSet controller sees fewer pods than replicas and creates the difference.
+    const replicaSetPods = lost.filter((name) => name.startsWith(`${this.options.service.name}-`));
+    await this.replicaSet.replace(replicaSetPods.length);
+    return lost;
+  }
+
+  restoreNode(nodeName: string): void {
+    this.lifecycle.restoreNode(nodeName);
+  }
+
   setForbidden(
     resource: GuardedResource,
     forbidden: boolean,

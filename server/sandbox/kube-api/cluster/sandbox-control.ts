@@ -78,6 +78,19 @@ export interface SandboxControl {
   /** Every pod, terminating ones included. */
   pods(): PodInfo[];
   /**
+   * `kubectl rollout restart`: a new ReplicaSet replaces every pod, a quarter at a time, each
+   * step's old pods deleted once its new ones are Ready. Resolves when no old pod is left.
+   */
+  rolloutRestart(): Promise<void>;
+  /**
+   * A Kubernetes node is lost with everything on it: its pods' containers die and the pods are
+   * force-deleted at once; the ReplicaSet creates replacements on the other nodes. Returns the
+   * pods lost.
+   */
+  loseNode(nodeName: string): Promise<string[]>;
+  /** The node joins the cluster again (empty): new pods may be scheduled there. */
+  restoreNode(nodeName: string): void;
+  /**
    * Forgets the watch history: every resourceVersion handed out so far gets 410 Expired. Open
    * watches are closed cleanly, as a restarting watch cache does, so clients re-watch and see it.
    */
