@@ -120,6 +120,9 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
           {
             method,
             ca,
+            // A connection of its own: a kept-alive one the server closes as it is reused (its
+            // keep-alive timeout racing a slow test on a loaded machine) resets the request.
+            agent: false,
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           },
           (response) => {
