@@ -171,6 +171,8 @@ export class ResourceWatcher<T extends KubernetesObject> {
   private pendingRestart: (() => void) | undefined;
   private informer: ListWatch<T> | undefined;
   private accessTimer: NodeJS.Timeout | undefined;
+  /** Counts failures and recoveries, so a late report of a failure cannot overwrite a newer state. */
+  private failures = 0;
   private current: WatcherState;
   private readonly now: () => number;
 
@@ -293,6 +295,8 @@ export class ResourceWatcher<T extends KubernetesObject> {
 
   /** The server accepted the watch: the view follows the cluster from here. */
   private watching(isCurrent: () => boolean): void {
+    // A failure still being looked into is over: its late report must not undo this.
+    this.failures += 1;
     this.setState({ state: 'ok', since: this.now() });
     this.scheduleAccessCheck(isCurrent);
   }
@@ -348,12 +352,41 @@ export class ResourceWatcher<T extends KubernetesObject> {
     // A healthy watch cut mid-stream (a proxy or API server restart) is routine: resume it
     // soon and report an error only if that fails.
     const routine = verb === 'watch' && this.current.state === 'ok' && isConnectionReset(cause);
-    if (!routine) {
+    const failure = ++this.failures;
+    const report = (shown: BeamscopeError<'kubernetes'>) => {
+      // A later failure has said more since.
+      if (failure !== this.failures || this.stopped) return;
       const previous = this.current;
-      if (previous.state !== 'error' || previous.error.message !== error.message) {
-        this.setState({ state: 'error', since: this.now(), error });
+      if (previous.state !== 'error' || previous.error.message !== shown.message) {
+        this.setState({ state: 'error', since: this.now(), error: shown });
       }
-    }
+    };
+    // The access check's own denial (the error it made is the cause) already names the rule.
+    const fromAccessCheck = cause === error;
+    if (
+      !routine &&
+      verb === 'watch' &&
+      error.code === 'rbac_forbidden' &&
+      reviews &&
+      !fromAccessCheck
+    ) {
+      // A watch's 403 says nothing of the list; the retry's list would, a moment later, and
+      // change the reason. Ask now which rule is missing (the list's, when it is gone too), so
+      // the reason is right at once and stays put for as long as the denial lasts.
+      void reviews.mayI('list', kind, namespace).then((listAllowed) =>
+        report(
+          listAllowed === false
+            ? forbiddenError({
+                user: reviews.knownUser() ?? null,
+                verb: 'list',
+                resource: kind.resource,
+                group: kind.group,
+                namespace,
+              })
+            : error,
+        ),
+      );
+    } else if (!routine) report(error);
     // A routine restart waits only the first step; failures in a row back off further. A list
     // that succeeds does not reset the count by itself (a watch forbidden where the list is
     // allowed would otherwise re-list every second): a healthy stretch after it does.
