@@ -2,7 +2,6 @@ import 'server-only';
 
 import {
   ListWatch,
-  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -12,6 +11,7 @@ import { backoffDelay } from '@/lib/backoff';
 
 import type { BeamscopeError } from '../errors';
 import type { SelfReviews } from './access';
+import { ObservedWatch } from './observed-watch';
 import { forbiddenError, forbiddenUser, isConnectionReset, kubernetesError } from './errors';
 
 /** A namespaced resource kind beamscope watches. */
@@ -119,36 +119,6 @@ export const ACCESS_CHECK_MS = 2000;
 
 /** The verbs beamscope's Role must grant for a watcher to follow its kind. */
 const FOLLOW_VERBS = ['list', 'watch'] as const;
-
-/**
- * client-node's Watch that also says when the server accepted the watch (answered 200), and
- * closes one accepted after its informer was stopped: ListWatch aborts only the request it holds,
- * which it gets only once watch() returns, so a stop while the headers are awaited would leave
- * that watch open, unowned.
- */
-class ObservedWatch extends Watch {
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly isCurrent: () => boolean,
-    private readonly onOpen: () => void,
-  ) {
-    super(kubeConfig);
-  }
-
-  override async watch(
-    ...[path, queryParams, callback, done]: Parameters<Watch['watch']>
-  ): Promise<AbortController> {
-    let refused = false;
-    const controller = await super.watch(path, queryParams, callback, (error: unknown) => {
-      if (error) refused = true;
-      done(error);
-    });
-    if (!this.isCurrent()) controller.abort();
-    // A refused watch has called done before watch() returns; an accepted one streams on.
-    else if (!refused && !controller.signal.aborted) this.onOpen();
-    return controller;
-  }
-}
 
 /**
  * One resource kind's list+watch: a client-node informer plus what it lacks. The informer
@@ -429,6 +399,30 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.schedule(() => {
       if (!this.stopped) this.launch();
     }, wait);
+    if (error.code === 'rbac_forbidden' || error.code === 'unauthorized') this.awaitAccess();
+  }
+
+  /**
+   * While denied, asks every access-check interval whether list and watch are allowed again,
+   * and restarts at once when they are: a Role granted back (or a token accepted again) shows in
+   * seconds rather than at the end of a backoff of up to `deniedMaxMs`.
+   */
+  private awaitAccess(): void {
+    const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
+    const reviews = this.options.reviews;
+    if (!reviews || interval <= 0) return;
+    clearTimeout(this.accessTimer);
+    this.accessTimer = setTimeout(() => {
+      const { kind, namespace } = this.options;
+      void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
+        (answers) => {
+          if (this.stopped || !this.pendingRestart) return;
+          if (answers.every((allowed) => allowed === true)) this.retryNow();
+          else this.awaitAccess();
+        },
+      );
+    }, interval);
+    this.accessTimer.unref?.();
   }
 
   private schedule(restart: () => void, wait: number): void {
