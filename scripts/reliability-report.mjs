@@ -107,6 +107,13 @@ or lost data, or a fuzz target failed. \`npm test\` runs quick versions of the s
 (seconds instead of minutes) and 10,000 fuzz cases per target; their records go to
 \`test/reliability/results/quick/\`, which this script uses only when there is no long run.
 
+Mass events — a rolling restart, a scale up to many pods and back, a Kubernetes node lost with
+its pods — take 100 real BEAM pods in the long run and 15 in \`npm test\`;
+\`BEAMSCOPE_MASS_PODS\` sets another count. 100 real BEAM nodes need a machine to match: on a
+2-core, 24 GB machine shared with other test runs they took about 8.5 GB and drove the load
+average to 122, and the scale-up did not finish (a control request was reset under that load);
+40 pods took about 1.8 GB and a load of 21.
+
 - **Time to detect**: from the injection until the dashboard's pushed state showed it — the
   Kubernetes link in error with its reason, a node down, a partition. For faults that call for no
   alarm (a cut watch, a 410 re-list) it is the slowest change made during the fault to reach the

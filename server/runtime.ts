@@ -7,6 +7,7 @@ import type { Collector } from './collector/collector';
 import { loadConfig, type BeamscopeConfig, type ClusterConfig } from './config';
 import { BeamscopeError } from './errors';
 import type { KubernetesSource } from './kubernetes';
+import { createLogger, logFormat, logSourceStates } from './log';
 
 /** One configured cluster's upstreams: its Kubernetes source and its collector, shared by every request. */
 export class ClusterRuntime {
@@ -75,11 +76,21 @@ export class BeamscopeRuntime {
     configPath?: string,
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<BeamscopeRuntime> {
+    const log = createLogger(logFormat(env));
     const config = await loadConfig(configPath, env);
     const localName = localNodeName(config);
     const clusters = new Map<string, ClusterRuntime>();
     for (const cluster of config.clusters) {
       const upstream = await startClusterCollector(cluster, { localName, env });
+      // The log names each change of the cluster's sources, as the dashboard shows it.
+      logSourceStates(
+        cluster.id,
+        {
+          distribution: upstream.collector.snapshot().state.distribution,
+          kubernetes: upstream.source,
+        },
+        log,
+      );
       clusters.set(cluster.id, new ClusterRuntime(upstream));
     }
     return new BeamscopeRuntime(config, clusters);

@@ -3,6 +3,7 @@ import 'server-only';
 import { startAccess } from './auth';
 import { loadConfig } from './config';
 import { describeError } from './errors';
+import { createLogger, logFormat, type LogFormat } from './log';
 import { getRuntime } from './runtime';
 
 /** sysexits' EX_CONFIG, as the CLI uses for a configuration error. */
@@ -19,7 +20,13 @@ export async function startServerRuntime(): Promise<void> {
     await startAccess(await loadConfig());
     await getRuntime();
   } catch (error) {
-    console.error(`beamscope: ${describeError(error)}`);
+    let format: LogFormat = 'text';
+    try {
+      format = logFormat();
+    } catch {
+      // the format itself is what failed: say so in text
+    }
+    createLogger(format)({ level: 'error', message: describeError(error) });
     process.exit(EX_CONFIG);
   }
 }

@@ -12,6 +12,8 @@ export interface RequestContext {
   namespace: string;
   /** The API server URL. */
   server: string;
+  /** The user the server knows beamscope as, for a 403 that comes without a Status body. */
+  user?: string;
 }
 
 /** The parts of an RBAC denial, as the API server words its Status message. */
@@ -113,6 +115,36 @@ function groupName(group: string): string {
   return group === '' ? 'the core API group ("")' : `API group "${group}"`;
 }
 
+/** The user a 403's Status body names (the server's own word), if it has one. */
+export function forbiddenUser(error: unknown): string | undefined {
+  if (httpStatus(error) !== 403) return undefined;
+  return parseForbiddenMessage(statusMessage(error) ?? '')?.user;
+}
+
+/**
+ * The line for an RBAC denial: the user (when known), the verb, resource, API group and
+ * namespace refused, and the Role to grant. A refused watch says what it means for the view:
+ * what was listed is not followed, so it may be stale (the same words on every retry, so the
+ * link's reason does not change while the denial lasts).
+ */
+export function forbiddenError(
+  denied: Omit<ForbiddenDetails, 'user'> & { user: string | null },
+  options: { cause?: unknown } = {},
+): BeamscopeError<'kubernetes'> {
+  const { verb, resource, group } = denied;
+  const user = denied.user !== null ? `user "${denied.user}"` : "beamscope's user";
+  const stale =
+    verb === 'watch'
+      ? `; ${resource} are listed on each retry but not followed, so they may be stale`
+      : '';
+  return new BeamscopeError(
+    'kubernetes',
+    'rbac_forbidden',
+    `RBAC forbids ${user} to ${verb} ${resource} (${groupName(group)}) in namespace "${denied.namespace ?? ''}": grant a Role with get, list and watch on ${resource} in ${groupName(group)}${stale}`,
+    { ...(options.cause !== undefined ? { cause: options.cause } : {}), exitCode: 4 },
+  );
+}
+
 /** True for a watch stream cut mid-way (the informer was healthy), as opposed to a failed request. */
 export function isConnectionReset(error: unknown): boolean {
   const code = networkCode(error);
@@ -136,22 +168,21 @@ export function kubernetesError(
     return new BeamscopeError(
       'kubernetes',
       'unauthorized',
-      `the API server rejected beamscope's credentials (401 Unauthorized) at ${context.server} when trying to ${what}: check the kubeconfig user or the service account token`,
+      `the API server rejected beamscope's credentials (401 Unauthorized) at ${context.server} when reading ${context.resource}: check the kubeconfig user or the service account token`,
       { cause: error, exitCode: 4 },
     );
   }
   if (status === 403) {
     const parsed = parseForbiddenMessage(statusMessage(error) ?? '');
-    const verb = parsed?.verb ?? context.verb;
-    const resource = parsed?.resource ?? context.resource;
-    const group = parsed?.group ?? context.group;
-    const namespace = parsed?.namespace ?? context.namespace;
-    const user = parsed ? `user "${parsed.user}"` : "beamscope's user";
-    return new BeamscopeError(
-      'kubernetes',
-      'rbac_forbidden',
-      `RBAC forbids ${user} to ${verb} ${resource} (${groupName(group)}) in namespace "${namespace}": grant a Role with get, list and watch on ${resource} in ${groupName(group)}`,
-      { cause: error, exitCode: 4 },
+    return forbiddenError(
+      {
+        user: parsed?.user ?? context.user ?? null,
+        verb: parsed?.verb ?? context.verb,
+        resource: parsed?.resource ?? context.resource,
+        group: parsed?.group ?? context.group,
+        namespace: parsed?.namespace ?? context.namespace,
+      },
+      { cause: error },
     );
   }
   if (status !== undefined) {

@@ -27,6 +27,7 @@ import {
   type KubeAccessOptions,
   type LoadedKubeConfig,
 } from './kubeconfig';
+import { SelfReviews } from './access';
 import { deriveMembers, sameMembers, toIsoTime, type NamingContext } from './members';
 import {
   RESOURCE_KINDS,
@@ -48,6 +49,11 @@ export interface KubernetesSourceOptions extends KubeAccessOptions {
   watchEvents?: boolean;
   /** How many workload events `events()` keeps; default 200. */
   maxEvents?: number;
+  /**
+   * How often each open watch's access is re-checked, so a revoked Role shows within seconds
+   * (the API server checks a watch only when it starts); default 2000 ms, 0 never.
+   */
+  accessCheckMs?: number;
   now?: () => number;
 }
 
@@ -119,6 +125,7 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
   private readonly maxEvents: number;
   private readonly now: () => number;
   private readonly progress = new Set<() => void>();
+  private readonly reviews: SelfReviews;
   private currentMembers: KubernetesMember[] = [];
   private currentStatus: KubernetesSourceStatus;
   private recomputeQueued = false;
@@ -151,10 +158,13 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
     this.currentStatus = { state: 'syncing', since: this.now() };
 
     const core = kubeConfig.makeApiClient(CoreV1Api);
+    this.reviews = new SelfReviews(kubeConfig);
     const common = {
       kubeConfig,
       namespace,
       server,
+      reviews: this.reviews,
+      ...(options.accessCheckMs !== undefined ? { accessCheckMs: options.accessCheckMs } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.now ? { now: options.now } : {}),
       onChange: () => this.queueRecompute(),
@@ -250,6 +260,8 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
   start(): this {
     if (this.started) return this;
     this.started = true;
+    // Who beamscope is, asked once up front: a watch's 403 comes without the body naming it.
+    void this.reviews.whoAmI();
     for (const { watcher } of this.watchers) watcher.start();
     return this;
   }
@@ -288,8 +300,10 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
   }
 
   /**
-   * Resolves once the informers that members come from (discovery and pods) have listed;
-   * rejects with the first error one of them reports, or after `timeoutMs`.
+   * Resolves once the informers that members come from (discovery and pods) have listed. Waits
+   * for each one's first outcome, so that when some fail the rejection names every failure (each
+   * missing RBAC rule, say), sorted by resource, not whichever came back first; rejects after
+   * `timeoutMs` if some informer has no outcome by then.
    */
   waitForSync(timeoutMs = 10_000): Promise<void> {
     const required = this.watchers
@@ -303,16 +317,34 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
         else resolve();
       };
       const check = () => {
-        if (required.every((watcher) => watcher.synced)) {
+        const settled = required.every(
+          (watcher) => watcher.synced || watcher.state().state === 'error',
+        );
+        if (!settled) return;
+        const failures = required
+          .filter((watcher) => !watcher.synced)
+          .map((watcher) => ({ resource: this.kindOf(watcher), state: watcher.state() }))
+          .sort((a, b) => a.resource.localeCompare(b.resource));
+        if (failures.length === 0) {
           // Members are derived in a microtask after the last list.
           this.recompute();
           finish();
           return;
         }
-        const failed = required
-          .map((watcher) => watcher.state())
-          .find((state) => state.state === 'error');
-        if (failed?.state === 'error') finish(failed.error);
+        const errors = failures.flatMap(({ state }) =>
+          state.state === 'error' ? [state.error] : [],
+        );
+        const first = errors[0]!;
+        finish(
+          errors.length === 1
+            ? first
+            : new BeamscopeError(
+                'kubernetes',
+                first.code,
+                errors.map((error) => error.message).join('; '),
+                { exitCode: first.exitCode },
+              ),
+        );
       };
       const timer = setTimeout(() => {
         finish(

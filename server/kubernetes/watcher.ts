@@ -2,7 +2,6 @@ import 'server-only';
 
 import {
   ListWatch,
-  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -11,7 +10,9 @@ import {
 import { backoffDelay } from '@/lib/backoff';
 
 import type { BeamscopeError } from '../errors';
-import { isConnectionReset, kubernetesError } from './errors';
+import type { SelfReviews } from './access';
+import { ObservedWatch } from './observed-watch';
+import { forbiddenError, forbiddenUser, isConnectionReset, kubernetesError } from './errors';
 
 /** A namespaced resource kind beamscope watches. */
 export interface ResourceKind {
@@ -103,7 +104,21 @@ export interface ResourceWatcherOptions<T extends KubernetesObject> {
   /** The objects changed (coalesce in the receiver). */
   onChange: () => void;
   onState: (state: WatcherState) => void;
+  /** Names the user where a 403 has no body, and re-checks access while the watch is open. */
+  reviews?: SelfReviews;
+  /**
+   * How often an open watch's list and watch access is re-checked (SelfSubjectAccessReview);
+   * default 2000 ms, 0 never. The API server authorizes a watch only when it starts, so without
+   * this a revoked Role shows only when the watch ends (minutes later, at its timeout).
+   */
+  accessCheckMs?: number;
 }
+
+/** The default of {@link ResourceWatcherOptions.accessCheckMs}. */
+export const ACCESS_CHECK_MS = 2000;
+
+/** The verbs beamscope's Role must grant for a watcher to follow its kind. */
+const FOLLOW_VERBS = ['list', 'watch'] as const;
 
 /**
  * One resource kind's list+watch: a client-node informer plus what it lacks. The informer
@@ -125,6 +140,9 @@ export class ResourceWatcher<T extends KubernetesObject> {
   /** The restart waiting in {@link restartTimer}, so {@link retryNow} can run it at once. */
   private pendingRestart: (() => void) | undefined;
   private informer: ListWatch<T> | undefined;
+  private accessTimer: NodeJS.Timeout | undefined;
+  /** Counts failures and recoveries, so a late report of a failure cannot overwrite a newer state. */
+  private failures = 0;
   private current: WatcherState;
   private readonly now: () => number;
 
@@ -171,6 +189,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.stopped = true;
     this.generation += 1;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.accessTimer);
     this.pendingRestart = undefined;
     const informer = this.informer;
     this.informer = undefined;
@@ -192,9 +211,10 @@ export class ResourceWatcher<T extends KubernetesObject> {
         throw error;
       }
     };
+    const watch = new ObservedWatch(kubeConfig, isCurrent, () => this.watching(isCurrent));
     const informer = new ListWatch<T>(
       collectionPath(kind, namespace),
-      new Watch(kubeConfig),
+      watch,
       list,
       false,
       labelSelector,
@@ -238,28 +258,105 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.listedAt = this.now();
     this.objectsByName = new Map(items.map((item) => [item.metadata?.name ?? '', item]));
     this.options.onListed?.(items, first);
-    this.setState({ state: 'ok', since: this.now() });
+    // Not ok yet: only a watch the server accepts makes the view follow the cluster. A watch
+    // refused where the list is allowed would otherwise flip the link ok/error on every retry.
     this.options.onChange();
   }
 
+  /** The server accepted the watch: the view follows the cluster from here. */
+  private watching(isCurrent: () => boolean): void {
+    // A failure still being looked into is over: its late report must not undo this.
+    this.failures += 1;
+    this.setState({ state: 'ok', since: this.now() });
+    this.scheduleAccessCheck(isCurrent);
+  }
+
+  /**
+   * Re-checks, while the watch is open, that the Role still grants list and watch: the server
+   * checked them only when the watch started and streams on after a revocation. A denial fails
+   * the watcher as the server's 403 would; a review that fails says nothing (the watch will).
+   */
+  private scheduleAccessCheck(isCurrent: () => boolean): void {
+    const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
+    const reviews = this.options.reviews;
+    if (!reviews || interval <= 0) return;
+    clearTimeout(this.accessTimer);
+    this.accessTimer = setTimeout(() => {
+      const { kind, namespace } = this.options;
+      void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
+        (answers) => {
+          if (!isCurrent() || this.current.state !== 'ok') return;
+          const denied = FOLLOW_VERBS.find((_, index) => answers[index] === false);
+          if (!denied) {
+            this.scheduleAccessCheck(isCurrent);
+            return;
+          }
+          const error = forbiddenError({
+            user: reviews.knownUser() ?? null,
+            verb: denied,
+            resource: kind.resource,
+            group: kind.group,
+            namespace,
+          });
+          this.failed(error, denied);
+        },
+      );
+    }, interval);
+    this.accessTimer.unref?.();
+  }
+
   private failed(cause: unknown, verb: 'list' | 'watch'): void {
-    const { kind, namespace, server } = this.options;
+    const { kind, namespace, server, reviews } = this.options;
+    clearTimeout(this.accessTimer);
+    const named = forbiddenUser(cause);
+    if (named !== undefined) reviews?.learnUser(named);
+    const user = reviews?.knownUser();
     const error = kubernetesError(cause, {
       verb,
       resource: kind.resource,
       group: kind.group,
       namespace,
       server,
+      ...(user !== undefined ? { user } : {}),
     });
     // A healthy watch cut mid-stream (a proxy or API server restart) is routine: resume it
     // soon and report an error only if that fails.
     const routine = verb === 'watch' && this.current.state === 'ok' && isConnectionReset(cause);
-    if (!routine) {
+    const failure = ++this.failures;
+    const report = (shown: BeamscopeError<'kubernetes'>) => {
+      // A later failure has said more since.
+      if (failure !== this.failures || this.stopped) return;
       const previous = this.current;
-      if (previous.state !== 'error' || previous.error.message !== error.message) {
-        this.setState({ state: 'error', since: this.now(), error });
+      if (previous.state !== 'error' || previous.error.message !== shown.message) {
+        this.setState({ state: 'error', since: this.now(), error: shown });
       }
-    }
+    };
+    // The access check's own denial (the error it made is the cause) already names the rule.
+    const fromAccessCheck = cause === error;
+    if (
+      !routine &&
+      verb === 'watch' &&
+      error.code === 'rbac_forbidden' &&
+      reviews &&
+      !fromAccessCheck
+    ) {
+      // A watch's 403 says nothing of the list; the retry's list would, a moment later, and
+      // change the reason. Ask now which rule is missing (the list's, when it is gone too), so
+      // the reason is right at once and stays put for as long as the denial lasts.
+      void reviews.mayI('list', kind, namespace).then((listAllowed) =>
+        report(
+          listAllowed === false
+            ? forbiddenError({
+                user: reviews.knownUser() ?? null,
+                verb: 'list',
+                resource: kind.resource,
+                group: kind.group,
+                namespace,
+              })
+            : error,
+        ),
+      );
+    } else if (!routine) report(error);
     // A routine restart waits only the first step; failures in a row back off further. A list
     // that succeeds does not reset the count by itself (a watch forbidden where the list is
     // allowed would otherwise re-list every second): a healthy stretch after it does.
@@ -302,6 +399,30 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.schedule(() => {
       if (!this.stopped) this.launch();
     }, wait);
+    if (error.code === 'rbac_forbidden' || error.code === 'unauthorized') this.awaitAccess();
+  }
+
+  /**
+   * While denied, asks every access-check interval whether list and watch are allowed again,
+   * and restarts at once when they are: a Role granted back (or a token accepted again) shows in
+   * seconds rather than at the end of a backoff of up to `deniedMaxMs`.
+   */
+  private awaitAccess(): void {
+    const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
+    const reviews = this.options.reviews;
+    if (!reviews || interval <= 0) return;
+    clearTimeout(this.accessTimer);
+    this.accessTimer = setTimeout(() => {
+      const { kind, namespace } = this.options;
+      void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
+        (answers) => {
+          if (this.stopped || !this.pendingRestart) return;
+          if (answers.every((allowed) => allowed === true)) this.retryNow();
+          else this.awaitAccess();
+        },
+      );
+    }, interval);
+    this.accessTimer.unref?.();
   }
 
   private schedule(restart: () => void, wait: number): void {

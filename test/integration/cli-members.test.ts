@@ -203,4 +203,42 @@ describe('beamscope members', () => {
       await control('/_sandbox/forbidden', { resource: 'endpointslices', forbidden: false });
     }
   });
+
+  it('names every missing rule, in one order, on every run of members and doctor', async () => {
+    await control('/_sandbox/forbidden', { resource: 'endpointslices', forbidden: true });
+    await control('/_sandbox/forbidden', { resource: 'pods', forbidden: true });
+    try {
+      const members = new Set<string>();
+      const doctor = new Set<string>();
+      for (let run = 0; run < 3; run += 1) {
+        members.add((await beamscope(['members', '--config', config])).stderr);
+        const { stdout } = await beamscope(['doctor', '--config', config, '--json']);
+        const { findings } = JSON.parse(stdout) as {
+          findings: { subject: string; verdict: string; reason: string }[];
+        };
+        doctor.add(
+          JSON.stringify(findings.filter((finding) => finding.subject.startsWith('kubernetes'))),
+        );
+      }
+      const rule = (resource: string, group: string) =>
+        `RBAC forbids user "system:serviceaccount:default:beamscope" to list ${resource} (${group}) in namespace "default": grant a Role with get, list and watch on ${resource} in ${group}`;
+      const slices = rule('endpointslices', 'API group "discovery.k8s.io"');
+      const pods = rule('pods', 'the core API group ("")');
+      expect([...members]).toEqual([`beamscope members: ${slices}; ${pods}\n`]);
+      expect([...doctor].map((text) => JSON.parse(text) as unknown)).toEqual([
+        [
+          {
+            subject: 'kubernetes endpointslices',
+            verdict: 'fail',
+            code: 'kubernetes_error',
+            reason: slices,
+          },
+          { subject: 'kubernetes pods', verdict: 'fail', code: 'kubernetes_error', reason: pods },
+        ],
+      ]);
+    } finally {
+      await control('/_sandbox/forbidden', { resource: 'endpointslices', forbidden: false });
+      await control('/_sandbox/forbidden', { resource: 'pods', forbidden: false });
+    }
+  }, 120_000);
 });

@@ -41,7 +41,10 @@ export function diagnose(collected: CollectedCluster): Finding[] {
   const { state, cluster } = collected;
   const findings: Finding[] = [];
   if (collected.kubernetesError || state.kubernetes.state === 'error') {
-    const failed = collected.resources.filter((resource) => resource.state === 'error');
+    // Every failing resource, in one order: collectOnce waited for each one's first outcome.
+    const failed = collected.resources
+      .filter((resource) => resource.state === 'error')
+      .sort((a, b) => a.resource.localeCompare(b.resource));
     if (failed.length > 0) {
       for (const resource of failed) {
         findings.push({

@@ -120,6 +120,9 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
           {
             method,
             ca,
+            // A connection of its own: a kept-alive one the server closes as it is reused (its
+            // keep-alive timeout racing a slow test on a loaded machine) resets the request.
+            agent: false,
             headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           },
           (response) => {
@@ -147,7 +150,11 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
  * Spawns the standalone production server — the one the container image runs — with the given
  * configuration. `next build` and `scripts/standalone.mjs` must have run (`npm test` does both).
  */
-export function spawnDashboard(configPath: string, port: number): ChildProcess {
+export function spawnDashboard(
+  configPath: string,
+  port: number,
+  env: Record<string, string> = {},
+): ChildProcess {
   // BEAMSCOPE_SERVER_JS points at a copy of the standalone server, so work on one build can be
   // tested while another is being made in the checkout (see scripts/build-copy.sh).
   const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join(root, '.next/standalone/server.js');
@@ -159,6 +166,7 @@ export function spawnDashboard(configPath: string, port: number): ChildProcess {
       BEAMSCOPE_CONFIG: configPath,
       PORT: String(port),
       HOSTNAME: '127.0.0.1',
+      ...env,
     },
   });
 }
@@ -167,10 +175,14 @@ export function spawnDashboard(configPath: string, port: number): ChildProcess {
  * Serves the production build with the given configuration, once it answers its health check;
  * on `port` when given (a restart on the same address), else on a free one.
  */
-export async function startDashboard(configPath: string, port?: number): Promise<RunningDashboard> {
+export async function startDashboard(
+  configPath: string,
+  port?: number,
+  env: Record<string, string> = {},
+): Promise<RunningDashboard> {
   port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnDashboard(configPath, port);
+  const child = spawnDashboard(configPath, port, env);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));

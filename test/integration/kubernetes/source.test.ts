@@ -73,7 +73,8 @@ describe('KubernetesSource against the emulated API', () => {
     const first = await api.control.createPod();
     const { source, emissions } = startSource(sandboxCluster(kubeconfig));
     await source.waitForSync(5000);
-    expect(source.status().state).toBe('ok');
+    // Listed is synced; ok once the server has accepted the watches too.
+    await eventually(() => expect(source.status().state).toBe('ok'));
 
     await eventually(() => {
       expect(source.members()).toMatchObject([

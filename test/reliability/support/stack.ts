@@ -1,5 +1,5 @@
-import type { ClusterSnapshot } from '@/lib/api';
-import type { ClusterState } from '@/lib/cluster-state';
+import type { ClusterSnapshot, TimelineEventDetailsResponse } from '@/lib/api';
+import type { ClusterState, TimelineEvent } from '@/lib/cluster-state';
 
 import {
   startDashboard,
@@ -87,10 +87,11 @@ export interface KubeFaults {
   expireStorm(ms: number, everyMs?: number): Promise<void>;
   /** Every request with beamscope's token answered 401 (or, `false`, accepted again). */
   rejectToken(rejected: boolean): Promise<void>;
-  /** RBAC: get/list/watch on `resource` denied with 403 (or, `false`, granted again). */
+  /** RBAC: `verbs` (default get/list/watch) on `resource` denied with 403 (or, `false`, granted again). */
   forbid(
     resource: 'endpointslices' | 'endpoints' | 'pods' | 'events',
     forbidden: boolean,
+    verbs?: Array<'get' | 'list' | 'watch'>,
   ): Promise<void>;
 }
 
@@ -119,6 +120,29 @@ export async function startReliabilityStack(
     await sandbox.stop();
     throw error;
   }
+}
+
+/**
+ * The events with each summary event (a mass join, leave, …: one event naming many members)
+ * told once per member, its full list read from `GET /api/clusters/{id}/events/{seq}` as the
+ * page's "list" button reads it: a member a summary names counts as told.
+ */
+async function expandSummaries(
+  url: string,
+  events: readonly TimelineEvent[],
+): Promise<TimelineEvent[]> {
+  const out: TimelineEvent[] = [];
+  for (const event of events) {
+    out.push(event);
+    if (!event.expandable || !event.members) continue;
+    const response = await fetch(
+      `${url}/api/clusters/${CLUSTER_ID}/events/${event.seq}?limit=10000`,
+    );
+    if (!response.ok) throw new Error(`events/${event.seq}: ${response.status}`);
+    const details = (await response.json()) as TimelineEventDetailsResponse;
+    for (const member of details.members?.items ?? []) out.push({ ...event, ...member });
+  }
+  return out;
 }
 
 function makeStack(
@@ -219,8 +243,8 @@ function makeStack(
       async rejectToken(rejected) {
         await control('POST', '/token-rejected', { rejected });
       },
-      async forbid(resource, forbidden) {
-        await control('POST', '/forbidden', { resource, forbidden });
+      async forbid(resource, forbidden, verbs) {
+        await control('POST', '/forbidden', { resource, forbidden, ...(verbs ? { verbs } : {}) });
       },
     },
     async stop() {
@@ -272,7 +296,8 @@ export async function runScenario(
   const lost = [...stack.streamLost(gapMark)];
   try {
     const after = await stack.truth();
-    lost.push(...missingTimeline(before, after, stack.stream.eventsAfter(seqMark)));
+    const events = await expandSummaries(stack.dashboard.url, stack.stream.eventsAfter(seqMark));
+    lost.push(...missingTimeline(before, after, events));
   } catch (caught) {
     lost.push(`truth unreadable after the scenario: ${(caught as Error).message}`);
   }

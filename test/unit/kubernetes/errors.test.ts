@@ -88,7 +88,19 @@ describe('kubernetesError', () => {
     const watchError = Object.assign(new Error('Forbidden'), { statusCode: 403 });
     const error = kubernetesError(watchError, { ...slices, verb: 'watch' });
     expect(error.message).toBe(
-      `RBAC forbids beamscope's user to watch endpointslices (API group "discovery.k8s.io") in namespace "shop": grant a Role with get, list and watch on endpointslices in API group "discovery.k8s.io"`,
+      `RBAC forbids beamscope's user to watch endpointslices (API group "discovery.k8s.io") in namespace "shop": grant a Role with get, list and watch on endpointslices in API group "discovery.k8s.io"; endpointslices are listed on each retry but not followed, so they may be stale`,
+    );
+  });
+
+  it('403 from a watch names the user the server is known to see', () => {
+    const watchError = Object.assign(new Error('Forbidden'), { statusCode: 403 });
+    const error = kubernetesError(watchError, {
+      ...slices,
+      verb: 'watch',
+      user: 'system:serviceaccount:shop:beamscope',
+    });
+    expect(error.message).toMatch(
+      /^RBAC forbids user "system:serviceaccount:shop:beamscope" to watch endpointslices /,
     );
   });
 

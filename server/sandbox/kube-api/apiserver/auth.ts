@@ -5,7 +5,7 @@ import 'server-only';
 
 import type { IncomingMessage } from 'node:http';
 
-import type { GuardedResource } from '../cluster/sandbox-control';
+import type { GuardedResource, GuardedVerb } from '../cluster/sandbox-control';
 import type { ResourceDefinition } from '../resources';
 import type { AccountUser, HandlerContext } from './context';
 import {
@@ -104,16 +104,18 @@ export function mayAccess(
   namespace: string | undefined,
   name?: string,
 ): boolean {
+  // What the control surface denies beamscope's user, verb by verb (the pods' account is spared).
+  const denied =
+    !caller.exempt &&
+    (context.cluster.forbidden.get(definition.name as GuardedResource)?.has(verb as GuardedVerb) ??
+      false);
+  if (caller.builtIn && denied) return false;
   if (
     caller.builtIn &&
     namespace === context.namespace &&
-    ['get', 'list', 'watch'].includes(verb) &&
-    (caller.exempt || !context.cluster.forbidden.has(definition.name as GuardedResource))
+    ['get', 'list', 'watch'].includes(verb)
   ) {
     return true;
-  }
-  if (caller.builtIn && context.cluster.forbidden.has(definition.name as GuardedResource)) {
-    return false;
   }
   return context.rbac.authorize({
     user: caller.user,

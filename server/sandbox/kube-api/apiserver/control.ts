@@ -7,7 +7,13 @@ import 'server-only';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { BeamscopeError } from '../../../errors';
-import type { GuardedResource, NetworkFault, SandboxControl } from '../cluster/sandbox-control';
+import {
+  GUARDED_VERBS,
+  type GuardedResource,
+  type GuardedVerb,
+  type NetworkFault,
+  type SandboxControl,
+} from '../cluster/sandbox-control';
 import type { HandlerContext } from './context';
 import { accessControlRoutes } from './control-access';
 import { send } from './respond';
@@ -128,6 +134,28 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
     },
     {
       method: 'POST',
+      pattern: /^\/_sandbox\/rollout-restart$/,
+      handle: async () => {
+        const at = Date.now();
+        await cluster.rolloutRestart();
+        return ok({ pods: cluster.pods(), at });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sandbox\/nodes\/([^/]+)\/(lose|restore)$/,
+      handle: async ({ match }) => {
+        const node = decodeURIComponent(match[1]!);
+        const at = Date.now();
+        if (match[2] === 'restore') {
+          cluster.restoreNode(node);
+          return ok({ at });
+        }
+        return ok({ lost: await cluster.loseNode(node), at });
+      },
+    },
+    {
+      method: 'POST',
       pattern: /^\/_sandbox\/compact$/,
       handle: () => {
         cluster.compact();
@@ -142,7 +170,22 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
         if (!['endpointslices', 'endpoints', 'pods', 'events'].includes(resource)) {
           throw new BeamscopeError('sandbox', 'bad_request', `cannot forbid "${resource}"`);
         }
-        cluster.setForbidden(resource as GuardedResource, body.forbidden !== false);
+        const verbs = body.verbs === undefined ? [...GUARDED_VERBS] : body.verbs;
+        if (
+          !Array.isArray(verbs) ||
+          verbs.some((verb) => !(GUARDED_VERBS as readonly unknown[]).includes(verb))
+        ) {
+          throw new BeamscopeError(
+            'sandbox',
+            'bad_request',
+            `verbs must be a list of ${GUARDED_VERBS.join(', ')}`,
+          );
+        }
+        cluster.setForbidden(
+          resource as GuardedResource,
+          body.forbidden !== false,
+          verbs as GuardedVerb[],
+        );
         return ok();
       },
     },

@@ -32,7 +32,8 @@ export const ACCESS_REVIEW: Review = {
   kind: 'SubjectAccessReview',
 };
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+/** A review's JSON body, refused as a real server refuses it (413 too large, 400 not JSON). */
+export async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

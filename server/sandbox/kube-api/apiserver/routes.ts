@@ -20,6 +20,7 @@ import {
 } from './request';
 import { notFound, send, sendStatus, statusObject } from './respond';
 import { serveAccessReview, serveTokenReview } from './reviews';
+import { selfSubjectAccessReview, selfSubjectReview } from './self-reviews';
 import type { Route } from './router';
 import { tableMode } from './table';
 import { serveWatch, type OpenWatch } from './watch';
@@ -115,6 +116,19 @@ export function apiRoutes(
             {},
           ),
         ),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/apis\/authentication\.k8s\.io\/v1\/selfsubjectreviews$/,
+      access: 'api',
+      handle: async ({ req, res, caller }) => send(res, 201, await selfSubjectReview(req, caller!)),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/apis\/authorization\.k8s\.io\/v1\/selfsubjectaccessreviews$/,
+      access: 'api',
+      handle: async ({ req, res, caller }) =>
+        send(res, 201, await selfSubjectAccessReview(req, caller!, context)),
     },
     {
       pattern: RESOURCE_PATH,

@@ -14,14 +14,16 @@ import { startEndpointControllers } from './controllers';
 import { EventRecorder } from './events';
 import { PodLifecycle } from './pods';
 import { newReplicaSet, ReplicaSetController } from './replica-set';
-import type {
-  ContainerExit,
-  GuardedResource,
-  NetworkFault,
-  PodInfo,
-  PodRuntime,
-  PodStatusReport,
-  SandboxControl,
+import {
+  GUARDED_VERBS,
+  type ContainerExit,
+  type GuardedResource,
+  type GuardedVerb,
+  type NetworkFault,
+  type PodInfo,
+  type PodRuntime,
+  type PodStatusReport,
+  type SandboxControl,
 } from './sandbox-control';
 
 /** Real kube-proxy/EndpointSlice controllers default to 100 endpoints per slice. */
@@ -46,7 +48,8 @@ export interface SandboxClusterOptions {
  * runs for them, driven through {@link SandboxControl}.
  */
 export class SandboxCluster implements SandboxControl {
-  readonly forbidden = new Set<GuardedResource>();
+  /** Per resource, the verbs beamscope's user is denied (absent: the Role grants them all). */
+  readonly forbidden = new Map<GuardedResource, ReadonlySet<GuardedVerb>>();
   tokenRejected = false;
 
   private readonly lifecycle: PodLifecycle;
@@ -114,8 +117,28 @@ export class SandboxCluster implements SandboxControl {
     this.options.onDropWatches('close');
   }
 
-  setForbidden(resource: GuardedResource, forbidden: boolean): void {
-    if (forbidden) this.forbidden.add(resource);
+  rolloutRestart(): Promise<void> {
+    return this.replicaSet.rolloutRestart();
+  }
+
+  async loseNode(nodeName: string): Promise<string[]> {
+    const lost = this.lifecycle.loseNode(nodeName);
+    // The ReplicaSet controller sees fewer pods than replicas and creates the difference.
+    const replicaSetPods = lost.filter((name) => name.startsWith(`${this.options.service.name}-`));
+    await this.replicaSet.replace(replicaSetPods.length);
+    return lost;
+  }
+
+  restoreNode(nodeName: string): void {
+    this.lifecycle.restoreNode(nodeName);
+  }
+
+  setForbidden(
+    resource: GuardedResource,
+    forbidden: boolean,
+    verbs: readonly GuardedVerb[] = GUARDED_VERBS,
+  ): void {
+    if (forbidden) this.forbidden.set(resource, new Set(verbs));
     else this.forbidden.delete(resource);
   }
 

@@ -43,6 +43,8 @@ export interface PodRecord {
   /** Set between a crash and the restart that follows its back-off. */
   backOff?: { until: number; message: string };
   lastTermination?: { exitCode: number; signal?: string; startedAt: number; finishedAt: number };
+  /** The ReplicaSet that created the pod, when not the lifecycle's (a rollout's new one). */
+  replicaSet?: ReplicaSet;
 }
 
 /** The Pod object of `record`, as the API serves it (its resourceVersion is the store's to set). */

@@ -21,6 +21,8 @@ export interface PodSpec {
   nodeName?: string;
   /** Absent: Ready by itself; true: Ready at once; false: unready until setReady. */
   ready?: boolean;
+  /** The ReplicaSet creating the pod (its owner), when not the lifecycle's. */
+  replicaSet?: ReplicaSet;
 }
 
 /** Options of {@link PodLifecycle}; see `startEmulatedApi` for their meaning. */
@@ -41,6 +43,8 @@ const delay = (ms: number) =>
 /** Every pod of the sandbox, from admission to removal. */
 export class PodLifecycle {
   private readonly records = new Map<string, PodRecord>();
+  /** Nodes gone from the cluster: the scheduler places nothing there. */
+  private readonly lostNodes = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -102,6 +106,7 @@ export class PodLifecycle {
       conditionTimes: {},
       restartCount: 0,
       crashesInARow: 0,
+      ...(spec.replicaSet ? { replicaSet: spec.replicaSet } : {}),
     };
     this.records.set(name, record);
     this.writePod(record);
@@ -186,6 +191,46 @@ export class PodLifecycle {
       runtime.stop(this.info(record)).then(remove, () => undefined);
     }
     setTimeout(remove, grace).unref();
+  }
+
+  /**
+   * The Kubernetes node is gone (its machine vanished and the cloud controller deleted the Node):
+   * its containers die with it, and the pod garbage collector force-deletes its pods at once, no
+   * grace, no kubelet to record a Killing event. Returns the pods removed.
+   */
+  loseNode(nodeName: string): string[] {
+    if (!(NODE_NAMES as readonly string[]).includes(nodeName)) {
+      throw new BeamscopeError(
+        'sandbox',
+        'unknown_node',
+        `no node "${nodeName}" (nodes: ${NODE_NAMES.join(', ')})`,
+      );
+    }
+    if (NODE_NAMES.every((node) => node === nodeName || this.lostNodes.has(node))) {
+      throw new BeamscopeError('sandbox', 'not_supported', 'cannot lose the last node');
+    }
+    this.lostNodes.add(nodeName);
+    const lost = [...this.records.values()].filter((record) => record.nodeName === nodeName);
+    for (const record of lost) {
+      this.records.delete(record.name);
+      this.store.remove('pods', this.options.namespace, record.name);
+      const runtime = this.options.podRuntime;
+      if (runtime && record.stage === 'running') {
+        // The machine is gone: its processes die at once (the exit they report finds no pod).
+        try {
+          runtime.kill?.(record.name);
+        } catch {
+          // already exited
+        }
+        void runtime.stop(this.info(record)).catch(() => undefined);
+      }
+    }
+    return lost.map((record) => record.name);
+  }
+
+  /** A node of that name joins the cluster again: the scheduler may place pods there. */
+  restoreNode(nodeName: string): void {
+    this.lostNodes.delete(nodeName);
   }
 
   containerExited(name: string, exit: ContainerExit = {}): void {
@@ -322,10 +367,12 @@ export class PodLifecycle {
   }
 
   private leastLoadedNode(): string {
-    const load = new Map<string, number>(NODE_NAMES.map((node) => [node, 0]));
+    const load = new Map<string, number>(
+      NODE_NAMES.filter((node) => !this.lostNodes.has(node)).map((node) => [node, 0]),
+    );
     for (const record of this.records.values()) {
-      if (record.nodeName && !record.terminating)
-        load.set(record.nodeName, (load.get(record.nodeName) ?? 0) + 1);
+      if (record.nodeName && !record.terminating && load.has(record.nodeName))
+        load.set(record.nodeName, load.get(record.nodeName)! + 1);
     }
     return [...load.entries()].sort((a, b) => a[1] - b[1])[0]![0];
   }
@@ -383,7 +430,8 @@ export class PodLifecycle {
   }
 
   private writePod(record: PodRecord): void {
-    const { namespace, replicaSet, terminationGraceMs } = this.options;
+    const { namespace, terminationGraceMs } = this.options;
+    const replicaSet = record.replicaSet ?? this.options.replicaSet;
     this.store.put('pods', buildPod(record, { namespace, replicaSet, terminationGraceMs }));
   }
 }

@@ -24,7 +24,8 @@ export class ReplicaSetController {
     private readonly pods: PodLifecycle,
     private readonly events: EventRecorder,
     private readonly deployment: string,
-    private readonly replicaSet: ReplicaSet,
+    /** The current ReplicaSet: a rollout replaces it. */
+    private replicaSet: ReplicaSet,
     /** The labels of the pod template: the Service's selector. */
     private readonly selector: Record<string, string>,
   ) {}
@@ -33,6 +34,7 @@ export class ReplicaSetController {
   async createPod(spec: Parameters<SandboxControl['createPod']>[0] = {}): Promise<PodInfo> {
     const record = this.pods.admit({
       ...spec,
+      replicaSet: this.replicaSet,
       name: spec.name ?? `${this.replicaSet.name}-${randomSuffix(5)}`,
       // Only an absent `labels` takes the template's: a null one is the caller's to be told off.
       labels:
@@ -87,12 +89,84 @@ export class ReplicaSetController {
     }
   }
 
-  private ref(): InvolvedObject {
+  /**
+   * `kubectl rollout restart`: a new ReplicaSet takes over from the old one in steps of 25 % of
+   * the replicas (maxSurge 25 %, maxUnavailable 0 here): its new pods are created and become
+   * Ready, then as many old pods are deleted, as the Deployment controller does. Resolves once
+   * no old pod is left running.
+   */
+  async rolloutRestart(timeoutMs = 600_000): Promise<void> {
+    const old = this.replicaSet;
+    const next = newReplicaSet(this.deployment);
+    this.replicaSet = next;
+    const isOld = (record: { labels: Record<string, string>; terminating: boolean }) =>
+      !record.terminating && record.labels['pod-template-hash'] === old.hash;
+    const total = this.pods.all().filter(isOld).length;
+    const step = Math.max(1, Math.ceil(total / 4));
+    const deadline = Date.now() + timeoutMs;
+    let created = 0;
+    while (this.pods.all().some(isOld)) {
+      const count = Math.min(step, this.pods.all().filter(isOld).length);
+      this.scaledEvent('up', next, created, created + count);
+      const fresh = await Promise.all(Array.from({ length: count }, () => this.createPod()));
+      created += count;
+      // maxUnavailable 0: the old pods go only once their replacements serve.
+      while (!fresh.every((pod) => this.pods.all().some((r) => r.name === pod.name && r.ready))) {
+        if (Date.now() > deadline) {
+          throw new BeamscopeError('sandbox', 'control_timeout', 'the new pods never became Ready');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const remaining = this.pods.all().filter(isOld);
+      const victims = [...remaining]
+        .sort((a, b) => Number(a.ready) - Number(b.ready) || b.createdAt - a.createdAt)
+        .slice(0, count);
+      this.scaledEvent('down', old, remaining.length, remaining.length - victims.length);
+      for (const victim of victims) {
+        this.pods.delete(victim.name);
+        this.events.record(
+          this.ref(old),
+          'SuccessfulDelete',
+          `Deleted pod: ${victim.name}`,
+          'Normal',
+          {
+            component: 'replicaset-controller',
+          },
+        );
+      }
+    }
+  }
+
+  /** Creates a pod for each one the cluster lost (a node gone): the replicas are restored. */
+  async replace(count: number): Promise<void> {
+    await Promise.all(Array.from({ length: count }, () => this.createPod()));
+  }
+
+  private scaledEvent(direction: 'up' | 'down', replicaSet: ReplicaSet, from: number, to: number) {
+    this.events.record(
+      this.deploymentRef(),
+      'ScalingReplicaSet',
+      `Scaled ${direction} replica set ${replicaSet.name} from ${from} to ${to}`,
+      'Normal',
+      { component: 'deployment-controller' },
+    );
+  }
+
+  private deploymentRef(): InvolvedObject {
+    return {
+      kind: 'Deployment',
+      apiVersion: 'apps/v1',
+      name: this.deployment,
+      uid: this.deploymentUid,
+    };
+  }
+
+  private ref(replicaSet = this.replicaSet): InvolvedObject {
     return {
       kind: 'ReplicaSet',
       apiVersion: 'apps/v1',
-      name: this.replicaSet.name,
-      uid: this.replicaSet.uid,
+      name: replicaSet.name,
+      uid: replicaSet.uid,
     };
   }
 }

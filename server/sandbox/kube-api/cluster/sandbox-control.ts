@@ -60,6 +60,10 @@ export interface PodStatusReport extends PodInfo {
 /** The resources `setForbidden` can take away from the token's user. */
 export type GuardedResource = 'endpointslices' | 'endpoints' | 'pods' | 'events';
 
+/** The verbs of beamscope's Role, which `setForbidden` can take away one by one. */
+export const GUARDED_VERBS = ['get', 'list', 'watch'] as const;
+export type GuardedVerb = (typeof GUARDED_VERBS)[number];
+
 /** Drives the emulated cluster, in-process or through `/_sandbox/*` over HTTP. */
 export interface SandboxControl {
   /**
@@ -83,12 +87,29 @@ export interface SandboxControl {
   /** Every pod, terminating ones included. */
   pods(): PodInfo[];
   /**
+   * `kubectl rollout restart`: a new ReplicaSet replaces every pod, a quarter at a time, each
+   * step's old pods deleted once its new ones are Ready. Resolves when no old pod is left.
+   */
+  rolloutRestart(): Promise<void>;
+  /**
+   * A Kubernetes node is lost with everything on it: its pods' containers die and the pods are
+   * force-deleted at once; the ReplicaSet creates replacements on the other nodes. Returns the
+   * pods lost.
+   */
+  loseNode(nodeName: string): Promise<string[]>;
+  /** The node joins the cluster again (empty): new pods may be scheduled there. */
+  restoreNode(nodeName: string): void;
+  /**
    * Forgets the watch history: every resourceVersion handed out so far gets 410 Expired. Open
    * watches are closed cleanly, as a restarting watch cache does, so clients re-watch and see it.
    */
   compact(): void;
-  /** Denies (or grants back) get/list/watch on one resource: 403 with the RBAC Status body. */
-  setForbidden(resource: GuardedResource, forbidden: boolean): void;
+  /**
+   * Denies (or grants back) `verbs` (default get, list and watch) on one resource: 403 with the
+   * RBAC Status body. As on a real API server, a watch already open goes on streaming: access is
+   * checked when a request starts.
+   */
+  setForbidden(resource: GuardedResource, forbidden: boolean, verbs?: readonly GuardedVerb[]): void;
   /** Answers every API request with 401 (the `/_sandbox` surface keeps working). */
   setTokenRejected(rejected: boolean): void;
   /** Cuts every open watch's connection, as a network reset would. */
