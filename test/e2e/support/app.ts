@@ -58,11 +58,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How {@link startSandbox} runs the sandbox beyond its pod count. */
+export interface SandboxOptions {
+  /** `netns` (root): each pod in its own network namespace (`--network netns`). */
+  network?: 'loopback' | 'netns';
+  /** More environment for the sandbox and its pods' `erl` (e.g. `ERL_AFLAGS`). */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts `beamscope sandbox` in a temporary folder, exactly as the demo does, on a free
  * distribution port (other sandboxes on this machine may hold the default one).
  */
-export async function startSandbox(pods = 3): Promise<RunningSandbox> {
+export async function startSandbox(
+  pods = 3,
+  options: SandboxOptions = {},
+): Promise<RunningSandbox> {
   const dir = await mkdtemp(join(tmpdir(), 'beamscope-e2e-'));
   const distPort = await freePort();
   const child = spawn(
@@ -78,8 +89,9 @@ export async function startSandbox(pods = 3): Promise<RunningSandbox> {
       String(distPort),
       '--devices',
       '1000',
+      ...(options.network ? ['--network', options.network] : []),
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

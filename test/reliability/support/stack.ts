@@ -6,6 +6,7 @@ import {
   startSandbox,
   type RunningDashboard,
   type RunningSandbox,
+  type SandboxOptions,
 } from '../../e2e/support/app';
 import { diff, missingTimeline } from './diff';
 import { faultsMode, recordScenario, type ScenarioResult } from './report';
@@ -103,9 +104,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * and an event-stream client. Stop it in `afterAll`.
  */
 export async function startReliabilityStack(
-  options: { pods?: number } = {},
+  options: { pods?: number } & SandboxOptions = {},
 ): Promise<ReliabilityStack> {
-  const sandbox = await startSandbox(options.pods ?? 3);
+  const { pods, ...sandboxOptions } = options;
+  const sandbox = await startSandbox(pods ?? 3, sandboxOptions);
   let dashboard: RunningDashboard | undefined;
   let stream: StreamClient | undefined;
   try {
