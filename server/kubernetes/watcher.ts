@@ -277,6 +277,32 @@ export class ResourceWatcher<T extends KubernetesObject> {
    * the watcher as the server's 403 would; a review that fails says nothing (the watch will).
    */
   private scheduleAccessCheck(isCurrent: () => boolean): void {
+    this.askAccessLater((answers, reviews) => {
+      if (!isCurrent() || this.current.state !== 'ok') return;
+      const denied = FOLLOW_VERBS.find((_, index) => answers[index] === false);
+      if (!denied) {
+        this.scheduleAccessCheck(isCurrent);
+        return;
+      }
+      const { kind, namespace } = this.options;
+      const error = forbiddenError({
+        user: reviews.knownUser() ?? null,
+        verb: denied,
+        resource: kind.resource,
+        group: kind.group,
+        namespace,
+      });
+      this.failed(error, denied);
+    });
+  }
+
+  /**
+   * After one access-check interval, asks whether list and watch are allowed (one self review
+   * each) and hands the answers on; nothing without reviews or with checks turned off.
+   */
+  private askAccessLater(
+    then: (answers: Array<boolean | undefined>, reviews: SelfReviews) => void,
+  ): void {
     const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
     const reviews = this.options.reviews;
     if (!reviews || interval <= 0) return;
@@ -284,22 +310,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.accessTimer = setTimeout(() => {
       const { kind, namespace } = this.options;
       void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
-        (answers) => {
-          if (!isCurrent() || this.current.state !== 'ok') return;
-          const denied = FOLLOW_VERBS.find((_, index) => answers[index] === false);
-          if (!denied) {
-            this.scheduleAccessCheck(isCurrent);
-            return;
-          }
-          const error = forbiddenError({
-            user: reviews.knownUser() ?? null,
-            verb: denied,
-            resource: kind.resource,
-            group: kind.group,
-            namespace,
-          });
-          this.failed(error, denied);
-        },
+        (answers) => then(answers, reviews),
       );
     }, interval);
     this.accessTimer.unref?.();
@@ -408,21 +419,11 @@ export class ResourceWatcher<T extends KubernetesObject> {
    * seconds rather than at the end of a backoff of up to `deniedMaxMs`.
    */
   private awaitAccess(): void {
-    const interval = this.options.accessCheckMs ?? ACCESS_CHECK_MS;
-    const reviews = this.options.reviews;
-    if (!reviews || interval <= 0) return;
-    clearTimeout(this.accessTimer);
-    this.accessTimer = setTimeout(() => {
-      const { kind, namespace } = this.options;
-      void Promise.all(FOLLOW_VERBS.map((verb) => reviews.mayI(verb, kind, namespace))).then(
-        (answers) => {
-          if (this.stopped || !this.pendingRestart) return;
-          if (answers.every((allowed) => allowed === true)) this.retryNow();
-          else this.awaitAccess();
-        },
-      );
-    }, interval);
-    this.accessTimer.unref?.();
+    this.askAccessLater((answers) => {
+      if (this.stopped || !this.pendingRestart) return;
+      if (answers.every((allowed) => allowed === true)) this.retryNow();
+      else this.awaitAccess();
+    });
   }
 
   private schedule(restart: () => void, wait: number): void {
