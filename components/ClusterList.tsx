@@ -36,8 +36,9 @@ export function ClusterList({ initial }: { initial: ClusterListResponse }) {
       </header>
       {clusters.length === 0 ? (
         <p data-testid="no-clusters">
-          No clusters are configured: add one under <code>clusters:</code> in the configuration
-          file.
+          No cluster to show: none is configured (add one under <code>clusters:</code> in the
+          configuration file), or the access rules let you see none (<code>access.clusters</code>,
+          or your Kubernetes RBAC).
         </p>
       ) : (
         <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
