@@ -4,44 +4,21 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 import type { KubernetesMember } from '@/lib/members';
 
+import { LAUNCHER as launcher, ROOT as root, runBeamscope } from '../support/cli';
 import { freePort } from '../support/ports';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-// The launcher `npx beamscope` runs, on the Node that runs this test (the project's Node 22).
-const launcher = join(root, 'bin', 'beamscope.mjs');
 
 let dir: string;
 let sandbox: ChildProcess | undefined;
 let config: string;
 
-/** Runs `beamscope ARGS` to completion. */
-function beamscope(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [launcher, ...args], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs `beamscope ARGS` (the real launcher, on this test's Node 22) to completion. */
+const beamscope = (args: string[]) => runBeamscope(args, 25_000);
 
 /** POSTs to the sandbox's control surface, with the credentials of the kubeconfig it wrote. */
 async function control(path: string, body: object): Promise<void> {

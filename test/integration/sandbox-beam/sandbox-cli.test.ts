@@ -4,7 +4,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -12,10 +11,9 @@ import { parse } from 'yaml';
 import { SandboxControlClient } from '@/server/sandbox/control-client';
 import type { PodStatusReport } from '@/server/sandbox/kube-api';
 
+import { LAUNCHER, ROOT, runBeamscope } from '../../support/cli';
 import { beamProcessesUsingPort, freePort, waitFor } from './support';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const LAUNCHER = join(ROOT, 'bin', 'beamscope.mjs');
 const DEVICES = 120;
 
 interface NodeReport {
@@ -49,26 +47,7 @@ interface ReadyLine {
 }
 
 /** Runs `beamscope ARGS` (the real launcher, on this test's Node 22) to completion. */
-function beamscope(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 28_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const beamscope = (args: string[]) => runBeamscope(args, 28_000);
 
 describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => {
   let parent: string;
