@@ -88,6 +88,55 @@ export interface TimelineEventDetailsResponse {
   members?: ListPage<MemberRef>;
 }
 
+/** Where a cluster's history is kept: in memory (this process only), SQLite, or PostgreSQL. */
+export type HistoryStoreKind = 'memory' | 'sqlite' | 'postgres';
+
+/** The span of time a cluster's history can answer for (ms since the epoch, inclusive). */
+export interface RetainedRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * `GET /api/clusters/{id}/history`: whether the cluster is recorded, where, in what state, and
+ * the span that `?at=` can be asked about. A store that fails does not stop live viewing.
+ */
+export interface HistoryStatusResponse {
+  clusterId: string;
+  store: HistoryStoreKind;
+  status: { state: 'ok' } | { state: 'error'; reason: string };
+  retained: RetainedRange | null;
+}
+
+/**
+ * `GET /api/clusters/{id}?at=T`: the state as it was at T, rebuilt from the history store, with
+ * the events that led to it (`timeline`, oldest first); `epoch` and `seq` are those of the run
+ * that observed T. A T outside the retained range answers 404 `outside_retention`.
+ */
+export interface ClusterSnapshotAt extends ClusterSnapshot {
+  viewingAt: number;
+  retained: RetainedRange;
+}
+
+/**
+ * `GET /api/clusters/{id}/timeline?from=&to=&kind=&node=&cursor=&limit=&order=`: a page of
+ * recorded events (newest first unless `order=oldest`); `next` continues it, null at the end.
+ */
+export interface TimelinePageResponse {
+  clusterId: string;
+  events: TimelineEvent[];
+  next: string | null;
+}
+
+/** `GET /api/clusters/{id}/nodes/{node}/history?from=&to=`: a node's recorded series. */
+export interface NodeHistoryResponse {
+  clusterId: string;
+  node: string;
+  from: number;
+  to: number;
+  points: NodeHistoryPoint[];
+}
+
 /** The body of every error response: a message fit for an operator, and a stable code. */
 export interface ApiError {
   error: { code: ErrorCode; message: string };

@@ -259,7 +259,8 @@ export type TimelineEventKind =
   | 'registry_rebalanced'
   | 'registry_diverged'
   | 'registry_converged'
-  | 'kubernetes_event';
+  | 'kubernetes_event'
+  | 'observation_gap';
 
 /**
  * A bounded view of a list that may be long: how many there are, and the first few. A summary
@@ -312,6 +313,11 @@ export interface TimelineEventDraft {
   registries?: Array<{ node: string; registry: string; from: number | null; to: number | null }>;
   /** For `kubernetes_event`: the workload's Kubernetes Event. */
   kubernetes?: KubernetesEvent;
+  /**
+   * For `observation_gap`: the span no beamscope run observed (ms since the epoch), between the
+   * last recorded observation and the start of the run that noticed it.
+   */
+  gap?: { from: number; to: number };
 }
 
 /** A timeline event: what changed, when, and its place in the cluster's sequence. */

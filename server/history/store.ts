@@ -5,10 +5,11 @@ import 'server-only';
 // `history` section), embedded SQLite (the default for the demo and the image) and PostgreSQL
 // (several replicas, long retention) — and one shared test suite holds them to it.
 
+import type { HistoryStoreKind, RetainedRange } from '@/lib/api';
 import type { NodeHistoryPoint, TimelineEvent, TimelineEventKind } from '@/lib/cluster-state';
 import type { WireClusterDelta, WireClusterState } from '@/lib/peer-wire';
 
-export type HistoryStoreKind = 'memory' | 'sqlite' | 'postgres';
+export type { HistoryStoreKind, RetainedRange };
 
 /**
  * A state as recorded: the compact wire form (peer lists relative to the partitions), so that a
@@ -70,12 +71,6 @@ export interface TimelinePage {
   events: RecordedEvent[];
   /** The cursor of the next page, or null at the end. */
   next: string | null;
-}
-
-/** The span the store can answer for a cluster: its oldest keyframe to the last observation. */
-export interface RetainedRange {
-  from: number;
-  to: number;
 }
 
 /** The last recorded observation of a cluster: a new run starts a gap event after it. */
