@@ -10,6 +10,9 @@ import { SESSION_COOKIE, SESSION_TTL_MS, SIGNED_OUT_PAGE } from './session';
 /** The longest token field read: a token is far shorter; anything longer is not one. */
 const MAX_FIELD = 4096;
 
+/** The origin `safeNext` resolves a path against; never sent anywhere. */
+const SAME_SITE_PLACEHOLDER = 'http://beamscope.invalid';
+
 /**
  * Where to go after signing in: a path on this site only (`/clusters/x`), never `//host` or a URL,
  * so the sign-in page cannot be used to bounce someone to another site.
@@ -17,7 +20,17 @@ const MAX_FIELD = 4096;
 export function safeNext(value: unknown): string {
   if (typeof value !== 'string' || value.length > 2048) return '/';
   if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return '/';
-  return value;
+  // Resolved against a placeholder origin and written back percent-encoded: a path with non-ASCII
+  // text (`/clusters/café`) must still fit a Location header, which takes Latin-1 only, and
+  // anything that resolves off this site (a backslash or tab trick) falls back to the home page.
+  let url: URL;
+  try {
+    url = new URL(value, SAME_SITE_PLACEHOLDER);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== SAME_SITE_PLACEHOLDER) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 /** The Set-Cookie header of a new session: HttpOnly, Secure, SameSite=Strict, this origin only. */
