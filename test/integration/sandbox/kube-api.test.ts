@@ -113,7 +113,28 @@ describe('the emulated Kubernetes API over HTTP', () => {
   it('serves version and discovery, with verbs and short names', async () => {
     expect((await json('/version')).gitVersion).toMatch(/^v1\.33\./);
     expect((await json('/api')).versions).toEqual(['v1']);
-    expect((await json('/apis')).groups[0].name).toBe('discovery.k8s.io');
+    expect((await json('/apis')).groups.map((group: { name: string }) => group.name)).toEqual([
+      'authentication.k8s.io',
+      'authorization.k8s.io',
+      'discovery.k8s.io',
+    ]);
+    expect((await json('/apis/authorization.k8s.io')).preferredVersion.groupVersion).toBe(
+      'authorization.k8s.io/v1',
+    );
+    // Reviews are answered, never stored: cluster-scoped, with `create` alone.
+    expect((await json('/apis/authentication.k8s.io/v1')).resources).toContainEqual({
+      name: 'tokenreviews',
+      singularName: 'tokenreview',
+      namespaced: false,
+      kind: 'TokenReview',
+      verbs: ['create'],
+    });
+    expect(
+      (await json('/apis/authorization.k8s.io/v1')).resources.map(
+        (resource: { name: string }) => resource.name,
+      ),
+    ).toEqual(['selfsubjectaccessreviews', 'subjectaccessreviews']);
+    expect((await get('/apis/apps.example.com')).status).toBe(404);
     const core = await json('/api/v1');
     expect(
       core.resources.find((resource: { name: string }) => resource.name === 'pods'),

@@ -48,24 +48,66 @@ export function coreVersions(serverAddress: string) {
   };
 }
 
-const discoveryGroup = {
-  name: DISCOVERY_GROUP,
-  versions: [{ groupVersion: `${DISCOVERY_GROUP}/v1`, version: 'v1' }],
-  preferredVersion: { groupVersion: `${DISCOVERY_GROUP}/v1`, version: 'v1' },
+/**
+ * The review resources the server answers: created and answered at once, never stored, so a real
+ * server lists them cluster-scoped with the one verb `create`. `kubectl auth can-i` and
+ * `kubectl auth whoami` look for them here before they post.
+ */
+const REVIEW_RESOURCES: Record<string, Array<{ name: string; kind: string }>> = {
+  'authentication.k8s.io/v1': [
+    { name: 'selfsubjectreviews', kind: 'SelfSubjectReview' },
+    { name: 'tokenreviews', kind: 'TokenReview' },
+  ],
+  'authorization.k8s.io/v1': [
+    { name: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview' },
+    { name: 'subjectaccessreviews', kind: 'SubjectAccessReview' },
+  ],
 };
+
+/** A named group served at v1 only, as discovery describes it. */
+const v1Group = (name: string) => ({
+  name,
+  versions: [{ groupVersion: `${name}/v1`, version: 'v1' }],
+  preferredVersion: { groupVersion: `${name}/v1`, version: 'v1' },
+});
+
+/** The named groups, in the order a real server lists them. */
+export const NAMED_GROUPS = [
+  'authentication.k8s.io',
+  'authorization.k8s.io',
+  DISCOVERY_GROUP,
+] as const;
 
 /** `GET /apis`: the named groups served. */
 export const groupList = () => ({
   kind: 'APIGroupList',
   apiVersion: 'v1',
-  groups: [discoveryGroup],
+  groups: NAMED_GROUPS.map(v1Group),
 });
 
-/** `GET /apis/discovery.k8s.io`. */
-export const group = () => ({ kind: 'APIGroup', apiVersion: 'v1', ...discoveryGroup });
+/** `GET /apis/<group>`: one named group, or undefined when it is not served. */
+export function group(name: string) {
+  if (!(NAMED_GROUPS as readonly string[]).includes(name)) return undefined;
+  return { kind: 'APIGroup', apiVersion: 'v1', ...v1Group(name) };
+}
 
-/** `GET /api/v1` or `GET /apis/discovery.k8s.io/v1`: the resources of one group version. */
+/** `GET /api/v1` or `GET /apis/<group>/v1`: the resources of one group version. */
 export function resourceList(groupVersion: string) {
+  const reviews = REVIEW_RESOURCES[groupVersion];
+  if (reviews) {
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion,
+      resources: reviews.map(({ name, kind }) => ({
+        name,
+        singularName: name.replace(/s$/, ''),
+        namespaced: false,
+        kind,
+        verbs: ['create'],
+      })),
+    };
+  }
   const served = Object.values(resources).filter(
     (definition) => apiVersionOf(definition) === groupVersion,
   );

@@ -75,16 +75,20 @@ export function apiRoutes(
     },
     {
       method: 'GET',
-      pattern: /^\/apis\/discovery\.k8s\.io\/?$/,
+      pattern: /^\/apis\/([a-z0-9.-]+)\/?$/,
       access: 'api',
-      handle: ({ res }) => send(res, 200, group()),
+      handle: ({ res, match }) => {
+        const served = group(match[1]!);
+        if (served) send(res, 200, served);
+        else sendStatus(res, notFound());
+      },
     },
     {
       method: 'GET',
-      pattern: /^\/(api\/v1|apis\/discovery\.k8s\.io\/v1)\/?$/,
+      pattern: /^\/(?:api\/(v1)|apis\/([a-z0-9.-]+\/v1))\/?$/,
       access: 'api',
       handle: ({ res, match }) => {
-        const list = resourceList(match[1] === 'api/v1' ? 'v1' : 'discovery.k8s.io/v1');
+        const list = resourceList(match[1] ?? match[2]!);
         if (list) send(res, 200, list);
         else sendStatus(res, notFound());
       },
