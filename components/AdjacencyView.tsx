@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { AdjacencyModel } from '@/lib/adjacency';
 import { formatCount } from '@/lib/format';
 
-import { AdjacencyCanvas } from './adjacency-canvas';
+import { AdjacencyCanvas, type AdjacencyHover } from './adjacency-canvas';
 import { legendCounts } from './adjacency-draw';
 import { blockStroke, CELL_STYLES } from './adjacency-style';
 import { paint } from './graph-style';
@@ -29,7 +29,7 @@ export function AdjacencyView({ model, selectedKey, onSelect }: AdjacencyViewPro
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const engineRef = useRef<AdjacencyCanvas | null>(null);
   const onSelectRef = useRef(onSelect);
-  const [hover, setHover] = useState<{ text: string; x: number; y: number } | null>(null);
+  const [hover, setHover] = useState<AdjacencyHover | null>(null);
 
   useEffect(() => {
     onSelectRef.current = onSelect;
@@ -82,7 +82,12 @@ export function AdjacencyView({ model, selectedKey, onSelect }: AdjacencyViewPro
           role="status"
           data-testid="adjacency-hover"
           className="pointer-events-none absolute z-10 max-w-md rounded bg-slate-900/90 px-2 py-1 text-xs text-white dark:bg-slate-100/95 dark:text-slate-900"
-          style={{ left: Math.min(hover.x + 12, 520), top: hover.y + 12 }}
+          // Beside the pointer, on the side with room.
+          style={
+            hover.x < hover.width / 2
+              ? { left: hover.x + 12, top: hover.y + 12 }
+              : { right: hover.width - hover.x + 12, top: hover.y + 12 }
+          }
         >
           {hover.text}
         </div>

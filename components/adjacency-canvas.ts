@@ -4,12 +4,20 @@ import { describeCell, type AdjacencyModel } from '@/lib/adjacency';
 
 import { cellAt, cellPixels, drawOverlays, matrixBox, type MatrixBox } from './adjacency-draw';
 
+/** The pair under the pointer: a line naming it, where the pointer is and the canvas's width. */
+export interface AdjacencyHover {
+  text: string;
+  x: number;
+  y: number;
+  width: number;
+}
+
 /** What the canvas tells the React side. */
 export interface AdjacencyCanvasCallbacks {
   /** A cell's row member was clicked (its key), or the background (null). */
   onSelect(key: string | null): void;
   /** The pair under the pointer (a line naming it and its cell), or null off the matrix. */
-  onHover(hover: { text: string; x: number; y: number } | null): void;
+  onHover(hover: AdjacencyHover | null): void;
 }
 
 /**
@@ -76,7 +84,7 @@ export class AdjacencyCanvas {
     const cell = this.model ? cellAt(this.box, this.model.size, x, y) : null;
     const text = cell && this.model ? describeCell(this.model, cell.row, cell.col) : null;
     this.canvas.style.cursor = text ? 'pointer' : 'default';
-    this.callbacks.onHover(text ? { text, x, y } : null);
+    this.callbacks.onHover(text ? { text, x, y, width: rect.width } : null);
   };
 
   private readonly onPointerLeave = () => this.callbacks.onHover(null);
