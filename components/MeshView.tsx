@@ -2,7 +2,7 @@
 
 import { useMemo, useState } from 'react';
 
-import { ADJACENCY_DEFAULT_THRESHOLD, buildAdjacency } from '@/lib/adjacency';
+import { ADJACENCY_DEFAULT_THRESHOLD, AdjacencyBuilder } from '@/lib/adjacency';
 import type { ClusterState } from '@/lib/cluster-state';
 import type { GraphModel } from '@/lib/graph-model';
 import type { MeshBuilder } from '@/lib/mesh';
@@ -37,10 +37,11 @@ export interface MeshViewProps {
 export function MeshView({ state, model, meshes, selectedKey, onSelect }: MeshViewProps) {
   const [chosen, setChosen] = useState<MeshViewKind | null>(null);
   const view = chosen ?? defaultMeshView(state.members.length);
-  // Built only while shown: N² cells are cheap to fill, not free.
+  // Built only while shown: N² cells are cheap to fill, not free (and kept while the mesh is).
+  const [adjacencies] = useState(() => new AdjacencyBuilder(meshes));
   const adjacency = useMemo(
-    () => (view === 'adjacency' ? buildAdjacency(state, { meshes }) : null),
-    [view, state, meshes],
+    () => (view === 'adjacency' ? adjacencies.build(state) : null),
+    [view, state, adjacencies],
   );
 
   return (

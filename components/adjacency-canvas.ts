@@ -107,10 +107,11 @@ export class AdjacencyCanvas {
     this.requestDraw();
   }
 
-  /** Takes a new model: its cells are painted again, the rest redrawn. */
+  /** Takes a new model: its cells are painted again if they changed, the rest redrawn. */
   update(model: AdjacencyModel): void {
+    // A model that kept the cells of the one before (the mesh did not change) is not repainted.
+    if (model.cells !== this.model?.cells) this.paintedDark = null;
     this.model = model;
-    this.paintedDark = null;
     this.canvas.dataset.size = String(model.size);
     this.canvas.dataset.blocks = String(model.blocks.length);
     this.requestDraw();

@@ -105,6 +105,36 @@ export interface AdjacencyOptions {
   meshes?: MeshBuilder;
   /** At most this many trouble cells are listed (every cell is still in `cells`). */
   maxTrouble?: number;
+  /**
+   * The model drawn before: when the mesh and the rows are the same (a delta that changed a load
+   * figure, say), its cells are kept instead of filled again.
+   */
+  previous?: AdjacencyModel;
+}
+
+/** The mesh each model was filled from, to tell whether a later state may keep its cells. */
+const meshOfModel = new WeakMap<AdjacencyModel, object>();
+
+function sameRows(a: readonly AdjacencyMember[], b: readonly AdjacencyMember[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let row = 0; row < a.length; row += 1) {
+    const x = a[row]!;
+    const y = b[row]!;
+    if (x.node !== y.node || x.block !== y.block || x.peersKnown !== y.peersKnown) return false;
+  }
+  return true;
+}
+
+function sameBlocks(a: readonly AdjacencyBlock[], b: readonly AdjacencyBlock[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (block, index) =>
+        block.kind === b[index]!.kind &&
+        block.start === b[index]!.start &&
+        block.size === b[index]!.size,
+    )
+  );
 }
 
 function labelOf(member: ClusterMember): string {
@@ -156,6 +186,19 @@ export function buildAdjacency(
       });
     }
   });
+
+  const previous = options.previous;
+  if (
+    previous &&
+    meshOfModel.get(previous) === mesh &&
+    sameRows(previous.members, members) &&
+    sameBlocks(previous.blocks, blocks)
+  ) {
+    // Same mesh, same rows: only the members' states and the labels may have changed.
+    const kept: AdjacencyModel = { ...previous, members, blocks };
+    meshOfModel.set(kept, mesh);
+    return kept;
+  }
 
   const size = members.length;
   const rowOfNode = new Map<string, number>();
@@ -268,7 +311,9 @@ export function buildAdjacency(
       }
     }
   }
-  return { members, blocks, rowOfNode, cells, size, counts, trouble, troubleTruncated };
+  const model = { members, blocks, rowOfNode, cells, size, counts, trouble, troubleTruncated };
+  meshOfModel.set(model, mesh);
+  return model;
 }
 
 /** The state of the cell at (row, column); `unknown` outside the matrix. */
@@ -299,5 +344,17 @@ export function describeCell(model: AdjacencyModel, row: number, col: number): s
       return `${a} | ${b}: in different partitions (${model.blocks[rowMember.block]?.label} and ${model.blocks[colMember.block]?.label})`;
     case 'unknown':
       return `${a} · ${b}: unknown, the peers of ${rowMember.peersKnown ? b : a} are not known`;
+  }
+}
+
+/** {@link buildAdjacency} for one page: each model handed the one before, so cells are kept. */
+export class AdjacencyBuilder {
+  private previous: AdjacencyModel | undefined;
+
+  constructor(private readonly meshes: MeshBuilder) {}
+
+  build(state: ClusterState): AdjacencyModel {
+    this.previous = buildAdjacency(state, { meshes: this.meshes, previous: this.previous });
+    return this.previous;
   }
 }

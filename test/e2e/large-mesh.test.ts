@@ -11,6 +11,45 @@ import { startScaleStack, type ScaleStack } from '../../bench/browser-scale';
 import { DashboardPage } from './pages/dashboard-page';
 import { launchChromium } from './support/browser';
 
+/**
+ * Counts the membership rows React renders per commit, in the production build, through the hook
+ * React offers developer tools: a `<tr>` whose props object was not seen before was rendered in
+ * that commit; a memoised row that was skipped keeps its fiber and its props object.
+ */
+const rowRenderCounter = `
+  (() => {
+    const seen = new WeakSet();
+    const commits = [];
+    window.__rowRenders = commits;
+    window.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+      supportsFiber: true,
+      renderers: new Map(),
+      inject() { return 1; },
+      onScheduleFiberRoot() {},
+      onCommitFiberUnmount() {},
+      onPostCommitFiberRoot() {},
+      checkDCE() {},
+      onCommitFiberRoot(_id, root) {
+        const rendered = [];
+        const stack = [root.current];
+        while (stack.length > 0) {
+          const fiber = stack.pop();
+          const props = fiber.memoizedProps;
+          if (typeof fiber.type === 'string' && props && props['data-testid'] === 'member-row') {
+            if (!seen.has(props)) {
+              seen.add(props);
+              rendered.push(props['data-id']);
+            }
+          }
+          if (fiber.child) stack.push(fiber.child);
+          if (fiber.sibling) stack.push(fiber.sibling);
+        }
+        commits.push(rendered);
+      },
+    };
+  })();
+`;
+
 const MEMBERS = 1000;
 /** One screen of rows (the table's scroller is 70 % of a 1,000 px window) and its overscan. */
 const ONE_SCREEN_OF_ROWS = 60;
@@ -38,6 +77,7 @@ describe('1,000 members through a partition and a heal', () => {
     const chromium = await launchChromium();
     closeBrowser = chromium.close;
     page = await chromium.browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    await page.addInitScript({ content: rowRenderCounter });
     view = new DashboardPage(page);
   }, 1_200_000);
 
@@ -130,5 +170,23 @@ describe('1,000 members through a partition and a heal', () => {
     await expect.poll(() => shownPartitions(rows())).toEqual(['0']);
     expect(await rows().count()).toBeLessThanOrEqual(ONE_SCREEN_OF_ROWS);
     await view.screenshot('large-mesh-adjacency-healed', adjacency());
+  });
+
+  it('re-renders only the rows a change touches: a selection renders the two rows it moves between', async () => {
+    const clickRow = (index: number) =>
+      page.evaluate((at) => {
+        const renders = (window as unknown as { __rowRenders: string[][] }).__rowRenders;
+        const before = renders.length;
+        const row = document.querySelectorAll<HTMLElement>('[data-testid="member-row"]')[at]!;
+        // A click is a discrete event: React commits its update before click() returns.
+        row.click();
+        return { id: row.dataset.id, rendered: renders.slice(before).flat() };
+      }, index);
+    const visible = await rows().count();
+    expect(visible).toBeGreaterThan(10);
+    const first = await clickRow(2);
+    expect(first.rendered).toEqual([first.id]);
+    const second = await clickRow(5);
+    expect(new Set(second.rendered)).toEqual(new Set([first.id, second.id]));
   });
 });

@@ -177,4 +177,21 @@ describe('buildAdjacency', () => {
       { numRuns: 300 },
     );
   });
+
+  it('keeps the cells of the model before when the mesh and the rows did not change', () => {
+    const meshes = new MeshBuilder();
+    const sides = fullMesh([1, 2, 3]);
+    const pods = [1, 2, 3].map((i) => pod(ip(i)));
+    const first = buildAdjacency(stateOf(pods, sides, 1, meshes), { meshes });
+    const loadChanged = sides.map((entry) => ({ ...entry, processCount: 999 }));
+    const second = buildAdjacency(stateOf(pods, loadChanged, 2, meshes), {
+      meshes,
+      previous: first,
+    });
+    expect(second.cells).toBe(first.cells);
+    const split = [...fullMesh([1, 2]), side(n(3), [])];
+    const third = buildAdjacency(stateOf(pods, split, 3, meshes), { meshes, previous: second });
+    expect(third.cells).not.toBe(first.cells);
+    expect(third.blocks).toHaveLength(2);
+  });
 });
