@@ -418,7 +418,9 @@ export async function startScaleStack(
 
     const dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
     stops.push(() => dashboard.stop());
-    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}`;
+    // Compact peer lists: the whole ones are N² names (18 MB at 1,000 nodes), and serialising them
+    // four times a second was a load of the bench's own on the server it measures.
+    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}?peers=compact`;
     // The server's view is complete: every pod, and (with simulated nodes) every partition.
     const startedWait = Date.now();
     let seen = 'no snapshot';
@@ -428,9 +430,15 @@ export async function startScaleStack(
       // loaded 2-core machine: what is measured here is the page, once they are connected.
       options.waitMs ?? 900_000,
       async () => {
+        if (/FATAL ERROR|out of memory/i.test(dashboard.output())) {
+          throw new Error(
+            `browser-scale: the dashboard server died:\n${dashboard.output().slice(-3000)}`,
+          );
+        }
         const response = await fetch(snapshotUrl).catch(() => null);
         if (!response?.ok) return null;
-        const snapshot = (await response.json()) as SnapshotShape;
+        const snapshot = (await response.json().catch(() => null)) as SnapshotShape | null;
+        if (!snapshot) return null;
         const connected = snapshot.state.members.filter(
           (member) => member.beam?.connection.status === 'connected',
         ).length;
