@@ -50,11 +50,16 @@ const rowRenderCounter = `
   })();
 `;
 
-const MEMBERS = 1000;
+/**
+ * 1,000 as issue 16 asks. `BEAMSCOPE_LARGE_MESH_MEMBERS` runs it smaller (an even number above
+ * 300, the adjacency view's threshold): the collector of 2026-12 ran out of its 4 GB heap on a
+ * whole mesh of 1,000, which is the collector's to fix, not the page's.
+ */
+const MEMBERS = Number(process.env.BEAMSCOPE_LARGE_MESH_MEMBERS ?? 1000);
 /** One screen of rows (the table's scroller is 70 % of a 1,000 px window) and its overscan. */
 const ONE_SCREEN_OF_ROWS = 60;
 
-describe('1,000 members through a partition and a heal', () => {
+describe(`${MEMBERS} members through a partition and a heal`, () => {
   let stack: ScaleStack | undefined;
   let closeBrowser: (() => Promise<void>) | undefined;
   let page: Page;
@@ -86,7 +91,7 @@ describe('1,000 members through a partition and a heal', () => {
     await stack?.stop();
   });
 
-  it('opens on the adjacency view: one block of 1,000, and one screen of table rows', async () => {
+  it('opens on the adjacency view: one block of every member, and one screen of table rows', async () => {
     await view.open(stack!.url, stack!.clusterId);
     await expect
       .poll(() => page.getByTestId('mesh-view').getAttribute('data-view'))
