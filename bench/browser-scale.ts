@@ -70,6 +70,21 @@ export interface BrowserScaleResults {
     maxMs: number | null;
     durationMs: number;
   };
+  /**
+   * Frame time p95 while the page follows a split of the largest partition and its heal (from
+   * each change until the page shows it, plus 2 s of deltas); null without simulated nodes.
+   */
+  updateFrameP95Ms:
+    | (GoalFigure & {
+        medianMs: number | null;
+        maxMs: number | null;
+        durationMs: number;
+        /** Each change → the page's partition count showing it. */
+        followMs: number[];
+      })
+    | null;
+  /** The view the page opened on (`graph` before the adjacency view existed). */
+  openedView: string;
   /** Frame time p95 during scripted wheel zoom and drag pan. */
   zoomPanFrameP95Ms: GoalFigure & {
     medianMs: number | null;
@@ -103,8 +118,11 @@ export interface BrowserScaleOptions {
 const CLUSTER_ID = 'bench';
 const SERVICE = 'myapp';
 const CONTEXT = 'bench';
-const FIRST_FRAME_GOAL_MS = 1500;
+// Issue 16's goals for the browser at 1,000 members: first frame ≤ 500 ms, frame p95 while
+// updating ≤ 16 ms (one 60 Hz frame); zooming and settling keep the earlier 33 ms.
+const FIRST_FRAME_GOAL_MS = 500;
 const FRAME_P95_GOAL_MS = 33;
+const UPDATE_FRAME_P95_GOAL_MS = 16;
 const VIEWPORT = { width: 1440, height: 1000 };
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -138,12 +156,12 @@ function frameDeltas(frames: number[], from: number, to: number): number[] {
   return deltas;
 }
 
-function frameFigure(deltas: number[], durationMs: number) {
+function frameFigure(deltas: number[], durationMs: number, goal = FRAME_P95_GOAL_MS) {
   const p95 = quantile(deltas, 0.95);
   return {
     value: round(p95),
-    goal: FRAME_P95_GOAL_MS,
-    met: p95 !== null && p95 <= FRAME_P95_GOAL_MS,
+    goal,
+    met: p95 !== null && p95 <= goal,
     unit: 'ms' as const,
     samples: deltas.length,
     medianMs: round(quantile(deltas, 0.5)),
@@ -210,6 +228,36 @@ async function zoomAndPan(page: Page, rounds = 2): Promise<void> {
   }
 }
 
+/** The partitions the page's top bar counts. */
+async function shownPartitions(page: Page): Promise<number> {
+  const text = (await page.getByTestId('summary-partitions').textContent()) ?? '';
+  return Number(/(\d+)\s+partition/.exec(text)?.[1] ?? Number.NaN);
+}
+
+/**
+ * Splits the largest partition in halves and heals it again, timing each change until the page
+ * shows it: the frames of the whole span are the "while updating" figure. Not a heal of every
+ * partition: a whole mesh of 1,000 took the collector of 2026-12 past its 4 GB heap.
+ */
+async function splitAndHeal(page: Page, stack: ScaleStack, log: (line: string) => void) {
+  const followMs: number[] = [];
+  const start = await page.evaluate(() => performance.now());
+  const [largest = 0, ...rest] = stack.partitions;
+  const split = [Math.ceil(largest / 2), Math.floor(largest / 2), ...rest];
+  for (const sizes of [split, stack.partitions]) {
+    const changed = Date.now();
+    await stack.repartition!(sizes);
+    await waitFor(`the page to show ${sizes.length} partition(s)`, 180_000, async () =>
+      (await shownPartitions(page)) === sizes.length ? true : null,
+    );
+    followMs.push(Date.now() - changed);
+    log(`browser-scale: the page shows ${sizes.length} partition(s) ${followMs.at(-1)} ms later`);
+    await sleep(2000);
+  }
+  const end = await page.evaluate(() => performance.now());
+  return { start, end, followMs };
+}
+
 /** What a kubeconfig needs of an emulated API (in this process or the simulator's child). */
 interface KubeApiAccess {
   url: string;
@@ -255,6 +303,11 @@ export interface ScaleStack {
   members: number;
   partitions: number[];
   beamSide: 'simulated' | 'unreachable';
+  /**
+   * Splits the simulated nodes into partitions of these sizes, in address order (one size: a
+   * whole mesh); absent without simulated nodes, or for a stack measured by URL.
+   */
+  repartition?(sizes: number[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -263,7 +316,10 @@ export interface ScaleStack {
  * alone) and the standalone dashboard, and waits until the server sees them all.
  */
 export async function startScaleStack(
-  options: Pick<BrowserScaleOptions, 'members' | 'partitions' | 'noSim' | 'log'> = {},
+  options: Pick<BrowserScaleOptions, 'members' | 'partitions' | 'noSim' | 'log'> & {
+    /** How long the server may take to see every member (default 15 minutes). */
+    waitMs?: number;
+  } = {},
 ): Promise<ScaleStack> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const members = options.members ?? 1000;
@@ -291,6 +347,7 @@ export async function startScaleStack(
     const distPort = await freePort();
     const startedPods = Date.now();
     let api: KubeApiAccess;
+    let repartition: ScaleStack['repartition'];
     if (simulated) {
       // Nodes and pods in a child process, so their CPU is not taken from the browser's driver.
       const addresses = simulatedAddresses(members, 12);
@@ -311,6 +368,15 @@ export async function startScaleStack(
       });
       stops.push(() => sim.stop());
       api = sim.api!;
+      repartition = async (split) => {
+        const parts: string[][] = [];
+        let start = 0;
+        for (const size of split) {
+          parts.push(addresses.slice(start, start + size));
+          start += size;
+        }
+        await sim.setPartitions(parts);
+      };
       log(
         `browser-scale: ${sim.nodes.length} simulated nodes and pods in partitions ${sizes.join('/')} (${Date.now() - startedPods} ms)`,
       );
@@ -355,17 +421,27 @@ export async function startScaleStack(
 
     const dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
     stops.push(() => dashboard.stop());
-    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}`;
+    // Compact peer lists: the whole ones are N² names (18 MB at 1,000 nodes), and serialising them
+    // four times a second was a load of the bench's own on the server it measures.
+    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}?peers=compact`;
     // The server's view is complete: every pod, and (with simulated nodes) every partition.
     const startedWait = Date.now();
     let seen = 'no snapshot';
     await waitFor(
       'the dashboard to see every member',
-      300_000,
+      // At 1,000 nodes the collector of 2026-12 needed over 5 minutes to connect them all on a
+      // loaded 2-core machine: what is measured here is the page, once they are connected.
+      options.waitMs ?? 900_000,
       async () => {
+        if (/FATAL ERROR|out of memory/i.test(dashboard.output())) {
+          throw new Error(
+            `browser-scale: the dashboard server died:\n${dashboard.output().slice(-3000)}`,
+          );
+        }
         const response = await fetch(snapshotUrl).catch(() => null);
         if (!response?.ok) return null;
-        const snapshot = (await response.json()) as SnapshotShape;
+        const snapshot = (await response.json().catch(() => null)) as SnapshotShape | null;
+        if (!snapshot) return null;
         const connected = snapshot.state.members.filter(
           (member) => member.beam?.connection.status === 'connected',
         ).length;
@@ -387,6 +463,7 @@ export async function startScaleStack(
       members,
       partitions: sizes,
       beamSide: simulated ? 'simulated' : 'unreachable',
+      ...(repartition ? { repartition } : {}),
       stop,
     };
   } catch (error) {
@@ -424,8 +501,17 @@ export async function runBrowserScaleBench(
 
     await page.goto(`${stack.url}/clusters/${CLUSTER_ID}`, { timeout: 180_000 });
     log('browser-scale: page loaded');
-    await page.getByTestId('topology-canvas').waitFor({ timeout: 180_000 });
-    log('browser-scale: canvas in the page');
+    // The graph, or (above its threshold) the adjacency view: whichever the page opens on.
+    await page
+      .locator('[data-testid="topology-canvas"], [data-testid="adjacency-canvas"]')
+      .first()
+      .waitFor({ timeout: 180_000 });
+    const openedView =
+      (await page
+        .getByTestId('mesh-view')
+        .getAttribute('data-view', { timeout: 2000 })
+        .catch(() => null)) ?? 'graph';
+    log(`browser-scale: ${openedView} view in the page`);
     const firstDraw = await waitFor('the first drawn frame', 180_000, () =>
       markTime(page, 'beamscope:graph-first-draw'),
     );
@@ -446,14 +532,29 @@ export async function runBrowserScaleBench(
         markTime(page, 'beamscope:graph-settled'),
       ).catch(() => null)) ?? (await page.evaluate(() => performance.now()));
     await sleep(300);
+    if (screenshotPath) {
+      await mkdir(join(screenshotPath, '..'), { recursive: true });
+      await page.screenshot({ path: screenshotPath });
+    }
+    const update =
+      stack.repartition && sizes.length > 0 ? await splitAndHeal(page, stack, log) : null;
+
+    if (openedView !== 'graph') {
+      // Zoom and pan are the graph's: switch to it (the adjacency view is not zoomed).
+      await page.getByTestId('mesh-view-graph').click();
+      await waitFor('the graph to draw every member', 60_000, async () =>
+        Number(await page.getByTestId('topology-canvas').getAttribute('data-nodes')) === members
+          ? true
+          : null,
+      );
+      await sleep(1000);
+      if (screenshotPath)
+        await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-graph.png') });
+    }
     const drawnGroups = Number(await page.getByTestId('topology').getAttribute('data-partitions'));
     const drawnNodes = Number(await page.getByTestId('topology-canvas').getAttribute('data-nodes'));
     if (drawnNodes !== members) {
       throw new Error(`browser-scale: the canvas drew ${drawnNodes} marks, not ${members}`);
-    }
-    if (screenshotPath) {
-      await mkdir(join(screenshotPath, '..'), { recursive: true });
-      await page.screenshot({ path: screenshotPath });
     }
 
     const zoomStart = await page.evaluate(() => performance.now());
@@ -479,6 +580,7 @@ export async function runBrowserScaleBench(
 
     const settleDeltas = frameDeltas(frames, firstDraw, settled);
     const zoomDeltas = frameDeltas(frames, zoomStart, zoomEnd);
+    const updateDeltas = update ? frameDeltas(frames, update.start, update.end) : [];
     return {
       members,
       partitions: sizes,
@@ -495,6 +597,13 @@ export async function runBrowserScaleBench(
         samples: 1,
       },
       settleFrameP95Ms: frameFigure(settleDeltas, settled - firstDraw),
+      updateFrameP95Ms: update
+        ? {
+            ...frameFigure(updateDeltas, update.end - update.start, UPDATE_FRAME_P95_GOAL_MS),
+            followMs: update.followMs,
+          }
+        : null,
+      openedView,
       zoomPanFrameP95Ms: frameFigure(zoomDeltas, zoomEnd - zoomStart),
       heap: {
         usedMB: Math.round((heap.usedSize / 1024 / 1024) * 10) / 10,

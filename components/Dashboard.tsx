@@ -9,13 +9,13 @@ import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
 
 import { MembershipTable } from './MembershipTable';
+import { MeshView } from './MeshView';
 import { NodeDrawer } from './NodeDrawer';
 import { RegistriesPanel } from './RegistriesPanel';
 import { RegistryLookup } from './RegistryLookup';
 import { SandboxPanel } from './SandboxPanel';
 import { Timeline } from './Timeline';
 import { TopBar } from './TopBar';
-import { TopologyGraph } from './TopologyGraph';
 import { useClusterStream } from './use-cluster-stream';
 
 function Banner({
@@ -174,7 +174,13 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
           <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
             <div className="h-[560px]">
               {model ? (
-                <TopologyGraph model={model} selectedKey={selectedKey} onSelect={setSelectedKey} />
+                <MeshView
+                  state={data.state}
+                  model={model}
+                  meshes={meshes}
+                  selectedKey={selectedKey}
+                  onSelect={setSelectedKey}
+                />
               ) : null}
             </div>
             <div className="flex h-[560px] min-h-0 flex-col gap-4">

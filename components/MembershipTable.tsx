@@ -1,8 +1,8 @@
 'use client';
 
-import { useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 
-import { formatBytes, formatCount, formatDuration } from '@/lib/format';
 import {
   filterRows,
   membershipRows,
@@ -18,9 +18,9 @@ import {
   type MemberSides,
   type MemberVisualState,
 } from '@/lib/graph-model';
+import { RowKeeper } from '@/lib/row-reuse';
 
-import { RegistryFigure } from './RegistryFigure';
-import { StateMark } from './StateMark';
+import { MemberRow, SIDE_LABELS } from './MemberRow';
 
 const COLUMNS: Array<{
   column: SortColumn | null;
@@ -35,6 +35,11 @@ const COLUMNS: Array<{
   { column: 'ready', label: 'Ready' },
   { column: 'node', label: 'Node name' },
   {
+    column: 'partition',
+    label: 'Partition',
+    title: 'The mesh partition the node is in (1 is the largest)',
+  },
+  {
     column: 'hosted',
     label: 'Hosted',
     numeric: true,
@@ -48,17 +53,8 @@ const COLUMNS: Array<{
   { column: 'otp', label: 'OTP' },
 ];
 
-const SIDE_LABELS: Record<MemberSides, string> = {
-  both: 'pod + node',
-  'kubernetes-only': 'Kubernetes only',
-  'beam-only': 'BEAM only',
-};
-
-const PAGE = 200;
-
-function dash(value: string | number | null): string {
-  return value === null ? '—' : String(value);
-}
+/** A row's height before it is measured (a row with a reason line is taller). */
+const ROW_ESTIMATE_PX = 33;
 
 /** Props of {@link MembershipTable}. */
 export interface MembershipTableProps {
@@ -70,18 +66,23 @@ export interface MembershipTableProps {
 /**
  * Every member, one row each keyed by pod uid / node name: sortable (click a header), filtered
  * by text, state and kind (Kubernetes-only and BEAM-only rows are marked), and keyboard
- * navigable (arrows, Home/End, Enter opens the node).
+ * navigable (arrows, Home/End, Enter opens the node). Virtualised: only the rows in view (and a
+ * few around) are in the DOM, so 2,000 members cost one screen of rows; each row is memoised.
  */
 export function MembershipTable({ state, selectedKey, onSelect }: MembershipTableProps) {
   const [order, setOrder] = useState<SortOrder>({ column: 'node', direction: 'ascending' });
   const [text, setText] = useState('');
   const [stateFilter, setStateFilter] = useState<MemberVisualState | ''>('');
   const [sideFilter, setSideFilter] = useState<MemberSides | ''>('');
-  const [limit, setLimit] = useState(PAGE);
   const [focusedId, setFocusedId] = useState<string | null>(null);
+  const scroller = useRef<HTMLDivElement>(null);
   const body = useRef<HTMLTableSectionElement>(null);
+  /** A row to focus once the virtualiser has rendered it (keyboard moves past the screen). */
+  const pendingFocus = useRef<string | null>(null);
 
-  const rows = useMemo(() => membershipRows(state), [state]);
+  // Rows keep their identity while unchanged, so the memoised rows skip them.
+  const [keeper] = useState(() => new RowKeeper());
+  const rows = useMemo(() => keeper.keep(membershipRows(state)), [keeper, state]);
   const shown = useMemo(
     () =>
       sortRows(
@@ -94,10 +95,38 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
       ),
     [rows, text, stateFilter, sideFilter, order],
   );
-  const visible = shown.slice(0, limit);
-  const tabStop = visible.some((row) => row.id === focusedId)
-    ? focusedId
-    : (visible[0]?.id ?? null);
+  const shownRef = useRef(shown);
+  useEffect(() => {
+    shownRef.current = shown;
+  });
+
+  // The build does not run the React Compiler, so nothing memoises around the virtualiser's
+  // functions; the rows get `measureElement`, which the virtualiser keeps stable itself.
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtualizer = useVirtualizer({
+    count: shown.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_ESTIMATE_PX,
+    getItemKey: (index) => shown[index]?.id ?? index,
+    overscan: 8,
+  });
+  const items = virtualizer.getVirtualItems();
+  const paddingTop = items[0]?.start ?? 0;
+  const paddingBottom = items.length
+    ? virtualizer.getTotalSize() - items[items.length - 1]!.end
+    : 0;
+
+  const tabStop = shown.some((row) => row.id === focusedId) ? focusedId : (shown[0]?.id ?? null);
+
+  useEffect(() => {
+    const id = pendingFocus.current;
+    if (id === null) return;
+    const element = body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(id)}"]`);
+    if (element) {
+      pendingFocus.current = null;
+      element.focus();
+    }
+  });
 
   const sortBy = (column: SortColumn) =>
     setOrder((current) =>
@@ -106,27 +135,38 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
         : { column, direction: 'ascending' },
     );
 
-  const onKeyDown = (
-    event: KeyboardEvent<HTMLTableRowElement>,
-    row: MembershipRow,
-    index: number,
-  ) => {
-    const move = (to: number) => {
-      const target = visible[Math.max(0, Math.min(visible.length - 1, to))];
-      if (!target) return;
-      event.preventDefault();
-      setFocusedId(target.id);
-      body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(target.id)}"]`)?.focus();
-    };
-    if (event.key === 'ArrowDown') move(index + 1);
-    else if (event.key === 'ArrowUp') move(index - 1);
-    else if (event.key === 'Home') move(0);
-    else if (event.key === 'End') move(visible.length - 1);
-    else if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      onSelect(row.key);
-    }
-  };
+  const onSelectRef = useRef(onSelect);
+  useEffect(() => {
+    onSelectRef.current = onSelect;
+  });
+  const onKeyDownRow = useCallback(
+    (event: KeyboardEvent<HTMLTableRowElement>, row: MembershipRow, index: number) => {
+      const list = shownRef.current;
+      const move = (to: number) => {
+        const targetIndex = Math.max(0, Math.min(list.length - 1, to));
+        const target = list[targetIndex];
+        if (!target) return;
+        event.preventDefault();
+        setFocusedId(target.id);
+        pendingFocus.current = target.id;
+        virtualizer.scrollToIndex(targetIndex, { align: 'auto' });
+        body.current?.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(target.id)}"]`)?.focus();
+      };
+      const page = Math.max(1, Math.floor((scroller.current?.clientHeight ?? 0) / ROW_ESTIMATE_PX));
+      if (event.key === 'ArrowDown') move(index + 1);
+      else if (event.key === 'ArrowUp') move(index - 1);
+      else if (event.key === 'PageDown') move(index + page);
+      else if (event.key === 'PageUp') move(index - page);
+      else if (event.key === 'Home') move(0);
+      else if (event.key === 'End') move(list.length - 1);
+      else if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        onSelectRef.current(row.key);
+      }
+    },
+    [virtualizer],
+  );
+  const selectRow = useCallback((key: string) => onSelectRef.current(key), []);
 
   return (
     <section
@@ -174,10 +214,14 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
           ))}
         </select>
       </div>
-      <div className="overflow-x-auto">
-        <table className="w-full border-collapse text-left text-sm" data-testid="members-table">
-          <thead className="border-b border-slate-300 text-xs uppercase text-slate-500 dark:border-slate-700">
-            <tr>
+      <div ref={scroller} className="max-h-[70vh] overflow-auto" data-testid="members-scroller">
+        <table
+          className="w-full border-collapse text-left text-sm"
+          data-testid="members-table"
+          aria-rowcount={shown.length + 1}
+        >
+          <thead className="sticky top-0 z-10 border-b bg-white dark:bg-slate-900 border-slate-300 text-xs uppercase text-slate-500 dark:border-slate-700">
+            <tr aria-rowindex={1}>
               {COLUMNS.map(({ column, label, numeric, title }) => (
                 <th
                   key={label}
@@ -209,80 +253,35 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
             </tr>
           </thead>
           <tbody ref={body}>
-            {visible.map((row, index) => (
-              <tr
-                key={row.id}
-                data-id={row.id}
-                data-testid="member-row"
-                data-key={row.key}
-                data-ip={row.ip ?? ''}
-                data-node={row.node ?? ''}
-                data-state={row.state}
-                data-ready={row.ready === null ? '' : String(row.ready)}
-                data-sides={row.sides}
-                aria-selected={row.key === selectedKey}
-                tabIndex={row.id === tabStop ? 0 : -1}
-                onFocus={() => setFocusedId(row.id)}
-                onClick={() => onSelect(row.key)}
-                onKeyDown={(event) => onKeyDown(event, row, index)}
-                className={`cursor-pointer border-b border-slate-100 outline-none hover:bg-slate-50 focus-visible:bg-sky-50 focus-visible:ring-2 focus-visible:ring-inset focus-visible:ring-sky-500 dark:border-slate-800 dark:hover:bg-slate-800/60 dark:focus-visible:bg-sky-950 ${
-                  row.key === selectedKey ? 'bg-sky-50 dark:bg-sky-950/60' : ''
-                }`}
-              >
-                <td className="px-2 py-1.5">
-                  <div className="flex items-center gap-1.5">
-                    <StateMark state={row.state} withLabel />
-                    {row.sides !== 'both' ? (
-                      <span className="rounded bg-slate-100 px-1 text-xs text-slate-600 dark:bg-slate-800 dark:text-slate-300">
-                        {SIDE_LABELS[row.sides]}
-                      </span>
-                    ) : null}
-                  </div>
-                  {row.reason && row.state !== 'clustered' ? (
-                    <div className="max-w-72 truncate text-xs text-slate-500" title={row.reason}>
-                      {row.reason}
-                    </div>
-                  ) : null}
-                </td>
-                <td className="px-2 py-1.5 font-mono text-xs">{dash(row.pod)}</td>
-                <td className="px-2 py-1.5 font-mono text-xs">{dash(row.ip)}</td>
-                <td className="px-2 py-1.5 text-xs">{dash(row.k8sNode)}</td>
-                <td className="px-2 py-1.5 text-xs">
-                  {row.ready === null ? '—' : row.ready ? '✓ ready' : '✗ not ready'}
-                </td>
-                <td className="px-2 py-1.5 font-mono text-xs">{dash(row.node)}</td>
-                <td className="px-2 py-1.5 text-right text-xs tabular-nums">
-                  {row.registries.length === 0
-                    ? '—'
-                    : row.registries.map((entry) => (
-                        <RegistryFigure key={entry.registry} entry={entry} />
-                      ))}
-                </td>
-                <td className="px-2 py-1.5 text-right tabular-nums">
-                  {row.processes === null ? '—' : formatCount(row.processes)}
-                </td>
-                <td className="px-2 py-1.5 text-right tabular-nums">
-                  {row.memoryBytes === null ? '—' : formatBytes(row.memoryBytes)}
-                </td>
-                <td className="px-2 py-1.5 text-right tabular-nums">{dash(row.runQueue)}</td>
-                <td className="px-2 py-1.5 text-right tabular-nums">
-                  {row.uptimeMs === null ? '—' : formatDuration(row.uptimeMs)}
-                </td>
-                <td className="px-2 py-1.5">{dash(row.otp)}</td>
+            {paddingTop > 0 ? (
+              <tr aria-hidden style={{ height: paddingTop }}>
+                <td colSpan={COLUMNS.length} />
               </tr>
-            ))}
+            ) : null}
+            {items.map((item) => {
+              const row = shown[item.index]!;
+              return (
+                <MemberRow
+                  key={row.id}
+                  row={row}
+                  index={item.index}
+                  selected={row.key === selectedKey}
+                  tabStop={row.id === tabStop}
+                  onSelect={selectRow}
+                  onFocusRow={setFocusedId}
+                  onKeyDownRow={onKeyDownRow}
+                  measure={virtualizer.measureElement}
+                />
+              );
+            })}
+            {paddingBottom > 0 ? (
+              <tr aria-hidden style={{ height: paddingBottom }}>
+                <td colSpan={COLUMNS.length} />
+              </tr>
+            ) : null}
           </tbody>
         </table>
       </div>
-      {shown.length > limit ? (
-        <button
-          type="button"
-          onClick={() => setLimit((current) => current + PAGE * 5)}
-          className="w-full py-2 text-sm text-sky-700 hover:underline dark:text-sky-400"
-        >
-          Show more ({shown.length - limit} hidden)
-        </button>
-      ) : null}
       {rows.length > 0 && shown.length === 0 ? (
         <p className="p-4 text-sm text-slate-500">No member matches the filter.</p>
       ) : null}

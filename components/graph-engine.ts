@@ -21,6 +21,7 @@ import {
   type ZoomTransform,
 } from 'd3';
 
+import { easeTowardTargets, fixedPositions, usesFixedLayout } from '@/lib/fixed-layout';
 import { boundsOf, fitTransform, groupCenters, seedPositions, type Point } from '@/lib/layout';
 import { STATE_STYLES, type GraphGroup, type GraphLink, type GraphModel } from '@/lib/graph-model';
 
@@ -38,6 +39,8 @@ interface SimNode extends SimulationNodeDatum, PlacedMark {
   // d3 leaves positions optional; ours are seeded before the layout first sees a mark.
   x: number;
   y: number;
+  /** Where a large mesh's fixed layout puts the mark; it eases there, no force involved. */
+  target?: Point;
 }
 
 interface SimLink extends SimulationLinkDatum<SimNode> {
@@ -79,6 +82,8 @@ export class GraphEngine {
   private groups: GraphGroup[] = [];
   private centers: Point[] = [];
   private mode: GraphModel['mode'] = 'links';
+  /** Large meshes: places from {@link fixedPositions}, the force simulation stopped. */
+  private fixed = false;
   private transform: ZoomTransform = zoomIdentity;
   private userMoved = false;
   private selectedKey: string | null = null;
@@ -90,6 +95,8 @@ export class GraphEngine {
   private generation = 0;
   /** Whether a frame with marks was drawn yet (marked once for the browser benchmark). */
   private drewMarks = false;
+  /** A fixed layout whose marks are still easing into place (one settled mark per arrival). */
+  private settling = false;
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -139,7 +146,8 @@ export class GraphEngine {
       });
     const dragBehavior = drag<HTMLCanvasElement, unknown, { node: SimNode; x: number; y: number }>()
       .subject((event: { x: number; y: number }) => {
-        const node = this.find(event.x, event.y);
+        // A fixed layout has nothing to pull a dragged mark back: the press pans instead.
+        const node = this.fixed ? undefined : this.find(event.x, event.y);
         return node
           ? { node, x: this.transform.applyX(node.x), y: this.transform.applyY(node.y) }
           : // d3-drag ignores a press without a subject (the zoom pans instead); its types say otherwise.
@@ -264,6 +272,16 @@ export class GraphEngine {
         source: next.get(link.source)!,
         target: next.get(link.target)!,
       }));
+    this.canvas.dataset.nodes = String(next.size);
+    this.canvas.dataset.groups = String(model.partitions);
+    this.canvas.dataset.generation = String(this.generation);
+    this.fixed = usesFixedLayout(next.size);
+    this.canvas.dataset.layout = this.fixed ? 'fixed' : 'force';
+    if (this.fixed) {
+      this.placeFixed(model, previous.size === 0, now);
+      return;
+    }
+    for (const node of next.values()) node.target = undefined;
     this.simulation.nodes([...next.values()]);
     this.linkForce.links(this.links);
     // Re-read the per-node targets (groups may have moved) and give the layout some heat.
@@ -290,9 +308,29 @@ export class GraphEngine {
     // out: at a thousand members every probe cycle brings one, and reheating each kept the
     // force layout ticking for good.
     if (heat > 0) this.simulation.alpha(Math.max(this.simulation.alpha(), heat)).restart();
-    this.canvas.dataset.nodes = String(next.size);
-    this.canvas.dataset.groups = String(model.partitions);
-    this.canvas.dataset.generation = String(this.generation);
+    this.requestDraw();
+  }
+
+  /**
+   * A large mesh: every mark gets its place from its partition and name; new marks appear there,
+   * others ease toward theirs in the next frames. The simulation stays stopped (its ticks were
+   * the frame time at a thousand members).
+   */
+  private placeFixed(model: GraphModel, first: boolean, now: number): void {
+    this.simulation.stop();
+    this.simulation.nodes([]);
+    this.linkForce.links([]);
+    const targets = fixedPositions(model.nodes, model.groups);
+    for (const node of this.nodes.values()) {
+      const target = targets.get(node.id)!;
+      node.target = target;
+      // New marks (born in this update) appear in place; the rest ease there.
+      if (first || node.bornAt === now) {
+        node.x = target.x;
+        node.y = target.y;
+      }
+    }
+    this.settling = true;
     this.requestDraw();
   }
 
@@ -341,6 +379,7 @@ export class GraphEngine {
   private draw(): void {
     const now = performance.now();
     // The first fit jumps into place; later ones ease toward the moving layout.
+    const moving = this.fixed && easeTowardTargets(this.nodes.values());
     if (!this.userMoved) this.fit(this.transform !== zoomIdentity);
     this.leaving = stillLeaving(this.leaving, now);
     const frame = this.startFrame(now);
@@ -364,7 +403,12 @@ export class GraphEngine {
       this.drewMarks = true;
       performance.mark('beamscope:graph-first-draw', { detail: { nodes: this.nodes.size } });
     }
-    if (entering || this.leaving.length > 0) this.requestDraw();
+    if (entering || moving || this.leaving.length > 0) this.requestDraw();
+    else if (this.fixed && this.settling) {
+      // The force layout marks its cool-down; a fixed one is settled once its marks arrived.
+      this.settling = false;
+      performance.mark('beamscope:graph-settled');
+    }
   }
 
   /** Clears the canvas for a frame at the current view. */

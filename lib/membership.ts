@@ -43,6 +43,10 @@ export interface MembershipRow {
   beamStatus: string | null;
   reason: string | null;
   node: string | null;
+  /** Index into the state's partitions (shown from 1), null outside the mesh. */
+  partition: number | null;
+  /** Whether that partition is the main one. */
+  mainPartition: boolean;
   registries: RowRegistry[];
   /** Names the node hosts across its registries ({@link memberHosted}); null when unknown. */
   hosted: number | null;
@@ -71,6 +75,8 @@ export function membershipRows(state: ClusterState): MembershipRow[] {
       beamStatus: beam?.connection.status ?? null,
       reason: beam?.connection.reason ?? unclustered.get(member.key)?.detail ?? null,
       node: member.node,
+      partition: member.partition,
+      mainPartition: member.partition !== null && member.partition === state.mainPartition,
       registries: (beam?.registries ?? []).map((entry) => ({
         registry: entry.registry,
         hosted: entryHosted(entry),
@@ -97,6 +103,7 @@ export type SortColumn =
   | 'ready'
   | 'state'
   | 'node'
+  | 'partition'
   | 'hosted'
   | 'processes'
   | 'memoryBytes'
@@ -108,6 +115,14 @@ export type SortColumn =
 export interface SortOrder {
   column: SortColumn;
   direction: 'ascending' | 'descending';
+}
+
+/** A row's partition as the table shows it: "1 (main)", "2", or null outside the mesh. */
+export function partitionLabel(
+  row: Pick<MembershipRow, 'partition' | 'mainPartition'>,
+): string | null {
+  if (row.partition === null) return null;
+  return `${row.partition + 1}${row.mainPartition ? ' (main)' : ''}`;
 }
 
 function valueOf(row: MembershipRow, column: SortColumn): string | number | null {

@@ -1,0 +1,360 @@
+/**
+ * The adjacency view's model: every member against every other, one cell per ordered pair, members
+ * sorted by partition and then by name so that each partition is a block along the diagonal. Pure,
+ * so what a cell says is pinned down by unit tests and the view only paints it.
+ *
+ * A cell is read by {@link cellState}: row `r` is the member whose peer list is read, column `c`
+ * the member it may list. Cells are held in one byte array (N² bytes: 4 MB at 2,000 members) and
+ * filled without a lookup per pair where the mesh is whole: a node whose list is as long as its
+ * partition lists all of it (whatever a node lists is in its own partition), so only the rows and
+ * columns of nodes that miss someone are read pair by pair.
+ */
+import type { ClusterMember, ClusterState } from './cluster-state';
+import { memberId, memberVisualState, type MemberVisualState } from './graph-model';
+import { MeshBuilder } from './mesh';
+import { compareNames } from './names';
+
+/**
+ * What one ordered pair (row, column) shows:
+ * - `self`: the diagonal;
+ * - `link`: each lists the other;
+ * - `one-sided-out`: the row lists the column, the column does not list the row;
+ * - `one-sided-in`: the column lists the row, the row does not list the column;
+ * - `missing`: one partition, and neither lists the other (a hole in the mesh);
+ * - `split`: different partitions (neither lists the other, as partitions mean);
+ * - `unknown`: the peers of one side are not known (unreachable, not probed, outside the mesh).
+ */
+export type AdjacencyCell =
+  'self' | 'link' | 'one-sided-out' | 'one-sided-in' | 'missing' | 'split' | 'unknown';
+
+/** Every cell state; a cell's byte in {@link AdjacencyModel.cells} is its index here. */
+export const ADJACENCY_CELLS: readonly AdjacencyCell[] = [
+  'unknown',
+  'self',
+  'link',
+  'one-sided-out',
+  'one-sided-in',
+  'missing',
+  'split',
+];
+
+const UNKNOWN = 0;
+const SELF = 1;
+const LINK = 2;
+const ONE_SIDED_OUT = 3;
+const ONE_SIDED_IN = 4;
+const MISSING = 5;
+const SPLIT = 6;
+
+/** Above this many members the dashboard opens on the adjacency view rather than the graph. */
+export const ADJACENCY_DEFAULT_THRESHOLD = 300;
+
+/** One row (and the same column) of the matrix. */
+export interface AdjacencyMember {
+  /** {@link memberId}: stable across updates. */
+  id: string;
+  /** The member's key in the state (selection, the table). */
+  key: string;
+  label: string;
+  node: string | null;
+  state: MemberVisualState;
+  /** Index into {@link AdjacencyModel.blocks}. */
+  block: number;
+  /** Whether the member's peer list is known (its node connected and reporting). */
+  peersKnown: boolean;
+}
+
+/** A run of rows (and columns) along the diagonal: a partition, or the members outside the mesh. */
+export interface AdjacencyBlock {
+  label: string;
+  kind: 'partition' | 'outside';
+  main: boolean;
+  /** First row of the block. */
+  start: number;
+  size: number;
+}
+
+/** A cell worth marking even when the matrix is drawn smaller than a pixel a cell. */
+export interface TroubleCell {
+  row: number;
+  col: number;
+  cell: 'one-sided-out' | 'one-sided-in' | 'missing';
+}
+
+/** What the adjacency view draws for one state. */
+export interface AdjacencyModel {
+  /** Rows in order: by partition (main first, as the state lists them), outside last, by name. */
+  members: AdjacencyMember[];
+  blocks: AdjacencyBlock[];
+  /** Row (= column) of each node name, for layers drawn over the cells (traffic, say). */
+  rowOfNode: ReadonlyMap<string, number>;
+  /** `size × size` bytes, row-major: index into {@link ADJACENCY_CELLS}. */
+  cells: Uint8Array;
+  size: number;
+  /** Ordered pairs per state (the diagonal counted as `self`). */
+  counts: Readonly<Record<AdjacencyCell, number>>;
+  /** The one-sided and missing cells, up to `maxTrouble` of them, row by row. */
+  trouble: TroubleCell[];
+  /** Whether `trouble` stopped short of every such cell. */
+  troubleTruncated: boolean;
+}
+
+/** Options of {@link buildAdjacency}. */
+export interface AdjacencyOptions {
+  /** The page's mesh builder, so that a state that changed little costs little. */
+  meshes?: MeshBuilder;
+  /** At most this many trouble cells are listed (every cell is still in `cells`). */
+  maxTrouble?: number;
+  /**
+   * The model drawn before: when the mesh and the rows are the same (a delta that changed a load
+   * figure, say), its cells are kept instead of filled again.
+   */
+  previous?: AdjacencyModel;
+}
+
+/** The mesh each model was filled from, to tell whether a later state may keep its cells. */
+const meshOfModel = new WeakMap<AdjacencyModel, object>();
+
+function sameRows(a: readonly AdjacencyMember[], b: readonly AdjacencyMember[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let row = 0; row < a.length; row += 1) {
+    const x = a[row]!;
+    const y = b[row]!;
+    if (x.node !== y.node || x.block !== y.block || x.peersKnown !== y.peersKnown) return false;
+  }
+  return true;
+}
+
+function sameBlocks(a: readonly AdjacencyBlock[], b: readonly AdjacencyBlock[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (block, index) =>
+        block.kind === b[index]!.kind &&
+        block.start === b[index]!.start &&
+        block.size === b[index]!.size,
+    )
+  );
+}
+
+function labelOf(member: ClusterMember): string {
+  return member.node ?? member.kubernetes?.podName ?? member.kubernetes?.ip ?? member.key;
+}
+
+/** The adjacency model of a state; see the file's comment. */
+export function buildAdjacency(
+  state: ClusterState,
+  options: AdjacencyOptions = {},
+): AdjacencyModel {
+  const maxTrouble = options.maxTrouble ?? 20_000;
+  const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
+  const blockCount = state.partitions.length;
+  const byBlock: ClusterMember[][] = Array.from({ length: blockCount + 1 }, () => []);
+  for (const member of state.members) {
+    const partition = member.partition;
+    byBlock[partition !== null && partition < blockCount ? partition : blockCount]!.push(member);
+  }
+  const members: AdjacencyMember[] = [];
+  const blocks: AdjacencyBlock[] = [];
+  byBlock.forEach((blockMembers, index) => {
+    if (blockMembers.length === 0) return;
+    const outside = index === blockCount;
+    const block = blocks.length;
+    blocks.push({
+      label: outside
+        ? `outside the mesh · ${blockMembers.length}`
+        : blockCount === 1
+          ? `mesh · ${blockMembers.length}`
+          : `partition ${index + 1}${index === state.mainPartition ? ' (main)' : ''} · ${blockMembers.length}`,
+      kind: outside ? 'outside' : 'partition',
+      main: !outside && index === state.mainPartition,
+      start: members.length,
+      size: blockMembers.length,
+    });
+    const sorted = blockMembers
+      .map((member) => ({ member, label: labelOf(member) }))
+      .sort((a, b) => compareNames(a.label, b.label) || compareNames(a.member.key, b.member.key));
+    for (const { member, label } of sorted) {
+      members.push({
+        id: memberId(member),
+        key: member.key,
+        label,
+        node: member.node,
+        state: memberVisualState(member, state),
+        block,
+        peersKnown: member.node !== null && mesh.views.has(member.node),
+      });
+    }
+  });
+
+  const previous = options.previous;
+  if (
+    previous &&
+    meshOfModel.get(previous) === mesh &&
+    sameRows(previous.members, members) &&
+    sameBlocks(previous.blocks, blocks)
+  ) {
+    // Same mesh, same rows: only the members' states and the labels may have changed.
+    const kept: AdjacencyModel = { ...previous, members, blocks };
+    meshOfModel.set(kept, mesh);
+    return kept;
+  }
+
+  const size = members.length;
+  const rowOfNode = new Map<string, number>();
+  members.forEach((member, row) => {
+    if (member.node !== null) rowOfNode.set(member.node, row);
+  });
+  // A row's peers, when known; and whether they are its whole partition (see the file's comment).
+  const views = members.map((member) =>
+    member.node === null ? undefined : mesh.views.get(member.node),
+  );
+  const full = members.map((member, row) => {
+    const view = views[row];
+    const block = blocks[member.block]!;
+    return view !== undefined && block.kind === 'partition' && view.size === block.size - 1;
+  });
+  const wholeBlock = blocks.map((block) => {
+    for (let row = block.start; row < block.start + block.size; row += 1) {
+      if (!full[row]) return false;
+    }
+    return block.kind === 'partition';
+  });
+
+  const cells = new Uint8Array(size * size);
+  const counts: Record<AdjacencyCell, number> = {
+    unknown: 0,
+    self: 0,
+    link: 0,
+    'one-sided-out': 0,
+    'one-sided-in': 0,
+    missing: 0,
+    split: 0,
+  };
+  const trouble: TroubleCell[] = [];
+  let troubleTruncated = false;
+  // Columns whose peers are known, per block: cross-block cells are `split` between known rows.
+  const knownInBlock = blocks.map((block) => {
+    let known = 0;
+    for (let col = block.start; col < block.start + block.size; col += 1) {
+      if (views[col] !== undefined) known += 1;
+    }
+    return known;
+  });
+
+  for (let row = 0; row < size; row += 1) {
+    const offset = row * size;
+    const rowView = views[row];
+    const ownBlock = blocks[members[row]!.block]!;
+    if (rowView === undefined) {
+      // Filled with zeros: every cell of the row is already `unknown`.
+      cells[offset + row] = SELF;
+      counts.unknown += size - 1;
+      counts.self += 1;
+      continue;
+    }
+    for (const [blockIndex, block] of blocks.entries()) {
+      const start = offset + block.start;
+      if (block !== ownBlock) {
+        // Neither lists the other across partitions; unknown where the column's peers are.
+        if (knownInBlock[blockIndex] === block.size) {
+          cells.fill(SPLIT, start, start + block.size);
+        } else {
+          for (let col = block.start; col < block.start + block.size; col += 1) {
+            cells[offset + col] = views[col] === undefined ? UNKNOWN : SPLIT;
+          }
+        }
+        counts.split += knownInBlock[blockIndex]!;
+        counts.unknown += block.size - knownInBlock[blockIndex]!;
+        continue;
+      }
+      if (wholeBlock[blockIndex]) {
+        cells.fill(LINK, start, start + block.size);
+        cells[offset + row] = SELF;
+        counts.link += block.size - 1;
+        counts.self += 1;
+        continue;
+      }
+      const rowNode = members[row]!.node!;
+      for (let col = block.start; col < block.start + block.size; col += 1) {
+        if (col === row) {
+          cells[offset + col] = SELF;
+          counts.self += 1;
+          continue;
+        }
+        const colView = views[col];
+        if (colView === undefined) {
+          cells[offset + col] = UNKNOWN;
+          counts.unknown += 1;
+          continue;
+        }
+        const listsCol = full[row] || rowView.has(members[col]!.node!);
+        const listedByCol = full[col] || colView.has(rowNode);
+        const cell = listsCol
+          ? listedByCol
+            ? LINK
+            : ONE_SIDED_OUT
+          : listedByCol
+            ? ONE_SIDED_IN
+            : block.kind === 'partition'
+              ? MISSING
+              : SPLIT;
+        cells[offset + col] = cell;
+        counts[ADJACENCY_CELLS[cell]!] += 1;
+        if (cell === ONE_SIDED_OUT || cell === ONE_SIDED_IN || cell === MISSING) {
+          if (trouble.length < maxTrouble) {
+            trouble.push({ row, col, cell: ADJACENCY_CELLS[cell] as TroubleCell['cell'] });
+          } else {
+            troubleTruncated = true;
+          }
+        }
+      }
+    }
+  }
+  const model = { members, blocks, rowOfNode, cells, size, counts, trouble, troubleTruncated };
+  meshOfModel.set(model, mesh);
+  return model;
+}
+
+/** The state of the cell at (row, column); `unknown` outside the matrix. */
+export function cellState(model: AdjacencyModel, row: number, col: number): AdjacencyCell {
+  if (row < 0 || col < 0 || row >= model.size || col >= model.size) return 'unknown';
+  return ADJACENCY_CELLS[model.cells[row * model.size + col]!] ?? 'unknown';
+}
+
+/** One line naming the pair under a cell and what its cell means, for the hover. */
+export function describeCell(model: AdjacencyModel, row: number, col: number): string | null {
+  const rowMember = model.members[row];
+  const colMember = model.members[col];
+  if (!rowMember || !colMember) return null;
+  const a = rowMember.label;
+  const b = colMember.label;
+  switch (cellState(model, row, col)) {
+    case 'self':
+      return `${a} (${model.blocks[rowMember.block]?.label ?? 'no partition'})`;
+    case 'link':
+      return `${a} ↔ ${b}: connected, each lists the other`;
+    case 'one-sided-out':
+      return `${a} → ${b}: one-sided, ${a} lists ${b} but ${b} does not list ${a}`;
+    case 'one-sided-in':
+      return `${a} ← ${b}: one-sided, ${b} lists ${a} but ${a} does not list ${b}`;
+    case 'missing':
+      return `${a} ✕ ${b}: missing, same partition but neither lists the other`;
+    case 'split':
+      return `${a} | ${b}: in different partitions (${model.blocks[rowMember.block]?.label} and ${model.blocks[colMember.block]?.label})`;
+    case 'unknown':
+      return `${a} · ${b}: unknown, the peers of ${rowMember.peersKnown ? b : a} are not known`;
+  }
+}
+
+/** {@link buildAdjacency} for one page: each model handed the one before, so cells are kept. */
+export class AdjacencyBuilder {
+  private previous: AdjacencyModel | undefined;
+
+  constructor(private readonly meshes: MeshBuilder) {}
+
+  build(state: ClusterState): AdjacencyModel {
+    this.previous = buildAdjacency(state, { meshes: this.meshes, previous: this.previous });
+    return this.previous;
+  }
+}
