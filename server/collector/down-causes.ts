@@ -136,6 +136,9 @@ export class DownCauses {
       }
       const patch = this.causeOf(event, pending.details, event.at);
       if (!patch || !this.improves(event, patch)) continue;
+      // What beamscope saw when it was told stays the evidence: its connection has moved on since.
+      if (patch.cause && event.cause?.side === 'beam' && !patch.causes)
+        patch.cause = { ...patch.cause, evidence: [`beamscope: ${event.cause.detail}`] };
       pending.event = { ...event, ...patch };
       pending.amended += 1;
       this.amend({
