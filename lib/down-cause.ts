@@ -129,6 +129,16 @@ export function outranks(next: DownCause | null, current: DownCause | undefined 
   return !current || RANK[next.code] > RANK[current.code];
 }
 
+/**
+ * Messages from outside (a kubelet's probe output, a connection's reason) are cut to this many
+ * characters: a cause travels on every event it explains, and the wire stays bounded.
+ */
+export const CAUSE_TEXT_LIMIT = 160;
+
+function clip(text: string): string {
+  return text.length > CAUSE_TEXT_LIMIT ? `${text.slice(0, CAUSE_TEXT_LIMIT - 1)}…` : text;
+}
+
 function within(at: number | null, now: number): boolean {
   return at !== null && Number.isFinite(at) && at >= now - EVIDENCE_WINDOW_MS;
 }
@@ -158,7 +168,7 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
     return {
       code: 'pod_evicted',
       side: 'kubernetes',
-      detail: `pod ${name} was evicted: ${evicted.message}`,
+      detail: `pod ${name} was evicted: ${clip(evicted.message)}`,
     };
   }
   if (pod.terminating || (evidence.goneAt !== null && evidence.wasTerminating)) {
@@ -166,7 +176,7 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
     return {
       code: 'pod_deleted',
       side: 'kubernetes',
-      detail: `pod ${name} was deleted (scale-down, rollout, drain or delete)${killing ? `: ${killing.message}` : ''}`,
+      detail: `pod ${name} was deleted (scale-down, rollout, drain or delete)${killing ? `: ${clip(killing.message)}` : ''}`,
     };
   }
   if (evidence.goneAt !== null) {
@@ -181,7 +191,7 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
     return {
       code: 'readiness_failed',
       side: 'kubernetes',
-      detail: `pod ${name} fails its readiness probe${unhealthy ? `: ${unhealthy.message}` : ''}; peers that cluster on ready endpoints drop it`,
+      detail: `pod ${name} fails its readiness probe${unhealthy ? `: ${clip(unhealthy.message)}` : ''}; peers that cluster on ready endpoints drop it`,
     };
   }
   return null;
@@ -191,7 +201,7 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
 function beamCause(connection: BeamConnection | null): DownCause | null {
   if (!connection || connection.status === 'connected' || connection.status === 'untracked')
     return null;
-  const reason = connection.reason ?? '';
+  const reason = clip(connection.reason ?? '');
   const cause = (code: DownCauseCode, detail: string): DownCause => ({
     code,
     side: 'beam',

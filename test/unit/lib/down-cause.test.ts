@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { BeamConnection, TimelineEvent } from '@/lib/cluster-state';
 import {
   applyCauseAmendment,
+  CAUSE_TEXT_LIMIT,
   lastDownOf,
   linkCause,
   nodeCause,
@@ -227,5 +228,19 @@ describe('amendments in the browser', () => {
   it('keeps the amendment as its own line when the event is no longer held', () => {
     const timeline = applyCauseAmendment([], amendment);
     expect(timeline).toEqual([amendment]);
+  });
+});
+
+describe('bounded text', () => {
+  it('cuts a long probe message, so a cause stays small on the wire', () => {
+    const cause = nodeCause(
+      evidence({
+        kubernetes: pod(ip(1), { ready: false, serving: false }),
+        podEvents: [{ reason: 'Unhealthy', message: 'x'.repeat(10_000), at: NOW }],
+      }),
+      NOW,
+    );
+    expect(cause!.detail.length).toBeLessThan(CAUSE_TEXT_LIMIT + 200);
+    expect(JSON.stringify(cause).length).toBeLessThan(1_000);
   });
 });
