@@ -76,7 +76,15 @@ export interface NodeEvidence {
   podEvents: readonly PodEventEvidence[];
   /** beamscope's connection to the node (its last failure, when it failed). */
   connection: BeamConnection | null;
+  /**
+   * Since when beamscope was last connected to the node (ms since the epoch), when known: a
+   * container that ended before the node it was connected to came up is an earlier run's story.
+   */
+  upSince?: number | null;
 }
+
+/** Kubernetes' times are whole seconds: a termination's `finishedAt` may read up to 1 s early. */
+const WHOLE_SECOND_MS = 1000;
 
 /** Pod Events older than this before the disconnect are not its cause. */
 export const EVIDENCE_WINDOW_MS = 60_000;
@@ -153,7 +161,13 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
   const name = pod.podName ?? pod.ip;
   const termination = pod.lastTermination;
   const finishedAt = Date.parse(termination?.finishedAt ?? '');
-  if (termination && Number.isFinite(finishedAt) && finishedAt >= now - TERMINATION_WINDOW_MS) {
+  const sinceUp = evidence.upSince ?? -Infinity;
+  if (
+    termination &&
+    Number.isFinite(finishedAt) &&
+    finishedAt >= now - TERMINATION_WINDOW_MS &&
+    finishedAt >= sinceUp - WHOLE_SECOND_MS
+  ) {
     const exit = `exit code ${termination.exitCode}${termination.signal ? `, signal ${termination.signal}` : ''}`;
     const restarts = pod.restarts !== null ? `, restarts ${pod.restarts}` : '';
     const oom = termination.reason === 'OOMKilled';

@@ -16,11 +16,12 @@ import {
   outranks,
   sameTally,
   tallyCauses,
+  TERMINATION_WINDOW_MS,
   type DownCause,
   type NodeEvidence,
   type PodEventEvidence,
 } from '@/lib/down-cause';
-import type { KubernetesEvent } from '@/lib/members';
+import type { KubernetesEvent, KubernetesMember } from '@/lib/members';
 import { linksOf, type EventDetails, type TimelineChange } from '@/lib/timeline-summary';
 
 /** Pod Events that tell why a node went down. */
@@ -34,7 +35,15 @@ const MAX_AMENDMENTS = 3;
 /** Links of a summary whose causes are counted; past it the count stands for the first ones. */
 const MAX_LINKS_COUNTED = 10_000;
 
-type Evidence = NodeEvidence & { key: string; node: string | null };
+type Evidence = NodeEvidence & {
+  key: string;
+  node: string | null;
+  /**
+   * The pod this member had before, when another pod took its place under the same key (a
+   * replacement gets the freed address, and so the same node name): gone since the swap.
+   */
+  previous?: Evidence;
+};
 
 interface Pending {
   event: TimelineEvent;
@@ -76,6 +85,16 @@ export class DownCauses {
       present.add(member.key);
       const known = this.byKey.get(member.key);
       const kubernetes = member.kubernetes ?? known?.kubernetes ?? null;
+      const replaced =
+        known?.kubernetes && member.kubernetes && !samePod(known.kubernetes, member.kubernetes);
+      const previous = replaced
+        ? {
+            ...known,
+            goneAt: known.goneAt ?? now,
+            wasTerminating: known.kubernetes!.terminating || known.wasTerminating,
+            previous: undefined,
+          }
+        : known?.previous;
       this.byKey.set(member.key, {
         key: member.key,
         node: member.node,
@@ -85,6 +104,11 @@ export class DownCauses {
         wasTerminating: member.kubernetes?.terminating ?? known?.wasTerminating ?? false,
         podEvents: [],
         connection: member.beam?.connection ?? known?.connection ?? null,
+        upSince:
+          member.beam?.connection.status === 'connected'
+            ? member.beam.connection.since
+            : (known?.upSince ?? null),
+        ...(previous && previous.goneAt! >= now - EVIDENCE_WINDOW_MS ? { previous } : {}),
       });
       if (member.node) this.keyOfNode.set(member.node, member.key);
     }
@@ -177,7 +201,7 @@ export class DownCauses {
       };
     }
     if (event.key !== undefined) {
-      const evidence = this.withEvents(this.byKey.get(event.key));
+      const evidence = this.withEvents(podOf(this.byKey.get(event.key), event.pod, at));
       if (!evidence) return null;
       // A member that left while its node was up: the pod's fate is the cause, if it shows one.
       if (event.kind === 'member_left' && evidence.connection?.status !== 'connected') return null;
@@ -239,6 +263,23 @@ export class DownCauses {
     const pod = known.kubernetes?.podName;
     if (pod) this.podEvents.delete(pod);
   }
+}
+
+function samePod(a: KubernetesMember, b: KubernetesMember): boolean {
+  return a.podUid !== null && b.podUid !== null ? a.podUid === b.podUid : a.podName === b.podName;
+}
+
+/**
+ * The evidence of the pod an event names: the member's pod, or the one it replaced. A node that
+ * went down just as its pod was replaced (the replacement listed first, not ready yet) went down
+ * with the old pod.
+ */
+function podOf(evidence: Evidence | undefined, pod: string | undefined, at: number) {
+  const previous = evidence?.previous;
+  if (!evidence || !previous) return evidence;
+  if (pod !== undefined && previous.kubernetes?.podName === pod) return previous;
+  const justReplaced = previous.goneAt !== null && previous.goneAt >= at - TERMINATION_WINDOW_MS;
+  return justReplaced && !evidence.kubernetes?.ready ? previous : evidence;
 }
 
 /** What an amendment names: the node, the link, or the summary's first line. */

@@ -18,10 +18,13 @@ import {
  * Why a node went down, measured: the fault suite induces disconnects of several kinds against
  * the sandbox's real BEAM pods and the standalone dashboard — a pod deleted, a scale-down, an OOM
  * kill, a crash (SIGKILL, exit code 137), a Kubernetes node lost (its pods' nodes die, the pods
- * force-deleted), a readiness probe failing (peers that cluster on ready endpoints drop the node),
- * a partition the nodes make — and reads what an event-stream client received: the event that
+ * force-deleted), a partition the nodes make — and reads what an event-stream client received: the event that
  * told of the disconnect, and when it first carried the right cause (on the event itself, or in
  * the amendment that followed it). Goal: at least 90 % carry the right cause within 5 s.
+ *
+ * A failing readiness probe is not among them: the demo app's peers (as libcluster's Kubernetes
+ * strategy) drop an unready node once, and it connects back to them at its own next poll, a
+ * second later — no disconnect lasts long enough to be told (the unit tests cover the cause).
  */
 const long = faultsMode() === 'long';
 const ROUNDS = long ? 4 : 1;
@@ -137,7 +140,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
       stack,
       {
         scenario: 'Why nodes went down',
-        injected: `${ROUNDS} round(s) of: a pod deleted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a readiness probe failing, a partition`,
+        injected: `${ROUNDS} round(s) of: a pod deleted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a partition`,
         convergeTimeoutMs: 120_000,
       },
       async () => {
@@ -146,6 +149,8 @@ describe('why a node went down: the cause on each induced disconnect', () => {
           await induce('pod deleted', 'pod_deleted', [victim!], () =>
             stack.sandbox.control('DELETE', `/pods/${victim!.name}`),
           );
+          // The sandbox's ReplicaSet replaces a pod only when told to scale.
+          await stack.sandbox.control('POST', '/scale', { replicas: PODS });
 
           const before = await pods();
           await induce(
@@ -179,16 +184,6 @@ describe('why a node went down: the cause on each induced disconnect', () => {
             () => stack.sandbox.control('POST', `/nodes/${encodeURIComponent(lostNode)}/lose`),
           );
           await stack.sandbox.control('POST', `/nodes/${encodeURIComponent(lostNode)}/restore`);
-
-          [victim] = await pods();
-          await induce(
-            'readiness probe failing',
-            'readiness_failed',
-            [victim!],
-            () => stack.sandbox.control('POST', `/pods/${victim!.name}/ready`, { ready: false }),
-            ['node_down', 'link_down'],
-          );
-          await stack.sandbox.control('POST', `/pods/${victim!.name}/ready`, { ready: true });
 
           const sides = await pods();
           await induce(
@@ -240,6 +235,6 @@ describe('why a node went down: the cause on each induced disconnect', () => {
       measured.length - wrong.length,
       `wrong or late: ${JSON.stringify(wrong, null, 1)}`,
     ).toBeGreaterThanOrEqual(Math.ceil(measured.length * 0.9));
-    expect(measured.length).toBeGreaterThanOrEqual(7 * ROUNDS);
+    expect(measured.length).toBeGreaterThanOrEqual(6 * ROUNDS);
   }, 900_000);
 });

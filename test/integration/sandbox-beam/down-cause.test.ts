@@ -175,5 +175,47 @@ describe('why a node went down, on real BEAM pods', () => {
     const { cause } = await causeOfDown(node, fromSeq, 'pod_deleted');
     expect(cause?.code).toBe('pod_deleted');
     expect(cause?.detail).toContain(victim.name);
+    // A pod deleted by hand is not replaced here: scale back to three.
+    await sandbox.control('POST', '/scale', { replicas: 3 });
+    await allConnected(3);
+  }, 90_000);
+
+  it('a Kubernetes node lost: its pods vanished without terminating', async () => {
+    await allConnected(3);
+    const pods = (await sandbox.control('GET', '/pods')) as Array<
+      PodSummary & { nodeName: string }
+    >;
+    const lostNode = pods.find((pod) => pod.ready && !pod.terminating)!.nodeName;
+    const victims = pods.filter((pod) => pod.nodeName === lostNode);
+    const fromSeq = upstream.collector.lastSeq;
+    await sandbox.control('POST', `/nodes/${encodeURIComponent(lostNode)}/lose`);
+    try {
+      for (const victim of victims) {
+        const node = `myapp@${victim.ip}`;
+        // Told as the node going down (then amended) or, when the pod went first, as it leaving.
+        const told = await waitFor(
+          `the loss of ${node} told with its cause`,
+          () => {
+            const event = events.find(
+              (candidate) =>
+                candidate.seq > fromSeq &&
+                candidate.node === node &&
+                (candidate.kind === 'node_down' ||
+                  (candidate.kind === 'member_left' && candidate.cause !== undefined)),
+            );
+            if (!event) return undefined;
+            const amendment = events.findLast(
+              (candidate) => candidate.kind === 'down_cause' && candidate.amends === event.seq,
+            );
+            return amendment?.cause ?? event.cause;
+          },
+          (cause) => cause?.code === 'pod_removed',
+          20_000,
+        );
+        expect(told!.detail).toContain(lostNode);
+      }
+    } finally {
+      await sandbox.control('POST', `/nodes/${encodeURIComponent(lostNode)}/restore`);
+    }
   }, 90_000);
 });

@@ -190,3 +190,35 @@ describe('DownCauses', () => {
     expect(stream.recentTimeline()[0]!.cause).toBeUndefined();
   });
 });
+
+describe('DownCauses, a pod replaced under the same node name', () => {
+  it('explains the old pod’s node_down by its fate, not by its replacement', () => {
+    let now = START;
+    const amendments: TimelineEventDraft[] = [];
+    const causes = new DownCauses(
+      () => now,
+      (draft) => amendments.push(draft),
+    );
+    const old = pod(ip(1), { podName: 'myapp-old', podUid: 'uid-old' });
+    causes.observe(stateOf([old], [side(n(1), [])]));
+    causes.observe(stateOf([old], [side(n(1), null, { connection: closed })]));
+    const told = causes.decorate({ event: { ...nodeDown, pod: 'myapp-old' } }).event;
+    expect(told.cause?.code).toBe('connection_closed');
+    causes.published({ ...told, seq: 1, at: now }, undefined);
+    // Its Kubernetes node was lost: the pod force-deleted, a new one (unready yet) at its address.
+    now += 500;
+    const replacement = pod(ip(1), {
+      podName: 'myapp-new',
+      podUid: 'uid-new',
+      ready: false,
+      serving: false,
+    });
+    causes.observe(stateOf([replacement], [side(n(1), null, { connection: closed })]));
+    causes.reconsider();
+    expect(amendments).toHaveLength(1);
+    expect(amendments[0]!.cause).toMatchObject({
+      code: 'pod_removed',
+      detail: expect.stringContaining('myapp-old'),
+    });
+  });
+});

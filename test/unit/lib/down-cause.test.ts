@@ -80,6 +80,19 @@ describe('nodeCause', () => {
     expect(cause?.code).toBe('connection_closed');
   });
 
+  it('does not blame a termination from before the node last came up (an earlier run)', () => {
+    const oomThenRestarted = evidence({
+      kubernetes: pod(ip(1), { lastTermination: terminated('OOMKilled', 137) }),
+      upSince: Date.parse('2026-06-01T12:00:09.500Z') + 2000,
+    });
+    expect(nodeCause(oomThenRestarted, NOW)?.code).toBe('connection_closed');
+    // Up since before the termination (whole seconds read early): the termination is this run's.
+    expect(
+      nodeCause({ ...oomThenRestarted, upSince: Date.parse('2026-06-01T12:00:09.800Z') }, NOW)
+        ?.code,
+    ).toBe('oom_killed');
+  });
+
   it('tells a deletion (terminating, or gone after terminating) from a pod that vanished at once', () => {
     const killing = { reason: 'Killing', message: 'Stopping container app', at: NOW - 1000 };
     expect(
