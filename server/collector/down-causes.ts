@@ -71,6 +71,8 @@ export class DownCauses {
   private readonly keyOfNode = new Map<string, string>();
   private readonly podEvents = new Map<string, PodEventEvidence[]>();
   private readonly pending = new Map<number, Pending>();
+  /** Whether any evidence changed since the pending events were last looked at. */
+  private changed = false;
 
   constructor(
     private readonly now: () => number,
@@ -85,6 +87,13 @@ export class DownCauses {
       present.add(member.key);
       const known = this.byKey.get(member.key);
       const kubernetes = member.kubernetes ?? known?.kubernetes ?? null;
+      // A poll changes numbers, not evidence: only a pod or a connection that moved is news.
+      if (
+        !known ||
+        (member.kubernetes !== null && member.kubernetes !== known.kubernetes) ||
+        (member.beam !== null && member.beam.connection !== known.connection)
+      )
+        this.changed = true;
       const replaced =
         known?.kubernetes && member.kubernetes && !samePod(known.kubernetes, member.kubernetes);
       const previous = replaced
@@ -117,8 +126,10 @@ export class DownCauses {
     }
     for (const [key, known] of this.byKey) {
       if (present.has(key)) continue;
-      if (known.goneAt === null) this.byKey.set(key, { ...known, goneAt: now });
-      else if (known.goneAt < now - EVIDENCE_WINDOW_MS) this.forget(key, known);
+      if (known.goneAt === null) {
+        this.byKey.set(key, { ...known, goneAt: now });
+        this.changed = true;
+      } else if (known.goneAt < now - EVIDENCE_WINDOW_MS) this.forget(key, known);
     }
   }
 
@@ -130,6 +141,7 @@ export class DownCauses {
       (seen) => seen.at >= now - EVIDENCE_WINDOW_MS,
     );
     list.push({ reason: event.reason, message: event.message, at: now });
+    this.changed = true;
     this.podEvents.set(event.involvedObject.name, list.slice(-EVENTS_PER_POD));
   }
 
@@ -151,6 +163,8 @@ export class DownCauses {
 
   /** Looks at the pending events again with the evidence now held; amends those it explains better. */
   reconsider(): void {
+    if (!this.changed || this.pending.size === 0) return;
+    this.changed = false;
     const now = this.now();
     for (const [seq, pending] of this.pending) {
       const { event } = pending;
