@@ -152,6 +152,8 @@ describe('why a node went down: the cause on each induced disconnect', () => {
           // The sandbox's ReplicaSet replaces a pod only when told to scale.
           await stack.sandbox.control('POST', '/scale', { replicas: PODS });
 
+          // Settled first: a pod still starting would be the one the scale-down takes.
+          await stack.waitForConverged(90_000);
           const before = await pods();
           await induce(
             'scale-down',
