@@ -16,7 +16,6 @@ import {
   outranks,
   sameTally,
   tallyCauses,
-  TERMINATION_WINDOW_MS,
   type DownCause,
   type NodeEvidence,
   type PodEventEvidence,
@@ -215,7 +214,7 @@ export class DownCauses {
       };
     }
     if (event.key !== undefined) {
-      const evidence = this.withEvents(podOf(this.byKey.get(event.key), event.pod, at));
+      const evidence = this.withEvents(podOf(this.byKey.get(event.key), event.pod));
       if (!evidence) return null;
       // A member that left while its node was up: the pod's fate is the cause, if it shows one.
       if (event.kind === 'member_left' && evidence.connection?.status !== 'connected') return null;
@@ -284,16 +283,17 @@ function samePod(a: KubernetesMember, b: KubernetesMember): boolean {
 }
 
 /**
- * The evidence of the pod an event names: the member's pod, or the one it replaced. A node that
- * went down just as its pod was replaced (the replacement listed first, not ready yet) went down
- * with the old pod.
+ * The evidence of the pod an event names: the member's pod, or the one it replaced. A node
+ * beamscope has not been connected to since its pod was replaced (the replacement was listed
+ * before the old node's connection dropped) went down with the old pod.
  */
-function podOf(evidence: Evidence | undefined, pod: string | undefined, at: number) {
+function podOf(evidence: Evidence | undefined, pod: string | undefined) {
   const previous = evidence?.previous;
   if (!evidence || !previous) return evidence;
   if (pod !== undefined && previous.kubernetes?.podName === pod) return previous;
-  const justReplaced = previous.goneAt !== null && previous.goneAt >= at - TERMINATION_WINDOW_MS;
-  return justReplaced && !evidence.kubernetes?.ready ? previous : evidence;
+  const upBeforeSwap =
+    previous.goneAt !== null && (evidence.upSince ?? -Infinity) < previous.goneAt;
+  return upBeforeSwap ? previous : evidence;
 }
 
 /** What an amendment names: the node, the link, or the summary's first line. */

@@ -221,4 +221,32 @@ describe('DownCauses, a pod replaced under the same node name', () => {
       detail: expect.stringContaining('myapp-old'),
     });
   });
+
+  it('a replacement beamscope has been connected to is the pod that goes down next', () => {
+    let now = START;
+    const causes = new DownCauses(
+      () => now,
+      () => undefined,
+    );
+    const old = pod(ip(1), { podName: 'myapp-old', podUid: 'uid-old' });
+    causes.observe(stateOf([old], [side(n(1), [])]));
+    now += 1000;
+    const replacement = pod(ip(1), { podName: 'myapp-new', podUid: 'uid-new' });
+    causes.observe(stateOf([replacement], [side(n(1), null, { connection: closed })]));
+    // The new pod's node comes up, then its pod is deleted a few seconds later.
+    now += 2000;
+    causes.observe(
+      stateOf([replacement], [side(n(1), [], { connection: { status: 'connected', since: now } })]),
+    );
+    now += 2000;
+    causes.observe(
+      stateOf(
+        [{ ...replacement, ready: false, terminating: true }],
+        [side(n(1), null, { connection: closed })],
+      ),
+    );
+    const told = causes.decorate({ event: { ...nodeDown, pod: 'myapp-new' } }).event;
+    expect(told.cause?.code).toBe('pod_deleted');
+    expect(told.cause?.detail).toContain('myapp-new');
+  });
 });
