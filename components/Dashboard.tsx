@@ -204,6 +204,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
             clusterId={clusterId}
             state={data.state}
             memberKey={selectedKey}
+            timeline={data.timeline}
             onClose={() => setSelectedKey(null)}
           />
         </div>

@@ -3,11 +3,13 @@
 import { useEffect, type ReactNode } from 'react';
 
 import type { NodeDetailsResponse } from '@/lib/api';
-import type { ClusterMember, ClusterState } from '@/lib/cluster-state';
+import type { ClusterMember, ClusterState, TimelineEvent } from '@/lib/cluster-state';
+import { lastDownOf } from '@/lib/down-cause';
 import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
 
+import { DownCauseNote } from './DownCauseNote';
 import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -34,6 +36,8 @@ export interface NodeDrawerProps {
   clusterId: string;
   state: ClusterState;
   memberKey: string;
+  /** The recent timeline: the drawer says why the node last went down. */
+  timeline?: readonly TimelineEvent[];
   onClose(): void;
 }
 
@@ -42,7 +46,13 @@ export interface NodeDrawerProps {
  * demand from `/nodes/{node}`), the peers it sees against those expected, what it hosts of each
  * registry beside its copy's size, and the doctor's verdict.
  */
-export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerProps) {
+export function NodeDrawer({
+  clusterId,
+  state,
+  memberKey,
+  timeline = [],
+  onClose,
+}: NodeDrawerProps) {
   const member = state.members.find((candidate) => candidate.key === memberKey);
   const node = member?.node ?? null;
   useEffect(() => {
@@ -77,6 +87,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
     .filter((candidate): candidate is string => candidate !== null && candidate !== node);
   const sees = new Set(beam?.sees ?? []);
   const history = data?.history ?? [];
+  const lastDown = lastDownOf(timeline, member);
 
   return (
     <aside
@@ -108,6 +119,12 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
         <span aria-hidden>{verdict.ok ? '✓ ' : '⚠ '}</span>
         <span className="font-semibold">Doctor:</span> {verdict.text}
       </p>
+      {lastDown ? (
+        <section data-testid="last-down">
+          <h3 className="mb-1 font-semibold">Last down at {formatClock(lastDown.at)}</h3>
+          <DownCauseNote cause={lastDown.cause} />
+        </section>
+      ) : null}
       <section>
         <h3 className="mb-1 font-semibold">Kubernetes</h3>
         {pod ? (

@@ -12,7 +12,7 @@ const BUTTON =
   'rounded border border-slate-300 bg-white px-2 py-1 hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:bg-slate-900 dark:hover:bg-slate-800';
 
 /**
- * Drives the sandbox the server runs on — scale, kill, partition, heal, miscookie — so a
+ * Drives the sandbox the server runs on — scale, kill, OOM kill, partition, heal, miscookie — so a
  * newcomer can make the cluster move and watch the dashboard follow. Hidden elsewhere.
  */
 export function SandboxPanel() {
@@ -103,6 +103,18 @@ export function SandboxPanel() {
           }
         >
           Kill
+        </button>
+        <button
+          type="button"
+          disabled={busy || !pod}
+          className={BUTTON}
+          title="The kernel's OOM killer ends the pod's container: it restarts with reason OOMKilled"
+          onClick={() =>
+            pod &&
+            void run({ action: 'oom-kill', pod: pod.name }, `OOM-killed the node of ${pod.name}`)
+          }
+        >
+          OOM kill
         </button>
         <button
           type="button"

@@ -6,6 +6,7 @@ import type { TimelineEvent, TimelineEventKind } from '@/lib/cluster-state';
 import type { ClusterSample } from '@/lib/dashboard';
 import { formatClock } from '@/lib/format';
 
+import { DownCauseNote } from './DownCauseNote';
 import { StripChart } from './StripChart';
 import { TimelineDetails } from './TimelineDetails';
 
@@ -15,7 +16,7 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
     label: 'Members',
     kinds: ['member_joined', 'member_left', 'pod_ready', 'pod_unready', 'pod_terminating'],
   },
-  { id: 'nodes', label: 'Nodes', kinds: ['node_up', 'node_down'] },
+  { id: 'nodes', label: 'Nodes', kinds: ['node_up', 'node_down', 'down_cause'] },
   {
     id: 'mesh',
     label: 'Mesh',
@@ -163,6 +164,11 @@ export function Timeline({ clusterId, events, samples, now, onSelect }: Timeline
                 </button>
               ) : null}
             </div>
+            {event.cause || event.causes ? (
+              <div className="pl-24">
+                <DownCauseNote cause={event.cause} causes={event.causes} />
+              </div>
+            ) : null}
             {event.expandable && opened.has(event.seq) ? (
               <TimelineDetails clusterId={clusterId} seq={event.seq} />
             ) : null}

@@ -11,6 +11,7 @@ export interface SandboxStatusResponse {
 export type SandboxActionRequest =
   | { action: 'scale'; replicas: number }
   | { action: 'kill'; pod: string }
+  | { action: 'oom-kill'; pod: string }
   | { action: 'miscookie'; pod: string; restore?: boolean }
   | { action: 'partition'; sides: string[][] }
   | { action: 'heal' };

@@ -5,6 +5,7 @@
  * members, ghosts, asymmetric links, version skew, registry disagreement). Plain data only.
  */
 import type { BeamConnectionCode, DistributionCode } from './codes';
+import type { CauseCount, DownCause } from './down-cause';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from './members';
 
 /**
@@ -260,7 +261,9 @@ export type TimelineEventKind =
   | 'registry_diverged'
   | 'registry_converged'
   | 'kubernetes_event'
-  | 'observation_gap';
+  | 'observation_gap'
+  /** A cause found after the event it explains: see {@link TimelineEventDraft.amends}. */
+  | 'down_cause';
 
 /**
  * A bounded view of a list that may be long: how many there are, and the first few. A summary
@@ -318,6 +321,19 @@ export interface TimelineEventDraft {
    * last recorded observation and the start of the run that noticed it.
    */
   gap?: { from: number; to: number };
+  /**
+   * For a `node_down`, a `link_down` (and a `member_left` whose node was up): why, from the
+   * best evidence joined across Kubernetes and beamscope's connection (`lib/down-cause.ts`).
+   * For a summary or a partition: the most frequent cause, and {@link causes} beside it.
+   */
+  cause?: DownCause;
+  /** For an event that stands for many (a summary, a partition): causes counted by code. */
+  causes?: CauseCount[];
+  /**
+   * For `down_cause`: the sequence number of the event whose cause this amends (better evidence
+   * that arrived after it); `cause` and `causes` replace the amended event's.
+   */
+  amends?: number;
 }
 
 /** A timeline event: what changed, when, and its place in the cluster's sequence. */

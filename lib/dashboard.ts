@@ -11,6 +11,7 @@ import type {
   ClusterTimelineMessage,
 } from './api';
 import type { ClusterState } from './cluster-state';
+import { applyCauseAmendment } from './down-cause';
 import { memberHosted } from './graph-model';
 import {
   applyWireDelta,
@@ -66,7 +67,11 @@ export function appendTimelineMessage(
   limit = TIMELINE_LIMIT,
 ): ClusterSnapshot | undefined {
   if (!current || event.seq <= current.seq) return current;
-  const timeline = [...current.timeline, event];
+  // A cause found after its event amends that event rather than adding a line.
+  const timeline =
+    event.kind === 'down_cause'
+      ? applyCauseAmendment(current.timeline, event)
+      : [...current.timeline, event];
   return {
     ...current,
     seq: event.seq,

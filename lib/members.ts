@@ -48,6 +48,23 @@ export interface KubernetesMember {
   beamNode: string | null;
   /** The object this member was read from. */
   source: MemberSource;
+  /**
+   * The pod's latest container termination, when one is known: a container stopped now
+   * (`state.terminated`) or the one before its restart (`lastState.terminated`). Absent when
+   * no container of the pod has ended.
+   */
+  lastTermination?: ContainerTermination;
+}
+
+/** How a pod's container last ended, as the kubelet reports it. */
+export interface ContainerTermination {
+  container: string;
+  /** E.g. `OOMKilled`, `Error`, `Completed`; null when the kubelet gave none. */
+  reason: string | null;
+  exitCode: number;
+  signal: number | null;
+  /** When it ended (ISO 8601), when known. */
+  finishedAt: string | null;
 }
 
 /** A Kubernetes Event about the workload (scaling, restarts, probe failures). */
@@ -76,6 +93,7 @@ export const WORKLOAD_EVENT_REASONS: readonly string[] = [
   'Unhealthy',
   'FailedScheduling',
   'BackOff',
+  'Evicted',
 ];
 
 /** The state of one cluster's link to its Kubernetes API, as the dashboard's status bar shows it. */

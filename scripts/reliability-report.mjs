@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 import { format, resolveConfig } from 'prettier';
 
+import { causesSection } from './reliability-causes.mjs';
+
 const results = join('test', 'reliability', 'results');
 const output = join('docs', 'reliability.md');
 const check = process.argv.includes('--check');
@@ -86,6 +88,9 @@ const fuzzTable = fuzz.length
     ]
   : ['No fuzz counts were recorded (test/reliability/results/fuzz/ is empty).'];
 
+const causes = await causesSection(results);
+problems.push(...causes.problems);
+
 const generatedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 // Records kept from an earlier run (a scenario re-run alone) are dated as such, not as this run.
 const recordedDays = [
@@ -149,6 +154,7 @@ need no module).
 ${scenarioTable.join('\n')}
 
 ${notes.length ? `Notes:\n\n${notes.join('\n')}\n` : ''}
+${causes.markdown}
 ## Fuzzing
 
 ${fuzzTable.join('\n')}

@@ -24,6 +24,7 @@ import type { NodeConnectionState } from '../erlang/manager';
 import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
 import { Coalescer } from './coalesce';
 import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
+import { DownCauses } from './down-causes';
 import {
   EventStream,
   type CollectorMessage,
@@ -95,6 +96,8 @@ export class Collector {
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
   private readonly divergences = new DivergenceMonitor();
+  /** Why nodes went down: the evidence, and the events it may still amend. */
+  private readonly downCauses: DownCauses;
   private comparing = false;
   private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
@@ -107,7 +110,8 @@ export class Collector {
     this.clusterId = settings.clusterId;
     this.pollIntervalMs = settings.pollIntervalMs;
     this.history = new NodeHistory(settings.historyWindowMs, settings.pollIntervalMs);
-    this.stream = new EventStream(settings);
+    this.downCauses = new DownCauses(settings.now, (draft) => this.stream.publishAmendment(draft));
+    this.stream = new EventStream({ ...settings, timelineHooks: this.downCauses });
     this.registryChanges = new RegistryChangeBatch(settings.registryEventIntervalMs, (event) =>
       this.stream.publishEvents([event]),
     );
@@ -313,6 +317,7 @@ export class Collector {
 
   private readonly onKubernetesEvent = (event: KubernetesEvent): void => {
     this.flush();
+    this.downCauses.observeEvent(event);
     this.stream.publishEvents([
       {
         kind: 'kubernetes_event',
@@ -322,6 +327,7 @@ export class Collector {
         ...(event.involvedObject.kind === 'Pod' ? { pod: event.involvedObject.name } : {}),
       },
     ]);
+    this.downCauses.reconsider();
   };
 
   private readonly onNodeState = (node: string, state: NodeConnectionState): void => {
@@ -475,12 +481,15 @@ export class Collector {
     if (changes.some(({ event }) => event.kind === 'partition_healed'))
       this.divergences.healed(now);
     this.state = next;
+    // The evidence as of this state, before its events are told (they carry their causes).
+    this.downCauses.observe(next);
     this.stream.publishDelta(delta, compactDelta(delta, next));
     this.stream.publishChanges(
       this.linkChanges.take(changes.filter(({ event }) => event.kind !== 'registry_changed')),
     );
     for (const { event } of changes)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
+    this.downCauses.reconsider();
     void this.compareCopiesDue(next);
   }
 

@@ -35,6 +35,14 @@ export interface EventStreamOptions {
   maxDetails?: number | undefined;
   maxDetailsWeight?: number | undefined;
   now: () => number;
+  /** Sees every timeline event before it is numbered (to add to it) and once it is published. */
+  timelineHooks?: TimelineHooks | undefined;
+}
+
+/** What {@link EventStreamOptions.timelineHooks} is called with. */
+export interface TimelineHooks {
+  decorate(change: TimelineChange): TimelineChange;
+  published(event: TimelineEvent, details: EventDetails | undefined): void;
 }
 
 /** A summary event and the full lists behind it. */
@@ -60,8 +68,10 @@ export class EventStream {
   private readonly details: WeightedRing<HeldDetails>;
   private readonly listeners = new Set<(message: CollectorMessage) => void>();
   private readonly now: () => number;
+  private readonly hooks: TimelineHooks | undefined;
 
   constructor(options: EventStreamOptions) {
+    this.hooks = options.timelineHooks;
     this.messages = new WeightedRing(options.maxMessages, options.maxMessageWeight);
     this.timeline = new Ring(options.maxTimeline);
     this.details = new WeightedRing(
@@ -125,12 +135,33 @@ export class EventStream {
    */
   publishChanges(changes: readonly TimelineChange[]): void {
     const at = this.now();
-    for (const { event: draft, details } of changes) {
+    for (const change of changes) {
+      const { event: draft, details } = this.hooks?.decorate(change) ?? change;
       const event: TimelineEvent = { ...draft, seq: ++this.seq, at };
       this.timeline.push(event);
       if (details) this.details.push({ event, details }, detailsWeight(details));
       this.publish({ seq: event.seq, type: 'timeline', event });
+      this.hooks?.published(event, details);
     }
+  }
+
+  /**
+   * Publishes an amendment of an earlier event (`draft.amends`, its sequence number): the stream
+   * carries it as a timeline event of its own, which the browser applies to the event it amends;
+   * the recent timeline holds the amended event instead, so a snapshot shows it as amended.
+   */
+  publishAmendment(draft: TimelineEventDraft & { amends: number }): void {
+    const event: TimelineEvent = { ...draft, seq: ++this.seq, at: this.now() };
+    const amended = this.timeline.replace(
+      (held) => held.seq === draft.amends,
+      (held) => ({
+        ...held,
+        ...(draft.cause ? { cause: draft.cause } : {}),
+        ...(draft.causes ? { causes: draft.causes } : {}),
+      }),
+    );
+    if (!amended) this.timeline.push(event);
+    this.publish({ seq: event.seq, type: 'timeline', event });
   }
 
   /** The summary event `seq` with its full lists, while they are still held. */

@@ -37,6 +37,18 @@ export class Ring<T> {
     return this.count === 0 ? undefined : this.items[this.start];
   }
 
+  /** Replaces the newest item `match` picks with `update`'s result; false when none matched. */
+  replace(match: (item: T) => boolean, update: (item: T) => T): boolean {
+    for (let index = this.count - 1; index >= 0; index -= 1) {
+      const position = (this.start + index) % this.capacity;
+      if (match(this.items[position] as T)) {
+        this.items[position] = update(this.items[position] as T);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Every item, oldest first. */
   toArray(): T[] {
     const out: T[] = [];

@@ -48,6 +48,7 @@ const POD = z.string().regex(/^[a-z0-9][a-z0-9.-]{0,252}$/, 'a pod name');
 export const sandboxActionSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('scale'), replicas: z.number().int().min(0).max(50) }),
   z.object({ action: z.literal('kill'), pod: POD }),
+  z.object({ action: z.literal('oom-kill'), pod: POD }),
   z.object({ action: z.literal('miscookie'), pod: POD, restore: z.boolean().optional() }),
   z.object({ action: z.literal('partition'), sides: z.array(z.array(POD).min(1)).min(2) }),
   z.object({ action: z.literal('heal') }),
@@ -80,6 +81,9 @@ export async function sandboxAction(
       break;
     case 'kill':
       await client.call('POST', `/pods/${encodeURIComponent(action.pod)}/kill`);
+      break;
+    case 'oom-kill':
+      await client.call('POST', `/pods/${encodeURIComponent(action.pod)}/oom-kill`);
       break;
     case 'miscookie':
       await client.call('POST', `/pods/${encodeURIComponent(action.pod)}/miscookie`, {

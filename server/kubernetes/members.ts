@@ -7,7 +7,13 @@ import type {
   V1Pod,
 } from '@kubernetes/client-node';
 
-import type { DiscoveryMode, KubernetesMember, MemberSource, NodeNamingMode } from '@/lib/members';
+import type {
+  ContainerTermination,
+  DiscoveryMode,
+  KubernetesMember,
+  MemberSource,
+  NodeNamingMode,
+} from '@/lib/members';
 
 /** What node naming needs besides the member itself. */
 export interface NamingContext {
@@ -91,6 +97,29 @@ function podRestarts(pod: V1Pod): number {
   );
 }
 
+/**
+ * The pod's latest container termination, the latest by `finishedAt` across its containers: a
+ * container stopped for good (`state.terminated`), or the run before a restart — also while the
+ * restart waits out its back-off (`lastState.terminated`).
+ */
+export function latestTermination(pod: V1Pod): ContainerTermination | undefined {
+  let latest: ContainerTermination | undefined;
+  for (const status of pod.status?.containerStatuses ?? []) {
+    for (const terminated of [status.state?.terminated, status.lastState?.terminated]) {
+      if (!terminated) continue;
+      const candidate: ContainerTermination = {
+        container: status.name,
+        reason: terminated.reason ?? null,
+        exitCode: terminated.exitCode,
+        signal: terminated.signal ?? null,
+        finishedAt: toIsoTime(terminated.finishedAt),
+      };
+      if (!latest || (candidate.finishedAt ?? '') > (latest.finishedAt ?? '')) latest = candidate;
+    }
+  }
+  return latest;
+}
+
 function isTerminating(pod: V1Pod): boolean {
   return pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
 }
@@ -131,7 +160,13 @@ function complete(facts: EndpointFacts, pods: PodIndex, naming: NamingContext): 
     startTime: toIsoTime(pod?.status?.startTime),
     beamNode: beamNodeName(naming, { ip: facts.ip, hostname }),
     source: facts.source,
+    ...terminationOf(pod),
   };
+}
+
+function terminationOf(pod: V1Pod | undefined): { lastTermination?: ContainerTermination } {
+  const termination = pod ? latestTermination(pod) : undefined;
+  return termination ? { lastTermination: termination } : {};
 }
 
 /** Orders IPv4 addresses numerically (127.0.0.10 after 127.0.0.9), anything else as text. */

@@ -28,7 +28,7 @@ export async function GET(request: Request): Promise<Response> {
   }
 }
 
-/** One sandbox control action: scale, kill, partition, heal, miscookie; each one audited. */
+/** One sandbox control action: scale, kill, OOM kill, partition, heal, miscookie; each one audited. */
 export async function POST(request: Request): Promise<Response> {
   const from = verifiedPeerOf(request.headers);
   let who = 'unknown';

@@ -38,10 +38,19 @@ const TERMINATION_GRACE_MS = 10_000;
 
 const USAGE = [
   'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--network loopback|netns] [--tls | --http]',
-  '       beamscope sandbox (status | scale N | kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | stop) [--dir DIR]',
+  '       beamscope sandbox (status | scale N | kill POD | oom-kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | stop) [--dir DIR]',
 ].join('\n');
 
-const CONTROL_COMMANDS = ['status', 'scale', 'kill', 'partition', 'heal', 'miscookie', 'stop'];
+const CONTROL_COMMANDS = [
+  'status',
+  'scale',
+  'kill',
+  'oom-kill',
+  'partition',
+  'heal',
+  'miscookie',
+  'stop',
+];
 
 /** An Erlang-style cookie: uppercase letters, as `erl` generates for ~/.erlang.cookie. */
 function randomCookie(): string {
@@ -258,7 +267,7 @@ async function runSandbox(
       .map((pod) => runtime.nodeName(pod))
       .sort();
     io.stderr(
-      `beamscope sandbox: Kubernetes API at ${api.url}, service ${SERVICE} with ${pods} BEAM pods (${nodes.join(', ')}) on distribution port ${distPort}, ${devices} devices; up in ${(startMs / 1000).toFixed(1)} s, nodes ${megabytes(stats.rssBytes)} resident (${megabytes(stats.pssBytes)} proportional); control: beamscope sandbox --dir ${dir} (scale N | kill POD | partition … | heal | miscookie POD | stop); stop with Ctrl-C\n`,
+      `beamscope sandbox: Kubernetes API at ${api.url}, service ${SERVICE} with ${pods} BEAM pods (${nodes.join(', ')}) on distribution port ${distPort}, ${devices} devices; up in ${(startMs / 1000).toFixed(1)} s, nodes ${megabytes(stats.rssBytes)} resident (${megabytes(stats.pssBytes)} proportional); control: beamscope sandbox --dir ${dir} (scale N | kill POD | oom-kill POD | partition … | heal | miscookie POD | stop); stop with Ctrl-C\n`,
     );
     io.stdout(
       JSON.stringify({
@@ -333,14 +342,20 @@ async function waitForScale(client: SandboxControlClient, replicas: number): Pro
   }
 }
 
-/** `beamscope sandbox scale|kill|partition|heal|miscookie|status|stop`, through the control API. */
+/** `beamscope sandbox scale|kill|oom-kill|partition|heal|miscookie|status|stop`, through the control API. */
 async function runControl(
   subcommand: string,
   args: string[],
   values: { dir?: string; restore?: boolean },
   io: CommandIo,
 ): Promise<number> {
-  const arity: Record<string, number> = { scale: 1, kill: 1, partition: 1, miscookie: 1 };
+  const arity: Record<string, number> = {
+    scale: 1,
+    kill: 1,
+    'oom-kill': 1,
+    partition: 1,
+    miscookie: 1,
+  };
   if (args.length !== (arity[subcommand] ?? 0)) {
     throw new UsageError(
       `sandbox ${subcommand} takes ${arity[subcommand] ?? 'no'} argument${arity[subcommand] === 1 ? '' : 's'}`,
@@ -372,6 +387,16 @@ async function runControl(
         `/pods/${pod}/kill`,
       );
       io.stdout(`killed the node of pod ${describePod(reply.pod)}; it restarts after a back-off\n`);
+      return 0;
+    }
+    case 'oom-kill': {
+      const reply = await client.call<{ pod: { name: string; ip: string } }>(
+        'POST',
+        `/pods/${pod}/oom-kill`,
+      );
+      io.stdout(
+        `OOM-killed the node of pod ${describePod(reply.pod)} (OOMKilled, exit code 137); it restarts after a back-off\n`,
+      );
       return 0;
     }
     case 'partition': {

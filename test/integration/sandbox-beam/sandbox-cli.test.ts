@@ -304,6 +304,36 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     await meshed([['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5', '10.244.0.6']]);
   });
 
+  it('`sandbox oom-kill` ends a node as the OOM killer does: OOMKilled, exit code 137, in the API', async () => {
+    const victim = (await status()).find((pod) => pod.ip === '10.244.0.5')!;
+    const result = await beamscope(['sandbox', 'oom-kill', victim.name, '--dir', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `OOM-killed the node of pod ${victim.name} (10.244.0.5) (OOMKilled, exit code 137); it restarts after a back-off\n`,
+    );
+    type PodObject = {
+      status: {
+        containerStatuses: Array<{
+          restartCount: number;
+          ready: boolean;
+          lastState?: { terminated?: { exitCode: number; reason: string; message?: string } };
+        }>;
+      };
+    };
+    const pod = await waitFor(
+      'the OOM-killed container to be ready again',
+      async () => (await kubeGet<PodObject>(`/api/v1/namespaces/default/pods/${victim.name}`)).body,
+      (body) =>
+        body.status.containerStatuses[0]!.restartCount === 1 &&
+        body.status.containerStatuses[0]!.ready,
+    );
+    expect(pod.status.containerStatuses[0]!.lastState?.terminated).toEqual(
+      expect.objectContaining({ reason: 'OOMKilled', exitCode: 137 }),
+    );
+    expect(pod.status.containerStatuses[0]!.lastState?.terminated?.message).toBeUndefined();
+    await meshed([['10.244.0.2', '10.244.0.3', '10.244.0.4', '10.244.0.5', '10.244.0.6']]);
+  });
+
   it("taking beamscope's RBAC away leaves the pods' mesh alone (they have their own token)", async () => {
     const client = await SandboxControlClient.open(dir);
     await client.call('POST', '/forbidden', { resource: 'endpointslices', forbidden: true });

@@ -120,6 +120,7 @@ describe('read-only by construction: what the routes accept', () => {
     expect(fields).toEqual([
       { action: 'scale', fields: ['action', 'replicas'] },
       { action: 'kill', fields: ['action', 'pod'] },
+      { action: 'oom-kill', fields: ['action', 'pod'] },
       { action: 'miscookie', fields: ['action', 'pod', 'restore'] },
       { action: 'partition', fields: ['action', 'sides'] },
       { action: 'heal', fields: ['action'] },

@@ -18,10 +18,11 @@ describe('the sandbox panel API', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('accepts the five actions and refuses anything else', () => {
+  it('accepts the six actions and refuses anything else', () => {
     for (const action of [
       { action: 'scale', replicas: 4 },
       { action: 'kill', pod: 'myapp-abc-x2x8q' },
+      { action: 'oom-kill', pod: 'myapp-abc-x2x8q' },
       { action: 'miscookie', pod: 'myapp-abc-x2x8q', restore: true },
       { action: 'partition', sides: [['a'], ['b', 'c']] },
       { action: 'heal' },
@@ -31,6 +32,7 @@ describe('the sandbox panel API', () => {
     for (const action of [
       { action: 'scale', replicas: -1 },
       { action: 'kill', pod: '../etc' },
+      { action: 'oom-kill', pod: '../etc' },
       { action: 'partition', sides: [['a']] },
       { action: 'reboot' },
       null,

@@ -5,6 +5,7 @@ import type { KubernetesMember } from '@/lib/members';
 import {
   beamNodeName,
   deriveMembers,
+  latestTermination,
   membersFromEndpoints,
   membersFromEndpointSlices,
   membersFromPods,
@@ -480,5 +481,65 @@ describe('deriveMembers', () => {
     const c = deriveMembers('pods', { pods: [pod('p', '10.0.0.5', { ready: false })] }, ipNaming);
     expect(sameMembers(a, b)).toBe(true);
     expect(sameMembers(a, c)).toBe(false);
+  });
+});
+
+describe('latestTermination', () => {
+  const withStatuses = (containerStatuses: NonNullable<V1Pod['status']>['containerStatuses']) =>
+    ({
+      metadata: { name: 'p' },
+      status: { podIP: '10.0.0.5', containerStatuses },
+    }) as V1Pod;
+
+  it('takes the latest of the containers’ current and last terminations, with reason and exit code', () => {
+    const pod = withStatuses([
+      {
+        name: 'app',
+        image: 'i',
+        imageID: '',
+        ready: false,
+        restartCount: 2,
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+        lastState: {
+          terminated: {
+            reason: 'OOMKilled',
+            exitCode: 137,
+            finishedAt: new Date('2026-06-01T12:00:09Z'),
+          },
+        },
+      },
+      {
+        name: 'sidecar',
+        image: 'i',
+        imageID: '',
+        ready: true,
+        restartCount: 1,
+        state: {},
+        lastState: {
+          terminated: {
+            reason: 'Error',
+            exitCode: 1,
+            finishedAt: new Date('2026-06-01T11:00:00Z'),
+          },
+        },
+      },
+    ]);
+    expect(latestTermination(pod)).toEqual({
+      container: 'app',
+      reason: 'OOMKilled',
+      exitCode: 137,
+      signal: null,
+      finishedAt: '2026-06-01T12:00:09.000Z',
+    });
+    const [member] = membersFromPods([pod], ipNaming);
+    expect(member!.lastTermination?.reason).toBe('OOMKilled');
+  });
+
+  it('is absent when no container ended', () => {
+    const pod = withStatuses([
+      { name: 'app', image: 'i', imageID: '', ready: true, restartCount: 0, state: {} },
+    ]);
+    expect(latestTermination(pod)).toBeUndefined();
+    expect(membersFromPods([pod], ipNaming)[0]).not.toHaveProperty('lastTermination');
   });
 });

@@ -66,7 +66,7 @@ type ContainerStatus = {
   ready: boolean;
   started: boolean;
   state: Record<string, { reason?: string }>;
-  lastState?: { terminated?: { exitCode: number; reason: string } };
+  lastState?: { terminated?: { exitCode: number; reason: string; message?: string } };
 };
 const containerStatus = (store: ObjectStore, name: string) =>
   (store.get('pods', 'default', name)?.status as { containerStatuses: ContainerStatus[] })
@@ -143,6 +143,46 @@ describe('a crashed container (the emulated kubelet)', () => {
     ).toContain('Killing');
     runtime.stopping[0]!();
     await until(() => cluster.pods().length === 1, 'the stopped pod to be gone');
+  });
+});
+
+describe('an OOM kill (the kernel, then the emulated kubelet)', () => {
+  it('kills the container through the runtime and records OOMKilled, exit code 137, restart+1', async () => {
+    const runtime = new RecordingRuntime();
+    const { store, cluster } = sandbox(runtime);
+    const pod = await cluster.createPod();
+    await until(() => containerStatus(store, pod.name).ready, 'the pod to be ready');
+    await cluster.oomKillPod(pod.ip);
+    expect(runtime.calls).toContain(`kill ${pod.name}`);
+    // The runtime reports the SIGKILL'd process as it exits.
+    cluster.containerExited(pod.name, { signal: 'SIGKILL' });
+    const status = containerStatus(store, pod.name);
+    expect(status.restartCount).toBe(1);
+    expect(status.state.waiting?.reason).toBe('CrashLoopBackOff');
+    expect(status.lastState?.terminated).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+    // A real kubelet gives an OOM kill no message.
+    expect(status.lastState?.terminated).not.toHaveProperty('message');
+    expect(reasons(store, pod.name).at(-1)).toBe('BackOff');
+    await until(() => containerStatus(store, pod.name).ready, 'the restarted pod to be ready');
+    // The next crash is an ordinary one again.
+    cluster.containerExited(pod.name, { code: 1 });
+    expect(containerStatus(store, pod.name).lastState?.terminated).toMatchObject({
+      reason: 'Error',
+      exitCode: 1,
+    });
+  });
+
+  it('with pods that run nothing, the exit is recorded at once; only a running container can be killed', async () => {
+    const { store, cluster } = sandbox();
+    const pod = await cluster.createPod();
+    await until(() => containerStatus(store, pod.name).ready, 'the pod to be ready');
+    await cluster.oomKillPod(pod.name);
+    expect(containerStatus(store, pod.name).lastState?.terminated?.reason).toBe('OOMKilled');
+    // In its back-off there is no container to kill.
+    await expect(cluster.oomKillPod(pod.name)).rejects.toMatchObject({ code: 'pod_not_running' });
+    await expect(cluster.oomKillPod('no-such-pod')).rejects.toMatchObject({
+      code: 'pod_not_found',
+    });
   });
 });
 

@@ -77,6 +77,14 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
     },
     {
       method: 'POST',
+      pattern: new RegExp(`${POD}/oom-kill$`),
+      handle: async ({ match }) => {
+        const at = Date.now();
+        return ok({ pod: await cluster.oomKillPod(podName(match)), at });
+      },
+    },
+    {
+      method: 'POST',
       pattern: new RegExp(`${POD}/miscookie$`),
       handle: async ({ body, match }) =>
         ok({ pod: await cluster.miscookie(podName(match), body.restore === true) }),

@@ -157,6 +157,15 @@ export class SandboxCluster implements SandboxControl {
     return this.lifecycle.info(record);
   }
 
+  async oomKillPod(pod: string): Promise<PodInfo> {
+    const record = this.lifecycle.markOomKill(this.lifecycle.resolve(pod).name);
+    const runtime = this.options.podRuntime;
+    // The kernel kills the process; with nothing running, the exit is all there is to report.
+    if (runtime?.kill) runtime.kill(record.name);
+    else this.lifecycle.containerExited(record.name, { signal: 'SIGKILL' });
+    return this.lifecycle.info(record);
+  }
+
   async partition(sides: string[][]): Promise<string[][]> {
     const runtime = this.runtimeWith('partition');
     if (!Array.isArray(sides) || sides.length < 2 || sides.some((side) => !Array.isArray(side))) {

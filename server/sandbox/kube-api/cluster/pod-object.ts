@@ -42,7 +42,16 @@ export interface PodRecord {
   crashesInARow: number;
   /** Set between a crash and the restart that follows its back-off. */
   backOff?: { until: number; message: string };
-  lastTermination?: { exitCode: number; signal?: string; startedAt: number; finishedAt: number };
+  lastTermination?: {
+    exitCode: number;
+    /** The kubelet's reason: `OOMKilled` when the kernel's OOM killer ended it, else `Error`. */
+    reason: 'OOMKilled' | 'Error';
+    signal?: string;
+    startedAt: number;
+    finishedAt: number;
+  };
+  /** The next exit of the container is the kernel's OOM killer at work (see `oomKill`). */
+  oomKillPending?: boolean;
   /** The ReplicaSet that created the pod, when not the lifecycle's (a rollout's new one). */
   replicaSet?: ReplicaSet;
 }
@@ -212,8 +221,9 @@ function podStatus(record: PodRecord): Wire<V1PodStatus> {
               lastState: {
                 terminated: {
                   exitCode: record.lastTermination.exitCode,
-                  reason: 'Error',
-                  ...(record.lastTermination.signal
+                  reason: record.lastTermination.reason,
+                  // The kubelet gives an OOM kill no message: its reason says it all.
+                  ...(record.lastTermination.signal && record.lastTermination.reason === 'Error'
                     ? { message: `killed by ${record.lastTermination.signal}` }
                     : {}),
                   startedAt: timestamp(record.lastTermination.startedAt),

@@ -243,11 +243,17 @@ export class PodLifecycle {
       SIGINT: 2,
       SIGSEGV: 11,
     };
-    const exitCode = exit.code ?? (exit.signal ? 128 + (signalNumber[exit.signal] ?? 0) : 1);
+    // The OOM killer's SIGKILL: the kubelet reads the container's OOM flag and says so.
+    const oom = record.oomKillPending === true;
+    record.oomKillPending = false;
+    const exitCode = oom
+      ? 137
+      : (exit.code ?? (exit.signal ? 128 + (signalNumber[exit.signal] ?? 0) : 1));
     record.restartCount += 1;
     record.crashesInARow += 1;
     record.lastTermination = {
       exitCode,
+      reason: oom ? 'OOMKilled' : 'Error',
       ...(exit.signal ? { signal: exit.signal } : {}),
       startedAt: record.startedAt ?? now,
       finishedAt: now,
@@ -277,6 +283,24 @@ export class PodLifecycle {
       this.containerEvents(record, kubelet, ['Pulled', 'Created', 'Started']);
       this.startContainer(record);
     }, backOffMs).unref();
+  }
+
+  /**
+   * Marks the pod's running container as the OOM killer's next victim: its coming exit (the
+   * runtime's SIGKILL, reported through {@link containerExited}) is recorded as `OOMKilled`,
+   * exit code 137, as the kubelet reports a container the kernel killed for its memory.
+   */
+  markOomKill(name: string): PodRecord {
+    const record = this.record(name);
+    if (!this.alive(record) || record.stage !== 'running' || record.backOff) {
+      throw new BeamscopeError(
+        'sandbox',
+        'pod_not_running',
+        `pod "${name}" has no running container to OOM-kill`,
+      );
+    }
+    record.oomKillPending = true;
+    return record;
   }
 
   /** Every pod, terminating ones included, oldest first. */

@@ -122,6 +122,12 @@ export interface SandboxControl {
   containerExited(name: string, exit?: ContainerExit): void;
   /** Kills the container of a pod (by name or IP) through the PodRuntime; it restarts as above. */
   killPod(pod: string): Promise<PodInfo>;
+  /**
+   * The kernel's OOM killer ends the pod's container (by name or IP): its process is SIGKILLed
+   * and the kubelet records `lastState.terminated` with reason `OOMKilled`, exit code 137, and
+   * restarts it after its back-off as {@link containerExited} does.
+   */
+  oomKillPod(pod: string): Promise<PodInfo>;
   /** Partitions the pods (names or IPs per side) through the PodRuntime; returns the sides' names. */
   partition(sides: string[][]): Promise<string[][]>;
   /** Ends every partition, and every network fault. */
