@@ -83,6 +83,8 @@ export interface BrowserScaleResults {
         followMs: number[];
       })
     | null;
+  /** Why the update phase has no figure (the server did not show a change in time), if so. */
+  updateError: string | null;
   /** The view the page opened on (`graph` before the adjacency view existed). */
   openedView: string;
   /** Frame time p95 during scripted wheel zoom and drag pan. */
@@ -536,8 +538,17 @@ export async function runBrowserScaleBench(
       await mkdir(join(screenshotPath, '..'), { recursive: true });
       await page.screenshot({ path: screenshotPath });
     }
+    // The update phase waits on the collector to see each change; when it does not in time, the
+    // page's other figures still stand, and the reason is reported beside them.
+    let updateError: string | null = null;
     const update =
-      stack.repartition && sizes.length > 0 ? await splitAndHeal(page, stack, log) : null;
+      stack.repartition && sizes.length > 0
+        ? await splitAndHeal(page, stack, log).catch((error: unknown) => {
+            updateError = error instanceof Error ? error.message : String(error);
+            log(updateError);
+            return null;
+          })
+        : null;
 
     if (openedView !== 'graph') {
       // Zoom and pan are the graph's: switch to it (the adjacency view is not zoomed).
@@ -603,6 +614,7 @@ export async function runBrowserScaleBench(
             followMs: update.followMs,
           }
         : null,
+      updateError,
       openedView,
       zoomPanFrameP95Ms: frameFigure(zoomDeltas, zoomEnd - zoomStart),
       heap: {
