@@ -9,7 +9,7 @@ import { isBusyLink } from '@/lib/links';
 import { compareNames } from '@/lib/names';
 
 import type { LinkReport, QueueChoice } from '../erlang/probes';
-import { MAX_QUEUE_READS } from '../erlang/probes';
+import { busiestByCount, MAX_QUEUE_READS } from '../erlang/probes';
 
 /** A node's links kept on its BeamSide, busiest first: the rest are idle or nearly. */
 export const LINKS_PER_NODE = 32;
@@ -74,9 +74,10 @@ export class LinkTracker {
   }
 
   /**
-   * The next probe's choice of port queues to read: links busy or queued last time, then the
-   * ones with the most traffic, then one more in turn so that every link's queue is read now and
-   * then — a link stuck with a full buffer sends nothing, so its rate alone would never pick it.
+   * The next probe's choice of port queues to read: links queued last time, then the ones with
+   * the most traffic (by rate, or by packets sent before there is a rate), then one more in turn
+   * so that every link's queue is read now and then — a link stuck with a full buffer sends
+   * nothing, so its rate alone would never pick it.
    */
   chooser(node: string): QueueChoice {
     const entry = this.of(node);
@@ -85,8 +86,12 @@ export class LinkTracker {
       const known = [...entry.links.values()].filter((link) => present.has(link.peer));
       const chosen = new Set<string>();
       for (const link of known) if ((link.queueBytes ?? 0) > 0) chosen.add(link.peer);
-      for (const link of known.sort((x, y) => activity(y) - activity(x)).slice(0, 2))
-        if (activity(link) > 0) chosen.add(link.peer);
+      const byRate = known.filter((link) => activity(link) > 0);
+      const busiest =
+        byRate.length > 0
+          ? byRate.sort((x, y) => activity(y) - activity(x)).map((link) => link.peer)
+          : busiestByCount(counters);
+      for (const peer of busiest.slice(0, 2)) chosen.add(peer);
       const names = counters.map((counter) => counter.node).sort(compareNames);
       for (let step = 0; step < names.length && chosen.size < MAX_QUEUE_READS; step += 1) {
         const name = names[(entry.cursor + step) % names.length]!;
