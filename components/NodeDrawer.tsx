@@ -7,7 +7,9 @@ import type { ClusterMember, ClusterState } from '@/lib/cluster-state';
 import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
+import { tickMismatchOf } from '@/lib/links';
 
+import { NodeLinks } from './NodeLinks';
 import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -77,6 +79,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
     .filter((candidate): candidate is string => candidate !== null && candidate !== node);
   const sees = new Set(beam?.sees ?? []);
   const history = data?.history ?? [];
+  const tickMismatch = beam ? tickMismatchOf(beam, state.tickSkew) : null;
 
   return (
     <aside
@@ -150,6 +153,16 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
               {beam.memoryBytes === null ? '—' : formatBytes(beam.memoryBytes)}
             </Row>
             <Row label="run queue">{beam.runQueue ?? '—'}</Row>
+            <Row label="net_ticktime">
+              <span data-testid="net-ticktime" data-mismatch={tickMismatch !== null}>
+                {beam.netTicktimeSeconds === null ? '—' : `${beam.netTicktimeSeconds} s`}
+                {tickMismatch ? (
+                  <span className="ml-1 font-sans font-semibold text-amber-700 dark:text-amber-400">
+                    ⚠ the other nodes run {tickMismatch.usual} s: they time peers out differently
+                  </span>
+                ) : null}
+              </span>
+            </Row>
             <Row label="uptime">{beam.uptimeMs === null ? '—' : formatDuration(beam.uptimeMs)}</Row>
             <Row label="probed">
               {beam.probedAt
@@ -206,6 +219,9 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
               ))}
           </ul>
         </section>
+      ) : null}
+      {beam && beam.connection.status === 'connected' ? (
+        <NodeLinks beam={beam} now={state.at} />
       ) : null}
       {beam && beam.registries.length > 0 ? <NodeRegistries registries={beam.registries} /> : null}
     </aside>
