@@ -21,6 +21,13 @@ export const LINKS_PER_NODE = 32;
  */
 export const LINK_PEERS_PER_PROBE = 100;
 
+/**
+ * Rates are taken over at least this long: a quiet link sends a tick every 15 s, so over one 2 s
+ * interval it would read 0 and 0.5 packets/s in turn; over 5 s it flickers less, and the rates
+ * travel to the browser at most every 5 s.
+ */
+export const RATE_WINDOW_MS = 5000;
+
 interface Reading {
   at: number;
   inPackets: number;
@@ -122,22 +129,35 @@ export class LinkTracker {
         last !== undefined &&
         counter.inPackets >= last.inPackets &&
         counter.outPackets >= last.outPackets;
+      const previous = continued ? entry.links.get(counter.node) : undefined;
+      const since = continued ? last.since : at;
+      const queueBytes = queues.get(counter.node) ?? previous?.queueBytes ?? null;
+      if (continued && at - last.at < RATE_WINDOW_MS) {
+        // Too soon for a new rate: the window goes on from the last reading.
+        readings.set(counter.node, last);
+        links.set(counter.node, {
+          peer: counter.node,
+          inRate: previous?.inRate ?? null,
+          outRate: previous?.outRate ?? null,
+          queueBytes,
+          since,
+        });
+        continue;
+      }
       const seconds = continued ? (at - last.at) / 1000 : 0;
       const rate = (now: number, before: number) =>
         continued && seconds > 0 ? roundRate((now - before) / seconds) : null;
-      const since = continued ? last.since : at;
       readings.set(counter.node, {
         at,
         inPackets: counter.inPackets,
         outPackets: counter.outPackets,
         since,
       });
-      const previous = continued ? entry.links.get(counter.node) : undefined;
       links.set(counter.node, {
         peer: counter.node,
         inRate: rate(counter.inPackets, last?.inPackets ?? 0),
         outRate: rate(counter.outPackets, last?.outPackets ?? 0),
-        queueBytes: queues.get(counter.node) ?? previous?.queueBytes ?? null,
+        queueBytes,
         since,
       });
     }

@@ -48,12 +48,13 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
     await stack?.stop();
   });
 
-  it('names the links with traffic and draws them, none busy at rest', async () => {
+  it('shows the hot links list and the legend, no link busy at rest', async () => {
     await view.open(dashboard.url);
     await expect.poll(() => view.graphMembers('clustered').count(), { timeout: 30_000 }).toBe(3);
-    await expect.poll(async () => (await hotLinks()).length, { timeout: 30_000 }).toBe(3);
+    // At rest a link carries ticks (one each way per 15 s) and little else: whatever the list
+    // names then, none of it is busy.
+    await page.getByTestId('hot-links').waitFor();
     expect((await hotLinks()).some((link) => link.busy)).toBe(false);
-    await expect.poll(() => canvasFigure('traffic-links')).toBeGreaterThan(0);
     expect(await canvasFigure('busy-links')).toBe(0);
     await expect(page.getByTestId('legend-busy').textContent()).resolves.toContain('busy link');
     await expect(page.getByTestId('legend-traffic').textContent()).resolves.toContain('traffic');
@@ -71,7 +72,12 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
         .poll(
           async () => {
             const [top] = await hotLinks();
-            return top && [top.a, top.b].sort().join() === nodes.join() && top.busy;
+            return (
+              top !== undefined &&
+              [top.a, top.b].sort().join() === nodes.join() &&
+              top.busy &&
+              top.rate > 500
+            );
           },
           { timeout: 45_000 },
         )
@@ -80,6 +86,7 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
       expect(top!.rate).toBeGreaterThan(500);
       expect(top!.text).toMatch(/busy at myapp@/);
       await expect.poll(() => canvasFigure('busy-links'), { timeout: 10_000 }).toBe(1);
+      expect(await canvasFigure('traffic-links')).toBeGreaterThan(0);
       await view.screenshot('links-busy', page.getByTestId('topology'));
       await view.screenshot('hot-links-busy', page.getByTestId('hot-links'));
       // The sending node's drawer lists the link with its queue, busy.

@@ -175,15 +175,24 @@ describe('LinkTracker', () => {
     expect(first).toEqual([
       { peer: 'b@h', inRate: null, outRate: null, queueBytes: null, since: 1000 },
     ]);
-    const second = tracker.observe('a@h', report([['b@h', 30, 24_020]], [['b@h', 9000]]), 3000);
+    // Within the rate window: no rate yet, the window runs on from the first reading.
+    const soon = tracker.observe('a@h', report([['b@h', 12, 900]], [['b@h', 0]]), 3000);
+    expect(soon[0]).toMatchObject({ inRate: null, outRate: null, queueBytes: 0 });
+    const second = tracker.observe('a@h', report([['b@h', 60, 60_020]], [['b@h', 9000]]), 6000);
     expect(second).toEqual([
       { peer: 'b@h', inRate: 10, outRate: 12_000, queueBytes: 9000, since: 1000 },
     ]);
-    // Not read this time: the last queue reading stands.
-    expect(tracker.observe('a@h', report([['b@h', 31, 24_021]]), 4000)[0]!.queueBytes).toBe(9000);
+    // Not read this time: the last queue reading stands, and so does the rate until the window.
+    const later = tracker.observe('a@h', report([['b@h', 61, 60_021]]), 8000)[0]!;
+    expect(later).toMatchObject({ queueBytes: 9000, outRate: 12_000 });
     // Counters went backwards: a new connection, seen from now.
-    const reset = tracker.observe('a@h', report([['b@h', 1, 1]]), 5000);
-    expect(reset[0]).toMatchObject({ inRate: null, outRate: null, since: 5000, queueBytes: null });
+    const reset = tracker.observe('a@h', report([['b@h', 1, 1]]), 12_000);
+    expect(reset[0]).toMatchObject({
+      inRate: null,
+      outRate: null,
+      since: 12_000,
+      queueBytes: null,
+    });
   });
 
   it('lists busy links first, then the busiest, at most LINKS_PER_NODE', () => {
@@ -196,7 +205,7 @@ describe('LinkTracker', () => {
         peers.map((peer, index) => [peer, 0, index]),
         [['p3@h', 20_000]],
       ),
-      1000,
+      10_000,
     );
     expect(links).toHaveLength(LINKS_PER_NODE);
     expect(links.slice(0, 3).map((link) => link.peer)).toEqual(['p3@h', 'p39@h', 'p38@h']);
@@ -212,7 +221,7 @@ describe('LinkTracker', () => {
         peers.map((peer, index) => [peer, 0, index * 100]),
         [['p1@h', 500]],
       ),
-      1000,
+      10_000,
     );
     const counters = report(peers.map((peer) => [peer, 0, 0])).counters;
     const chosen = tracker.chooser('a@h')(counters);
