@@ -4,7 +4,7 @@
  * returns and nothing else, so every rule of "what is shown" is pinned down by a unit test.
  */
 import type { ClusterMember, ClusterState } from './cluster-state';
-import { linkTraffic, trafficLevel } from './links';
+import { isBusyLink, linkTraffic, trafficLevel } from './links';
 import { linkKey, MeshBuilder } from './mesh';
 import { compareNames } from './names';
 import { hostedNames } from './registries';
@@ -244,7 +244,9 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
   }
   const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
   const asymmetric = new Set(state.asymmetricLinks.map((link) => linkKey(link.from, link.to)));
-  const traffic = linkTraffic(state.members);
+  const mode = state.members.length <= threshold ? 'links' : 'groups';
+  // Past the threshold only busy links are drawn: their traffic alone is needed.
+  const traffic = linkTraffic(state.members, mode === 'links' ? undefined : isBusyLink);
   let maxRate = 0;
   for (const entry of traffic.values()) maxRate = Math.max(maxRate, entry.rate ?? 0);
   const links: GraphLink[] = [];
@@ -265,7 +267,6 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
       busy: seen?.busy ?? false,
     });
   };
-  const mode = state.members.length <= threshold ? 'links' : 'groups';
   if (mode === 'links') {
     const seen = new Set<string>();
     for (const [node, sees] of mesh.views) {

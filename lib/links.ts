@@ -57,12 +57,17 @@ function sidesWithLinks(members: readonly ClusterMember[]): BeamSide[] {
 /**
  * Every link some node reports traffic for, joined across its two ends, keyed by
  * {@link linkKey}. Each end's readings count: a link one end reports (the other not connected to
- * beamscope, or its list cut short) still has the one view.
+ * beamscope, or its list cut short) still has the one view. `only` keeps the views it accepts
+ * (the graph past 40 members wants the busy links alone, not a thousand nodes' worth).
  */
-export function linkTraffic(members: readonly ClusterMember[]): Map<string, LinkTraffic> {
+export function linkTraffic(
+  members: readonly ClusterMember[],
+  only?: (view: PeerLink) => boolean,
+): Map<string, LinkTraffic> {
   const links = new Map<string, LinkTraffic>();
   for (const side of sidesWithLinks(members)) {
     for (const view of side.links!) {
+      if (only && !only(view)) continue;
       const key = linkKey(side.node, view.peer);
       const [a, b] =
         compareNames(side.node, view.peer) < 0 ? [side.node, view.peer] : [view.peer, side.node];

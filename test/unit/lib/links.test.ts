@@ -86,6 +86,10 @@ describe('link traffic', () => {
     expect(busy).toHaveLength(1);
     expect(busy[0]!.level).toBe(1);
     expect(model.links.every((entry) => entry.level >= 0 && entry.level <= 1)).toBe(true);
+    // Past the threshold agreed links give way to groups, but a busy link is still drawn.
+    const grouped = buildGraphModel(flooded(), { linkThreshold: 2 });
+    expect(grouped.mode).toBe('groups');
+    expect(grouped.links.map((entry) => [entry.kind, entry.busy])).toEqual([['link', true]]);
   });
 });
 
