@@ -108,6 +108,11 @@ interface Scenario {
   /** Erlang expressions evaluated in turn once the node is up (test/support/fixtures). */
   setup: string[];
   probeOptions: ProbeOptions;
+  /**
+   * Plain nodes connected to the measured one, so that its links are read as in a cluster of
+   * `peers + 1` (`nodes_info` asks each connection; up to four port queues are read).
+   */
+  peers?: number;
   /** Throws unless a probe's report shows the registries the setup built. */
   check(report: NodeProbeReport): void;
 }
@@ -129,7 +134,11 @@ const SANDBOX_POD: Scenario = {
     'beamscope_fixture:pg_groups("tenant", 10, 5)',
   ],
   probeOptions: {},
+  // The other four pods of a five-pod sandbox.
+  peers: 4,
   check(report) {
+    if (report.links?.counters.length !== 4 || report.links.queues.length !== 4)
+      throw new Error(`the sandbox-pod node's links are not read: ${JSON.stringify(report.links)}`);
     const { swarm } = report.registries;
     if (swarm.status !== 'present' || swarm.names !== 1000 || swarm.hostedHere !== 1000)
       throw new Error(
@@ -281,7 +290,21 @@ async function measureScenario(
     port,
     elixir: scenario.elixir,
   });
+  const peers: BeamNode[] = [];
   try {
+    // Its peers listen on other loopback addresses, on the same port (epmd-less, as pods do).
+    const octet = 100 + (process.pid % 120);
+    for (let index = 1; index <= (scenario.peers ?? 0); index += 1) {
+      peers.push(
+        await startBeamNode({
+          name: `costpeer${index}_${process.pid}@127.0.${octet}.${index}`,
+          cookie,
+          mode: 'epmdless',
+          port,
+          connectTo: [node.name],
+        }),
+      );
+    }
     const built = Date.now();
     // :global registers one name at a time under its lock: 10,000 take about ten seconds.
     for (const expression of scenario.setup) await node.eval(expression, { timeoutMs: 120_000 });
@@ -404,7 +427,7 @@ async function measureScenario(
       connection.close();
     }
   } finally {
-    await node.stop();
+    await Promise.all([node, ...peers].map((entry) => entry.stop()));
   }
 }
 

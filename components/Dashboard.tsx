@@ -8,6 +8,7 @@ import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
 import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
 
+import { HotLinks } from './HotLinks';
 import { MembershipTable } from './MembershipTable';
 import { MeshView } from './MeshView';
 import { NodeDrawer } from './NodeDrawer';
@@ -62,6 +63,20 @@ function Problems({ data }: { data: ClusterSnapshot }) {
         >
           <p>{kubernetes.reason}</p>
           {kubernetesFix(kubernetes.code) ? <p>Fix: {kubernetesFix(kubernetes.code)}</p> : null}
+        </Banner>
+      ) : null}
+      {state.tickSkew ? (
+        <Banner tone="warning" title="Nodes disagree on net_ticktime" testId="tick-skew">
+          <p>
+            {state.tickSkew.values
+              .map((value) => `${value.seconds} s on ${value.nodes.length} node(s)`)
+              .join(', ')}
+            : a node with a shorter tick time declares a quiet peer down sooner.
+          </p>
+          <p>
+            Fix: run every node with the same <code>-kernel net_ticktime</code> (
+            {state.tickSkew.values[0]!.seconds} s, as most do).
+          </p>
         </Banner>
       ) : null}
       {distribution.state === 'error' ? (
@@ -194,6 +209,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
               />
             </div>
           </div>
+          <HotLinks state={data.state} onSelectNode={selectNode} />
           <RegistriesPanel state={data.state} onSelectNode={selectNode} />
           <MembershipTable state={data.state} selectedKey={selectedKey} onSelect={setSelectedKey} />
         </main>

@@ -8,8 +8,10 @@ import { lastDownOf } from '@/lib/down-cause';
 import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
+import { tickMismatchOf } from '@/lib/links';
 
 import { DownCauseNote } from './DownCauseNote';
+import { NodeLinks } from './NodeLinks';
 import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -88,6 +90,7 @@ export function NodeDrawer({
   const sees = new Set(beam?.sees ?? []);
   const history = data?.history ?? [];
   const lastDown = lastDownOf(timeline, member);
+  const tickMismatch = beam ? tickMismatchOf(beam, state.tickSkew) : null;
 
   return (
     <aside
@@ -167,6 +170,16 @@ export function NodeDrawer({
               {beam.memoryBytes === null ? '—' : formatBytes(beam.memoryBytes)}
             </Row>
             <Row label="run queue">{beam.runQueue ?? '—'}</Row>
+            <Row label="net_ticktime">
+              <span data-testid="net-ticktime" data-mismatch={tickMismatch !== null}>
+                {beam.netTicktimeSeconds === null ? '—' : `${beam.netTicktimeSeconds} s`}
+                {tickMismatch ? (
+                  <span className="ml-1 font-sans font-semibold text-amber-700 dark:text-amber-400">
+                    ⚠ the other nodes run {tickMismatch.usual} s: they time peers out differently
+                  </span>
+                ) : null}
+              </span>
+            </Row>
             <Row label="uptime">{beam.uptimeMs === null ? '—' : formatDuration(beam.uptimeMs)}</Row>
             <Row label="probed">
               {beam.probedAt
@@ -223,6 +236,9 @@ export function NodeDrawer({
               ))}
           </ul>
         </section>
+      ) : null}
+      {beam && beam.connection.status === 'connected' ? (
+        <NodeLinks beam={beam} now={state.at} />
       ) : null}
       {beam && beam.registries.length > 0 ? <NodeRegistries registries={beam.registries} /> : null}
     </aside>

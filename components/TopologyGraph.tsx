@@ -10,7 +10,7 @@ import {
 } from '@/lib/graph-model';
 
 import { GraphEngine } from './graph-engine';
-import { LINK_STYLES } from './graph-style';
+import { BUSY_LINK_STYLE, LINK_STYLES, TRAFFIC_STYLE, trafficStroke } from './graph-style';
 import { StateMark } from './StateMark';
 
 /** Links the legend explains: an agreed link needs no words, the trouble kinds do. */
@@ -131,6 +131,33 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
             </span>
           );
         })}
+        <span className="flex items-center gap-1 text-slate-500" data-testid="legend-traffic">
+          <svg width="18" height="8" aria-hidden>
+            <line
+              x1="0"
+              y1="4"
+              x2="18"
+              y2="4"
+              stroke={trafficStroke(1, false).colour}
+              strokeWidth={trafficStroke(1, false).width}
+            />
+          </svg>
+          {TRAFFIC_STYLE.label}
+        </span>
+        <span className="flex items-center gap-1 text-slate-500" data-testid="legend-busy">
+          <svg width="18" height="8" aria-hidden>
+            <line
+              x1="0"
+              y1="4"
+              x2="18"
+              y2="4"
+              stroke={BUSY_LINK_STYLE.stroke}
+              strokeWidth={BUSY_LINK_STYLE.width}
+              strokeDasharray={BUSY_LINK_STYLE.dash.join(' ')}
+            />
+          </svg>
+          {BUSY_LINK_STYLE.label}
+        </span>
         <span className="text-slate-500">size: registrations hosted on the node</span>
       </div>
       <ul className="sr-only" aria-label="Members in the graph" data-testid="graph-members">

@@ -46,6 +46,8 @@ interface SimNode extends SimulationNodeDatum, PlacedMark {
 interface SimLink extends SimulationLinkDatum<SimNode> {
   id: string;
   kind: GraphLink['kind'];
+  level: number;
+  busy: boolean;
   source: SimNode;
   target: SimNode;
 }
@@ -269,11 +271,16 @@ export class GraphEngine {
       .map((link) => ({
         id: link.id,
         kind: link.kind,
+        level: link.level,
+        busy: link.busy,
         source: next.get(link.source)!,
         target: next.get(link.target)!,
       }));
     this.canvas.dataset.nodes = String(next.size);
     this.canvas.dataset.groups = String(model.partitions);
+    // What the links pass shows, for tests and tools: links drawn with traffic, and busy ones.
+    this.canvas.dataset.trafficLinks = String(this.links.filter((link) => link.level > 0).length);
+    this.canvas.dataset.busyLinks = String(this.links.filter((link) => link.busy).length);
     this.canvas.dataset.generation = String(this.generation);
     this.fixed = usesFixedLayout(next.size);
     this.canvas.dataset.layout = this.fixed ? 'fixed' : 'force';

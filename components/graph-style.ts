@@ -73,6 +73,40 @@ export const LINK_STYLES = {
   missing: { stroke: '#dc2626', width: 1.5, dash: [2, 3], label: 'missing link' },
 } as const satisfies Readonly<Record<GraphLink['kind'], LinkStyle>>;
 
+/**
+ * Traffic on an agreed link: the line widens and darkens with its packet rate (log scale, against
+ * the busiest link's), so the links that carry the cluster's messages stand out from the ticks.
+ */
+export const TRAFFIC_STYLE = {
+  stroke: { light: 'rgba(3,105,161,ALPHA)', dark: 'rgba(56,189,248,ALPHA)' },
+  /** Screen pixels at no traffic and at the busiest link's. */
+  width: { min: 1, max: 5 },
+  alpha: { min: 0.35, max: 0.9 },
+  label: 'traffic (wider: more packets/s)',
+} as const;
+
+/** The stroke of a link carrying traffic at `level` (0 to 1). */
+export function trafficStroke(level: number, dark: boolean): { colour: string; width: number } {
+  const alpha =
+    TRAFFIC_STYLE.alpha.min + (TRAFFIC_STYLE.alpha.max - TRAFFIC_STYLE.alpha.min) * level;
+  const template = dark ? TRAFFIC_STYLE.stroke.dark : TRAFFIC_STYLE.stroke.light;
+  return {
+    colour: template.replace('ALPHA', alpha.toFixed(2)),
+    width: TRAFFIC_STYLE.width.min + (TRAFFIC_STYLE.width.max - TRAFFIC_STYLE.width.min) * level,
+  };
+}
+
+/**
+ * A busy link (its distribution port queued past the watermark): drawn over everything else,
+ * thick, red and dashed so that it reads without colour too.
+ */
+export const BUSY_LINK_STYLE = {
+  stroke: '#dc2626',
+  width: 4,
+  dash: [10, 4],
+  label: 'busy link (send queue full)',
+} as const satisfies LinkStyle;
+
 /** The dashed ring around a partition (or the members outside the mesh), and its title. */
 export const GROUP_STYLE = {
   // A partition's ring takes the colour its members are drawn in: green for the main one.

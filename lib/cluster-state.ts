@@ -52,6 +52,29 @@ export interface RegistryCount {
   groups?: number;
 }
 
+/**
+ * One distribution link as one node sees it (`net_kernel:nodes_info/0` and, for a few links per
+ * probe, the distribution port's queue). Rates are packets (distribution frames; a large message
+ * goes in 64 kB fragments) per second between the last two readings.
+ */
+export interface PeerLink {
+  peer: string;
+  /** Packets per second from and to the peer; null until two readings exist. */
+  inRate: number | null;
+  outRate: number | null;
+  /**
+   * Bytes waiting in the distribution port's queue at the last reading of it, null when never
+   * read (only a few links are read per probe; a TLS link's controller is not a port). Data
+   * queues there only once the kernel's send buffer is full.
+   */
+  queueBytes: number | null;
+  /**
+   * Since when beamscope has seen this connection up without a break (ms since the epoch): the
+   * node does not tell a connection's age, so this is the first reading that listed it.
+   */
+  since: number;
+}
+
 /** What beamscope learned about a member's BEAM node. A field whose probe failed is `null`. */
 export interface BeamSide {
   /** The node name, e.g. `myapp@10.0.0.5`. */
@@ -71,6 +94,15 @@ export interface BeamSide {
    */
   sees: string[] | null;
   registries: RegistryCount[];
+  /** `net_kernel:get_net_ticktime()` in seconds (the new value during a change). */
+  netTicktimeSeconds: number | null;
+  /**
+   * The node's visible links, busiest first, at most a few dozen (see `server/collector/links.ts`);
+   * null when not read (not connected, or the probe failed).
+   */
+  links: PeerLink[] | null;
+  /** `erlang:system_info(dist_buf_busy_limit)`: the distribution buffer's busy limit, bytes. */
+  distBufBusyLimitBytes: number | null;
   /** When the last probe finished (ms since the epoch), null before the first. */
   probedAt: number | null;
   /** How long the last probe took, ms. */
@@ -115,6 +147,11 @@ export interface AsymmetricLink {
 /** Nodes grouped by OTP release, when more than one release runs in the cluster. */
 export interface OtpSkew {
   releases: Array<{ otpRelease: string; nodes: string[] }>;
+}
+
+/** Nodes grouped by `net_ticktime`, when they disagree: each side times its peers out differently. */
+export interface TickSkew {
+  values: Array<{ seconds: number; nodes: string[] }>;
 }
 
 /** A replicated registry whose count differs between nodes of one partition. */
@@ -234,6 +271,8 @@ export interface ClusterState {
   /** Nodes in the mesh that no Kubernetes member accounts for. */
   ghosts: string[];
   otpSkew: OtpSkew | null;
+  /** Nodes whose `net_ticktime` differs from others', null while they agree. */
+  tickSkew: TickSkew | null;
   registryDisagreements: RegistryDisagreement[];
   /** Every registry the nodes report, across the cluster. */
   registries: RegistrySummary[];

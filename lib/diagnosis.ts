@@ -12,7 +12,8 @@ import type {
   UnclusteredReason,
 } from './cluster-state';
 import type { BeamConnectionCode, DistributionCode, KubernetesCode } from './codes';
-import type { NodeNamingMode } from './members';
+import { hotLinks, linkTraffic } from './links';
+import type { DiscoveryMode, NodeNamingMode } from './members';
 import { hostOf, namedFew } from './names';
 
 /** How bad a finding is: `fail` makes `beamscope doctor` exit non-zero. */
@@ -33,6 +34,11 @@ export type FindingCode =
   | 'asymmetric_link'
   | 'otp_skew'
   | 'registry_disagreement'
+  | 'tick_mismatch'
+  | 'otp_incompatible'
+  | 'busy_link'
+  | 'epmd_port_confusion'
+  | 'endpoints_truncated'
   | 'incomplete';
 
 /** One line of a diagnosis: what it is about, the verdict, and what to do. */
@@ -55,6 +61,8 @@ export interface DiagnosisContext {
   /** The fixed distribution port of epmd-less clusters. */
   distributionPort?: number;
   clusterId?: string;
+  /** How beamscope lists the members (`endpoints` is cut at 1,000 addresses). */
+  discoveryMode?: DiscoveryMode;
 }
 
 // ----- why a ready pod is outside the main component ------------------------------------------
@@ -335,6 +343,116 @@ export function meshFindings(state: ClusterState): Finding[] {
       verdict: 'warn',
       code: 'registry_disagreement',
       reason: `nodes of one partition disagree: ${entry.counts.map((count) => `${count.node}=${count.count}`).join(', ')}`,
+    });
+  }
+  return findings;
+}
+
+/** The OTP releases in use more than two apart: distribution is compatible across about two. */
+function otpTooFarApart(state: ClusterState): Finding | null {
+  const releases = (state.otpSkew?.releases ?? [])
+    .map((release) => ({ ...release, major: Number.parseInt(release.otpRelease, 10) }))
+    .filter((release) => Number.isFinite(release.major))
+    .sort((x, y) => x.major - y.major);
+  const oldest = releases[0];
+  const newest = releases.at(-1);
+  if (!oldest || !newest || newest.major - oldest.major <= 2) return null;
+  return {
+    subject: 'mesh',
+    verdict: 'fail',
+    code: 'otp_incompatible',
+    reason: `OTP ${oldest.major} (${namedFew(oldest.nodes)}) and OTP ${newest.major} (${namedFew(newest.nodes)}) are ${newest.major - oldest.major} releases apart: distribution is only compatible across two. Upgrade the oldest nodes first, one release at a time`,
+  };
+}
+
+/** The links' health: `net_ticktime` agreement, OTP distance, busy distribution links. */
+export function linkFindings(state: ClusterState): Finding[] {
+  const findings: Finding[] = [];
+  if (state.tickSkew) {
+    const [usual, ...others] = state.tickSkew.values;
+    findings.push({
+      subject: 'mesh',
+      verdict: 'warn',
+      code: 'tick_mismatch',
+      reason: `nodes disagree on net_ticktime: ${state.tickSkew.values.map((value) => `${value.seconds} s on ${namedFew(value.nodes)}`).join('; ')}. A node with a shorter one declares a quiet peer down sooner; set the same -kernel net_ticktime ${usual!.seconds} on ${namedFew(others.flatMap((value) => value.nodes))}`,
+    });
+  }
+  const distance = otpTooFarApart(state);
+  if (distance) findings.push(distance);
+  for (const link of hotLinks(linkTraffic(state.members), 20).filter((entry) => entry.busy)) {
+    findings.push({
+      subject: `link ${link.a} – ${link.b}`,
+      verdict: 'warn',
+      code: 'busy_link',
+      reason: `the distribution buffer is full at ${namedFew(link.busyAt)} (${link.queueBytes ?? 0} bytes queued): messages wait, and a large one can hold back the ticks until a live node is declared down. Look for large messages or a slow receiver`,
+    });
+  }
+  return findings;
+}
+
+/** The Endpoints object holds at most this many addresses; the rest are cut. */
+export const ENDPOINTS_CAPACITY = 1000;
+
+/**
+ * What the configuration and the connection failures together point at: EPMD's port taken for
+ * the distribution port (or the other way round), and a Service too large for Endpoints.
+ */
+export function configFindings(state: ClusterState, context: DiagnosisContext = {}): Finding[] {
+  const findings: Finding[] = [];
+  if (context.distributionPort === 4369) {
+    findings.push({
+      subject: 'configuration',
+      verdict: 'fail',
+      code: 'epmd_port_confusion',
+      reason:
+        "distribution.port is 4369, EPMD's port, not a distribution port: give the port the nodes listen on (-erl_epmd_port / inet_dist_listen_min), or leave it out to ask EPMD",
+    });
+  }
+  const codes = state.members
+    .map((member) => member.beam?.connection)
+    .filter((connection) => connection && connection.status !== 'connected')
+    .map((connection) => connection!.code);
+  const connected = state.members.some((m) => m.beam?.connection.status === 'connected');
+  const all = (code: BeamConnectionCode) =>
+    !connected && codes.length > 0 && codes.every((entry) => entry === code);
+  if (context.distributionPort === undefined && all('epmd_unreachable')) {
+    findings.push({
+      subject: 'configuration',
+      verdict: 'fail',
+      code: 'epmd_port_confusion',
+      reason:
+        'no node answers on EPMD (port 4369): releases that run without EPMD (-start_epmd false, a fixed -erl_epmd_port) need distribution.port set to the port they listen on',
+    });
+  } else if (context.distributionPort === undefined && all('node_not_registered')) {
+    findings.push({
+      subject: 'configuration',
+      verdict: 'fail',
+      code: 'epmd_port_confusion',
+      reason:
+        'EPMD answers on every pod but knows none of the nodes: they may listen on a fixed port without registering (set distribution.port), or run under other names (nodeNaming)',
+    });
+  }
+  const listed = new Map<string, number>();
+  for (const member of state.members) {
+    const source = member.kubernetes?.source;
+    if (source?.kind === 'Endpoints') listed.set(source.name, (listed.get(source.name) ?? 0) + 1);
+  }
+  for (const [name, count] of listed) {
+    if (count < ENDPOINTS_CAPACITY) continue;
+    findings.push({
+      subject: `endpoints ${name}`,
+      verdict: 'fail',
+      code: 'endpoints_truncated',
+      reason: `the Endpoints object lists ${count} addresses, its limit: Kubernetes cuts it at ${ENDPOINTS_CAPACITY} (annotation endpoints.kubernetes.io/over-capacity), so beamscope and libcluster's default :endpoints strategy silently miss the other ready pods. Use EndpointSlices (discovery.mode endpointSlices; libcluster: a strategy that reads slices or :pods mode)`,
+    });
+  }
+  const ready = state.members.filter((member) => member.kubernetes?.ready).length;
+  if (context.discoveryMode !== 'endpoints' && ready > ENDPOINTS_CAPACITY) {
+    findings.push({
+      subject: `cluster${context.clusterId ? ` ${context.clusterId}` : ''}`,
+      verdict: 'warn',
+      code: 'endpoints_truncated',
+      reason: `${ready} ready pods: the Service's Endpoints object holds only ${ENDPOINTS_CAPACITY}, so a libcluster Kubernetes strategy in its default :endpoints mode silently misses the rest. Use :pods mode or a strategy that reads EndpointSlices`,
     });
   }
   return findings;

@@ -4,6 +4,7 @@
  * returns and nothing else, so every rule of "what is shown" is pinned down by a unit test.
  */
 import type { ClusterMember, ClusterState } from './cluster-state';
+import { isBusyLink, linkTraffic, trafficLevel } from './links';
 import { linkKey, MeshBuilder } from './mesh';
 import { compareNames } from './names';
 import { hostedNames } from './registries';
@@ -153,6 +154,12 @@ export interface GraphLink {
   target: string;
   /** `link`: both sides agree; `asymmetric`: only one side lists the other; `missing`: neither, inside one partition. */
   kind: 'link' | 'asymmetric' | 'missing';
+  /** Packets per second both ways ({@link linkTraffic}); null when no end reported a rate. */
+  rate: number | null;
+  /** The rate against the busiest link's, 0 to 1 ({@link trafficLevel}): what the width shows. */
+  level: number;
+  /** An end's distribution port queue is past its high watermark. */
+  busy: boolean;
 }
 
 /** What the graph draws for one state. */
@@ -237,13 +244,29 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
   }
   const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
   const asymmetric = new Set(state.asymmetricLinks.map((link) => linkKey(link.from, link.to)));
+  const mode = state.members.length <= threshold ? 'links' : 'groups';
+  // Past the threshold only busy links are drawn: their traffic alone is needed.
+  const traffic = linkTraffic(state.members, mode === 'links' ? undefined : isBusyLink);
+  let maxRate = 0;
+  for (const entry of traffic.values()) maxRate = Math.max(maxRate, entry.rate ?? 0);
   const links: GraphLink[] = [];
   const push = (a: string, b: string, kind: GraphLink['kind']) => {
     const source = idOfNode.get(a);
     const target = idOfNode.get(b);
-    if (source && target) links.push({ id: `${kind}:${linkKey(a, b)}`, source, target, kind });
+    if (!source || !target) return;
+    const key = linkKey(a, b);
+    const seen = traffic.get(key);
+    const rate = seen?.rate ?? null;
+    links.push({
+      id: `${kind}:${key}`,
+      source,
+      target,
+      kind,
+      rate,
+      level: trafficLevel(rate, maxRate),
+      busy: seen?.busy ?? false,
+    });
   };
-  const mode = state.members.length <= threshold ? 'links' : 'groups';
   if (mode === 'links') {
     const seen = new Set<string>();
     for (const [node, sees] of mesh.views) {
@@ -257,6 +280,10 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
     }
   } else {
     for (const link of state.asymmetricLinks) push(link.from, link.to, 'asymmetric');
+    // Too many members to draw every link: the busy ones still are, trouble being the point.
+    for (const entry of traffic.values()) {
+      if (entry.busy && !asymmetric.has(entry.key)) push(entry.a, entry.b, 'link');
+    }
   }
   // Missing links inside a partition: members of one component that neither side lists.
   let missing = 0;

@@ -16,6 +16,7 @@ import type {
 import { unclusteredOf } from './diagnosis';
 import type { KubernetesMember, KubernetesSourceStatus } from './members';
 import { MeshBuilder, type MeshView } from './mesh';
+import { tickSkewOf } from './links';
 import { compareNames } from './names';
 import { registrySummaries } from './registries';
 
@@ -97,6 +98,9 @@ export function blankSide(node: string, connection: BeamSide['connection']): Bea
     uptimeMs: null,
     sees: null,
     registries: [],
+    netTicktimeSeconds: null,
+    links: null,
+    distBufBusyLimitBytes: null,
     probedAt: null,
     probeMs: null,
     probeError: null,
@@ -184,6 +188,7 @@ export function buildClusterState(
     unclustered,
     ghosts,
     otpSkew: otpSkewOf([...sides.values()]),
+    tickSkew: tickSkewOf([...sides.values()]),
     registryDisagreements: registryDisagreementsOf(partitions, sides),
     registries: registrySummaries(sorted, partitions.length > 0 ? 0 : null),
     // Followed over time by the collector, which fills them in; one moment cannot tell them.

@@ -16,6 +16,10 @@ export interface PlacedMark extends GraphNode {
 /** A link between two placed marks. */
 export interface PlacedLink {
   kind: GraphLink['kind'];
+  /** Traffic against the busiest link's, 0 to 1: drawn as width and strength. */
+  level: number;
+  /** An end's distribution port queue is past its watermark. */
+  busy: boolean;
   source: PlacedMark;
   target: PlacedMark;
 }

@@ -33,6 +33,7 @@ import {
 } from './event-stream';
 import { NodeHistory } from './history';
 import { HostedCadence } from './hosted-cadence';
+import { LinkTracker } from './links';
 import { checkLookupName, lookupAcross } from './lookup';
 import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
 import {
@@ -95,6 +96,7 @@ export class Collector {
   private readonly metricsOf: ClusterMetrics;
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
+  private readonly links = new LinkTracker();
   private readonly divergences = new DivergenceMonitor();
   /** Why nodes went down: the evidence, and the events it may still amend. */
   private readonly downCauses: DownCauses;
@@ -295,6 +297,7 @@ export class Collector {
         this.cappedPeers.delete(node);
         this.history.forget(node);
         this.hostedCadence.forget(node);
+        this.links.forget(node);
       }
     }
     const { manager } = this.settings;
@@ -364,12 +367,19 @@ export class Collector {
       this.state.divergences.length > 0 ||
       this.state.registries.some((registry) => registry.invariant?.holds === false);
     const countHosted = this.hostedCadence.due(node, this.sides.get(node), this.now(), unsettled);
+    const readLinks = this.links.due(node, this.sides.get(node)?.sees?.length ?? 0);
     let report: NodeProbeReport;
     try {
       report = await runProbes(
         (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
         // A peer list longer than the cluster could explain is cut at the node's reply.
-        { ...options, countHosted, listCap: peerListCap(this.sides.size) },
+        {
+          ...options,
+          countHosted,
+          listCap: peerListCap(this.sides.size),
+          links: readLinks,
+          chooseQueues: this.links.chooser(node),
+        },
       );
     } catch {
       // runProbes records per-field failures itself; anything else is the connection's news.
@@ -397,7 +407,13 @@ export class Collector {
       side.connection.status === 'connected' && report.connectedNodes
         ? this.peers.sees(node, side.sees, report.connectedNodes.nodes)
         : null;
-    const updated = probedSide(side, report, at, sees);
+    if (!readLinks) this.links.skipped(node);
+    const links = report.links
+      ? this.links.observe(node, report.links, at)
+      : readLinks
+        ? null
+        : this.links.last(node);
+    const updated = probedSide(side, report, at, sees, links);
     const capped = cappedPeersReason(report.connectedNodes);
     if (capped && !this.cappedPeers.has(node)) {
       // Once per change, beside the page's probe error: the server's log says it too.

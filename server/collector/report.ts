@@ -3,7 +3,7 @@ import 'server-only';
 // How a node's probe report and connection state become its BeamSide: registry counts, peer
 // lists that keep their identity while unchanged, and which connection changes are shown.
 
-import type { BeamConnection, BeamSide, RegistryCount } from '@/lib/cluster-state';
+import type { BeamConnection, BeamSide, PeerLink, RegistryCount } from '@/lib/cluster-state';
 import { compareNames } from '@/lib/names';
 
 import type { NodeConnectionState } from '../erlang/manager';
@@ -150,12 +150,16 @@ export function cappedPeersReason(list: NodeList | null): string | null {
   return `reported ${list.count.toLocaleString('en-US')} connected nodes, far more than the cluster holds: kept the first ${list.nodes.length.toLocaleString('en-US')}`;
 }
 
-/** `side` after a probe that returned `report` at `at`; `sees` is its peer list, if known. */
+/**
+ * `side` after a probe that returned `report` at `at`; `sees` is its peer list, if known, and
+ * `links` its links as the collector follows them (see `links.ts`).
+ */
 export function probedSide(
   side: BeamSide,
   report: NodeProbeReport,
   at: number,
   sees: string[] | null,
+  links: PeerLink[] | null = null,
 ): BeamSide {
   const firstError = Object.values(report.errors)[0];
   return {
@@ -168,6 +172,9 @@ export function probedSide(
     uptimeMs: report.uptimeMs,
     sees,
     registries: registryCounts(report.registries, side.registries),
+    netTicktimeSeconds: report.netTicktimeSeconds,
+    links,
+    distBufBusyLimitBytes: report.links?.busyLimitBytes ?? side.distBufBusyLimitBytes,
     probedAt: at,
     probeMs: report.durationMs,
     // A capped peer list is the news: the mesh drawn from it is not the node's whole story.

@@ -141,6 +141,10 @@ describe('beamscope probe', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^node +${b.name}$`, 'm'));
     expect(result.stdout).toMatch(/^connected +cli_a_/m);
+    // b's one visible link (to a), its counters, its port queue read, and the busy limit.
+    expect(result.stdout).toMatch(
+      /^links +cli_a_\S+ in \d+ \/ out \d+ packets, queue 0 B \(busy limit 1048576 B\)$/m,
+    );
     expect(result.stdout).toMatch(
       new RegExp(`^Registry ${registry.replace('.', '\\.')} +4 keys$`, 'm'),
     );

@@ -1,6 +1,8 @@
 import 'server-only';
 
 import {
+  configFindings,
+  linkFindings,
   memberFinding,
   meshFindings,
   type DiagnosisContext,
@@ -29,6 +31,7 @@ function contextOf(cluster: ClusterConfig): DiagnosisContext {
     basename: cluster.nodeNaming.basename,
     ...(port !== undefined ? { distributionPort: port } : {}),
     clusterId: cluster.id,
+    discoveryMode: cluster.discovery.mode,
   };
 }
 
@@ -83,7 +86,7 @@ export function diagnose(collected: CollectedCluster): Finding[] {
   }
   const context = contextOf(cluster);
   for (const member of state.members) findings.push(memberFinding(member, state, context));
-  findings.push(...meshFindings(state));
+  findings.push(...meshFindings(state), ...linkFindings(state), ...configFindings(state, context));
   if (!collected.settled) {
     findings.push({
       subject: 'doctor',

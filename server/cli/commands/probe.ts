@@ -140,6 +140,22 @@ function toText(node: string, report: NodeProbeReport): string {
       ),
     ],
     [
+      'links',
+      show(report.links, (links) => {
+        // One reading: packets since each connection came up, and the queues read this time.
+        const queues = new Map(links.queues.map((queue) => [queue.node, queue.queueBytes]));
+        const text = links.counters
+          .map(
+            (link) =>
+              `${link.node} in ${link.inPackets} / out ${link.outPackets} packets${queues.has(link.node) ? `, queue ${queues.get(link.node)} B` : ''}`,
+          )
+          .join('; ');
+        const limit =
+          links.busyLimitBytes === null ? '' : ` (busy limit ${links.busyLimitBytes} B)`;
+        return `${text || '(none)'}${limit}`;
+      }),
+    ],
+    [
       'hidden',
       show(report.hiddenNodes, (list) =>
         list.count === 0

@@ -38,7 +38,7 @@ const TERMINATION_GRACE_MS = 10_000;
 
 const USAGE = [
   'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--network loopback|netns] [--tls | --http]',
-  '       beamscope sandbox (status | scale N | kill POD | oom-kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | stop) [--dir DIR]',
+  '       beamscope sandbox (status | scale N | kill POD | oom-kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | flood POD POD SECONDS | ticktime POD SECONDS | stop) [--dir DIR]',
 ].join('\n');
 
 const CONTROL_COMMANDS = [
@@ -49,6 +49,8 @@ const CONTROL_COMMANDS = [
   'partition',
   'heal',
   'miscookie',
+  'flood',
+  'ticktime',
   'stop',
 ];
 
@@ -355,6 +357,8 @@ async function runControl(
     'oom-kill': 1,
     partition: 1,
     miscookie: 1,
+    flood: 3,
+    ticktime: 2,
   };
   if (args.length !== (arity[subcommand] ?? 0)) {
     throw new UsageError(
@@ -420,6 +424,29 @@ async function runControl(
           ? `pod ${describePod(reply.pod)} restarted with the cluster's cookie\n`
           : `pod ${describePod(reply.pod)} restarted with a wrong cookie: it will not join\n`,
       );
+      return 0;
+    }
+    case 'flood': {
+      const seconds = integerOption('seconds', args[2], 0, 0);
+      const reply = await client.call<{ from: string; to: string }>('POST', `/pods/${pod}/flood`, {
+        to: args[1],
+        seconds,
+      });
+      io.stdout(
+        seconds === 0
+          ? `pod ${reply.from} stopped flooding\n`
+          : `pod ${reply.from} floods its link to ${reply.to} for ${seconds} s\n`,
+      );
+      return 0;
+    }
+    case 'ticktime': {
+      const seconds = integerOption('seconds', args[1], 60, 5);
+      const reply = await client.call<{ pod: { name: string; ip: string } }>(
+        'POST',
+        `/pods/${pod}/ticktime`,
+        { seconds },
+      );
+      io.stdout(`pod ${describePod(reply.pod)} now runs with net_ticktime ${seconds} s\n`);
       return 0;
     }
     case 'stop': {

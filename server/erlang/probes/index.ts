@@ -20,6 +20,13 @@ export {
   type NameMatch,
   type RegistryCopy,
 } from './lookup';
+export {
+  busiestByCount,
+  MAX_QUEUE_READS,
+  probeLinks,
+  type LinkReport,
+  type QueueChoice,
+} from './links';
 export { ProbeReplyError, toProbeError, type PidRef, type ProbeError } from './reply';
 export {
   callProbe,

@@ -35,6 +35,7 @@ import {
   type NodeList,
   type ProbeCall,
 } from './catalogue';
+import { probeLinks, type LinkReport, type QueueChoice } from './links';
 import { describeKey, isRemoteException, toProbeError, type ProbeError } from './reply';
 
 /** How the probes reach a node: `NodeConnection.rpc` or `ConnectionManager.rpc` bound to a node. */
@@ -69,6 +70,13 @@ export interface ProbeOptions {
    * on a slower cadence and keeps the last counts in between (see `server/collector`).
    */
   countHosted?: boolean;
+  /**
+   * Whether to read the node's distribution links (default true): `nodes_info` costs a round
+   * trip per peer on the node, so the collector reads them on a cadence in large clusters.
+   */
+  links?: boolean;
+  /** Which links' port queues to read (at most four); default the ones that sent the most. */
+  chooseQueues?: QueueChoice;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -150,8 +158,10 @@ export interface NodeProbeReport {
   /** `erlang:nodes(hidden)`. */
   hiddenNodes: NodeList | null;
   registries: RegistryReport;
+  /** The node's distribution links; null when not read this time or `nodes_info` failed. */
+  links: LinkReport | null;
   /** The failure behind each `null` field, keyed by field name. */
-  errors: Partial<Record<ProbeField, ProbeError>>;
+  errors: Partial<Record<ProbeField | 'links', ProbeError>>;
   durationMs: number;
 }
 
@@ -159,7 +169,7 @@ export interface NodeProbeReport {
 export type ProbeName = Exclude<keyof NodeProbeReport, 'errors' | 'durationMs'>;
 
 /** The report fields that one catalogue call fills. */
-export type ProbeField = Exclude<ProbeName, 'registries'>;
+export type ProbeField = Exclude<ProbeName, 'registries' | 'links'>;
 
 /** What each probe yields, under its own name. */
 type ProbeResults = Pick<NodeProbeReport, ProbeName>;
@@ -274,6 +284,17 @@ export async function runProbes(
     ...fields,
     // The Elixir registries are counted only where Elixir runs: they wait on its version.
     registries: detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
+    links:
+      options.links === false
+        ? Promise.resolve(null)
+        : probeLinks(rpc, {
+            timeoutMs,
+            cap: options.listCap ?? DEFAULT_LIST_CAP,
+            ...(options.chooseQueues ? { choose: options.chooseQueues } : {}),
+          }).catch((error: unknown) => {
+            errors.links = toProbeError(error);
+            return null;
+          }),
   });
   return { ...results, errors, durationMs: now() - started };
 }

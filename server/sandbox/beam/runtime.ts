@@ -117,6 +117,25 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     );
   }
 
+  /**
+   * Has `fromPod`'s node flood the link to `toPod`'s with 1 MB messages for `seconds` (the demo
+   * app's myapp_flood; `seconds` 0 stops a flood under way). Pods by name or IP.
+   */
+  async flood(fromPod: string, toPod: string, seconds: number): Promise<void> {
+    const from = this.resolvePod(fromPod);
+    if (seconds <= 0) {
+      await from.command('flood', 'stop');
+      return;
+    }
+    const to = this.resolvePod(toPod);
+    await from.command('flood', `${to.node} ${Math.round(seconds)}`);
+  }
+
+  /** Gives the pod's node another `net_ticktime` (a 5 s transition), the others keeping theirs. */
+  async setTicktime(podName: string, seconds: number): Promise<void> {
+    await this.resolvePod(podName).command('ticktime', String(Math.round(seconds)));
+  }
+
   /** Ends every partition: the nodes mesh again at their next poll. */
   async heal(): Promise<void> {
     await this.network.heal?.();

@@ -148,6 +148,7 @@ class SimulatedNode {
         this.visibleBytes ??= encodeTerm(this.visible().map((name) => atom(name)));
         return this.visibleBytes;
       },
+      visible: () => this.visible(),
       hidden: () => [...this.peers.keys()],
       hasAtom: (name) => this.atoms.has(name) || shared.nodeNames.has(name),
     };

@@ -12,6 +12,7 @@ import {
   Charlist,
   ErlMap,
   Pid,
+  Port,
   Tuple,
   atom,
   tuple,
@@ -105,6 +106,8 @@ export interface SimContext {
   creation: number;
   /** `erlang:nodes(visible)`, already encoded (it can be long and is the same for a whole group). */
   visibleEncoded: () => Buffer;
+  /** The same list as names (`net_kernel:nodes_info/0`, `dist_ctrl`). */
+  visible: () => string[];
   /** Hidden nodes connected right now (beamscope itself). */
   hidden: () => string[];
   /** Atoms the node has, for `binary_to_existing_atom`. */
@@ -260,6 +263,19 @@ export function answerCall(
           return reply(model.schedulersOnline);
         case 'creation':
           return reply(context.creation);
+        case 'dist_buf_busy_limit':
+          return reply(1_048_576);
+        case 'dist_ctrl':
+          return reply(
+            context
+              .visible()
+              .map((peer, index) =>
+                tuple(
+                  atom(peer),
+                  new Port(atom(context.node), BigInt(20 + index), context.creation),
+                ),
+              ),
+          );
         default:
           return reply(badarg('erlang', 'system_info', args, 'erl_erts_errors'));
       }
@@ -294,6 +310,33 @@ export function answerCall(
     }
     case 'net_kernel:get_net_ticktime/0':
       return reply(model.netTicktimeSeconds);
+    case 'net_kernel:nodes_info/0': {
+      // Counters as a quiet link's: a tick each way every net_ticktime / 4.
+      const ticks = Math.floor(
+        (Date.now() - model.startedAt) / ((model.netTicktimeSeconds * 1000) / 4),
+      );
+      const owner = new Pid(atom(context.node), 90, 0, context.creation);
+      return reply(
+        tuple(
+          atom('ok'),
+          context
+            .visible()
+            .map((peer) =>
+              tuple(atom(peer), [
+                tuple(atom('owner'), owner),
+                tuple(atom('state'), atom('up')),
+                tuple(atom('type'), atom('normal')),
+                tuple(atom('in'), ticks + 8),
+                tuple(atom('out'), ticks + 9),
+              ]),
+            ),
+        ),
+      );
+    }
+    case 'erlang:port_info/2':
+      if (first instanceof Port && isAtomNamed(second, 'queue_size'))
+        return reply(tuple(atom('queue_size'), 0));
+      return reply(badarg('erlang', 'port_info', args, 'erl_erts_errors'));
     case 'erlang:nodes/1': {
       if (isAtomNamed(first, 'visible')) return { encoded: context.visibleEncoded() };
       if (isAtomNamed(first, 'hidden')) return reply(context.hidden().map((name) => atom(name)));

@@ -165,10 +165,10 @@ describe('drawing passes', () => {
     const { context, calls } = recordingContext();
     const [a, b, c] = [mark('a'), mark('b', { x: 10 }), mark('c', { y: 10 })];
     const links: PlacedLink[] = [
-      { kind: 'missing', source: a, target: b },
-      { kind: 'link', source: a, target: c },
-      { kind: 'link', source: b, target: c },
-      { kind: 'missing', source: b, target: a },
+      { kind: 'missing', source: a, target: b, level: 0, busy: false },
+      { kind: 'link', source: a, target: c, level: 0, busy: false },
+      { kind: 'link', source: b, target: c, level: 0, busy: false },
+      { kind: 'missing', source: b, target: a, level: 0, busy: false },
     ];
     drawLinks(frameOf(context, 2), links);
     expect(count(calls, 'stroke')).toBe(2);
@@ -176,6 +176,27 @@ describe('drawing passes', () => {
     const styles = calls.filter(([call]) => call === 'strokeStyle=' || call === 'setLineDash');
     expect(styles.slice(-3)).toEqual([
       ['setLineDash', [1, 1.5]],
+      ['strokeStyle=', '#dc2626'],
+      ['setLineDash', []],
+    ]);
+  });
+
+  it('widens a link with its traffic, and draws busy links last, red and dashed', () => {
+    const { context, calls } = recordingContext();
+    const [a, b, c] = [mark('a'), mark('b', { x: 10 }), mark('c', { y: 10 })];
+    const links: PlacedLink[] = [
+      { kind: 'link', source: a, target: b, level: 0, busy: false },
+      { kind: 'link', source: a, target: c, level: 0.5, busy: false },
+      { kind: 'link', source: b, target: c, level: 1, busy: true },
+    ];
+    drawLinks(frameOf(context, 2), links);
+    // The faint pass for every agreed link, one stroke for the trafficked one, one for the busy.
+    expect(count(calls, 'stroke')).toBe(3);
+    const widths = calls.filter(([call]) => call === 'lineWidth=').map(([, width]) => width);
+    expect(widths).toEqual([0.5, 1.5, 2]);
+    const styles = calls.filter(([call]) => call === 'strokeStyle=' || call === 'setLineDash');
+    expect(styles.slice(-3)).toEqual([
+      ['setLineDash', [5, 2]],
       ['strokeStyle=', '#dc2626'],
       ['setLineDash', []],
     ]);

@@ -174,6 +174,8 @@ function healthyNode(overrides: Record<string, Handler> = {}) {
     process_limit: 262144,
     schedulers: 1,
     schedulers_online: 1,
+    dist_ctrl: [],
+    dist_buf_busy_limit: 1_048_576,
   };
   return scriptedRpc({
     'erlang:system_info': ([item]) => systemInfo[(item as Atom).name]!,
@@ -186,6 +188,7 @@ function healthyNode(overrides: Record<string, Handler> = {}) {
         tuple(atom(key), (index + 1) * 100),
       ),
     'net_kernel:get_net_ticktime': () => 60,
+    'net_kernel:nodes_info': () => tuple(atom('ok'), []),
     'erlang:nodes': ([kind]) => (isAtomNamed(kind, 'visible') ? [atom('b@127.0.0.1')] : []),
     'ets:info': ([table]) => {
       if (isAtomNamed(table, 'global_names')) return 12;
@@ -303,6 +306,7 @@ describe('runProbes', () => {
         'elixirVersion',
         'ertsVersion',
         'hiddenNodes',
+        'links',
         'memory',
         'netTicktimeSeconds',
         'otpRelease',

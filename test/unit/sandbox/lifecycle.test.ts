@@ -35,6 +35,14 @@ class RecordingRuntime implements PodRuntime {
     this.calls.push(`miscookie ${podName}${restore ? ' restore' : ''}`);
     return Promise.resolve();
   }
+  flood(fromPod: string, toPod: string, seconds: number): Promise<void> {
+    this.calls.push(`flood ${fromPod}>${toPod} ${seconds}`);
+    return Promise.resolve();
+  }
+  setTicktime(podName: string, seconds: number): Promise<void> {
+    this.calls.push(`ticktime ${podName} ${seconds}`);
+    return Promise.resolve();
+  }
 }
 
 function sandbox(podRuntime?: PodRuntime) {
@@ -216,6 +224,25 @@ describe('the runtime-backed controls', () => {
     });
     const status = await cluster.status();
     expect(status.pods.map((pod) => pod.restartCount)).toEqual([0, 0, 0]);
+
+    // Flood and tick time go to the runtime by pod name, bounded, never a pod to itself.
+    runtime.calls.length = 0;
+    expect(await cluster.flood(a!.ip, b!.name, 30)).toEqual({ from: a!.name, to: b!.name });
+    await cluster.flood(a!.name, '', 0);
+    await cluster.setTicktime(c!.ip, 90);
+    expect(runtime.calls).toEqual([
+      `flood ${a!.name}>${b!.name} 30`,
+      `flood ${a!.name}> 0`,
+      `ticktime ${c!.name} 90`,
+    ]);
+    await expect(cluster.flood(a!.name, a!.ip, 30)).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(cluster.flood(a!.name, b!.name, 1.5)).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+    await expect(cluster.setTicktime(c!.name, 2)).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(cluster.flood(a!.name, 'nobody', 30)).rejects.toMatchObject({
+      code: 'pod_not_found',
+    });
   });
 
   it('answer not_supported when the pods run nothing', async () => {

@@ -11,6 +11,10 @@
 %%   eval <expression>        -> io_lib:format("~p") of its value, on one line
 %%   partition <n1,n2,...>    -> refuse these nodes (disconnect, never connect, drop on nodeup)
 %%   heal                     -> refuse nobody
+%%   flood <node> <seconds>   -> send large messages to <node> as fast as the link takes them
+%%                               (myapp_flood), for <seconds>; `flood stop` ends it
+%%   ticktime <seconds>       -> net_kernel:set_net_ticktime/2 (a 5 s transition), so this node
+%%                               times its peers out differently from the others
 %%   stop                     -> init:stop() (graceful)
 -module(myapp_control).
 -export([start_link/0, boot/0, init/1]).
@@ -83,6 +87,13 @@ run(<<"partition">>, Names) ->
     Nodes = [binary_to_atom(N) || N <- binary:split(Names, <<",">>, [global, trim_all])],
     ok = myapp_cluster:partition(Nodes),
     <<"ok">>;
+run(<<"flood">>, <<"stop">>) -> ok = myapp_flood:stop(), <<"ok">>;
+run(<<"flood">>, Argument) ->
+    [Node, Seconds] = binary:split(Argument, <<" ">>),
+    {ok, _} = myapp_flood:start(binary_to_atom(Node), binary_to_integer(Seconds), 1 bsl 20),
+    <<"ok">>;
+run(<<"ticktime">>, Seconds) ->
+    one_line("~0p", [net_kernel:set_net_ticktime(binary_to_integer(Seconds), 5)]);
 run(<<"info">>, _) -> info_json();
 run(<<"eval">>, Expression) -> one_line("~0tp", [evaluate(Expression)]);
 run(Command, _) -> error({unknown_command, Command}).

@@ -91,6 +91,18 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
     },
     {
       method: 'POST',
+      pattern: new RegExp(`${POD}/flood$`),
+      handle: async ({ body, match }) =>
+        ok(await cluster.flood(podName(match), String(body.to ?? ''), Number(body.seconds ?? 30))),
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${POD}/ticktime$`),
+      handle: async ({ body, match }) =>
+        ok({ pod: await cluster.setTicktime(podName(match), Number(body.seconds)) }),
+    },
+    {
+      method: 'POST',
       pattern: /^\/_sandbox\/partition$/,
       handle: async ({ body }) => ok({ sides: await cluster.partition(body.sides as string[][]) }),
     },

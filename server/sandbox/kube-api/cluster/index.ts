@@ -244,6 +244,43 @@ export class SandboxCluster implements SandboxControl {
     return this.lifecycle.info(record);
   }
 
+  async flood(from: string, to: string, seconds: number): Promise<{ from: string; to: string }> {
+    const runtime = this.runtimeWith('flood');
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600) {
+      throw new BeamscopeError(
+        'sandbox',
+        'bad_request',
+        'flood takes seconds, a whole number from 0 (stop) to 3600',
+      );
+    }
+    const source = this.lifecycle.resolve(from);
+    if (seconds === 0) {
+      await runtime.flood!(source.name, '', 0);
+      return { from: source.name, to: '' };
+    }
+    const target = this.lifecycle.resolve(to);
+    if (source.name === target.name) {
+      throw new BeamscopeError('sandbox', 'bad_request', 'a pod cannot flood its link to itself');
+    }
+    await runtime.flood!(source.name, target.name, seconds);
+    return { from: source.name, to: target.name };
+  }
+
+  async setTicktime(pod: string, seconds: number): Promise<PodInfo> {
+    const runtime = this.runtimeWith('setTicktime');
+    // OTP accepts any positive whole number; below a few seconds a busy node drops its peers.
+    if (!Number.isInteger(seconds) || seconds < 5 || seconds > 3600) {
+      throw new BeamscopeError(
+        'sandbox',
+        'bad_request',
+        'net_ticktime takes seconds, a whole number from 5 to 3600',
+      );
+    }
+    const record = this.lifecycle.resolve(pod);
+    await runtime.setTicktime!(record.name, seconds);
+    return this.lifecycle.info(record);
+  }
+
   async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {
     const runtime = this.options.podRuntime;
     const pods = await this.lifecycle.reports();
@@ -251,7 +288,8 @@ export class SandboxCluster implements SandboxControl {
   }
 
   private runtimeWith(
-    operation: 'kill' | 'partition' | 'heal' | 'miscookie' | 'networkFault',
+    operation:
+      'kill' | 'partition' | 'heal' | 'miscookie' | 'networkFault' | 'flood' | 'setTicktime',
   ): PodRuntime {
     const runtime = this.options.podRuntime;
     if (!runtime?.[operation]) {

@@ -31,6 +31,10 @@ export interface PodRuntime {
   networkFault?(fault: NetworkFault): Promise<void>;
   /** Restarts the pod's container with a wrong Erlang cookie (or, `restore`, the right one). */
   miscookie?(podName: string, restore?: boolean): Promise<void>;
+  /** Has one pod's app flood its link to another for `seconds` (0: stop). */
+  flood?(fromPod: string, toPod: string, seconds: number): Promise<void>;
+  /** Gives one pod's node another `net_ticktime`. */
+  setTicktime?(podName: string, seconds: number): Promise<void>;
   /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
   info?(podName: string): Promise<unknown>;
   /** Figures about the running containers (start times, memory). */
@@ -136,6 +140,10 @@ export interface SandboxControl {
   networkFault(fault: NetworkFault): Promise<NetworkFault>;
   /** Restarts a pod's container with a wrong cookie (`restore`: the right one again). */
   miscookie(pod: string, restore?: boolean): Promise<PodInfo>;
+  /** Has pod `from`'s app flood its link to pod `to` for `seconds` (0: stop); by name or IP. */
+  flood(from: string, to: string, seconds: number): Promise<{ from: string; to: string }>;
+  /** Gives a pod's node another `net_ticktime`, in seconds. */
+  setTicktime(pod: string, seconds: number): Promise<PodInfo>;
   /** Every pod with its restart count and what its container reports, and the runtime's figures. */
   status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }>;
 }
