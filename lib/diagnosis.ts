@@ -11,6 +11,7 @@ import type {
   UnclusteredMember,
   UnclusteredReason,
 } from './cluster-state';
+import { codeSkewFindings } from './code-skew-findings';
 import type { BeamConnectionCode, DistributionCode, KubernetesCode } from './codes';
 import type { NodeNamingMode } from './members';
 import { hostOf, namedFew } from './names';
@@ -33,6 +34,8 @@ export type FindingCode =
   | 'asymmetric_link'
   | 'otp_skew'
   | 'registry_disagreement'
+  | 'code_skew'
+  | 'application_skew'
   | 'incomplete';
 
 /** One line of a diagnosis: what it is about, the verdict, and what to do. */
@@ -337,6 +340,7 @@ export function meshFindings(state: ClusterState): Finding[] {
       reason: `nodes of one partition disagree: ${entry.counts.map((count) => `${count.node}=${count.count}`).join(', ')}`,
     });
   }
+  findings.push(...codeSkewFindings(state));
   return findings;
 }
 

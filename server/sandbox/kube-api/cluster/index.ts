@@ -235,6 +235,18 @@ export class SandboxCluster implements SandboxControl {
     return this.lifecycle.info(record);
   }
 
+  async setAppVersion(pod: string, version: string): Promise<PodInfo> {
+    const runtime = this.runtimeWith('setAppVersion');
+    const record = this.lifecycle.resolve(pod);
+    await runtime.setAppVersion!(record.name, version);
+    return this.lifecycle.info(record);
+  }
+
+  async upgrade(version: string): Promise<void> {
+    this.runtimeWith('setTemplateVersion').setTemplateVersion!(version);
+    await this.replicaSet.rolloutRestart();
+  }
+
   async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {
     const runtime = this.options.podRuntime;
     const pods = await this.lifecycle.reports();
@@ -242,7 +254,14 @@ export class SandboxCluster implements SandboxControl {
   }
 
   private runtimeWith(
-    operation: 'kill' | 'partition' | 'heal' | 'miscookie' | 'networkFault',
+    operation:
+      | 'kill'
+      | 'partition'
+      | 'heal'
+      | 'miscookie'
+      | 'networkFault'
+      | 'setAppVersion'
+      | 'setTemplateVersion',
   ): PodRuntime {
     const runtime = this.options.podRuntime;
     if (!runtime?.[operation]) {

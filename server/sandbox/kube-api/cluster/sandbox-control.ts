@@ -31,6 +31,10 @@ export interface PodRuntime {
   networkFault?(fault: NetworkFault): Promise<void>;
   /** Restarts the pod's container with a wrong Erlang cookie (or, `restore`, the right one). */
   miscookie?(podName: string, restore?: boolean): Promise<void>;
+  /** Restarts the pod's container with another release of the app (it keeps it on restarts). */
+  setAppVersion?(podName: string, version: string): Promise<void>;
+  /** The release of the app that pods created from now on run (the Deployment's template). */
+  setTemplateVersion?(version: string): void;
   /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
   info?(podName: string): Promise<unknown>;
   /** Figures about the running containers (start times, memory). */
@@ -130,6 +134,17 @@ export interface SandboxControl {
   networkFault(fault: NetworkFault): Promise<NetworkFault>;
   /** Restarts a pod's container with a wrong cookie (`restore`: the right one again). */
   miscookie(pod: string, restore?: boolean): Promise<PodInfo>;
+  /**
+   * Restarts one pod's container with another release of the app: the code skew of a deploy that
+   * reached one pod. Replacing the pod (delete it; the ReplicaSet creates one from the template)
+   * ends it.
+   */
+  setAppVersion(pod: string, version: string): Promise<PodInfo>;
+  /**
+   * A rolling upgrade: the Deployment's template takes `version` and a rollout replaces the pods
+   * (as `rolloutRestart`), so the skew shows while it runs and goes when it is done.
+   */
+  upgrade(version: string): Promise<void>;
   /** Every pod with its restart count and what its container reports, and the runtime's figures. */
   status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }>;
 }
