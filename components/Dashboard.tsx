@@ -8,6 +8,7 @@ import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
 import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
 
+import { CodeSkewPanel } from './CodeSkewPanel';
 import { MembershipTable } from './MembershipTable';
 import { NodeDrawer } from './NodeDrawer';
 import { RegistriesPanel } from './RegistriesPanel';
@@ -170,6 +171,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
         >
           <SandboxPanel />
           <Problems data={data} />
+          <CodeSkewPanel skew={data.state.codeSkew} onSelectNode={selectNode} />
           {data.state.members.length === 0 ? <EmptyCluster data={data} /> : null}
           <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
             <div className="h-[560px]">

@@ -8,6 +8,7 @@ import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
 
+import { NodeCode } from './NodeCode';
 import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -208,6 +209,7 @@ export function NodeDrawer({ clusterId, state, memberKey, onClose }: NodeDrawerP
         </section>
       ) : null}
       {beam && beam.registries.length > 0 ? <NodeRegistries registries={beam.registries} /> : null}
+      {beam ? <NodeCode beam={beam} skew={state.codeSkew} /> : null}
     </aside>
   );
 }

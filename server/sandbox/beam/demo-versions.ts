@@ -10,12 +10,14 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { SANDBOX_APP_VERSIONS, type SandboxAppVersion } from '@/lib/api-sandbox';
+
 import { BeamscopeError } from '../../errors';
 import { appResource, builtModules, compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
 
 /** The demo app's releases; the first is what a pod runs unless told otherwise. */
-export const DEMO_APP_VERSIONS = ['0.1.0', '0.2.0'] as const;
-export type DemoAppVersion = (typeof DEMO_APP_VERSIONS)[number];
+export const DEMO_APP_VERSIONS = SANDBOX_APP_VERSIONS;
+export type DemoAppVersion = SandboxAppVersion;
 export const BASE_DEMO_APP_VERSION: DemoAppVersion = DEMO_APP_VERSIONS[0];
 
 /** The modules that differ in a release, beside the base sources (`erlang-<version>/`). */
