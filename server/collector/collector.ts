@@ -23,6 +23,7 @@ import { erlangError } from '../erlang/errors';
 import type { NodeConnectionState } from '../erlang/manager';
 import {
   lookupName,
+  ModuleListCache,
   runProbes,
   scanCode,
   type NodeProbeReport,
@@ -103,6 +104,8 @@ export class Collector {
   private readonly hostedCadence: HostedCadence;
   private readonly divergences = new DivergenceMonitor();
   private readonly codeScans: CodeScans;
+  /** Module lists by application version, shared by this cluster's code scans. */
+  private readonly moduleLists = new ModuleListCache();
   private comparing = false;
   private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
@@ -599,6 +602,7 @@ export class Collector {
     return scanCode(this.nodeRpc(manager, node), {
       timeoutMs: probe.timeoutMs,
       chunkSize: codeScan.chunkSize,
+      moduleLists: this.moduleLists,
     });
   }
 

@@ -582,10 +582,10 @@ const MD5_BYTES = 16;
 
 /**
  * `erlang:get_module_info(Mod, md5)` for each of `modules` (loaded modules the node reported), in
- * one call: each module's md5 as hex, in order. A BIF that reads the loaded code; a module
+ * one call: each module's 16-byte md5, in order. A BIF that reads the loaded code; a module
  * purged since it was listed makes the whole call fail with `badarg`.
  */
-export function moduleMd5Probe(modules: readonly Atom[]): ProbeCall<string[]> {
+export function moduleMd5Probe(modules: readonly Atom[]): ProbeCall<Uint8Array[]> {
   return zipWithKey(
     new ExportFun(atom('erlang'), atom('get_module_info'), 2),
     modules,
@@ -594,9 +594,7 @@ export function moduleMd5Probe(modules: readonly Atom[]): ProbeCall<string[]> {
       const digests = asList(reply);
       if (digests.length !== modules.length) throw new ProbeReplyError('one md5 per module');
       return digests.map((digest) => {
-        if (digest instanceof Uint8Array && digest.length === MD5_BYTES) {
-          return Buffer.from(digest.buffer, digest.byteOffset, digest.length).toString('hex');
-        }
+        if (digest instanceof Uint8Array && digest.length === MD5_BYTES) return digest;
         throw new ProbeReplyError('a 16-byte md5');
       });
     },

@@ -30,6 +30,32 @@ export interface CodeScanOptions {
   chunkSize?: number;
   /** Modules kept at most (default {@link MAX_SCANNED_MODULES}). */
   maxModules?: number;
+  /**
+   * Module lists already read, by application and version (see {@link ModuleListCache}): a
+   * cluster of one build asks `application:get_key/2` of its first node only.
+   */
+  moduleLists?: ModuleListCache;
+}
+
+/**
+ * An application's modules by `name@version`, shared by the scans of one cluster: the `modules`
+ * key of a loaded application comes from its `.app` file, so nodes that run the same version
+ * list the same modules. Names only — what travels to a node is always taken from that node's
+ * own `erlang:loaded()` reply, so no atom reaches a node that did not report it.
+ */
+export class ModuleListCache {
+  private readonly lists = new Map<string, readonly string[]>();
+  constructor(private readonly maxEntries = 4096) {}
+
+  get(app: string, version: string): readonly string[] | undefined {
+    return this.lists.get(`${app}@${version}`);
+  }
+
+  set(app: string, version: string, modules: readonly string[]): void {
+    // Bounded: a cluster cycling through many versions starts afresh rather than growing.
+    if (this.lists.size >= this.maxEntries) this.lists.clear();
+    this.lists.set(`${app}@${version}`, modules);
+  }
 }
 
 /** What a code scan learned: the node's applications and its modules' md5s. */
@@ -51,8 +77,6 @@ export interface CodeScanResult {
   error: ProbeError | null;
 }
 
-const byName = (a: Atom, b: Atom): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /**
  * Scans one node's code. Fails (throws) only when the application list or the module lists
  * cannot be read; a chunk of md5s that fails (a module purged meanwhile, a timeout) is left out,
@@ -69,41 +93,52 @@ export async function scanCode(
     callProbe(rpc, runningApplicationsProbe, timeoutMs),
     callProbe(rpc, loadedModulesProbe, timeoutMs),
   ]);
-  const moduleLists =
-    applications.length === 0
+  const cache = options.moduleLists;
+  const unknown = applications.filter((entry) => !cache?.get(entry.app.name, entry.version));
+  const read =
+    unknown.length === 0
       ? []
-      : await callProbe(
-          rpc,
-          applicationModulesProbe(applications.map((entry) => entry.app)),
-          timeoutMs,
-        );
-  const isLoaded = new Set(loaded.map((module) => module.name));
-  const unique = new Map<string, Atom>();
-  for (const list of moduleLists) {
-    for (const name of list ?? []) if (isLoaded.has(name.name)) unique.set(name.name, name);
+      : await callProbe(rpc, applicationModulesProbe(unknown.map((entry) => entry.app)), timeoutMs);
+  const fresh = new Map<Atom, readonly string[]>();
+  unknown.forEach((entry, index) => {
+    const names = (read[index] ?? []).map((module) => module.name);
+    fresh.set(entry.app, names);
+    if (read[index]) cache?.set(entry.app.name, entry.version, names);
+  });
+  const wantedNames = new Set<string>();
+  for (const entry of applications) {
+    for (const name of fresh.get(entry.app) ?? cache?.get(entry.app.name, entry.version) ?? [])
+      wantedNames.add(name);
   }
-  const wanted = [...unique.values()].sort(byName);
+  // The atoms sent back are the node's own, from its loaded list; sorted by name (the native
+  // string sort, several times faster than a comparator over 5,000 atoms).
+  const loadedByName = new Map(loaded.map((module) => [module.name, module]));
+  const wanted = [...wantedNames]
+    .filter((name) => loadedByName.has(name))
+    .sort()
+    .map((name) => loadedByName.get(name)!);
   const kept = wanted.slice(0, maxModules);
   let skipped = wanted.length - kept.length;
   let error: ProbeError | null = null;
   const modules: string[] = [];
-  const md5s: string[] = [];
+  const digests: Uint8Array[] = [];
   // One chunk after the other: a node is never asked for more than one chunk at a time.
   for (let start = 0; start < kept.length; start += chunkSize) {
     const chunk = kept.slice(start, start + chunkSize);
     try {
-      const digests = await callProbe(rpc, moduleMd5Probe(chunk), timeoutMs);
-      chunk.forEach((module, index) => {
-        modules.push(module.name);
-        md5s.push(digests[index]!);
-      });
+      const read = await callProbe(rpc, moduleMd5Probe(chunk), timeoutMs);
+      for (const entry of chunk) modules.push(entry.name);
+      digests.push(...read);
     } catch (failure) {
       skipped += chunk.length;
       error ??= toProbeError(failure);
     }
   }
-  const signature = createHash('sha1');
-  modules.forEach((module, index) => signature.update(module).update('\0').update(md5s[index]!));
+  // One hex string for all, sliced per module: slices share its memory, and one conversion costs
+  // a fraction of 5,000 small ones.
+  const hex = Buffer.concat(digests).toString('hex');
+  const md5s = modules.map((_, index) => hex.slice(index * 32, index * 32 + 32));
+  const signature = createHash('sha1').update(modules.join('\n')).update(hex);
   return {
     applications: applications
       .map((entry) => ({ name: entry.app.name, version: entry.version }))

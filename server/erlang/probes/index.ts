@@ -20,7 +20,13 @@ export {
   type NameMatch,
   type RegistryCopy,
 } from './lookup';
-export { DEFAULT_MD5_CHUNK, scanCode, type CodeScanOptions, type CodeScanResult } from './code';
+export {
+  DEFAULT_MD5_CHUNK,
+  ModuleListCache,
+  scanCode,
+  type CodeScanOptions,
+  type CodeScanResult,
+} from './code';
 export { ProbeReplyError, toProbeError, type PidRef, type ProbeError } from './reply';
 export {
   callProbe,
