@@ -244,7 +244,8 @@ export class SandboxCluster implements SandboxControl {
 
   async upgrade(version: string): Promise<void> {
     this.runtimeWith('setTemplateVersion').setTemplateVersion!(version);
-    await this.replicaSet.rolloutRestart();
+    // One pod at a time (maxSurge 1), so the skew between the two releases stays in view.
+    await this.replicaSet.rolloutRestart(undefined, 1);
   }
 
   async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {

@@ -142,7 +142,8 @@ export interface SandboxControl {
   setAppVersion(pod: string, version: string): Promise<PodInfo>;
   /**
    * A rolling upgrade: the Deployment's template takes `version` and a rollout replaces the pods
-   * (as `rolloutRestart`), so the skew shows while it runs and goes when it is done.
+   * one by one (as `rolloutRestart`, with maxSurge 1), so the skew shows while it runs and goes
+   * when it is done.
    */
   upgrade(version: string): Promise<void>;
   /** Every pod with its restart count and what its container reports, and the runtime's figures. */
