@@ -44,8 +44,10 @@ interface NodeScan {
   /** The last successful scan's code set, null before one. */
   signature: string | null;
   applications: ApplicationVersion[];
-  /** Asked again while a scan was running or queued. */
+  /** A scan running or waiting its turn. */
   queued: boolean;
+  /** The last scan failed: it is tried again after `minIntervalMs`, not `maxAgeMs`. */
+  failed: boolean;
 }
 
 /** What the collector does with a scan's outcome: update the node's side. */
@@ -82,13 +84,21 @@ export class CodeScans {
     const at = this.now();
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { codeBytes, askedAt: null, signature: null, applications: [], queued: false };
+      entry = {
+        codeBytes,
+        askedAt: null,
+        signature: null,
+        applications: [],
+        queued: false,
+        failed: false,
+      };
       this.nodes.set(node, entry);
     }
     if (entry.queued) return;
     const age = entry.askedAt === null ? Infinity : at - entry.askedAt;
     const moved = codeBytes !== null && codeBytes !== entry.codeBytes;
-    if (age >= this.settings.maxAgeMs || (moved && age >= this.settings.minIntervalMs)) {
+    const soon = moved || entry.failed;
+    if (age >= this.settings.maxAgeMs || (soon && age >= this.settings.minIntervalMs)) {
       entry.codeBytes = codeBytes;
       entry.askedAt = at;
       entry.queued = true;
@@ -159,6 +169,7 @@ export class CodeScans {
       const entry = this.nodes.get(node);
       if (!entry || this.stopped) return;
       entry.queued = false;
+      entry.failed = true;
       const message = error instanceof Error ? error.message : String(error);
       this.outcome(
         node,
@@ -171,6 +182,7 @@ export class CodeScans {
     // Forgotten meanwhile (the pod went away): its code no longer counts.
     if (!entry || this.stopped) return;
     entry.queued = false;
+    entry.failed = false;
     if (entry.signature !== result.signature) {
       this.release(entry.signature);
       const held = this.sets.get(result.signature);

@@ -131,4 +131,16 @@ describe('CodeScans', () => {
     expect(outcomes.at(-1)?.summary.error).toContain('nodedown');
     expect(scans.skew(['a', 'b'])?.modules).toHaveLength(1);
   });
+
+  it('tries a failed scan again after the minimum interval, not the maximum age', async () => {
+    const { scans, asked, settle, advance } = harness({ minIntervalMs: 1000, maxAgeMs: 60_000 });
+    scans.observe('gone', 1);
+    await settle();
+    advance(500);
+    scans.observe('gone', 1);
+    expect(asked).toHaveLength(1);
+    advance(600);
+    scans.observe('gone', 1);
+    expect(asked).toHaveLength(2);
+  });
 });
