@@ -169,7 +169,7 @@ export function SandboxPanel() {
           Heal
         </button>
       </span>
-      <span className="flex items-center gap-1" aria-label="Demo app release">
+      <span className="flex items-center gap-1">
         <select
           aria-label="Demo app release"
           value={release}
