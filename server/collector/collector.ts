@@ -614,6 +614,10 @@ export class Collector {
   ): void {
     const side = this.sides.get(node);
     if (!side || !this.running) return;
+    if (codeScan.error !== null && codeScan.error !== side.codeScan?.error) {
+      // Once per change, beside the node's drawer: the server's log says it too.
+      console.warn(`beamscope: cluster ${this.clusterId}: node ${node}: ${codeScan.error}`);
+    }
     this.sides.set(node, {
       ...side,
       codeScan,
