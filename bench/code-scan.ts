@@ -106,7 +106,7 @@ export async function runCodeScanBench(
     cookie,
     basename: 'bench',
     addressMap,
-    code: { modules, applications: 40, variantEvery: 7, variantModules: 1 },
+    code: { modules, applications: 40, variantEvery: 7, variantCount: 3, variantModules: 1 },
   });
   // 3 of every 7: nodes 4, 5 and 6 of each seven run the second build.
   const manager = new ConnectionManager({

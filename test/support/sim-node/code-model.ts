@@ -31,9 +31,10 @@ export interface SimCodeSpec {
   modules: number;
   /** Applications per node; default 40. */
   applications?: number;
-  /** Every Nth node (index N-1, 2N-1, …) runs the second build; default none. */
+  /** Of every `variantEvery` nodes, the last `variantCount` (default 1) run the second build. */
   variantEvery?: number;
-  /** Modules whose md5 differs in the second build (the first ones); default 1. */
+  variantCount?: number;
+  /** Modules of `myapp` whose md5 differs in the second build (its first ones); default 1. */
   variantModules?: number;
 }
 
@@ -41,11 +42,13 @@ const md5Of = (text: string) => createHash('md5').update(text).digest();
 
 /** The base build and the variant of `spec` (the variant: another myapp version, other md5s). */
 export function simCodeBuilds(spec: SimCodeSpec): { base: SimCode; variant: SimCode } {
-  const appCount = Math.max(1, spec.applications ?? 40);
+  // kernel and stdlib, as every node runs them, then the app and its libraries.
+  const appCount = Math.max(3, spec.applications ?? 40);
+  const appName = (index: number) => ['kernel', 'stdlib', 'myapp'][index] ?? `lib${index}`;
   const build = (variant: boolean): SimCode => {
     const applications = Array.from({ length: appCount }, (_, index) => ({
-      app: atom(index === 0 ? 'myapp' : `lib${index}`),
-      version: index === 0 && variant ? '0.2.0' : '0.1.0',
+      app: atom(appName(index)),
+      version: index === 2 && variant ? '0.2.0' : '0.1.0',
       modules: [] as Atom[],
     }));
     const md5 = new Map<string, Buffer>();
@@ -56,7 +59,9 @@ export function simCodeBuilds(spec: SimCodeSpec): { base: SimCode; variant: SimC
       const moduleAtom = atom(name);
       owner.modules.push(moduleAtom);
       loaded.push(moduleAtom);
-      const changed = variant && index < (spec.variantModules ?? 1);
+      // The second build changes the app's first modules.
+      const changed =
+        variant && owner.app.name === 'myapp' && owner.modules.length <= (spec.variantModules ?? 1);
       md5.set(name, md5Of(`${name}${changed ? ':v2' : ''}`));
     }
     return { applications, loaded, md5, codeBytes: 4096 * spec.modules + (variant ? 512 : 0) };
@@ -74,7 +79,8 @@ export function simCodeOf(
   index: number,
 ): SimCode {
   const every = spec.variantEvery;
-  return every && index % every === every - 1 ? builds.variant : builds.base;
+  const count = spec.variantCount ?? 1;
+  return every && index % every >= every - count ? builds.variant : builds.base;
 }
 
 const funIs = (term: Term | undefined, module: string, fn: string) =>
