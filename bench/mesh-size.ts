@@ -91,6 +91,8 @@ function sideOf(index: number, sees: string[]): BeamSide {
     probedAt: 1_764_576_100_000,
     probeMs: 12,
     probeError: null,
+    applications: null,
+    codeScan: null,
   };
 }
 

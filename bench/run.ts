@@ -65,6 +65,12 @@ const PARTS: Part[] = [
     what: 'comparing 5 copies of 100,000 names',
   },
   {
+    name: 'code-scan',
+    module: './code-scan.ts',
+    exportName: 'runCodeScanBench',
+    what: 'module md5 scan of 1,000 nodes × 5,000 modules',
+  },
+  {
     name: 'probe-scale',
     module: './probe-scale.ts',
     exportName: 'runProbeScaleBench',

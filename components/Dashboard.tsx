@@ -9,6 +9,7 @@ import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
 
 import { HotLinks } from './HotLinks';
+import { CodeSkewPanel } from './CodeSkewPanel';
 import { MembershipTable } from './MembershipTable';
 import { MeshView } from './MeshView';
 import { NodeDrawer } from './NodeDrawer';
@@ -185,6 +186,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
         >
           <SandboxPanel />
           <Problems data={data} />
+          <CodeSkewPanel skew={data.state.codeSkew} onSelectNode={selectNode} />
           {data.state.members.length === 0 ? <EmptyCluster data={data} /> : null}
           <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
             <div className="h-[560px]">

@@ -12,6 +12,7 @@ import { tickMismatchOf } from '@/lib/links';
 
 import { DownCauseNote } from './DownCauseNote';
 import { NodeLinks } from './NodeLinks';
+import { NodeCode } from './NodeCode';
 import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
@@ -241,6 +242,7 @@ export function NodeDrawer({
         <NodeLinks beam={beam} now={state.at} />
       ) : null}
       {beam && beam.registries.length > 0 ? <NodeRegistries registries={beam.registries} /> : null}
+      {beam ? <NodeCode beam={beam} skew={state.codeSkew} /> : null}
     </aside>
   );
 }

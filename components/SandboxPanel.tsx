@@ -3,7 +3,12 @@
 import { useState } from 'react';
 
 import type { ApiError } from '@/lib/api';
-import type { SandboxActionRequest, SandboxStatusResponse } from '@/lib/api-sandbox';
+import {
+  SANDBOX_APP_VERSIONS,
+  type SandboxActionRequest,
+  type SandboxAppVersion,
+  type SandboxStatusResponse,
+} from '@/lib/api-sandbox';
 import { compareNames } from '@/lib/names';
 
 import { useApi } from './use-api';
@@ -12,7 +17,8 @@ const BUTTON =
   'rounded border border-slate-300 bg-white px-2 py-1 hover:bg-slate-50 disabled:opacity-50 dark:border-slate-700 dark:bg-slate-900 dark:hover:bg-slate-800';
 
 /**
- * Drives the sandbox the server runs on — scale, kill, OOM kill, partition, heal, miscookie — so a
+ * Drives the sandbox the server runs on — scale, kill, OOM kill, partition, heal, miscookie, a pod (or a
+ * rolling upgrade) on another release of the demo app — so a
  * newcomer can make the cluster move and watch the dashboard follow. Hidden elsewhere.
  */
 export function SandboxPanel() {
@@ -22,6 +28,7 @@ export function SandboxPanel() {
   });
   const [replicas, setReplicas] = useState('5');
   const [chosen, setChosen] = useState('');
+  const [release, setRelease] = useState<SandboxAppVersion>('0.2.0');
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   if (!data?.available) return null;
@@ -172,6 +179,47 @@ export function SandboxPanel() {
           onClick={() => void run({ action: 'heal' }, 'healed')}
         >
           Heal
+        </button>
+      </span>
+      <span className="flex items-center gap-1">
+        <select
+          aria-label="Demo app release"
+          value={release}
+          onChange={(event) => setRelease(event.target.value as SandboxAppVersion)}
+          className="rounded border border-slate-300 bg-white px-1 py-0.5 dark:border-slate-700 dark:bg-slate-950"
+        >
+          {SANDBOX_APP_VERSIONS.map((version) => (
+            <option key={version} value={version}>
+              myapp {version}
+            </option>
+          ))}
+        </select>
+        <button
+          type="button"
+          disabled={busy || !pod}
+          className={BUTTON}
+          onClick={() =>
+            pod &&
+            void run(
+              { action: 'app-version', pod: pod.name, version: release },
+              `${pod.name} restarts on myapp ${release}`,
+            )
+          }
+        >
+          Run on pod
+        </button>
+        <button
+          type="button"
+          disabled={busy}
+          className={BUTTON}
+          onClick={() =>
+            void run(
+              { action: 'upgrade', version: release },
+              `rolled every pod out on myapp ${release}`,
+            )
+          }
+        >
+          Rolling upgrade
         </button>
       </span>
       {message ? (

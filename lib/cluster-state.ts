@@ -4,6 +4,7 @@
  * Kubernetes side and its BEAM side, and the facts derived from them (partitions, unclustered
  * members, ghosts, asymmetric links, version skew, registry disagreement). Plain data only.
  */
+import type { ApplicationVersion, CodeScanSummary, CodeSkew } from './code-skew';
 import type { BeamConnectionCode, DistributionCode } from './codes';
 import type { CauseCount, DownCause } from './down-cause';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from './members';
@@ -109,6 +110,10 @@ export interface BeamSide {
   probeMs: number | null;
   /** The first failure of the last probe, when some field could not be read. */
   probeError: string | null;
+  /** The running applications and their versions, as of the last code scan; null before one. */
+  applications: ApplicationVersion[] | null;
+  /** The last code scan (on a slow cadence, see `server/collector/code-scans.ts`), or null. */
+  codeScan: CodeScanSummary | null;
 }
 
 /** One member: a pod Kubernetes lists, a BEAM node seen in the mesh, or both. */
@@ -280,6 +285,11 @@ export interface ClusterState {
   rebalances: RegistryRebalance[];
   /** Partitions whose copies of a registry disagree, by name. */
   divergences: RegistryDivergence[];
+  /**
+   * Modules (by md5) and applications (by version) that differ between the scanned nodes, as the
+   * collector's code scans found them; null when every scanned node runs the same code.
+   */
+  codeSkew: CodeSkew | null;
 }
 
 /** The kinds of timeline events. */

@@ -11,6 +11,7 @@ import type {
   UnclusteredMember,
   UnclusteredReason,
 } from './cluster-state';
+import { codeSkewFindings } from './code-skew-findings';
 import type { BeamConnectionCode, DistributionCode, KubernetesCode } from './codes';
 import { hotLinks, linkTraffic } from './links';
 import type { DiscoveryMode, NodeNamingMode } from './members';
@@ -39,6 +40,8 @@ export type FindingCode =
   | 'busy_link'
   | 'epmd_port_confusion'
   | 'endpoints_truncated'
+  | 'code_skew'
+  | 'application_skew'
   | 'incomplete';
 
 /** One line of a diagnosis: what it is about, the verdict, and what to do. */
@@ -345,6 +348,7 @@ export function meshFindings(state: ClusterState): Finding[] {
       reason: `nodes of one partition disagree: ${entry.counts.map((count) => `${count.node}=${count.count}`).join(', ')}`,
     });
   }
+  findings.push(...codeSkewFindings(state));
   return findings;
 }
 

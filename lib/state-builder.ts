@@ -104,6 +104,8 @@ export function blankSide(node: string, connection: BeamSide['connection']): Bea
     probedAt: null,
     probeMs: null,
     probeError: null,
+    applications: null,
+    codeScan: null,
   };
 }
 
@@ -194,5 +196,7 @@ export function buildClusterState(
     // Followed over time by the collector, which fills them in; one moment cannot tell them.
     rebalances: [],
     divergences: [],
+    // Compared from the collector's code scans, which run on their own cadence.
+    codeSkew: null,
   };
 }

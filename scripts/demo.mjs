@@ -1,8 +1,9 @@
 // `npm run demo`: the whole product on this machine. Starts the sandbox (an emulated Kubernetes
 // API whose pods of the service `myapp` are real BEAM nodes clustering through it), builds the
 // dashboard when its build is missing or older than the sources, serves it, and - unless run with
-// `--quiet` - plays a short scenario on a loop through the sandbox's control API (scale up, kill a
-// node, partition, heal, scale down) so there is something live to watch. Ctrl-C (or SIGTERM to
+// `--quiet` - plays a short scenario on a loop through the sandbox's control API (scale up, one pod
+// on the demo app's other release, a rolling upgrade to it, kill a node, partition, heal, scale
+// down) so there is something live to watch. Ctrl-C (or SIGTERM to
 // this process) stops everything it started and waits until it has.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -166,13 +167,33 @@ async function livePods(call) {
     .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
 }
 
-/** Scale up, kill a node, partition, heal, scale down: one step every `stepMs`, on a loop. */
+/** The demo app's two releases: each loop upgrades to the other one. */
+const RELEASES = ['0.1.0', '0.2.0'];
+
+/**
+ * Scale up, one pod on the other release (code skew), a rolling upgrade to it (the skew shows,
+ * then goes), kill a node, partition, heal, scale down: one step every `stepMs`, on a loop.
+ */
 function driveScenario(sandbox) {
   const call = sandboxControl(sandbox);
+  let release = 0;
   const steps = [
     async () => {
       log(`scenario: scale up to ${pods + 2} pods`);
       await call('POST', '/scale', { replicas: pods + 2 });
+    },
+    async () => {
+      const next = RELEASES[(release + 1) % RELEASES.length];
+      const pod = (await livePods(call)).at(0);
+      if (!pod || stopping) return;
+      log(`scenario: ${pod.name} (${pod.ip}) restarts on myapp ${next}: code skew`);
+      await call('POST', `/pods/${encodeURIComponent(pod.name)}/app-version`, { version: next });
+    },
+    async () => {
+      release = (release + 1) % RELEASES.length;
+      log(`scenario: rolling upgrade to myapp ${RELEASES[release]}, pod by pod`);
+      await call('POST', '/upgrade', { version: RELEASES[release] });
+      log('scenario: rolling upgrade done: one release everywhere, no skew');
     },
     async () => {
       const victim = (await livePods(call)).at(1);

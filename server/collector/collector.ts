@@ -21,8 +21,16 @@ import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
 import type { NodeConnectionState } from '../erlang/manager';
-import { lookupName, runProbes, type NodeProbeReport, type RpcFunction } from '../erlang/probes';
+import {
+  lookupName,
+  ModuleListCache,
+  runProbes,
+  scanCode,
+  type NodeProbeReport,
+  type RpcFunction,
+} from '../erlang/probes';
 import { Coalescer } from './coalesce';
+import { CodeScans } from './code-scans';
 import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
 import { DownCauses } from './down-causes';
 import {
@@ -100,6 +108,9 @@ export class Collector {
   private readonly divergences = new DivergenceMonitor();
   /** Why nodes went down: the evidence, and the events it may still amend. */
   private readonly downCauses: DownCauses;
+  private readonly codeScans: CodeScans;
+  /** Module lists by application version, shared by this cluster's code scans. */
+  private readonly moduleLists = new ModuleListCache();
   private comparing = false;
   private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
@@ -129,6 +140,12 @@ export class Collector {
     });
     this.metricsOf = new ClusterMetrics(settings.clusterId);
     this.hostedCadence = new HostedCadence(settings.hostedRefreshMs);
+    this.codeScans = new CodeScans(
+      settings.codeScan,
+      (node) => this.scanNodeCode(node),
+      (node, codeScan, applications) => this.codeScanned(node, codeScan, applications),
+      () => this.now(),
+    );
     this.state = this.compute();
   }
 
@@ -161,6 +178,7 @@ export class Collector {
     source.off('event', this.onKubernetesEvent);
     manager?.off('state', this.onNodeState);
     this.scheduler.stop();
+    this.codeScans.stop();
     this.recompute.cancel();
     this.registryChanges.stop();
     this.linkChanges.stop();
@@ -267,11 +285,13 @@ export class Collector {
     for (;;) {
       this.flush();
       const syncing = this.settings.source.status().state === 'syncing';
-      const pending = [...this.sides.values()].some(
-        (side) =>
-          side.connection.status === 'connecting' ||
-          (side.connection.status === 'connected' && side.probedAt === null),
-      );
+      const pending =
+        this.codeScans.pending() > 0 ||
+        [...this.sides.values()].some(
+          (side) =>
+            side.connection.status === 'connecting' ||
+            (side.connection.status === 'connected' && side.probedAt === null),
+        );
       if (!syncing && !pending) return true;
       if (Date.now() > deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -298,6 +318,7 @@ export class Collector {
         this.history.forget(node);
         this.hostedCadence.forget(node);
         this.links.forget(node);
+        this.codeScans.forget(node);
       }
     }
     const { manager } = this.settings;
@@ -337,7 +358,11 @@ export class Collector {
     if (!this.sides.has(node)) return;
     const wasConnected = this.sides.get(node)?.connection.status === 'connected';
     this.applyNodeState(node, state);
-    if (state.status === 'connected' && !wasConnected) this.scheduler.enqueue(node, true);
+    if (state.status === 'connected' && !wasConnected) {
+      // Maybe a new incarnation of the node (a restarted pod keeps its name): scan its code again.
+      this.codeScans.reconnected(node);
+      this.scheduler.enqueue(node, true);
+    }
     // A dropped connection is news now, not at the next poll.
     if (wasConnected && state.status !== 'connected') {
       if (this.running) this.recompute.runNow();
@@ -422,6 +447,7 @@ export class Collector {
     } else if (!capped) this.cappedPeers.delete(node);
     this.sides.set(node, updated);
     if (countHosted) this.hostedCadence.record(node, updated, at);
+    this.codeScans.observe(node, report.memory?.code ?? null);
     this.metricsOf.observeProbe(report.durationMs / 1000);
     this.history.record(node, {
       at,
@@ -484,6 +510,7 @@ export class Collector {
       ...computed,
       rebalances: this.rebalances.current(),
       divergences: this.divergences.forState(computed),
+      codeSkew: this.codeScans.skew([...this.sides.keys()]),
     };
     const delta = diffClusterState(this.state, next);
     if (!delta) {
@@ -591,6 +618,38 @@ export class Collector {
     }
     this.lastComparison = { clusterId: this.clusterId, comparedAt: this.now(), comparisons };
     return this.lastComparison;
+  }
+
+  /** Scans one node's code (see `code-scans.ts` for when). */
+  private scanNodeCode(node: string) {
+    const { manager, probe, codeScan } = this.settings;
+    if (!manager) return Promise.reject(new Error('the distribution side is not running'));
+    return scanCode(this.nodeRpc(manager, node), {
+      timeoutMs: probe.timeoutMs,
+      chunkSize: codeScan.chunkSize,
+      moduleLists: this.moduleLists,
+    });
+  }
+
+  /** A code scan's outcome on the node's side: its applications and when it was scanned. */
+  private codeScanned(
+    node: string,
+    codeScan: NonNullable<BeamSide['codeScan']>,
+    applications: BeamSide['applications'],
+  ): void {
+    const side = this.sides.get(node);
+    if (!side || !this.running) return;
+    if (codeScan.error !== null && codeScan.error !== side.codeScan?.error) {
+      // Once per change, beside the node's drawer: the server's log says it too.
+      console.warn(`beamscope: cluster ${this.clusterId}: node ${node}: ${codeScan.error}`);
+    }
+    this.sides.set(node, {
+      ...side,
+      codeScan,
+      // A failed scan keeps what the last good one found.
+      applications: applications ?? side.applications,
+    });
+    this.scheduleRecompute();
   }
 
   /** One node's rpc, as the probes take it: their own module, function and arguments. */

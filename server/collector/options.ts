@@ -9,6 +9,7 @@ import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import type { BeamscopeError } from '../errors';
 import type { ConnectionManager, NodeConnectionState } from '../erlang/manager';
 import { PROBE_TIMEOUT_MS, type ProbeOptions } from '../erlang/probes';
+import { DEFAULT_CODE_SCAN, type CodeScanSettings } from './code-scans';
 import type { KubernetesSourceEvents } from '../kubernetes/source';
 
 /** What the collector needs of a `KubernetesSource` (a seam: tests may pass their own). */
@@ -79,6 +80,8 @@ export interface CollectorOptions {
    * may have changed (see `hosted-cadence.ts`); default 60 000 ms.
    */
   hostedRefreshMs?: number;
+  /** When and how each node's code is scanned for skew (see `code-scans.ts`). */
+  codeScan?: Partial<CodeScanSettings>;
   now?: () => number;
 }
 
@@ -103,6 +106,7 @@ export interface CollectorSettings {
   maxDetailsWeight: number | undefined;
   historyWindowMs: number;
   hostedRefreshMs: number;
+  codeScan: CodeScanSettings;
   now: () => number;
 }
 
@@ -128,6 +132,7 @@ export function resolveOptions(options: CollectorOptions): CollectorSettings {
     maxDetailsWeight: options.maxDetailsWeight,
     historyWindowMs: options.historyWindowMs ?? 3_600_000,
     hostedRefreshMs: options.hostedRefreshMs ?? 60_000,
+    codeScan: { ...DEFAULT_CODE_SCAN, ...options.codeScan },
     now: options.now ?? Date.now,
   };
 }

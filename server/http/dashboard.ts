@@ -4,7 +4,11 @@ import { dirname } from 'node:path';
 
 import { z } from 'zod';
 
-import type { SandboxActionRequest, SandboxStatusResponse } from '@/lib/api-sandbox';
+import {
+  SANDBOX_APP_VERSIONS,
+  type SandboxActionRequest,
+  type SandboxStatusResponse,
+} from '@/lib/api-sandbox';
 
 import { BeamscopeError } from '../errors';
 import { readSandboxState, SandboxControlClient } from '../sandbox/control-client';
@@ -52,6 +56,12 @@ export const sandboxActionSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('miscookie'), pod: POD, restore: z.boolean().optional() }),
   z.object({ action: z.literal('partition'), sides: z.array(z.array(POD).min(1)).min(2) }),
   z.object({ action: z.literal('heal') }),
+  z.object({
+    action: z.literal('app-version'),
+    pod: POD,
+    version: z.enum(SANDBOX_APP_VERSIONS),
+  }),
+  z.object({ action: z.literal('upgrade'), version: z.enum(SANDBOX_APP_VERSIONS) }),
 ]);
 
 /**
@@ -95,6 +105,14 @@ export async function sandboxAction(
       break;
     case 'heal':
       await client.call('POST', '/heal');
+      break;
+    case 'app-version':
+      await client.call('POST', `/pods/${encodeURIComponent(action.pod)}/app-version`, {
+        version: action.version,
+      });
+      break;
+    case 'upgrade':
+      await client.call('POST', '/upgrade', { version: action.version });
       break;
   }
   return { ok: true };

@@ -52,6 +52,8 @@ function side(
     probedAt: 1,
     probeMs: 1,
     probeError: null,
+    applications: null,
+    codeScan: null,
   };
 }
 

@@ -27,6 +27,13 @@ export {
   type LinkReport,
   type QueueChoice,
 } from './links';
+export {
+  DEFAULT_MD5_CHUNK,
+  ModuleListCache,
+  scanCode,
+  type CodeScanOptions,
+  type CodeScanResult,
+} from './code';
 export { ProbeReplyError, toProbeError, type PidRef, type ProbeError } from './reply';
 export {
   callProbe,

@@ -6,7 +6,7 @@ import 'server-only';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +19,32 @@ const run = promisify(execFile);
 export const DEMO_APP_SOURCE_DIR = fileURLToPath(new URL('./erlang/', import.meta.url));
 
 let compiling: { key: string; ebin: Promise<string> } | undefined;
+
+/**
+ * Part of every build's cache key: bump it when the build's output changes for the same sources
+ * (2: the `.app` lists its modules).
+ */
+const BUILD_FORMAT = 'demo-app-build-2';
+
+/**
+ * An `.app` from its `.app.src` as rebar3 and mix write it: with the `modules` it ships (what
+ * `application:get_key(App, modules)` answers, and what beamscope's code scans read) and,
+ * when given, another `vsn`.
+ */
+export function appResource(appSrc: string, modules: readonly string[], version?: string): string {
+  return appSrc.replace(
+    /\{vsn,\s*"([^"]*)"\}/,
+    (_, current: string) => `{vsn, "${version ?? current}"},\n  {modules, [${modules.join(', ')}]}`,
+  );
+}
+
+/** The modules a build holds: its `.beam` files' names. */
+export async function builtModules(ebin: string): Promise<string[]> {
+  return (await readdir(ebin))
+    .filter((file) => file.endsWith('.beam'))
+    .map((file) => file.slice(0, -'.beam'.length))
+    .sort();
+}
 
 const PRUNE_AFTER_MS = 24 * 3600 * 1000;
 
@@ -45,7 +71,7 @@ export function compileDemoApp(sourceDir: string, cacheDir: string): Promise<str
   const sources = readdirSync(sourceDir)
     .filter((file) => file.endsWith('.erl') || file.endsWith('.app.src'))
     .sort();
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(BUILD_FORMAT);
   for (const source of sources) hash.update(source).update(readFileSync(join(sourceDir, source)));
   const ebin = join(cacheDir, `ebin-${hash.digest('hex').slice(0, 16)}`);
   if (compiling?.key === ebin) return compiling.ebin;
@@ -58,8 +84,12 @@ export function compileDemoApp(sourceDir: string, cacheDir: string): Promise<str
       await run('erlc', ['-o', building, ...erl.map((file) => join(sourceDir, file))], {
         timeout: 120_000,
       });
+      const modules = await builtModules(building);
       for (const appSrc of sources.filter((file) => file.endsWith('.app.src'))) {
-        await copyFile(join(sourceDir, appSrc), join(building, appSrc.replace(/\.src$/, '')));
+        await writeFile(
+          join(building, appSrc.replace(/\.src$/, '')),
+          appResource(readFileSync(join(sourceDir, appSrc), 'utf8'), modules),
+        );
       }
       await writeFile(join(building, '.complete'), '');
       await rename(building, ebin);

@@ -66,6 +66,8 @@ export interface ErlArgsInput {
   addressMap: readonly AddressMapping[];
   /** The compiled demo app. */
   ebin: string;
+  /** A release's own modules and .app, ahead of `ebin` on the code path (see demo-versions). */
+  overlayEbin?: string | null;
   /** Where the node reads the pods' bearer token. */
   tokenFile: string;
   api: BeamPodApi;
@@ -102,7 +104,10 @@ export function erlArgs(input: ErlArgsInput): string[] {
   const { options, ip, listenIp, ebin } = input;
   assertPodIp(ip);
   const devices = options.devices ?? DEFAULT_DEVICES;
-  const args = ['-noinput', '-name', nodeName(options, ip), '-pa', ebin, ...SMALL_FOOTPRINT_FLAGS];
+  // `-pa A B` puts B first on the code path: the overlay's modules win over the base's.
+  const paths = input.overlayEbin ? [ebin, input.overlayEbin] : [ebin];
+  const args = ['-noinput', '-name', nodeName(options, ip), '-pa', ...paths];
+  args.push(...SMALL_FOOTPRINT_FLAGS);
   // A process table sized for the devices (the default 262,144 slots cost ~2 MB per node).
   args.push('+P', String(Math.max(32_768, devices * 2 + 4_096)));
   args.push('-kernel', 'inet_dist_use_interface', ipTuple(listenIp));

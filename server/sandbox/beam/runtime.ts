@@ -15,6 +15,12 @@ import { BeamscopeError } from '../../errors';
 import type { PodInfo, PodRuntime } from '../kube-api';
 import type { NetworkFault } from '../kube-api/cluster/sandbox-control';
 import { compileDemoApp, DEMO_APP_SOURCE_DIR } from './demo-app';
+import {
+  BASE_DEMO_APP_VERSION,
+  demoAppVersion,
+  demoOverlayEbin,
+  type DemoAppVersion,
+} from './demo-versions';
 import { LOOPBACK_NETWORK, podIpFromIndex, type PodNetworkPlan } from '../pod-network';
 import { assertPodIp, erlArgs, nodeName } from './erl-args';
 import { PodProcess } from './pod-process';
@@ -50,6 +56,10 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private api: BeamPodApi | undefined;
   private readonly processes = new Map<string, PodProcess>();
   private readonly cookies = new Map<string, string>();
+  /** The demo app release each pod runs, fixed when it first starts (as a pod's image is). */
+  private readonly versions = new Map<string, DemoAppVersion>();
+  /** The release new pods run: the Deployment's template. */
+  private templateVersion: DemoAppVersion = BASE_DEMO_APP_VERSION;
   /** Starts whose node is not spawned yet (compiling, waiting for a previous node on the IP). */
   private readonly starting = new Map<string, Promise<void>>();
   private workDir: Promise<string> | undefined;
@@ -92,7 +102,30 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   /** Stops the pod's node gracefully (`init:stop()`), SIGKILL after the grace period. */
   async stop(pod: Pick<PodInfo, 'name'>): Promise<void> {
     const entry = this.processes.get(pod.name);
+    this.versions.delete(pod.name);
     if (entry) await this.stopProcess(entry);
+  }
+
+  /** The demo app release the pod runs (or will run when it starts). */
+  appVersion(podName: string): DemoAppVersion {
+    return this.versions.get(podName) ?? this.templateVersion;
+  }
+
+  /**
+   * Restarts the pod's node with another release of the demo app (see demo-versions): the code
+   * skew of a deploy that reached one pod. Its restarts keep that release.
+   */
+  async setAppVersion(podName: string, version: string): Promise<void> {
+    const release = demoAppVersion(version);
+    const entry = this.entry(podName);
+    this.versions.set(podName, release);
+    await this.stopProcess(entry);
+    await this.start(entry.pod);
+  }
+
+  /** The release pods created from now on run (a rollout then replaces the others). */
+  setTemplateVersion(version: string): void {
+    this.templateVersion = demoAppVersion(version);
   }
 
   /** SIGKILLs the pod's node, as a crashing container; `onExit` reports it. */
@@ -212,7 +245,8 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** What the pod's node reports about its mesh and registry. */
   async info(podName: string): Promise<BeamPodNodeInfo> {
-    return JSON.parse(await this.entry(podName).command('info')) as BeamPodNodeInfo;
+    const info = JSON.parse(await this.entry(podName).command('info')) as BeamPodNodeInfo;
+    return { ...info, appVersion: this.appVersion(podName) };
   }
 
   /** Stops every node (graceful, then SIGKILL) and removes the runtime's private files. */
@@ -264,6 +298,10 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
       this.options.sourceDir ?? DEMO_APP_SOURCE_DIR,
       resolve(this.options.cacheDir ?? join('.beamscope', 'cache')),
     );
+    const cacheDir = resolve(this.options.cacheDir ?? join('.beamscope', 'cache'));
+    const version = this.appVersion(pod.name);
+    this.versions.set(pod.name, version);
+    const overlayEbin = await demoOverlayEbin(version, cacheDir, this.options.sourceDir);
     const workDir = await this.ensureWorkDir(api);
     const home = join(workDir, pod.name);
     const cookieFile = await this.writeCookie(home, pod.name);
@@ -279,6 +317,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
         listenIp: this.network.listenAddress(pod.ip),
         addressMap: this.network.addressMap,
         ebin,
+        overlayEbin,
         tokenFile: join(workDir, 'token'),
         api,
       }),

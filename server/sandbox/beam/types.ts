@@ -87,6 +87,8 @@ export interface BeamPodNodeInfo {
   pgGroups: number;
   processes: number;
   memoryBytes: number;
+  /** The demo app release the node runs (see demo-versions.ts). */
+  appVersion?: string;
 }
 
 /** Figures of `BeamPodRuntime.stats`. */

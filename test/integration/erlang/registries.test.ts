@@ -158,6 +158,8 @@ describe('registry counts per node, on real nodes', () => {
         probedAt: 1,
         probeMs: 1,
         probeError: null,
+        applications: null,
+        codeScan: null,
       },
     }));
     const summaries = registrySummaries(members, 0);

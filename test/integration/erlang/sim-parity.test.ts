@@ -15,6 +15,7 @@ import { BadRpcError } from '@/server/erlang/errors';
 import {
   lookupName,
   runProbes,
+  scanCode,
   type NodeProbeReport,
   type RpcFunction,
 } from '@/server/erlang/probes';
@@ -258,6 +259,20 @@ describe.each(['real', 'simulated'] as const)('the probe suite against %s nodes'
         truncated: false,
       });
     }
+  });
+
+  it('answers a code scan alike: applications, loaded modules of theirs, 16-byte md5s', async () => {
+    const node = target().nodes[0]!;
+    const result = await scanCode(rpcOf(node), { chunkSize: 25 });
+    expect(result.error).toBeNull();
+    expect(result.skipped).toBe(0);
+    expect(result.applications.map((app) => app.name)).toEqual(
+      expect.arrayContaining(['kernel', 'stdlib']),
+    );
+    expect(result.modules.length).toBeGreaterThan(25);
+    expect(result.modules).toEqual([...result.modules].sort());
+    expect(result.md5s.every((md5) => /^[0-9a-f]{32}$/.test(md5))).toBe(true);
+    expect(reports.get(node)!.memory!.code).toBeGreaterThan(0);
   });
 
   it('counts :global, pg and Swarm as the nodes hold them; no syn, no Elixir', async () => {

@@ -124,6 +124,8 @@ describe('read-only by construction: what the routes accept', () => {
       { action: 'miscookie', fields: ['action', 'pod', 'restore'] },
       { action: 'partition', fields: ['action', 'sides'] },
       { action: 'heal', fields: ['action'] },
+      { action: 'app-version', fields: ['action', 'pod', 'version'] },
+      { action: 'upgrade', fields: ['action', 'version'] },
     ]);
     for (const field of fields.flatMap((entry) => entry.fields))
       expect(field).not.toMatch(FORBIDDEN);

@@ -38,6 +38,7 @@ import {
   challengeDigest,
   randomUint32,
 } from '../../../server/erlang/handshake';
+import { simCodeBuilds, simCodeOf, type SimCodeSpec } from './code-model';
 import {
   answerCall,
   baseAtoms,
@@ -62,6 +63,8 @@ export interface SimulatedClusterOptions {
   partitions?: string[][];
   /** The model of the node at `address` (index in `addresses`); default {@link defaultModel}. */
   model?: (address: string, index: number) => SimNodeModel;
+  /** The code the nodes run (default a small build): a module scan's workload. */
+  code?: SimCodeSpec;
   /** How often a node ticks when idle, ms; default 15 000 (net_ticktime 60 s / 4), as OTP. */
   tickIntervalMs?: number;
   /**
@@ -472,6 +475,10 @@ export async function startSimulatedCluster(
     counters: { accepted: 0, refused: 0, calls: 0 },
   };
   const now = Date.now();
+  const codeSpec = options.code;
+  const builds = codeSpec ? simCodeBuilds(codeSpec) : undefined;
+  const withCode = (model: SimNodeModel, index: number): SimNodeModel =>
+    builds && codeSpec ? { ...model, code: simCodeOf(builds, codeSpec, index) } : model;
   const nodes = addresses.map(
     (address, index) =>
       new SimulatedNode(
@@ -479,7 +486,7 @@ export async function startSimulatedCluster(
         nameHostOf(address, options.addressMap),
         port,
         basename,
-        options.model ? options.model(address, index) : defaultModel(index, now),
+        withCode(options.model ? options.model(address, index) : defaultModel(index, now), index),
         shared,
       ),
   );

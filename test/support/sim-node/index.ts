@@ -15,6 +15,7 @@ export {
   type SimPgGroup,
   type SimRegistries,
 } from './model';
+export { DEFAULT_SIM_CODE, simCodeBuilds, type SimCode, type SimCodeSpec } from './code-model';
 export {
   simulatedAddresses,
   simulatedAddressMap,

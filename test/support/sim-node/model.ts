@@ -18,6 +18,7 @@ import {
   tuple,
   type Term,
 } from '../../../server/erlang/codec/terms';
+import { answerCodeCall, DEFAULT_SIM_CODE, SimBadarg, type SimCode } from './code-model';
 
 /** One `pg` group of the default scope: its name and member counts (all / on this node). */
 export interface SimPgGroup {
@@ -63,6 +64,8 @@ export interface SimNodeModel {
   registries: SimRegistries;
   /** Extra locally registered names (besides the standard OTP ones) that `whereis` finds. */
   registeredNames: string[];
+  /** The code the node runs (see code-model.ts); default a small build of 60 modules. */
+  code?: SimCode;
 }
 
 /** A model like a sandbox pod's (the demo app: Swarm-compatible table, :global, pg). */
@@ -295,7 +298,8 @@ export function answerCall(
       const atoms = 278_697;
       const ets = Math.floor(total * 0.05);
       const binary = Math.floor(total * 0.02);
-      const code = Math.floor(total * 0.4);
+      // Steady while the node's code is: beamscope's code scans take a move as a change.
+      const code = (model.code ?? DEFAULT_SIM_CODE).codeBytes;
       return reply([
         tuple(atom('total'), total),
         tuple(atom('processes'), processes),
@@ -418,7 +422,16 @@ export function answerCall(
       }
       return reply(fn === 'count' ? keys : []);
     }
-    default:
+    default: {
+      try {
+        const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
+        if (answer !== undefined) return reply(answer);
+      } catch (error) {
+        if (error instanceof SimBadarg)
+          return reply(badarg('erlang', 'get_module_info', args, 'erl_erts_errors'));
+        throw error;
+      }
       return reply(undef(module, fn, args));
+    }
   }
 }

@@ -70,6 +70,11 @@ describe('probe parsers', () => {
       ets: 300,
       binary: 200,
       atom: 100,
+      // No `code` entry in this reply: the code scans then have no cheap change signal.
+      code: null,
+    });
+    expect(memoryProbe.parse([...(reply as Term[]), tuple(atom('code'), 4096)])).toMatchObject({
+      code: 4096,
     });
     expect(() => memoryProbe.parse([tuple(atom('total'), 1)])).toThrow(/processes/);
   });

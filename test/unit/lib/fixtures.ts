@@ -47,6 +47,8 @@ export function side(
     probedAt: 10,
     probeMs: 3,
     probeError: null,
+    applications: null,
+    codeScan: null,
     ...overrides,
   };
 }

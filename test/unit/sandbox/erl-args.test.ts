@@ -77,6 +77,16 @@ describe('erlArgs', () => {
     ]);
   });
 
+  it('puts a release overlay after the base build: `-pa A B` makes B first on the code path', () => {
+    const argv = args({}, { overlayEbin: '/cache/releases/ebin-2' });
+    expect(argv.slice(argv.indexOf('-pa'), argv.indexOf('-pa') + 3)).toEqual([
+      '-pa',
+      '/cache/ebin-1',
+      '/cache/releases/ebin-2',
+    ]);
+    expect(args({}, { overlayEbin: null })).toEqual(args());
+  });
+
   it('keeps the small-footprint flags, including +Bi so that a Ctrl-C cannot reach stdin', () => {
     expect(SMALL_FOOTPRINT_FLAGS).toContain('+Bi');
     const argv = args();

@@ -103,6 +103,21 @@ export function controlRoutes(context: HandlerContext): ControlRoute[] {
     },
     {
       method: 'POST',
+      pattern: new RegExp(`${POD}/app-version$`),
+      handle: async ({ body, match }) =>
+        ok({ pod: await cluster.setAppVersion(podName(match), String(body.version)) }),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/_sandbox\/upgrade$/,
+      handle: async ({ body }) => {
+        const at = Date.now();
+        await cluster.upgrade(String(body.version));
+        return ok({ pods: cluster.pods(), at });
+      },
+    },
+    {
+      method: 'POST',
       pattern: /^\/_sandbox\/partition$/,
       handle: async ({ body }) => ok({ sides: await cluster.partition(body.sides as string[][]) }),
     },

@@ -281,6 +281,19 @@ export class SandboxCluster implements SandboxControl {
     return this.lifecycle.info(record);
   }
 
+  async setAppVersion(pod: string, version: string): Promise<PodInfo> {
+    const runtime = this.runtimeWith('setAppVersion');
+    const record = this.lifecycle.resolve(pod);
+    await runtime.setAppVersion!(record.name, version);
+    return this.lifecycle.info(record);
+  }
+
+  async upgrade(version: string): Promise<void> {
+    this.runtimeWith('setTemplateVersion').setTemplateVersion!(version);
+    // One pod at a time (maxSurge 1), so the skew between the two releases stays in view.
+    await this.replicaSet.rolloutRestart(undefined, 1);
+  }
+
   async status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }> {
     const runtime = this.options.podRuntime;
     const pods = await this.lifecycle.reports();
@@ -289,7 +302,15 @@ export class SandboxCluster implements SandboxControl {
 
   private runtimeWith(
     operation:
-      'kill' | 'partition' | 'heal' | 'miscookie' | 'networkFault' | 'flood' | 'setTicktime',
+      | 'kill'
+      | 'partition'
+      | 'heal'
+      | 'miscookie'
+      | 'networkFault'
+      | 'flood'
+      | 'setTicktime'
+      | 'setAppVersion'
+      | 'setTemplateVersion',
   ): PodRuntime {
     const runtime = this.options.podRuntime;
     if (!runtime?.[operation]) {

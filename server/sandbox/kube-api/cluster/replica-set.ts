@@ -93,16 +93,16 @@ export class ReplicaSetController {
    * `kubectl rollout restart`: a new ReplicaSet takes over from the old one in steps of 25 % of
    * the replicas (maxSurge 25 %, maxUnavailable 0 here): its new pods are created and become
    * Ready, then as many old pods are deleted, as the Deployment controller does. Resolves once
-   * no old pod is left running.
+   * no old pod is left running. `maxSurge`: pods replaced per step instead (1: one by one).
    */
-  async rolloutRestart(timeoutMs = 600_000): Promise<void> {
+  async rolloutRestart(timeoutMs = 600_000, maxSurge?: number): Promise<void> {
     const old = this.replicaSet;
     const next = newReplicaSet(this.deployment);
     this.replicaSet = next;
     const isOld = (record: { labels: Record<string, string>; terminating: boolean }) =>
       !record.terminating && record.labels['pod-template-hash'] === old.hash;
     const total = this.pods.all().filter(isOld).length;
-    const step = Math.max(1, Math.ceil(total / 4));
+    const step = Math.max(1, maxSurge ?? Math.ceil(total / 4));
     const deadline = Date.now() + timeoutMs;
     let created = 0;
     while (this.pods.all().some(isOld)) {

@@ -35,6 +35,10 @@ export interface PodRuntime {
   flood?(fromPod: string, toPod: string, seconds: number): Promise<void>;
   /** Gives one pod's node another `net_ticktime`. */
   setTicktime?(podName: string, seconds: number): Promise<void>;
+  /** Restarts the pod's container with another release of the app (it keeps it on restarts). */
+  setAppVersion?(podName: string, version: string): Promise<void>;
+  /** The release of the app that pods created from now on run (the Deployment's template). */
+  setTemplateVersion?(version: string): void;
   /** What the pod's container reports about itself (for the BEAM runtime: its mesh, registry). */
   info?(podName: string): Promise<unknown>;
   /** Figures about the running containers (start times, memory). */
@@ -144,6 +148,18 @@ export interface SandboxControl {
   flood(from: string, to: string, seconds: number): Promise<{ from: string; to: string }>;
   /** Gives a pod's node another `net_ticktime`, in seconds. */
   setTicktime(pod: string, seconds: number): Promise<PodInfo>;
+  /**
+   * Restarts one pod's container with another release of the app: the code skew of a deploy that
+   * reached one pod. Replacing the pod (delete it; the ReplicaSet creates one from the template)
+   * ends it.
+   */
+  setAppVersion(pod: string, version: string): Promise<PodInfo>;
+  /**
+   * A rolling upgrade: the Deployment's template takes `version` and a rollout replaces the pods
+   * one by one (as `rolloutRestart`, with maxSurge 1), so the skew shows while it runs and goes
+   * when it is done.
+   */
+  upgrade(version: string): Promise<void>;
   /** Every pod with its restart count and what its container reports, and the runtime's figures. */
   status(): Promise<{ pods: PodStatusReport[]; runtime?: unknown }>;
 }
