@@ -1,0 +1,401 @@
+import 'server-only';
+
+// The embedded store: one SQLite file under the configured data folder, through Node's own
+// `node:sqlite` (no native addon to build or download). WAL, so the API's reads never wait on
+// the recorder's writes; each batch is one transaction (batches come at most once a second, a
+// few hundred rows), so the synchronous driver holds the event loop for a few milliseconds at a
+// time. Only the data folder is written (the database, its -wal and -shm files; temporary
+// tables stay in memory), so the container's root filesystem stays read-only.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type * as NodeSqlite from 'node:sqlite';
+
+import type { NodeHistoryPoint } from '@/lib/cluster-state';
+
+import { encodeCursor, unavailable } from './cursor';
+import { DOWNSAMPLE_TIERS } from './downsample';
+import { nodesNamedBy } from './event-nodes';
+import { eventFromBody, pointFromRow, timelineSql, type PointRow } from './sql-shared';
+import type {
+  HistoryBatch,
+  HistoryStore,
+  LastObservation,
+  RecordedDelta,
+  RecordedKeyframe,
+  RetainedRange,
+  TimelinePage,
+  TimelineQuery,
+} from './store';
+
+/** The file under the data folder. */
+export const SQLITE_FILE_NAME = 'beamscope-history.sqlite';
+
+/**
+ * `node:sqlite` is experimental in Node 22 and says so once, on stderr, when first loaded. The
+ * warning is dropped here and only here — the one module that loads it, while it loads — so the
+ * server log stays clean without hiding any other warning (`--no-warnings` would hide them all).
+ */
+function loadSqlite(): typeof NodeSqlite {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, ...args: unknown[]) {
+    const [warning, typeOrOptions] = args;
+    const type =
+      typeof typeOrOptions === 'string'
+        ? typeOrOptions
+        : (typeOrOptions as { type?: string } | undefined)?.type;
+    const message = warning instanceof Error ? warning.message : String(warning);
+    if (type === 'ExperimentalWarning' && message.startsWith('SQLite ')) return;
+    return (emitWarning as (...rest: unknown[]) => void).apply(this, args);
+  } as typeof process.emitWarning;
+  try {
+    return process.getBuiltinModule('node:sqlite');
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** The schema, one entry per version (`PRAGMA user_version` says which were applied). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     cluster_id TEXT NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX events_by_cluster ON events (cluster_id, id);
+   CREATE INDEX events_by_time ON events (cluster_id, at);
+   CREATE TABLE event_nodes (
+     cluster_id TEXT NOT NULL, node TEXT NOT NULL, event_id INTEGER NOT NULL,
+     PRIMARY KEY (cluster_id, node, event_id)) WITHOUT ROWID;
+   CREATE INDEX event_nodes_by_event ON event_nodes (event_id);
+   CREATE TABLE keyframes (
+     cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     body TEXT NOT NULL, PRIMARY KEY (cluster_id, at, run, seq)) WITHOUT ROWID;
+   CREATE TABLE deltas (
+     cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     body TEXT NOT NULL, PRIMARY KEY (cluster_id, at, run, seq)) WITHOUT ROWID;
+   CREATE TABLE points (
+     cluster_id TEXT NOT NULL, node TEXT NOT NULL, at INTEGER NOT NULL,
+     process_count INTEGER, registered_names INTEGER, memory_bytes INTEGER,
+     PRIMARY KEY (cluster_id, node, at)) WITHOUT ROWID;
+   CREATE TABLE clusters (
+     cluster_id TEXT PRIMARY KEY, run TEXT NOT NULL, observed_until INTEGER NOT NULL,
+     retained_from INTEGER);
+   CREATE TABLE writers (
+     cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`,
+];
+
+type Statement = NodeSqlite.StatementSync;
+
+export interface SqliteHistoryStoreOptions {
+  /** The data folder; created when missing. The only place the store writes. */
+  directory: string;
+}
+
+export class SqliteHistoryStore implements HistoryStore {
+  readonly kind = 'sqlite' as const;
+  readonly file: string;
+  private db: NodeSqlite.DatabaseSync | null = null;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(private readonly options: SqliteHistoryStoreOptions) {
+    this.file = join(options.directory, SQLITE_FILE_NAME);
+  }
+
+  async open(): Promise<void> {
+    if (this.db) return;
+    try {
+      mkdirSync(this.options.directory, { recursive: true });
+      const { DatabaseSync } = loadSqlite();
+      const db = new DatabaseSync(this.file);
+      try {
+        db.exec('PRAGMA journal_mode = WAL');
+        // WAL + NORMAL: a crash of the process loses nothing committed; a power cut at most the
+        // last transactions. Temporary tables in memory: nothing is written outside the folder.
+        db.exec('PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY');
+        db.exec('PRAGMA busy_timeout = 5000');
+        migrate(db);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+      this.db = db;
+    } catch (error) {
+      throw unavailable(`SQLite history at ${this.file}`, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    this.db?.close();
+    this.db = null;
+  }
+
+  /** A prepared statement, prepared once per text. */
+  private sql(text: string): Statement {
+    if (!this.db) throw unavailable(`SQLite history at ${this.file}`, 'the store is not open');
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `work` in one write transaction: all of it or none. */
+  private transaction(work: () => void): void {
+    this.sql('BEGIN IMMEDIATE').run();
+    try {
+      work();
+      this.sql('COMMIT').run();
+    } catch (error) {
+      this.sql('ROLLBACK').run();
+      throw error;
+    }
+  }
+
+  async append(batch: HistoryBatch): Promise<void> {
+    const { clusterId, run } = batch;
+    const insertEvent = this.sql(
+      'INSERT INTO events (cluster_id, run, seq, at, kind, body) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertNode = this.sql(
+      'INSERT OR IGNORE INTO event_nodes (cluster_id, node, event_id) VALUES (?, ?, ?)',
+    );
+    const insertKeyframe = this.sql(
+      'INSERT OR REPLACE INTO keyframes (cluster_id, at, run, seq, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    const insertDelta = this.sql(
+      'INSERT OR REPLACE INTO deltas (cluster_id, at, run, seq, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    const insertPoint = this.sql(
+      'INSERT OR REPLACE INTO points (cluster_id, node, at, process_count, registered_names, memory_bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const observe = this.sql(
+      `INSERT INTO clusters (cluster_id, run, observed_until) VALUES (?, ?, ?)
+       ON CONFLICT (cluster_id) DO UPDATE SET run = excluded.run, observed_until = excluded.observed_until`,
+    );
+    this.transaction(() => {
+      for (const event of batch.events) {
+        const { lastInsertRowid } = insertEvent.run(
+          clusterId,
+          run,
+          event.seq,
+          event.at,
+          event.kind,
+          JSON.stringify(event),
+        );
+        for (const node of nodesNamedBy(event)) insertNode.run(clusterId, node, lastInsertRowid);
+      }
+      for (const keyframe of batch.keyframes) {
+        insertKeyframe.run(
+          clusterId,
+          keyframe.at,
+          keyframe.run,
+          keyframe.seq,
+          JSON.stringify(keyframe.state),
+        );
+      }
+      for (const delta of batch.deltas) {
+        insertDelta.run(clusterId, delta.at, delta.run, delta.seq, JSON.stringify(delta.delta));
+      }
+      for (const { node, point } of batch.points) {
+        insertPoint.run(
+          clusterId,
+          node,
+          point.at,
+          point.processCount,
+          point.registeredNames,
+          point.memoryBytes,
+        );
+      }
+      observe.run(clusterId, run, batch.observedUntil);
+    });
+  }
+
+  /**
+   * A lease row as in PostgreSQL: one process normally owns the file, but two that open it (an
+   * overlapping rollout on a shared volume) do not both record a cluster.
+   */
+  async claimWriter(
+    clusterId: string,
+    holder: string,
+    ttlMs: number,
+    now: number,
+  ): Promise<boolean> {
+    const row = this.sql(
+      `INSERT INTO writers AS w (cluster_id, holder, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (cluster_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE w.holder = excluded.holder OR w.expires_at <= ?
+       RETURNING holder`,
+    ).get(clusterId, holder, now + ttlMs, now);
+    return row !== undefined;
+  }
+
+  async retained(clusterId: string): Promise<RetainedRange | null> {
+    const span = this.sql(
+      'SELECT min(at) AS first, max(at) AS last FROM keyframes WHERE cluster_id = ?',
+    ).get(clusterId) as { first: number | null; last: number | null } | undefined;
+    if (!span || span.first === null || span.last === null) return null;
+    const cluster = this.sql(
+      'SELECT observed_until, retained_from FROM clusters WHERE cluster_id = ?',
+    ).get(clusterId) as { observed_until: number; retained_from: number | null } | undefined;
+    const from = Math.max(span.first, cluster?.retained_from ?? span.first);
+    return { from, to: Math.max(from, span.last, cluster?.observed_until ?? from) };
+  }
+
+  async lastObservation(clusterId: string): Promise<LastObservation | null> {
+    const row = this.sql('SELECT run, observed_until FROM clusters WHERE cluster_id = ?').get(
+      clusterId,
+    ) as { run: string; observed_until: number } | undefined;
+    return row ? { run: row.run, until: row.observed_until } : null;
+  }
+
+  async stateAt(
+    clusterId: string,
+    at: number,
+  ): Promise<{ keyframe: RecordedKeyframe; deltas: RecordedDelta[] } | null> {
+    const keyframe = this.sql(
+      `SELECT at, run, seq, body FROM keyframes WHERE cluster_id = ? AND at <= ?
+       ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
+    ).get(clusterId, at) as RecordedRow | undefined;
+    if (!keyframe) return null;
+    const deltas = this.sql(
+      `SELECT at, run, seq, body FROM deltas
+       WHERE cluster_id = ? AND at <= ? AND (at, run, seq) > (?, ?, ?)
+       ORDER BY at, run, seq`,
+    ).all(clusterId, at, keyframe.at, keyframe.run, keyframe.seq) as unknown as RecordedRow[];
+    return {
+      keyframe: {
+        at: keyframe.at,
+        run: keyframe.run,
+        seq: keyframe.seq,
+        state: JSON.parse(keyframe.body),
+      },
+      deltas: deltas.map((row) => ({
+        at: row.at,
+        run: row.run,
+        seq: row.seq,
+        delta: JSON.parse(row.body),
+      })),
+    };
+  }
+
+  async timeline(clusterId: string, query: TimelineQuery): Promise<TimelinePage> {
+    const { text, params, limit } = timelineSql(
+      { events: 'events', eventNodes: 'event_nodes' },
+      clusterId,
+      query,
+      () => '?',
+    );
+    const rows = this.sql(text).all(...params) as unknown as Array<{
+      id: number;
+      run: string;
+      body: string;
+    }>;
+    const events = rows
+      .slice(0, limit)
+      .map((row) => ({ id: row.id, run: row.run, event: eventFromBody(row.body) }));
+    return {
+      events,
+      next: rows.length > limit ? encodeCursor(events[events.length - 1]!.id) : null,
+    };
+  }
+
+  async nodeSeries(
+    clusterId: string,
+    node: string,
+    from: number,
+    to: number,
+  ): Promise<NodeHistoryPoint[]> {
+    const rows = this.sql(
+      `SELECT at, process_count, registered_names, memory_bytes FROM points
+       WHERE cluster_id = ? AND node = ? AND at >= ? AND at <= ? ORDER BY at`,
+    ).all(clusterId, node, from, to) as unknown as PointRow[];
+    return rows.map(pointFromRow);
+  }
+
+  async compact(before: number, now: number): Promise<void> {
+    const clusters = this.sql('SELECT cluster_id FROM clusters').all() as Array<{
+      cluster_id: string;
+    }>;
+    // One transaction per cluster and per tier, so no single one holds the loop for long.
+    for (const { cluster_id: clusterId } of clusters) {
+      this.transaction(() => this.dropOlderThan(clusterId, before));
+    }
+    for (const tier of DOWNSAMPLE_TIERS) {
+      // Drops each point that a later point of the same bucket, also past the tier's age, follows:
+      // the bucket keeps its last point (see downsample.ts). `%` is integer arithmetic in SQLite.
+      this.transaction(() =>
+        this.sql(
+          `DELETE FROM points AS p WHERE p.at < $boundary AND EXISTS (
+             SELECT 1 FROM points q WHERE q.cluster_id = p.cluster_id AND q.node = p.node
+             AND q.at > p.at AND q.at < $boundary
+             AND q.at < p.at - (p.at % $bucket) + $bucket)`,
+        ).run({ boundary: now - tier.olderThanMs, bucket: tier.bucketMs }),
+      );
+    }
+  }
+
+  private dropOlderThan(clusterId: string, before: number): void {
+    const edge = this.sql(
+      `SELECT at, run, seq FROM keyframes WHERE cluster_id = ? AND at <= ?
+       ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
+    ).get(clusterId, before) as RecordedRow | undefined;
+    if (edge) {
+      this.sql('DELETE FROM keyframes WHERE cluster_id = ? AND (at, run, seq) < (?, ?, ?)').run(
+        clusterId,
+        edge.at,
+        edge.run,
+        edge.seq,
+      );
+      this.sql('DELETE FROM deltas WHERE cluster_id = ? AND (at, run, seq) <= (?, ?, ?)').run(
+        clusterId,
+        edge.at,
+        edge.run,
+        edge.seq,
+      );
+      this.sql(
+        'UPDATE clusters SET retained_from = max(coalesce(retained_from, ?), ?) WHERE cluster_id = ?',
+      ).run(before, before, clusterId);
+    } else {
+      // No keyframe answers for `before`: deltas older than it can never be applied.
+      this.sql('DELETE FROM deltas WHERE cluster_id = ? AND at < ?').run(clusterId, before);
+    }
+    this.sql(
+      `DELETE FROM event_nodes WHERE event_id IN
+         (SELECT id FROM events WHERE cluster_id = ? AND at < ?)`,
+    ).run(clusterId, before);
+    this.sql('DELETE FROM events WHERE cluster_id = ? AND at < ?').run(clusterId, before);
+    this.sql('DELETE FROM points WHERE cluster_id = ? AND at < ?').run(clusterId, before);
+  }
+}
+
+interface RecordedRow {
+  at: number;
+  run: string;
+  seq: number;
+  body: string;
+}
+
+/** Applies the migrations the file has not seen, each in its own transaction. */
+function migrate(db: NodeSqlite.DatabaseSync): void {
+  const { user_version: version } = db.prepare('PRAGMA user_version').get() as {
+    user_version: number;
+  };
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `the file has schema version ${version}, newer than this beamscope knows (${MIGRATIONS.length}): it was written by a newer release`,
+    );
+  }
+  for (let next = version; next < MIGRATIONS.length; next++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[next]!);
+      db.exec(`PRAGMA user_version = ${next + 1}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
