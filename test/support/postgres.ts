@@ -8,7 +8,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -96,7 +96,6 @@ export async function startPostgres(): Promise<PostgresServer> {
   }
 
   const port = await freePort();
-  const log = join(root, 'postgres.log');
   const [command, args] = asServerUser([
     join(bin, 'postgres'),
     '-D',
@@ -115,7 +114,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-c',
     'full_page_writes=off',
     '-c',
-    `logging_collector=off`,
+    'logging_collector=off',
   ]);
   const child: ChildProcess = spawn(command, args, {
     env,
@@ -151,11 +150,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     } catch (error) {
       await client.end().catch(() => {});
       if (child.exitCode !== null || Date.now() > deadline) {
-        const logText = await readFile(log, 'utf8').catch(() => '');
         await stop();
-        throw new Error(
-          `PostgreSQL did not start: ${(error as Error).message}\n${output}${logText}`.trim(),
-        );
+        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${output}`.trim());
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
