@@ -45,8 +45,10 @@ const types = {
 };
 
 export interface PostgresHistoryStoreOptions {
-  /** A `postgres://` URL (read from the environment variable the config names). */
+  /** A `postgres://` URL (read from the environment variable the config names); empty: unset. */
   connectionString: string;
+  /** The variable it was read from, named when it is empty. */
+  urlEnv?: string;
   /** Connections kept; a few suffice (one writer, a few readers). */
   maxConnections?: number;
   /** Called with errors of idle connections (a restarted server); they are not thrown. */
@@ -70,6 +72,12 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async open(): Promise<void> {
     if (this.pool) return;
+    if (!this.options.connectionString) {
+      throw unavailable(
+        'PostgreSQL history',
+        `the environment variable ${this.options.urlEnv ?? 'named by history.urlEnv'} (history.urlEnv) is not set or empty`,
+      );
+    }
     const pool = new pg.Pool({
       connectionString: this.options.connectionString,
       max: this.options.maxConnections ?? 4,
@@ -89,9 +97,21 @@ export class PostgresHistoryStore implements HistoryStore {
       }
     } catch (error) {
       await pool.end().catch(() => {});
-      throw unavailable('PostgreSQL history', error);
+      throw unavailable('PostgreSQL history', this.redact(error));
     }
     this.pool = pool;
+  }
+
+  /** The driver's message without the URL's password, should a message ever repeat it. */
+  private redact(error: unknown): string {
+    const message = error instanceof Error ? error.message || error.name : String(error);
+    let password = '';
+    try {
+      password = decodeURIComponent(new URL(this.options.connectionString).password);
+    } catch {
+      // Not a URL (a key=value string): nothing to take out by position.
+    }
+    return password ? message.split(password).join('***') : message;
   }
 
   async close(): Promise<void> {
@@ -178,9 +198,19 @@ export class PostgresHistoryStore implements HistoryStore {
           );
         }
       }
+      const bodies = (
+        rows: ReadonlyArray<{ at: number; run: string; seq: number }>,
+        body: (index: number) => unknown,
+      ) =>
+        rows.map(({ at, run: rowRun, seq }, index) => ({
+          at,
+          run: rowRun,
+          seq,
+          body: body(index),
+        }));
       for (const [table, rows] of [
-        ['beamscope_keyframes', batch.keyframes.map((k) => ({ ...k, body: k.state }))],
-        ['beamscope_deltas', batch.deltas.map((d) => ({ ...d, body: d.delta }))],
+        ['beamscope_keyframes', bodies(batch.keyframes, (index) => batch.keyframes[index]!.state)],
+        ['beamscope_deltas', bodies(batch.deltas, (index) => batch.deltas[index]!.delta)],
       ] as const) {
         const unique = lastByKey(rows, (row) => `${row.at} ${row.run} ${row.seq}`);
         if (unique.length === 0) continue;

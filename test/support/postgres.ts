@@ -62,7 +62,8 @@ function asServerUser(argv: string[]): [string, string[]] {
   ];
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** Starts a server; `port` to listen on a given port (a test that starts it late), else a free one. */
+export async function startPostgres(options: { port?: number } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (!bin) {
     throw new Error(
@@ -95,7 +96,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw new Error(`initdb failed: ${(error as { stderr?: string }).stderr ?? error}`);
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const [command, args] = asServerUser([
     join(bin, 'postgres'),
     '-D',

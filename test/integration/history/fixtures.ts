@@ -28,7 +28,14 @@ export function delta(
   run: string,
   seq: number,
 ): RecordedDelta {
-  return { at: to.at, run, seq, delta: compactDelta(diffClusterState(from, to), to) };
+  // Two states with nothing but the time between them differ by no delta: record the time alone.
+  const changes = diffClusterState(from, to) ?? {
+    added: [],
+    changed: [],
+    removed: [],
+    set: { at: to.at },
+  };
+  return { at: to.at, run, seq, delta: compactDelta(changes, to) };
 }
 
 export function event(
