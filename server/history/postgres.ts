@@ -15,7 +15,7 @@ import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
 import { encodeCursor, unavailable } from './cursor';
-import { DOWNSAMPLE_TIERS } from './downsample';
+import { DOWNSAMPLE_TIERS, thinningStart } from './downsample';
 import { nodesNamedBy } from './event-nodes';
 import { migrate } from './postgres-schema';
 import { eventFromBody, pointFromRow, timelineSql, type PointRow } from './sql-shared';
@@ -67,6 +67,8 @@ export class PostgresHistoryStore implements HistoryStore {
   private pool: pg.Pool | null = null;
   /** The clusters this store holds the lease of, and as whom: its appends are fenced by it. */
   private readonly leases = new Map<string, string>();
+  /** Per downsampling tier, the boundary of this store's last run. */
+  private readonly thinnedUntil: Array<number | undefined> = [];
 
   constructor(private readonly options: PostgresHistoryStoreOptions) {}
 
@@ -380,14 +382,21 @@ export class PostgresHistoryStore implements HistoryStore {
       for (const { cluster_id: clusterId } of clusters) {
         await dropOlderThan(client, clusterId, before);
       }
-      for (const tier of DOWNSAMPLE_TIERS) {
-        // Each bucket keeps its last point (see downsample.ts).
+      for (const [index, tier] of DOWNSAMPLE_TIERS.entries()) {
+        const boundary = now - tier.olderThanMs;
+        const from = thinningStart(this.thinnedUntil[index], tier.bucketMs);
+        // Keeps the last point of each bucket (see downsample.ts); only rows since this store's
+        // last run are looked at (another replica's runs thinned the same rows or will).
         await client.query(
-          `DELETE FROM beamscope_points p WHERE p.at < $1 AND EXISTS (
-             SELECT 1 FROM beamscope_points q WHERE q.cluster_id = p.cluster_id AND q.node = p.node
-             AND q.at > p.at AND q.at < $1 AND q.at < p.at - (p.at % $2::bigint) + $2::bigint)`,
-          [now - tier.olderThanMs, tier.bucketMs],
+          `DELETE FROM beamscope_points WHERE (cluster_id, node, at) IN (
+             SELECT cluster_id, node, at FROM (
+               SELECT cluster_id, node, at, row_number() OVER (
+                 PARTITION BY cluster_id, node, at / $3::bigint ORDER BY at DESC) AS rank
+               FROM beamscope_points WHERE at >= $1 AND at < $2) AS bucketed
+             WHERE rank > 1)`,
+          [from, boundary, tier.bucketMs],
         );
+        this.thinnedUntil[index] = boundary;
       }
     });
   }

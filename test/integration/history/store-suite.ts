@@ -83,6 +83,9 @@ export function historyStoreSuite(name: string, makeHarness: () => Promise<Store
       expect(page.events.every((recorded) => recorded.run === RUN)).toBe(true);
       expect(page.events[1]!.id).toBeGreaterThan(page.events[0]!.id);
       expect(page.next).toBeNull();
+      // The node filter finds an event by a link's end, not only by its own node.
+      const byLinkEnd = await store.timeline(CLUSTER, { limit: 10, node: n(4) });
+      expect(byLinkEnd.events.map((recorded) => recorded.event.seq)).toEqual([2]);
 
       const at = await store.stateAt(CLUSTER, 2_000);
       expect(at).not.toBeNull();
@@ -349,6 +352,14 @@ export function historyStoreSuite(name: string, makeHarness: () => Promise<Store
       );
       await store.compact(0, now);
       expect(await store.nodeSeries(CLUSTER, n(1), 0, now)).toEqual(series);
+      // An hour later the recent points are 90 min old: thinned in turn by the next run, which
+      // starts where the last one stopped.
+      await store.compact(0, now + HOUR_MS);
+      expect((await store.nodeSeries(CLUSTER, n(1), 0, now)).map((p) => p.at)).toEqual([
+        ...lastOfBuckets(daysAgo, 60_000),
+        ...lastOfBuckets(hoursAgo, 10_000),
+        ...lastOfBuckets(recent, 10_000),
+      ]);
     });
 
     it('leases a cluster to one writer until the lease expires', async () => {
