@@ -55,6 +55,8 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
         registered_names bigint,
         memory_bytes bigint,
         PRIMARY KEY (cluster_id, node, at));
+      -- Retention and thinning read the points of a span of time, all nodes at once.
+      CREATE INDEX beamscope_points_by_time ON beamscope_points (at);
       CREATE TABLE beamscope_clusters (
         cluster_id text PRIMARY KEY,
         run text NOT NULL,

@@ -15,8 +15,8 @@ import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
 import { encodeCursor, unavailable } from './cursor';
-import { DOWNSAMPLE_TIERS, thinningStart } from './downsample';
 import { nodesNamedBy } from './event-nodes';
+import { compactLocked } from './postgres-compact';
 import { migrate } from './postgres-schema';
 import { eventFromBody, pointFromRow, timelineSql, type PointRow } from './sql-shared';
 import type {
@@ -65,7 +65,7 @@ interface RecordedRow {
 export class PostgresHistoryStore implements HistoryStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
-  /** The clusters this store holds the lease of, and as whom: its appends are fenced by it. */
+  /** The clusters this store claimed, and as whom: its appends are fenced by the lease row. */
   private readonly leases = new Map<string, string>();
   /** Per downsampling tier, the boundary of this store's last run. */
   private readonly thinnedUntil: Array<number | undefined> = [];
@@ -158,7 +158,6 @@ export class PostgresHistoryStore implements HistoryStore {
           [clusterId],
         );
         if (rows[0]?.holder !== holder) {
-          this.leases.delete(clusterId);
           throw new BeamscopeError(
             'history',
             'history_not_writer',
@@ -273,8 +272,8 @@ export class PostgresHistoryStore implements HistoryStore {
        RETURNING holder`,
       [clusterId, holder, now + ttlMs, now],
     );
-    if (rows.length > 0) this.leases.set(clusterId, holder);
-    else this.leases.delete(clusterId);
+    // Fenced from now on, won or not: a batch is written only while the row names this holder.
+    this.leases.set(clusterId, holder);
     return rows.length > 0;
   }
 
@@ -376,76 +375,9 @@ export class PostgresHistoryStore implements HistoryStore {
         [COMPACT_LOCK],
       );
       if (!lock[0]?.locked) return;
-      const { rows: clusters } = await client.query<{ cluster_id: string }>(
-        'SELECT cluster_id FROM beamscope_clusters',
-      );
-      for (const { cluster_id: clusterId } of clusters) {
-        await dropOlderThan(client, clusterId, before);
-      }
-      for (const [index, tier] of DOWNSAMPLE_TIERS.entries()) {
-        const boundary = now - tier.olderThanMs;
-        const from = thinningStart(this.thinnedUntil[index], tier.bucketMs);
-        // Keeps the last point of each bucket (see downsample.ts); only rows since this store's
-        // last run are looked at (another replica's runs thinned the same rows or will).
-        await client.query(
-          `DELETE FROM beamscope_points WHERE (cluster_id, node, at) IN (
-             SELECT cluster_id, node, at FROM (
-               SELECT cluster_id, node, at, row_number() OVER (
-                 PARTITION BY cluster_id, node, at / $3::bigint ORDER BY at DESC) AS rank
-               FROM beamscope_points WHERE at >= $1 AND at < $2) AS bucketed
-             WHERE rank > 1)`,
-          [from, boundary, tier.bucketMs],
-        );
-        this.thinnedUntil[index] = boundary;
-      }
+      await compactLocked(client, before, now, this.thinnedUntil);
     });
   }
-}
-
-async function dropOlderThan(
-  client: pg.PoolClient,
-  clusterId: string,
-  before: number,
-): Promise<void> {
-  const { rows } = await client.query<RecordedRow>(
-    `SELECT at, run, seq FROM beamscope_keyframes WHERE cluster_id = $1 AND at <= $2
-     ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
-    [clusterId, before],
-  );
-  const edge = rows[0];
-  if (edge) {
-    const tuple = [clusterId, edge.at, edge.run, edge.seq];
-    await client.query(
-      `DELETE FROM beamscope_keyframes WHERE cluster_id = $1
-       AND (at, run, seq) < ($2::bigint, $3::text, $4::bigint)`,
-      tuple,
-    );
-    await client.query(
-      `DELETE FROM beamscope_deltas WHERE cluster_id = $1
-       AND (at, run, seq) <= ($2::bigint, $3::text, $4::bigint)`,
-      tuple,
-    );
-    await client.query(
-      `UPDATE beamscope_clusters SET retained_from = greatest(coalesce(retained_from, $2), $2)
-       WHERE cluster_id = $1`,
-      [clusterId, before],
-    );
-  } else {
-    // No keyframe answers for `before`: deltas older than it can never be applied.
-    await client.query('DELETE FROM beamscope_deltas WHERE cluster_id = $1 AND at < $2', [
-      clusterId,
-      before,
-    ]);
-  }
-  // The events' node rows go with them (ON DELETE CASCADE).
-  await client.query('DELETE FROM beamscope_events WHERE cluster_id = $1 AND at < $2', [
-    clusterId,
-    before,
-  ]);
-  await client.query('DELETE FROM beamscope_points WHERE cluster_id = $1 AND at < $2', [
-    clusterId,
-    before,
-  ]);
 }
 
 /** The rows with distinct keys, the last one of each key winning (as a second write would). */

@@ -88,6 +88,15 @@ describe('PostgreSQL history with several replicas', () => {
           expect((late as BeamscopeError).code).toBe('history_not_writer');
           refused.push(tick);
         }
+        if (tick === 16) {
+          // A claims again and loses: a batch it writes anyway is refused the same way.
+          expect(await a!.claimWriter(CLUSTER, 'replica-a', TTL_MS, now)).toBe(false);
+          const ignored = await a!
+            .append(batch(CLUSTER, 'run-a', { events: [event(tick, now)], observedUntil: now }))
+            .catch((error: unknown) => error);
+          expect((ignored as BeamscopeError).code).toBe('history_not_writer');
+          refused.push(tick);
+        }
       }
       const page = await b!.timeline(CLUSTER, { limit: 100, order: 'oldest' });
       const ticks = page.events.map((recorded) => recorded.event.seq);
@@ -95,7 +104,7 @@ describe('PostgreSQL history with several replicas', () => {
       expect(new Set(ticks).size).toBe(ticks.length);
       // A held ticks 1..9; its lease (renewed at 9) ran to 9 + 3 s, so B recorded from tick 12.
       expect(written).toEqual([...range(1, 9), ...range(12, 20)]);
-      expect(refused).toEqual([15]);
+      expect(refused).toEqual([15, 16]);
       const runs = new Set(page.events.map((recorded) => recorded.run));
       expect(runs).toEqual(new Set(['run-a', 'run-b']));
     } finally {
