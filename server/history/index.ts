@@ -2,9 +2,12 @@ import 'server-only';
 
 /**
  * server/history owns the recorded past of each cluster: one store interface (`store.ts`), three
- * stores — in memory (`memory.ts`), embedded SQLite (`sqlite.ts`), PostgreSQL (`postgres.ts`,
- * `postgres-schema.ts`) — and `openHistoryStore`, which picks one from the configuration and
- * supervises it (`supervised.ts`: status, retries, retention). docs/history.md says what is kept.
+ * stores — in memory (`memory.ts`), embedded SQLite (`sqlite.ts`, its schema in
+ * `sqlite-schema.ts`), PostgreSQL (`postgres.ts`, `postgres-schema.ts`, `postgres-compact.ts`) —
+ * what they share (`cursor.ts` paging, `event-nodes.ts` the node filter, `downsample.ts` thinning
+ * by age, `order.ts`, `sql-shared.ts`), and `openHistoryStore`, which picks one from the
+ * configuration and supervises it (`supervised.ts`: status, retries, retention). What is kept
+ * and for how long: docs/history.md.
  */
 import type { BeamscopeConfig, Environment, HistoryConfig } from '../config';
 import { parseDuration } from '../config';
