@@ -38,10 +38,11 @@ ENV NODE_ENV=production \
 # Owned by root and not writable by the server: it cannot change its own code.
 COPY --from=build /src/.next/standalone ./
 # The only places the server writes at run time (measured on the standalone output): Next's
-# image/fetch cache and its copies of prerendered routes. Writable for the runtime user here, and
-# emptyDir mounts in Kubernetes, where the root filesystem is read-only.
-RUN mkdir -p .next/cache .next/server/route-cache \
-    && chown 10001:10001 .next/cache .next/server/route-cache
+# image/fetch cache and its copies of prerendered routes, and the history store's data folder
+# (`history.path`, for SQLite). Writable for the runtime user here, and volumes in Kubernetes,
+# where the root filesystem is read-only.
+RUN mkdir -p .next/cache .next/server/route-cache /var/lib/beamscope \
+    && chown 10001:10001 .next/cache .next/server/route-cache /var/lib/beamscope
 # A numeric user, so Kubernetes' runAsNonRoot can check it without a passwd lookup.
 USER 10001:10001
 EXPOSE 3000

@@ -85,6 +85,15 @@ export type HttpCode =
   | 'event_not_found'
   | 'sandbox_unavailable';
 
+/** The history store: the recorded past of a cluster (server/history). */
+export type HistoryCode =
+  /** A timeline cursor that no page of this store handed out (altered, truncated, another kind). */
+  | 'bad_cursor'
+  /** The store cannot be reached or used now (a database down, a data folder not writable). */
+  | 'history_unavailable'
+  /** Another replica took over recording the cluster: this one's batch is not written. */
+  | 'history_not_writer';
+
 /** The dashboard's access gate and sign-in. */
 export type AuthCode =
   | 'auth_required'
@@ -150,6 +159,7 @@ export interface CodesBySurface {
   http: HttpCode;
   auth: AuthCode;
   sandbox: SandboxCode;
+  history: HistoryCode;
   internal: 'internal';
 }
 

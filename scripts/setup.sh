@@ -49,6 +49,11 @@ done
 for app in ssl public_key crypto asn1; do
   compgen -G "/usr/lib/erlang/lib/${app}-*/ebin" >/dev/null || missing+=("${erlang_apps[@]}")
 done
+# The history store's tests start a real PostgreSQL (test/support/postgres.ts); Debian keeps its
+# programs off PATH, under /usr/lib/postgresql/<version>/bin.
+if [ "$purpose" = test ]; then
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   packages=$(printf '%s\n' "${missing[@]}" "${erlang_apps[@]}" | sort -u | tr '\n' ' ')

@@ -20,8 +20,8 @@ export interface LogEntry {
   level: 'info' | 'warn' | 'error';
   message: string;
   cluster?: string;
-  /** The side of the cluster the entry is about. */
-  source?: 'kubernetes' | 'distribution';
+  /** The side of the cluster the entry is about, or the history store (all clusters). */
+  source?: 'kubernetes' | 'distribution' | 'history';
   state?: string;
   code?: string;
 }

@@ -15,8 +15,11 @@ import type { DiscoveryMode, NodeNamingMode } from '@/lib/members';
 
 import type { AddressMapping } from '../erlang/address-map';
 import { BeamscopeError, describeError } from '../errors';
+import { resolveHistory, type HistoryConfig } from './history';
 import { defaultIssueMessage, formatFirstIssue } from './issues';
 import { configFileSchema, type ConfigFile } from './schema';
+
+export { parseDuration, type HistoryConfig } from './history';
 
 /** The environment variable naming the configuration file when `--config` is not given. */
 export const CONFIG_ENV = 'BEAMSCOPE_CONFIG';
@@ -156,6 +159,11 @@ export interface BeamscopeConfig {
   /** The hidden node's own name; absent: `beamscope_<shortid>@<this host's address>`. */
   node?: { name?: string };
   clusters: ClusterConfig[];
+  /**
+   * Where the clusters' history is recorded (`server/history`); `loadConfig` always sets it
+   * (memory for an hour when the file has no `history` section). Optional like `access`.
+   */
+  history?: HistoryConfig;
   /** The absolute path of the file this was loaded from. */
   sourcePath: string;
 }
@@ -223,6 +231,7 @@ function resolvePaths(config: ConfigFile, folder: string, sourcePath: string): B
   return {
     ...(config.node ? { node: config.node } : {}),
     access: resolveAccess(config.access, absolute),
+    history: resolveHistory(config.history, absolute),
     sourcePath,
     clusters: config.clusters.map((cluster): ClusterConfig => {
       const { kubernetes, distribution, nodeNaming, discovery } = cluster;

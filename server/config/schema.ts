@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 import { checkMapping } from '../erlang/address-map';
 import { swarmIgnoresNode } from '../erlang/node-name';
+import { historySchema } from './history';
 
 /** A cluster id: a DNS label, so it can appear in URLs, metric labels and file names as is. */
 const CLUSTER_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -458,6 +459,7 @@ export const configFileSchema = z
       }
       return value;
     }, accessSchema.optional()),
+    history: historySchema.optional(),
   })
   .superRefine((config, context) => {
     const seen = new Map<string, number>();

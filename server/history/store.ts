@@ -91,7 +91,8 @@ export interface HistoryStore {
   /**
    * Whether `holder` (one beamscope replica) records `clusterId` for the next `ttlMs`: renews a
    * lease it holds, takes one that expired. Several replicas on one PostgreSQL write each
-   * cluster once; an embedded store has one writer and always says yes.
+   * cluster once. Every store keeps the lease the same way (the embedded ones in their process
+   * or file), so a second holder is refused until the lease expires, whatever the store.
    */
   claimWriter(clusterId: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
 

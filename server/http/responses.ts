@@ -19,6 +19,10 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   event_not_found: 404,
   // The server does not run on the sandbox: there is no such resource here.
   sandbox_unavailable: 404,
+  // history: a cursor the client altered is its mistake; a store that is down is the server's
+  bad_cursor: 400,
+  history_unavailable: 503,
+  history_not_writer: 409,
   // auth (answered by the gate before any route; listed so the table is whole)
   auth_required: 401,
   proxy_untrusted: 403,

@@ -111,6 +111,9 @@ function configFor(
         },
       },
     ],
+    // The demo records, as the deployed image does: its history outlives a restart of the
+    // dashboard (and of the sandbox: the folder is left in place when the sandbox stops).
+    history: { store: 'sqlite', path: './history' },
   });
 }
 

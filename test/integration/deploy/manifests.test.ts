@@ -176,7 +176,7 @@ describe('deploy/kubernetes', () => {
     expect(service.spec.selector).toEqual(one('Deployment').spec.selector.matchLabels);
   });
 
-  it('writes only to emptyDirs: /tmp and the Next cache folders; every other mount is read-only', () => {
+  it('writes only to emptyDirs: /tmp, the Next cache folders and the history folder; every other mount is read-only', () => {
     const pod = one('Deployment').spec.template.spec;
     const volumes = new Map<string, any>(pod.volumes.map((volume: any) => [volume.name, volume]));
     const writable = pod.containers[0].volumeMounts.filter((mount: any) => !mount.readOnly);
@@ -184,8 +184,20 @@ describe('deploy/kubernetes', () => {
       '/app/.next/cache',
       '/app/.next/server/route-cache',
       '/tmp',
+      '/var/lib/beamscope',
     ]);
     for (const mount of writable) expect(volumes.get(mount.name).emptyDir).toBeDefined();
+  });
+
+  it('records history in SQLite in the writable folder the pod mounts', () => {
+    const mounts = one('Deployment').spec.template.spec.containers[0].volumeMounts;
+    expect(config.history).toEqual({
+      store: 'sqlite',
+      path: '/var/lib/beamscope',
+      retentionMs: 7 * 86_400_000,
+    });
+    const mount = mounts.find((entry: any) => entry.mountPath === '/var/lib/beamscope');
+    expect(mount.readOnly ?? false).toBe(false);
   });
 
   it("carries a config beamscope's own loader accepts: in-cluster, token access, at BEAMSCOPE_CONFIG", () => {
@@ -354,5 +366,56 @@ describe('deploy/kubernetes/components/access-review (mode kubernetes, once adde
     );
     const loaded = await loadConfig(file, {});
     expect(loaded.access).toEqual({ mode: 'kubernetes', kubernetes: { cacheSeconds: 60 } });
+  });
+});
+
+describe('deploy/kubernetes/components/history-volume (history across rollouts, once added)', () => {
+  let rendered: K8sObject[];
+
+  beforeAll(async () => {
+    const copy = join(scratch, 'with-history-volume');
+    await cp(base, copy, { recursive: true });
+    const kustomization = join(copy, 'kustomization.yaml');
+    await writeFile(
+      kustomization,
+      `${await readFile(kustomization, 'utf8')}\ncomponents:\n  - components/history-volume\n`,
+    );
+    rendered = await kustomize(copy);
+  });
+
+  it('adds exactly a ReadWriteOnce PersistentVolumeClaim in the same namespace', () => {
+    const added = rendered.filter((object) => !objects.some((base) => base.kind === object.kind));
+    expect(added.map((object) => object.kind)).toEqual(['PersistentVolumeClaim']);
+    const claim = added[0]!;
+    expect(claim.metadata.namespace).toBe(one('Deployment').metadata.namespace);
+    expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+    expect(claim.spec.resources.requests.storage).toMatch(/^\d+Gi$/);
+    // RBAC is unchanged: a volume needs no new permission.
+    expect(rendered.find((object) => object.kind === 'Role')).toEqual(one('Role'));
+    expect(rendered.some((object) => object.kind.startsWith('Cluster'))).toBe(false);
+  });
+
+  it("mounts the claim at the config's history folder, the root filesystem still read-only", () => {
+    const deployment = rendered.find((object) => object.kind === 'Deployment')!;
+    const pod = deployment.spec.template.spec;
+    const claim = rendered.find((object) => object.kind === 'PersistentVolumeClaim')!;
+    const volume = pod.volumes.find((entry: any) => entry.name === 'history');
+    expect(volume).toEqual({
+      name: 'history',
+      persistentVolumeClaim: { claimName: claim.metadata.name },
+    });
+    const container = pod.containers[0];
+    const mount = container.volumeMounts.find((entry: any) => entry.name === 'history');
+    expect(config.history?.store).toBe('sqlite');
+    expect(mount.mountPath).toBe((config.history as { path: string }).path);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    // The server's group owns what it writes on the volume.
+    expect(pod.securityContext.fsGroup).toBe(container.securityContext.runAsGroup);
+    // A ReadWriteOnce volume: one replica, and the old pod gone before the new one starts.
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy.type).toBe('Recreate');
+    // Everything else of the pod is the base's.
+    const others = (volumes: any[]) => volumes.filter((entry) => entry.name !== 'history');
+    expect(others(pod.volumes)).toEqual(others(one('Deployment').spec.template.spec.volumes));
   });
 });

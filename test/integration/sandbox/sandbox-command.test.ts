@@ -91,7 +91,9 @@ describe('beamscope sandbox', () => {
 
     const config = parse(await readFile(ready.config, 'utf8')) as {
       clusters: Array<Record<string, unknown>>;
+      history: unknown;
     };
+    expect(config.history).toEqual({ store: 'sqlite', path: './history' });
     expect(config.clusters).toEqual([
       expect.objectContaining({
         id: 'sandbox',

@@ -1,0 +1,83 @@
+import 'server-only';
+
+// The SQLite file's schema as numbered migrations (`PRAGMA user_version` counts them), and the
+// one place `node:sqlite` is loaded.
+
+import type * as NodeSqlite from 'node:sqlite';
+
+/**
+ * `node:sqlite` is experimental in Node 22 and says so once, on stderr, when first loaded. The
+ * warning is dropped here and only here — the one module that loads it, while it loads — so the
+ * server log stays clean without hiding any other warning (`--no-warnings` would hide them all).
+ */
+export function loadSqlite(): typeof NodeSqlite {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, ...args: unknown[]) {
+    const [warning, typeOrOptions] = args;
+    const type =
+      typeof typeOrOptions === 'string'
+        ? typeOrOptions
+        : (typeOrOptions as { type?: string } | undefined)?.type;
+    const message = warning instanceof Error ? warning.message : String(warning);
+    if (type === 'ExperimentalWarning' && message.startsWith('SQLite ')) return;
+    return (emitWarning as (...rest: unknown[]) => void).apply(this, args);
+  } as typeof process.emitWarning;
+  try {
+    return process.getBuiltinModule('node:sqlite');
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+/** The schema, one entry per version (`PRAGMA user_version` says which were applied). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     cluster_id TEXT NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     at INTEGER NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);
+   CREATE INDEX events_by_cluster ON events (cluster_id, id);
+   CREATE INDEX events_by_time ON events (cluster_id, at);
+   CREATE TABLE event_nodes (
+     cluster_id TEXT NOT NULL, node TEXT NOT NULL, event_id INTEGER NOT NULL,
+     PRIMARY KEY (cluster_id, node, event_id)) WITHOUT ROWID;
+   CREATE INDEX event_nodes_by_event ON event_nodes (event_id);
+   CREATE TABLE keyframes (
+     cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     body TEXT NOT NULL, PRIMARY KEY (cluster_id, at, run, seq)) WITHOUT ROWID;
+   CREATE TABLE deltas (
+     cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL, seq INTEGER NOT NULL,
+     body TEXT NOT NULL, PRIMARY KEY (cluster_id, at, run, seq)) WITHOUT ROWID;
+   CREATE TABLE points (
+     cluster_id TEXT NOT NULL, node TEXT NOT NULL, at INTEGER NOT NULL,
+     process_count INTEGER, registered_names INTEGER, memory_bytes INTEGER,
+     PRIMARY KEY (cluster_id, node, at)) WITHOUT ROWID;
+   CREATE TABLE clusters (
+     cluster_id TEXT PRIMARY KEY, run TEXT NOT NULL, observed_until INTEGER NOT NULL,
+     retained_from INTEGER);
+   CREATE TABLE writers (
+     cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE TABLE thinned (tier INTEGER PRIMARY KEY, until INTEGER NOT NULL);`,
+];
+
+/** Applies the migrations the file has not seen, each in its own transaction. */
+export function migrate(db: NodeSqlite.DatabaseSync): void {
+  const { user_version: version } = db.prepare('PRAGMA user_version').get() as {
+    user_version: number;
+  };
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `the file has schema version ${version}, newer than this beamscope knows (${MIGRATIONS.length}): it was written by a newer release`,
+    );
+  }
+  for (let next = version; next < MIGRATIONS.length; next++) {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATIONS[next]!);
+      db.exec(`PRAGMA user_version = ${next + 1}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
