@@ -117,13 +117,13 @@ describe(`${MEMBERS} members through a partition and a heal`, () => {
       await stack!.repartition!([MEMBERS / 2, MEMBERS / 2]);
       await expect.poll(blockSizes, { timeout: FOLLOW_MS }).toEqual([MEMBERS / 2, MEMBERS / 2]);
       expect(await adjacency().getAttribute('data-partitions')).toBe('2');
-      const cells = async () =>
+      const cells = async (): Promise<Record<string, number>> =>
         Object.fromEntries(
           await page
             .locator('[data-testid="adjacency-count"]')
             .evaluateAll((items) =>
               items.map((item) => [
-                item.getAttribute('data-cell'),
+                item.getAttribute('data-cell') ?? '',
                 Number(item.getAttribute('data-count')),
               ]),
             ),
