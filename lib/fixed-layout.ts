@@ -12,8 +12,8 @@ import { compareNames } from './names';
 /** Above this many marks the graph is laid out by {@link fixedPositions} instead of by force. */
 export const FIXED_LAYOUT_THRESHOLD = 300;
 
-/** Distance between neighbouring marks of a grid, in layout units. */
-export const FIXED_SPACING = 14;
+/** Distance between neighbouring marks of a grid, in layout units: the largest mark (radius 8) clear of the next. */
+export const FIXED_SPACING = 18;
 
 /** Whether a graph of `marks` marks is laid out by {@link fixedPositions}. */
 export function usesFixedLayout(marks: number): boolean {
