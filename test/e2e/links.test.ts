@@ -112,7 +112,10 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
     const banner = page.getByTestId('tick-skew');
     await banner.waitFor({ timeout: 20_000 });
     expect(await banner.textContent()).toContain('90 s on 1 node(s)');
-    await page.locator(`[data-testid="graph-member"][data-key="myapp@${odd.ip}"] button`).click();
+    // The member's row opens its drawer, as a keyboard user does.
+    await view.memberRow(odd.ip).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => view.drawer().getAttribute('data-key')).toBe(`myapp@${odd.ip}`);
     const ticktime = page.getByTestId('net-ticktime');
     await expect.poll(() => ticktime.getAttribute('data-mismatch')).toBe('true');
     expect(await ticktime.textContent()).toContain('the other nodes run 60 s');
