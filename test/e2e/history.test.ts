@@ -44,7 +44,7 @@ async function drawnSides(page: Page): Promise<string[][]> {
     await page
       .getByTestId('member-row')
       .evaluateAll((rows) =>
-        rows.map((row) => [
+        rows.map((row): [string, string] => [
           row.getAttribute('data-key') ?? '',
           row.getAttribute('data-node') ?? '',
         ]),
@@ -54,12 +54,15 @@ async function drawnSides(page: Page): Promise<string[][]> {
   const marks = await page
     .getByTestId('graph-member')
     .evaluateAll((items) =>
-      items.map((item) => [item.getAttribute('data-key') ?? '', item.getAttribute('data-group')]),
+      items.map((item): [string, string] => [
+        item.getAttribute('data-key') ?? '',
+        item.getAttribute('data-group') ?? '',
+      ]),
     );
   for (const [key, group] of marks) {
-    const side = groups.get(group ?? '') ?? [];
+    const side = groups.get(group) ?? [];
     side.push(nodeOf.get(key) ?? key);
-    groups.set(group ?? '', side);
+    groups.set(group, side);
   }
   return normalise([...groups.values()]);
 }
