@@ -23,7 +23,7 @@ interface SandboxPod {
   ip: string;
 }
 
-const CLUSTER = 'myapp';
+const CLUSTER = 'sandbox';
 
 /**
  * The sandbox's configuration with a history recorded in SQLite beside it. `beamscope sandbox`
