@@ -63,7 +63,7 @@ export function HistoryBadge({
       data-store={status?.store ?? ''}
       className={`inline-flex items-center gap-1.5 rounded px-2 py-0.5 text-xs ${tone}`}
     >
-      <span aria-hidden>{state === 'error' ? '⚠' : '⏺'}</span>
+      <span aria-hidden>{state === 'error' ? '⚠' : '●'}</span>
       {text}
     </span>
   );
@@ -141,7 +141,7 @@ export function ViewingBanner({
       data-at={at}
       className="flex flex-wrap items-center gap-2 border-t border-sky-300 bg-sky-100 px-4 py-2 text-sm text-sky-950 dark:border-sky-900 dark:bg-sky-950 dark:text-sky-100"
     >
-      <span aria-hidden>⏪</span>
+      <span aria-hidden>◀</span>
       <span className="font-semibold" data-testid="viewing-text">
         {viewingText(at, now)}
       </span>

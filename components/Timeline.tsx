@@ -226,7 +226,7 @@ function GapRow({ event, now }: { event: TimelineEvent; now: number }) {
       data-gap-from={span.from}
       data-gap-to={span.to}
     >
-      <span aria-hidden>⏸ </span>
+      <span aria-hidden>… </span>
       {gapText(span, now)}
     </li>
   );

@@ -27,7 +27,9 @@ export function useAtParam(): AtParamState {
     const url = new URL(window.location.href);
     if (at === null) url.searchParams.delete('at');
     else url.searchParams.set('at', formatAtParam(at));
-    window.history.replaceState(window.history.state, '', url);
+    // null, not history.state: Next's own state object (marked __NA) would bypass the router's
+    // sync, and useSearchParams would not see the change.
+    window.history.replaceState(null, '', url);
   }, []);
   return {
     at: parsed.kind === 'at' ? parsed.at : null,

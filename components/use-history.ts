@@ -152,7 +152,7 @@ async function recordedSample(clusterId: string, moment: number): Promise<Cluste
 export const HISTORY_SAMPLES_MAX_MEMBERS = 300;
 
 /**
- * The strip chart's recorded hour before `end`: the state rebuilt at a dozen fixed moments
+ * The strip chart's recorded hour before `end`: the state rebuilt at a dozen fixed moments at most
  * (`?at=`), each reduced to the chart's three figures. Moments outside the retained range or in
  * a gap are left out. Skipped (null key) for large clusters, whose snapshots are heavy.
  */
@@ -165,7 +165,7 @@ export function useHistorySamples(
   const moments =
     end === null || retained === null || !enabled
       ? []
-      : sampleMoments(end).filter((moment) => moment >= retained.from && moment <= retained.to);
+      : sampleMoments(end, retained.from).filter((moment) => moment <= retained.to);
   return useSWR<ClusterSample[], ApiRequestError>(
     moments.length === 0 ? null : ['history-samples', clusterId, ...moments],
     async ([, id, ...at]: [string, string, ...number[]]) => {

@@ -50,12 +50,13 @@ export interface ScrubRange {
 
 /**
  * The track: from the oldest retained moment to now (the recorder's newest row lags now by up
- * to a second). Null when nothing is retained yet.
+ * to a second), both on whole seconds so that the track's one-second steps reach either end.
+ * Null when nothing is retained yet.
  */
 export function scrubRange(retained: RetainedRange | null, now: number): ScrubRange | null {
   if (!retained) return null;
-  const to = Math.max(retained.to, now);
-  return { from: Math.min(retained.from, to), to };
+  const to = Math.ceil(Math.max(retained.to, now) / 1000) * 1000;
+  return { from: Math.min(Math.ceil(retained.from / 1000) * 1000, to), to };
 }
 
 /** Where `at` sits on the track, 0 (oldest) to 1 (now), clamped. */
@@ -273,16 +274,31 @@ export function mergeTimeline(
   return merged.sort((a, b) => a.at - b.at);
 }
 
+const SAMPLE_STEPS_MS = [10_000, 30_000, 60_000, 120_000, 300_000];
+
 /**
- * The moments the strip chart asks the history for: `count` points spread over the `windowMs`
- * before `end`, on fixed boundaries (multiples of the step) so that a page that stays open asks
- * for the same moments again and a cache answers.
+ * The moments the strip chart asks the history for: at most `count` points over the part of the
+ * `windowMs` before `end` that is recorded (from `since`), on fixed boundaries (multiples of a
+ * step from 10 s to 5 min, the finest that keeps within `count`) so that a page that stays open
+ * asks for the same moments again and a cache answers.
  */
-export function sampleMoments(end: number, windowMs = 3_600_000, count = 12): number[] {
-  const step = Math.max(1000, Math.floor(windowMs / count));
-  const last = Math.floor(end / step) * step;
+export function sampleMoments(
+  end: number,
+  since = Number.NEGATIVE_INFINITY,
+  windowMs = 3_600_000,
+  count = 12,
+): number[] {
+  const start = Math.max(end - windowMs, since);
+  const span = end - start;
+  const step =
+    SAMPLE_STEPS_MS.find((candidate) => span / candidate <= count) ??
+    SAMPLE_STEPS_MS[SAMPLE_STEPS_MS.length - 1]!;
   const moments: number[] = [];
-  for (let at = last; at > end - windowMs && moments.length < count; at -= step) {
+  for (
+    let at = Math.floor(end / step) * step;
+    at >= start && at > end - windowMs && moments.length < count;
+    at -= step
+  ) {
     moments.unshift(at);
   }
   return moments;

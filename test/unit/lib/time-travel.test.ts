@@ -72,8 +72,8 @@ describe('the scrubber’s track', () => {
   it('spans the retained range up to now, and nothing before anything is retained', () => {
     expect(scrubRange(null, at)).toBeNull();
     expect(scrubRange({ from: 1000, to: 5000 }, 9000)).toEqual({ from: 1000, to: 9000 });
-    // The recorder's newest row may be a moment ahead of the browser's clock.
-    expect(scrubRange({ from: 1000, to: 9500 }, 9000)).toEqual({ from: 1000, to: 9500 });
+    // The recorder's newest row may be a moment ahead of the browser's clock; whole seconds.
+    expect(scrubRange({ from: 1200, to: 9500 }, 9000)).toEqual({ from: 2000, to: 10_000 });
   });
 
   it('maps a moment to its place and back, to the second, clamped to the range', () => {
@@ -207,12 +207,21 @@ describe('asking the history', () => {
   });
 
   it('samples the strip chart’s hour on fixed boundaries, the same ones as time passes', () => {
-    const first = sampleMoments(at + 1234, 3_600_000, 12);
+    const first = sampleMoments(at + 1234);
     expect(first).toHaveLength(12);
     expect(first.every((moment) => moment % 300_000 === 0)).toBe(true);
     expect(first[11]).toBeLessThanOrEqual(at + 1234);
     expect(first[0]).toBeGreaterThan(at + 1234 - 3_600_000);
-    const later = sampleMoments(at + 60_000, 3_600_000, 12);
+    const later = sampleMoments(at + 60_000);
     expect(later.slice(0, 11)).toEqual(first.slice(0, 11));
+  });
+
+  it('samples only what is recorded, finer when the record is short', () => {
+    const since = at - 100_000;
+    const moments = sampleMoments(at + 1234, since);
+    expect(moments.length).toBeGreaterThan(3);
+    expect(moments.length).toBeLessThanOrEqual(12);
+    expect(moments.every((moment) => moment >= since && moment % 10_000 === 0)).toBe(true);
+    expect(sampleMoments(at, at + 1)).toEqual([]);
   });
 });
