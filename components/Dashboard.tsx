@@ -210,6 +210,8 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
           data-cluster={clusterId}
           data-mode={source.mode}
           data-at={source.mode === 'past' ? source.at : undefined}
+          // While the next moment loads the last one stays on screen: tests wait for this.
+          data-loading={source.mode === 'past' && source.loading}
         >
           <TimeTravelBar
             status={history.data}

@@ -27,9 +27,18 @@ export class TimeScrubberPage {
       .evaluateAll((ticks) => ticks.map((tick) => Number(tick.getAttribute('data-at'))));
   }
 
-  /** The moment the page shows (null when live), as the dashboard marks it. */
+  /**
+   * The moment the page shows (null when live), as the dashboard marks it, once it is loaded
+   * (until then the page keeps the last moment on screen).
+   */
   async shownMoment(): Promise<number | null> {
-    const at = await this.page.getByTestId('dashboard').getAttribute('data-at');
+    const dashboard = this.page.getByTestId('dashboard');
+    const deadline = Date.now() + 15_000;
+    while ((await dashboard.getAttribute('data-loading')) === 'true') {
+      if (Date.now() > deadline) throw new Error('the moment did not load in 15 s');
+      await this.page.waitForTimeout(100);
+    }
+    const at = await dashboard.getAttribute('data-at');
     return at === null ? null : Number(at);
   }
 
