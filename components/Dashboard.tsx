@@ -1,12 +1,13 @@
 'use client';
 
 import Link from 'next/link';
-import { useMemo, useState, type ReactNode } from 'react';
+import { useCallback, useMemo, useState, type ReactNode } from 'react';
 
 import type { ClusterSnapshot } from '@/lib/api';
 import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
 import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
+import { scrubRange } from '@/lib/time-travel';
 
 import { HotLinks } from './HotLinks';
 import { CodeSkewPanel } from './CodeSkewPanel';
@@ -18,7 +19,12 @@ import { RegistryLookup } from './RegistryLookup';
 import { SandboxPanel } from './SandboxPanel';
 import { Timeline } from './Timeline';
 import { TopBar } from './TopBar';
-import { useClusterStream } from './use-cluster-stream';
+import { PastProblem, TimeTravelBar, ViewingBanner } from './TimeTravel';
+import type { ApiRequestError } from './use-api';
+import { useAtParam } from './use-at-param';
+import { useChartSamples } from './use-chart-samples';
+import { useClusterSource } from './use-cluster-source';
+import { eventBeside, useHistoryStatus, useNow, useTickEvents } from './use-history';
 
 function Banner({
   tone,
@@ -117,10 +123,35 @@ function EmptyCluster({ data }: { data: ClusterSnapshot }) {
   );
 }
 
+function LoadError({ clusterId, error }: { clusterId: string; error: ApiRequestError }) {
+  return (
+    <Banner
+      tone="error"
+      title={error.status === 404 ? 'No such cluster' : 'Cannot load the cluster'}
+      testId="load-error"
+    >
+      <p>{error.message}</p>
+      <p>
+        {error.status === 404 ? (
+          <>
+            Fix: pick a configured cluster on the{' '}
+            <Link href="/" className="underline">
+              cluster list
+            </Link>
+            , or add <code>{clusterId}</code> to the configuration file.
+          </>
+        ) : (
+          'Fix: check that the beamscope server is running and reachable; this page retries when it reconnects.'
+        )}
+      </p>
+    </Banner>
+  );
+}
+
 function Skeleton() {
   return (
     <div
-      className="mx-auto grid max-w-[1600px] gap-4 p-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]"
+      className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]"
       data-testid="skeleton"
       aria-busy
     >
@@ -132,97 +163,154 @@ function Skeleton() {
 }
 
 /**
- * The dashboard of one cluster: top bar, topology, timeline, lookup, registries, membership and
- * the drawer.
+ * The dashboard of one cluster: top bar, time, topology, timeline, lookup, registries, membership
+ * and the drawer. Every panel reads the one source of state: the live stream, or the recorded
+ * state at the moment `?at=` names (see {@link useClusterSource}).
  */
 export function Dashboard({ clusterId }: { clusterId: string }) {
-  const { data, error, link, samples } = useClusterStream(clusterId);
+  const { at, atProblem, setAt } = useAtParam();
+  const source = useClusterSource(clusterId, at);
+  const now = useNow();
+  const history = useHistoryStatus(clusterId);
+  const retained = history.data?.retained ?? null;
+  const range = scrubRange(retained, now);
+  const ticks = useTickEvents(clusterId, retained?.from ?? null);
+  const live = source.live;
+  const data = source.shown;
   const [selectedKey, setSelectedKey] = useState<string | null>(null);
   const state = data?.state;
   // The page's own mesh builder: a delta that changed few peer lists rebuilds only those.
   const [meshes] = useState(() => new MeshBuilder());
   const model = useMemo(() => (state ? buildGraphModel(state, { meshes }) : null), [state, meshes]);
+  const samples = useChartSamples(clusterId, source, retained, now);
 
   const selectNode = (node: string) => {
     const member = state?.members.find((candidate) => candidate.node === node);
     if (member) setSelectedKey(member.key);
   };
+  const stepFrom = useCallback(
+    (from: number, direction: 'previous' | 'next') => eventBeside(clusterId, from, direction),
+    [clusterId],
+  );
+  const backToLive = useCallback(() => setAt(null), [setAt]);
+  const pastProblem =
+    atProblem !== null
+      ? { at: null, reason: atProblem }
+      : source.mode === 'past' && source.error
+        ? { at: source.at, reason: source.error.message }
+        : null;
+  // A failed past moment shows its reason instead of a state: never the live one under its name.
+  const shown = pastProblem ? undefined : data;
 
   return (
     <div className="min-h-screen">
-      <TopBar clusterId={clusterId} data={data} link={link} failed={!data && !!error} />
-      {!data ? (
-        error ? (
-          <main className="mx-auto max-w-3xl p-6">
-            <Banner
-              tone="error"
-              title={error.status === 404 ? 'No such cluster' : 'Cannot load the cluster'}
-              testId="load-error"
-            >
-              <p>{error.message}</p>
-              <p>
-                {error.status === 404 ? (
-                  <>
-                    Fix: pick a configured cluster on the{' '}
-                    <Link href="/" className="underline">
-                      cluster list
-                    </Link>
-                    , or add <code>{clusterId}</code> to the configuration file.
-                  </>
-                ) : (
-                  'Fix: check that the beamscope server is running and reachable; this page retries when it reconnects.'
-                )}
-              </p>
-            </Banner>
-          </main>
-        ) : (
-          <Skeleton />
-        )
+      <TopBar
+        clusterId={clusterId}
+        data={shown}
+        link={live.link}
+        failed={!live.data && !!live.error}
+        banner={
+          source.mode === 'past' && !pastProblem ? (
+            <ViewingBanner at={source.at} now={now} loading={source.loading} onLive={backToLive} />
+          ) : null
+        }
+      />
+      {!live.data && live.error && source.mode === 'live' ? (
+        <main className="mx-auto max-w-3xl p-6">
+          <LoadError clusterId={clusterId} error={live.error} />
+        </main>
       ) : (
         <main
           className="mx-auto max-w-[1600px] space-y-4 p-4"
-          data-testid="dashboard"
+          data-testid={shown ? 'dashboard' : 'dashboard-waiting'}
           data-cluster={clusterId}
+          data-mode={source.mode}
+          data-at={source.mode === 'past' ? source.at : undefined}
+          // While the next moment loads the last one stays on screen: tests wait for this.
+          data-loading={source.mode === 'past' && source.loading}
         >
-          <SandboxPanel />
-          <Problems data={data} />
-          <CodeSkewPanel skew={data.state.codeSkew} onSelectNode={selectNode} />
-          {data.state.members.length === 0 ? <EmptyCluster data={data} /> : null}
-          <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
-            <div className="h-[560px]">
-              {model ? (
-                <MeshView
-                  state={data.state}
-                  model={model}
-                  meshes={meshes}
-                  selectedKey={selectedKey}
-                  onSelect={setSelectedKey}
-                />
-              ) : null}
-            </div>
-            <div className="flex h-[560px] min-h-0 flex-col gap-4">
-              <RegistryLookup clusterId={clusterId} onSelectNode={selectNode} />
-              <Timeline
-                clusterId={clusterId}
-                events={data.timeline}
-                samples={samples}
-                now={data.state.at}
+          <TimeTravelBar
+            status={history.data}
+            statusError={history.error}
+            range={range}
+            at={at}
+            now={now}
+            tickEvents={ticks.data ?? []}
+            onChange={setAt}
+            onStep={stepFrom}
+          />
+          {pastProblem ? (
+            <PastProblem
+              at={pastProblem.at}
+              now={now}
+              reason={pastProblem.reason}
+              retained={retained}
+              onLive={backToLive}
+            />
+          ) : null}
+          {!shown ? (
+            pastProblem ? null : (
+              <Skeleton />
+            )
+          ) : (
+            <>
+              {source.mode === 'live' ? <SandboxPanel /> : null}
+              <Problems data={shown} />
+              <CodeSkewPanel skew={shown.state.codeSkew} onSelectNode={selectNode} />
+              {shown.state.members.length === 0 ? <EmptyCluster data={shown} /> : null}
+              <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
+                <div className="h-[560px]">
+                  {model ? (
+                    <MeshView
+                      state={shown.state}
+                      model={model}
+                      meshes={meshes}
+                      selectedKey={selectedKey}
+                      onSelect={setSelectedKey}
+                    />
+                  ) : null}
+                </div>
+                <div className="flex h-[560px] min-h-0 flex-col gap-4">
+                  {source.mode === 'past' ? (
+                    <p className="-mb-3 text-xs text-slate-500" data-testid="lookup-live-note">
+                      “Where is…?” asks the nodes as they are now, not at the moment shown.
+                    </p>
+                  ) : null}
+                  <RegistryLookup clusterId={clusterId} onSelectNode={selectNode} />
+                  <Timeline
+                    // A new moment is a new list: earlier pages loaded for another are dropped.
+                    key={source.mode === 'past' ? `at-${source.at}` : 'live'}
+                    clusterId={clusterId}
+                    events={shown.timeline}
+                    // The details route serves this run's events only; a past run's may share a seq.
+                    detailsAvailable={source.mode === 'live' || shown.epoch === live.data?.epoch}
+                    samples={samples.points}
+                    recorded={samples.recorded}
+                    now={source.mode === 'past' ? source.at : shown.state.at}
+                    viewing={source.mode === 'past' ? source.at : null}
+                    onSelect={setSelectedKey}
+                  />
+                </div>
+              </div>
+              <HotLinks state={shown.state} onSelectNode={selectNode} />
+              <RegistriesPanel state={shown.state} onSelectNode={selectNode} />
+              <MembershipTable
+                state={shown.state}
+                selectedKey={selectedKey}
                 onSelect={setSelectedKey}
               />
-            </div>
-          </div>
-          <HotLinks state={data.state} onSelectNode={selectNode} />
-          <RegistriesPanel state={data.state} onSelectNode={selectNode} />
-          <MembershipTable state={data.state} selectedKey={selectedKey} onSelect={setSelectedKey} />
+            </>
+          )}
         </main>
       )}
-      {data && selectedKey ? (
+      {shown && selectedKey ? (
         <div className="fixed inset-y-0 right-0 z-30 w-full max-w-md border-l border-slate-200 bg-white shadow-xl dark:border-slate-800 dark:bg-slate-900">
           <NodeDrawer
             clusterId={clusterId}
-            state={data.state}
+            state={shown.state}
+            viewingAt={source.mode === 'past' ? source.at : null}
             memberKey={selectedKey}
-            timeline={data.timeline}
+            timeline={shown.timeline}
             onClose={() => setSelectedKey(null)}
           />
         </div>

@@ -5,6 +5,7 @@ import { useEffect, type ReactNode } from 'react';
 import type { NodeDetailsResponse } from '@/lib/api';
 import type { ClusterMember, ClusterState, TimelineEvent } from '@/lib/cluster-state';
 import { lastDownOf } from '@/lib/down-cause';
+import { formatMoment } from '@/lib/time-travel';
 import { formatAge, formatBytes, formatClock, formatCount, formatDuration } from '@/lib/format';
 import { codeLabel, memberFinding } from '@/lib/diagnosis';
 import { memberVisualState } from '@/lib/graph-model';
@@ -17,6 +18,10 @@ import { NodeRegistries } from './NodeRegistries';
 import { Sparkline } from './Sparkline';
 import { StateMark } from './StateMark';
 import { useApi } from './use-api';
+import { useNodeSeries, useNow } from './use-history';
+
+/** The sparklines' window: the hour before the moment shown. */
+const SERIES_WINDOW_MS = 3_600_000;
 
 function Row({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -38,6 +43,8 @@ function verdictOf(member: ClusterMember, state: ClusterState): { ok: boolean; t
 export interface NodeDrawerProps {
   clusterId: string;
   state: ClusterState;
+  /** The past moment shown (the state is the one recorded then), or null when live. */
+  viewingAt?: number | null;
   memberKey: string;
   /** The recent timeline: the drawer says why the node last went down. */
   timeline?: readonly TimelineEvent[];
@@ -45,13 +52,15 @@ export interface NodeDrawerProps {
 }
 
 /**
- * One member in depth: its Kubernetes and BEAM sides, sparklines of the last hour (fetched on
- * demand from `/nodes/{node}`), the peers it sees against those expected, what it hosts of each
+ * One member in depth: its Kubernetes and BEAM sides, sparklines of the hour to the moment shown
+ * (the recorded series from `/nodes/{node}/history`; live, this server's own hour from
+ * `/nodes/{node}` when nothing is recorded), the peers it sees against those expected, what it hosts of each
  * registry beside its copy's size, and the doctor's verdict.
  */
 export function NodeDrawer({
   clusterId,
   state,
+  viewingAt = null,
   memberKey,
   timeline = [],
   onClose,
@@ -65,16 +74,31 @@ export function NodeDrawer({
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [onClose]);
+  const live = viewingAt === null;
+  const now = useNow(60_000);
+  // The live node's details carry its in-memory hour: only asked while live.
   const { data, error } = useApi<NodeDetailsResponse>(
-    node
+    node && live
       ? `/api/clusters/${encodeURIComponent(clusterId)}/nodes/${encodeURIComponent(node)}`
       : null,
     { refreshInterval: 5000 },
   );
+  // Rounded to 10 s while live, so the window (and the cache's key) moves in steps.
+  const end = viewingAt ?? Math.ceil(state.at / 10_000) * 10_000;
+  const series = useNodeSeries(
+    clusterId,
+    node,
+    { from: end - SERIES_WINDOW_MS, to: end },
+    { live },
+  );
   if (!member) {
     return (
       <aside aria-label="Node details" className="p-4 text-sm" data-testid="node-drawer">
-        <p>This member has left the cluster.</p>
+        <p>
+          {live
+            ? 'This member has left the cluster.'
+            : 'This member was not in the cluster at the moment shown.'}
+        </p>
         <button type="button" onClick={onClose} className="mt-2 underline">
           Close
         </button>
@@ -89,7 +113,11 @@ export function NodeDrawer({
     .map((candidate) => candidate.kubernetes?.beamNode ?? null)
     .filter((candidate): candidate is string => candidate !== null && candidate !== node);
   const sees = new Set(beam?.sees ?? []);
-  const history = data?.history ?? [];
+  // The recorded series when there is one; else (nothing recorded, or no history on this
+  // server) the hour this server run kept in memory.
+  const recorded = series.data?.points ?? [];
+  const history = recorded.length > 0 || !live ? recorded : (data?.history ?? []);
+  const historyError = live ? (recorded.length > 0 ? undefined : error) : series.error;
   const lastDown = lastDownOf(timeline, member);
   const tickMismatch = beam ? tickMismatchOf(beam, state.tickSkew) : null;
 
@@ -197,8 +225,15 @@ export function NodeDrawer({
       </section>
       {node ? (
         <section className="space-y-1">
-          <h3 className="font-semibold">Last hour</h3>
-          {error ? <p className="text-red-700 dark:text-red-400">{error.message}</p> : null}
+          <h3 className="font-semibold" data-testid="series-heading">
+            {live ? 'Last hour' : `The hour to ${formatMoment(viewingAt, now)}`}
+            <span className="ml-2 text-xs font-normal text-slate-500">
+              {recorded.length > 0 ? 'recorded' : 'since this server started'}
+            </span>
+          </h3>
+          {historyError ? (
+            <p className="text-red-700 dark:text-red-400">{historyError.message}</p>
+          ) : null}
           <Sparkline
             label="processes"
             points={history.map((point) => ({ at: point.at, value: point.processCount }))}

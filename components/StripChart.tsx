@@ -10,11 +10,21 @@ const clock = timeFormat('%H:%M');
 const ROW = 56;
 
 /**
- * Members and hosted registrations over the last hour, as two strips sharing a time axis. They are
+ * Members and hosted registrations over the hour to `now` (recorded moments and live samples), as two strips sharing a time axis. They are
  * what the nodes host, each counted once where it lives (never a sum of replicas). d3 computes
  * the scales and paths; React renders the SVG.
  */
-export function StripChart({ samples, now }: { samples: ClusterSample[]; now: number }) {
+export function StripChart({
+  samples,
+  now,
+  recorded = false,
+}: {
+  samples: ClusterSample[];
+  /** The chart's right end: now, or the past moment shown. */
+  now: number;
+  /** Some samples come from the recorded history (the caption says where the line comes from). */
+  recorded?: boolean;
+}) {
   const from = now - 3_600_000;
   const points = samples.filter((sample) => sample.at >= from);
   const [first] = extent(points, (sample) => sample.at);
@@ -39,9 +49,11 @@ export function StripChart({ samples, now }: { samples: ClusterSample[]; now: nu
   ];
   const ticks = x.ticks(4);
   return (
-    <figure className="px-3 py-2" data-testid="strip-chart">
+    <figure className="px-3 py-2" data-testid="strip-chart" data-recorded={recorded}>
       <figcaption className="text-xs text-slate-500">
-        Since this page opened (up to an hour): members, clustered nodes and hosted registrations
+        {recorded
+          ? 'The hour to this moment, recorded: members, clustered nodes and hosted registrations'
+          : 'Since this page opened (up to an hour): members, clustered nodes and hosted registrations'}
       </figcaption>
       <svg
         viewBox={`0 0 ${WIDTH} ${ROW * strips.length + 16}`}

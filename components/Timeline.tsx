@@ -5,8 +5,10 @@ import { useState } from 'react';
 import type { TimelineEvent, TimelineEventKind } from '@/lib/cluster-state';
 import type { ClusterSample } from '@/lib/dashboard';
 import { formatClock } from '@/lib/format';
+import { gapText, mergeTimeline, timelineEventId } from '@/lib/time-travel';
 
 import { DownCauseNote } from './DownCauseNote';
+import { EarlierEvents, useEarlierEvents } from './EarlierEvents';
 import { StripChart } from './StripChart';
 import { TimelineDetails } from './TimelineDetails';
 
@@ -28,6 +30,7 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
     kinds: ['registry_changed', 'registry_rebalanced', 'registry_diverged', 'registry_converged'],
   },
   { id: 'kubernetes', label: 'Kubernetes', kinds: ['kubernetes_event'] },
+  { id: 'gaps', label: 'Not observed', kinds: ['observation_gap'] },
 ];
 
 const SEVERITY_ICON: Record<TimelineEvent['severity'], string> = {
@@ -47,8 +50,17 @@ export interface TimelineProps {
   /** The cluster, for fetching a summary event's full lists when it is opened. */
   clusterId: string;
   events: TimelineEvent[];
+  /**
+   * Whether `/events/{seq}` can serve these events' full lists: it holds this server run's only,
+   * and a past run's event may share a sequence number with another of this run.
+   */
+  detailsAvailable?: boolean;
   samples: ClusterSample[];
+  /** Some samples come from the recorded history, not only from this page's own watching. */
+  recorded?: boolean;
   now: number;
+  /** The past moment shown, or null when live. */
+  viewing?: number | null;
   /** A member's key was clicked in an event. */
   onSelect(key: string): void;
 }
@@ -57,7 +69,17 @@ export interface TimelineProps {
  * The live event list, newest first, filtered by kind and severity, over the strip chart. A
  * summary event (a partition, a storm of links, a mass join) opens to its full lists.
  */
-export function Timeline({ clusterId, events, samples, now, onSelect }: TimelineProps) {
+export function Timeline({
+  clusterId,
+  events,
+  detailsAvailable = true,
+  samples,
+  recorded = false,
+  now,
+  viewing = null,
+  onSelect,
+}: TimelineProps) {
+  const earlier = useEarlierEvents(clusterId, events[0]?.at ?? viewing ?? now);
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
   const [opened, setOpened] = useState<ReadonlySet<number>>(new Set());
   const toggleOpened = (seq: number) =>
@@ -71,10 +93,14 @@ export function Timeline({ clusterId, events, samples, now, onSelect }: Timeline
   const hiddenKinds = new Set(
     GROUPS.filter((group) => hidden.has(group.id)).flatMap((group) => group.kinds),
   );
-  const shown = events
+  // Events from the stream (or the moment's snapshot) have their details on this run; those
+  // paged in from the record are shown as recorded.
+  const withDetails = new Set(detailsAvailable ? events.map(timelineEventId) : []);
+  const all = earlier.events.length > 0 ? mergeTimeline(earlier.events, events) : events;
+  const shown = all
     .filter((event) => !hiddenKinds.has(event.kind))
     .filter((event) => !problemsOnly || event.severity !== 'info')
-    .slice(-200)
+    .slice(-(200 + earlier.events.length))
     .reverse();
   const toggle = (id: string) =>
     setHidden((current) => {
@@ -114,7 +140,7 @@ export function Timeline({ clusterId, events, samples, now, onSelect }: Timeline
           warnings and errors only
         </label>
       </div>
-      <StripChart samples={samples} now={now} />
+      <StripChart samples={samples} now={now} recorded={recorded} />
       <ol
         className="relative min-h-0 flex-1 overflow-auto px-3 py-1 text-sm"
         data-testid="timeline"
@@ -125,56 +151,89 @@ export function Timeline({ clusterId, events, samples, now, onSelect }: Timeline
             No events{events.length > 0 ? ' match the filters' : ' yet'}.
           </li>
         ) : null}
-        {shown.map((event) => (
-          <li
-            key={event.seq}
-            className="border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
-            data-testid="timeline-event"
-            data-kind={event.kind}
-            data-severity={event.severity}
-          >
-            <div className="flex gap-2">
-              <span className="shrink-0 tabular-nums text-slate-500">{formatClock(event.at)}</span>
-              <span className={`shrink-0 ${SEVERITY_TONE[event.severity]}`} title={event.severity}>
-                <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
-                <span className="sr-only">{event.severity}</span>
-              </span>
-              {event.key ? (
-                <button
-                  type="button"
-                  onClick={() => onSelect(event.key!)}
-                  className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
-                >
-                  {event.message}
-                </button>
-              ) : (
-                <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
-                  {event.message}
+        {shown.map((event) => {
+          const id = timelineEventId(event);
+          if (event.kind === 'observation_gap') {
+            return <GapRow key={id} event={event} now={now} />;
+          }
+          const expandable = event.expandable && withDetails.has(id);
+          return (
+            <li
+              key={id}
+              className="border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
+              data-testid="timeline-event"
+              data-kind={event.kind}
+              data-severity={event.severity}
+              data-at={event.at}
+            >
+              <div className="flex gap-2">
+                <span className="shrink-0 tabular-nums text-slate-500">
+                  {formatClock(event.at)}
                 </span>
-              )}
-              {event.expandable ? (
-                <button
-                  type="button"
-                  aria-expanded={opened.has(event.seq)}
-                  onClick={() => toggleOpened(event.seq)}
-                  className="ml-auto shrink-0 text-xs text-sky-700 hover:underline dark:text-sky-400"
-                  data-testid="timeline-expand"
+                <span
+                  className={`shrink-0 ${SEVERITY_TONE[event.severity]}`}
+                  title={event.severity}
                 >
-                  {opened.has(event.seq) ? 'hide list' : 'list'}
-                </button>
-              ) : null}
-            </div>
-            {event.cause || event.causes ? (
-              <div className="pl-24">
-                <DownCauseNote cause={event.cause} causes={event.causes} />
+                  <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
+                  <span className="sr-only">{event.severity}</span>
+                </span>
+                {event.key ? (
+                  <button
+                    type="button"
+                    onClick={() => onSelect(event.key!)}
+                    className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
+                  >
+                    {event.message}
+                  </button>
+                ) : (
+                  <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
+                    {event.message}
+                  </span>
+                )}
+                {expandable ? (
+                  <button
+                    type="button"
+                    aria-expanded={opened.has(event.seq)}
+                    onClick={() => toggleOpened(event.seq)}
+                    className="ml-auto shrink-0 text-xs text-sky-700 hover:underline dark:text-sky-400"
+                    data-testid="timeline-expand"
+                  >
+                    {opened.has(event.seq) ? 'hide list' : 'list'}
+                  </button>
+                ) : null}
               </div>
-            ) : null}
-            {event.expandable && opened.has(event.seq) ? (
-              <TimelineDetails clusterId={clusterId} seq={event.seq} />
-            ) : null}
-          </li>
-        ))}
+              {event.cause || event.causes ? (
+                <div className="pl-24">
+                  <DownCauseNote cause={event.cause} causes={event.causes} />
+                </div>
+              ) : null}
+              {expandable && opened.has(event.seq) ? (
+                <TimelineDetails clusterId={clusterId} seq={event.seq} />
+              ) : null}
+            </li>
+          );
+        })}
+        <EarlierEvents earlier={earlier} />
       </ol>
     </section>
+  );
+}
+
+/** A span no beamscope run observed, drawn apart from the events: nothing is known of it. */
+function GapRow({ event, now }: { event: TimelineEvent; now: number }) {
+  const span = event.gap ?? { from: event.at, to: event.at };
+  return (
+    <li
+      className="my-1 rounded border border-dashed border-slate-400 bg-[repeating-linear-gradient(135deg,transparent_0_6px,var(--color-slate-100)_6px_9px)] px-2 py-1 italic text-slate-600 dark:border-slate-600 dark:bg-[repeating-linear-gradient(135deg,transparent_0_6px,var(--color-slate-800)_6px_9px)] dark:text-slate-300"
+      data-testid="timeline-event"
+      data-kind={event.kind}
+      data-severity={event.severity}
+      data-at={event.at}
+      data-gap-from={span.from}
+      data-gap-to={span.to}
+    >
+      <span aria-hidden>… </span>
+      {gapText(span, now)}
+    </li>
   );
 }

@@ -2,6 +2,7 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
+import type { ReactNode } from 'react';
 
 import type { ClusterListResponse, ClusterSnapshot } from '@/lib/api';
 import { clusterTotals, type LinkState } from '@/lib/dashboard';
@@ -41,12 +42,15 @@ export function TopBar({
   data,
   link,
   failed = false,
+  banner,
 }: {
   clusterId: string;
   data: ClusterSnapshot | undefined;
   link: LinkState;
   /** The snapshot could not be loaded: no link to speak of, no skeleton to wait on. */
   failed?: boolean;
+  /** Shown under the bar and kept in view with it (the "viewing …" banner of a past moment). */
+  banner?: ReactNode;
 }) {
   const router = useRouter();
   const { data: list } = useApi<ClusterListResponse>('/api/clusters', { refreshInterval: 0 });
@@ -129,6 +133,7 @@ export function TopBar({
           <div className="h-5 w-96 animate-pulse rounded bg-slate-200 dark:bg-slate-800" />
         )}
       </div>
+      {banner}
     </header>
   );
 }
