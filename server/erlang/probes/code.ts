@@ -134,8 +134,8 @@ export async function scanCode(
       error ??= toProbeError(failure);
     }
   }
-  // One hex string for all, sliced per module: slices share its memory, and one conversion costs
-  // a fraction of 5,000 small ones.
+  // One hex string for all, sliced per module (slices share its memory, and one conversion costs
+  // a fraction of 5,000 small ones).
   const hex = Buffer.concat(digests).toString('hex');
   const md5s = modules.map((_, index) => hex.slice(index * 32, index * 32 + 32));
   const signature = createHash('sha1').update(modules.join('\n')).update(hex);

@@ -115,12 +115,18 @@ describe('read-only by construction: page search parameters and request bodies',
     expect(Object.fromEntries(path)).toEqual({ 'app/clusters/[id]/page.tsx': ['id'] });
     for (const name of [...search.values(), ...path.values()].flat())
       expect(name).not.toMatch(FORBIDDEN);
-    // Client code does not read the URL's query either (it would feed it to the API).
+    // Client code reads the URL's query in one reviewed place: `?at=`, the moment shown, which
+    // reaches the API only as the number parseAtParam makes of it (or not at all).
     const clients: string[] = [];
     for (const file of [...(await filesUnder('app')), ...(await filesUnder('components'))]) {
       if (/\buseSearchParams\b/.test(await read(file))) clients.push(file);
     }
-    expect(clients).toEqual([]);
+    expect(clients).toEqual(['components/use-at-param.ts']);
+    const atParam = await read('components/use-at-param.ts');
+    expect([...atParam.matchAll(/\bparams\.(\w+)\(([^)]*)\)/g)].map((match) => match[0])).toEqual([
+      "params.get('at')",
+    ]);
+    expect(atParam).toMatch(/parseAtParam\(params\.get\('at'\)\)/);
   });
 
   it('reads a request body only in the reviewed places, with the reviewed fields', async () => {
@@ -175,7 +181,8 @@ describe('read-only by construction: page search parameters and request bodies',
     const sandboxFields = [
       ...new Set(sandboxActionSchema.options.flatMap((option) => Object.keys(option.shape))),
     ].sort();
-    expect(sandboxFields).toEqual(['action', 'pod', 'replicas', 'restore', 'sides']);
+    // `version`: one of the demo app's releases (a closed enum), for a pod or a rolling upgrade.
+    expect(sandboxFields).toEqual(['action', 'pod', 'replicas', 'restore', 'sides', 'version']);
 
     for (const name of [...signInFields, ...sandboxFields]) expect(name).not.toMatch(FORBIDDEN);
   });

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { Collector } from '@/server/collector';
 import { connectNode, type NodeConnection } from '@/server/erlang';
+import { ExportFun } from '@/server/erlang/codec/terms';
 import { ConnectionManager } from '@/server/erlang/manager';
 import { lookupName, runProbes } from '@/server/erlang/probes';
 import type { KubernetesSourceEvents } from '@/server/kubernetes/source';
@@ -36,7 +37,9 @@ const ALLOWED_CALLS = [
   'Elixir.Registry:count/1',
   'Elixir.Registry:lookup/2',
   'application:loaded_applications/0',
+  'application:which_applications/0',
   'erlang:binary_to_existing_atom/2',
+  'erlang:loaded/0',
   'erlang:memory/0',
   'erlang:nodes/1',
   'erlang:port_info/2',
@@ -49,10 +52,19 @@ const ALLOWED_CALLS = [
   'ets:select/3',
   'ets:select_count/2',
   'global:whereis_name/1',
+  // Applies the fun it is given to each pair: allowed only with a fun from ALLOWED_FUNS below,
+  // so one call reads many modules' md5s (or application keys) without loading any code.
+  'lists:zipwith/3',
   'net_kernel:get_net_ticktime/0',
   'net_kernel:nodes_info/0',
   'supervisor:count_children/1',
 ].sort();
+
+/**
+ * The external funs (`fun M:F/A`, sent as EXPORT_EXT: no code travels) a call may carry as an
+ * argument, for `lists:zipwith/3` to apply. Each only reads.
+ */
+const ALLOWED_FUNS = ['application:get_key/2', 'erlang:get_module_info/2'].sort();
 
 /**
  * Calls that must never appear, whatever a review says: running code or commands, loading code,
@@ -128,6 +140,7 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
   let manager: ConnectionManager;
   let collector: Collector;
   const recorded = new Map<string, number>();
+  const recordedFuns = new Set<string>();
   const connections: NodeConnection[] = [];
 
   /** The manager's connect seam: real connections whose every `rpc` is recorded first. */
@@ -137,6 +150,11 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     connection.rpc = (module, fn, args, callOptions) => {
       const call = `${module}:${fn}/${args.length}`;
       recorded.set(call, (recorded.get(call) ?? 0) + 1);
+      for (const arg of args) {
+        if (arg instanceof ExportFun) {
+          recordedFuns.add(`${arg.module.name}:${arg.fun.name}/${arg.arity}`);
+        }
+      }
       return rpc(module, fn, args, callOptions);
     };
     connections.push(connection);
@@ -240,6 +258,8 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     );
     expect(calls.filter(denied)).toEqual([]);
     expect(calls).toEqual(ALLOWED_CALLS);
+    // The code scan ran (its funs travelled), and with no fun outside the reviewed ones.
+    expect([...recordedFuns].sort()).toEqual(ALLOWED_FUNS);
   });
 
   it('runProbes and lookupName called directly make no call outside the allow-list', async () => {
@@ -306,6 +326,7 @@ describe('remote calls: what the probe source names, exercised or not', () => {
     const files = (await readdir(PROBES_DIR)).filter((file) => file.endsWith('.ts')).sort();
     expect(files).toEqual([
       'catalogue.ts',
+      'code.ts',
       'index.ts',
       'links.ts',
       'lookup.ts',
@@ -313,6 +334,7 @@ describe('remote calls: what the probe source names, exercised or not', () => {
       'run.ts',
     ]);
     const named = new Set<string>();
+    const namedFuns = new Set<string>();
     for (const file of files) {
       const text = await readFile(join(PROBES_DIR, file), 'utf8');
       // Every `module:` / `fn:` property is either a type annotation or a string literal, and
@@ -325,10 +347,14 @@ describe('remote calls: what the probe source names, exercised or not', () => {
       const literalModules = [...text.matchAll(/\bmodule:\s*'/g)];
       expect(pairs.length).toBe(literalModules.length);
       for (const [, module, fn] of pairs) named.add(`${module}:${fn}`);
-      // Probes reach the node only through callProbe, with the probe's own module and function.
-      for (const call of text.matchAll(/\brpc\(([^)]*)/g)) {
-        expect(call[1]).toBe('probe.module, probe.fn, [...probe.args], { timeoutMs }');
-      }
+      // A fun sent for a call to apply names its module and function as literals, reviewed.
+      const funs = [
+        ...text.matchAll(/new ExportFun\(\s*atom\('([^']+)'\),\s*atom\('([^']+)'\),\s*(\d+)\s*\)/g),
+      ];
+      expect(funs.length, `${file}: every ExportFun is built from literals`).toBe(
+        [...text.matchAll(/new ExportFun\(/g)].length,
+      );
+      for (const [, module, fn, arity] of funs) namedFuns.add(`${module}:${fn}/${arity}`);
     }
     const allowed = new Set(ALLOWED_CALLS.map((call) => call.replace(/\/\d+$/, '')));
     expect([...named].sort()).toEqual([...allowed].sort());
@@ -336,6 +362,8 @@ describe('remote calls: what the probe source names, exercised or not', () => {
     const deniedName = (name: string) =>
       [0, 1, 2, 3, 4, 5].some((arity) => denied(`${name}/${arity}`));
     expect([...named].filter(deniedName)).toEqual([]);
+    expect([...namedFuns].sort()).toEqual(ALLOWED_FUNS);
+    expect(ALLOWED_FUNS.filter(denied)).toEqual([]);
   });
 
   it('no other server code names a remote module or function', async () => {
