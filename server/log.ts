@@ -21,7 +21,7 @@ export interface LogEntry {
   message: string;
   cluster?: string;
   /** The side of the cluster the entry is about. */
-  source?: 'kubernetes' | 'distribution';
+  source?: 'kubernetes' | 'distribution' | 'history';
   state?: string;
   code?: string;
 }
