@@ -25,7 +25,9 @@ const arbitraryCluster = fc.record({
   ),
 });
 
-function stateAt(cluster: fc.RecordValue<typeof arbitraryCluster>, at: number): ClusterState {
+type Cluster = typeof arbitraryCluster extends fc.Arbitrary<infer T> ? T : never;
+
+function stateAt(cluster: Cluster, at: number): ClusterState {
   const byNode = new Map<string, BeamSide>();
   for (const entry of cluster.sides) {
     byNode.set(

@@ -1,0 +1,82 @@
+import 'server-only';
+
+// The history side of the server's runtime: the one store of the process, opened from the
+// configuration, and one recorder per cluster. A store that cannot be opened is a status on the
+// page and a line in the log; live viewing goes on without it.
+
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+
+import type { HistoryStoreKind } from '@/lib/api';
+
+import type { BeamscopeConfig } from '../config';
+import { describeError } from '../errors';
+import type { Logger } from '../log';
+import { openHistoryStore } from './index';
+import { HistoryRecorder, type RecordedCollector, type RecorderStatus } from './recorder';
+import type { HistoryStore } from './store';
+
+/** The process's store, or why there is none. */
+export interface ProcessHistory {
+  kind: HistoryStoreKind;
+  store: HistoryStore | null;
+  error: string | null;
+  /** This replica, as the store's writer leases know it. */
+  holder: string;
+}
+
+/** Opens the configured store; a failure is logged and kept as the status of every cluster. */
+export async function openProcessHistory(
+  config: BeamscopeConfig,
+  log: Logger,
+  open: (config: BeamscopeConfig) => Promise<HistoryStore> = openHistoryStore,
+): Promise<ProcessHistory> {
+  const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    const store = await open(config);
+    return { kind: store.kind, store, error: null, holder };
+  } catch (error) {
+    const reason = `history store: ${describeError(error)}`;
+    log({ level: 'error', source: 'history', state: 'error', message: `history error: ${reason}` });
+    return { kind: 'memory', store: null, error: reason, holder };
+  }
+}
+
+/** One cluster's history: the process's store and the cluster's recorder. */
+export class ClusterHistory {
+  private readonly recorder: HistoryRecorder | null;
+
+  constructor(
+    private readonly process: ProcessHistory,
+    collector: RecordedCollector,
+    log: Logger,
+  ) {
+    this.recorder = process.store
+      ? new HistoryRecorder({
+          collector,
+          store: process.store,
+          holder: process.holder,
+          log,
+        }).start()
+      : null;
+  }
+
+  get kind(): HistoryStoreKind {
+    return this.process.kind;
+  }
+
+  /** The store, or null when it could not be opened. */
+  get store(): HistoryStore | null {
+    return this.process.store;
+  }
+
+  status(): RecorderStatus {
+    if (this.process.error !== null) return { state: 'error', reason: this.process.error };
+    return this.recorder?.status() ?? { state: 'ok' };
+  }
+
+  /** Stops recording, writing what was gathered. */
+  async stop(): Promise<void> {
+    await this.recorder?.stop();
+  }
+}
