@@ -14,11 +14,19 @@ export { HistoryRecorder, type RecorderStatus } from './recorder';
 export { rebuildStateAt } from './rebuild';
 export type { HistoryStore } from './store';
 
+/** How a store is opened: the command line only reads what the servers recorded. */
+export interface OpenHistoryOptions {
+  readOnly?: boolean;
+}
+
 /**
  * The process's history store, opened. Until the configured stores land (SQLite, PostgreSQL),
  * every configuration gets the in-memory one: history lives as long as the process.
  */
-export async function openHistoryStore(_config: BeamscopeConfig): Promise<HistoryStore> {
+export async function openHistoryStore(
+  _config: BeamscopeConfig,
+  _options: OpenHistoryOptions = {},
+): Promise<HistoryStore> {
   const store = new MemoryHistoryStore();
   await store.open();
   return store;

@@ -129,7 +129,7 @@ describe('the history API', () => {
     expect((await timelinePage(cluster, span)).events.map((event) => event.kind)).toEqual([
       'node_down',
     ]);
-    for (const bad of [
+    const bads: Array<Record<string, string>> = [
       { kind: 'nope' },
       { limit: '0' },
       { limit: '100000' },
@@ -137,7 +137,8 @@ describe('the history API', () => {
       { node: 'not a node' },
       { cursor: "'; drop table" },
       { from: '2000', to: '1000' },
-    ])
+    ];
+    for (const bad of bads)
       expect(await codeOf(timelinePage(cluster, params(bad))), JSON.stringify(bad)).toBe(
         'bad_request',
       );
