@@ -11,10 +11,12 @@ import { parseMoment } from '../http/history-params';
 import { pickCluster } from './clusters';
 import { UsageError } from './command';
 
-/** Opens the configured store read-only: a seam, so tests can hand in the store they filled. */
-export type HistoryOpener = (config: BeamscopeConfig) => Promise<HistoryStore>;
+/** Opens the configured store for reading: a seam, so tests can hand in the store they filled. */
+export type HistoryOpener = (config: BeamscopeConfig, clusterId: string) => Promise<HistoryStore>;
 
-export const openReadOnly: HistoryOpener = (config) => openHistoryStore(config, { readOnly: true });
+/** The configured store, opened for the one cluster asked about; the command only reads it. */
+export const openReadOnly: HistoryOpener = (config, clusterId) =>
+  openHistoryStore(config, [clusterId]);
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -40,5 +42,5 @@ export async function openClusterHistory(
 ): Promise<{ cluster: ClusterConfig; store: HistoryStore }> {
   const config = await loadConfig(values.config);
   const cluster = pickCluster(config, values.cluster);
-  return { cluster, store: await open(config) };
+  return { cluster, store: await open(config, cluster.id) };
 }

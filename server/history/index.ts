@@ -7,6 +7,7 @@ import 'server-only';
  */
 
 import type { BeamscopeConfig } from '../config';
+import type { Logger } from '../log';
 import { MemoryHistoryStore } from './memory';
 import type { HistoryStore } from './store';
 
@@ -14,17 +15,18 @@ export { HistoryRecorder, type RecorderStatus } from './recorder';
 export { rebuildStateAt } from './rebuild';
 export type { HistoryStore } from './store';
 
-/** How a store is opened: the command line only reads what the servers recorded. */
 export interface OpenHistoryOptions {
-  readOnly?: boolean;
+  log?: Logger;
 }
 
 /**
- * The process's history store, opened. Until the configured stores land (SQLite, PostgreSQL),
- * every configuration gets the in-memory one: history lives as long as the process.
+ * The process's history store, opened, for `clusterIds`. Until the configured stores land
+ * (SQLite, PostgreSQL: same name and signature), every configuration gets the in-memory one:
+ * history lives as long as the process.
  */
 export async function openHistoryStore(
-  _config: BeamscopeConfig,
+  _config: Pick<BeamscopeConfig, 'clusters'>,
+  _clusterIds: readonly string[],
   _options: OpenHistoryOptions = {},
 ): Promise<HistoryStore> {
   const store = new MemoryHistoryStore();

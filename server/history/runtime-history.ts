@@ -29,11 +29,12 @@ export interface ProcessHistory {
 export async function openProcessHistory(
   config: BeamscopeConfig,
   log: Logger,
-  open: (config: BeamscopeConfig) => Promise<HistoryStore> = openHistoryStore,
+  open: typeof openHistoryStore = openHistoryStore,
 ): Promise<ProcessHistory> {
   const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
-    const store = await open(config);
+    const ids = config.clusters.map((cluster) => cluster.id);
+    const store = await open(config, ids, { log });
     return { kind: store.kind, store, error: null, holder };
   } catch (error) {
     const reason = `history store: ${describeError(error)}`;
@@ -70,8 +71,12 @@ export class ClusterHistory {
     return this.process.store;
   }
 
+  /** The store's own state first (a supervised store says when it is down), then the recorder's. */
   status(): RecorderStatus {
     if (this.process.error !== null) return { state: 'error', reason: this.process.error };
+    const supervised = this.process.store as { status?: () => RecorderStatus } | null;
+    const store = supervised?.status?.();
+    if (store?.state === 'error') return store;
     return this.recorder?.status() ?? { state: 'ok' };
   }
 
