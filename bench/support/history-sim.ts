@@ -83,14 +83,34 @@ export class ChurningCluster {
     return step;
   }
 
-  private side(index: number, at: number): BeamSide {
-    const half = Math.ceil(this.count / 3);
-    const sideOf = (other: number) => (this.split ? other < half : true);
-    const sees: string[] = [];
-    for (let other = 0; other < this.count; other += 1) {
-      if (other === index || other === this.down) continue;
-      if (sideOf(other) === sideOf(index)) sees.push(nodeOf(other));
+  /** Peer lists kept while the mesh's shape holds, as the collector keeps them (its caches key on them). */
+  private peerLists = new Map<number, string[]>();
+  private peerShape = '';
+
+  private seesOf(index: number): string[] {
+    const shape = `${this.count}|${this.down}|${this.split}`;
+    if (shape !== this.peerShape) {
+      this.peerShape = shape;
+      this.peerLists = new Map();
     }
+    let sees = this.peerLists.get(index);
+    if (!sees) {
+      const half = Math.ceil(this.count / 3);
+      const sideOf = (other: number) => (this.split ? other < half : true);
+      sees = [];
+      for (let other = 0; other < this.count; other += 1) {
+        if (other === index || other === this.down) continue;
+        if (sideOf(other) === sideOf(index)) sees.push(nodeOf(other));
+      }
+      // In the collector's order (names compared as it compares them).
+      sees.sort(compareNames);
+      this.peerLists.set(index, sees);
+    }
+    return sees;
+  }
+
+  private side(index: number, at: number): BeamSide {
+    const sees = this.seesOf(index);
     const registries: RegistryCount[] = [
       { registry: 'global', count: 3, hosted: null, replicated: true },
       { registry: 'swarm', count: 1000, hosted: Math.round(1000 / this.count), replicated: true },
@@ -104,8 +124,7 @@ export class ChurningCluster {
       memoryBytes: this.memory[index]!,
       runQueue: 0,
       uptimeMs: 1000,
-      // In the collector's order (names compared as it compares them).
-      sees: sees.sort(compareNames),
+      sees,
       registries,
       probedAt: at,
       probeMs: 3,
