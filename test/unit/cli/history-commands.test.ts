@@ -10,6 +10,7 @@ import { eventsCommandWith } from '@/server/cli/commands/events';
 import { snapshotCommandWith } from '@/server/cli/commands/snapshot';
 import { MemoryHistoryStore } from '@/server/history/memory';
 import { HistoryRecorder } from '@/server/history/recorder';
+import type { HistoryStore } from '@/server/history/store';
 
 import { SimClock, SimCollector } from '../../support/sim-collector';
 import { fullMesh, n, pod, stateOf } from '../lib/fixtures';
@@ -72,8 +73,22 @@ describe('beamscope events and snapshot --at (read the recorded history)', () =>
     await rm(dir, { recursive: true, force: true });
   });
 
-  const events = eventsCommandWith(async () => store);
-  const snapshot = snapshotCommandWith(async () => store);
+  /** The store as each command opens it: the command closes its copy, the test keeps the store. */
+  const opened = async (): Promise<HistoryStore> => ({
+    kind: store.kind,
+    open: () => store.open(),
+    close: async () => {},
+    append: (batch) => store.append(batch),
+    claimWriter: (...args) => store.claimWriter(...args),
+    retained: (id) => store.retained(id),
+    lastObservation: (id) => store.lastObservation(id),
+    stateAt: (id, at) => store.stateAt(id, at),
+    timeline: (id, query) => store.timeline(id, query),
+    nodeSeries: (...args) => store.nodeSeries(...args),
+    compact: (...args) => store.compact(...args),
+  });
+  const events = eventsCommandWith(opened);
+  const snapshot = snapshotCommandWith(opened);
 
   it('exports the events of a span as JSON, oldest first', async () => {
     const io = capture();
