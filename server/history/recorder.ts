@@ -155,11 +155,22 @@ export class HistoryRecorder {
     return this;
   }
 
-  /** Stops listening and writes what is gathered (a clean stop loses nothing). */
-  async stop(): Promise<void> {
+  /**
+   * Stops listening and writes what is gathered (a clean stop loses nothing) — waiting at most
+   * `stopTimeoutMs` for a store that does not answer, so a hung database never holds up a stop.
+   */
+  async stop(stopTimeoutMs = 5000): Promise<void> {
     clearInterval(this.timer);
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
-    await this.flush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, stopTimeoutMs);
+    });
+    try {
+      await Promise.race([this.flush(), gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Seals what was gathered into a batch and writes the queue; resolves when it is written or failed. */

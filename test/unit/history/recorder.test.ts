@@ -177,3 +177,14 @@ describe('HistoryRecorder', () => {
     await recorder.stop();
   });
 });
+
+describe('HistoryRecorder.stop', () => {
+  it('gives up on a store that never answers instead of holding the stop', async () => {
+    const store = new FlakyStore();
+    const { recorder } = setup(store);
+    recorder.start();
+    store.append = () => new Promise(() => {});
+    await recorder.stop(50);
+    expect(store.appended).toEqual([]);
+  });
+});
