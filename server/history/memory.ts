@@ -82,7 +82,8 @@ export class MemoryHistoryStore implements HistoryStore {
     }
   }
 
-  async claimWriter(): Promise<boolean> {
+  /** One process holds this store: it is always the writer. */
+  async claimWriter(_clusterId: string, _holder: string, _ttlMs: number, _now: number) {
     return true;
   }
 
@@ -144,7 +145,7 @@ export class MemoryHistoryStore implements HistoryStore {
     return series.filter((point) => point.at >= from && point.at <= to);
   }
 
-  async compact(before: number): Promise<void> {
+  async compact(before: number, _now?: number): Promise<void> {
     for (const cluster of this.clusters.values()) {
       const kept = cluster.keyframes.findLast((keyframe) => keyframe.at <= before);
       if (kept) cluster.keyframes = cluster.keyframes.filter((keyframe) => keyframe.at >= kept.at);

@@ -29,7 +29,11 @@ export interface ProcessHistory {
 export async function openProcessHistory(
   config: BeamscopeConfig,
   log: Logger,
-  open: typeof openHistoryStore = openHistoryStore,
+  open: (
+    config: BeamscopeConfig,
+    clusterIds: readonly string[],
+    options: { log?: Logger },
+  ) => Promise<HistoryStore> = openHistoryStore,
 ): Promise<ProcessHistory> {
   const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
