@@ -5,7 +5,6 @@ import 'server-only';
 // page and a line in the log; live viewing goes on without it.
 
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 
 import type { HistoryStoreKind } from '@/lib/api';
 
@@ -35,7 +34,9 @@ export async function openProcessHistory(
     options: { log?: Logger },
   ) => Promise<HistoryStore> = openHistoryStore,
 ): Promise<ProcessHistory> {
-  const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // The replica's name (its pod's, in Kubernetes): a process restarted in place takes its own
+  // writer lease back at once instead of waiting out the lease of the run it replaces.
+  const holder = hostname();
   try {
     const ids = config.clusters.map((cluster) => cluster.id);
     const store = await open(config, ids, { log });

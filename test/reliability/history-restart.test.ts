@@ -100,8 +100,17 @@ describe('history across a SIGKILL of the server', () => {
     }
 
     // 2. One gap, from the last heartbeat before the kill to the new run's start.
-    const gaps = (await api<TimelinePageResponse>('/timeline?kind=observation_gap')).events;
-    expect(gaps).toHaveLength(1);
+    // Told once the new run has read the last observation, written with its first flush.
+    let gaps: TimelineEvent[] = [];
+    await expect
+      .poll(
+        async () => {
+          gaps = (await api<TimelinePageResponse>('/timeline?kind=observation_gap')).events;
+          return gaps.length;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(1);
     const gap = gaps[0]!.gap!;
     expect(gap.from).toBeGreaterThanOrEqual(killedAt - FLUSH_MS - SLACK_MS);
     expect(gap.from).toBeLessThanOrEqual(killedAt);
