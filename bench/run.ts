@@ -83,6 +83,12 @@ const PARTS: Part[] = [
     what: 'snapshot and timeline of a 1,000 / 2,000-node mesh',
   },
   {
+    name: 'history',
+    module: './history.ts',
+    exportName: 'runHistoryBench',
+    what: 'recording a simulated day (100 nodes) and hour (1,000)',
+  },
+  {
     name: 'browser-scale',
     module: './browser-scale.ts',
     exportName: 'runBrowserScaleBench',

@@ -139,7 +139,12 @@ export interface NodeHistoryResponse {
 
 /** The body of every error response: a message fit for an operator, and a stable code. */
 export interface ApiError {
-  error: { code: ErrorCode; message: string };
+  error: {
+    code: ErrorCode;
+    message: string;
+    /** With `outside_retention`: the span the cluster's history can answer for, if any. */
+    retained?: RetainedRange | null;
+  };
 }
 
 /** `GET /api/clusters/{id}/nodes/{node}`: one member with its history (last hour, per poll). */

@@ -83,7 +83,9 @@ export type HttpCode =
   | 'node_not_found'
   /** A timeline event whose full lists the server no longer holds (or never did). */
   | 'event_not_found'
-  | 'sandbox_unavailable';
+  | 'sandbox_unavailable'
+  /** A moment the cluster's history does not hold (before retention, or not yet recorded). */
+  | 'outside_retention';
 
 /** The history store: the recorded past of a cluster (server/history). */
 export type HistoryCode =

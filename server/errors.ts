@@ -45,11 +45,17 @@ export class BeamscopeError<S extends ErrorSurface = ErrorSurface> extends Error
     /** A stable machine-readable code of the surface, e.g. `config_invalid`, `rbac_forbidden`. */
     readonly code: CodesBySurface[S],
     message: string,
-    options: { cause?: unknown; exitCode?: number } = {},
+    options: { cause?: unknown; exitCode?: number; details?: Record<string, unknown> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.exitCode = options.exitCode ?? 1;
+    this.details = options.details;
   }
+  /**
+   * Fields the API's error body carries beside the code and the message (what a client acts on,
+   * e.g. the retained range of `outside_retention`); like the message, never a secret.
+   */
+  readonly details: Record<string, unknown> | undefined;
   /** The process exit code the CLI uses when this error ends a command. */
   readonly exitCode: number;
 }

@@ -6,12 +6,19 @@ import { localNodeName, startClusterCollector, type ClusterCollector } from './c
 import type { Collector } from './collector/collector';
 import { loadConfig, type BeamscopeConfig, type ClusterConfig } from './config';
 import { BeamscopeError } from './errors';
+import { ClusterHistory, openProcessHistory, type ProcessHistory } from './history/runtime-history';
 import type { KubernetesSource } from './kubernetes';
 import { createLogger, logFormat, logSourceStates } from './log';
 
-/** One configured cluster's upstreams: its Kubernetes source and its collector, shared by every request. */
+/**
+ * One configured cluster's upstreams — its Kubernetes source and its collector, shared by every
+ * request — and its history (the recorder that keeps it, the store that answers for the past).
+ */
 export class ClusterRuntime {
-  constructor(private readonly upstream: ClusterCollector) {}
+  constructor(
+    private readonly upstream: ClusterCollector,
+    readonly history: ClusterHistory,
+  ) {}
 
   get config(): ClusterConfig {
     return this.upstream.cluster;
@@ -56,8 +63,10 @@ export class ClusterRuntime {
     return { cluster: this.summary(), ...this.collector.snapshot(), at: Date.now() };
   }
 
-  stop(): Promise<void> {
-    return this.upstream.stop();
+  /** Stops recording first (what was gathered is written), then the upstreams. */
+  async stop(): Promise<void> {
+    await this.history.stop();
+    await this.upstream.stop();
   }
 }
 
@@ -69,6 +78,7 @@ export class BeamscopeRuntime {
   private constructor(
     readonly config: BeamscopeConfig,
     readonly clusters: ReadonlyMap<string, ClusterRuntime>,
+    private readonly history: ProcessHistory,
   ) {}
 
   /** Loads the configuration and starts watching and probing every cluster in it. */
@@ -79,6 +89,8 @@ export class BeamscopeRuntime {
     const log = createLogger(logFormat(env));
     const config = await loadConfig(configPath, env);
     const localName = localNodeName(config);
+    // One store for the process, whatever the number of clusters; recording starts with each.
+    const history = await openProcessHistory(config, log);
     const clusters = new Map<string, ClusterRuntime>();
     for (const cluster of config.clusters) {
       const upstream = await startClusterCollector(cluster, { localName, env });
@@ -91,9 +103,10 @@ export class BeamscopeRuntime {
         },
         log,
       );
-      clusters.set(cluster.id, new ClusterRuntime(upstream));
+      const recorded = new ClusterHistory(history, upstream.collector, log);
+      clusters.set(cluster.id, new ClusterRuntime(upstream, recorded));
     }
-    return new BeamscopeRuntime(config, clusters);
+    return new BeamscopeRuntime(config, clusters, history);
   }
 
   cluster(id: string): ClusterRuntime {
@@ -110,6 +123,7 @@ export class BeamscopeRuntime {
 
   async stop(): Promise<void> {
     await Promise.all([...this.clusters.values()].map((cluster) => cluster.stop()));
+    await this.history.store?.close();
   }
 }
 

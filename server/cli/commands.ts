@@ -2,6 +2,7 @@ import 'server-only';
 
 import type { Command } from './command';
 import { doctorCommand } from './commands/doctor';
+import { eventsCommand } from './commands/events';
 import { lookupCommand } from './commands/lookup';
 import { membersCommand } from './commands/members';
 import { probeCommand } from './commands/probe';
@@ -14,6 +15,7 @@ export const commands: Command[] = [
   membersCommand,
   probeCommand,
   snapshotCommand,
+  eventsCommand,
   doctorCommand,
   lookupCommand,
 ];

@@ -12,6 +12,7 @@ import type {
   ClusterState,
   DistributionStatus,
   NodeHistoryPoint,
+  TimelineEventDraft,
 } from '@/lib/cluster-state';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { hostedNames } from '@/lib/registries';
@@ -111,6 +112,8 @@ export class Collector {
   private readonly codeScans: CodeScans;
   /** Module lists by application version, shared by this cluster's code scans. */
   private readonly moduleLists = new ModuleListCache();
+  /** Told of each node's history point as it is recorded (the history recorder). */
+  private readonly pointListeners = new Set<(node: string, point: NodeHistoryPoint) => void>();
   private comparing = false;
   private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
@@ -227,6 +230,26 @@ export class Collector {
   /** A summary event of the timeline with its full lists, while they are still held. */
   eventDetails(seq: number): HeldDetails | undefined {
     return this.stream.detailsOf(seq);
+  }
+
+  /**
+   * Calls `listener` with each node's history point as it is recorded (the flight recorder keeps
+   * them beyond the window). Returns the unsubscribe function.
+   */
+  onHistoryPoint(listener: (node: string, point: NodeHistoryPoint) => void): () => void {
+    this.pointListeners.add(listener);
+    return () => {
+      this.pointListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Tells an event that comes from beside the collector's own inputs — the history recorder's
+   * `observation_gap` after a restart — on the stream, in sequence like every other.
+   */
+  publishEvent(draft: TimelineEventDraft): void {
+    this.flush();
+    this.stream.publishEvents([draft]);
   }
 
   /** A node's history points within the window, oldest first. */
@@ -449,12 +472,14 @@ export class Collector {
     if (countHosted) this.hostedCadence.record(node, updated, at);
     this.codeScans.observe(node, report.memory?.code ?? null);
     this.metricsOf.observeProbe(report.durationMs / 1000);
-    this.history.record(node, {
+    const point: NodeHistoryPoint = {
       at,
       processCount: updated.processCount,
       registeredNames: hostedNames(updated),
       memoryBytes: updated.memoryBytes,
-    });
+    };
+    this.history.record(node, point);
+    for (const listener of this.pointListeners) listener(node, point);
     this.scheduleRecompute();
   }
 

@@ -17,6 +17,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   cluster_not_found: 404,
   node_not_found: 404,
   event_not_found: 404,
+  // The body carries the retained range beside the message.
+  outside_retention: 404,
   // The server does not run on the sandbox: there is no such resource here.
   sandbox_unavailable: 404,
   // history: a cursor the client altered is its mistake; a store that is down is the server's
@@ -123,7 +125,9 @@ export function json(body: unknown, status = 200): Response {
  */
 export function errorResponse(error: unknown): Response {
   if (error instanceof BeamscopeError) {
-    const body: ApiError = { error: { code: error.code, message: error.message } };
+    const body: ApiError = {
+      error: { ...error.details, code: error.code, message: error.message },
+    };
     return json(body, STATUS_BY_CODE[error.code]);
   }
   console.error('beamscope: unexpected error in a route handler', error);

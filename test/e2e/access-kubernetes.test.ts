@@ -101,6 +101,10 @@ describe('access mode kubernetes', () => {
       '/registries',
       '/registry?name=device-1',
       '/nodes/myapp%40127.0.0.2',
+      '?at=2026-01-01T00:00:00Z',
+      '/timeline?kind=node_down',
+      '/history',
+      '/nodes/myapp%40127.0.0.2/history',
     ]) {
       const answer = await api(`/api/clusters/staging${path}`, bearer(bob));
       expect(answer.status, path).toBe(404);

@@ -3,11 +3,15 @@ import 'server-only';
 import { hostedNames } from '@/lib/registries';
 import type { ClusterState } from '@/lib/cluster-state';
 
+import { rebuildStateAt } from '../../history/rebuild';
+import { outsideRetention } from '../../http/history-api';
 import { integerOption, parseCommandArgs } from '../args';
 import type { Command } from '../command';
+import { cliMoment, openClusterHistory, openReadOnly, type HistoryOpener } from '../history';
 import { collectOnce } from './collect';
 
-const USAGE = 'beamscope snapshot [--config FILE] [--cluster ID] [--json] [--timeout SECONDS]';
+const USAGE =
+  'beamscope snapshot [--config FILE] [--cluster ID] [--json] [--timeout SECONDS] [--at WHEN]';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
@@ -63,23 +67,60 @@ export function formatClusterState(state: ClusterState): string {
   return lines.join('\n');
 }
 
-/** `beamscope snapshot`: the cluster's state, collected once, as the API serves it. */
-export const snapshotCommand: Command = {
-  name: 'snapshot',
-  summary: 'Collect a cluster once: members, BEAM nodes, partitions, registries',
-  usage: USAGE,
-  async run(argv, io) {
-    const { values } = parseCommandArgs(argv, {
-      config: { type: 'string' },
-      cluster: { type: 'string' },
-      json: { type: 'boolean' },
-      timeout: { type: 'string' },
-    });
-    const timeoutSeconds = integerOption('timeout', values.timeout, 10, 1);
-    const collected = await collectOnce(values, timeoutSeconds * 1000);
-    if (collected.kubernetesError) throw collected.kubernetesError;
-    if (values.json) io.stdout(`${JSON.stringify(collected.state, null, 2)}\n`);
-    else io.stdout(`${formatClusterState(collected.state)}\n`);
-    return 0;
-  },
-};
+/**
+ * The state recorded at `at` (`--at`): rebuilt from the configured history store, as the API's
+ * `?at=` rebuilds it. A moment the history does not hold names the span it does.
+ */
+async function recordedState(
+  values: { config?: string; cluster?: string },
+  at: number,
+  open: HistoryOpener,
+): Promise<ClusterState> {
+  const { cluster, store } = await openClusterHistory(values, open);
+  try {
+    const retained = await store.retained(cluster.id);
+    const stored =
+      retained && at >= retained.from && at <= retained.to
+        ? await store.stateAt(cluster.id, at)
+        : null;
+    if (!stored) throw outsideRetention(cluster.id, at, retained);
+    return rebuildStateAt(stored.keyframe, stored.deltas);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * `beamscope snapshot`: the cluster's state, collected once, as the API serves it; with `--at`,
+ * the state recorded at that moment.
+ */
+export function snapshotCommandWith(open: HistoryOpener): Command {
+  return {
+    name: 'snapshot',
+    summary: 'Collect a cluster once (or read its state at a past moment: --at)',
+    usage: USAGE,
+    async run(argv, io) {
+      const { values } = parseCommandArgs(argv, {
+        config: { type: 'string' },
+        cluster: { type: 'string' },
+        json: { type: 'boolean' },
+        timeout: { type: 'string' },
+        at: { type: 'string' },
+      });
+      const timeoutSeconds = integerOption('timeout', values.timeout, 10, 1);
+      let state: ClusterState;
+      if (values.at !== undefined) {
+        state = await recordedState(values, cliMoment('at', values.at), open);
+      } else {
+        const collected = await collectOnce(values, timeoutSeconds * 1000);
+        if (collected.kubernetesError) throw collected.kubernetesError;
+        state = collected.state;
+      }
+      if (values.json) io.stdout(`${JSON.stringify(state, null, 2)}\n`);
+      else io.stdout(`${formatClusterState(state)}\n`);
+      return 0;
+    },
+  };
+}
+
+export const snapshotCommand = snapshotCommandWith(openReadOnly);

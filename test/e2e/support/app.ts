@@ -32,6 +32,8 @@ export interface RunningDashboard {
   /** Everything the server wrote to stdout and stderr so far. */
   output(): string;
   stop(): Promise<void>;
+  /** Sends `signal` to the server (SIGKILL: a crash) and resolves once it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 function stopChild(child: ChildProcess, timeoutMs = 5000): Promise<void> {
@@ -211,5 +213,15 @@ export async function startDashboard(
       throw new Error(`the dashboard server did not become healthy:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { url, output: () => output, stop: () => stopChild(child) };
+  return {
+    url,
+    output: () => output,
+    stop: () => stopChild(child),
+    kill: (signal) =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
 }

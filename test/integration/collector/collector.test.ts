@@ -19,6 +19,7 @@ import type { CollectorMessage } from '@/server/collector/collector';
 import type { ClusterConfig } from '@/server/config';
 import { nodeDetails, registryLookup, renderMetrics } from '@/server/http/cluster-api';
 import { openEventStream } from '@/server/http/sse';
+import { ClusterHistory } from '@/server/history/runtime-history';
 import { ClusterRuntime } from '@/server/runtime';
 import { startEmulatedApi, type EmulatedApi } from '@/server/sandbox/kube-api';
 
@@ -218,7 +219,11 @@ describe('the collector with real nodes', () => {
 
   it('serves node details, name lookups and metrics from the same collector', async () => {
     await nodes.get(3)!.eval('beamscope_fixture:global_names("ct_name", 2)');
-    const runtime = new ClusterRuntime(upstream);
+    const unrecorded = { kind: 'memory' as const, store: null, error: null, holder: 'test' };
+    const runtime = new ClusterRuntime(
+      upstream,
+      new ClusterHistory(unrecorded, upstream.collector, () => {}),
+    );
     await waitForState(
       (state) =>
         state.members.every((member) =>

@@ -43,11 +43,19 @@ describe('read-only by construction: what the routes accept', () => {
       // GET: a summary event's full lists, a page at a time (`offset`, `limit`).
       'app/api/clusters/[id]/events/[seq]/route.ts',
       'app/api/clusters/[id]/events/route.ts',
+      // GET: where the history is kept, its state and the span it holds (no input).
+      'app/api/clusters/[id]/history/route.ts',
+      // GET: a node's recorded series (`from`, `to`: moments, server/http/history-params.ts).
+      'app/api/clusters/[id]/nodes/[node]/history/route.ts',
       'app/api/clusters/[id]/nodes/[node]/route.ts',
       // GET: compares the copies of the registries now (fixed read-only calls, no input).
       'app/api/clusters/[id]/registries/route.ts',
       'app/api/clusters/[id]/registry/route.ts',
+      // GET: the snapshot, or with `at` (a moment) the state rebuilt from the history.
       'app/api/clusters/[id]/route.ts',
+      // GET: a page of the recorded timeline (`from`, `to`, `kind`, `node`, `cursor`, `limit`,
+      // `order`: each checked against its closed form in server/http/history-params.ts).
+      'app/api/clusters/[id]/timeline/route.ts',
       'app/api/clusters/route.ts',
       'app/api/healthz/route.ts',
       'app/api/metrics/route.ts',
@@ -81,8 +89,10 @@ describe('read-only by construction: what the routes accept', () => {
       if (/searchParams/.test(text)) {
         expect([
           'app/api/clusters/[id]/events/[seq]/route.ts',
+          'app/api/clusters/[id]/nodes/[node]/history/route.ts',
           'app/api/clusters/[id]/registry/route.ts',
           'app/api/clusters/[id]/route.ts',
+          'app/api/clusters/[id]/timeline/route.ts',
         ]).toContain(file);
       }
       expect(queryParameters(text)).toEqual([]);
@@ -105,6 +115,21 @@ describe('read-only by construction: what the routes accept', () => {
       // Where to go after an OIDC sign-in: a path on this site only (safeNext).
       'server/auth/oidc-routes.ts': ['next'],
       'server/http/cluster-api.ts': ['offset', 'limit', 'name'],
+      // Moments, event kinds from the closed list, a node name, a cursor, a page size, an
+      // order (server/http/history-params.ts); `at` switches a snapshot to the past.
+      'server/http/history-api.ts': [
+        'at',
+        'at',
+        'from',
+        'to',
+        'kind',
+        'node',
+        'cursor',
+        'limit',
+        'order',
+        'to',
+        'from',
+      ],
       // `full` or `compact`, nothing else (server/http/peers-param.ts).
       'server/http/peers-param.ts': ['peers'],
       'server/http/sse.ts': ['lastEventId'],

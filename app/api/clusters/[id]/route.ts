@@ -1,11 +1,14 @@
 import { viewableCluster } from '@/server/http/access';
-import { clusterSnapshot } from '@/server/http/cluster-api';
+import { clusterSnapshotNowOrAt } from '@/server/http/history-api';
 import { errorResponse, json } from '@/server/http/responses';
 import { getRuntime } from '@/server/runtime';
 
 export const dynamic = 'force-dynamic';
 
-/** One cluster's snapshot (`?peers=compact`: peer lists relative to each node's partition). */
+/**
+ * One cluster's snapshot (`?peers=compact`: peer lists relative to each node's partition); with
+ * `?at=T`, the state as it was at T, rebuilt from the cluster's history.
+ */
 export async function GET(
   request: Request,
   context: { params: Promise<{ id: string }> },
@@ -14,7 +17,7 @@ export async function GET(
     const { id } = await context.params;
     const runtime = await getRuntime();
     const cluster = await viewableCluster(request, runtime, id);
-    return json(clusterSnapshot(cluster, new URL(request.url).searchParams));
+    return json(await clusterSnapshotNowOrAt(cluster, new URL(request.url).searchParams));
   } catch (error) {
     return errorResponse(error);
   }

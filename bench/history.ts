@@ -1,0 +1,349 @@
+/**
+ * The flight recorder's cost (issue 17): a cluster with the demo's churn recorded for a simulated
+ * day at 100 nodes and a simulated hour at 1,000, through the real recorder into a store — the
+ * SQLite store when this checkout has it (`server/history/sqlite.ts`), else the memory store
+ * (then the bytes are the rows' JSON, not a file). The store is a parameter: the lead reruns it
+ * with each store. Figures: bytes per day, seek to any T (the `?at=` work: keyframe + deltas +
+ * rebuild + the events before it) p99, the recorder's CPU as a share of one core over the
+ * simulated span, and the live push's p99 with recording on vs off, in alternating real-time
+ * segments of the same run.
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { deflateRawSync } from 'node:zlib';
+
+import { diffTimeline } from '@/lib/cluster-diff';
+import { MeshBuilder } from '@/lib/mesh';
+import type { CollectorMessage } from '@/server/collector/event-stream';
+import { MemoryHistoryStore } from '@/server/history/memory';
+import { rebuildStateAt } from '@/server/history/rebuild';
+import { HistoryRecorder, type RecordedCollector } from '@/server/history/recorder';
+import type { HistoryBatch, HistoryStore } from '@/server/history/store';
+
+import { SimClock, SimCollector } from '../test/support/sim-collector';
+import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { ChurningCluster, POLL_MS, STEP_MS } from './support/history-sim';
+import { distribution, summarize } from './support/stats';
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const SEEKS = 200;
+
+/** A store to record into, in `dir`, and how many bytes it holds there. */
+export interface BenchStore {
+  kind: string;
+  open(dir: string): Promise<HistoryStore>;
+  bytes(dir: string, store: HistoryStore): Promise<number>;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }))
+    if (entry.isFile()) total += (await stat(join(entry.parentPath, entry.name))).size;
+  return total;
+}
+
+/** The SQLite store when this checkout has it, else the memory store with its rows' JSON size. */
+async function defaultStore(): Promise<BenchStore> {
+  try {
+    const specifier = '../server/history/sqlite';
+    const { SqliteHistoryStore } = (await import(specifier)) as {
+      SqliteHistoryStore: new (options: { directory: string }) => HistoryStore;
+    };
+    return {
+      kind: 'sqlite',
+      async open(dir) {
+        const store = new SqliteHistoryStore({ directory: dir });
+        await store.open();
+        return store;
+      },
+      bytes: async (dir, store) => {
+        await store.close();
+        return folderBytes(dir);
+      },
+    };
+  } catch {
+    const written = new WeakMap<HistoryStore, number>();
+    return {
+      kind: 'memory (bytes: the rows as JSON)',
+      async open() {
+        const store = new MemoryHistoryStore();
+        const append = store.append.bind(store);
+        written.set(store, 0);
+        store.append = async (batch: HistoryBatch) => {
+          written.set(store, written.get(store)! + JSON.stringify(batch).length);
+          return append(batch);
+        };
+        return store;
+      },
+      bytes: async (_dir, store) => written.get(store) ?? 0,
+    };
+  }
+}
+
+/** The collector with the recorder's listeners timed: the CPU the recorder spends inline. */
+function timed(collector: SimCollector, spent: { cpuUs: number }): RecordedCollector {
+  const time =
+    <A extends unknown[]>(listener: (...args: A) => void) =>
+    (...args: A) => {
+      const before = process.cpuUsage();
+      listener(...args);
+      const used = process.cpuUsage(before);
+      spent.cpuUs += used.user + used.system;
+    };
+  return {
+    clusterId: collector.clusterId,
+    get epoch() {
+      return collector.epoch;
+    },
+    subscribe: (listener: (message: CollectorMessage) => void) =>
+      collector.subscribe(time(listener)),
+    snapshot: () => collector.snapshot(),
+    onHistoryPoint: (listener) => collector.onHistoryPoint(time(listener)),
+    publishEvent: (draft) => collector.publishEvent(draft),
+  };
+}
+
+interface RecordingResult {
+  store: string;
+  nodes: number;
+  simulatedHours: number;
+  deltas: number;
+  events: number;
+  keyframes: number;
+  /** The rows' JSON by kind, and the deltas' JSON deflated (what a compressing store would keep). */
+  payloadMB: {
+    deltas: number;
+    keyframes: number;
+    points: number;
+    events: number;
+    deltasDeflated: number;
+  };
+  bytesPerDayMB: Figure;
+  seek: Figure;
+  seekMedianMs: number | null;
+  recorderCpuPercentOfCore: Figure;
+  simulationWallS: number;
+}
+
+/** Records `nodes` with the demo's churn for `spanMs` of simulated time. */
+async function recordSpan(
+  storeKind: BenchStore,
+  nodes: number,
+  spanMs: number,
+  log: (line: string) => void,
+): Promise<RecordingResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'beamscope-bench-history-'));
+  try {
+    const store = await storeKind.open(dir);
+    const clock = new SimClock(Date.UTC(2026, 0, 1));
+    const cluster = new ChurningCluster(nodes);
+    const meshes = new MeshBuilder();
+    const collector = new SimCollector('bench', cluster.state(clock.now()), clock);
+    const spent = { cpuUs: 0 };
+    const payload = { deltas: 0, keyframes: 0, points: 0, events: 0, deltasDeflated: 0 };
+    const counts = { deltas: 0, events: 0, keyframes: 0 };
+    const append = store.append.bind(store);
+    store.append = async (batch) => {
+      counts.deltas += batch.deltas.length;
+      counts.events += batch.events.length;
+      counts.keyframes += batch.keyframes.length;
+      // Sizes measured outside the recorder's CPU (they are the bench's, not the product's).
+      const before = process.cpuUsage();
+      await append(batch);
+      const used = process.cpuUsage(before);
+      spent.cpuUs += used.user + used.system;
+      const deltas = JSON.stringify(batch.deltas);
+      payload.deltas += deltas.length;
+      payload.deltasDeflated += deflateRawSync(deltas).length;
+      payload.keyframes += JSON.stringify(batch.keyframes).length;
+      payload.points += JSON.stringify(batch.points).length;
+      payload.events += JSON.stringify(batch.events).length;
+    };
+    const recorder = new HistoryRecorder({
+      collector: timed(collector, spent),
+      store,
+      holder: 'bench',
+      now: clock.now,
+      flushIntervalMs: 0,
+    }).start();
+    const start = clock.now();
+    const wallStart = performance.now();
+    let nextFlush = start + 1000;
+    let nextStep = start + STEP_MS;
+    let nextHour = start + HOUR_MS;
+    for (let at = start + POLL_MS; at <= start + spanMs; at += POLL_MS) {
+      clock.current = at;
+      cluster.poll();
+      if (at >= nextStep) {
+        cluster.advanceScenario();
+        nextStep += STEP_MS;
+      }
+      const previous = collector.current;
+      const next = cluster.state(at);
+      collector.set(
+        next,
+        diffTimeline(previous, next, meshes).map(({ event }) => event),
+      );
+      for (const { node, ...point } of cluster.points(at))
+        collector.point(node, { ...point, registeredNames: 3 });
+      if (at >= nextFlush) {
+        const before = process.cpuUsage();
+        await recorder.flush();
+        const used = process.cpuUsage(before);
+        spent.cpuUs += used.user + used.system;
+        nextFlush = at + 1000;
+      }
+      if (at >= nextHour) {
+        // Retention and downsampling as the store's supervisor runs them.
+        await store.compact(at - 7 * DAY_MS, at);
+        nextHour += HOUR_MS;
+        log(`${nodes} nodes: ${Math.round((at - start) / HOUR_MS)} h simulated`);
+      }
+    }
+    await recorder.stop();
+    const end = clock.now();
+    const simulationWallS = (performance.now() - wallStart) / 1000;
+
+    // Seeks: the work of `?at=T` at random moments of the recorded span.
+    const seekMs: number[] = [];
+    for (let index = 0; index < SEEKS; index += 1) {
+      const at = start + Math.floor((((index * 7919) % SEEKS) / SEEKS) * (end - start));
+      const began = performance.now();
+      const stored = await store.stateAt('bench', at);
+      if (!stored) throw new Error(`no recorded state at ${new Date(at).toISOString()}`);
+      rebuildStateAt(stored.keyframe, stored.deltas);
+      await store.timeline('bench', { to: at, limit: 200 });
+      seekMs.push(performance.now() - began);
+    }
+    const bytes = await storeKind.bytes(dir, store);
+    const perDay = (bytes / 1e6) * (DAY_MS / spanMs);
+    const seek = summarize(seekMs);
+    const mb = (value: number) => Math.round((value / 1e6) * 10) / 10;
+    return {
+      store: storeKind.kind,
+      nodes,
+      simulatedHours: spanMs / HOUR_MS,
+      ...counts,
+      payloadMB: {
+        deltas: mb(payload.deltas),
+        keyframes: mb(payload.keyframes),
+        points: mb(payload.points),
+        events: mb(payload.events),
+        deltasDeflated: mb(payload.deltasDeflated),
+      },
+      bytesPerDayMB: goalFigure(
+        `${nodes} nodes: bytes per day`,
+        Math.round(perDay * 10) / 10,
+        50,
+        'MB',
+      ),
+      seek: goalFigure(`${nodes} nodes: seek to any T, p99`, seek.p99Ms, 300, 'ms', seek.samples),
+      seekMedianMs: seek.medianMs,
+      recorderCpuPercentOfCore: goalFigure(
+        `${nodes} nodes: recording CPU`,
+        Math.round((spent.cpuUs / 1000 / spanMs) * 100 * 1000) / 1000,
+        5,
+        '% of a core',
+      ),
+      simulationWallS: Math.round(simulationWallS),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The live push with recording on and off, in alternating real-time segments: a change every
+ * 50 ms (100 nodes churning), a push subscriber after the recorder's, and the latency from the
+ * change's due moment to its delta reaching the subscriber (timer lateness included: a flush
+ * that held the event loop shows there).
+ */
+async function pushLatency(storeKind: BenchStore, segmentMs: number, log: (line: string) => void) {
+  const dir = await mkdtemp(join(tmpdir(), 'beamscope-bench-history-live-'));
+  const samples = { on: [] as number[], off: [] as number[] };
+  try {
+    const store = await storeKind.open(dir);
+    const cluster = new ChurningCluster(100);
+    const clock = { now: () => Date.now() };
+    const collector = new SimCollector(
+      'bench',
+      cluster.state(Date.now()),
+      new SimClock(Date.now()),
+    );
+    Object.assign(collector, { stream: collector.stream });
+    for (const mode of ['off', 'on', 'off', 'on'] as const) {
+      const recorder =
+        mode === 'on'
+          ? new HistoryRecorder({ collector, store, holder: 'bench', now: clock.now }).start()
+          : null;
+      let due = performance.now();
+      const unsubscribe = collector.subscribe((message) => {
+        if (message.type === 'delta') samples[mode].push(performance.now() - due);
+      });
+      const until = performance.now() + segmentMs;
+      let step = 0;
+      while (performance.now() < until) {
+        due += 50;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+        cluster.poll();
+        if (++step % 200 === 0) cluster.advanceScenario();
+        collector.set(cluster.state(Date.now()));
+      }
+      unsubscribe();
+      await recorder?.stop();
+      log(`live push, recording ${mode}: ${samples[mode].length} deltas`);
+    }
+    await storeKind.bytes(dir, store);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const on = summarize(samples.on);
+  const off = summarize(samples.off);
+  return {
+    recordingOff: plainFigure('live push p99, recording off', off.p99Ms, 'ms', off.samples),
+    recordingOn: plainFigure('live push p99, recording on', on.p99Ms, 'ms', on.samples),
+    medians: { offMs: off.medianMs, onMs: on.medianMs },
+    distribution: { off: distribution(samples.off, 2), on: distribution(samples.on, 2) },
+  };
+}
+
+export interface HistoryBenchOptions {
+  log: (line: string) => void;
+  /** The store to record into (default: SQLite when present, else memory). */
+  store?: BenchStore;
+  /** Simulated spans (default: a day at 100 nodes, an hour at 1,000). */
+  hundredMs?: number;
+  thousandMs?: number;
+  liveSegmentMs?: number;
+}
+
+export async function runHistoryBench(options: HistoryBenchOptions) {
+  const store = options.store ?? (await defaultStore());
+  const log = options.log;
+  log(`store: ${store.kind}`);
+  const loadBefore = loadavg()[0];
+  const live = await pushLatency(store, options.liveSegmentMs ?? 15_000, log);
+  const hundred = await recordSpan(store, 100, options.hundredMs ?? DAY_MS, log);
+  const thousand = await recordSpan(store, 1000, options.thousandMs ?? HOUR_MS, log);
+  return {
+    store: store.kind,
+    loadAverage: { before: loadBefore, after: loadavg()[0] },
+    hundred,
+    thousand,
+    live,
+  };
+}
+
+// `npx tsx bench/history.ts [hours at 100] [hours at 1000]`: this part alone, with its figures.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const hours = (text: string | undefined, fallback: number) =>
+    text === undefined ? fallback : Number(text) * HOUR_MS;
+  void runHistoryBench({
+    log: (line) => process.stderr.write(`${line}\n`),
+    hundredMs: hours(process.argv[2], DAY_MS),
+    thousandMs: hours(process.argv[3], HOUR_MS),
+  }).then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`));
+}
