@@ -129,6 +129,11 @@ export class ChurningCluster {
       probedAt: at,
       probeMs: 3,
       probeError: null,
+      netTicktimeSeconds: 60,
+      links: [],
+      distBufBusyLimitBytes: 1_048_576,
+      applications: null,
+      codeScan: null,
     };
   }
 

@@ -16,7 +16,7 @@ import { compactState, type WireClusterState } from '@/lib/peer-wire';
 import { BeamscopeError } from '../errors';
 import type { ClusterHistory } from '../history/runtime-history';
 import { rebuildStateAt } from '../history/rebuild';
-import type { HistoryStore } from '../history/store';
+import type { HistoryStore, RecordedEvent } from '../history/store';
 import type { ClusterRuntime } from '../runtime';
 import {
   checkSpan,
@@ -113,7 +113,7 @@ export async function clusterSnapshotAt(
   const state = rebuildStateAt(stored.keyframe, stored.deltas);
   const seq = Math.max(stored.keyframe.seq, ...stored.deltas.map((delta) => delta.seq));
   const page = await store.timeline(id, { to: at, limit: EVENTS_BEFORE, order: 'newest' });
-  const timeline = page.events.map(({ event }) => event).reverse();
+  const timeline = foldCauseAmendments([...page.events].reverse());
   const snapshot: ClusterSnapshotAt = {
     cluster: cluster.summary(),
     epoch: stored.keyframe.run,
@@ -174,4 +174,29 @@ export async function nodeHistory(
   checkSpan(from, to);
   const points = await storeOf(cluster).nodeSeries(cluster.config.id, node, from, to);
   return { clusterId: cluster.config.id, node, from, to, points };
+}
+
+/**
+ * The recorded events (oldest first) as the live timeline shows them: a `down_cause` amends the
+ * event of its own run whose seq it names (another run's events may share that seq), and is kept
+ * as its own line only when that event is not among these.
+ */
+export function foldCauseAmendments(events: readonly RecordedEvent[]): TimelineEvent[] {
+  const folded: Array<{ run: string; event: TimelineEvent }> = [];
+  for (const { run, event } of events) {
+    const target =
+      event.kind === 'down_cause' && event.amends !== undefined
+        ? folded.find((held) => held.run === run && held.event.seq === event.amends)
+        : undefined;
+    if (!target) {
+      folded.push({ run, event });
+      continue;
+    }
+    target.event = {
+      ...target.event,
+      ...(event.cause ? { cause: event.cause } : {}),
+      ...(event.causes ? { causes: event.causes } : {}),
+    };
+  }
+  return folded.map((held) => held.event);
 }

@@ -31,6 +31,7 @@ const EVENT_KINDS: Record<TimelineEventKind, true> = {
   registry_converged: true,
   kubernetes_event: true,
   observation_gap: true,
+  down_cause: true,
 };
 
 export const TIMELINE_EVENT_KINDS = Object.keys(EVENT_KINDS) as TimelineEventKind[];

@@ -7,6 +7,7 @@ import { MemoryHistoryStore } from '@/server/history/memory';
 import { HistoryRecorder } from '@/server/history/recorder';
 import {
   clusterSnapshotAt,
+  foldCauseAmendments,
   historyStatus,
   nodeHistory,
   timelinePage,
@@ -159,5 +160,46 @@ describe('the history API', () => {
       status: { state: 'ok' },
       retained: { from: start, to: end },
     });
+  });
+});
+
+describe('foldCauseAmendments: recorded down causes read as the live timeline shows them', () => {
+  const down = (seq: number, node: string) => ({
+    kind: 'node_down' as const,
+    severity: 'error' as const,
+    message: `${node} went down`,
+    node,
+    seq,
+    at: 1000 + seq,
+  });
+  const amendment = (seq: number, amends: number) => ({
+    kind: 'down_cause' as const,
+    severity: 'info' as const,
+    message: 'why',
+    amends,
+    cause: {
+      code: 'oom_killed' as const,
+      side: 'kubernetes' as const,
+      detail: 'OOMKilled, exit code 137',
+    },
+    seq,
+    at: 2000 + seq,
+  });
+
+  it('amends the event of its own run, never another run that used the same seq', () => {
+    const folded = foldCauseAmendments([
+      { id: 1, run: 'old', event: down(7, 'a@10.0.0.1') },
+      { id: 2, run: 'new', event: down(7, 'b@10.0.0.2') },
+      { id: 3, run: 'new', event: amendment(8, 7) },
+    ]);
+    expect(folded.map((event) => [event.node, event.cause?.code])).toEqual([
+      ['a@10.0.0.1', undefined],
+      ['b@10.0.0.2', 'oom_killed'],
+    ]);
+  });
+
+  it('keeps an amendment as its own line when its event is not in the page', () => {
+    const folded = foldCauseAmendments([{ id: 3, run: 'new', event: amendment(8, 7) }]);
+    expect(folded.map((event) => event.kind)).toEqual(['down_cause']);
   });
 });
