@@ -245,6 +245,13 @@ export async function compareCopies(
   };
 }
 
+/**
+ * A comparison asks k × k counts: a second at 100 nodes, far more at 1,000. The next comparison
+ * of the same copies waits this many times as long as the last took (a tenth of the time spent
+ * comparing at most), however often the counts still look off; a heal asks at once.
+ */
+export const COMPARE_COST_WAIT = 9;
+
 /** A heal this long before copies were first seen to disagree is taken as their cause. */
 const HEAL_WINDOW_MS = 60_000;
 
@@ -294,6 +301,8 @@ export function suspectedDivergences(
 export class DivergenceMonitor {
   private readonly active = new Map<string, Active>();
   private readonly lastCompared = new Map<string, number>();
+  /** How long the last comparison of each took (ms): the next waits a multiple of it. */
+  private readonly lastCost = new Map<string, number>();
   private lastHealAt: number | null = null;
 
   constructor(private readonly intervalMs = 3000) {}
@@ -306,6 +315,7 @@ export class DivergenceMonitor {
     // A mesh heals in steps (partitions merge one link at a time): time from the first step.
     if (this.lastHealAt === null || at - this.lastHealAt > HEAL_WINDOW_MS) this.lastHealAt = at;
     this.lastCompared.clear();
+    this.lastCost.clear();
   }
 
   /** What to compare now: `{registry, nodes}` pairs due for a comparison. */
@@ -323,7 +333,10 @@ export class DivergenceMonitor {
       else this.active.delete(id);
     }
     return [...wanted.entries()]
-      .filter(([id]) => now - (this.lastCompared.get(id) ?? -Infinity) >= this.intervalMs)
+      .filter(([id]) => {
+        const wait = Math.max(this.intervalMs, (this.lastCost.get(id) ?? 0) * COMPARE_COST_WAIT);
+        return now - (this.lastCompared.get(id) ?? -Infinity) >= wait;
+      })
       .map(([id, entry]) => {
         this.lastCompared.set(id, now);
         return entry;
@@ -333,6 +346,8 @@ export class DivergenceMonitor {
   /** Records a comparison's result; returns the events it gives rise to. */
   record(result: CopyComparison, now: number): TimelineEventDraft[] {
     const id = `${result.registry}|${partitionId(result.nodes)}`;
+    const started = this.lastCompared.get(id);
+    if (started !== undefined && started <= now) this.lastCost.set(id, now - started);
     // A comparison of a whole partition speaks for every earlier divergence of the registry
     // among its nodes: a side's, before the heal that merged it in. They become this one.
     const compared = new Set(result.nodes);
