@@ -129,11 +129,6 @@ export function applyClusterDelta(state: ClusterState, delta: ClusterStateDelta)
   };
 }
 
-/** How many members a delta touches (its weight in the replay ring). */
-export function deltaSize(delta: ClusterStateDelta): number {
-  return delta.added.length + delta.changed.length + delta.removed.length;
-}
-
 function podLabel(member: ClusterMember): string {
   const pod = member.kubernetes;
   if (!pod) return member.node ?? member.key;

@@ -28,6 +28,7 @@ import {
   type RowLayout,
   type RpcFunction,
 } from '../erlang/probes';
+import { forEachBounded, mapBounded } from './bounded';
 
 /** Where a replicated registry's copy lives on each node and how its rows hold key and pid. */
 export interface RegistryTable {
@@ -68,7 +69,16 @@ export interface CompareOptions {
   timeoutMs: number;
   /** How many names of each kind to show with their processes. */
   sampleSize?: number;
+  /** Calls of this comparison in flight at once; default {@link COMPARE_CALLS_IN_FLIGHT}. */
+  maxCallsInFlight?: number;
 }
+
+/**
+ * Calls one comparison keeps in flight. Enough to hide the round trips (a count is answered in
+ * microseconds on the node); few enough that the pending calls cost kilobytes, whatever the
+ * cluster's size — all k × k counts at once held gigabytes at 1,000 nodes.
+ */
+export const COMPARE_CALLS_IN_FLIGHT = 64;
 
 const pidKeyOf = (pid: Term): string =>
   pid instanceof Pid ? `${pid.node.name}|${pid.id}|${pid.serial}|${pid.creation}` : formatTerm(pid);
@@ -103,33 +113,54 @@ export async function compareCopies(
     calls += 1;
     return callProbe(rpcOf(node), probe, options.timeoutMs);
   };
+  const limit = options.maxCallsInFlight ?? COMPARE_CALLS_IN_FLIGHT;
   // The table exists where its name is an atom: a node without it holds no copy to compare.
-  const found = await Promise.all(
-    nodes.map(async (node) => {
-      calls += 1;
-      const table = await existingAtom(rpcOf(node), spec.table, options.timeoutMs);
-      return table ? { node, table } : null;
-    }),
-  );
+  const found = await mapBounded(nodes.length, limit, async (index) => {
+    const node = nodes[index]!;
+    calls += 1;
+    const table = await existingAtom(rpcOf(node), spec.table, options.timeoutMs);
+    return table ? { node, table } : null;
+  });
   const copies = found.filter((copy): copy is { node: string; table: Atom } => copy !== null);
   if (copies.length < 2) return null;
   // Node names of one partition are atoms on each of its nodes already (they are connected).
   const hosts = nodes.map((node) => atom(node));
-  const counts = await Promise.all(
-    copies.map(({ node, table }) =>
-      Promise.all(hosts.map((host) => call(node, rowsOnHostProbe(table, spec.layout, host)))),
-    ),
-  );
 
+  // Each copy's row of counts (one per host) becomes its group's signature as soon as it is
+  // complete, in copy order; only a new group keeps its row. So what is held is a row per group
+  // and the few rows being filled — k × groups numbers, not k × k.
   const groups = new Map<
     string,
     { copy: { node: string; table: Atom }; nodes: string[]; counts: number[] }
   >();
-  copies.forEach((copy, index) => {
-    const signature = counts[index]!.join(',');
-    const group = groups.get(signature);
-    if (group) group.nodes.push(copy.node);
-    else groups.set(signature, { copy, nodes: [copy.node], counts: counts[index]! });
+  const filling = new Map<number, { counts: number[]; filled: number }>();
+  let nextToGroup = 0;
+  const groupCompleteRows = () => {
+    for (;;) {
+      const row = filling.get(nextToGroup);
+      if (row?.filled !== hosts.length) return;
+      filling.delete(nextToGroup);
+      const copy = copies[nextToGroup]!;
+      const signature = row.counts.join(',');
+      const group = groups.get(signature);
+      if (group) group.nodes.push(copy.node);
+      else groups.set(signature, { copy, nodes: [copy.node], counts: row.counts });
+      nextToGroup += 1;
+    }
+  };
+  await forEachBounded(copies.length * hosts.length, limit, async (index) => {
+    const copyIndex = Math.floor(index / hosts.length);
+    const hostIndex = index % hosts.length;
+    const { node, table } = copies[copyIndex]!;
+    let row = filling.get(copyIndex);
+    if (!row)
+      filling.set(copyIndex, (row = { counts: new Array<number>(hosts.length), filled: 0 }));
+    row.counts[hostIndex] = await call(
+      node,
+      rowsOnHostProbe(table, spec.layout, hosts[hostIndex]!),
+    );
+    row.filled += 1;
+    groupCompleteRows();
   });
   const speakers = [...groups.values()];
   const differing = hosts
@@ -142,26 +173,22 @@ export async function compareCopies(
   const hostsOfKey = new Map<string, Map<number, string>>();
   const terms = new Map<string, Term>();
   let keysFetched = 0;
-  // Every (group, host) at once: a node that stopped answering costs one timeout, not one per
-  // host, and a comparison never holds up the next one (after a heal, say) for long.
-  await Promise.all(
-    speakers.flatMap((group, groupIndex) =>
-      differing.map(async ({ host }) => {
-        const keys = await call(
-          group.copy.node,
-          keysOnHostProbe(group.copy.table, spec.layout, host),
-        );
-        keysFetched += keys.length;
-        for (const key of keys) {
-          const text = formatTerm(key, { maxLength: 200 });
-          if (!terms.has(text)) terms.set(text, key);
-          let byGroup = hostsOfKey.get(text);
-          if (!byGroup) hostsOfKey.set(text, (byGroup = new Map()));
-          byGroup.set(groupIndex, host.name);
-        }
-      }),
-    ),
-  );
+  // Every (group, host), a bounded number at a time: a node that stopped answering still costs
+  // one timeout (the first failure ends the comparison), not one per host.
+  await forEachBounded(speakers.length * differing.length, limit, async (index) => {
+    const groupIndex = Math.floor(index / differing.length);
+    const group = speakers[groupIndex]!;
+    const { host } = differing[index % differing.length]!;
+    const keys = await call(group.copy.node, keysOnHostProbe(group.copy.table, spec.layout, host));
+    keysFetched += keys.length;
+    for (const key of keys) {
+      const text = formatTerm(key, { maxLength: 200 });
+      if (!terms.has(text)) terms.set(text, key);
+      let byGroup = hostsOfKey.get(text);
+      if (!byGroup) hostsOfKey.set(text, (byGroup = new Map()));
+      byGroup.set(groupIndex, host.name);
+    }
+  });
 
   const sampleSize = options.sampleSize ?? 10;
   const missing: RegistryDivergence['missing'] = { count: 0, sample: [] };
@@ -184,15 +211,13 @@ export async function compareCopies(
     }
   }
   // The sampled duplicates' processes, one lookup per group's copy.
-  const pidsOf = await Promise.all(
-    duplicateKeys.map((key) =>
-      Promise.all(
-        speakers.map((group) =>
-          call(group.copy.node, rowPidsProbe(group.copy.table, terms.get(key)!, spec.layout)),
-        ),
-      ),
-    ),
-  );
+  const pidsOf = await mapBounded(duplicateKeys.length, 1, (keyIndex) => {
+    const key = duplicateKeys[keyIndex]!;
+    return mapBounded(speakers.length, limit, (groupIndex) => {
+      const group = speakers[groupIndex]!;
+      return call(group.copy.node, rowPidsProbe(group.copy.table, terms.get(key)!, spec.layout));
+    });
+  });
   for (const [keyIndex, key] of duplicateKeys.entries()) {
     const views = new Map<string, RegistryNameView>();
     for (const [groupIndex, group] of speakers.entries()) {
@@ -219,6 +244,13 @@ export async function compareCopies(
     hostsCompared: differing.length,
   };
 }
+
+/**
+ * A comparison asks k × k counts: a second at 100 nodes, far more at 1,000. The next comparison
+ * of the same copies waits this many times as long as the last took (a tenth of the time spent
+ * comparing at most), however often the counts still look off; a heal asks at once.
+ */
+export const COMPARE_COST_WAIT = 9;
 
 /** A heal this long before copies were first seen to disagree is taken as their cause. */
 const HEAL_WINDOW_MS = 60_000;
@@ -269,6 +301,8 @@ export function suspectedDivergences(
 export class DivergenceMonitor {
   private readonly active = new Map<string, Active>();
   private readonly lastCompared = new Map<string, number>();
+  /** How long the last comparison of each took (ms): the next waits a multiple of it. */
+  private readonly lastCost = new Map<string, number>();
   private lastHealAt: number | null = null;
 
   constructor(private readonly intervalMs = 3000) {}
@@ -281,6 +315,7 @@ export class DivergenceMonitor {
     // A mesh heals in steps (partitions merge one link at a time): time from the first step.
     if (this.lastHealAt === null || at - this.lastHealAt > HEAL_WINDOW_MS) this.lastHealAt = at;
     this.lastCompared.clear();
+    this.lastCost.clear();
   }
 
   /** What to compare now: `{registry, nodes}` pairs due for a comparison. */
@@ -298,7 +333,10 @@ export class DivergenceMonitor {
       else this.active.delete(id);
     }
     return [...wanted.entries()]
-      .filter(([id]) => now - (this.lastCompared.get(id) ?? -Infinity) >= this.intervalMs)
+      .filter(([id]) => {
+        const wait = Math.max(this.intervalMs, (this.lastCost.get(id) ?? 0) * COMPARE_COST_WAIT);
+        return now - (this.lastCompared.get(id) ?? -Infinity) >= wait;
+      })
       .map(([id, entry]) => {
         this.lastCompared.set(id, now);
         return entry;
@@ -308,6 +346,8 @@ export class DivergenceMonitor {
   /** Records a comparison's result; returns the events it gives rise to. */
   record(result: CopyComparison, now: number): TimelineEventDraft[] {
     const id = `${result.registry}|${partitionId(result.nodes)}`;
+    const started = this.lastCompared.get(id);
+    if (started !== undefined && started <= now) this.lastCost.set(id, now - started);
     // A comparison of a whole partition speaks for every earlier divergence of the registry
     // among its nodes: a side's, before the heal that merged it in. They become this one.
     const compared = new Set(result.nodes);

@@ -6,7 +6,6 @@ import 'server-only';
 import { randomBytes } from 'node:crypto';
 
 import type { ClusterStreamSnapshot } from '@/lib/api';
-import { deltaSize } from '@/lib/cluster-diff';
 import type { ClusterStateDelta, TimelineEvent, TimelineEventDraft } from '@/lib/cluster-state';
 import type { WireClusterDelta } from '@/lib/peer-wire';
 import { detailsWeight, type EventDetails, type TimelineChange } from '@/lib/timeline-summary';
@@ -57,6 +56,19 @@ export interface HeldDetails {
  */
 const DEFAULT_MAX_DETAILS = 50;
 const DEFAULT_MAX_DETAILS_WEIGHT = 2_000_000;
+
+/**
+ * What a delta holds alive in the replay ring: one per member it carries, and one per peer name
+ * in the peer lists it carries. A list travels only when it changed, so each is a new array —
+ * and the mesh builder keeps a set of its names beside it while it lives. Weighed by members
+ * alone, the ring held fifty of a 1,000-node mesh's heal steps, 50 million names (gigabytes).
+ */
+export function deltaWeight(delta: ClusterStateDelta): number {
+  let weight = delta.added.length + delta.changed.length + delta.removed.length;
+  for (const member of delta.added) weight += member.beam?.sees?.length ?? 0;
+  for (const patch of delta.changed) weight += patch.beam?.sees?.length ?? 0;
+  return weight;
+}
 
 /** Numbers, keeps and hands out one cluster's messages. */
 export class EventStream {
@@ -171,7 +183,7 @@ export class EventStream {
 
   private publish(message: CollectorMessage): void {
     // A delta weighs what it carries, so the replay ring holds fewer of a large cluster's deltas.
-    this.messages.push(message, 1 + (message.type === 'delta' ? deltaSize(message.delta) : 0));
+    this.messages.push(message, 1 + (message.type === 'delta' ? deltaWeight(message.delta) : 0));
     for (const listener of [...this.listeners]) {
       try {
         listener(message);

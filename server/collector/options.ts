@@ -58,8 +58,9 @@ export interface CollectorOptions {
   /** Messages kept for `Last-Event-ID` resumption; default 2000. */
   maxMessages?: number;
   /**
-   * Bound on the replay ring's total weight (one per message plus one per member a delta
-   * carries), so a large cluster keeps fewer, not bigger, messages; default 50 000.
+   * Bound on the replay ring's total weight (one per message, plus one per member and per peer
+   * name a delta carries: see `deltaWeight`), so a large cluster keeps fewer, not bigger,
+   * messages; default 200 000 (a few MB of peer lists at most).
    */
   maxMessageWeight?: number;
   /** Registry count changes are merged and told at most this often; default 10 000 ms. */
@@ -124,7 +125,7 @@ export function resolveOptions(options: CollectorOptions): CollectorSettings {
     lookupConcurrency: Math.max(1, options.probeConcurrency ?? 4),
     probe: { ...options.probe, timeoutMs: options.probe?.timeoutMs ?? PROBE_TIMEOUT_MS },
     maxMessages: options.maxMessages ?? 2000,
-    maxMessageWeight: options.maxMessageWeight ?? 50_000,
+    maxMessageWeight: options.maxMessageWeight ?? 200_000,
     registryEventIntervalMs: options.registryEventIntervalMs ?? 10_000,
     maxTimeline: options.maxTimeline ?? 500,
     // Defaults in the event stream, which holds them.

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { DivergenceMonitor, type CopyComparison } from '@/server/collector/divergence';
+import {
+  COMPARE_COST_WAIT,
+  DivergenceMonitor,
+  type CopyComparison,
+} from '@/server/collector/divergence';
 
 /** A comparison of `nodes`' Swarm copies that found `duplicates` names on two processes. */
 function compared(nodes: string[], duplicates: number): CopyComparison {
@@ -36,5 +40,33 @@ describe('DivergenceMonitor', () => {
       'Swarm copies agree again on 3 nodes, 5.0 s after the heal (10 duplicates, 0 missing at the last look)',
     );
     expect(monitor.forState({ partitions })).toEqual([]);
+  });
+
+  it('waits longer before comparing again the copies whose last comparison took long', () => {
+    const monitor = new DivergenceMonitor(3000);
+    const nodes = ['a', 'b', 'c'];
+    // Copies of one size whose hosted entries add up to more: suspected at every state.
+    const state = {
+      partitions: [nodes],
+      registries: [
+        {
+          registry: 'swarm',
+          replicated: true,
+          shares: nodes.map((node) => ({ node, partition: 0, count: 1000, hosted: 50 })),
+        },
+      ],
+    } as unknown as Parameters<DivergenceMonitor['due']>[0];
+    expect(monitor.due(state, 0)).toHaveLength(1);
+    // That comparison took 20 s (k × k counts of a large cluster) and found the copies alike.
+    expect(monitor.record(compared(nodes, 0), 20_000)).toEqual([]);
+    expect(monitor.due(state, 23_000)).toEqual([]);
+    expect(monitor.due(state, 20_000 * COMPARE_COST_WAIT - 1)).toEqual([]);
+    expect(monitor.due(state, 20_000 * COMPARE_COST_WAIT)).toHaveLength(1);
+    // A quick one keeps the plain interval; a heal asks at once whatever the last one cost.
+    monitor.record(compared(nodes, 0), 20_000 * COMPARE_COST_WAIT + 100);
+    expect(monitor.due(state, 20_000 * COMPARE_COST_WAIT + 3000)).toHaveLength(1);
+    monitor.record(compared(nodes, 0), 20_000 * COMPARE_COST_WAIT + 60_000);
+    monitor.healed(20_000 * COMPARE_COST_WAIT + 61_000);
+    expect(monitor.due(state, 20_000 * COMPARE_COST_WAIT + 61_000)).toHaveLength(1);
   });
 });

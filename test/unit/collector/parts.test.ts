@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import type { TimelineEventDraft } from '@/lib/cluster-state';
+import type { ClusterStateDelta, TimelineEventDraft } from '@/lib/cluster-state';
 import { Coalescer } from '@/server/collector/coalesce';
 import { EventStream } from '@/server/collector/event-stream';
 import { RegistryChangeBatch } from '@/server/collector/registry-batch';
@@ -22,6 +22,48 @@ const draft = (message: string): TimelineEventDraft => ({
 });
 
 describe('EventStream', () => {
+  it("weighs a delta by the peer names it carries, so the replay ring's names stay within its bound", () => {
+    // A 200-node mesh healing in steps: every step gives each node a new peer list of 200 names.
+    const nodes = Array.from({ length: 200 }, (_, index) => `app@10.0.0.${index}`);
+    const maxMessageWeight = 100_000;
+    const events = new EventStream({
+      maxMessages: 100,
+      maxMessageWeight,
+      maxTimeline: 2,
+      now: () => 7,
+    });
+    for (let step = 0; step < 10; step += 1) {
+      const delta: ClusterStateDelta = {
+        added: [],
+        changed: nodes.map((node) => ({
+          key: node,
+          beam: { sees: nodes.filter((peer) => peer !== node) },
+        })),
+        removed: [],
+        set: {},
+      };
+      events.publishDelta(delta);
+    }
+    let oldest = 0;
+    while (events.since(oldest) === null) oldest += 1;
+    const held = events.since(oldest)!;
+    const names = held.reduce(
+      (sum, message) =>
+        sum +
+        (message.type === 'delta'
+          ? message.delta.changed.reduce(
+              (count, patch) => count + (patch.beam?.sees?.length ?? 0),
+              0,
+            )
+          : 0),
+      0,
+    );
+    expect(held.length).toBeGreaterThan(1);
+    expect(names).toBeLessThanOrEqual(maxMessageWeight);
+    // The newest steps, in order: a client that fell further behind loads a snapshot instead.
+    expect(held.at(-1)?.seq).toBe(10);
+  });
+
   it('hands out what follows a sequence number while it is all still held', () => {
     const events = stream();
     expect(events.since(0)).toEqual([]);
