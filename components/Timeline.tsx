@@ -29,6 +29,11 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
     label: 'Registry',
     kinds: ['registry_changed', 'registry_rebalanced', 'registry_diverged', 'registry_converged'],
   },
+  {
+    id: 'code',
+    label: 'Code',
+    kinds: ['code_skew_detected', 'code_skew_changed', 'code_skew_cleared'],
+  },
   { id: 'kubernetes', label: 'Kubernetes', kinds: ['kubernetes_event'] },
   { id: 'gaps', label: 'Not observed', kinds: ['observation_gap'] },
 ];

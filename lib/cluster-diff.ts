@@ -3,6 +3,7 @@
  * browser applies), and the timeline events an operator reads (joins, leaves, node up/down,
  * links, partitions, registry counts) — a bounded number per change, whatever the cluster's size.
  */
+import { codeSkewEvents } from './code-skew-events';
 import { MeshBuilder } from './mesh';
 import { meshChanges } from './mesh-events';
 import { compareNames } from './names';
@@ -255,7 +256,7 @@ export function registryChangedEvent(
  * member joined/left, pod ready/unready/terminating, node up/down (each kind folded into one
  * event past the summary threshold), link up/down (likewise), at most one partition detected and
  * one healed (with the sides and the links between them, however many), and one coalesced
- * registry-counts event. `meshes` is the caller's builder (the collector's, which built both
+ * registry-counts event, and at most one code skew event (appeared, changed or cleared). `meshes` is the caller's builder (the collector's, which built both
  * states' meshes already); without one the meshes are built here.
  */
 export function diffTimeline(
@@ -267,6 +268,7 @@ export function diffTimeline(
     ...foldMemberEvents(memberEvents(prev, next)),
     ...meshChanges(prev, next, meshes),
     ...registryEvents(prev, next).map((event) => ({ event })),
+    ...codeSkewEvents(prev.codeSkew, next.codeSkew).map((event) => ({ event })),
   ];
 }
 

@@ -4,7 +4,7 @@
  * Kubernetes side and its BEAM side, and the facts derived from them (partitions, unclustered
  * members, ghosts, asymmetric links, version skew, registry disagreement). Plain data only.
  */
-import type { ApplicationVersion, CodeScanSummary, CodeSkew } from './code-skew';
+import type { ApplicationVersion, CodeScanSummary, CodeSkew, CodeSkewSample } from './code-skew';
 import type { BeamConnectionCode, DistributionCode } from './codes';
 import type { CauseCount, DownCause } from './down-cause';
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from './members';
@@ -311,6 +311,10 @@ export type TimelineEventKind =
   | 'registry_converged'
   | 'kubernetes_event'
   | 'observation_gap'
+  /** Code skew appeared, changed (other modules, applications or versions), or cleared. */
+  | 'code_skew_detected'
+  | 'code_skew_changed'
+  | 'code_skew_cleared'
   /** A cause found after the event it explains: see {@link TimelineEventDraft.amends}. */
   | 'down_cause';
 
@@ -363,6 +367,11 @@ export interface TimelineEventDraft {
   expandable?: true;
   /** For registry events: what changed, per node. */
   registries?: Array<{ node: string; registry: string; from: number | null; to: number | null }>;
+  /**
+   * For code skew events: the modules and applications that differ (how many, the first few) and
+   * how many nodes were compared; absent from `code_skew_cleared`.
+   */
+  codeSkew?: CodeSkewSample;
   /** For `kubernetes_event`: the workload's Kubernetes Event. */
   kubernetes?: KubernetesEvent;
   /**

@@ -62,6 +62,17 @@ export interface CodeSkew {
   applicationCount: number;
 }
 
+/**
+ * A code skew as a timeline event carries it: how many modules and applications differ and the
+ * first few names (the most nodes off the main version first), so that its size stays bounded
+ * whatever the number of modules.
+ */
+export interface CodeSkewSample {
+  scannedNodes: number;
+  modules: { count: number; sample: string[] };
+  applications: { count: number; sample: string[] };
+}
+
 /** The state carries at most this many skewed modules (and applications). */
 export const MAX_SKEWED_MODULES = 50;
 /** Each version names at most this many nodes (its count says how many there are). */

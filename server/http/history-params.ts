@@ -31,6 +31,9 @@ const EVENT_KINDS: Record<TimelineEventKind, true> = {
   registry_converged: true,
   kubernetes_event: true,
   observation_gap: true,
+  code_skew_detected: true,
+  code_skew_changed: true,
+  code_skew_cleared: true,
   down_cause: true,
 };
 

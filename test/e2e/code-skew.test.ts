@@ -2,7 +2,8 @@
  * Code skew as an operator sees it in Chromium: from the sandbox panel, one pod restarts on
  * release 0.2.0 of the demo app; the dashboard's code-skew panel names `myapp_device` as
  * differing on 1 of 3 nodes and the `myapp` application's two versions, and the node's drawer
- * shows its applications. A rolling upgrade to 0.2.0 then replaces every pod and the panel goes.
+ * shows its applications; the timeline tells of the skew. A rolling upgrade to 0.2.0 then replaces
+ * every pod, the panel goes and the timeline says the skew cleared.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,12 @@ describe('code skew in Chromium: one pod on another release, then a rolling upgr
       'myapp runs 0.1.0 on 2 nodes, 0.2.0 on 1',
     );
     await view.screenshot('code-skew', skew);
+    const detected = page.locator('[data-testid="timeline-event"][data-kind="code_skew_detected"]');
+    await detected.first().waitFor({ timeout: 30_000 });
+    expect(await detected.first().textContent()).toContain(
+      'code skew: myapp_device differs on 1 of 3 nodes (two versions)',
+    );
+    expect(await detected.first().getAttribute('data-severity')).toBe('warning');
 
     // The node on the other release opens its drawer, which lists its applications.
     await device.getByRole('button', { name: node }).click();
@@ -77,5 +84,17 @@ describe('code skew in Chromium: one pod on another release, then a rolling upgr
       .waitFor({ timeout: 120_000 });
     await page.getByTestId('code-skew').waitFor({ state: 'detached', timeout: 60_000 });
     expect(await page.getByTestId('code-skew').count()).toBe(0);
+    // The newest code event on the timeline (newest first) says the skew cleared.
+    const codeEvents = page.locator('[data-testid="timeline-event"][data-kind^="code_skew_"]');
+    const cleared = codeEvents.first();
+    await page
+      .locator('[data-testid="timeline-event"][data-kind="code_skew_cleared"]')
+      .first()
+      .waitFor({ timeout: 30_000 });
+    expect(await cleared.getAttribute('data-kind')).toBe('code_skew_cleared');
+    expect(await cleared.textContent()).toContain(
+      'code skew cleared: every node runs the same code',
+    );
+    await view.screenshot('code-skew-timeline', page.getByRole('region', { name: 'Timeline' }));
   });
 });

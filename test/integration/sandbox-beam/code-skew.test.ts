@@ -3,12 +3,13 @@
  * restarts one pod with release 0.2.0 of the demo app, whose `myapp_device` differs; the
  * collector's code scans list that module as skewed on that one node, and the `myapp`
  * application's two versions. Replacing the pod (a new one from the template, 0.1.0) ends the
- * skew; a rolling upgrade to 0.2.0 ends with every node on 0.2.0 and nothing skewed. A scan
- * creates no atom on the node and loads no module.
+ * skew; a rolling upgrade to 0.2.0 ends with every node on 0.2.0 and nothing skewed. The timeline
+ * tells of the skew when it appears and when it clears, one event each. A scan creates no atom on
+ * the node and loads no module.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { ClusterState } from '@/lib/cluster-state';
+import type { ClusterState, TimelineEvent } from '@/lib/cluster-state';
 import { moduleSkewLine } from '@/lib/code-skew';
 import type { CommandIo } from '@/server/cli/command';
 import { doctorCommand } from '@/server/cli/commands/doctor';
@@ -68,6 +69,13 @@ function allScanned(state: ClusterState, pods: number, since = 0): boolean {
   return scanned.length === pods;
 }
 
+/** The collector's code skew events after sequence number `after`, oldest first. */
+function codeSkewEvents(after = 0): TimelineEvent[] {
+  return upstream.collector
+    .snapshot()
+    .timeline.filter((event) => event.seq > after && event.kind.startsWith('code_skew_'));
+}
+
 const myappVersion = (state: ClusterState, node: string) =>
   state.members
     .find((member) => member.node === node)
@@ -123,6 +131,7 @@ describe('code skew on real BEAM pods', () => {
     const pods = await livePods();
     const target = pods[0]!;
     const node = `myapp@${target.ip}`;
+    const before = upstream.collector.snapshot().seq;
     await sandbox.control('POST', `/pods/${target.name}/app-version`, { version: '0.2.0' });
     const state = await waitForState(
       (current) => current.codeSkew !== null && myappVersion(current, node) === '0.2.0',
@@ -144,6 +153,20 @@ describe('code skew on real BEAM pods', () => {
         ],
       }),
     ]);
+    // The timeline told of it once, naming the module.
+    await waitForState(() => codeSkewEvents(before).length > 0, 'a code skew event');
+    const [detected, ...others] = codeSkewEvents(before);
+    expect(detected).toMatchObject({
+      kind: 'code_skew_detected',
+      severity: 'warning',
+      message: 'code skew: myapp_device differs on 1 of 3 nodes (two versions)',
+      codeSkew: {
+        scannedNodes: 3,
+        modules: { count: 1, sample: ['myapp_device'] },
+        applications: { count: 1, sample: ['myapp'] },
+      },
+    });
+    expect(others).toEqual([]);
     // The doctor says it too: the command, with its own connections and scans.
     let out = '';
     const io: CommandIo = {
@@ -161,6 +184,7 @@ describe('code skew on real BEAM pods', () => {
       (pod) => myappVersion(upstream.collector.snapshot().state, `myapp@${pod.ip}`) === '0.2.0',
     );
     expect(target).toBeDefined();
+    const before = upstream.collector.snapshot().seq;
     await sandbox.control('DELETE', `/pods/${target!.name}`);
     await sandbox.control('POST', '/scale', { replicas: 3 });
     // The replacement may get the same IP (and node name) once the old pod is gone: what counts
@@ -176,6 +200,9 @@ describe('code skew on real BEAM pods', () => {
       90_000,
     );
     expect(state.codeSkew).toBeNull();
+    expect(codeSkewEvents(before).map(({ kind, message }) => ({ kind, message }))).toEqual([
+      { kind: 'code_skew_cleared', message: 'code skew cleared: every node runs the same code' },
+    ]);
   }, 120_000);
 
   it('ends a rolling upgrade with every node on 0.2.0 and nothing skewed', async () => {
