@@ -7,52 +7,43 @@ import { dirname, join, resolve } from 'node:path';
 
 import { stringify } from 'yaml';
 
+import { SANDBOX_APP_VERSIONS } from '@/lib/api-sandbox';
+
 import type { AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
 import { BeamPodRuntime, type BeamPodStats } from '../../sandbox/beam/runtime';
 import {
   defaultSandboxDir,
-  processAlive,
   readSandboxState,
-  SandboxControlClient,
   STATE_FILE,
   type SandboxState,
 } from '../../sandbox/control-client';
-import { startEmulatedApi, type EmulatedApi, type PodStatusReport } from '../../sandbox/kube-api';
+import { startEmulatedApi, type EmulatedApi } from '../../sandbox/kube-api';
 import { NetnsPodNetwork } from '../../sandbox/netns/network';
 import { LOOPBACK_NETWORK } from '../../sandbox/pod-network';
 import { integerOption, parseCommandArgs } from '../args';
 import { UsageError, type Command, type CommandIo } from '../command';
+import {
+  CONTROL_COMMANDS,
+  PER_POD_TIMEOUT_MS,
+  READY_TIMEOUT_MS,
+  runControl,
+  SERVICE,
+  sleep,
+  TERMINATION_GRACE_MS,
+} from './sandbox-control';
 
-const SERVICE = 'myapp';
 const CONTEXT = 'sandbox';
 /** The demo app's Horde-layout registry and dynamic supervisor (myapp_tables, myapp_gateway). */
 const HORDE_REGISTRY = 'MyApp.DeviceRegistry';
 const HORDE_SUPERVISOR = 'MyApp.GatewaySupervisor';
 const DEFAULT_DIST_PORT = 9100;
-/** 20 pods take 14–22 s on a 2-core machine; allow for a loaded one. */
-const READY_TIMEOUT_MS = 60_000;
-const PER_POD_TIMEOUT_MS = 3_000;
-/** The pods' terminationGracePeriodSeconds: a stopping node gets this long before SIGKILL. */
-const TERMINATION_GRACE_MS = 10_000;
 
 const USAGE = [
   'beamscope sandbox [--pods N] [--devices N] [--dir DIR] [--port PORT] [--dist-port PORT] [--network loopback|netns] [--tls | --http]',
-  '       beamscope sandbox (status | scale N | kill POD | oom-kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | flood POD POD SECONDS | ticktime POD SECONDS | stop) [--dir DIR]',
+  '       beamscope sandbox (status | scale N | kill POD | oom-kill POD | partition POD,POD/POD,POD | heal | miscookie POD [--restore] | flood POD POD SECONDS | ticktime POD SECONDS | app-version POD VERSION | upgrade VERSION | stop) [--dir DIR]',
+  `       VERSION: a release of the demo app, ${SANDBOX_APP_VERSIONS.join(' or ')}; app-version restarts one pod on it (code skew), upgrade rolls every pod out on it one at a time`,
 ].join('\n');
-
-const CONTROL_COMMANDS = [
-  'status',
-  'scale',
-  'kill',
-  'oom-kill',
-  'partition',
-  'heal',
-  'miscookie',
-  'flood',
-  'ticktime',
-  'stop',
-];
 
 /** An Erlang-style cookie: uppercase letters, as `erl` generates for ~/.erlang.cookie. */
 function randomCookie(): string {
@@ -132,8 +123,6 @@ function createdFolders(dir: string, firstCreated: string | undefined): string[]
 function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'beamscope');
 }
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 function megabytes(bytes: number): string {
   return `${Math.round(bytes / 1024 / 1024)} MB`;
@@ -272,7 +261,7 @@ async function runSandbox(
       .map((pod) => runtime.nodeName(pod))
       .sort();
     io.stderr(
-      `beamscope sandbox: Kubernetes API at ${api.url}, service ${SERVICE} with ${pods} BEAM pods (${nodes.join(', ')}) on distribution port ${distPort}, ${devices} devices; up in ${(startMs / 1000).toFixed(1)} s, nodes ${megabytes(stats.rssBytes)} resident (${megabytes(stats.pssBytes)} proportional); control: beamscope sandbox --dir ${dir} (scale N | kill POD | oom-kill POD | partition … | heal | miscookie POD | stop); stop with Ctrl-C\n`,
+      `beamscope sandbox: Kubernetes API at ${api.url}, service ${SERVICE} with ${pods} BEAM pods (${nodes.join(', ')}) on distribution port ${distPort}, ${devices} devices; up in ${(startMs / 1000).toFixed(1)} s, nodes ${megabytes(stats.rssBytes)} resident (${megabytes(stats.pssBytes)} proportional); control: beamscope sandbox --dir ${dir} (scale N | kill POD | oom-kill POD | partition … | heal | miscookie POD | app-version POD VERSION | upgrade VERSION | stop); stop with Ctrl-C\n`,
     );
     io.stdout(
       JSON.stringify({
@@ -307,169 +296,6 @@ async function runSandbox(
       for (const folder of folders) await rmdir(folder).catch(() => undefined); // only if empty
     }
   }
-}
-
-/** `A,B/C,D` → [['A','B'],['C','D']]. */
-function parseSides(text: string | undefined): string[][] {
-  const sides = (text ?? '').split('/').map((side) =>
-    side
-      .split(',')
-      .map((member) => member.trim())
-      .filter(Boolean),
-  );
-  if (sides.length < 2 || sides.some((side) => side.length === 0)) {
-    throw new UsageError(
-      `partition takes two or more sides of pod names or IPs, like POD,POD/POD (got '${text ?? ''}')`,
-    );
-  }
-  return sides;
-}
-
-function describePod(pod: { name: string; ip: string }): string {
-  return `${pod.name} (${pod.ip})`;
-}
-
-/** Polls the sandbox until `replicas` pods are Ready and none is terminating. */
-async function waitForScale(client: SandboxControlClient, replicas: number): Promise<number> {
-  const deadline = Date.now() + Math.max(READY_TIMEOUT_MS, replicas * PER_POD_TIMEOUT_MS);
-  for (;;) {
-    const { pods } = await client.call<{ pods: PodStatusReport[] }>('GET', '/status');
-    const ready = pods.filter((pod) => pod.ready && !pod.terminating).length;
-    if (ready === replicas && pods.every((pod) => !pod.terminating)) return ready;
-    if (Date.now() > deadline) {
-      throw new BeamscopeError(
-        'sandbox',
-        'pods_not_ready',
-        `scaled to ${replicas}, but only ${ready} pods were ready after ${Math.round(READY_TIMEOUT_MS / 1000)} s`,
-      );
-    }
-    await sleep(250);
-  }
-}
-
-/** `beamscope sandbox scale|kill|oom-kill|partition|heal|miscookie|status|stop`, through the control API. */
-async function runControl(
-  subcommand: string,
-  args: string[],
-  values: { dir?: string; restore?: boolean },
-  io: CommandIo,
-): Promise<number> {
-  const arity: Record<string, number> = {
-    scale: 1,
-    kill: 1,
-    'oom-kill': 1,
-    partition: 1,
-    miscookie: 1,
-    flood: 3,
-    ticktime: 2,
-  };
-  if (args.length !== (arity[subcommand] ?? 0)) {
-    throw new UsageError(
-      `sandbox ${subcommand} takes ${arity[subcommand] ?? 'no'} argument${arity[subcommand] === 1 ? '' : 's'}`,
-    );
-  }
-  if (values.restore && subcommand !== 'miscookie') {
-    throw new UsageError('--restore goes with miscookie only');
-  }
-  const [argument] = args;
-  const replicas = subcommand === 'scale' ? integerOption('replicas', argument, 0) : 0;
-  const sides = subcommand === 'partition' ? parseSides(argument) : [];
-  const dir = resolve(values.dir ?? defaultSandboxDir());
-  const client = await SandboxControlClient.open(dir);
-  const pod = encodeURIComponent(argument ?? '');
-  switch (subcommand) {
-    case 'status': {
-      io.stdout(JSON.stringify(await client.call('GET', '/status')) + '\n');
-      return 0;
-    }
-    case 'scale': {
-      await client.call('POST', '/scale', { replicas });
-      const ready = await waitForScale(client, replicas);
-      io.stdout(`scaled ${SERVICE} to ${replicas} pods, ${ready} ready\n`);
-      return 0;
-    }
-    case 'kill': {
-      const reply = await client.call<{ pod: { name: string; ip: string } }>(
-        'POST',
-        `/pods/${pod}/kill`,
-      );
-      io.stdout(`killed the node of pod ${describePod(reply.pod)}; it restarts after a back-off\n`);
-      return 0;
-    }
-    case 'oom-kill': {
-      const reply = await client.call<{ pod: { name: string; ip: string } }>(
-        'POST',
-        `/pods/${pod}/oom-kill`,
-      );
-      io.stdout(
-        `OOM-killed the node of pod ${describePod(reply.pod)} (OOMKilled, exit code 137); it restarts after a back-off\n`,
-      );
-      return 0;
-    }
-    case 'partition': {
-      const reply = await client.call<{ sides: string[][] }>('POST', '/partition', { sides });
-      io.stdout(`partitioned: ${reply.sides.map((side) => side.join(',')).join(' / ')}\n`);
-      return 0;
-    }
-    case 'heal': {
-      await client.call('POST', '/heal');
-      io.stdout('healed: every partition is gone, the nodes mesh again\n');
-      return 0;
-    }
-    case 'miscookie': {
-      const reply = await client.call<{ pod: { name: string; ip: string } }>(
-        'POST',
-        `/pods/${pod}/miscookie`,
-        { restore: values.restore === true },
-      );
-      io.stdout(
-        values.restore
-          ? `pod ${describePod(reply.pod)} restarted with the cluster's cookie\n`
-          : `pod ${describePod(reply.pod)} restarted with a wrong cookie: it will not join\n`,
-      );
-      return 0;
-    }
-    case 'flood': {
-      const seconds = integerOption('seconds', args[2], 0, 0);
-      const reply = await client.call<{ from: string; to: string }>('POST', `/pods/${pod}/flood`, {
-        to: args[1],
-        seconds,
-      });
-      io.stdout(
-        seconds === 0
-          ? `pod ${reply.from} stopped flooding\n`
-          : `pod ${reply.from} floods its link to ${reply.to} for ${seconds} s\n`,
-      );
-      return 0;
-    }
-    case 'ticktime': {
-      const seconds = integerOption('seconds', args[1], 60, 5);
-      const reply = await client.call<{ pod: { name: string; ip: string } }>(
-        'POST',
-        `/pods/${pod}/ticktime`,
-        { seconds },
-      );
-      io.stdout(`pod ${describePod(reply.pod)} now runs with net_ticktime ${seconds} s\n`);
-      return 0;
-    }
-    case 'stop': {
-      await client.call('POST', '/stop');
-      const deadline = Date.now() + TERMINATION_GRACE_MS + 30_000;
-      while (processAlive(client.state.pid)) {
-        if (Date.now() > deadline) {
-          throw new BeamscopeError(
-            'sandbox',
-            'stop_timeout',
-            `the sandbox in ${dir} (pid ${client.state.pid}) is still running`,
-          );
-        }
-        await sleep(100);
-      }
-      io.stdout(`stopped the sandbox in ${dir}\n`);
-      return 0;
-    }
-  }
-  throw new UsageError(`unknown sandbox subcommand '${subcommand}'`);
 }
 
 /**

@@ -19,6 +19,8 @@ const DEVICES = 120;
 interface NodeReport {
   node: string;
   nodes: string[];
+  /** The demo app's release the node runs. */
+  appVersion?: string;
   registry: number;
   hosted: number;
   registryByNode: Record<string, number>;
@@ -383,6 +385,57 @@ describe('beamscope sandbox with real BEAM pods, driven through the CLI', () => 
     expect(none.stderr.trim().split('\n')).toHaveLength(1);
     expect(none.stderr).toContain(`no sandbox is running in ${other}`);
   });
+
+  it('`sandbox app-version` restarts one pod on release 0.2.0 of the demo app', async () => {
+    const [target] = await status();
+    const result = await beamscope(['sandbox', 'app-version', target!.name, '0.2.0', '--dir', dir]);
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: `pod ${target!.name} (${target!.ip}) restarted on myapp 0.2.0\n`,
+    });
+    const pods = await waitFor(
+      'the pod to run 0.2.0',
+      status,
+      (current) =>
+        current.find((pod) => pod.name === target!.name)?.container?.appVersion === '0.2.0',
+    );
+    // The others stay on the template's release.
+    expect(
+      pods.filter((pod) => pod.name !== target!.name).map((pod) => pod.container?.appVersion),
+    ).toEqual(['0.1.0', '0.1.0', '0.1.0', '0.1.0']);
+    // A release the demo app does not have is refused before the sandbox is asked.
+    const refused = await beamscope([
+      'sandbox',
+      'app-version',
+      target!.name,
+      '9.9.9',
+      '--dir',
+      dir,
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(
+      "VERSION must be one of 0.1.0, 0.2.0 (the demo app's releases), not '9.9.9'",
+    );
+  });
+
+  // Last before stop: the replacements take other addresses than the ones the tests above use.
+  it('`sandbox upgrade` rolls every pod out on the release and they mesh again', async () => {
+    const result = await runBeamscope(['sandbox', 'upgrade', '0.2.0', '--dir', dir], 150_000);
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: 'rolled every pod out on myapp 0.2.0: 5 pods ready\n',
+    });
+    const pods = await waitFor(
+      'five pods on 0.2.0',
+      status,
+      (current) =>
+        current.length === 5 &&
+        current.every((pod) => pod.ready && pod.container?.appVersion === '0.2.0'),
+      60_000,
+    );
+    // The replacements come from the template, with the cluster's cookie: one mesh of five.
+    await meshed([pods.map((pod) => pod.ip)], 60_000);
+  }, 240_000);
 
   it('`sandbox stop` stops every BEAM node and removes every file', async () => {
     const pids = beamProcessesUsingPort(port);
