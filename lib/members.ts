@@ -16,6 +16,12 @@ export interface MemberSource {
   kind: 'EndpointSlice' | 'Endpoints' | 'Pod';
   /** The object's `metadata.name` (for EndpointSlices: the first slice that listed the address). */
   name: string;
+  /**
+   * For Endpoints: the controller's `endpoints.kubernetes.io/over-capacity` annotation, when set —
+   * `truncated` once it cut the object at 1,000 addresses (older controllers wrote `warning`
+   * and cut nothing).
+   */
+  overCapacity?: string;
 }
 
 /** One address Kubernetes lists for the workload, enriched with what its pod says. */

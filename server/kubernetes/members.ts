@@ -249,6 +249,9 @@ export function membersFromEndpointSlices(
   return sortMembers(dedupeByAddress(entries).map((facts) => complete(facts, index, naming)));
 }
 
+/** Set by the Endpoints controller on an object over its 1,000 addresses (`v1.EndpointsOverCapacity`). */
+const OVER_CAPACITY_ANNOTATION = 'endpoints.kubernetes.io/over-capacity';
+
 /**
  * Members from Endpoints objects: `subsets[].addresses` are ready, `notReadyAddresses` are not
  * (libcluster's `:endpoints` mode reads only the former; beamscope shows both). Endpoints carry
@@ -280,7 +283,12 @@ export function membersFromEndpoints(
     });
   };
   for (const endpoints of byName(endpointsList)) {
-    const source: MemberSource = { kind: 'Endpoints', name: endpoints.metadata?.name ?? '' };
+    const overCapacity = endpoints.metadata?.annotations?.[OVER_CAPACITY_ANNOTATION];
+    const source: MemberSource = {
+      kind: 'Endpoints',
+      name: endpoints.metadata?.name ?? '',
+      ...(overCapacity ? { overCapacity } : {}),
+    };
     for (const subset of endpoints.subsets ?? []) {
       for (const address of subset.addresses ?? []) add(address, true, source);
       for (const address of subset.notReadyAddresses ?? []) add(address, false, source);

@@ -1,7 +1,7 @@
 import 'server-only';
 
+import { configFindings } from '@/lib/config-findings';
 import {
-  configFindings,
   linkFindings,
   memberFinding,
   meshFindings,

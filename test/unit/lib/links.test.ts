@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { PeerLink } from '@/lib/cluster-state';
-import { configFindings, linkFindings } from '@/lib/diagnosis';
+import { configFindings } from '@/lib/config-findings';
+import { linkFindings } from '@/lib/diagnosis';
 import {
   BUSY_QUEUE_BYTES,
   formatRate,
@@ -193,5 +194,34 @@ describe('the doctor on links, releases and configuration', () => {
     expect(configFindings(stateOf(pods.slice(0, 999), []), { discoveryMode: 'endpoints' })).toEqual(
       [],
     );
+  });
+
+  it("reads the Endpoints controller's over-capacity annotation, the count left as a fallback", () => {
+    const listed = (count: number, overCapacity?: string) =>
+      stateOf(
+        Array.from({ length: count }, (_, index) =>
+          pod(`10.1.${Math.floor(index / 250)}.${index % 250}`, {
+            source: { kind: 'Endpoints', name: 'myapp', ...(overCapacity ? { overCapacity } : {}) },
+          }),
+        ),
+        [],
+      );
+    // Truncated: what is left may be fewer than 1,000 (not-ready addresses go first, say).
+    const truncated = configFindings(listed(600, 'truncated'), { discoveryMode: 'endpoints' });
+    expect(truncated).toMatchObject([
+      { subject: 'endpoints myapp', code: 'endpoints_truncated', verdict: 'fail' },
+    ]);
+    expect(truncated[0]!.reason).toContain(
+      'the Endpoints controller truncated this object (annotation endpoints.kubernetes.io/over-capacity: truncated): it lists 600 addresses',
+    );
+    // An older controller's "warning": over capacity, nothing cut yet.
+    expect(configFindings(listed(1000, 'warning'), { discoveryMode: 'endpoints' })).toMatchObject([
+      { code: 'endpoints_truncated', verdict: 'warn' },
+    ]);
+    // No annotation: the count alone.
+    expect(configFindings(listed(1000), { discoveryMode: 'endpoints' })).toMatchObject([
+      { code: 'endpoints_truncated', verdict: 'fail' },
+    ]);
+    expect(configFindings(listed(10), { discoveryMode: 'endpoints' })).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { SandboxCluster } from '@/server/sandbox/kube-api/cluster';
+import { truncateEndpoints } from '@/server/sandbox/kube-api/cluster/endpoints';
 import type { PodInfo, PodRuntime } from '@/server/sandbox/kube-api/cluster/sandbox-control';
 import type { StoredObject } from '@/server/sandbox/kube-api/models';
 import { ObjectStore } from '@/server/sandbox/kube-api/store';
@@ -162,5 +163,42 @@ describe('the EndpointSlice and Endpoints controllers', () => {
     await until(() => cluster.pods()[0]?.ready, 'ready after start');
     cluster.deletePod(pod.name);
     expect(stopped).toEqual([pod.name]);
+  });
+});
+
+describe('the Endpoints controller at 1,000 addresses, as kubernetes truncateEndpoints', () => {
+  const addresses = (from: number, count: number) =>
+    Array.from({ length: count }, (_, index) => ({
+      ip: `10.1.${Math.floor((from + index) / 250)}.${(from + index) % 250}`,
+    }));
+  const ports = [{ name: 'dist', port: 9100, protocol: 'TCP' }];
+
+  it('leaves 1,000 addresses alone', () => {
+    const subsets = [
+      { addresses: addresses(0, 900), notReadyAddresses: addresses(900, 100), ports },
+    ];
+    expect(truncateEndpoints(subsets)).toEqual({ subsets, truncated: false });
+  });
+
+  it('cuts not-ready addresses first', () => {
+    const { subsets, truncated } = truncateEndpoints([
+      { addresses: addresses(0, 900), notReadyAddresses: addresses(900, 300), ports },
+    ]);
+    expect(truncated).toBe(true);
+    expect(subsets[0]!.addresses).toHaveLength(900);
+    expect(subsets[0]!.notReadyAddresses).toEqual(addresses(900, 100));
+    expect(subsets[0]!.ports).toEqual(ports);
+  });
+
+  it('over 1,000 ready: each subset keeps its share of them, rounded up, and no not-ready one', () => {
+    const { subsets, truncated } = truncateEndpoints([
+      { addresses: addresses(0, 900), notReadyAddresses: addresses(2000, 5), ports },
+      { addresses: addresses(900, 600), ports },
+    ]);
+    expect(truncated).toBe(true);
+    // 900 / 1500 of 1,000 = 600; the second takes the 400 left (its share, 400, fits).
+    expect(subsets.map((subset) => subset.addresses?.length)).toEqual([600, 400]);
+    expect(subsets[0]!.addresses).toEqual(addresses(0, 600));
+    expect(subsets.every((subset) => subset.notReadyAddresses === undefined)).toBe(true);
   });
 });
