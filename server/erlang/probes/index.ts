@@ -2,7 +2,7 @@ import 'server-only';
 
 /**
  * Read-only probes of BEAM nodes: the one module that names remote modules and functions.
- * See `catalogue.ts` for the calls, `run.ts` for a full probe, `lookup.ts` for name lookup.
+ * See `catalogue.ts` (and its `catalogue-*.ts` parts) for the calls, `run.ts` for a full probe, `lookup.ts` for name lookup.
  */
 export * from './catalogue';
 export {

@@ -325,11 +325,16 @@ describe('remote calls: what the probe source names, exercised or not', () => {
   it('names exactly the allow-listed modules and functions, all as literals', async () => {
     const files = (await readdir(PROBES_DIR)).filter((file) => file.endsWith('.ts')).sort();
     expect(files).toEqual([
+      'catalogue-code.ts',
+      'catalogue-links.ts',
+      'catalogue-lookup.ts',
+      'catalogue-registries.ts',
       'catalogue.ts',
       'code.ts',
       'index.ts',
       'links.ts',
       'lookup.ts',
+      'probe-call.ts',
       'reply.ts',
       'run.ts',
     ]);

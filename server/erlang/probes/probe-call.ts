@@ -1,0 +1,30 @@
+import 'server-only';
+
+import { atom, type Term } from '../codec/terms';
+
+// The shape of an entry of the probe catalogue (catalogue.ts and its catalogue-*.ts parts), and
+// the helpers the parts share. Not exported past the catalogue: `systemInfo` builds an atom from
+// its argument, which only the catalogue's own literals may give.
+
+/**
+ * One call of the read-only probe catalogue: module, function and arguments fixed in the
+ * catalogue, plus a pure parser of its reply. Nothing takes a module, function or argument from
+ * a request.
+ */
+export interface ProbeCall<T> {
+  readonly module: string;
+  readonly fn: string;
+  readonly args: readonly Term[];
+  parse(reply: Term): T;
+}
+
+/** Lists that come back from a node (connected nodes) are cut at this length by default. */
+export const DEFAULT_LIST_CAP = 1000;
+
+/** `erlang:system_info(Item)`, its reply read by `parse`. */
+export const systemInfo = <T>(item: string, parse: (reply: Term) => T): ProbeCall<T> => ({
+  module: 'erlang',
+  fn: 'system_info',
+  args: [atom(item)],
+  parse,
+});
