@@ -30,6 +30,9 @@ export async function causesSection(results) {
     return `| ${kind} | \`${entries[0].expected}\` | ${right.length} of ${entries.length} | ${told} | ${first} | ${ms(median(delays))} / ${ms(delays.length ? Math.max(...delays) : null)} |`;
   });
   const percent = Math.round(record.fraction * 100);
+  // Readiness failures whose short disconnect no probe fell into: recorded, not counted.
+  const readiness = record.entries.filter((entry) => entry.transient);
+  const untold = readiness.filter((entry) => entry.told === null).length;
   const markdown = `## Why nodes went down (${record.mode} run, ${String(record.recordedAt).slice(0, 10)})
 
 Each \`node_down\`, \`link_down\` and partition carries a cause (see [dashboard.md](dashboard.md)):
@@ -38,11 +41,16 @@ or, when the pod's status lands after the disconnect, in an amendment within 5 s
 \`test/reliability/down-causes.test.ts\` induces disconnects of several kinds against real BEAM
 pods and the standalone server and reads what an event-stream client received: the event that
 told of each disconnect, the cause it carried first, and how long after it the right cause was
-on it (0: at once). Not among the kinds: a failing readiness probe — the demo app's peers (as
-libcluster's Kubernetes strategy) drop an unready node once and it connects back at its own next
-poll a second later, too briefly to be told (the unit tests cover that cause) — and the kernel
-faults of the \`netns\` mode, which need root; the sandbox's "Kubernetes node lost" stands for a
-node's network going away with its machine.
+on it (0: at once). A failing readiness probe (the kubelet's \`Unhealthy\` Events, "Readiness probe
+failed: …", the pod's Ready condition False) is counted apart: the demo app's peers (as libcluster's
+Kubernetes strategy) drop the unready node once and it connects back at its own next poll, about a
+second later, so beamscope tells of that disconnect only when one of its probes (every 2 s) falls
+inside that second. A readiness failure counts towards the goal when its disconnect was told;
+${untold} of ${readiness.length} were not told (the table's "nothing"). Not among the kinds: the
+kernel faults of the \`netns\` mode, which need root, and a node drained through the Eviction API
+or a kubelet's node-pressure eviction, which the emulated API does not play (a drain's evictions
+end in the pod's deletion, the "pod deleted" row); the sandbox's "Kubernetes node lost" stands for
+a node's network going away with its machine.
 
 **${record.right} of ${record.induced} induced disconnects (${percent} %) carried the right cause within 5 s**
 (goal ≥ ${GOAL * 100} %); the right cause arrived a median ${ms(record.medianDelayMs)} after its event,

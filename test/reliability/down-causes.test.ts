@@ -18,13 +18,17 @@ import {
  * Why a node went down, measured: the fault suite induces disconnects of several kinds against
  * the sandbox's real BEAM pods and the standalone dashboard — a pod deleted, a scale-down, an OOM
  * kill, a crash (SIGKILL, exit code 137), a Kubernetes node lost (its pods' nodes die, the pods
- * force-deleted), a partition the nodes make — and reads what an event-stream client received: the event that
- * told of the disconnect, and when it first carried the right cause (on the event itself, or in
- * the amendment that followed it). Goal: at least 90 % carry the right cause within 5 s.
+ * force-deleted), a partition the nodes make, a failing readiness probe — and reads what an
+ * event-stream client received: the event that told of the disconnect, and when it first carried
+ * the right cause (on the event itself, or in the amendment that followed it). Goal: at least
+ * 90 % carry the right cause within 5 s.
  *
- * A failing readiness probe is not among them: the demo app's peers (as libcluster's Kubernetes
- * strategy) drop an unready node once, and it connects back to them at its own next poll, a
- * second later — no disconnect lasts long enough to be told (the unit tests cover the cause).
+ * A failing readiness probe (the kubelet's `Unhealthy` Events, "Readiness probe failed: …", the
+ * pod's Ready condition False) makes a short disconnect: the demo app's peers (as libcluster's
+ * Kubernetes strategy) drop the unready node once, and it connects back to them at its own next
+ * poll, a second later. beamscope sees it only when a probe falls inside that second, so a
+ * readiness failure counts towards the goal when a disconnect was told; how many were told at all
+ * is recorded beside it (`transient`).
  */
 const long = faultsMode() === 'long';
 const ROUNDS = long ? 4 : 1;
@@ -52,6 +56,11 @@ interface Measured {
   delayMs: number | null;
   /** From the injection until the event. */
   detectMs: number | null;
+  /**
+   * The disconnect is over within about a second (a readiness failure): when none was told, the
+   * entry says so but does not count against the goal.
+   */
+  transient?: true;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -92,6 +101,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
     victims: PodInfo[] | (() => Promise<PodInfo[]>),
     inject: () => Promise<unknown>,
     kinds: ReadonlyArray<TimelineEvent['kind']> = ['node_down', 'member_left'],
+    options: { waitMs?: number; transient?: true } = {},
   ): Promise<void> {
     await stack.waitForConverged(90_000);
     const fromSeq = stack.stream.seq;
@@ -99,7 +109,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
     await inject();
     for (const victim of typeof victims === 'function' ? await victims() : victims) {
       const node = nodeOf(victim);
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + (options.waitMs ?? 30_000);
       let told: TimelineEvent | undefined;
       while (!told && Date.now() < deadline) {
         told = disconnectOf(stack.stream.eventsAfter(fromSeq), node, kinds);
@@ -123,6 +133,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
         final: (amendments.at(-1)?.cause ?? told?.cause)?.code ?? null,
         delayMs: told && right !== undefined ? right - told.at : null,
         detectMs: told ? told.at - injectedAt : null,
+        ...(options.transient ? { transient: true as const } : {}),
       });
     }
   }
@@ -140,7 +151,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
       stack,
       {
         scenario: 'Why nodes went down',
-        injected: `${ROUNDS} round(s) of: a pod deleted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a partition`,
+        injected: `${ROUNDS} round(s) of: a pod deleted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a partition, a readiness probe failing`,
         convergeTimeoutMs: 120_000,
       },
       async () => {
@@ -199,17 +210,33 @@ describe('why a node went down: the cause on each induced disconnect', () => {
             ['partition_detected'],
           );
           await stack.sandbox.control('POST', '/heal');
+
+          // The kubelet's readiness probe fails: Ready False, `Unhealthy` Events; the peers drop
+          // the node at their next poll and it connects back at its own.
+          [, , victim] = await pods();
+          await induce(
+            'readiness probe failing',
+            'readiness_failed',
+            [victim!],
+            () => stack.sandbox.control('POST', `/pods/${victim!.name}/ready`, { ready: false }),
+            ['link_down', 'node_down', 'partition_detected'],
+            { waitMs: 10_000, transient: true },
+          );
+          await stack.sandbox.control('POST', `/pods/${victim!.name}/ready`, { ready: true });
         }
+        // A short disconnect no probe fell into was not told: it is neither right nor wrong.
+        const counted = measured.filter((entry) => !entry.transient || entry.told !== null);
         const shown = measured.filter((entry) => entry.told !== null);
         const right = shown.filter(
           (entry) => entry.delayMs !== null && entry.delayMs <= AMEND_WINDOW_MS,
         );
         const delays = right.map((entry) => entry.delayMs!).sort((a, b) => a - b);
-        const fraction = measured.length === 0 ? 0 : right.length / measured.length;
+        const fraction = counted.length === 0 ? 0 : right.length / counted.length;
         const record = {
           mode: faultsMode(),
           recordedAt: new Date().toISOString(),
-          induced: measured.length,
+          induced: counted.length,
+          untoldTransient: measured.length - counted.length,
           shown: shown.length,
           right: right.length,
           fraction,
@@ -225,18 +252,19 @@ describe('why a node went down: the cause on each induced disconnect', () => {
         return {
           detectMs: null,
           recoverMs: null,
-          notes: `${right.length} of ${measured.length} induced disconnects carried the right cause within ${AMEND_WINDOW_MS / 1000} s (${Math.round(fraction * 100)} %); cause delay median ${record.medianDelayMs ?? '—'} ms, max ${record.maxDelayMs ?? '—'} ms`,
+          notes: `${right.length} of ${counted.length} induced disconnects carried the right cause within ${AMEND_WINDOW_MS / 1000} s (${Math.round(fraction * 100)} %); cause delay median ${record.medianDelayMs ?? '—'} ms, max ${record.maxDelayMs ?? '—'} ms`,
         };
       },
     );
     expect(result.error).toBeUndefined();
-    const wrong = measured.filter(
+    const counted = measured.filter((entry) => !entry.transient || entry.told !== null);
+    const wrong = counted.filter(
       (entry) => entry.delayMs === null || entry.delayMs > AMEND_WINDOW_MS,
     );
     expect(
-      measured.length - wrong.length,
+      counted.length - wrong.length,
       `wrong or late: ${JSON.stringify(wrong, null, 1)}`,
-    ).toBeGreaterThanOrEqual(Math.ceil(measured.length * 0.9));
-    expect(measured.length).toBeGreaterThanOrEqual(6 * ROUNDS);
+    ).toBeGreaterThanOrEqual(Math.ceil(counted.length * 0.9));
+    expect(counted.length).toBeGreaterThanOrEqual(6 * ROUNDS);
   }, 900_000);
 });
