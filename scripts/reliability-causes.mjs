@@ -46,7 +46,7 @@ failed: …", the pod's Ready condition False) is counted apart: the demo app's 
 Kubernetes strategy) drop the unready node once and it connects back at its own next poll, about a
 second later, so beamscope tells of that disconnect only when one of its probes (every 2 s) falls
 inside that second. A readiness failure counts towards the goal when its disconnect was told;
-${untold} of ${readiness.length} were not told (the table's "nothing"). Not among the kinds: the
+${untold} of ${readiness.length} were not told (the table's "nothing")${untold > 0 ? `; counted as misses they would make it ${record.right} of ${record.induced + untold} (${Math.round((record.right / (record.induced + untold)) * 100)} %)` : ''}. Not among the kinds: the
 kernel faults of the \`netns\` mode, which need root, and a node drained through the Eviction API
 or a kubelet's node-pressure eviction, which the emulated API does not play (a drain's evictions
 end in the pod's deletion, the "pod deleted" row); the sandbox's "Kubernetes node lost" stands for

@@ -252,7 +252,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
         return {
           detectMs: null,
           recoverMs: null,
-          notes: `${right.length} of ${counted.length} induced disconnects carried the right cause within ${AMEND_WINDOW_MS / 1000} s (${Math.round(fraction * 100)} %); cause delay median ${record.medianDelayMs ?? '—'} ms, max ${record.maxDelayMs ?? '—'} ms`,
+          notes: `${right.length} of ${counted.length} induced disconnects carried the right cause within ${AMEND_WINDOW_MS / 1000} s (${Math.round(fraction * 100)} %); cause delay median ${record.medianDelayMs ?? '—'} ms, max ${record.maxDelayMs ?? '—'} ms; ${record.untoldTransient} readiness failures whose short disconnect no probe saw, not counted`,
         };
       },
     );
