@@ -70,6 +70,8 @@ export interface BrowserScaleResults {
     medianMs: number | null;
     maxMs: number | null;
     durationMs: number;
+    /** Frame deltas over 25 ms (a 60 Hz frame and a half): frames the page missed. */
+    missedFrames: number;
   };
   /**
    * Frame time p95 while the page follows a split of the largest partition and its heal (from
@@ -80,6 +82,7 @@ export interface BrowserScaleResults {
         medianMs: number | null;
         maxMs: number | null;
         durationMs: number;
+        missedFrames: number;
         /** Each change → the page's partition count showing it. */
         followMs: number[];
         /** Tasks over 50 ms in the span (Long Tasks API): how many, their total and longest. */
@@ -95,6 +98,8 @@ export interface BrowserScaleResults {
     medianMs: number | null;
     maxMs: number | null;
     durationMs: number;
+    /** Frame deltas over 25 ms (a 60 Hz frame and a half): frames the page missed. */
+    missedFrames: number;
   };
   /** JS heap of the page after a forced GC. */
   heap: { usedMB: number; totalMB: number };
@@ -130,10 +135,14 @@ const CLUSTER_ID = 'bench';
 const SERVICE = 'myapp';
 const CONTEXT = 'bench';
 // Issue 16's goals for the browser at 1,000 members: first frame ≤ 500 ms, frame p95 while
-// updating ≤ 16 ms (one 60 Hz frame); zooming and settling keep the earlier 33 ms.
+// updating ≤ 16 ms, which is one 60 Hz frame: headless Chromium runs requestAnimationFrame at
+// 60 Hz, so a page that never misses a frame measures deltas of 16.7 ms, and that is the goal
+// here (to the figure's one decimal). Zooming and settling keep the earlier 33 ms.
 const FIRST_FRAME_GOAL_MS = 500;
 const FRAME_P95_GOAL_MS = 33;
-const UPDATE_FRAME_P95_GOAL_MS = 16;
+const UPDATE_FRAME_P95_GOAL_MS = 16.7;
+/** A delta past one and a half 60 Hz frames is a frame the page missed. */
+const MISSED_FRAME_MS = 25;
 const VIEWPORT = { width: 1440, height: 1000 };
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -192,9 +201,9 @@ function frameDeltas(frames: number[], from: number, to: number): number[] {
 }
 
 function frameFigure(deltas: number[], durationMs: number, goal = FRAME_P95_GOAL_MS) {
-  const p95 = quantile(deltas, 0.95);
+  const p95 = round(quantile(deltas, 0.95));
   return {
-    value: round(p95),
+    value: p95,
     goal,
     met: p95 !== null && p95 <= goal,
     unit: 'ms' as const,
@@ -202,6 +211,7 @@ function frameFigure(deltas: number[], durationMs: number, goal = FRAME_P95_GOAL
     medianMs: round(quantile(deltas, 0.5)),
     maxMs: round(deltas.length ? Math.max(...deltas) : null),
     durationMs: Math.round(durationMs),
+    missedFrames: deltas.filter((delta) => delta > MISSED_FRAME_MS).length,
   };
 }
 
