@@ -273,6 +273,16 @@ async function zoomAndPan(page: Page, rounds = 2): Promise<void> {
   }
 }
 
+/**
+ * A screenshot for the eye, never a figure: a page too busy to be captured in a minute (as the
+ * page before issue 16's delta work was at 1,000 members) loses the picture, not its figures.
+ */
+async function screenshot(page: Page, path: string, log: (line: string) => void): Promise<void> {
+  await page.screenshot({ path, timeout: 60_000 }).catch((error: unknown) => {
+    log(`browser-scale: no screenshot ${path}: ${error instanceof Error ? error.message : error}`);
+  });
+}
+
 /** The partitions the page's top bar counts. */
 async function shownPartitions(page: Page): Promise<number> {
   const text = (await page.getByTestId('summary-partitions').textContent()) ?? '';
@@ -619,7 +629,7 @@ export async function runBrowserScaleBench(
     await sleep(300);
     if (screenshotPath) {
       await mkdir(join(screenshotPath, '..'), { recursive: true });
-      await page.screenshot({ path: screenshotPath });
+      await screenshot(page, screenshotPath, log);
     }
     // The update phase waits on the collector to see each change; when it does not in time, the
     // page's other figures still stand, and the reason is reported beside them.
@@ -655,7 +665,7 @@ export async function runBrowserScaleBench(
       );
       await sleep(1000);
       if (screenshotPath)
-        await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-graph.png') });
+        await screenshot(page, screenshotPath.replace(/\.png$/, '-graph.png'), log);
     }
     const drawnGroups = Number(await page.getByTestId('topology').getAttribute('data-partitions'));
     const drawnNodes = Number(await page.getByTestId('topology-canvas').getAttribute('data-nodes'));
