@@ -1,7 +1,15 @@
 'use client';
 
 import Link from 'next/link';
-import { memo, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import {
+  memo,
+  useCallback,
+  useDeferredValue,
+  useEffect,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 
 import type { ClusterSnapshot } from '@/lib/api';
 import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
@@ -211,6 +219,10 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
         : null;
   // A failed past moment shows its reason instead of a state: never the live one under its name.
   const shown = pastProblem ? undefined : data;
+  // The panels below the mesh (hot links, registries, members) follow a deferred copy: React
+  // renders them after the mesh and the top bar, in a render it interrupts for the browser's
+  // frames, so the first frame after the data and the frames while deltas arrive wait on them.
+  const panelState = useDeferredValue(shown?.state);
 
   return (
     <div className="min-h-screen">
@@ -299,13 +311,17 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
                   />
                 </div>
               </div>
-              <HotLinks state={shown.state} onSelectNode={selectNode} />
-              <RegistriesPanel state={shown.state} onSelectNode={selectNode} />
-              <MembershipTable
-                state={shown.state}
-                selectedKey={selectedKey}
-                onSelect={setSelectedKey}
-              />
+              {panelState ? (
+                <>
+                  <HotLinks state={panelState} onSelectNode={selectNode} />
+                  <RegistriesPanel state={panelState} onSelectNode={selectNode} />
+                  <MembershipTable
+                    state={panelState}
+                    selectedKey={selectedKey}
+                    onSelect={setSelectedKey}
+                  />
+                </>
+              ) : null}
             </>
           )}
         </main>

@@ -30,6 +30,7 @@ export class HotLinksBuilder {
       const side = member.beam;
       if (side && side.links !== null) current.set(side.node, side);
     }
+    if (this.sides.size === 0) return this.first(current, limit);
     const touched = new Set<string>();
     const touch = (side: BeamSide | undefined) => {
       for (const view of side?.links ?? []) {
@@ -62,6 +63,19 @@ export class HotLinksBuilder {
         this.ends.delete(key);
       }
     }
+    return topHot(this.links.values(), limit);
+  }
+
+  /** The first call: every link joined at once, as {@link linkTraffic} joins them. */
+  private first(current: Map<string, BeamSide>, limit: number): LinkTraffic[] {
+    for (const [node, side] of current) {
+      for (const view of side.links!) {
+        addLinkView(this.links, node, view);
+        const key = linkKey(node, view.peer);
+        if (!this.ends.has(key)) this.ends.set(key, [node, view.peer]);
+      }
+    }
+    this.sides = current;
     return topHot(this.links.values(), limit);
   }
 
