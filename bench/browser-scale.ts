@@ -11,7 +11,9 @@
  *   - frame time p95 while the layout settles (first draw → `beamscope:graph-settled`) and during
  *     scripted wheel zoom and drag pan over the canvas: deltas between requestAnimationFrame
  *     callbacks collected by a script injected before the page's own;
- *   - the JS heap after a forced GC (CDP `Runtime.getHeapUsage`).
+ *   - the JS heap after a forced GC (CDP `Runtime.getHeapUsage`);
+ *   - with simulated nodes, push latency while all of them are probed (bench/push-latency-scale.ts):
+ *     change → SSE client and change → DOM, with a page of its own.
  * Headless Chromium runs with --disable-gpu: the canvas is rasterised in software, so these are
  * pessimistic figures for a desktop browser with GPU raster.
  *
