@@ -221,7 +221,8 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
   const shown = pastProblem ? undefined : data;
   // The panels below the mesh (hot links, registries, members) follow a deferred copy: React
   // renders them after the mesh and the top bar, in a render it interrupts for the browser's
-  // frames, so the first frame after the data and the frames while deltas arrive wait on them.
+  // frames, so neither the first frame after the data nor the frames while deltas arrive wait
+  // on them.
   const panelState = useDeferredValue(shown?.state);
 
   return (
