@@ -11,7 +11,9 @@
  *   - frame time p95 while the layout settles (first draw → `beamscope:graph-settled`) and during
  *     scripted wheel zoom and drag pan over the canvas: deltas between requestAnimationFrame
  *     callbacks collected by a script injected before the page's own;
- *   - the JS heap after a forced GC (CDP `Runtime.getHeapUsage`).
+ *   - the JS heap after a forced GC (CDP `Runtime.getHeapUsage`);
+ *   - with simulated nodes, push latency while all of them are probed (bench/push-latency-scale.ts):
+ *     change → SSE client and change → DOM, with a page of its own.
  * Headless Chromium runs with --disable-gpu: the canvas is rasterised in software, so these are
  * pessimistic figures for a desktop browser with GPU raster.
  *
@@ -35,6 +37,7 @@ import { startEmulatedApi } from '../server/sandbox/kube-api';
 import { LOOPBACK_MAPPING } from '../server/sandbox/pod-network';
 import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
 import { launchChromium } from '../test/e2e/support/browser';
+import { measurePushAtScale, type PushAtScaleResults } from './push-latency-scale';
 import { quantile, roundTo } from './support/stats';
 import {
   simulatedAddresses,
@@ -69,6 +72,8 @@ export interface BrowserScaleResults {
     medianMs: number | null;
     maxMs: number | null;
     durationMs: number;
+    /** Frame deltas over 25 ms (a 60 Hz frame and a half): frames the page missed. */
+    missedFrames: number;
   };
   /**
    * Frame time p95 while the page follows a split of the largest partition and its heal (from
@@ -79,8 +84,11 @@ export interface BrowserScaleResults {
         medianMs: number | null;
         maxMs: number | null;
         durationMs: number;
+        missedFrames: number;
         /** Each change → the page's partition count showing it. */
         followMs: number[];
+        /** Tasks over 50 ms in the span (Long Tasks API): how many, their total and longest. */
+        longTasks: LongTaskSummary;
       })
     | null;
   /** Why the update phase has no figure (the server did not show a change in time), if so. */
@@ -92,6 +100,8 @@ export interface BrowserScaleResults {
     medianMs: number | null;
     maxMs: number | null;
     durationMs: number;
+    /** Frame deltas over 25 ms (a 60 Hz frame and a half): frames the page missed. */
+    missedFrames: number;
   };
   /** JS heap of the page after a forced GC. */
   heap: { usedMB: number; totalMB: number };
@@ -99,6 +109,10 @@ export interface BrowserScaleResults {
   snapshot: { bytes: number; responseEndMs: number };
   screenshot: string | null;
   profile: string | null;
+  /** Push latency while every node is probed (bench/push-latency-scale.ts), with simulated nodes. */
+  push: PushAtScaleResults | null;
+  /** Why the push phase has no figures, if so. */
+  pushError: string | null;
 }
 
 /** Options of {@link runBrowserScaleBench}. */
@@ -110,9 +124,11 @@ export interface BrowserScaleOptions {
   noSim?: boolean;
   /** Where to save a screenshot of the settled graph; default /tmp/browser/graph-<members>.png. */
   screenshot?: string | null;
-  /** Write a Chromium CPU profile (.cpuprofile) of the settle and zoom/pan phases here. */
+  /** Write a Chromium CPU profile (.cpuprofile) of the update phase (split and heal) here. */
   profile?: string | null;
   log?: (line: string) => void;
+  /** Also measure push latency at this size (default: with simulated nodes). */
+  push?: boolean;
   /** Measure against this running stack instead of starting one. */
   stack?: ScaleStack;
 }
@@ -121,10 +137,14 @@ const CLUSTER_ID = 'bench';
 const SERVICE = 'myapp';
 const CONTEXT = 'bench';
 // Issue 16's goals for the browser at 1,000 members: first frame ≤ 500 ms, frame p95 while
-// updating ≤ 16 ms (one 60 Hz frame); zooming and settling keep the earlier 33 ms.
+// updating ≤ 16 ms, which is one 60 Hz frame: headless Chromium runs requestAnimationFrame at
+// 60 Hz, so a page that never misses a frame measures deltas of 16.7 ms, and that is the goal
+// here (to the figure's one decimal). Zooming and settling keep the earlier 33 ms.
 const FIRST_FRAME_GOAL_MS = 500;
 const FRAME_P95_GOAL_MS = 33;
-const UPDATE_FRAME_P95_GOAL_MS = 16;
+const UPDATE_FRAME_P95_GOAL_MS = 16.7;
+/** A delta past one and a half 60 Hz frames is a frame the page missed. */
+const MISSED_FRAME_MS = 25;
 const VIEWPORT = { width: 1440, height: 1000 };
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -139,6 +159,14 @@ const frameRecorder = `
   (() => {
     const frames = [];
     window.__benchFrames = frames;
+    // Tasks over 50 ms (start, duration): what made a frame late, for the report.
+    const longTasks = [];
+    window.__benchLongTasks = longTasks;
+    try {
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) longTasks.push([entry.startTime, entry.duration]);
+      }).observe({ type: 'longtask', buffered: true });
+    } catch {}
     const tick = (time) => {
       frames.push(time);
       requestAnimationFrame(tick);
@@ -146,6 +174,22 @@ const frameRecorder = `
     requestAnimationFrame(tick);
   })();
 `;
+
+/** The long tasks of a span, summed up. */
+export interface LongTaskSummary {
+  count: number;
+  totalMs: number;
+  maxMs: number | null;
+}
+
+function longTaskSummary(tasks: Array<[number, number]>, from: number, to: number) {
+  const inside = tasks.filter(([start]) => start >= from && start <= to).map(([, ms]) => ms);
+  return {
+    count: inside.length,
+    totalMs: Math.round(inside.reduce((sum, ms) => sum + ms, 0)),
+    maxMs: inside.length ? Math.round(Math.max(...inside)) : null,
+  };
+}
 
 /** Deltas between consecutive frames whose start lies in [from, to]. */
 function frameDeltas(frames: number[], from: number, to: number): number[] {
@@ -159,9 +203,9 @@ function frameDeltas(frames: number[], from: number, to: number): number[] {
 }
 
 function frameFigure(deltas: number[], durationMs: number, goal = FRAME_P95_GOAL_MS) {
-  const p95 = quantile(deltas, 0.95);
+  const p95 = round(quantile(deltas, 0.95));
   return {
-    value: round(p95),
+    value: p95,
     goal,
     met: p95 !== null && p95 <= goal,
     unit: 'ms' as const,
@@ -169,6 +213,7 @@ function frameFigure(deltas: number[], durationMs: number, goal = FRAME_P95_GOAL
     medianMs: round(quantile(deltas, 0.5)),
     maxMs: round(deltas.length ? Math.max(...deltas) : null),
     durationMs: Math.round(durationMs),
+    missedFrames: deltas.filter((delta) => delta > MISSED_FRAME_MS).length,
   };
 }
 
@@ -228,6 +273,16 @@ async function zoomAndPan(page: Page, rounds = 2): Promise<void> {
       await sleep(30);
     }
   }
+}
+
+/**
+ * A screenshot for the eye, never a figure: a page too busy to be captured in a minute (as the
+ * page before issue 16's delta work was at 1,000 members) loses the picture, not its figures.
+ */
+async function screenshot(page: Page, path: string, log: (line: string) => void): Promise<void> {
+  await page.screenshot({ path, timeout: 60_000 }).catch((error: unknown) => {
+    log(`browser-scale: no screenshot ${path}: ${error instanceof Error ? error.message : error}`);
+  });
 }
 
 /** The partitions the page's top bar counts. */
@@ -310,7 +365,61 @@ export interface ScaleStack {
    * whole mesh); absent without simulated nodes, or for a stack measured by URL.
    */
   repartition?(sizes: number[]): Promise<void>;
+  /**
+   * Stops the dashboard and serves this build (a standalone `server.js`) on the same cluster,
+   * once it sees every member: before and after a change, measured against one cluster.
+   */
+  useServer?(serverJs: string): Promise<void>;
+  /** Toggles a pod's readiness in the emulated API (by its IP); absent without simulated nodes. */
+  setPodReady?(ip: string, ready: boolean): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Waits until the dashboard's snapshot shows every member (and, with simulated nodes, each one
+ * connected, in `partitions` partitions when given); fails early if the server died.
+ */
+async function waitUntilSeen(
+  dashboard: RunningDashboard,
+  expect: { members: number; partitions: number | null; simulated?: boolean },
+  log: (line: string) => void,
+  options: { waitMs?: number } = {},
+): Promise<void> {
+  const simulated = expect.simulated ?? true;
+  // Compact peer lists: the whole ones are N² names (18 MB at 1,000 nodes), and serialising them
+  // four times a second was a load of the bench's own on the server it measures.
+  const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}?peers=compact`;
+  const startedWait = Date.now();
+  let seen = 'no snapshot';
+  await waitFor(
+    'the dashboard to see every member',
+    // At 1,000 nodes the collector of 2026-12 needed over 5 minutes to connect them all on a
+    // loaded 2-core machine: what is measured here is the page, once they are connected.
+    options.waitMs ?? 900_000,
+    async () => {
+      if (/FATAL ERROR|out of memory/i.test(dashboard.output())) {
+        throw new Error(
+          `browser-scale: the dashboard server died:\n${dashboard.output().slice(-3000)}`,
+        );
+      }
+      const response = await fetch(snapshotUrl).catch(() => null);
+      if (!response?.ok) return null;
+      const snapshot = (await response.json().catch(() => null)) as SnapshotShape | null;
+      if (!snapshot) return null;
+      const connected = snapshot.state.members.filter(
+        (member) => member.beam?.connection.status === 'connected',
+      ).length;
+      seen = `${snapshot.state.members.length} members, ${connected} connected, ${snapshot.state.partitions.length} partitions`;
+      if (snapshot.state.members.length < expect.members) return null;
+      if (!simulated) return true;
+      return connected >= expect.members &&
+        (expect.partitions === null || snapshot.state.partitions.length === expect.partitions)
+        ? true
+        : null;
+    },
+    () => seen,
+  );
+  log(`browser-scale: the server sees ${seen} (${Date.now() - startedWait} ms)`);
 }
 
 /**
@@ -350,6 +459,7 @@ export async function startScaleStack(
     const startedPods = Date.now();
     let api: KubeApiAccess;
     let repartition: ScaleStack['repartition'];
+    let setPodReady: ScaleStack['setPodReady'];
     if (simulated) {
       // Nodes and pods in a child process, so their CPU is not taken from the browser's driver.
       const addresses = simulatedAddresses(members, 12);
@@ -379,6 +489,7 @@ export async function startScaleStack(
         }
         await sim.setPartitions(parts);
       };
+      setPodReady = (ip, ready) => sim.setPodReady(ip, ready);
       log(
         `browser-scale: ${sim.nodes.length} simulated nodes and pods in partitions ${sizes.join('/')} (${Date.now() - startedPods} ms)`,
       );
@@ -421,53 +532,42 @@ export async function startScaleStack(
       }),
     );
 
-    const dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
+    let dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
     stops.push(() => dashboard.stop());
-    // Compact peer lists: the whole ones are N² names (18 MB at 1,000 nodes), and serialising them
-    // four times a second was a load of the bench's own on the server it measures.
-    const snapshotUrl = `${dashboard.url}/api/clusters/${CLUSTER_ID}?peers=compact`;
-    // The server's view is complete: every pod, and (with simulated nodes) every partition.
-    const startedWait = Date.now();
-    let seen = 'no snapshot';
-    await waitFor(
-      'the dashboard to see every member',
-      // At 1,000 nodes the collector of 2026-12 needed over 5 minutes to connect them all on a
-      // loaded 2-core machine: what is measured here is the page, once they are connected.
-      options.waitMs ?? 900_000,
-      async () => {
-        if (/FATAL ERROR|out of memory/i.test(dashboard.output())) {
-          throw new Error(
-            `browser-scale: the dashboard server died:\n${dashboard.output().slice(-3000)}`,
-          );
-        }
-        const response = await fetch(snapshotUrl).catch(() => null);
-        if (!response?.ok) return null;
-        const snapshot = (await response.json().catch(() => null)) as SnapshotShape | null;
-        if (!snapshot) return null;
-        const connected = snapshot.state.members.filter(
-          (member) => member.beam?.connection.status === 'connected',
-        ).length;
-        seen = `${snapshot.state.members.length} members, ${connected} connected, ${snapshot.state.partitions.length} partitions`;
-        if (snapshot.state.members.length < members) return null;
-        if (!simulated) return true;
-        return connected >= members && snapshot.state.partitions.length === sizes.length
-          ? true
-          : null;
-      },
-      () => seen,
+    await waitUntilSeen(
+      dashboard,
+      { members, partitions: simulated ? sizes.length : null, simulated },
+      log,
+      { waitMs: options.waitMs },
     );
-    log(`browser-scale: the server sees ${seen} (${Date.now() - startedWait} ms)`);
 
-    return {
+    const stack: ScaleStack = {
       url: dashboard.url,
       config: join(dir, 'beamscope.yaml'),
       clusterId: CLUSTER_ID,
       members,
       partitions: sizes,
       beamSide: simulated ? 'simulated' : 'unreachable',
-      ...(repartition ? { repartition } : {}),
+      ...(repartition ? { repartition, setPodReady } : {}),
+      async useServer(serverJs) {
+        await dashboard.stop();
+        const previous = process.env.BEAMSCOPE_SERVER_JS;
+        process.env.BEAMSCOPE_SERVER_JS = serverJs;
+        try {
+          dashboard = await startDashboard(join(dir, 'beamscope.yaml'));
+        } finally {
+          if (previous === undefined) delete process.env.BEAMSCOPE_SERVER_JS;
+          else process.env.BEAMSCOPE_SERVER_JS = previous;
+        }
+        stack.url = dashboard.url;
+        // The partitions as they are now (a bench may have split them).
+        await waitUntilSeen(dashboard, { members, partitions: null, simulated }, log, {
+          waitMs: options.waitMs,
+        });
+      },
       stop,
     };
+    return stack;
   } catch (error) {
     await stop();
     throw error;
@@ -495,11 +595,6 @@ export async function runBrowserScaleBench(
     browser.on('disconnected', () => log('browser-scale: Chromium went away'));
     await page.addInitScript({ content: frameRecorder });
     const cdp: CDPSession = await page.context().newCDPSession(page);
-    if (options.profile) {
-      await cdp.send('Profiler.enable');
-      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
-      await cdp.send('Profiler.start');
-    }
 
     await page.goto(`${stack.url}/clusters/${CLUSTER_ID}`, { timeout: 180_000 });
     log('browser-scale: page loaded');
@@ -536,11 +631,16 @@ export async function runBrowserScaleBench(
     await sleep(300);
     if (screenshotPath) {
       await mkdir(join(screenshotPath, '..'), { recursive: true });
-      await page.screenshot({ path: screenshotPath });
+      await screenshot(page, screenshotPath, log);
     }
     // The update phase waits on the collector to see each change; when it does not in time, the
     // page's other figures still stand, and the reason is reported beside them.
     let updateError: string | null = null;
+    if (options.profile) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     const update =
       stack.repartition && sizes.length > 0
         ? await splitAndHeal(page, stack, log).catch((error: unknown) => {
@@ -549,6 +649,13 @@ export async function runBrowserScaleBench(
             return null;
           })
         : null;
+    let profilePath: string | null = null;
+    if (options.profile) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: unknown };
+      await mkdir(join(options.profile, '..'), { recursive: true });
+      await writeFile(options.profile, JSON.stringify(profile));
+      profilePath = options.profile;
+    }
 
     if (openedView !== 'graph') {
       // Zoom and pan are the graph's: switch to it (the adjacency view is not zoomed).
@@ -560,7 +667,7 @@ export async function runBrowserScaleBench(
       );
       await sleep(1000);
       if (screenshotPath)
-        await page.screenshot({ path: screenshotPath.replace(/\.png$/, '-graph.png') });
+        await screenshot(page, screenshotPath.replace(/\.png$/, '-graph.png'), log);
     }
     const drawnGroups = Number(await page.getByTestId('topology').getAttribute('data-partitions'));
     const drawnNodes = Number(await page.getByTestId('topology-canvas').getAttribute('data-nodes'));
@@ -572,22 +679,30 @@ export async function runBrowserScaleBench(
     await zoomAndPan(page);
     const zoomEnd = await page.evaluate(() => performance.now());
 
-    let profilePath: string | null = null;
-    if (options.profile) {
-      const { profile } = (await cdp.send('Profiler.stop')) as { profile: unknown };
-      await mkdir(join(options.profile, '..'), { recursive: true });
-      await writeFile(options.profile, JSON.stringify(profile));
-      profilePath = options.profile;
-    }
-
-    const frames = await page.evaluate(
-      () => (window as unknown as { __benchFrames: number[] }).__benchFrames,
-    );
+    const { frames, longTasks } = await page.evaluate(() => {
+      const recorded = window as unknown as {
+        __benchFrames: number[];
+        __benchLongTasks: Array<[number, number]>;
+      };
+      return { frames: recorded.__benchFrames, longTasks: recorded.__benchLongTasks };
+    });
     await cdp.send('HeapProfiler.collectGarbage');
     const heap = (await cdp.send('Runtime.getHeapUsage')) as {
       usedSize: number;
       totalSize: number;
     };
+
+    // Push latency with a page of its own: this one (switched to the graph) is closed first.
+    await page.close();
+    let push: PushAtScaleResults | null = null;
+    let pushError: string | null = null;
+    if ((options.push ?? true) && stack.setPodReady) {
+      push = await measurePushAtScale({ stack, log }).catch((error: unknown) => {
+        pushError = error instanceof Error ? error.message : String(error);
+        log(`browser-scale: push latency: ${pushError}`);
+        return null;
+      });
+    }
 
     const settleDeltas = frameDeltas(frames, firstDraw, settled);
     const zoomDeltas = frameDeltas(frames, zoomStart, zoomEnd);
@@ -612,6 +727,7 @@ export async function runBrowserScaleBench(
         ? {
             ...frameFigure(updateDeltas, update.end - update.start, UPDATE_FRAME_P95_GOAL_MS),
             followMs: update.followMs,
+            longTasks: longTaskSummary(longTasks, update.start, update.end),
           }
         : null,
       updateError,
@@ -627,6 +743,8 @@ export async function runBrowserScaleBench(
       },
       screenshot: screenshotPath,
       profile: profilePath,
+      push,
+      pushError,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

@@ -129,7 +129,7 @@ const DOM_P99_GOAL_MS = 250;
  * Installed before the page's scripts: records every change of a member row. A string, not a
  * function: tsx compiles functions with esbuild's `__name` helper, which the page does not have.
  */
-const ROW_RECORDER = `(() => {
+export const ROW_RECORDER = `(() => {
   const SELECTOR = 'tr[data-testid="member-row"]';
   const rows = (node) =>
     !(node instanceof HTMLElement) ? [] : node.matches(SELECTOR) ? [node] : [...node.querySelectorAll(SELECTOR)];
@@ -158,7 +158,7 @@ const ROW_RECORDER = `(() => {
  * The page's clock minus ours, measured across one evaluate round trip (null when the page does
  * not answer within 10 s: a busy renderer must not hang the bench).
  */
-async function clockOffset(
+export async function clockOffset(
   page: Page,
 ): Promise<{ offsetMs: number; uncertaintyMs: number } | null> {
   let best = { offsetMs: 0, uncertaintyMs: Number.POSITIVE_INFINITY };

@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 
 import type { AdjacencyModel } from '@/lib/adjacency';
 import { formatCount } from '@/lib/format';
@@ -23,9 +23,14 @@ export interface AdjacencyViewProps {
  * The mesh as an N×N matrix: members sorted by partition and name, a cell per ordered pair, the
  * partitions as blocks along the diagonal and one-sided or missing links marked. It reads at
  * 2,000 members where a node-link drawing is a cloud; the canvas belongs to
- * {@link AdjacencyCanvas}, React renders the frame, the hover line and the legend.
+ * {@link AdjacencyCanvas}, React renders the frame, the hover line and the legend. Memoised: a
+ * delta that left the model as it was (the builder hands back the same object) renders nothing.
  */
-export function AdjacencyView({ model, selectedKey, onSelect }: AdjacencyViewProps) {
+export const AdjacencyView = memo(function AdjacencyView({
+  model,
+  selectedKey,
+  onSelect,
+}: AdjacencyViewProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const engineRef = useRef<AdjacencyCanvas | null>(null);
   const onSelectRef = useRef(onSelect);
@@ -141,4 +146,4 @@ export function AdjacencyView({ model, selectedKey, onSelect }: AdjacencyViewPro
       </ul>
     </section>
   );
-}
+});

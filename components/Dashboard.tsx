@@ -1,11 +1,18 @@
 'use client';
 
 import Link from 'next/link';
-import { useCallback, useMemo, useState, type ReactNode } from 'react';
+import {
+  memo,
+  useCallback,
+  useDeferredValue,
+  useEffect,
+  useRef,
+  useState,
+  type ReactNode,
+} from 'react';
 
 import type { ClusterSnapshot } from '@/lib/api';
 import { codeLabel, distributionFix, kubernetesFix } from '@/lib/diagnosis';
-import { buildGraphModel } from '@/lib/graph-model';
 import { MeshBuilder } from '@/lib/mesh';
 import { scrubRange } from '@/lib/time-travel';
 
@@ -25,6 +32,12 @@ import { useAtParam } from './use-at-param';
 import { useChartSamples } from './use-chart-samples';
 import { useClusterSource } from './use-cluster-source';
 import { eventBeside, useHistoryStatus, useNow, useTickEvents } from './use-history';
+
+// Panels whose props a delta leaves as they were (the cluster, a stable callback, the code skew
+// the state keeps by identity): memoised, they do not render again for every delta.
+const StableRegistryLookup = memo(RegistryLookup);
+const StableCodeSkewPanel = memo(CodeSkewPanel);
+const StableSandboxPanel = memo(SandboxPanel);
 
 function Banner({
   tone,
@@ -181,13 +194,18 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
   const state = data?.state;
   // The page's own mesh builder: a delta that changed few peer lists rebuilds only those.
   const [meshes] = useState(() => new MeshBuilder());
-  const model = useMemo(() => (state ? buildGraphModel(state, { meshes }) : null), [state, meshes]);
   const samples = useChartSamples(clusterId, source, retained, now);
 
-  const selectNode = (node: string) => {
-    const member = state?.members.find((candidate) => candidate.node === node);
+  // One function for the page's life, reading the latest state: the panels it is handed to are
+  // memoised, and a new function per delta would render them all again.
+  const latestState = useRef(state);
+  useEffect(() => {
+    latestState.current = state;
+  });
+  const selectNode = useCallback((node: string) => {
+    const member = latestState.current?.members.find((candidate) => candidate.node === node);
     if (member) setSelectedKey(member.key);
-  };
+  }, []);
   const stepFrom = useCallback(
     (from: number, direction: 'previous' | 'next') => eventBeside(clusterId, from, direction),
     [clusterId],
@@ -201,6 +219,11 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
         : null;
   // A failed past moment shows its reason instead of a state: never the live one under its name.
   const shown = pastProblem ? undefined : data;
+  // The panels below the mesh (hot links, registries, members) follow a deferred copy: React
+  // renders them after the mesh and the top bar, in a render it interrupts for the browser's
+  // frames, so neither the first frame after the data nor the frames while deltas arrive wait
+  // on them.
+  const panelState = useDeferredValue(shown?.state);
 
   return (
     <div className="min-h-screen">
@@ -254,21 +277,18 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
             )
           ) : (
             <>
-              {source.mode === 'live' ? <SandboxPanel /> : null}
+              {source.mode === 'live' ? <StableSandboxPanel /> : null}
               <Problems data={shown} />
-              <CodeSkewPanel skew={shown.state.codeSkew} onSelectNode={selectNode} />
+              <StableCodeSkewPanel skew={shown.state.codeSkew} onSelectNode={selectNode} />
               {shown.state.members.length === 0 ? <EmptyCluster data={shown} /> : null}
               <div className="grid gap-4 lg:grid-cols-[minmax(0,2fr)_minmax(0,1fr)]">
                 <div className="h-[560px]">
-                  {model ? (
-                    <MeshView
-                      state={shown.state}
-                      model={model}
-                      meshes={meshes}
-                      selectedKey={selectedKey}
-                      onSelect={setSelectedKey}
-                    />
-                  ) : null}
+                  <MeshView
+                    state={shown.state}
+                    meshes={meshes}
+                    selectedKey={selectedKey}
+                    onSelect={setSelectedKey}
+                  />
                 </div>
                 <div className="flex h-[560px] min-h-0 flex-col gap-4">
                   {source.mode === 'past' ? (
@@ -276,7 +296,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
                       “Where is…?” asks the nodes as they are now, not at the moment shown.
                     </p>
                   ) : null}
-                  <RegistryLookup clusterId={clusterId} onSelectNode={selectNode} />
+                  <StableRegistryLookup clusterId={clusterId} onSelectNode={selectNode} />
                   <Timeline
                     // A new moment is a new list: earlier pages loaded for another are dropped.
                     key={source.mode === 'past' ? `at-${source.at}` : 'live'}
@@ -292,13 +312,17 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
                   />
                 </div>
               </div>
-              <HotLinks state={shown.state} onSelectNode={selectNode} />
-              <RegistriesPanel state={shown.state} onSelectNode={selectNode} />
-              <MembershipTable
-                state={shown.state}
-                selectedKey={selectedKey}
-                onSelect={setSelectedKey}
-              />
+              {panelState ? (
+                <>
+                  <HotLinks state={panelState} onSelectNode={selectNode} />
+                  <RegistriesPanel state={panelState} onSelectNode={selectNode} />
+                  <MembershipTable
+                    state={panelState}
+                    selectedKey={selectedKey}
+                    onSelect={setSelectedKey}
+                  />
+                </>
+              ) : null}
             </>
           )}
         </main>

@@ -1,10 +1,11 @@
 'use client';
 
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 
 import type { ClusterState } from '@/lib/cluster-state';
 import { formatAge, formatBytes } from '@/lib/format';
-import { formatRate, hotLinks, linkTraffic, type LinkTraffic } from '@/lib/links';
+import { HotLinksBuilder } from '@/lib/hot-links';
+import { formatRate, type LinkTraffic } from '@/lib/links';
 
 /** Props of {@link HotLinks}. */
 export interface HotLinksProps {
@@ -87,7 +88,9 @@ function HotLinkRow({
  * counts them), bytes waiting in the send queue, and how long the link has been up.
  */
 export function HotLinks({ state, limit = 5, onSelectNode }: HotLinksProps) {
-  const links = useMemo(() => hotLinks(linkTraffic(state.members), limit), [state.members, limit]);
+  // Kept across deltas: a delta joins again only the links of the members it replaced.
+  const [builder] = useState(() => new HotLinksBuilder());
+  const links = useMemo(() => builder.hot(state.members, limit), [builder, state.members, limit]);
   return (
     <section
       aria-label="Hot links"

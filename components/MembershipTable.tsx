@@ -5,7 +5,6 @@ import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent }
 
 import {
   filterRows,
-  membershipRows,
   sortRows,
   type MembershipRow,
   type SortColumn,
@@ -18,7 +17,7 @@ import {
   type MemberSides,
   type MemberVisualState,
 } from '@/lib/graph-model';
-import { RowKeeper } from '@/lib/row-reuse';
+import { MemberRowCache, RowKeeper } from '@/lib/row-reuse';
 
 import { MemberRow, SIDE_LABELS } from './MemberRow';
 
@@ -80,9 +79,11 @@ export function MembershipTable({ state, selectedKey, onSelect }: MembershipTabl
   /** A row to focus once the virtualiser has rendered it (keyboard moves past the screen). */
   const pendingFocus = useRef<string | null>(null);
 
-  // Rows keep their identity while unchanged, so the memoised rows skip them.
+  // A row is built only for a member the delta replaced, and keeps its identity while it reads
+  // the same, so the memoised rows skip it.
   const [keeper] = useState(() => new RowKeeper());
-  const rows = useMemo(() => keeper.keep(membershipRows(state)), [keeper, state]);
+  const [cache] = useState(() => new MemberRowCache());
+  const rows = useMemo(() => keeper.keep(cache.rowsOf(state)), [keeper, cache, state]);
   const shown = useMemo(
     () =>
       sortRows(

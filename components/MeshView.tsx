@@ -4,7 +4,7 @@ import { useMemo, useState } from 'react';
 
 import { ADJACENCY_DEFAULT_THRESHOLD, AdjacencyBuilder } from '@/lib/adjacency';
 import type { ClusterState } from '@/lib/cluster-state';
-import type { GraphModel } from '@/lib/graph-model';
+import { buildGraphModel } from '@/lib/graph-model';
 import type { MeshBuilder } from '@/lib/mesh';
 
 import { AdjacencyView } from './AdjacencyView';
@@ -21,8 +21,6 @@ export function defaultMeshView(members: number): MeshViewKind {
 /** Props of {@link MeshView}. */
 export interface MeshViewProps {
   state: ClusterState;
-  /** The graph's model (the dashboard builds it for the page). */
-  model: GraphModel;
   /** The page's mesh builder, shared so a delta costs only what it changed. */
   meshes: MeshBuilder;
   selectedKey: string | null;
@@ -34,7 +32,7 @@ export interface MeshViewProps {
  * opens on the matrix above {@link ADJACENCY_DEFAULT_THRESHOLD} members; a choice made with the
  * switch holds for the page.
  */
-export function MeshView({ state, model, meshes, selectedKey, onSelect }: MeshViewProps) {
+export function MeshView({ state, meshes, selectedKey, onSelect }: MeshViewProps) {
   const [chosen, setChosen] = useState<MeshViewKind | null>(null);
   const view = chosen ?? defaultMeshView(state.members.length);
   // Built only while shown: N² cells are cheap to fill, not free (and kept while the mesh is).
@@ -43,14 +41,19 @@ export function MeshView({ state, model, meshes, selectedKey, onSelect }: MeshVi
     () => (view === 'adjacency' ? adjacencies.build(state) : null),
     [view, state, adjacencies],
   );
+  // Likewise the graph's model: not rebuilt for every delta while the matrix is what is shown.
+  const model = useMemo(
+    () => (view === 'graph' ? buildGraphModel(state, { meshes }) : null),
+    [view, state, meshes],
+  );
 
   return (
     <div className="relative h-full" data-testid="mesh-view" data-view={view}>
       {adjacency ? (
         <AdjacencyView model={adjacency} selectedKey={selectedKey} onSelect={onSelect} />
-      ) : (
+      ) : model ? (
         <TopologyGraph model={model} selectedKey={selectedKey} onSelect={onSelect} />
-      )}
+      ) : null}
       <div
         role="group"
         aria-label="Mesh view"

@@ -1,11 +1,15 @@
 'use client';
 
-import { useMemo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 
 import type { ClusterState } from '@/lib/cluster-state';
 import { registryViews } from '@/lib/registry-view';
 
 import { RegistryCard } from './RegistryCard';
+
+// A card's view is kept while the registries are (below): a delta of other fields, or of other
+// members, renders no card again, and a card draws a bar per node.
+const StableRegistryCard = memo(RegistryCard);
 
 /** Props of {@link RegistriesPanel}. */
 export interface RegistriesPanelProps {
@@ -21,7 +25,12 @@ export interface RegistriesPanelProps {
  */
 export function RegistriesPanel({ state, onSelectNode }: RegistriesPanelProps) {
   const [asTable, setAsTable] = useState(false);
-  const views = useMemo(() => registryViews(state), [state]);
+  // What the views read of the state: a delta keeps each of these by identity unless it changed.
+  const { registries, mainPartition, rebalances, divergences } = state;
+  const views = useMemo(
+    () => registryViews({ registries, mainPartition, rebalances, divergences }),
+    [registries, mainPartition, rebalances, divergences],
+  );
   return (
     <section
       aria-labelledby="registries-heading"
@@ -68,10 +77,10 @@ export function RegistriesPanel({ state, onSelectNode }: RegistriesPanelProps) {
       ) : (
         <div className="grid gap-3 p-3 lg:grid-cols-2">
           {views.map((view) => (
-            <RegistryCard
+            <StableRegistryCard
               key={view.registry}
               view={view}
-              mainPartition={state.mainPartition}
+              mainPartition={mainPartition}
               asTable={asTable}
               onSelectNode={onSelectNode}
             />

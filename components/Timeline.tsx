@@ -1,6 +1,6 @@
 'use client';
 
-import { useState } from 'react';
+import { memo, useCallback, useMemo, useState } from 'react';
 
 import type { TimelineEvent, TimelineEventKind } from '@/lib/cluster-state';
 import type { ClusterSample } from '@/lib/dashboard';
@@ -87,26 +87,35 @@ export function Timeline({
   const earlier = useEarlierEvents(clusterId, events[0]?.at ?? viewing ?? now);
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
   const [opened, setOpened] = useState<ReadonlySet<number>>(new Set());
-  const toggleOpened = (seq: number) =>
-    setOpened((current) => {
-      const next = new Set(current);
-      if (next.has(seq)) next.delete(seq);
-      else next.add(seq);
-      return next;
-    });
-  const [problemsOnly, setProblemsOnly] = useState(false);
-  const hiddenKinds = new Set(
-    GROUPS.filter((group) => hidden.has(group.id)).flatMap((group) => group.kinds),
+  const toggleOpened = useCallback(
+    (seq: number) =>
+      setOpened((current) => {
+        const next = new Set(current);
+        if (next.has(seq)) next.delete(seq);
+        else next.add(seq);
+        return next;
+      }),
+    [],
   );
+  const [problemsOnly, setProblemsOnly] = useState(false);
   // Events from the stream (or the moment's snapshot) have their details on this run; those
-  // paged in from the record are shown as recorded.
-  const withDetails = new Set(detailsAvailable ? events.map(timelineEventId) : []);
-  const all = earlier.events.length > 0 ? mergeTimeline(earlier.events, events) : events;
-  const shown = all
-    .filter((event) => !hiddenKinds.has(event.kind))
-    .filter((event) => !problemsOnly || event.severity !== 'info')
-    .slice(-(200 + earlier.events.length))
-    .reverse();
+  // paged in from the record are shown as recorded. Both change with the events and the filters,
+  // not with every delta's `now`.
+  const withDetails = useMemo(
+    () => new Set(detailsAvailable ? events.map(timelineEventId) : []),
+    [detailsAvailable, events],
+  );
+  const shown = useMemo(() => {
+    const hiddenKinds = new Set(
+      GROUPS.filter((group) => hidden.has(group.id)).flatMap((group) => group.kinds),
+    );
+    const all = earlier.events.length > 0 ? mergeTimeline(earlier.events, events) : events;
+    return all
+      .filter((event) => !hiddenKinds.has(event.kind))
+      .filter((event) => !problemsOnly || event.severity !== 'info')
+      .slice(-(200 + earlier.events.length))
+      .reverse();
+  }, [earlier.events, events, hidden, problemsOnly]);
   const toggle = (id: string) =>
     setHidden((current) => {
       const next = new Set(current);
@@ -161,61 +170,16 @@ export function Timeline({
           if (event.kind === 'observation_gap') {
             return <GapRow key={id} event={event} now={now} />;
           }
-          const expandable = event.expandable && withDetails.has(id);
           return (
-            <li
+            <TimelineRow
               key={id}
-              className="border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
-              data-testid="timeline-event"
-              data-kind={event.kind}
-              data-severity={event.severity}
-              data-at={event.at}
-            >
-              <div className="flex gap-2">
-                <span className="shrink-0 tabular-nums text-slate-500">
-                  {formatClock(event.at)}
-                </span>
-                <span
-                  className={`shrink-0 ${SEVERITY_TONE[event.severity]}`}
-                  title={event.severity}
-                >
-                  <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
-                  <span className="sr-only">{event.severity}</span>
-                </span>
-                {event.key ? (
-                  <button
-                    type="button"
-                    onClick={() => onSelect(event.key!)}
-                    className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
-                  >
-                    {event.message}
-                  </button>
-                ) : (
-                  <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
-                    {event.message}
-                  </span>
-                )}
-                {expandable ? (
-                  <button
-                    type="button"
-                    aria-expanded={opened.has(event.seq)}
-                    onClick={() => toggleOpened(event.seq)}
-                    className="ml-auto shrink-0 text-xs text-sky-700 hover:underline dark:text-sky-400"
-                    data-testid="timeline-expand"
-                  >
-                    {opened.has(event.seq) ? 'hide list' : 'list'}
-                  </button>
-                ) : null}
-              </div>
-              {event.cause || event.causes ? (
-                <div className="pl-24">
-                  <DownCauseNote cause={event.cause} causes={event.causes} />
-                </div>
-              ) : null}
-              {expandable && opened.has(event.seq) ? (
-                <TimelineDetails clusterId={clusterId} seq={event.seq} />
-              ) : null}
-            </li>
+              clusterId={clusterId}
+              event={event}
+              expandable={event.expandable === true && withDetails.has(id)}
+              opened={opened.has(event.seq)}
+              onToggle={toggleOpened}
+              onSelect={onSelect}
+            />
           );
         })}
         <EarlierEvents earlier={earlier} />
@@ -223,6 +187,74 @@ export function Timeline({
     </section>
   );
 }
+
+/**
+ * One event of the list. Memoised: an event keeps its object while it stays in the list, so a
+ * delta (a new `now`, a new sample) re-renders none of the 200 lines, and a new event one.
+ */
+const TimelineRow = memo(function TimelineRow({
+  clusterId,
+  event,
+  expandable,
+  opened,
+  onToggle,
+  onSelect,
+}: {
+  clusterId: string;
+  event: TimelineEvent;
+  expandable: boolean;
+  opened: boolean;
+  onToggle(seq: number): void;
+  onSelect(key: string): void;
+}) {
+  return (
+    <li
+      className="border-b border-slate-100 py-1 last:border-0 dark:border-slate-800"
+      data-testid="timeline-event"
+      data-kind={event.kind}
+      data-severity={event.severity}
+      data-at={event.at}
+    >
+      <div className="flex gap-2">
+        <span className="shrink-0 tabular-nums text-slate-500">{formatClock(event.at)}</span>
+        <span className={`shrink-0 ${SEVERITY_TONE[event.severity]}`} title={event.severity}>
+          <span aria-hidden>{SEVERITY_ICON[event.severity]}</span>
+          <span className="sr-only">{event.severity}</span>
+        </span>
+        {event.key ? (
+          <button
+            type="button"
+            onClick={() => onSelect(event.key!)}
+            className={`text-left hover:underline ${event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}`}
+          >
+            {event.message}
+          </button>
+        ) : (
+          <span className={event.severity === 'info' ? '' : SEVERITY_TONE[event.severity]}>
+            {event.message}
+          </span>
+        )}
+        {expandable ? (
+          <button
+            type="button"
+            aria-expanded={opened}
+            onClick={() => onToggle(event.seq)}
+            className="ml-auto shrink-0 text-xs text-sky-700 hover:underline dark:text-sky-400"
+            data-testid="timeline-expand"
+          >
+            {opened ? 'hide list' : 'list'}
+          </button>
+        ) : null}
+      </div>
+      {event.cause || event.causes ? (
+        <div className="pl-24">
+          <DownCauseNote cause={event.cause} causes={event.causes} />
+        </div>
+      ) : null}
+      {expandable && opened ? <TimelineDetails clusterId={clusterId} seq={event.seq} /> : null}
+    </li>
+  );
+});
 
 /** A span no beamscope run observed, drawn apart from the events: nothing is known of it. */
 function GapRow({ event, now }: { event: TimelineEvent; now: number }) {

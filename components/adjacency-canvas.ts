@@ -109,11 +109,21 @@ export class AdjacencyCanvas {
 
   /** Takes a new model: its cells are painted again if they changed, the rest redrawn. */
   update(model: AdjacencyModel): void {
-    // A model that kept the cells of the one before (the mesh did not change) is not repainted.
-    if (model.cells !== this.model?.cells) this.paintedDark = null;
+    const previous = this.model;
     this.model = model;
     this.canvas.dataset.size = String(model.size);
     this.canvas.dataset.blocks = String(model.blocks.length);
+    // A model that kept the cells of the one drawn (the mesh did not change) kept its trouble
+    // cells and its blocks' places too: the same pixels, so nothing is drawn again.
+    if (
+      previous &&
+      model.cells === previous.cells &&
+      model.trouble === previous.trouble &&
+      this.rowOf(previous, this.selectedKey) === this.rowOf(model, this.selectedKey)
+    ) {
+      return;
+    }
+    if (model.cells !== previous?.cells) this.paintedDark = null;
     this.requestDraw();
   }
 
@@ -173,6 +183,10 @@ export class AdjacencyCanvas {
       });
       performance.mark('beamscope:graph-settled');
     }
+  }
+
+  private rowOf(model: AdjacencyModel, key: string | null): number {
+    return key === null ? -1 : model.members.findIndex((member) => member.key === key);
   }
 
   private members() {

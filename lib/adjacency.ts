@@ -137,6 +137,23 @@ function sameBlocks(a: readonly AdjacencyBlock[], b: readonly AdjacencyBlock[]):
   );
 }
 
+/** Whether two row lists (of {@link sameRows}) also show the same ids, keys, labels and states. */
+function sameShownRows(a: readonly AdjacencyMember[], b: readonly AdjacencyMember[]): boolean {
+  for (let row = 0; row < a.length; row += 1) {
+    const x = a[row]!;
+    const y = b[row]!;
+    if (x.id !== y.id || x.key !== y.key || x.label !== y.label || x.state !== y.state)
+      return false;
+  }
+  return true;
+}
+
+function sameBlockLabels(a: readonly AdjacencyBlock[], b: readonly AdjacencyBlock[]): boolean {
+  return a.every(
+    (block, index) => block.label === b[index]!.label && block.main === b[index]!.main,
+  );
+}
+
 function labelOf(member: ClusterMember): string {
   return member.node ?? member.kubernetes?.podName ?? member.kubernetes?.ip ?? member.key;
 }
@@ -194,6 +211,11 @@ export function buildAdjacency(
     sameRows(previous.members, members) &&
     sameBlocks(previous.blocks, blocks)
   ) {
+    // Same mesh, same rows, and nothing a row or a block shows changed (a delta of load figures,
+    // say): the model drawn before is this one, and the view has nothing to render again.
+    if (sameShownRows(previous.members, members) && sameBlockLabels(previous.blocks, blocks)) {
+      return previous;
+    }
     // Same mesh, same rows: only the members' states and the labels may have changed.
     const kept: AdjacencyModel = { ...previous, members, blocks };
     meshOfModel.set(kept, mesh);

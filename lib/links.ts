@@ -68,42 +68,49 @@ export function linkTraffic(
   for (const side of sidesWithLinks(members)) {
     for (const view of side.links!) {
       if (only && !only(view)) continue;
-      const key = linkKey(side.node, view.peer);
-      const [a, b] =
-        compareNames(side.node, view.peer) < 0 ? [side.node, view.peer] : [view.peer, side.node];
-      const entry = links.get(key) ?? {
-        key,
-        a,
-        b,
-        rate: null,
-        aToB: null,
-        bToA: null,
-        queueBytes: null,
-        busy: false,
-        busyAt: [],
-        since: null,
-      };
-      const fromA = side.node === a;
-      // The sender's count of what it sent is the direction's figure; the receiver's stands in.
-      if (fromA) {
-        entry.aToB = view.outRate ?? entry.aToB;
-        entry.bToA = entry.bToA ?? view.inRate;
-      } else {
-        entry.bToA = view.outRate ?? entry.bToA;
-        entry.aToB = entry.aToB ?? view.inRate;
-      }
-      entry.rate = larger(entry.rate, sum(view.inRate, view.outRate));
-      entry.queueBytes = larger(entry.queueBytes, view.queueBytes);
-      if (isBusyLink(view)) {
-        entry.busy = true;
-        entry.busyAt = [...entry.busyAt, side.node].sort(compareNames);
-      }
-      // Both ends saw it up since their own first reading: the later one bounds it for both.
-      entry.since = entry.since === null ? view.since : Math.max(entry.since, view.since);
-      links.set(key, entry);
+      addLinkView(links, side.node, view);
     }
   }
   return links;
+}
+
+/**
+ * Joins one end's view of a link into `links` (by {@link linkKey}): what {@link linkTraffic} does
+ * for every view. The result does not depend on the order the two ends are joined in.
+ */
+export function addLinkView(links: Map<string, LinkTraffic>, node: string, view: PeerLink): void {
+  const key = linkKey(node, view.peer);
+  const [a, b] = compareNames(node, view.peer) < 0 ? [node, view.peer] : [view.peer, node];
+  const entry = links.get(key) ?? {
+    key,
+    a,
+    b,
+    rate: null,
+    aToB: null,
+    bToA: null,
+    queueBytes: null,
+    busy: false,
+    busyAt: [],
+    since: null,
+  };
+  const fromA = node === a;
+  // The sender's count of what it sent is the direction's figure; the receiver's stands in.
+  if (fromA) {
+    entry.aToB = view.outRate ?? entry.aToB;
+    entry.bToA = entry.bToA ?? view.inRate;
+  } else {
+    entry.bToA = view.outRate ?? entry.bToA;
+    entry.aToB = entry.aToB ?? view.inRate;
+  }
+  entry.rate = larger(entry.rate, sum(view.inRate, view.outRate));
+  entry.queueBytes = larger(entry.queueBytes, view.queueBytes);
+  if (isBusyLink(view)) {
+    entry.busy = true;
+    entry.busyAt = [...entry.busyAt, node].sort(compareNames);
+  }
+  // Both ends saw it up since their own first reading: the later one bounds it for both.
+  entry.since = entry.since === null ? view.since : Math.max(entry.since, view.since);
+  links.set(key, entry);
 }
 
 /**
@@ -111,16 +118,22 @@ export function linkTraffic(
  * most `limit`; ties by the nodes' names so the list does not shuffle.
  */
 export function hotLinks(traffic: ReadonlyMap<string, LinkTraffic>, limit = 5): LinkTraffic[] {
-  return [...traffic.values()]
-    .filter((link) => link.busy || (link.rate !== null && link.rate > 0))
-    .sort(
-      (x, y) =>
-        Number(y.busy) - Number(x.busy) ||
-        (y.rate ?? 0) - (x.rate ?? 0) ||
-        compareNames(x.a, y.a) ||
-        compareNames(x.b, y.b),
-    )
-    .slice(0, limit);
+  return [...traffic.values()].filter(isHotCandidate).sort(compareHot).slice(0, limit);
+}
+
+/** Whether a link may be listed among the hot ones: busy, or some traffic measured. */
+export function isHotCandidate(link: LinkTraffic): boolean {
+  return link.busy || (link.rate !== null && link.rate > 0);
+}
+
+/** The hot links' order: busy first, then by rate, then by the nodes' names. */
+export function compareHot(x: LinkTraffic, y: LinkTraffic): number {
+  return (
+    Number(y.busy) - Number(x.busy) ||
+    (y.rate ?? 0) - (x.rate ?? 0) ||
+    compareNames(x.a, y.a) ||
+    compareNames(x.b, y.b)
+  );
 }
 
 /** How a link's rate compares with the busiest one's: 0 (idle) to 1, on a log scale. */

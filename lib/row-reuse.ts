@@ -4,7 +4,8 @@
  * two thousand. Rows are rebuilt from every new state; this hands back the previous object for
  * each row that reads the same.
  */
-import type { MembershipRow, RowRegistry } from './membership';
+import type { ClusterMember, ClusterState } from './cluster-state';
+import { membershipRows, type MembershipRow, type RowRegistry } from './membership';
 
 function sameRegistries(a: readonly RowRegistry[], b: readonly RowRegistry[]): boolean {
   if (a === b) return true;
@@ -66,5 +67,47 @@ export class RowKeeper {
   keep(rows: readonly MembershipRow[]): readonly MembershipRow[] {
     this.previous = reuseRows(this.previous, rows);
     return this.previous;
+  }
+}
+
+/** What a row reads of the state besides its member (see membershipRows and memberVisualState). */
+type RowContext = Pick<ClusterState, 'mainPartition' | 'ghosts' | 'unclustered'>;
+
+function sameContext(a: RowContext | null, b: RowContext): boolean {
+  return (
+    a !== null &&
+    a.mainPartition === b.mainPartition &&
+    a.ghosts === b.ghosts &&
+    a.unclustered === b.unclustered
+  );
+}
+
+/**
+ * {@link membershipRows} that builds a row only for a member object it has not seen: a delta
+ * replaces the members it changed and keeps the others' objects, so the rows of a state that
+ * changed three members cost three rows, not two thousand. The state-wide inputs of a row (the
+ * main partition, the ghosts, the unclustered list) are compared by identity, as a delta keeps
+ * them; when one changed, every row is built again.
+ */
+export class MemberRowCache {
+  private rows = new WeakMap<ClusterMember, MembershipRow>();
+  private context: RowContext | null = null;
+
+  /** The rows of `state`, in its order. */
+  rowsOf(state: ClusterState): MembershipRow[] {
+    if (!sameContext(this.context, state)) {
+      this.rows = new WeakMap();
+      this.context = {
+        mainPartition: state.mainPartition,
+        ghosts: state.ghosts,
+        unclustered: state.unclustered,
+      };
+    }
+    const unseen = state.members.filter((member) => !this.rows.has(member));
+    if (unseen.length > 0) {
+      const built = membershipRows({ ...state, members: unseen });
+      unseen.forEach((member, index) => this.rows.set(member, built[index]!));
+    }
+    return state.members.map((member) => this.rows.get(member)!);
   }
 }

@@ -66,6 +66,15 @@ async function handle(request: ChildRequest): Promise<void> {
       await cluster?.stopNode(request.address);
       send({ type: 'done', id: request.id });
       return;
+    case 'podReady': {
+      const pod = api?.control.pods().find((candidate) => candidate.ip === request.ip);
+      // Answered either way (an error reply would leave the parent waiting): an unknown IP
+      // changes nothing, and whoever asked sees no change follow.
+      if (pod) api!.control.setPodReady(pod.name, request.ready);
+      else send({ type: 'error', message: `no pod with IP ${request.ip}` });
+      send({ type: 'done', id: request.id });
+      return;
+    }
     case 'stats': {
       const cpu = cpuUsage();
       send({

@@ -19,6 +19,7 @@ export type ChildRequest =
   | { type: 'start'; options: ChildClusterOptions }
   | { type: 'partitions'; id: number; groups: string[][] }
   | { type: 'stopNode'; id: number; address: string }
+  | { type: 'podReady'; id: number; ip: string; ready: boolean }
   | { type: 'stats'; id: number }
   | { type: 'stop' };
 
@@ -52,6 +53,8 @@ export interface SimulatedClusterProcess {
   pid: number;
   setPartitions(groups: string[][]): Promise<void>;
   stopNode(address: string): Promise<void>;
+  /** Marks the pod of this IP Ready or not in the emulated API (with `kubeApi` only). */
+  setPodReady(ip: string, ready: boolean): Promise<void>;
   stats(): Promise<ChildStats>;
   stop(): Promise<void>;
 }
@@ -125,6 +128,9 @@ export async function startSimulatedClusterProcess(
     },
     async stopNode(address) {
       await request({ type: 'stopNode', id: nextId++, address });
+    },
+    async setPodReady(ip, ready) {
+      await request({ type: 'podReady', id: nextId++, ip, ready });
     },
     async stats() {
       const reply = await request<Extract<ChildReply, { type: 'stats' }>>({

@@ -194,4 +194,28 @@ describe('buildAdjacency', () => {
     expect(third.cells).not.toBe(first.cells);
     expect(third.blocks).toHaveLength(2);
   });
+
+  it('hands back the model before itself when nothing it shows changed', () => {
+    const meshes = new MeshBuilder();
+    const sides = fullMesh([1, 2, 3]);
+    const pods = [1, 2, 3].map((i) => pod(ip(i)));
+    const first = buildAdjacency(stateOf(pods, sides, 1, meshes), { meshes });
+    // A delta of load figures: the same model, so the view has nothing to render again.
+    const loadChanged = sides.map((entry) => ({ ...entry, processCount: 999 }));
+    const second = buildAdjacency(stateOf(pods, loadChanged, 2, meshes), {
+      meshes,
+      previous: first,
+    });
+    expect(second).toBe(first);
+    // A pod going away from its node's state (terminating) changes a row's state: a new model
+    // that keeps the cells.
+    const terminating = [pod(ip(1), { terminating: true }), ...pods.slice(1)];
+    const third = buildAdjacency(stateOf(terminating, loadChanged, 3, meshes), {
+      meshes,
+      previous: second,
+    });
+    expect(third).not.toBe(second);
+    expect(third.cells).toBe(first.cells);
+    expect(third.members[0]!.state).toBe('terminating');
+  });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
+import { applyClusterDelta, diffClusterState } from '@/lib/cluster-diff';
 import { membershipRows, partitionLabel, sortRows } from '@/lib/membership';
 import { MeshBuilder } from '@/lib/mesh';
-import { reuseRows, RowKeeper, sameRow } from '@/lib/row-reuse';
+import { MemberRowCache, reuseRows, RowKeeper, sameRow } from '@/lib/row-reuse';
 
 import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
 
@@ -83,5 +84,42 @@ describe('the membership table’s rows across deltas', () => {
     expect(rows.map(partitionLabel)).toEqual(['1 (main)', '1 (main)', '1 (main)', '2', '2', null]);
     const sorted = sortRows(rows, { column: 'partition', direction: 'descending' });
     expect(sorted.map((row) => row.node)).toEqual([n(4), n(5), n(1), n(2), n(3), n(6)]);
+  });
+});
+
+describe('MemberRowCache', () => {
+  it('builds rows equal to membershipRows, and again only for the members a delta replaced', () => {
+    const meshes = new MeshBuilder();
+    const sides = fullMesh(nodes).map((entry) => ({ ...entry, registries: [swarm(100, 2)] }));
+    const pods = nodes.map((i) => pod(ip(i)));
+    const before = stateOf(pods, sides, 1, meshes);
+    const cache = new MemberRowCache();
+    const first = cache.rowsOf(before);
+    expect(first).toEqual(membershipRows(before));
+    // Node 7's process count moves; the page applies the delta, which keeps the other members.
+    const touched = sides.map((entry) =>
+      entry.node === n(7) ? { ...entry, processCount: entry.processCount! + 5 } : entry,
+    );
+    const next = stateOf(pods, touched, 2, meshes);
+    const applied = applyClusterDelta(before, diffClusterState(before, next)!);
+    const second = cache.rowsOf(applied);
+    expect(second).toEqual(membershipRows(applied));
+    const renewed = second.filter((row, index) => row !== first[index]);
+    expect(renewed.map((row) => row.node)).toEqual([n(7)]);
+    expect(renewed[0]!.processes).toBe(first[6]!.processes! + 5);
+  });
+
+  it('builds every row again when what rows read of the whole state changed', () => {
+    const meshes = new MeshBuilder();
+    const pods = nodes.map((i) => pod(ip(i)));
+    const whole = stateOf(pods, fullMesh(nodes), 1, meshes);
+    const cache = new MemberRowCache();
+    const first = cache.rowsOf(whole);
+    // The same member objects under another main partition: every row's state may differ.
+    const moved = { ...whole, mainPartition: null };
+    const second = cache.rowsOf(moved);
+    expect(second).toEqual(membershipRows(moved));
+    expect(second.every((row, index) => row !== first[index])).toBe(true);
+    expect(second.every((row) => row.state !== 'clustered')).toBe(true);
   });
 });

@@ -303,6 +303,11 @@ export class PodLifecycle {
     return record;
   }
 
+  /** Whether a pod of this name exists (terminating or not): a generated name must not. */
+  has(name: string): boolean {
+    return this.records.has(name);
+  }
+
   /** Every pod, terminating ones included, oldest first. */
   all(): PodRecord[] {
     return [...this.records.values()];

@@ -35,7 +35,7 @@ export class ReplicaSetController {
     const record = this.pods.admit({
       ...spec,
       replicaSet: this.replicaSet,
-      name: spec.name ?? `${this.replicaSet.name}-${randomSuffix(5)}`,
+      name: spec.name ?? this.generatedName(),
       // Only an absent `labels` takes the template's: a null one is the caller's to be told off.
       labels:
         spec.labels === undefined
@@ -46,6 +46,18 @@ export class ReplicaSetController {
       component: 'replicaset-controller',
     });
     return this.pods.run(record, spec);
+  }
+
+  /**
+   * A free `<replicaset>-<5 random>` name. Kubernetes retries generateName on a conflict; without
+   * that, 600 pods drew the same suffix twice often enough to fail a bench's start (about 1 in 80
+   * runs: 27⁵ suffixes, birthday odds).
+   */
+  private generatedName(): string {
+    for (;;) {
+      const name = `${this.replicaSet.name}-${randomSuffix(5)}`;
+      if (!this.pods.has(name)) return name;
+    }
   }
 
   async scale(replicas: number): Promise<void> {

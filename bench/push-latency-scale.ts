@@ -1,0 +1,223 @@
+/**
+ * Push latency at scale (issue 16): change → SSE client and change → DOM while the collector
+ * probes every node of a large simulated cluster (bench/browser-scale.ts's stack: 1,000 pods in the
+ * emulated API, 1,000 simulated BEAM nodes), where bench/push-latency.ts measures 6 real pods.
+ *
+ * The changes are readiness toggles of the pods whose rows the table shows on its first screen
+ * (the table is virtualised: a row off screen is not in the DOM to be watched), round-robin, one
+ * at a time 1–1.25 s apart, so each state holds for several probe cycles. A change's time is when
+ * the toggle was asked of the simulator's process (never later than the emulator's commit: a
+ * latency can only be over-stated). Matched as bench/push-latency.ts does:
+ *   - SSE: the `pod_ready` / `pod_unready` timeline event of the member, stamped when its bytes
+ *     were read by a client of `/events?peers=compact` (what the page asks for);
+ *   - DOM: the member's row getting the new `data-ready` (a MutationObserver in the page, on the
+ *     page's clock, checked against this process's).
+ */
+import type { Page } from 'playwright-core';
+
+import { launchChromium } from '../test/e2e/support/browser';
+import type { ScaleStack } from './browser-scale';
+import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { clockOffset, ROW_RECORDER } from './push-latency';
+import { TimedSseClient, type TimedEvent } from './support/sse-client';
+import { sleep, waitUntil, withTimeout } from './support/stack';
+import { summarize, type Summary } from './support/stats';
+
+/** Issue 16's goals at 1,000 members: SSE p99 ≤ 50 ms, DOM p99 ≤ 100 ms. */
+const SSE_P99_GOAL_MS = 50;
+const DOM_P99_GOAL_MS = 100;
+
+export interface PushAtScaleOptions {
+  stack: ScaleStack;
+  /** Readiness changes; default 80 (even: every pod ends Ready). */
+  toggles?: number;
+  /** Pods toggled round-robin, from the table's first screen; default 8. */
+  pods?: number;
+  log?: (line: string) => void;
+}
+
+export interface PushAtScaleResults {
+  members: number;
+  changes: number;
+  sse: Summary & { lost: number };
+  dom: Summary & { lost: number };
+  /** DOM minus SSE for the same change: the page's own share (EventSource, state, render). */
+  pageSide: Summary;
+  clock: {
+    start: { offsetMs: number; uncertaintyMs: number } | null;
+    end: { offsetMs: number; uncertaintyMs: number } | null;
+  };
+  figures: { sseP99: Figure; domP99: Figure; sseMedian: Figure; domMedian: Figure };
+}
+
+interface DomRecord {
+  t: number;
+  id: string;
+  ready: string;
+  kind: 'attr' | 'added' | 'removed';
+}
+
+interface Change {
+  key: string;
+  id: string;
+  ready: boolean;
+  changedAt: number;
+  sse?: TimedEvent;
+}
+
+interface ShownRow {
+  id: string;
+  key: string;
+  ip: string;
+}
+
+async function firstScreenRows(page: Page, count: number): Promise<ShownRow[]> {
+  const rows = await page.locator('tr[data-testid="member-row"]').evaluateAll((elements) =>
+    elements.map((element) => ({
+      id: element.getAttribute('data-id') ?? '',
+      key: element.getAttribute('data-key') ?? '',
+      ip: element.getAttribute('data-ip') ?? '',
+      ready: element.getAttribute('data-ready'),
+    })),
+  );
+  // The first rows, whatever the virtualiser's overscan: they stay on screen while they toggle.
+  return rows
+    .filter((row) => row.ip && row.ready === 'true')
+    .slice(0, count)
+    .map(({ id, key, ip }) => ({ id, key, ip }));
+}
+
+/** Measures push latency on a running {@link ScaleStack}; see the file's comment. */
+export async function measurePushAtScale(options: PushAtScaleOptions): Promise<PushAtScaleResults> {
+  const { stack } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const toggles = options.toggles ?? 80;
+  if (!stack.setPodReady) throw new Error('push-latency at scale needs simulated nodes and pods');
+  const clusterUrl = `${stack.url}/api/clusters/${encodeURIComponent(stack.clusterId)}`;
+  const sse = await TimedSseClient.open(`${clusterUrl}/events?peers=compact`, 120_000);
+  const { browser, close } = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const records: DomRecord[] = [];
+    await page.exposeFunction('__benchRow', (row: DomRecord) => {
+      records.push(row);
+    });
+    await page.addInitScript({ content: ROW_RECORDER });
+    await page.goto(`${stack.url}/clusters/${encodeURIComponent(stack.clusterId)}`, {
+      timeout: 180_000,
+    });
+    await waitUntil(
+      'the table rows',
+      180_000,
+      async () => (await page.locator('tr[data-testid="member-row"]').count()) > 10,
+    );
+    const pods = await firstScreenRows(page, options.pods ?? 8);
+    if (pods.length === 0) throw new Error('push-latency at scale: no Ready row on screen');
+    // Let the page's first render and the stream's start pass before the first change.
+    await sleep(3000);
+    const clockStart = await clockOffset(page);
+    log(`push-latency: ${toggles} readiness changes over ${pods.length} pods of ${stack.members}`);
+
+    const changes: Change[] = [];
+    const waits: Array<Promise<void>> = [];
+    const ready = new Map(pods.map((pod) => [pod.key, true]));
+    for (let index = 0; index < toggles; index += 1) {
+      const pod = pods[index % pods.length]!;
+      const target = !ready.get(pod.key);
+      const changedAt = Date.now();
+      await stack.setPodReady(pod.ip, target);
+      ready.set(pod.key, target);
+      const change: Change = { key: pod.key, id: pod.id, ready: target, changedAt };
+      changes.push(change);
+      const kind = target ? 'pod_ready' : 'pod_unready';
+      waits.push(
+        sse
+          .waitFor(
+            (event) => event.timeline?.kind === kind && event.timeline.key === pod.key,
+            changedAt,
+            30_000,
+          )
+          .then(
+            (event) => {
+              change.sse = event;
+            },
+            () => undefined,
+          ),
+      );
+      if ((index + 1) % 20 === 0) log(`push-latency: ${index + 1}/${toggles} readiness changes`);
+      await sleep(Math.max(0, changedAt + 1000 + Math.random() * 250 - Date.now()));
+    }
+    await Promise.all(waits);
+    const clockEnd = await clockOffset(page);
+    await sleep(500);
+    await withTimeout(page.close(), 10_000, null);
+
+    const sseMs: number[] = [];
+    const domMs: number[] = [];
+    const pageMs: number[] = [];
+    let sseLost = 0;
+    let domLost = 0;
+    for (const [index, change] of changes.entries()) {
+      // A toggle reverts a round later on the same pod: only what came before that counts.
+      const until =
+        changes.slice(index + 1).find((later) => later.key === change.key)?.changedAt ??
+        Number.POSITIVE_INFINITY;
+      if (change.sse) sseMs.push(change.sse.receivedAt - change.changedAt);
+      else sseLost += 1;
+      const row = records.find(
+        (record) =>
+          record.t >= change.changedAt &&
+          record.t < until &&
+          record.id === change.id &&
+          record.kind !== 'removed' &&
+          record.ready === String(change.ready),
+      );
+      if (row) {
+        domMs.push(row.t - change.changedAt);
+        if (change.sse) pageMs.push(row.t - change.sse.receivedAt);
+      } else domLost += 1;
+    }
+    const sseSummary = summarize(sseMs);
+    const domSummary = summarize(domMs);
+    const at = `${stack.members.toLocaleString('en-US')} probed nodes`;
+    return {
+      members: stack.members,
+      changes: changes.length,
+      sse: { ...sseSummary, lost: sseLost },
+      dom: { ...domSummary, lost: domLost },
+      pageSide: summarize(pageMs),
+      clock: { start: clockStart, end: clockEnd },
+      figures: {
+        sseP99: goalFigure(
+          `push at ${at}: change → SSE client, p99`,
+          sseSummary.p99Ms,
+          SSE_P99_GOAL_MS,
+          'ms',
+          sseSummary.samples,
+        ),
+        domP99: goalFigure(
+          `push at ${at}: change → DOM, p99`,
+          domSummary.p99Ms,
+          DOM_P99_GOAL_MS,
+          'ms',
+          domSummary.samples,
+        ),
+        sseMedian: plainFigure(
+          `push at ${at}: change → SSE client, median`,
+          sseSummary.medianMs,
+          'ms',
+          sseSummary.samples,
+        ),
+        domMedian: plainFigure(
+          `push at ${at}: change → DOM, median`,
+          domSummary.medianMs,
+          'ms',
+          domSummary.samples,
+        ),
+      },
+    };
+  } finally {
+    await sse.close();
+    await close();
+  }
+}
