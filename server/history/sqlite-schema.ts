@@ -57,10 +57,21 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE writers (
      cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE thinned (tier INTEGER PRIMARY KEY, until INTEGER NOT NULL);`,
+  // Version 2: bodies compressed (body-codec.ts; a TEXT column keeps a BLOB as it is given, and
+  // version 1's JSON text still reads), node points kept as rows only until the next compaction
+  // moves them into a block per node and hour (point-blocks.ts). `thinned` is no longer needed:
+  // each block says when it was last thinned.
+  `CREATE TABLE point_blocks (
+     cluster_id TEXT NOT NULL, node TEXT NOT NULL, start INTEGER NOT NULL,
+     thinned_at INTEGER NOT NULL, body BLOB NOT NULL,
+     PRIMARY KEY (cluster_id, node, start)) WITHOUT ROWID;
+   DROP TABLE thinned;`,
 ];
 
-/** Applies the migrations the file has not seen, each in its own transaction. */
-export function migrate(db: NodeSqlite.DatabaseSync): void {
+/** The schema version this beamscope writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: NodeSqlite.DatabaseSync): number {
   const { user_version: version } = db.prepare('PRAGMA user_version').get() as {
     user_version: number;
   };
@@ -69,7 +80,20 @@ export function migrate(db: NodeSqlite.DatabaseSync): void {
       `the file has schema version ${version}, newer than this beamscope knows (${MIGRATIONS.length}): it was written by a newer release`,
     );
   }
-  for (let next = version; next < MIGRATIONS.length; next++) {
+  return version;
+}
+
+/**
+ * Applies the migrations the file has not seen, each in its own transaction, up to `target`
+ * (the newest unless a test builds a file of an older release).
+ */
+export function migrate(db: NodeSqlite.DatabaseSync, target = MIGRATIONS.length): void {
+  const version = schemaVersion(db);
+  // A new file gives freed pages back (compaction runs `PRAGMA incremental_vacuum`): the file
+  // then measures what it holds. Only possible before the first table; a file of version 1
+  // keeps reusing its free pages instead (a VACUUM would convert it, holding the start up).
+  if (version === 0) db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  for (let next = version; next < target; next++) {
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(MIGRATIONS[next]!);
