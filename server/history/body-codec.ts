@@ -87,11 +87,43 @@ export class DeltaChainEncoder {
     clusterId: string,
     deltas: readonly RecordedDelta[],
     keyframes: ReadonlyArray<{ run: string; seq: number }>,
-  ): { bodies: Buffer[]; commit: () => void } {
+  ): EncodedBatch {
+    const encoding = this.encoding(clusterId, deltas, keyframes);
+    for (let step = encoding.next(); ; step = encoding.next()) if (step.done) return step.value;
+  }
+
+  /**
+   * {@link encodeBatch}, giving the event loop a turn whenever it has held it for
+   * `turnMs`: a second of a large cluster's deltas takes tens of milliseconds to encode, and the
+   * live push must not wait for it.
+   */
+  async encodeBatchInTurns(
+    clusterId: string,
+    deltas: readonly RecordedDelta[],
+    keyframes: ReadonlyArray<{ run: string; seq: number }>,
+    turnMs = 4,
+  ): Promise<EncodedBatch> {
+    const encoding = this.encoding(clusterId, deltas, keyframes);
+    let turnStarted = performance.now();
+    for (let step = encoding.next(); ; step = encoding.next()) {
+      if (step.done) return step.value;
+      if (performance.now() - turnStarted >= turnMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+      }
+    }
+  }
+
+  private *encoding(
+    clusterId: string,
+    deltas: readonly RecordedDelta[],
+    keyframes: ReadonlyArray<{ run: string; seq: number }>,
+  ): Generator<void, EncodedBatch> {
     const before = this.states.get(clusterId) ?? { link: null, keyframeSeq: null };
     let link = before.link;
     let keyframeSeq = before.keyframeSeq;
-    const bodies = deltas.map((recorded) => {
+    const bodies: Buffer[] = [];
+    for (const recorded of deltas) {
       const sameRun = link !== null && link.run === recorded.run;
       const keyframeSince = [
         ...(sameRun ? [keyframeSeq] : []),
@@ -108,17 +140,22 @@ export class DeltaChainEncoder {
             : base.values;
       const { body, next } = encodeDelta(recorded, base, values);
       link = next;
-      return body;
-    });
+      bodies.push(body);
+      yield;
+    }
     for (const frame of keyframes) {
       if (link && frame.run === link.run)
         keyframeSeq = Math.max(keyframeSeq ?? frame.seq, frame.seq);
     }
-    return {
-      bodies,
-      commit: () => this.states.set(clusterId, { link, keyframeSeq }),
-    };
+    const committed = { link, keyframeSeq };
+    return { bodies, commit: () => this.states.set(clusterId, committed) };
   }
+}
+
+/** A batch's delta bodies, and `commit` to call once they are stored. */
+export interface EncodedBatch {
+  bodies: Buffer[];
+  commit: () => void;
 }
 
 function encodeDelta(

@@ -150,7 +150,11 @@ export class PostgresHistoryStore implements HistoryStore {
   async append(batch: HistoryBatch): Promise<void> {
     const { clusterId, run } = batch;
     const holder = this.leases.get(clusterId);
-    const deltaBodies = this.deltaChains.encodeBatch(clusterId, batch.deltas, batch.keyframes);
+    const deltaBodies = await this.deltaChains.encodeBatchInTurns(
+      clusterId,
+      batch.deltas,
+      batch.keyframes,
+    );
     await this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
         APPEND_LOCK_CLASS,

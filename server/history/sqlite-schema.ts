@@ -57,14 +57,28 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE writers (
      cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE thinned (tier INTEGER PRIMARY KEY, until INTEGER NOT NULL);`,
-  // Version 2: bodies compressed (body-codec.ts; a TEXT column keeps a BLOB as it is given, and
-  // version 1's JSON text still reads), node points kept as rows only until the next compaction
-  // moves them into a block per node and hour (point-blocks.ts). `thinned` is no longer needed:
-  // each block says when it was last thinned.
-  `CREATE TABLE point_blocks (
-     cluster_id TEXT NOT NULL, node TEXT NOT NULL, start INTEGER NOT NULL,
-     thinned_at INTEGER NOT NULL, body BLOB NOT NULL,
-     PRIMARY KEY (cluster_id, node, start)) WITHOUT ROWID;
+  // Version 2: bodies compressed (body-codec.ts; version 1's JSON text still reads), node points
+  // kept as rows only until the next compaction moves them into a block per node and hour
+  // (point-blocks.ts). Bodies of ~0.5–7 KB sit better in rowid tables (appended in order, their
+  // pages fill; a WITHOUT ROWID tree of such rows left them ~60 % full), the position a unique
+  // index beside them. `thinned` is no longer needed: each block says when it was last thinned.
+  `${['keyframes', 'deltas']
+    .map(
+      (table) => `
+   CREATE TABLE ${table}_v2 (
+     id INTEGER PRIMARY KEY, cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL,
+     seq INTEGER NOT NULL, body BLOB NOT NULL);
+   INSERT INTO ${table}_v2 (cluster_id, at, run, seq, body)
+     SELECT cluster_id, at, run, seq, body FROM ${table} ORDER BY cluster_id, at, run, seq;
+   DROP TABLE ${table};
+   ALTER TABLE ${table}_v2 RENAME TO ${table};
+   CREATE UNIQUE INDEX ${table}_by_position ON ${table} (cluster_id, at, run, seq);`,
+    )
+    .join('')}
+   CREATE TABLE point_blocks (
+     id INTEGER PRIMARY KEY, cluster_id TEXT NOT NULL, node TEXT NOT NULL, start INTEGER NOT NULL,
+     thinned_at INTEGER NOT NULL, body BLOB NOT NULL);
+   CREATE UNIQUE INDEX point_blocks_by_series ON point_blocks (cluster_id, node, start);
    DROP TABLE thinned;`,
 ];
 

@@ -169,7 +169,11 @@ export class SqliteHistoryStore implements HistoryStore {
       `INSERT INTO clusters (cluster_id, run, observed_until) VALUES (?, ?, ?)
        ON CONFLICT (cluster_id) DO UPDATE SET run = excluded.run, observed_until = excluded.observed_until`,
     );
-    const deltaBodies = this.deltaChains.encodeBatch(clusterId, batch.deltas, batch.keyframes);
+    const deltaBodies = await this.deltaChains.encodeBatchInTurns(
+      clusterId,
+      batch.deltas,
+      batch.keyframes,
+    );
     this.transaction(() => {
       for (const event of batch.events) {
         const { lastInsertRowid } = insertEvent.run(

@@ -108,6 +108,7 @@ describe.each(STORES)(
           fc.record({
             maxDeltas: fc.integer({ min: 1, max: 8 }),
             weightRatio: fc.double({ min: 0.1, max: 5, noNaN: true }),
+            maxRebuildWeight: fc.integer({ min: 1_000, max: 100_000 }),
           }),
           fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 20 }),
           async (initial, steps, keyframes, fractions) => {
