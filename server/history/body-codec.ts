@@ -35,11 +35,71 @@ export function encodeJsonBody(value: unknown): Buffer {
   return Buffer.concat([Uint8Array.of(COMPRESSED_JSON), zstdCompressSync(json)]);
 }
 
+const COMPRESSED_EVENT = 0x04;
+
+/**
+ * What timeline events repeat from one to the next: their keys, kinds, severities and message
+ * templates. An event is ~220 bytes of JSON, too short for zstd to find much in it alone; with
+ * this as the dictionary ~45 % of it goes. Fixed: a stored event names it by its first byte, so
+ * a different dictionary needs a new one.
+ */
+const EVENT_DICTIONARY = Buffer.from(
+  [
+    '{"kind":"member_joined","severity":"info","message":"pod ',
+    ' joined","key":"',
+    '{"kind":"member_left","severity":"info","message":"pod ',
+    ' left","key":"',
+    '{"kind":"node_up","severity":"info","message":"node ',
+    ' is up","key":"',
+    '{"kind":"node_down","severity":"error","message":"node ',
+    ' is down: ',
+    '{"kind":"pod_ready","severity":"info","message":"',
+    '{"kind":"pod_unready","severity":"warning","message":"',
+    '{"kind":"pod_terminating","severity":"info","message":"',
+    '{"kind":"link_up","severity":"info","message":"',
+    '{"kind":"link_down","severity":"warning","message":"',
+    '{"kind":"partition_detected","severity":"error","message":"partition detected: ',
+    '{"kind":"partition_healed","severity":"info","message":"partition healed: ',
+    ' nodes rejoined, ',
+    ' links up","sides":[{"count":',
+    ' links down","sides":[{"count":',
+    ',"sample":["',
+    '"]}],"sideCount":2,"links":{"count":',
+    '{"kind":"registry_changed","severity":"info","message":"',
+    '{"kind":"registry_rebalanced","severity":"info","message":"',
+    '{"kind":"registry_diverged","severity":"warning","message":"',
+    '{"kind":"registry_converged","severity":"info","message":"',
+    '{"kind":"kubernetes_event","severity":"warning","message":"',
+    '{"kind":"observation_gap","severity":"warning","message":"beamscope was not observing ',
+    '{"kind":"down_cause","severity":"error","message":"',
+    '","cause":{"',
+    '","node":"',
+    '","pod":"',
+    '","link":["',
+    '","seq":',
+    ',"at":',
+  ].join(''),
+);
+
+/** A timeline event as a compressed body. */
+export function encodeEventBody(event: unknown): Buffer {
+  const json = JSON.stringify(event);
+  if (json === undefined) throw new Error('history body: nothing to store');
+  return Buffer.concat([
+    Uint8Array.of(COMPRESSED_EVENT),
+    zstdCompressSync(json, { dictionary: EVENT_DICTIONARY }),
+  ]);
+}
+
 /** A body as stored: compressed JSON, or JSON text as bodies were written before. */
 export function decodeJsonBody<T>(body: string | Uint8Array): T {
   if (typeof body === 'string') return JSON.parse(body) as T;
   if (body[0] === COMPRESSED_JSON)
     return JSON.parse(zstdDecompressSync(body.subarray(1)).toString()) as T;
+  if (body[0] === COMPRESSED_EVENT) {
+    const json = zstdDecompressSync(body.subarray(1), { dictionary: EVENT_DICTIONARY });
+    return JSON.parse(json.toString()) as T;
+  }
   return JSON.parse(Buffer.from(body).toString()) as T;
 }
 

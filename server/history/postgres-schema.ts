@@ -74,6 +74,7 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
     // per node and hour (point-blocks.ts).
     version: 2,
     sql: `
+      ALTER TABLE beamscope_events ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
       ALTER TABLE beamscope_keyframes ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
       ALTER TABLE beamscope_deltas ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
       CREATE TABLE beamscope_point_blocks (

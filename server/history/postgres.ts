@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
-import { DeltaChainEncoder, encodeJsonBody } from './body-codec';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import { BLOCK_MS, seriesBetween, type StoredBlock } from './point-blocks';
@@ -184,7 +184,7 @@ export class PostgresHistoryStore implements HistoryStore {
         await client.query(
           `INSERT INTO beamscope_events (id, cluster_id, run, seq, at, kind, body)
            SELECT id, $1, $2, seq, at, kind, body
-           FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+           FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[])
              AS t (id, seq, at, kind, body)`,
           [
             clusterId,
@@ -193,7 +193,7 @@ export class PostgresHistoryStore implements HistoryStore {
             batch.events.map((event) => event.seq),
             batch.events.map((event) => event.at),
             batch.events.map((event) => event.kind),
-            batch.events.map((event) => JSON.stringify(event)),
+            batch.events.map((event) => encodeEventBody(event)),
           ],
         );
         const named = batch.events.flatMap((event, index) =>
@@ -346,7 +346,7 @@ export class PostgresHistoryStore implements HistoryStore {
       query,
       (index) => `$${index}`,
     );
-    const { rows } = await this.db.query<{ id: number; run: string; body: string }>(text, params);
+    const { rows } = await this.db.query<{ id: number; run: string; body: Buffer }>(text, params);
     return timelinePage(rows, limit);
   }
 

@@ -80,13 +80,13 @@ export function pointFromRow(row: PointRow): NodeHistoryPoint {
 
 /** A timeline query's rows (one more than the page) as the page and its cursor. */
 export function timelinePage(
-  rows: ReadonlyArray<{ id: number | string; run: string; body: string }>,
+  rows: ReadonlyArray<{ id: number | string; run: string; body: string | Uint8Array }>,
   limit: number,
 ): TimelinePage {
   const events = rows.slice(0, limit).map((row) => ({
     id: Number(row.id),
     run: row.run,
-    event: JSON.parse(row.body) as TimelineEvent,
+    event: decodeJsonBody<TimelineEvent>(row.body),
   }));
   return {
     events,

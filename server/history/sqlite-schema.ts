@@ -57,7 +57,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE writers (
      cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE thinned (tier INTEGER PRIMARY KEY, until INTEGER NOT NULL);`,
-  // Version 2: bodies compressed (body-codec.ts; version 1's JSON text still reads), node points
+  // Version 2: bodies compressed, events' too (body-codec.ts; version 1's JSON text still
+  // reads: a TEXT column keeps a BLOB as given), node points
   // kept as rows only until the next compaction moves them into a block per node and hour
   // (point-blocks.ts). Bodies of ~0.5–7 KB sit better in rowid tables (appended in order, their
   // pages fill; a WITHOUT ROWID tree of such rows left them ~60 % full), the position a unique

@@ -13,7 +13,7 @@ import type * as NodeSqlite from 'node:sqlite';
 
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
-import { DeltaChainEncoder, encodeJsonBody } from './body-codec';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import {
@@ -182,7 +182,7 @@ export class SqliteHistoryStore implements HistoryStore {
           event.seq,
           event.at,
           event.kind,
-          JSON.stringify(event),
+          encodeEventBody(event),
         );
         for (const node of nodesNamedBy(event)) insertNode.run(clusterId, node, lastInsertRowid);
       }
@@ -279,7 +279,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const rows = this.sql(text).all(...params) as unknown as Array<{
       id: number;
       run: string;
-      body: string;
+      body: string | Uint8Array;
     }>;
     return timelinePage(rows, limit);
   }
