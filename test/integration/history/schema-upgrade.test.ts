@@ -19,7 +19,7 @@ import { SqliteHistoryStore, SQLITE_FILE_NAME } from '../../../server/history/sq
 import { loadSqlite, migrate as migrateSqlite } from '../../../server/history/sqlite-schema';
 import type { HistoryStore } from '../../../server/history/store';
 import { startPostgres, type PostgresServer } from '../../support/postgres';
-import { batch, delta, keyframe, meshState, n } from './fixtures';
+import { batch, delta, event, keyframe, meshState, n } from './fixtures';
 
 const CLUSTER = 'prod';
 const RUN = 'run-old';
@@ -35,8 +35,11 @@ const oldPoints = [1_000, 2_000, 3_000].map((at) => ({
   memoryBytes: at * 1000,
 }));
 
+const oldEvent = event(1, 2_000, 'node_down');
+
 /** The rows of version 1, as its store wrote them (JSON text bodies), for either SQL. */
 const oldRows = {
+  event: [CLUSTER, RUN, oldEvent.seq, oldEvent.at, oldEvent.kind, JSON.stringify(oldEvent)],
   keyframe: [CLUSTER, oldKeyframe.at, RUN, oldKeyframe.seq, JSON.stringify(oldKeyframe.state)],
   deltas: oldDeltas.map((d) => [CLUSTER, d.at, RUN, d.seq, JSON.stringify(d.delta)]),
   points: oldPoints.map((p) => [
@@ -64,6 +67,9 @@ async function readsAndGoesOn(store: HistoryStore): Promise<void> {
   for (const [index, state] of states.entries())
     expect(await rebuiltAt(store, state.at)).toEqual(states[index]);
   expect(await store.nodeSeries(CLUSTER, n(1), 0, 10_000)).toEqual(oldPoints);
+  expect((await store.timeline(CLUSTER, { limit: 10 })).events.map((e) => e.event)).toEqual([
+    oldEvent,
+  ]);
   // The new release goes on after the old rows, compressed, in a new run.
   const next = meshState(7, 4_000);
   const later = meshState(8, 5_000);
@@ -77,10 +83,13 @@ async function readsAndGoesOn(store: HistoryStore): Promise<void> {
           point: { at: 4_000, processCount: 40, registeredNames: 3, memoryBytes: 4_000_000 },
         },
       ],
+      events: [event(2, 4_500, 'node_up')],
       observedUntil: 5_000,
     }),
   );
   expect(await rebuiltAt(store, 5_000)).toEqual(later);
+  const timeline = await store.timeline(CLUSTER, { limit: 10, order: 'oldest' });
+  expect(timeline.events.map((e) => e.event)).toEqual([oldEvent, event(2, 4_500, 'node_up')]);
   expect(await rebuiltAt(store, 2_500)).toEqual(states[1]);
   const series = await store.nodeSeries(CLUSTER, n(1), 0, 10_000);
   // Compaction moves the old and new rows into blocks; the series reads the same.
@@ -100,6 +109,10 @@ describe('a history of schema version 1 opens with this release', () => {
         const statement = old.prepare(sql);
         for (const row of rows) statement.run(...(row as Array<string | number>));
       };
+      insert(
+        'INSERT INTO events (cluster_id, run, seq, at, kind, body) VALUES (?, ?, ?, ?, ?, ?)',
+        [oldRows.event],
+      );
       insert('INSERT INTO keyframes VALUES (?, ?, ?, ?, ?)', [oldRows.keyframe]);
       insert('INSERT INTO deltas VALUES (?, ?, ?, ?, ?)', oldRows.deltas);
       insert('INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)', oldRows.points);
@@ -151,6 +164,10 @@ describe('a history of schema version 1 opens with this release', () => {
       const client = await pool.connect();
       try {
         await migratePostgres(client, 1);
+        await client.query(
+          'INSERT INTO beamscope_events (cluster_id, run, seq, at, kind, body) VALUES ($1, $2, $3, $4, $5, $6)',
+          oldRows.event,
+        );
         for (const row of [oldRows.keyframe])
           await client.query('INSERT INTO beamscope_keyframes VALUES ($1, $2, $3, $4, $5)', row);
         for (const row of oldRows.deltas)
