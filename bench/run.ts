@@ -6,7 +6,10 @@
  *
  * Usage: `npm run bench [-- --only push-latency,bundle-size]`. Parts: see PARTS below. With
  * `--only`, the parts not run keep their previous entry in latest.json (marked with its date).
+ * `--result history=out.json` takes a part's result from the JSON its own script printed (a long
+ * part run alone, e.g. `bench/history.ts 24 1 > out.json`) instead of running it again.
  * Everything a part starts is stopped when it ends, and on Ctrl-C (bench/support/lifecycle.ts).
+ * `--table` measures nothing and re-renders the table from latest.json (after merging runs).
  * BEAMSCOPE_SERVER_JS selects a prebuilt server.js; otherwise the checkout is built when needed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -272,15 +275,55 @@ async function updateDoc(section: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * `--table`: measure nothing; render latest.json's parts into its figures and the doc's table.
+ * Runs made on separate branches are merged part by part into one latest.json, and the table
+ * must then say when each part was measured rather than claim one run.
+ */
+async function rewriteTable(): Promise<number> {
+  const previous = JSON.parse(await readFile(RESULTS, 'utf8')) as Record<string, unknown>;
+  const parts = await previousParts();
+  const rows = rowsOf(parts);
+  await writeFile(RESULTS, `${JSON.stringify({ ...previous, figures: rows, parts }, null, 2)}\n`);
+  const when = Object.entries(parts)
+    .map(([name, entry]) => `${name} (${entry.date.slice(0, 16).replace('T', ' ')} UTC)`)
+    .join(', ');
+  const section = [
+    `Parts measured in separate runs on this machine, its 2 cores often shared; each part's date: ${when}.`,
+    '',
+    markdownTable(rows),
+  ].join('\n');
+  const documented = await updateDoc(section);
+  log(`bench: wrote ${RESULTS}${documented ? ` and the table in ${DOC}` : ''}`);
+  return documented ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   installSignalHandlers(log);
-  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      result: { type: 'string', multiple: true },
+      table: { type: 'boolean' },
+    },
+  });
+  if (values.table) return rewriteTable();
+  // Parts measured by their own script: `name=file` with the JSON it printed.
+  const given = new Map<string, string>();
+  for (const entry of values.result ?? []) {
+    const [name, file] = entry.split('=', 2);
+    if (!name || !file) {
+      log(`bench: --result takes part=file.json, not '${entry}'`);
+      return 2;
+    }
+    given.set(name, file);
+  }
   const known = new Set(PARTS.map((part) => part.name));
   const only = values.only
     ?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const unknown = only?.filter((name) => !known.has(name)) ?? [];
+  const unknown = [...(only ?? []), ...given.keys()].filter((name) => !known.has(name));
   if (only?.length === 0) unknown.push('(none given)');
   if (unknown.length > 0) {
     log(`bench: unknown part ${unknown.join(', ')} (parts: ${[...known].join(', ')})`);
@@ -293,9 +336,10 @@ async function main(): Promise<number> {
   log(
     `bench: ${machine.cpus} × ${machine.model}, ${machine.memoryGB} GB, load ${machine.loadAverage.join(' ')}`,
   );
-  const serverJs = await ensureBuild(log);
-  // Every part's dashboard is this build (test/e2e/support/app.ts reads the variable).
-  process.env.BEAMSCOPE_SERVER_JS = serverJs;
+  // Every part's dashboard is this build (test/e2e/support/app.ts reads the variable); none is
+  // needed when every selected part's result is given.
+  const serverJs = selected.every((part) => given.has(part.name)) ? null : await ensureBuild(log);
+  if (serverJs) process.env.BEAMSCOPE_SERVER_JS = serverJs;
   const [versionInfo, git] = await Promise.all([versions(), gitInfo()]);
 
   const parts = only ? await previousParts() : {};
@@ -312,7 +356,10 @@ async function main(): Promise<number> {
   await mkdir(join(root, 'bench/results'), { recursive: true });
   for (const part of selected) {
     log(`bench: ${part.name} (${part.what})`);
-    const outcome = await runPart(part);
+    const file = given.get(part.name);
+    const outcome: PartOutcome = file
+      ? { status: 'ok', durationMs: 0, result: JSON.parse(await readFile(file, 'utf8')) as unknown }
+      : await runPart(part);
     parts[part.name] = { date: new Date().toISOString(), outcome };
     // After every part, so an interrupted run keeps what it measured.
     await writeFile(RESULTS, `${JSON.stringify(results(), null, 2)}\n`);

@@ -5,6 +5,7 @@ import { loadConfig } from './config';
 import { describeError } from './errors';
 import { createLogger, logFormat, type LogFormat } from './log';
 import { getRuntime } from './runtime';
+import { stopOnSignals } from './shutdown';
 
 /** sysexits' EX_CONFIG, as the CLI uses for a configuration error. */
 const EX_CONFIG = 78;
@@ -18,7 +19,9 @@ const EX_CONFIG = 78;
 export async function startServerRuntime(): Promise<void> {
   try {
     await startAccess(await loadConfig());
-    await getRuntime();
+    const runtime = await getRuntime();
+    // A rollout's SIGTERM writes the recorder's last rows and closes the store before Next exits.
+    stopOnSignals({ stop: () => runtime.stop(), log: createLogger(logFormat()) });
   } catch (error) {
     let format: LogFormat = 'text';
     try {
