@@ -10,17 +10,23 @@ import { TermDecodeError } from './errors';
 import { readAtomName, Reader } from './reader';
 import { Tag, VERSION_MAGIC } from './tags';
 
-/** Reads the version byte and a proper list's header; returns its length (0 for `[]`). */
-function listHeader(reader: Reader, minElementBytes: number): number {
+/**
+ * Reads the version byte and a list's header; returns its length, or null for `[]` (NIL_EXT,
+ * which has no tail to read). `elementBytes` is the least an element takes: an absurd length
+ * fails here, before anything is allocated.
+ */
+function listHeader(reader: Reader, elementBytes: number, what: string): number | null {
   const version = reader.u8('the version byte');
   if (version !== VERSION_MAGIC) reader.fail(`version byte ${version} (expected 131)`, 0);
   const at = reader.pos;
   const tag = reader.u8('a tag');
-  if (tag === Tag.NIL) return 0;
+  if (tag === Tag.NIL) {
+    listEnd(reader);
+    return null;
+  }
   if (tag !== Tag.LIST) reader.fail(`tag ${tag} where a list was expected`, at);
   const length = reader.u32('list length');
-  // Every element takes at least `minElementBytes`, the tail one: check before allocating.
-  reader.need(length * minElementBytes + 1, 'a list and its tail');
+  reader.need(length * elementBytes + 1, `a list of ${length} ${what} and its tail`);
   return length;
 }
 
@@ -28,6 +34,10 @@ function listTail(reader: Reader): void {
   const at = reader.pos;
   const tag = reader.u8('the list tail');
   if (tag !== Tag.NIL) reader.fail(`a list whose tail is tag ${tag}, not []`, at);
+  listEnd(reader);
+}
+
+function listEnd(reader: Reader): void {
   if (reader.remaining !== 0) reader.fail(`${reader.remaining} bytes after the list`);
 }
 
@@ -52,7 +62,8 @@ export function decodeAtomNames(bytes: Uint8Array): string[] {
   const reader = new Reader(bytes, 0, bytes.length);
   return guarded(reader, () => {
     // The shortest atom is SMALL_ATOM_UTF8 with no characters: two bytes.
-    const length = listHeader(reader, 2);
+    const length = listHeader(reader, 2, 'atoms');
+    if (length === null) return [];
     const names = new Array<string>(length);
     for (let index = 0; index < length; index++) {
       const at = reader.pos;
@@ -85,9 +96,10 @@ export function decodeEqualBinaries(
   }
   const reader = new Reader(bytes, 0, bytes.length);
   return guarded(reader, () => {
-    // BINARY_EXT: a tag, a 4-byte length, then the bytes.
-    const elementBytes = 5 + size;
-    const count = listHeader(reader, elementBytes);
+    // BINARY_EXT: a tag, a 4-byte length, then the bytes; so the buffer is never larger than
+    // the input.
+    const count = listHeader(reader, 5 + size, `binaries of ${size} bytes`);
+    if (count === null) return { count: 0, bytes: Buffer.alloc(0) };
     const out = Buffer.allocUnsafe(count * size);
     for (let index = 0; index < count; index++) {
       const at = reader.pos;
