@@ -8,15 +8,29 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 
 import { describeError, type BeamscopeError } from '../errors';
-import { formatTerm } from './codec';
+import { decodeTerm, formatTerm } from './codec';
+import { Tag } from './codec/tags';
 import { Atom, Pid, Tuple, atom, tuple, type Term } from './codec/terms';
 import { BadRpcError, erlangError, isErlangError } from './errors';
-import { encodeDistMessage, FrameReader, parseDistMessage, TICK_FRAME } from './frames';
+import {
+  encodeDistMessage,
+  FrameReader,
+  parseDistControl,
+  parseDistPayload,
+  rexReplyBytes,
+  TICK_FRAME,
+} from './frames';
 
 /** Options of {@link NodeConnection.rpc}. */
 export interface RpcOptions {
   /** Default 10000. The call is abandoned (its late reply dropped) when this passes. */
   timeoutMs?: number;
+  /**
+   * Resolve with the reply as `term_to_binary` would give it (a binary, 131 first) instead of
+   * the decoded term, for a caller whose decoder fits the reply better than the general one
+   * (`codec/lists.ts`: 5,000 module names or md5s). A `badrpc` still rejects.
+   */
+  encodedReply?: boolean;
 }
 
 /** What the handshake established, as the connection needs it. */
@@ -57,6 +71,8 @@ const MAX_PID_NUMBER = 0x7fff;
 const MAX_PID_SERIAL = 0x1fff;
 
 interface PendingCall {
+  /** The reply is wanted undecoded (see {@link RpcOptions.encodedReply}). */
+  encoded: boolean;
   resolve(term: Term): void;
   reject(error: BeamscopeError): void;
   timer: NodeJS.Timeout;
@@ -146,6 +162,7 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
         );
       }, timeoutMs);
       this.pending.set(key, {
+        encoded: options.encodedReply === true,
         timer,
         reject,
         resolve: (reply) => {
@@ -259,9 +276,14 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
 
   /** Handles one message; anything unexpected is dropped, never thrown. */
   private dispatch(frame: Buffer): void {
-    const { control, payload } = parseDistMessage(frame);
+    const { control, payloadAt } = parseDistControl(frame);
+    const op = control instanceof Tuple ? control.at(0) : undefined;
+    const isSend =
+      op === Op.SEND || op === Op.SEND_TT || op === Op.SEND_SENDER || op === Op.SEND_SENDER_TT;
+    // A reply to a call that wants it undecoded is copied out as bytes, not decoded here.
+    if (isSend && this.deliverEncoded((control as Tuple).at(2), frame, payloadAt)) return;
+    const payload = parseDistPayload(frame, payloadAt);
     if (!(control instanceof Tuple)) return;
-    const op = control.at(0);
     switch (op) {
       case Op.SEND:
       case Op.SEND_TT:
@@ -295,6 +317,25 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
         // REG_SEND to a name we do not have, GROUP_LEADER, ALIAS_SEND...: nothing to do.
         return;
     }
+  }
+
+  /**
+   * Hands a call that asked for `encodedReply` its `{rex, Reply}` as bytes; false (nothing done)
+   * when the message is for no such call or is not a rex reply, so it takes the general path.
+   */
+  private deliverEncoded(to: Term | undefined, frame: Buffer, payloadAt: number): boolean {
+    if (!(to instanceof Pid) || to.node !== this.localNode) return false;
+    const key = pidKey(to);
+    const call = this.pending.get(key);
+    if (!call?.encoded) return false;
+    const reply = rexReplyBytes(frame, payloadAt);
+    if (!reply) return false;
+    this.pending.delete(key);
+    clearTimeout(call.timer);
+    // `{badrpc, Reason}` is a 2-tuple: those few are decoded so that the call rejects as usual.
+    const pair = reply[1] === Tag.SMALL_TUPLE && reply[2] === 2 ? decodeTerm(reply) : undefined;
+    call.resolve(pair instanceof Tuple && pair.at(0) === atom('badrpc') ? pair : reply);
+    return true;
   }
 
   private deliver(to: Term | undefined, payload: Term | undefined): void {

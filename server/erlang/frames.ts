@@ -1,6 +1,7 @@
 import 'server-only';
 
 import { decodeTermAt, encodeTerm, type Term } from './codec';
+import { Tag, VERSION_MAGIC } from './codec/tags';
 import { erlangError } from './errors';
 
 /** The byte that starts every message after the handshake when no atom cache is negotiated. */
@@ -164,6 +165,19 @@ export function parseDistMessage(
   body: Uint8Array,
   options: { maxDepth?: number } = {},
 ): DistMessage {
+  const { control, payloadAt } = parseDistControl(body, options);
+  const payload = parseDistPayload(body, payloadAt, options);
+  return payload === undefined ? { control } : { control, payload };
+}
+
+/**
+ * The control term of a frame body and where its payload starts (`body.length` when it has
+ * none), so the payload can be decoded — or not — once the control says who it is for.
+ */
+export function parseDistControl(
+  body: Uint8Array,
+  options: { maxDepth?: number } = {},
+): { control: Term; payloadAt: number } {
   if (body[0] !== PASS_THROUGH) {
     throw erlangError(
       'protocol',
@@ -171,13 +185,49 @@ export function parseDistMessage(
     );
   }
   const control = decodeTermAt(body, 1, options);
-  if (control.next === body.length) return { control: control.term };
-  const payload = decodeTermAt(body, control.next, options);
+  return { control: control.term, payloadAt: control.next };
+}
+
+/** The payload that starts at `at` (see {@link parseDistControl}), undefined when none. */
+export function parseDistPayload(
+  body: Uint8Array,
+  at: number,
+  options: { maxDepth?: number } = {},
+): Term | undefined {
+  if (at === body.length) return undefined;
+  const payload = decodeTermAt(body, at, options);
   if (payload.next !== body.length) {
     throw erlangError(
       'protocol',
       `${body.length - payload.next} unexpected bytes after a distribution message`,
     );
   }
-  return { control: control.term, payload: payload.term };
+  return payload.term;
+}
+
+/**
+ * When the payload at `at` is `{rex, Reply}` (an rpc's answer), `Reply` as `term_to_binary`
+ * would give it — a copy, with its 131 version byte — left undecoded for a caller with a
+ * decoder of its own; undefined for any other payload. Only the `{rex, _}` frame is checked
+ * here: the caller's decoder checks `Reply`.
+ */
+export function rexReplyBytes(body: Uint8Array, at: number): Buffer | undefined {
+  // 131, SMALL_TUPLE_EXT of arity 2, then the atom rex in any of the four atom encodings.
+  if (body[at] !== VERSION_MAGIC || body[at + 1] !== Tag.SMALL_TUPLE || body[at + 2] !== 2) {
+    return undefined;
+  }
+  const tag = body[at + 3];
+  const small = tag === Tag.SMALL_ATOM_UTF8 || tag === Tag.SMALL_ATOM;
+  const wide = tag === Tag.ATOM_UTF8 || tag === Tag.ATOM;
+  if (!small && !wide) return undefined;
+  const nameAt = at + (small ? 5 : 6);
+  const length = small ? body[at + 4] : ((body[at + 4] ?? 0) << 8) | (body[at + 5] ?? 0);
+  if (length !== 3 || body[nameAt] !== 0x72 || body[nameAt + 1] !== 0x65) return undefined;
+  if (body[nameAt + 2] !== 0x78) return undefined;
+  const replyAt = nameAt + 3;
+  if (replyAt >= body.length) return undefined;
+  const reply = Buffer.allocUnsafe(1 + body.length - replyAt);
+  reply[0] = VERSION_MAGIC;
+  reply.set(body.subarray(replyAt), 1);
+  return reply;
 }

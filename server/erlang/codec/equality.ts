@@ -11,6 +11,7 @@ import {
   ExportFun,
   ImproperList,
   OpaqueFun,
+  PreEncoded,
   Pid,
   Port,
   Reference,
@@ -31,8 +32,11 @@ import {
 /** `ImproperList([], tail)` is just `tail` in Erlang; peel such wrappers off. */
 function unwrap(term: Term): Term {
   let current = term;
-  while (current instanceof ImproperList && current.elements.length === 0) current = current.tail;
-  return current;
+  for (;;) {
+    if (current instanceof ImproperList && current.elements.length === 0) current = current.tail;
+    else if (current instanceof PreEncoded) current = current.term;
+    else return current;
+  }
 }
 
 function isInteger(term: Term): term is number | bigint {

@@ -10,6 +10,7 @@ import {
   ExportFun,
   ImproperList,
   OpaqueFun,
+  PreEncoded,
   Pid,
   Port,
   Reference,
@@ -192,6 +193,7 @@ export function formatTerm(term: Term, options: FormatOptions = {}): string {
     if (value instanceof Reference) return emit(formatReference(value));
     if (value instanceof Port) return emit(formatPort(value));
     if (value instanceof ExportFun || value instanceof OpaqueFun) return emit(formatFun(value));
+    if (value instanceof PreEncoded) return walk(value.term, depth);
     return emit('?');
   };
   const sequence = (open: string, items: Term[], close: string, depth: number): boolean => {

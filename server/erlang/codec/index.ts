@@ -13,7 +13,8 @@ export {
   DEFAULT_MAX_INFLATED_BYTES,
   type DecodeOptions,
 } from './decode';
-export { encodeTerm } from './encode';
+export { encodeTerm, preEncode } from './encode';
+export { decodeAtomNames, decodeEqualBinaries } from './lists';
 export { TermDecodeError, TermEncodeError } from './errors';
 export { mapGet, termEquals } from './equality';
 export {

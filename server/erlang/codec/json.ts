@@ -10,6 +10,7 @@ import {
   ExportFun,
   ImproperList,
   OpaqueFun,
+  PreEncoded,
   Pid,
   Port,
   Reference,
@@ -132,5 +133,6 @@ export function termToJson(term: Term, options: TermToJsonOptions = {}): JsonVal
     return options.withNodes ? { port: text, node: term.node.name } : text;
   }
   if (term instanceof ExportFun || term instanceof OpaqueFun) return formatFun(term);
+  if (term instanceof PreEncoded) return termToJson(term.term, options);
   return null;
 }

@@ -15,6 +15,7 @@ import 'server-only';
  * - map → {@link ErlMap}
  * - pid, reference, port → {@link Pid}, {@link Reference}, {@link Port}
  * - external fun (EXPORT_EXT) → {@link ExportFun}; closure (NEW_FUN_EXT) → {@link OpaqueFun}
+ * - encode only: {@link PreEncoded}, a term encoded once and sent many times (never decoded to)
  *
  * Canonical forms (what the decoder returns, so decode → encode → decode is exact):
  * - an integer is a `number` exactly when it lies in -2^31..2^31-1, whatever tag carried it
@@ -45,7 +46,8 @@ export type Term =
   | Reference
   | Port
   | ExportFun
-  | OpaqueFun;
+  | OpaqueFun
+  | PreEncoded;
 
 /*
  * Atoms are interned so that `===` compares them, but weakly: a peer can send any number of
@@ -161,4 +163,19 @@ export class ExportFun {
 /** A closure: beamscope never calls one, so it keeps the encoded bytes (after the tag) verbatim. */
 export class OpaqueFun {
   constructor(readonly encoded: Uint8Array) {}
+}
+
+/**
+ * A term already in the external format, made by the codec's `preEncode` and written out as is
+ * by the encoder: a long argument sent to many nodes (a chunk of 1,000 module atoms in a code
+ * scan) is encoded once instead of once per call. The decoder never returns one; equality,
+ * formatting and JSON see `term`, the term it stands for.
+ */
+export class PreEncoded {
+  /** Only `preEncode` makes one, so `bytes` is always the encoder's own output for `term`. */
+  constructor(
+    readonly term: Term,
+    /** The encoding of `term` without the 131 version byte. */
+    readonly bytes: Uint8Array,
+  ) {}
 }

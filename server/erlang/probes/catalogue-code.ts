@@ -3,7 +3,10 @@ import 'server-only';
 // The probe catalogue's reads of code and versions: running applications, their modules, the
 // loaded modules and their md5s (see catalogue.ts).
 
-import { Atom, ExportFun, atom, type Term } from '../codec/terms';
+import { describeError } from '../../errors';
+import { preEncode } from '../codec/encode';
+import { decodeAtomNames, decodeEqualBinaries } from '../codec/lists';
+import { Atom, ExportFun, PreEncoded, atom, type Term } from '../codec/terms';
 import { ProbeReplyError, asList, asText, asTuple, capList, isAtom } from './reply';
 import { type ProbeCall } from './probe-call';
 
@@ -83,39 +86,73 @@ export function applicationModulesProbe(apps: readonly Atom[]): ProbeCall<Array<
 /**
  * `erlang:loaded()` → the modules loaded on the node (a BIF: a list of atoms, no process asked).
  * Only loaded modules have an md5 to read: the rest of an application's modules may never have
- * been loaded (interactive mode), and reading theirs would load them.
+ * been loaded (interactive mode), and reading theirs would load them. The reply stays encoded:
+ * nodes of one release send the same bytes, so a code scan keys its plan by them and decodes
+ * them ({@link loadedModuleNames}) only for a list it has not seen.
  */
-export const loadedModulesProbe: ProbeCall<Atom[]> = {
+export const loadedModulesProbe: ProbeCall<Uint8Array> = {
   module: 'erlang',
   fn: 'loaded',
   args: [],
-  parse: (reply) =>
-    asList(reply).map((module) => {
-      if (module instanceof Atom) return module;
-      throw new ProbeReplyError('a module atom');
-    }),
+  encodedReply: true,
+  parse(reply) {
+    if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('the encoded list of modules');
+    return reply;
+  },
 };
+
+/** The module names of {@link loadedModulesProbe}'s reply, as strings (no atom is made). */
+export function loadedModuleNames(encoded: Uint8Array): string[] {
+  try {
+    return decodeAtomNames(encoded);
+  } catch (error) {
+    throw new ProbeReplyError(`a list of module atoms (${describeError(error)})`);
+  }
+}
 
 /** The size of an md5, bytes. */
 const MD5_BYTES = 16;
 
 /**
- * `erlang:get_module_info(Mod, md5)` for each of `modules` (loaded modules the node reported), in
- * one call: each module's 16-byte md5, in order. A BIF that reads the loaded code; a module
- * purged since it was listed makes the whole call fail with `badarg`.
+ * The arguments of one md5 call, encoded once: the modules (atoms the node reported in its
+ * `erlang:loaded()`) and as many `md5` keys. Every node of one code set is sent the same bytes.
  */
-export function moduleMd5Probe(modules: readonly Atom[]): ProbeCall<Uint8Array[]> {
-  return zipWithKey(
-    new ExportFun(atom('erlang'), atom('get_module_info'), 2),
-    modules,
-    atom('md5'),
-    (reply) => {
-      const digests = asList(reply);
-      if (digests.length !== modules.length) throw new ProbeReplyError('one md5 per module');
-      return digests.map((digest) => {
-        if (digest instanceof Uint8Array && digest.length === MD5_BYTES) return digest;
-        throw new ProbeReplyError('a 16-byte md5');
-      });
+export interface Md5Chunk {
+  readonly count: number;
+  readonly modules: PreEncoded;
+  readonly keys: PreEncoded;
+}
+
+export function md5Chunk(modules: readonly Atom[]): Md5Chunk {
+  return {
+    count: modules.length,
+    modules: preEncode([...modules]),
+    keys: preEncode(modules.map(() => atom('md5'))),
+  };
+}
+
+/**
+ * `erlang:get_module_info(Mod, md5)` for each module of `chunk`, in one call
+ * (`lists:zipwith/3`, as {@link zipWithKey}): the 16-byte md5s, in order, back to back in one
+ * buffer. A BIF that reads the loaded code; a module purged since it was listed makes the whole
+ * call fail with `badarg`.
+ */
+export function moduleMd5Probe(chunk: Md5Chunk): ProbeCall<Buffer> {
+  return {
+    module: 'lists',
+    fn: 'zipwith',
+    args: [new ExportFun(atom('erlang'), atom('get_module_info'), 2), chunk.modules, chunk.keys],
+    encodedReply: true,
+    parse(reply) {
+      if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('an encoded list of md5s');
+      let digests: { count: number; bytes: Buffer };
+      try {
+        digests = decodeEqualBinaries(reply, MD5_BYTES);
+      } catch (error) {
+        throw new ProbeReplyError(`a list of 16-byte md5s (${describeError(error)})`);
+      }
+      if (digests.count !== chunk.count) throw new ProbeReplyError('one md5 per module');
+      return digests.bytes;
     },
-  );
+  };
 }

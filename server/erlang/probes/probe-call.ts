@@ -15,6 +15,11 @@ export interface ProbeCall<T> {
   readonly module: string;
   readonly fn: string;
   readonly args: readonly Term[];
+  /**
+   * The reply reaches `parse` undecoded, as `term_to_binary` bytes (see `RpcOptions`), for
+   * replies that a decoder of `codec/lists.ts` reads at a fraction of the general one's cost.
+   */
+  readonly encodedReply?: boolean;
   parse(reply: Term): T;
 }
 

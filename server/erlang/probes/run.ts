@@ -43,7 +43,7 @@ export type RpcFunction = (
   module: string,
   fn: string,
   args: Term[],
-  options?: { timeoutMs?: number },
+  options?: { timeoutMs?: number; encodedReply?: boolean },
 ) => Promise<Term>;
 
 export interface ProbeOptions {
@@ -215,7 +215,12 @@ export async function callProbe<T>(
   probe: ProbeCall<T>,
   timeoutMs: number,
 ): Promise<T> {
-  const reply = await rpc(probe.module, probe.fn, [...probe.args], { timeoutMs });
+  const reply = await rpc(
+    probe.module,
+    probe.fn,
+    [...probe.args],
+    probe.encodedReply ? { timeoutMs, encodedReply: true } : { timeoutMs },
+  );
   return probe.parse(reply);
 }
 

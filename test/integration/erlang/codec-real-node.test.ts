@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   atom,
   BitBinary,
+  decodeAtomNames,
+  decodeEqualBinaries,
   decodeTerm,
   encodeTerm,
   ErlMap,
@@ -15,8 +17,10 @@ import {
   Pid,
   Port,
   Reference,
+  TermDecodeError,
   termEquals,
   Tuple,
+  type Atom,
   type Term,
 } from '@/server/erlang/codec';
 
@@ -62,7 +66,11 @@ Corpus = [
   {"maps", [#{}, #{a => 1}, #{a => 1, <<"b">> => [2], {c} => #{d => e}}, BigMap], M2},
   {"nested", lists:foldl(fun(I, Acc) -> {I, [Acc]} end, x, lists:seq(1, 100)), M2},
   {"compressed", {lists:duplicate(1000, hello), Self}, [compressed, {minor_version, 2}]},
-  {"everything", {ok, Self, Ref, Port0, #{key => [1.5, <<"v">>, "s"]}, -7, 1 bsl 100}, M2}
+  {"everything", {ok, Self, Ref, Port0, #{key => [1.5, <<"v">>, "s"]}, -7, 1 bsl 100}, M2},
+  {"loaded_modules", erlang:loaded(), M2},
+  {"module_md5s", [erlang:get_module_info(Mod, md5) || Mod <- erlang:loaded()], M2},
+  {"latin1_module_list", [abc, 'é', '', lists], [{minor_version, 1}]},
+  {"utf8_module_list", ['€', 'Ünïcödé', 'Elixir.Foo', list_to_atom(lists:duplicate(255, 8364))], M2}
 ],
 P = open_port({fd, 0, 1}, [binary, {packet, 4}, eof]),
 Reply = fun(Bin) -> port_command(P, Bin) end,
@@ -201,7 +209,12 @@ describe('codec against a real Erlang/OTP node', () => {
       expect(termEquals(decodeTerm(mine), term), name).toBe(true);
       pairs.push(new Tuple([theirs, mine]));
       // Where OTP used the same (OTP 26+) forms, the bytes are identical.
-      const canonical = !['old_floats', 'latin1_atoms', 'compressed'].includes(name);
+      const canonical = ![
+        'old_floats',
+        'latin1_atoms',
+        'latin1_module_list',
+        'compressed',
+      ].includes(name);
       if (canonical && !hasMultiKeyMap(term)) {
         expect(mine.equals(theirs), `${name}: ${formatTerm(term, { maxLength: 200 })}`).toBe(true);
       }
@@ -226,6 +239,32 @@ describe('codec against a real Erlang/OTP node', () => {
     expect(verdicts).toHaveLength(corpus.length);
     const disagreed = corpus.filter((_, index) => verdicts[index] !== atom('true'));
     expect(disagreed.map(([name]) => name)).toEqual([]);
+  });
+
+  it('reads module lists and md5 lists with the code scan decoders as the general one does', async () => {
+    const corpus = new Map(((await oracle.request(Buffer.from([1]))) as Term[]).map(asPair));
+    for (const name of ['loaded_modules', 'latin1_module_list', 'utf8_module_list']) {
+      const bytes = corpus.get(name)!;
+      const general = (decodeTerm(bytes) as Atom[]).map((each) => each.name);
+      expect(decodeAtomNames(bytes), name).toEqual(general);
+    }
+    expect(decodeAtomNames(corpus.get('loaded_modules')!)).toContain('lists');
+    const md5s = corpus.get('module_md5s')!;
+    const general = decodeTerm(md5s) as Uint8Array[];
+    const { count, bytes } = decodeEqualBinaries(md5s, 16);
+    expect(count).toBe(general.length);
+    expect(count).toBeGreaterThan(50);
+    expect(bytes).toEqual(Buffer.concat(general));
+    // The rest of the corpus is read the same or refused with a TermDecodeError, nothing else.
+    for (const [name, bytes] of corpus) {
+      for (const decode of [() => decodeAtomNames(bytes), () => decodeEqualBinaries(bytes, 16)]) {
+        try {
+          decode();
+        } catch (error) {
+          expect(error, name).toBeInstanceOf(TermDecodeError);
+        }
+      }
+    }
   });
 
   it('encodes generated terms that the node decodes to the same terms', async () => {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { encodeTerm } from '../../../server/erlang/codec/encode';
 import {
   Atom,
   Charlist,
@@ -23,6 +24,12 @@ export interface SimCode {
   md5: Map<string, Buffer>;
   /** `erlang:memory(code)`: steady while the code is. */
   codeBytes: number;
+  /**
+   * Replies encoded once (`erlang:loaded()`, md5 chunks by their modules): a thousand nodes of
+   * one build stand in for a thousand machines, so the simulation's own CPU per scan is kept to
+   * decoding the request, not redoing a node's work a thousand times over.
+   */
+  encodedReplies: Map<string, Buffer>;
 }
 
 /** How the simulated nodes' code is made (plain data: it crosses to a child process). */
@@ -64,7 +71,13 @@ export function simCodeBuilds(spec: SimCodeSpec): { base: SimCode; variant: SimC
         variant && owner.app.name === 'myapp' && owner.modules.length <= (spec.variantModules ?? 1);
       md5.set(name, md5Of(`${name}${changed ? ':v2' : ''}`));
     }
-    return { applications, loaded, md5, codeBytes: 4096 * spec.modules + (variant ? 512 : 0) };
+    return {
+      applications,
+      loaded,
+      md5,
+      codeBytes: 4096 * spec.modules + (variant ? 512 : 0),
+      encodedReplies: new Map(),
+    };
   };
   return { base: build(false), variant: build(true) };
 }
@@ -86,6 +99,20 @@ export function simCodeOf(
 const funIs = (term: Term | undefined, module: string, fn: string) =>
   term instanceof ExportFun && term.module.name === module && term.fun.name === fn;
 
+/** Replies kept per build; a bench's chunks of one build number a handful. */
+const MAX_ENCODED_REPLIES = 64;
+
+/** `answer()` encoded, once per `key` and build. */
+function encodedOnce(code: SimCode, key: string, answer: () => Term): { encoded: Buffer } {
+  let encoded = code.encodedReplies.get(key);
+  if (!encoded) {
+    encoded = encodeTerm(answer());
+    if (code.encodedReplies.size >= MAX_ENCODED_REPLIES) code.encodedReplies.clear();
+    code.encodedReplies.set(key, encoded);
+  }
+  return { encoded };
+}
+
 /**
  * The reply to a code call, or undefined when `module:fn/arity` is not one (the caller answers
  * it). `badarg` (a thrown {@link SimBadarg}) for a module that is not loaded, as the BIF raises.
@@ -95,33 +122,38 @@ export function answerCodeCall(
   module: string,
   fn: string,
   args: Term[],
-): Term | undefined {
+): { term: Term } | { encoded: Buffer } | undefined {
   switch (`${module}:${fn}/${args.length}`) {
     case 'application:which_applications/0':
-      return code.applications.map((entry) =>
-        tuple(entry.app, new Charlist(entry.app.name), new Charlist(entry.version)),
-      );
+      return {
+        term: code.applications.map((entry) =>
+          tuple(entry.app, new Charlist(entry.app.name), new Charlist(entry.version)),
+        ),
+      };
     case 'erlang:loaded/0':
-      return code.loaded;
+      return encodedOnce(code, 'loaded', () => code.loaded);
     case 'lists:zipwith/3': {
       const [fun, items] = args;
       if (!Array.isArray(items)) return undefined;
       if (funIs(fun, 'application', 'get_key')) {
-        return items.map((item) => {
-          const app = code.applications.find(
-            (entry) => item instanceof Atom && entry.app.name === item.name,
-          );
-          return app ? tuple(atom('ok'), app.modules) : atom('undefined');
-        });
+        return {
+          term: items.map((item) => {
+            const app = code.applications.find(
+              (entry) => item instanceof Atom && entry.app.name === item.name,
+            );
+            return app ? tuple(atom('ok'), app.modules) : atom('undefined');
+          }),
+        };
       }
       if (funIs(fun, 'erlang', 'get_module_info')) {
-        const digests: Term[] = [];
+        const names: string[] = [];
         for (const item of items) {
-          const digest = item instanceof Atom ? code.md5.get(item.name) : undefined;
-          if (!digest) throw new SimBadarg();
-          digests.push(digest);
+          if (!(item instanceof Atom) || !code.md5.has(item.name)) throw new SimBadarg();
+          names.push(item.name);
         }
-        return digests;
+        return encodedOnce(code, `md5:${names.join(',')}`, () =>
+          names.map((name) => code.md5.get(name)!),
+        );
       }
       return undefined;
     }

@@ -425,7 +425,7 @@ export function answerCall(
     default: {
       try {
         const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
-        if (answer !== undefined) return reply(answer);
+        if (answer !== undefined) return answer;
       } catch (error) {
         if (error instanceof SimBadarg)
           return reply(badarg('erlang', 'get_module_info', args, 'erl_erts_errors'));

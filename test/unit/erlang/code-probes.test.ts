@@ -4,8 +4,11 @@ import { decodeTerm, encodeTerm } from '@/server/erlang/codec';
 import { Charlist, ExportFun, atom, tuple, type Term } from '@/server/erlang/codec/terms';
 import {
   applicationModulesProbe,
+  loadedModuleNames,
   loadedModulesProbe,
+  md5Chunk,
   moduleMd5Probe,
+  ModuleListCache,
   runningApplicationsProbe,
   scanCode,
   type RpcFunction,
@@ -45,11 +48,23 @@ describe('the code probes', () => {
     ]);
     expect(() => probe.parse([atom('undefined')])).toThrow(/one entry per application/);
 
-    const md5s = moduleMd5Probe([atom('lists')]);
+    // The md5 call's lists travel pre-encoded; on the wire they are the plain lists.
+    const md5s = moduleMd5Probe(md5Chunk([atom('lists'), atom('maps')]));
+    expect(md5s.encodedReply).toBe(true);
     expect(md5s.args[0]).toEqual(new ExportFun(atom('erlang'), atom('get_module_info'), 2));
-    expect(md5s.parse([md5(7)])).toEqual([md5(7)]);
-    expect(() => md5s.parse([Buffer.alloc(3)])).toThrow(/16-byte md5/);
-    expect(loadedModulesProbe.parse([atom('lists'), atom('myapp_app')])).toHaveLength(2);
+    expect(decodeTerm(encodeTerm([...md5s.args]))).toEqual([
+      new ExportFun(atom('erlang'), atom('get_module_info'), 2),
+      [atom('lists'), atom('maps')],
+      [atom('md5'), atom('md5')],
+    ]);
+    // The reply arrives encoded: both md5s back to back in one buffer.
+    expect(md5s.parse(encodeTerm([md5(7), md5(8)]))).toEqual(Buffer.concat([md5(7), md5(8)]));
+    expect(() => md5s.parse(encodeTerm([md5(7), Buffer.alloc(3)]))).toThrow(/16-byte md5/);
+    expect(() => md5s.parse(encodeTerm([md5(7)]))).toThrow(/one md5 per module/);
+    expect(() => md5s.parse([md5(7), md5(8)])).toThrow(/encoded list of md5s/);
+    const loaded = loadedModulesProbe.parse(encodeTerm([atom('lists'), atom('myapp_app')]));
+    expect(loadedModuleNames(loaded as Uint8Array)).toEqual(['lists', 'myapp_app']);
+    expect(() => loadedModuleNames(encodeTerm([atom('lists'), 7]))).toThrow(/module atoms/);
   });
 });
 
@@ -57,11 +72,19 @@ describe('the code probes', () => {
  * A node as the scan sees it: two applications, modules loaded or not, md5s by module. Records
  * every call so the chunking can be checked; `failChunkWith` makes a chunk's call raise.
  */
-function fakeNode(options: { failChunkWith?: string } = {}) {
-  const calls: Array<{ module: string; fn: string; args: Term[] }> = [];
+function fakeNode(options: { failChunkWith?: string; notLoaded?: string } = {}) {
+  const calls: Array<{ module: string; fn: string; args: Term[]; encoded: Buffer }> = [];
   const digests: Record<string, number> = { a1: 1, a2: 2, a3: 3, b1: 4, shared: 5 };
-  const rpc: RpcFunction = async (module, fn, args) => {
-    calls.push({ module, fn, args });
+  // Honours `encodedReply` as the connection does: the reply's term_to_binary bytes.
+  const rpc: RpcFunction = async (module, fn, args, callOptions) => {
+    const reply = await answer(module, fn, args);
+    return callOptions?.encodedReply ? encodeTerm(reply) : reply;
+  };
+  const answer = async (module: string, fn: string, sent: Term[]): Promise<Term> => {
+    // What the node receives: the arguments as they travel (pre-encoded lists included).
+    const encoded = encodeTerm(sent);
+    const args = decodeTerm(encoded) as Term[];
+    calls.push({ module, fn, args, encoded });
     if (`${module}:${fn}` === 'application:which_applications') {
       return [
         tuple(atom('b'), new Charlist('B'), new Charlist('2.0')),
@@ -69,7 +92,9 @@ function fakeNode(options: { failChunkWith?: string } = {}) {
       ];
     }
     if (`${module}:${fn}` === 'erlang:loaded') {
-      return ['a1', 'a2', 'a3', 'b1', 'shared', 'not_in_an_app'].map((name) => atom(name));
+      return ['a1', 'a2', 'a3', 'b1', 'shared', 'not_in_an_app']
+        .filter((name) => name !== options.notLoaded)
+        .map((name) => atom(name));
     }
     const [fun, items] = args as [ExportFun, Array<{ name: string }>];
     if (fun.fun.name === 'get_key') {
@@ -128,5 +153,50 @@ describe('scanCode', () => {
     const result = await scanCode(fakeNode().rpc, { maxModules: 3 });
     expect(result.modules).toEqual(['a1', 'a2', 'a3']);
     expect(result.skipped).toBe(2);
+  });
+});
+
+describe('scanCode with a shared cache (plans by loaded list)', () => {
+  it('reads each build’s module lists once and sends later nodes the same encoded calls', async () => {
+    const cache = new ModuleListCache();
+    const first = fakeNode();
+    const second = fakeNode();
+    const one = await scanCode(first.rpc, { chunkSize: 2, moduleLists: cache });
+    const two = await scanCode(second.rpc, { chunkSize: 2, moduleLists: cache });
+    expect(two).toEqual(one);
+    expect(two.signature).toBe((await scanCode(fakeNode().rpc, { chunkSize: 2 })).signature);
+    const named = (calls: typeof first.calls, fun: string) =>
+      calls.filter((call) => (call.args[0] as ExportFun | undefined)?.fun?.name === fun);
+    expect(named(first.calls, 'get_key')).toHaveLength(1);
+    expect(named(second.calls, 'get_key')).toHaveLength(0);
+    const bytes = (calls: typeof first.calls) =>
+      named(calls, 'get_module_info').map((call) => call.encoded.toString('hex'));
+    expect(bytes(second.calls)).toEqual(bytes(first.calls));
+  });
+
+  it('plans again for another loaded list, and never sends a module the node did not report', async () => {
+    const cache = new ModuleListCache();
+    await scanCode(fakeNode().rpc, { chunkSize: 2, moduleLists: cache });
+    const other = fakeNode({ notLoaded: 'a2' });
+    const result = await scanCode(other.rpc, { chunkSize: 2, moduleLists: cache });
+    expect(result.modules).toEqual(['a1', 'a3', 'b1', 'shared']);
+    const sent = other.calls
+      .filter((call) => (call.args[0] as ExportFun | undefined)?.fun?.name === 'get_module_info')
+      .flatMap((call) => (call.args[1] as Array<{ name: string }>).map((item) => item.name));
+    expect(sent).toEqual(['a1', 'a3', 'b1', 'shared']);
+  });
+
+  it('keeps a failed chunk out of the shared result, and the next full scan whole', async () => {
+    const cache = new ModuleListCache();
+    const partial = await scanCode(fakeNode({ failChunkWith: 'a3' }).rpc, {
+      chunkSize: 2,
+      moduleLists: cache,
+    });
+    expect(partial.modules).toEqual(['a1', 'a2', 'shared']);
+    expect(partial.skipped).toBe(2);
+    const whole = await scanCode(fakeNode().rpc, { chunkSize: 2, moduleLists: cache });
+    expect(whole.modules).toEqual(['a1', 'a2', 'a3', 'b1', 'shared']);
+    expect(whole.md5s).toEqual([1, 2, 3, 4, 5].map(hex));
+    expect(whole.skipped).toBe(0);
   });
 });

@@ -6,7 +6,16 @@ import { duplexPair, type Duplex } from 'node:stream';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { atom, Pid, Reference, Tuple, tuple, type Term } from '@/server/erlang/codec';
+import {
+  atom,
+  decodeTerm,
+  encodeTerm,
+  Pid,
+  Reference,
+  Tuple,
+  tuple,
+  type Term,
+} from '@/server/erlang/codec';
 import { NodeConnection } from '@/server/erlang/connection';
 import { BadRpcError } from '@/server/erlang/errors';
 import {
@@ -14,6 +23,7 @@ import {
   encodeFrame,
   FrameReader,
   parseDistMessage,
+  rexReplyBytes,
   type DistMessage,
 } from '@/server/erlang/frames';
 import { BeamscopeError } from '@/server/errors';
@@ -143,6 +153,54 @@ describe('NodeConnection rpc', () => {
     expect((error as BadRpcError).code).toBe('badrpc');
     expect((error as BadRpcError).message).toContain("{'EXIT',{undef,[]}}");
     expect((error as BadRpcError).message).toContain('nope:missing/0');
+  });
+
+  it('hands a call that asks for encodedReply its reply as term_to_binary bytes', async () => {
+    const peer = fakePeer();
+    const reply: Term = [atom('lists'), atom('maps'), Buffer.alloc(16, 3)];
+    const result = peer.connection.rpc('erlang', 'loaded', [], { encodedReply: true });
+    void answerRpc(peer, () => reply);
+    const bytes = await result;
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(bytes as Uint8Array)).toEqual(encodeTerm(reply));
+    // Another call on the same connection still gets its reply decoded.
+    const plain = peer.connection.rpc('erlang', 'node', []);
+    void answerRpc(peer, () => atom(PEER));
+    expect(await plain).toBe(atom(PEER));
+  });
+
+  it('still rejects {badrpc, Reason} for a call that asked for encodedReply', async () => {
+    const peer = fakePeer();
+    const result = peer.connection.rpc('lists', 'zipwith', [], { encodedReply: true });
+    void answerRpc(peer, () => tuple(atom('badrpc'), tuple(atom('EXIT'), atom('badarg'))));
+    const error = await result.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(BadRpcError);
+    expect((error as BadRpcError).message).toContain("{'EXIT',badarg}");
+    // A 2-tuple that is not badrpc comes back encoded like any other reply.
+    const pair = peer.connection.rpc('m', 'f', [], { encodedReply: true });
+    void answerRpc(peer, () => tuple(atom('ok'), 1));
+    expect(decodeTerm((await pair) as Uint8Array)).toEqual(tuple(atom('ok'), 1));
+  });
+
+  it('finds the rex reply in any atom encoding, and nothing in other payloads', () => {
+    const reply = encodeTerm([atom('a')]).subarray(1);
+    const frame = (head: number[]) =>
+      Buffer.concat([Buffer.from([9, 9, 131, 104, 2, ...head, 0x72, 0x65, 0x78]), reply]);
+    for (const head of [
+      [119, 3],
+      [115, 3],
+      [118, 0, 3],
+      [100, 0, 3],
+    ]) {
+      expect(rexReplyBytes(frame(head), 2)).toEqual(encodeTerm([atom('a')]));
+    }
+    expect(rexReplyBytes(frame([119, 4]), 2)).toBeUndefined();
+    const other = Buffer.concat([Buffer.from([9, 9]), encodeTerm(tuple(atom('rey'), 1))]);
+    expect(rexReplyBytes(other, 2)).toBeUndefined();
+    const triple = Buffer.concat([Buffer.from([9, 9]), encodeTerm(tuple(atom('rex'), 1, 2))]);
+    expect(rexReplyBytes(triple, 2)).toBeUndefined();
+    // `{rex}` with nothing after the atom: no reply to hand out.
+    expect(rexReplyBytes(Buffer.from([131, 104, 2, 119, 3, 0x72, 0x65, 0x78]), 0)).toBeUndefined();
   });
 
   it('times out a call and drops its late reply', async () => {
