@@ -279,6 +279,15 @@ export function tableSizeProbe(table: Atom): ProbeCall<number | null> {
   };
 }
 
+/**
+ * `ets:info(sys_dist, size)`: the node's distribution connections (visible, hidden and pending),
+ * from `net_kernel`'s own table, in O(1). A cheap sign that a node's peers may have changed: in a
+ * large cluster the collector reads the whole `erlang:nodes(visible)` list — a thousand atoms to
+ * decode per node — only when this count moved, or now and then (`server/collector`). `null` when
+ * the node has no such table (not distributed).
+ */
+export const connectionCountProbe = tableSizeProbe(atom('sys_dist'));
+
 /** `:global`'s name table: its size is the number of globally registered names, in O(1). */
 export const globalNamesProbe = tableSizeProbe(atom('global_names'));
 

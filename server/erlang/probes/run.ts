@@ -5,6 +5,7 @@ import 'server-only';
 
 import type { Atom, Term } from '../codec/terms';
 import {
+  connectionCountProbe,
   DEFAULT_LIST_CAP,
   elixirRegistryCountProbe,
   elixirVersionProbe,
@@ -77,6 +78,17 @@ export interface ProbeOptions {
   links?: boolean;
   /** Which links' port queues to read (at most four); default the ones that sent the most. */
   chooseQueues?: QueueChoice;
+  /**
+   * Fields not to read this time: they stay `null` with no error. The collector leaves out what
+   * it does not show (`processLimit`, `hiddenNodes`, ...) and, in a large cluster, the peer list
+   * while the node's connection count has not moved.
+   */
+  skip?: ReadonlySet<ProbeField>;
+  /**
+   * Fields already known (versions read at connect): their values are taken from here instead of
+   * asked for. `elixirVersion` given here still gates the Elixir registries.
+   */
+  reuse?: Partial<{ [K in ProbeField]: NodeProbeReport[K] }>;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -157,6 +169,11 @@ export interface NodeProbeReport {
   connectedNodes: NodeList | null;
   /** `erlang:nodes(hidden)`. */
   hiddenNodes: NodeList | null;
+  /**
+   * The node's distribution connections, visible, hidden and pending (`sys_dist`'s size): a
+   * cheap sign that its peers changed; null when not asked or the node has no such table.
+   */
+  connectionCount: number | null;
   registries: RegistryReport;
   /** The node's distribution links; null when not read this time or `nodes_info` failed. */
   links: LinkReport | null;
@@ -199,6 +216,7 @@ function fieldProbes(listCap: number): { [K in ProbeField]: ProbeCall<ProbeResul
     netTicktimeSeconds: netTicktimeProbe,
     connectedNodes: visibleNodesProbe(listCap),
     hiddenNodes: hiddenNodesProbe(listCap),
+    connectionCount: connectionCountProbe,
   };
 }
 
@@ -277,8 +295,16 @@ export async function runProbes(
   };
 
   const probes = fieldProbes(options.listCap ?? DEFAULT_LIST_CAP);
+  const { skip, reuse = {} } = options;
   const fields = Object.fromEntries(
-    (Object.keys(probes) as ProbeField[]).map((name) => [name, field(name, probes[name])]),
+    (Object.keys(probes) as ProbeField[]).map((name) => [
+      name,
+      name in reuse
+        ? Promise.resolve(reuse[name] ?? null)
+        : skip?.has(name)
+          ? Promise.resolve(null)
+          : field(name, probes[name]),
+    ]),
   ) as { [K in ProbeField]: Promise<ProbeResults[K]> };
   const results = await allByName<ProbeResults>({
     ...fields,

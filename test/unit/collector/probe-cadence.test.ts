@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+
+import { LinkTracker } from '@/server/collector/links';
+import {
+  FULL_PEER_LISTS_UP_TO,
+  PeerCadence,
+  VERSION_REFRESH_PROBES,
+  VersionCadence,
+} from '@/server/collector/probe-cadence';
+
+import { n } from '../lib/fixtures';
+
+const LARGE = 1000;
+
+describe('PeerCadence', () => {
+  it('reads every peer list at every probe in a small cluster', () => {
+    const cadence = new PeerCadence();
+    cadence.counted(n(1), 5, true);
+    for (let probe = 0; probe < 5; probe += 1) {
+      expect(cadence.listDue(n(1), FULL_PEER_LISTS_UP_TO, 5)).toBe(true);
+      cadence.counted(n(1), 5, false);
+    }
+  });
+
+  it('in a large cluster reads a list at first, when the count moves, and every peers/100 probes', () => {
+    const cadence = new PeerCadence();
+    expect(cadence.listDue(n(1), LARGE, null)).toBe(true);
+    expect(cadence.counted(n(1), 1000, true)).toBe(false);
+    // 999 peers: at least every 10 probes.
+    for (let probe = 1; probe < 10; probe += 1) {
+      expect(cadence.listDue(n(1), LARGE, 999)).toBe(false);
+      expect(cadence.counted(n(1), 1000, false)).toBe(false);
+    }
+    expect(cadence.listDue(n(1), LARGE, 999)).toBe(true);
+    cadence.counted(n(1), 1000, true);
+    expect(cadence.listDue(n(1), LARGE, 999)).toBe(false);
+    // The count moved: the caller reads the list in the same probe, then the count is the base.
+    expect(cadence.counted(n(1), 501, false)).toBe(true);
+    cadence.listed(n(1));
+    expect(cadence.counted(n(1), 501, false)).toBe(false);
+    // No count known (the table is missing): the list at every probe.
+    cadence.counted(n(1), null, false);
+    expect(cadence.listDue(n(1), LARGE, 500)).toBe(true);
+  });
+
+  it('reads the lists of the peers a changed list involves, even when their counts held', () => {
+    const cadence = new PeerCadence();
+    for (const node of [n(1), n(2), n(3), n(4)]) cadence.counted(node, 900, true);
+    // n(1) lost n(2) and gained n(3): n(2) and n(3) read their lists next, n(4) does not.
+    cadence.changed([n(2), n(4)], [n(3), n(4)]);
+    expect(cadence.listDue(n(2), LARGE, 899)).toBe(true);
+    expect(cadence.listDue(n(3), LARGE, 899)).toBe(true);
+    expect(cadence.listDue(n(4), LARGE, 899)).toBe(false);
+    cadence.counted(n(2), 900, true);
+    expect(cadence.listDue(n(2), LARGE, 899)).toBe(false);
+    // A reconnected node starts again from a full read.
+    cadence.forget(n(4));
+    expect(cadence.listDue(n(4), LARGE, 899)).toBe(true);
+  });
+});
+
+describe('VersionCadence', () => {
+  it('asks versions once per connection and again every so many probes in a large cluster', () => {
+    const cadence = new VersionCadence();
+    const versions = { otpRelease: '27', elixirVersion: null, netTicktimeSeconds: 60 };
+    expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
+    cadence.record(n(1), versions, new Set());
+    for (let probe = 1; probe < VERSION_REFRESH_PROBES; probe += 1) {
+      expect(cadence.reuse(n(1), LARGE)).toEqual(versions);
+    }
+    expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
+    cadence.record(n(1), versions, new Set(['otpRelease']));
+    expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
+    cadence.record(n(1), versions, new Set());
+    expect(cadence.reuse(n(1), FULL_PEER_LISTS_UP_TO)).toBeUndefined();
+    cadence.forget(n(1));
+    expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
+  });
+});
+
+describe('LinkTracker.due', () => {
+  it('keeps the links read per interval bounded as the cluster grows', () => {
+    const every = (peers: number, clusterSize: number) => {
+      const tracker = new LinkTracker();
+      let probes = 1;
+      while (!tracker.due(n(1), peers, clusterSize)) {
+        tracker.skipped(n(1));
+        probes += 1;
+      }
+      return probes;
+    };
+    expect(every(4, 5)).toBe(1);
+    expect(every(999, 100)).toBe(10);
+    expect(every(999, 1000)).toBe(20);
+    expect(every(1999, 2000)).toBe(80);
+    // Peers not known yet: read at once in a small cluster, wait for them in a large one.
+    expect(new LinkTracker().due(n(1), null, 50)).toBe(true);
+    expect(new LinkTracker().due(n(1), null, LARGE)).toBe(false);
+  });
+});
