@@ -139,11 +139,13 @@ interface Segment {
 async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // Node.js with tsx, before the collector's modules: what any process of this kind weighs.
   const baselineRssBytes = process.memoryUsage.rss();
-  const [{ loadConfig }, { startClusterCollector }, { connectNode }] = await Promise.all([
+  const [{ loadConfig }, { startClusterCollector }, { connectNode }, { atom }] = await Promise.all([
     import('../server/config'),
     import('../server/collector'),
     import('../server/erlang'),
+    import('../server/erlang/codec'),
   ]);
+  const WALL_CLOCK = String(atom('wall_clock'));
   const config = await loadConfig(request.configFile);
   const cluster = config.clusters[0]!;
 
@@ -153,7 +155,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   let current: Segment | undefined;
   let inFlight = 0;
   let lastEnd = 0;
-  /** Probes started (each begins with `application:loaded_applications`), with their times. */
+  /**
+   * Probes started (each asks `erlang:statistics(wall_clock)`, the uptime, at every probe: the
+   * versions are asked once per connection in a large cluster), with their times.
+   */
   const probeStarts: number[] = [];
   const onStart = () => {
     const now = performance.now();
@@ -173,7 +178,8 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
-      if (fn === 'loaded_applications') probeStarts.push(performance.now());
+      if (fn === 'statistics' && String(args[0]) === WALL_CLOCK)
+        probeStarts.push(performance.now());
       return rpc(module, fn, args, callOptions).finally(onEnd);
     };
     return connection;
