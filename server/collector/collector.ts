@@ -65,13 +65,7 @@ import {
   probedSide,
   withConnection,
 } from './report';
-import {
-  PeerCadence,
-  UNUSED_FIELDS,
-  VERSION_FIELDS,
-  VersionCadence,
-  type Versions,
-} from './probe-cadence';
+import { factsOf, PeerCadence, UNUSED_FIELDS, VersionCadence } from './probe-cadence';
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
@@ -439,7 +433,7 @@ export class Collector {
     const knownPeers = before?.sees?.length ?? null;
     const readLinks = this.links.due(node, knownPeers, clusterSize);
     const listPeers = this.peerCadence.listDue(node, clusterSize, knownPeers);
-    const versions = this.versionCadence.reuse(node, clusterSize);
+    const known = this.versionCadence.reuse(node, clusterSize);
     const skip = new Set<ProbeField>(UNUSED_FIELDS);
     if (!listPeers) skip.add('connectedNodes');
     const rpc = this.nodeRpc(manager, node);
@@ -454,7 +448,7 @@ export class Collector {
         links: readLinks,
         chooseQueues: this.links.chooser(node),
         skip,
-        ...(versions ? { reuse: versions } : {}),
+        ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
       });
       if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {
         // The node's connections moved since its last probe: its peer list is news now.
@@ -465,7 +459,7 @@ export class Collector {
       // runProbes records per-field failures itself; anything else is the connection's news.
       return;
     }
-    if (!versions) this.recordVersions(node, report);
+    if (!known) this.versionCadence.record(node, factsOf(report));
     const side = this.sides.get(node);
     if (!this.running || !side) return;
     if (answeredNothing(report) && manager.drop) {
@@ -533,17 +527,6 @@ export class Collector {
       report.errors.connectedNodes = toProbeError(error);
       return null;
     }
-  }
-
-  /** Keeps the versions a probe read, for the probes of this connection that reuse them. */
-  private recordVersions(node: string, report: NodeProbeReport): void {
-    const versions: Versions = {
-      otpRelease: report.otpRelease,
-      elixirVersion: report.elixirVersion,
-      netTicktimeSeconds: report.netTicktimeSeconds,
-    };
-    const failed = new Set(VERSION_FIELDS.filter((name) => report.errors[name] !== undefined));
-    this.versionCadence.record(node, versions, failed);
   }
 
   // ----- state ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import 'server-only';
 // new. Versions change only with a restart (a new connection): they are read once per connection
 // and refreshed now and then.
 
-import type { ProbeField } from '../erlang/probes';
+import type { AbsenceKnown, NodeProbeReport, ProbeField } from '../erlang/probes';
 
 /** Up to this many tracked nodes every probe reads every peer list, as before. */
 export const FULL_PEER_LISTS_UP_TO = 100;
@@ -31,11 +31,29 @@ export const UNUSED_FIELDS: readonly ProbeField[] = [
 
 /** Fields that change only with a restart or an operator's hand: read per connection. */
 export const VERSION_FIELDS = ['otpRelease', 'elixirVersion', 'netTicktimeSeconds'] as const;
-type VersionField = (typeof VERSION_FIELDS)[number];
-export type Versions = { otpRelease: string | null } & {
-  elixirVersion: string | null;
-  netTicktimeSeconds: number | null;
-};
+export type Versions = Pick<NodeProbeReport, (typeof VERSION_FIELDS)[number]>;
+
+/** What a probe may take as known on a connection: its versions and the registries it lacks. */
+export interface KnownFacts {
+  versions: Versions;
+  absent: ReadonlySet<AbsenceKnown>;
+}
+
+const ABSENCE_KNOWN: readonly AbsenceKnown[] = ['global', 'swarm', 'pg', 'syn'];
+
+/**
+ * The facts of a probe that asked for them: versions that all answered, and the registries it
+ * found absent (a registry that failed to answer is not taken as absent). Undefined when a
+ * version failed: the next probe asks again.
+ */
+export function factsOf(report: NodeProbeReport): KnownFacts | undefined {
+  if (VERSION_FIELDS.some((name) => report.errors[name] !== undefined)) return undefined;
+  const { otpRelease, elixirVersion, netTicktimeSeconds } = report;
+  const absent = new Set(
+    ABSENCE_KNOWN.filter((name) => report.registries[name].status === 'absent'),
+  );
+  return { versions: { otpRelease, elixirVersion, netTicktimeSeconds }, absent };
+}
 
 /** In a large cluster versions are read again every this many probes of a node (60 s at 2 s). */
 export const VERSION_REFRESH_PROBES = 30;
@@ -115,29 +133,29 @@ export class PeerCadence {
   }
 }
 
-/** Each node's versions as read on its current connection, and how many probes ago. */
+/**
+ * Each node's versions and missing registries as read on its current connection, and how many
+ * probes ago.
+ */
 export class VersionCadence {
-  private readonly nodes = new Map<string, { versions: Versions; age: number }>();
+  private readonly nodes = new Map<string, { facts: KnownFacts; age: number }>();
 
   /**
-   * The versions to reuse for the next probe of `node` instead of asking, or undefined to ask:
+   * The facts to reuse for the next probe of `node` instead of asking, or undefined to ask:
    * always asked in a small cluster, on a new connection, and every `VERSION_REFRESH_PROBES`.
    */
-  reuse(node: string, clusterSize: number): Versions | undefined {
+  reuse(node: string, clusterSize: number): KnownFacts | undefined {
     if (clusterSize <= FULL_PEER_LISTS_UP_TO) return undefined;
     const entry = this.nodes.get(node);
     if (!entry || entry.age + 1 >= VERSION_REFRESH_PROBES) return undefined;
     entry.age += 1;
-    return entry.versions;
+    return entry.facts;
   }
 
-  /** Records versions just read; a field that failed (null with an error) is not kept. */
-  record(node: string, versions: Versions, failed: ReadonlySet<VersionField>): void {
-    if (failed.size > 0) {
-      this.nodes.delete(node);
-      return;
-    }
-    this.nodes.set(node, { versions, age: 0 });
+  /** Records the facts of a probe that asked (see {@link factsOf}; undefined: ask again). */
+  record(node: string, facts: KnownFacts | undefined): void {
+    if (facts) this.nodes.set(node, { facts, age: 0 });
+    else this.nodes.delete(node);
   }
 
   forget(node: string): void {

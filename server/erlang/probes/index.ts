@@ -42,6 +42,7 @@ export {
   PROBE_TIMEOUT_MS,
   registryAtomName,
   runProbes,
+  type AbsenceKnown,
   type Detection,
   type NodeProbeReport,
   type PgGroupReport,

@@ -89,9 +89,18 @@ export interface ProbeOptions {
    * asked for. `elixirVersion` given here still gates the Elixir registries.
    */
   reuse?: Partial<{ [K in ProbeField]: NodeProbeReport[K] }>;
+  /**
+   * Registries found absent on the node by an earlier probe of the same connection: reported
+   * absent without asking (a missing syn is a `badarg` the node raises and beamscope decodes at
+   * every probe otherwise). The collector asks again now and then.
+   */
+  knownAbsent?: ReadonlySet<AbsenceKnown>;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
+
+/** The registries whose absence a probe may take as known (see `knownAbsent`). */
+export type AbsenceKnown = 'global' | 'swarm' | 'pg' | 'syn';
 
 /** A registry's state on one node: present (with its counts), absent, or a failed probe. */
 export type Detection<T> =
@@ -260,7 +269,11 @@ export async function existingAtom(
   }
 }
 
-async function detect<T>(run: () => Promise<Detection<T>>): Promise<Detection<T>> {
+async function detect<T>(
+  run: () => Promise<Detection<T>>,
+  knownAbsent = false,
+): Promise<Detection<T>> {
+  if (knownAbsent) return { status: 'absent' };
   try {
     return await run();
   } catch (error) {
@@ -385,8 +398,9 @@ export async function detectRegistries(
     }
   };
 
-  const global = detect(() => replica(globalNamesProbe, globalHostedProbe));
-  const swarm = detect(() => replica(swarmRegistrySizeProbe, swarmHostedProbe));
+  const absent = (name: AbsenceKnown) => options.knownAbsent?.has(name) ?? false;
+  const global = detect(() => replica(globalNamesProbe, globalHostedProbe), absent('global'));
+  const swarm = detect(() => replica(swarmRegistrySizeProbe, swarmHostedProbe), absent('swarm'));
 
   const pgLimit = options.pgGroupLimit ?? 200;
   const pg = detect<PgReport>(async () => {
@@ -409,7 +423,7 @@ export async function detectRegistries(
       sample,
       truncated,
     };
-  });
+  }, absent('pg'));
 
   const synLimit = options.synScopeLimit ?? 20;
   const syn = detect<{ scopes: SynScopeReport[]; truncated: boolean }>(async () => {
@@ -426,7 +440,7 @@ export async function detectRegistries(
       scopes.slice(0, synLimit).map((scope) => countSynScope(rpc, scope, timeoutMs, countHosted)),
     );
     return { status: 'present', scopes: counted, truncated: scopes.length > synLimit };
-  });
+  }, absent('syn'));
 
   const horde = Promise.all(
     (options.hordeRegistries ?? []).map(async (name) => ({

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { LinkTracker } from '@/server/collector/links';
+import type { NodeProbeReport } from '@/server/erlang/probes';
 import {
+  factsOf,
   FULL_PEER_LISTS_UP_TO,
   PeerCadence,
   VERSION_REFRESH_PROBES,
@@ -60,21 +62,47 @@ describe('PeerCadence', () => {
 });
 
 describe('VersionCadence', () => {
-  it('asks versions once per connection and again every so many probes in a large cluster', () => {
+  it('asks versions and missing registries once per connection, again every so many probes', () => {
     const cadence = new VersionCadence();
-    const versions = { otpRelease: '27', elixirVersion: null, netTicktimeSeconds: 60 };
+    const facts = {
+      versions: { otpRelease: '27', elixirVersion: null, netTicktimeSeconds: 60 },
+      absent: new Set(['syn'] as const),
+    };
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
-    cadence.record(n(1), versions, new Set());
+    cadence.record(n(1), facts);
     for (let probe = 1; probe < VERSION_REFRESH_PROBES; probe += 1) {
-      expect(cadence.reuse(n(1), LARGE)).toEqual(versions);
+      expect(cadence.reuse(n(1), LARGE)).toEqual(facts);
     }
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
-    cadence.record(n(1), versions, new Set(['otpRelease']));
+    // A version that failed: the next probe asks again.
+    cadence.record(n(1), undefined);
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
-    cadence.record(n(1), versions, new Set());
+    cadence.record(n(1), facts);
     expect(cadence.reuse(n(1), FULL_PEER_LISTS_UP_TO)).toBeUndefined();
     cadence.forget(n(1));
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
+  });
+
+  it('takes as absent only the registries a probe found absent, and no facts when a version failed', () => {
+    const report = {
+      otpRelease: '27',
+      elixirVersion: null,
+      netTicktimeSeconds: 60,
+      errors: {},
+      registries: {
+        global: { status: 'present', names: 1, hostedHere: 0 },
+        swarm: { status: 'absent' },
+        pg: { status: 'error', error: { code: 'timeout', message: 'timed out' } },
+        syn: { status: 'absent' },
+      },
+    } as unknown as NodeProbeReport;
+    expect(factsOf(report)).toEqual({
+      versions: { otpRelease: '27', elixirVersion: null, netTicktimeSeconds: 60 },
+      absent: new Set(['swarm', 'syn']),
+    });
+    expect(
+      factsOf({ ...report, errors: { otpRelease: { code: 'timeout', message: 'timed out' } } }),
+    ).toBeUndefined();
   });
 });
 
