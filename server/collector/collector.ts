@@ -65,7 +65,13 @@ import {
   probedSide,
   withConnection,
 } from './report';
-import { factsOf, PeerCadence, UNUSED_FIELDS, VersionCadence } from './probe-cadence';
+import {
+  factsOf,
+  PeerCadence,
+  RegistryCadence,
+  UNUSED_FIELDS,
+  VersionCadence,
+} from './probe-cadence';
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
@@ -114,6 +120,7 @@ export class Collector {
   /** When a probe reads the whole peer list, and when versions are asked again. */
   private readonly peerCadence = new PeerCadence();
   private readonly versionCadence = new VersionCadence();
+  private readonly registryCadence = new RegistryCadence();
   private readonly divergences = new DivergenceMonitor();
   /** Why nodes went down: the evidence, and the events it may still amend. */
   private readonly downCauses: DownCauses;
@@ -351,6 +358,7 @@ export class Collector {
         this.links.forget(node);
         this.peerCadence.forget(node);
         this.versionCadence.forget(node);
+        this.registryCadence.forget(node);
         this.codeScans.forget(node);
       }
     }
@@ -397,6 +405,7 @@ export class Collector {
       // A new connection may be a new node: its versions and peers are read in full again.
       this.peerCadence.forget(node);
       this.versionCadence.forget(node);
+      this.registryCadence.forget(node);
       this.scheduler.enqueue(node, true);
     }
     // A dropped connection is news now, not at the next poll.
@@ -434,6 +443,12 @@ export class Collector {
     const readLinks = this.links.due(node, knownPeers, clusterSize);
     const listPeers = this.peerCadence.listDue(node, clusterSize, knownPeers);
     const known = this.versionCadence.reuse(node, clusterSize);
+    // What a probe learns of absent registries is kept only from one that read them.
+    const readRegistries = this.registryCadence.due(
+      node,
+      clusterSize,
+      unsettled || countHosted || !known,
+    );
     const skip = new Set<ProbeField>(UNUSED_FIELDS);
     if (!listPeers) skip.add('connectedNodes');
     const rpc = this.nodeRpc(manager, node);
@@ -448,6 +463,7 @@ export class Collector {
         links: readLinks,
         chooseQueues: this.links.chooser(node),
         skip,
+        registries: readRegistries,
         ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
       });
       if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {
@@ -498,7 +514,9 @@ export class Collector {
     const capped = report.connectedNodes
       ? cappedPeersReason(report.connectedNodes)
       : (this.cappedPeers.get(node) ?? null);
-    const updated = probedSide(side, report, at, sees, links, capped);
+    const probed = probedSide(side, report, at, sees, links, capped);
+    // Registries not read this time: the last counts stand.
+    const updated = readRegistries ? probed : { ...probed, registries: side.registries };
     if (capped && !this.cappedPeers.has(node)) {
       // Once per change, beside the page's probe error: the server's log says it too.
       console.warn(`beamscope: cluster ${this.clusterId}: node ${node} ${capped}`);

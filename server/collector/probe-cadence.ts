@@ -162,3 +162,38 @@ export class VersionCadence {
     this.nodes.delete(node);
   }
 }
+
+/**
+ * In a large cluster a settled node's registries are read every this many probes (6 s at 2 s):
+ * four to six of a probe's ten calls, for counts that move when names do.
+ */
+export const REGISTRY_EVERY_PROBES = 3;
+
+/** Decides, node by node, whether the next probe reads the registries. */
+export class RegistryCadence {
+  private readonly skipped = new Map<string, number>();
+
+  /**
+   * Always in a small cluster, at a node's first probe, and when `mustRead` (the cluster is
+   * unsettled, hosted entries are due to be counted, versions are asked); else every
+   * `REGISTRY_EVERY_PROBES`.
+   */
+  due(node: string, clusterSize: number, mustRead: boolean): boolean {
+    const skipped = this.skipped.get(node);
+    if (
+      clusterSize <= FULL_PEER_LISTS_UP_TO ||
+      mustRead ||
+      skipped === undefined ||
+      skipped + 1 >= REGISTRY_EVERY_PROBES
+    ) {
+      this.skipped.set(node, 0);
+      return true;
+    }
+    this.skipped.set(node, skipped + 1);
+    return false;
+  }
+
+  forget(node: string): void {
+    this.skipped.delete(node);
+  }
+}

@@ -41,6 +41,7 @@ export {
   existingAtom,
   PROBE_TIMEOUT_MS,
   registryAtomName,
+  REGISTRIES_NOT_READ,
   runProbes,
   type AbsenceKnown,
   type Detection,

@@ -95,6 +95,12 @@ export interface ProbeOptions {
    * every probe otherwise). The collector asks again now and then.
    */
   knownAbsent?: ReadonlySet<AbsenceKnown>;
+  /**
+   * Whether to read the registries (default true). When false the report's registries are
+   * {@link REGISTRIES_NOT_READ}: the caller keeps what it knew (the collector, between the
+   * probes of a large cluster that read them).
+   */
+  registries?: boolean;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -190,6 +196,17 @@ export interface NodeProbeReport {
   errors: Partial<Record<ProbeField | 'links', ProbeError>>;
   durationMs: number;
 }
+
+/** The registries of a probe that did not read them (`registries: false`): none reported. */
+export const REGISTRIES_NOT_READ: RegistryReport = Object.freeze({
+  global: { status: 'absent' },
+  swarm: { status: 'absent' },
+  pg: { status: 'absent' },
+  syn: { status: 'absent' },
+  horde: [],
+  hordeSupervisors: [],
+  elixirRegistries: [],
+});
 
 /** Every probe of a run by name: one report field each, `registries` for the registry detection. */
 export type ProbeName = Exclude<keyof NodeProbeReport, 'errors' | 'durationMs'>;
@@ -322,7 +339,10 @@ export async function runProbes(
   const results = await allByName<ProbeResults>({
     ...fields,
     // The Elixir registries are counted only where Elixir runs: they wait on its version.
-    registries: detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
+    registries:
+      options.registries === false
+        ? Promise.resolve(REGISTRIES_NOT_READ)
+        : detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
     links:
       options.links === false
         ? Promise.resolve(null)

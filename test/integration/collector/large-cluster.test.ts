@@ -116,7 +116,17 @@ describe(`the collector over ${NODES} simulated nodes`, () => {
     // 149 peers: a node's list is read every second probe at the latest when its count holds.
     expect(lists).toBeLessThanOrEqual(counts / 2 + NODES);
     expect(lists).toBeLessThan(counts);
-    expect(collector.snapshot().state.asymmetricLinks).toEqual([]);
+    const state = collector.snapshot().state;
+    expect(state.asymmetricLinks).toEqual([]);
+    // Registries and versions read every few probes only: what the last read found stands.
+    for (const member of state.members) {
+      expect(member.beam?.otpRelease).toBe('25');
+      expect(member.beam?.registries.map((entry) => entry.registry).sort()).toEqual([
+        'global',
+        'pg',
+        'swarm',
+      ]);
+    }
   }, 30_000);
 
   it('follows a partition and its heal exactly, both sides of every link', async () => {

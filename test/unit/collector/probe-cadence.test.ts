@@ -6,6 +6,8 @@ import {
   factsOf,
   FULL_PEER_LISTS_UP_TO,
   PeerCadence,
+  REGISTRY_EVERY_PROBES,
+  RegistryCadence,
   VERSION_REFRESH_PROBES,
   VersionCadence,
 } from '@/server/collector/probe-cadence';
@@ -103,6 +105,20 @@ describe('VersionCadence', () => {
     expect(
       factsOf({ ...report, errors: { otpRelease: { code: 'timeout', message: 'timed out' } } }),
     ).toBeUndefined();
+  });
+});
+
+describe('RegistryCadence', () => {
+  it('reads registries at every probe when small or unsettled, else every few probes', () => {
+    const cadence = new RegistryCadence();
+    const reads = (clusterSize: number, mustRead: boolean, probes: number) =>
+      Array.from({ length: probes }, () => cadence.due(n(1), clusterSize, mustRead));
+    expect(reads(FULL_PEER_LISTS_UP_TO, false, 4)).toEqual([true, true, true, true]);
+    cadence.forget(n(1));
+    const settled = reads(LARGE, false, 2 * REGISTRY_EVERY_PROBES);
+    expect(settled.filter(Boolean)).toHaveLength(2);
+    expect(settled[0]).toBe(true);
+    expect(reads(LARGE, true, 3)).toEqual([true, true, true]);
   });
 });
 
