@@ -85,6 +85,12 @@ export interface ProbeScaleRun {
   cpuMsPerCycle: number;
   /** From starting the collector to every node connected and probed once. */
   firstFullStateMs: number;
+  /**
+   * The simulated nodes' process CPU over the worker's whole run (start and measured cycles), %
+   * of one core: near 100 % (niced, on a shared machine) the nodes, not the collector, set the
+   * pace of a cycle.
+   */
+  nodesCpuPercentOfCore: number | null;
   /** This run's figures for bench/run.ts's table. */
   figures: Figure[];
 }
@@ -419,6 +425,8 @@ async function startProfiler(): Promise<{ stop(name: string): Promise<void> } | 
 interface Targets {
   configFile: string;
   nodes: number;
+  /** The simulated nodes' process CPU time so far, µs (simulated targets only). */
+  cpuMicros?(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -541,7 +549,12 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
         '',
       ].join('\n'),
     );
-    return { configFile, nodes: count, stop: () => sim.stop() };
+    return {
+      configFile,
+      nodes: count,
+      cpuMicros: async () => (await sim.stats()).cpuMicros,
+      stop: () => sim.stop(),
+    };
   } catch (error) {
     await sim.stop();
     throw error;
@@ -592,6 +605,8 @@ export async function runProbeScaleBench(
       }
       try {
         log(`${size}: measuring ${cycles} cycles at ${INTERVAL_MS} ms`);
+        const nodesCpuBefore = await targets.cpuMicros?.();
+        const workerStarted = performance.now();
         const result = await runWorker({
           configFile: targets.configFile,
           localName: `beamscope_bench_${randomBytes(3).toString('hex')}@127.0.0.1`,
@@ -617,6 +632,15 @@ export async function runProbeScaleBench(
           cpuPercentOfCore: round(result.cpuPercentOfCore),
           cpuMsPerCycle: round(result.cpuMsPerCycle),
           firstFullStateMs: Math.round(result.firstFullStateMs),
+          nodesCpuPercentOfCore:
+            nodesCpuBefore === undefined
+              ? null
+              : round(
+                  (((await targets.cpuMicros!()) - nodesCpuBefore) /
+                    1000 /
+                    (performance.now() - workerStarted)) *
+                    100,
+                ),
           figures: [],
         };
         const toState = run.cycleToStateMs;
@@ -644,9 +668,14 @@ export async function runProbeScaleBench(
             'MB',
           ),
           plainFigure(`load average (1 min) after the run, ${label}`, run.loadAverage, ''),
+          plainFigure(
+            `simulated nodes' process CPU over the run, ${label}`,
+            run.nodesCpuPercentOfCore,
+            '% of a core',
+          ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core, load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {

@@ -198,7 +198,7 @@ export interface NodeProbeReport {
 }
 
 /** The registries of a probe that did not read them (`registries: false`): none reported. */
-export const REGISTRIES_NOT_READ: RegistryReport = Object.freeze({
+export const REGISTRIES_NOT_READ: RegistryReport = {
   global: { status: 'absent' },
   swarm: { status: 'absent' },
   pg: { status: 'absent' },
@@ -206,7 +206,7 @@ export const REGISTRIES_NOT_READ: RegistryReport = Object.freeze({
   horde: [],
   hordeSupervisors: [],
   elixirRegistries: [],
-});
+};
 
 /** Every probe of a run by name: one report field each, `registries` for the registry detection. */
 export type ProbeName = Exclude<keyof NodeProbeReport, 'errors' | 'durationMs'>;
