@@ -77,7 +77,7 @@ const PARTS: Part[] = [
     name: 'probe-scale',
     module: './probe-scale.ts',
     exportName: 'runProbeScaleBench',
-    what: 'probe cycle at 20 / 100 / 1,000 nodes',
+    what: 'probe cycle at 20 / 100 / 1,000 / 2,000 nodes',
   },
   {
     name: 'mesh-size',

@@ -23,11 +23,15 @@ import { blankSide, buildClusterState } from '@/lib/state-builder';
 import { erlangError } from '../erlang/errors';
 import type { NodeConnectionState } from '../erlang/manager';
 import {
+  callProbe,
   lookupName,
   ModuleListCache,
   runProbes,
   scanCode,
+  toProbeError,
+  visibleNodesProbe,
   type NodeProbeReport,
+  type ProbeField,
   type RpcFunction,
 } from '../erlang/probes';
 import { Coalescer } from './coalesce';
@@ -61,6 +65,13 @@ import {
   probedSide,
   withConnection,
 } from './report';
+import {
+  factsOf,
+  PeerCadence,
+  RegistryCadence,
+  UNUSED_FIELDS,
+  VersionCadence,
+} from './probe-cadence';
 import { RebalanceTracker } from './rebalance';
 import { ProbeScheduler } from './scheduler';
 
@@ -95,7 +106,7 @@ export class Collector {
   private readonly meshes = new MeshBuilder();
   private readonly peers = new PeerLists();
   /** Nodes whose last peer list was capped (see `peerListCap`), told in the log once. */
-  private readonly cappedPeers = new Set<string>();
+  private readonly cappedPeers = new Map<string, string>();
   private readonly history: NodeHistory;
   private readonly stream: EventStream;
   private readonly registryChanges: RegistryChangeBatch;
@@ -106,6 +117,10 @@ export class Collector {
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
   private readonly links = new LinkTracker();
+  /** When a probe reads the whole peer list, and when versions are asked again. */
+  private readonly peerCadence = new PeerCadence();
+  private readonly versionCadence = new VersionCadence();
+  private readonly registryCadence = new RegistryCadence();
   private readonly divergences = new DivergenceMonitor();
   /** Why nodes went down: the evidence, and the events it may still amend. */
   private readonly downCauses: DownCauses;
@@ -341,6 +356,9 @@ export class Collector {
         this.history.forget(node);
         this.hostedCadence.forget(node);
         this.links.forget(node);
+        this.peerCadence.forget(node);
+        this.versionCadence.forget(node);
+        this.registryCadence.forget(node);
         this.codeScans.forget(node);
       }
     }
@@ -384,6 +402,10 @@ export class Collector {
     if (state.status === 'connected' && !wasConnected) {
       // Maybe a new incarnation of the node (a restarted pod keeps its name): scan its code again.
       this.codeScans.reconnected(node);
+      // A new connection may be a new node: its versions and peers are read in full again.
+      this.peerCadence.forget(node);
+      this.versionCadence.forget(node);
+      this.registryCadence.forget(node);
       this.scheduler.enqueue(node, true);
     }
     // A dropped connection is news now, not at the next poll.
@@ -414,25 +436,46 @@ export class Collector {
       this.state.rebalances.length > 0 ||
       this.state.divergences.length > 0 ||
       this.state.registries.some((registry) => registry.invariant?.holds === false);
-    const countHosted = this.hostedCadence.due(node, this.sides.get(node), this.now(), unsettled);
-    const readLinks = this.links.due(node, this.sides.get(node)?.sees?.length ?? 0);
+    const before = this.sides.get(node);
+    const countHosted = this.hostedCadence.due(node, before, this.now(), unsettled);
+    const clusterSize = this.sides.size;
+    const knownPeers = before?.sees?.length ?? null;
+    const readLinks = this.links.due(node, knownPeers, clusterSize);
+    const listPeers = this.peerCadence.listDue(node, clusterSize, knownPeers);
+    const known = this.versionCadence.reuse(node, clusterSize);
+    // What a probe learns of absent registries is kept only from one that read them.
+    const readRegistries = this.registryCadence.due(
+      node,
+      clusterSize,
+      unsettled || countHosted || !known,
+    );
+    const skip = new Set<ProbeField>(UNUSED_FIELDS);
+    if (!listPeers) skip.add('connectedNodes');
+    const rpc = this.nodeRpc(manager, node);
+    // A peer list longer than the cluster could explain is cut at the node's reply.
+    const listCap = peerListCap(clusterSize);
     let report: NodeProbeReport;
     try {
-      report = await runProbes(
-        (module, fn, args, callOptions) => manager.rpc(node, module, fn, args, callOptions),
-        // A peer list longer than the cluster could explain is cut at the node's reply.
-        {
-          ...options,
-          countHosted,
-          listCap: peerListCap(this.sides.size),
-          links: readLinks,
-          chooseQueues: this.links.chooser(node),
-        },
-      );
+      report = await runProbes(rpc, {
+        ...options,
+        countHosted,
+        listCap,
+        links: readLinks,
+        chooseQueues: this.links.chooser(node),
+        skip,
+        registries: readRegistries,
+        ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
+      });
+      if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {
+        // The node's connections moved since its last probe: its peer list is news now.
+        report = { ...report, connectedNodes: await this.readPeerList(rpc, listCap, report) };
+        this.peerCadence.listed(node);
+      }
     } catch {
       // runProbes records per-field failures itself; anything else is the connection's news.
       return;
     }
+    if (!known) this.versionCadence.record(node, factsOf(report));
     const side = this.sides.get(node);
     if (!this.running || !side) return;
     if (answeredNothing(report) && manager.drop) {
@@ -451,22 +494,33 @@ export class Collector {
       return;
     }
     const at = this.now();
-    const sees =
-      side.connection.status === 'connected' && report.connectedNodes
+    const connected = side.connection.status === 'connected';
+    const sees = !connected
+      ? null
+      : report.connectedNodes
         ? this.peers.sees(node, side.sees, report.connectedNodes.nodes)
-        : null;
+        : // Not read this time (its connection count did not move): the last list stands.
+          !listPeers && !report.errors.connectedNodes
+          ? side.sees
+          : null;
+    if (sees && sees !== side.sees) this.peerCadence.changed(side.sees, sees);
     if (!readLinks) this.links.skipped(node);
     const links = report.links
       ? this.links.observe(node, report.links, at)
       : readLinks
         ? null
         : this.links.last(node);
-    const updated = probedSide(side, report, at, sees, links);
-    const capped = cappedPeersReason(report.connectedNodes);
+    // A list not read this time keeps the verdict on the last one.
+    const capped = report.connectedNodes
+      ? cappedPeersReason(report.connectedNodes)
+      : (this.cappedPeers.get(node) ?? null);
+    const probed = probedSide(side, report, at, sees, links, capped);
+    // Registries not read this time: the last counts stand.
+    const updated = readRegistries ? probed : { ...probed, registries: side.registries };
     if (capped && !this.cappedPeers.has(node)) {
       // Once per change, beside the page's probe error: the server's log says it too.
       console.warn(`beamscope: cluster ${this.clusterId}: node ${node} ${capped}`);
-      this.cappedPeers.add(node);
+      this.cappedPeers.set(node, capped);
     } else if (!capped) this.cappedPeers.delete(node);
     this.sides.set(node, updated);
     if (countHosted) this.hostedCadence.record(node, updated, at);
@@ -481,6 +535,16 @@ export class Collector {
     this.history.record(node, point);
     for (const listener of this.pointListeners) listener(node, point);
     this.scheduleRecompute();
+  }
+
+  /** Reads a node's peer list on its own; a failure is kept in `report.errors` as a probe's. */
+  private async readPeerList(rpc: RpcFunction, listCap: number, report: NodeProbeReport) {
+    try {
+      return await callProbe(rpc, visibleNodesProbe(listCap), this.settings.probe.timeoutMs);
+    } catch (error) {
+      report.errors.connectedNodes = toProbeError(error);
+      return null;
+    }
   }
 
   // ----- state ----------------------------------------------------------------------------

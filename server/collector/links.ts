@@ -22,6 +22,12 @@ export const LINKS_PER_NODE = 32;
 export const LINK_PEERS_PER_PROBE = 100;
 
 /**
+ * At most about this many link entries are read across the cluster per poll interval: at 1,000
+ * nodes a node's links are then read every 20 probes (40 s at 2 s), at 2,000 every 80.
+ */
+export const LINK_ENTRIES_PER_INTERVAL = 50_000;
+
+/**
  * Rates are taken over at least this long: a quiet link sends a tick every 15 s, so over one 2 s
  * interval it would read 0 and 0.5 packets/s in turn; over 5 s it flickers less, and the rates
  * travel to the browser at most every 5 s.
@@ -68,10 +74,21 @@ export class LinkTracker {
     return entry;
   }
 
-  /** Whether the next probe of `node` reads its links, given how many peers it has. */
-  due(node: string, peers: number): boolean {
+  /**
+   * Whether the next probe of `node` reads its links, given how many peers it has (null: not
+   * known yet) in a cluster of `clusterSize` nodes. Every `peers / 100` probes keeps the node's
+   * share flat; every `peers × clusterSize / LINK_ENTRIES_PER_INTERVAL` keeps beamscope's own
+   * (decoding every node's `nodes_info`, a thousand entries each at 1,000 nodes) flat. In a large
+   * cluster a node's first probe waits for its peer count before reading links.
+   */
+  due(node: string, peers: number | null, clusterSize = 0): boolean {
+    if (peers === null) return clusterSize <= LINK_PEERS_PER_PROBE;
     const entry = this.of(node);
-    const every = Math.max(1, Math.ceil(peers / LINK_PEERS_PER_PROBE));
+    const every = Math.max(
+      1,
+      Math.ceil(peers / LINK_PEERS_PER_PROBE),
+      Math.ceil((peers * clusterSize) / LINK_ENTRIES_PER_INTERVAL),
+    );
     return entry.skipped + 1 >= every;
   }
 

@@ -10,15 +10,23 @@ import type { NodeConnectionState } from '../erlang/manager';
 import type { NodeList, NodeProbeReport } from '../erlang/probes';
 
 /**
- * Probe fields that cost the node next to nothing: when every one of them timed out, the node
- * answered nothing at all within the probe timeout — it is frozen or hopelessly overloaded, not
- * merely slow to count a registry.
+ * Probe fields that cost the node next to nothing and are asked at every probe: when both timed
+ * out, and so did every other cheap one that was asked this time, the node answered nothing at
+ * all within the probe timeout — it is frozen or hopelessly overloaded, not merely slow to count
+ * a registry.
  */
-const LIVENESS_FIELDS = ['otpRelease', 'uptimeMs', 'processCount', 'connectedNodes'] as const;
+const LIVENESS_FIELDS = ['uptimeMs', 'processCount'] as const;
+/** Cheap fields a probe may leave out (read once per connection, or only when they moved). */
+const SOMETIMES_ASKED = ['otpRelease', 'connectedNodes', 'connectionCount'] as const;
 
 /** True when the node answered none of the cheap probes in time (see `LIVENESS_FIELDS`). */
 export function answeredNothing(report: NodeProbeReport): boolean {
-  return LIVENESS_FIELDS.every((name) => report.errors[name]?.code === 'timeout');
+  const timedOut = (name: keyof NodeProbeReport['errors']) =>
+    report.errors[name]?.code === 'timeout';
+  return (
+    LIVENESS_FIELDS.every(timedOut) &&
+    SOMETIMES_ASKED.every((name) => report.errors[name] === undefined || timedOut(name))
+  );
 }
 
 /** A registry every node holds whole: each node's count is the cluster's. */
@@ -160,6 +168,7 @@ export function probedSide(
   at: number,
   sees: string[] | null,
   links: PeerLink[] | null = null,
+  cappedReason: string | null = cappedPeersReason(report.connectedNodes),
 ): BeamSide {
   const firstError = Object.values(report.errors)[0];
   return {
@@ -178,6 +187,6 @@ export function probedSide(
     probedAt: at,
     probeMs: report.durationMs,
     // A capped peer list is the news: the mesh drawn from it is not the node's whole story.
-    probeError: cappedPeersReason(report.connectedNodes) ?? firstError?.message ?? null,
+    probeError: cappedReason ?? firstError?.message ?? null,
   };
 }

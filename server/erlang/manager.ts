@@ -2,6 +2,8 @@ import 'server-only';
 
 import { EventEmitter } from 'node:events';
 
+import PQueue from 'p-queue';
+
 import { backoffDelay } from '@/lib/backoff';
 import type { BeamConnectionCode } from '@/lib/codes';
 
@@ -79,10 +81,12 @@ export class ConnectionManager extends EventEmitter<{
   private readonly entries = new Map<string, NodeEntry>();
   private readonly connect: typeof connectNode;
   private readonly backoff: { initialMs: number; maxMs: number };
-  private readonly maxConcurrentConnects: number;
+  /**
+   * Connection attempts wait their turn here: a cluster of 2,000 pods listed at once opens its
+   * connections `maxConcurrentConnects` at a time, not all together.
+   */
+  private readonly connectSlots: PQueue;
   private readonly random: () => number;
-  private activeConnects = 0;
-  private readonly connectQueue: Array<() => void> = [];
   private closed = false;
 
   constructor(private readonly options: ConnectionManagerOptions) {
@@ -91,7 +95,9 @@ export class ConnectionManager extends EventEmitter<{
     parseNodeName(this.localName);
     this.connect = options.connect ?? connectNode;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.maxConcurrentConnects = Math.max(1, options.maxConcurrentConnects ?? 32);
+    this.connectSlots = new PQueue({
+      concurrency: Math.max(1, options.maxConcurrentConnects ?? 32),
+    });
     this.random = options.random ?? Math.random;
   }
 
@@ -159,7 +165,7 @@ export class ConnectionManager extends EventEmitter<{
       if (entry.connecting) attempts.push(entry.connecting.catch(() => undefined));
       entry.connection?.close();
     }
-    for (const release of this.connectQueue.splice(0)) release();
+    // Attempts still waiting for a slot start, find the manager closed and fail at once.
     await Promise.all(attempts);
     this.entries.clear();
   }
@@ -281,21 +287,10 @@ export class ConnectionManager extends EventEmitter<{
   }
 
   private async withConnectSlot<T>(task: () => Promise<T>): Promise<T> {
-    // A finishing attempt hands its slot straight to the next waiter, so the bound holds even
-    // when a new attempt starts between the release and the waiter resuming.
-    if (this.activeConnects >= this.maxConcurrentConnects) {
-      await new Promise<void>((resolve) => this.connectQueue.push(resolve));
-    } else {
-      this.activeConnects += 1;
-    }
-    try {
+    return this.connectSlots.add(() => {
       if (this.closed) throw erlangError('node_down', 'the connection manager is closed');
-      return await task();
-    } finally {
-      const next = this.connectQueue.shift();
-      if (next) next();
-      else this.activeConnects -= 1;
-    }
+      return task();
+    });
   }
 
   private setState(entry: NodeEntry, state: NodeConnectionState): void {

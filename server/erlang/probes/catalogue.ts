@@ -21,6 +21,7 @@ import {
   proplistGet,
 } from './reply';
 import { DEFAULT_LIST_CAP, systemInfo, type ProbeCall } from './probe-call';
+import { tableSizeProbe } from './catalogue-registries';
 
 export { DEFAULT_LIST_CAP, type ProbeCall } from './probe-call';
 export * from './catalogue-links';
@@ -160,3 +161,12 @@ export const visibleNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('visible
 
 /** `erlang:nodes(hidden)`: hidden connections (remote shells, beamscope itself). */
 export const hiddenNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('hidden', cap);
+
+/**
+ * `ets:info(sys_dist, size)`: the node's distribution connections (visible, hidden and pending),
+ * from `net_kernel`'s own table, in O(1). A cheap sign that a node's peers may have changed: in a
+ * large cluster the collector reads the whole `erlang:nodes(visible)` list — a thousand atoms to
+ * decode per node — only when this count moved, or now and then (`server/collector`). `null` when
+ * the node has no such table (not distributed).
+ */
+export const connectionCountProbe = tableSizeProbe(atom('sys_dist'));

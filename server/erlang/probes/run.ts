@@ -5,6 +5,7 @@ import 'server-only';
 
 import type { Atom, Term } from '../codec/terms';
 import {
+  connectionCountProbe,
   DEFAULT_LIST_CAP,
   elixirRegistryCountProbe,
   elixirVersionProbe,
@@ -77,9 +78,35 @@ export interface ProbeOptions {
   links?: boolean;
   /** Which links' port queues to read (at most four); default the ones that sent the most. */
   chooseQueues?: QueueChoice;
+  /**
+   * Fields not to read this time: they stay `null` with no error. The collector leaves out what
+   * it does not show (`processLimit`, `hiddenNodes`, ...) and, in a large cluster, the peer list
+   * while the node's connection count has not moved.
+   */
+  skip?: ReadonlySet<ProbeField>;
+  /**
+   * Fields already known (versions read at connect): their values are taken from here instead of
+   * asked for. `elixirVersion` given here still gates the Elixir registries.
+   */
+  reuse?: Partial<{ [K in ProbeField]: NodeProbeReport[K] }>;
+  /**
+   * Registries found absent on the node by an earlier probe of the same connection: reported
+   * absent without asking (a missing syn is a `badarg` the node raises and beamscope decodes at
+   * every probe otherwise). The collector asks again now and then.
+   */
+  knownAbsent?: ReadonlySet<AbsenceKnown>;
+  /**
+   * Whether to read the registries (default true). When false the report's registries are
+   * {@link REGISTRIES_NOT_READ}: the caller keeps what it knew (the collector, between the
+   * probes of a large cluster that read them).
+   */
+  registries?: boolean;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
+
+/** The registries whose absence a probe may take as known (see `knownAbsent`). */
+export type AbsenceKnown = 'global' | 'swarm' | 'pg' | 'syn';
 
 /** A registry's state on one node: present (with its counts), absent, or a failed probe. */
 export type Detection<T> =
@@ -157,6 +184,11 @@ export interface NodeProbeReport {
   connectedNodes: NodeList | null;
   /** `erlang:nodes(hidden)`. */
   hiddenNodes: NodeList | null;
+  /**
+   * The node's distribution connections, visible, hidden and pending (`sys_dist`'s size): a
+   * cheap sign that its peers changed; null when not asked or the node has no such table.
+   */
+  connectionCount: number | null;
   registries: RegistryReport;
   /** The node's distribution links; null when not read this time or `nodes_info` failed. */
   links: LinkReport | null;
@@ -164,6 +196,17 @@ export interface NodeProbeReport {
   errors: Partial<Record<ProbeField | 'links', ProbeError>>;
   durationMs: number;
 }
+
+/** The registries of a probe that did not read them (`registries: false`): none reported. */
+export const REGISTRIES_NOT_READ: RegistryReport = {
+  global: { status: 'absent' },
+  swarm: { status: 'absent' },
+  pg: { status: 'absent' },
+  syn: { status: 'absent' },
+  horde: [],
+  hordeSupervisors: [],
+  elixirRegistries: [],
+};
 
 /** Every probe of a run by name: one report field each, `registries` for the registry detection. */
 export type ProbeName = Exclude<keyof NodeProbeReport, 'errors' | 'durationMs'>;
@@ -199,6 +242,7 @@ function fieldProbes(listCap: number): { [K in ProbeField]: ProbeCall<ProbeResul
     netTicktimeSeconds: netTicktimeProbe,
     connectedNodes: visibleNodesProbe(listCap),
     hiddenNodes: hiddenNodesProbe(listCap),
+    connectionCount: connectionCountProbe,
   };
 }
 
@@ -247,7 +291,11 @@ export async function existingAtom(
   }
 }
 
-async function detect<T>(run: () => Promise<Detection<T>>): Promise<Detection<T>> {
+async function detect<T>(
+  run: () => Promise<Detection<T>>,
+  knownAbsent = false,
+): Promise<Detection<T>> {
+  if (knownAbsent) return { status: 'absent' };
   try {
     return await run();
   } catch (error) {
@@ -282,13 +330,24 @@ export async function runProbes(
   };
 
   const probes = fieldProbes(options.listCap ?? DEFAULT_LIST_CAP);
+  const { skip, reuse = {} } = options;
   const fields = Object.fromEntries(
-    (Object.keys(probes) as ProbeField[]).map((name) => [name, field(name, probes[name])]),
+    (Object.keys(probes) as ProbeField[]).map((name) => [
+      name,
+      name in reuse
+        ? Promise.resolve(reuse[name] ?? null)
+        : skip?.has(name)
+          ? Promise.resolve(null)
+          : field(name, probes[name]),
+    ]),
   ) as { [K in ProbeField]: Promise<ProbeResults[K]> };
   const results = await allByName<ProbeResults>({
     ...fields,
     // The Elixir registries are counted only where Elixir runs: they wait on its version.
-    registries: detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
+    registries:
+      options.registries === false
+        ? Promise.resolve(REGISTRIES_NOT_READ)
+        : detectRegistries(rpc, { ...options, timeoutMs }, fields.elixirVersion),
     links:
       options.links === false
         ? Promise.resolve(null)
@@ -364,8 +423,9 @@ export async function detectRegistries(
     }
   };
 
-  const global = detect(() => replica(globalNamesProbe, globalHostedProbe));
-  const swarm = detect(() => replica(swarmRegistrySizeProbe, swarmHostedProbe));
+  const absent = (name: AbsenceKnown) => options.knownAbsent?.has(name) ?? false;
+  const global = detect(() => replica(globalNamesProbe, globalHostedProbe), absent('global'));
+  const swarm = detect(() => replica(swarmRegistrySizeProbe, swarmHostedProbe), absent('swarm'));
 
   const pgLimit = options.pgGroupLimit ?? 200;
   const pg = detect<PgReport>(async () => {
@@ -388,7 +448,7 @@ export async function detectRegistries(
       sample,
       truncated,
     };
-  });
+  }, absent('pg'));
 
   const synLimit = options.synScopeLimit ?? 20;
   const syn = detect<{ scopes: SynScopeReport[]; truncated: boolean }>(async () => {
@@ -405,7 +465,7 @@ export async function detectRegistries(
       scopes.slice(0, synLimit).map((scope) => countSynScope(rpc, scope, timeoutMs, countHosted)),
     );
     return { status: 'present', scopes: counted, truncated: scopes.length > synLimit };
-  });
+  }, absent('syn'));
 
   const horde = Promise.all(
     (options.hordeRegistries ?? []).map(async (name) => ({

@@ -258,6 +258,8 @@ describe.each(['real', 'simulated'] as const)('the probe suite against %s nodes'
         count: 1,
         truncated: false,
       });
+      // `sys_dist` holds a row per connection: the peer and beamscope itself.
+      expect(report.connectionCount).toBe(2);
     }
   });
 

@@ -33,12 +33,9 @@ async function handle(request: ChildRequest): Promise<void> {
         // Pods are created a batch at a time: the emulator's controllers react to each write.
         for (let start = 0; start < options.addresses.length; start += 50) {
           await Promise.all(
-            options.addresses.slice(start, start + 50).map((address) =>
-              api!.control.createPod({
-                ip: nameHostOf(address, options.addressMap),
-                ready: true,
-              }),
-            ),
+            options.addresses
+              .slice(start, start + 50)
+              .map((address) => createPodRetrying(api!, nameHostOf(address, options.addressMap))),
           );
         }
       }
@@ -105,3 +102,19 @@ process.on('message', (request: ChildRequest) => {
 process.on('disconnect', () => {
   void stopAll().finally(() => process.exit(0));
 });
+
+/**
+ * Creates a Ready pod at `ip`. Generated names have five random characters, as Kubernetes'
+ * do: among 2,000 pods two collide about once in seven starts, and a ReplicaSet controller then
+ * tries again with another name; so does this.
+ */
+async function createPodRetrying(emulated: NonNullable<typeof api>, ip: string): Promise<unknown> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await emulated.control.createPod({ ip, ready: true });
+    } catch (error) {
+      const exists = error instanceof Error && 'code' in error && error.code === 'pod_exists';
+      if (!exists || attempt >= 5) throw error;
+    }
+  }
+}

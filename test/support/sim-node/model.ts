@@ -350,6 +350,9 @@ export function answerCall(
       if (!(first instanceof Atom) || !isAtomNamed(second, 'size')) {
         return reply(badarg('ets', 'info', args, 'erl_stdlib_errors'));
       }
+      // net_kernel's connection table: one row per connection, visible or hidden.
+      if (first.name === 'sys_dist')
+        return reply(context.visible().length + context.hidden().length);
       return reply(tableSize(model, first.name) ?? atom('undefined'));
     }
     case 'ets:select_count/2': {

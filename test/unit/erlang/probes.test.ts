@@ -26,6 +26,7 @@ import {
   PG_GROUP_MATCH_SPEC,
   pgGroupsProbe,
   registryAtomName,
+  REGISTRIES_NOT_READ,
   runProbes,
   SWARM_HOSTED_MATCH_SPEC,
   swarmLookupProbe,
@@ -308,6 +309,7 @@ describe('runProbes', () => {
     expect(fields).toEqual(
       [
         'connectedNodes',
+        'connectionCount',
         'elixirVersion',
         'ertsVersion',
         'hiddenNodes',
@@ -324,6 +326,45 @@ describe('runProbes', () => {
       ].sort(),
     );
     for (const field of fields) expect(report[field as keyof typeof report.errors]).toBeNull();
+  });
+
+  it('asks nothing for a field it is told to skip or reuse, nor registries known absent or not wanted', async () => {
+    const { rpc, calls } = healthyNode();
+    const report = await runProbes(rpc, {
+      skip: new Set(['connectedNodes', 'hiddenNodes', 'processLimit']),
+      reuse: { otpRelease: '27', elixirVersion: null, netTicktimeSeconds: 30 },
+      knownAbsent: new Set(['syn', 'swarm']),
+    });
+    const asked = calls.map(({ module, fn, args }) => `${module}:${fn}(${args.join(',')})`);
+    expect(asked).not.toContain('erlang:nodes(visible)');
+    expect(asked).not.toContain('erlang:nodes(hidden)');
+    expect(asked).not.toContain('erlang:system_info(process_limit)');
+    expect(asked).not.toContain('erlang:system_info(otp_release)');
+    expect(asked.some((call) => call.startsWith('application:loaded_applications'))).toBe(false);
+    expect(asked.some((call) => call.startsWith('net_kernel:get_net_ticktime'))).toBe(false);
+    expect(asked.some((call) => call.startsWith('syn:') || call.includes('syn_table'))).toBe(false);
+    expect(report).toMatchObject({
+      connectedNodes: null,
+      hiddenNodes: null,
+      processLimit: null,
+      otpRelease: '27',
+      elixirVersion: null,
+      netTicktimeSeconds: 30,
+      processCount: 61,
+    });
+    expect(report.registries.syn).toEqual({ status: 'absent' });
+    expect(report.registries.swarm).toEqual({ status: 'absent' });
+    expect(report.errors).toEqual({});
+
+    const before = calls.length;
+    const without = await runProbes(rpc, { registries: false, links: false });
+    expect(without.registries).toBe(REGISTRIES_NOT_READ);
+    // Only the connection count reads a table: no registry's.
+    const tablesRead = calls
+      .slice(before)
+      .filter(({ module }) => module === 'ets')
+      .map(({ args }) => (args[0] as Atom).name);
+    expect(tablesRead).toEqual(['sys_dist']);
   });
 
   it('marks a reply of an unexpected shape as that field’s error', async () => {
