@@ -82,14 +82,15 @@ function sideOf(index: number, sees: string[]): BeamSide {
     processCount: 4_000 + index,
     memoryBytes: 180_000_000 + index * 1000,
     runQueue: 0,
-    uptimeMs: 400_000_000,
+    // Polled one by one over a 2 s interval, started a few at a time: these differ per node.
+    uptimeMs: 400_000_000 + index * 37,
     sees,
     registries: [{ registry: 'swarm', count: 100_000, hosted: 50 + (index % 7), replicated: true }],
     netTicktimeSeconds: 60,
     links: null,
     distBufBusyLimitBytes: null,
-    probedAt: 1_764_576_100_000,
-    probeMs: 12,
+    probedAt: 1_764_576_100_000 - ((index * 7) % 2000),
+    probeMs: 8 + (index % 9),
     probeError: null,
     applications: null,
     codeScan: null,
@@ -147,6 +148,17 @@ function toldPollByPoll(
 
 const eventBytes = (changes: TimelineChange[]) =>
   changes.reduce((sum, change) => sum + Buffer.byteLength(JSON.stringify(change.event)), 0);
+
+/** The state of `size` healthy nodes, each seeing every other one (also for field-by-field sizes). */
+export function healthyState(size: number, meshes = new MeshBuilder()): ClusterState {
+  const indexes = Array.from({ length: size }, (_, index) => index);
+  const names = indexes.map(nodeName);
+  return stateOf(
+    indexes,
+    new Map(indexes.map((index) => [index, names.filter((name) => name !== nodeName(index))])),
+    meshes,
+  );
+}
 
 export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<MeshSizeResults> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
