@@ -8,6 +8,7 @@
  * always has.
  */
 import { applyClusterDelta } from './cluster-diff';
+import { type MemberDefaults, type PackedMember, packMembers, unpackMember } from './member-pack';
 import type {
   BeamSide,
   ClusterMember,
@@ -27,8 +28,18 @@ export type WirePeers = string[] | PeersExcept | null;
 type WireSide = Omit<BeamSide, 'sees'> & { sees: WirePeers };
 /** A member as the compact wire carries it. */
 export type WireMember = Omit<ClusterMember, 'beam'> & { beam: WireSide | null };
-/** A state as the compact wire carries it. */
-export type WireClusterState = Omit<ClusterState, 'members'> & { members: WireMember[] };
+/** A state with compact peer lists, its members otherwise whole. */
+type PeersOnlyState = Omit<ClusterState, 'members'> & { members: WireMember[]; packed?: undefined };
+/** A state as {@link compactState} sends it: compact peers, members packed (`member-pack.ts`). */
+export type PackedClusterState = Omit<ClusterState, 'members'> & {
+  members: Array<PackedMember<WirePeers>>;
+  packed: MemberDefaults;
+};
+/**
+ * A state as the compact wire carries it: packed, or (a keyframe recorded before members were
+ * packed) with compact peers only.
+ */
+export type WireClusterState = PeersOnlyState | PackedClusterState;
 type WirePatch = Omit<MemberPatch, 'beam'> & { beam?: Partial<WireSide> | null };
 /** A delta as the compact wire carries it: peers relative to the state it leads to. */
 export type WireClusterDelta = Omit<ClusterStateDelta, 'added' | 'changed'> & {
@@ -84,9 +95,12 @@ function compactMember(member: ClusterMember, state: ClusterState): WireMember {
   };
 }
 
-/** The state with its peer lists in the compact form, for the wire. */
-export function compactState(state: ClusterState): WireClusterState {
-  return { ...state, members: state.members.map((member) => compactMember(member, state)) };
+/** The state with its peer lists in the compact form and its members packed, for the wire. */
+export function compactState(state: ClusterState): PackedClusterState {
+  const { members, defaults } = packMembers(
+    state.members.map((member) => compactMember(member, state)),
+  );
+  return { ...state, members, packed: defaults };
 }
 
 /** The delta from some state to `next`, its peer lists relative to `next`'s partitions. */
@@ -106,7 +120,13 @@ export function compactDelta(delta: ClusterStateDelta, next: ClusterState): Wire
 }
 
 /** The state with every compact peer list expanded; members already whole keep their identity. */
-export function expandState(state: WireClusterState): ClusterState {
+export function expandState(wire: WireClusterState): ClusterState {
+  const state: PeersOnlyState = wire.packed
+    ? (({ packed, ...rest }) => ({
+        ...rest,
+        members: wire.members.map((member) => unpackMember(member, packed)),
+      }))(wire)
+    : wire;
   let changed = false;
   const members = state.members.map((member): ClusterMember => {
     const beam = member.beam;
