@@ -88,10 +88,10 @@ export class MeshBuilder {
     const reused = this.recent.find((mesh) => sameLists(mesh, views));
     if (reused) return reused;
     const mesh = this.compute(views);
-    // Names of departed nodes stay in the table, and every later view lists them as missing:
+    // Departed nodes stay in the table, and every later view holds them as missing:
     // once they outnumber the living, the next build starts a fresh table (and builds every
     // view once more), so a long churn costs a rebuild now and then, not a growing table.
-    if (this.table.size > 2 * mesh.nodes.length + 64) this.table = new NodeTable();
+    if (this.table.size > 2 * mesh.views.size + 64) this.table = new NodeTable();
     this.recent.unshift(mesh);
     this.recent.length = Math.min(this.recent.length, this.keep);
     return mesh;
@@ -125,6 +125,8 @@ export class MeshBuilder {
   private listsAndViews(views: readonly MeshView[]) {
     const lists = new Map<string, readonly string[]>();
     const sets = new Map<string, RelativePeers>();
+    // The reporting nodes are the expected ones: in the table before any view is built.
+    for (const view of views) if (view.sees) this.table.intern(view.node);
     for (const view of views) {
       if (!view.sees) continue;
       lists.set(view.node, view.sees);
@@ -174,13 +176,14 @@ export class MeshBuilder {
     }
     const nodes = new Set(sets.keys());
     for (let id = 0; id < table.size; id += 1) if (listedBy[id]! > 0) nodes.add(table.nameAt(id));
+    for (const view of sets.values()) for (const name of view.extra) nodes.add(name);
     return [...nodes].sort(compareNames);
   }
 
   /**
    * Links only one side reports, both sides reporting. `b` does not list a reporting `a` when
-   * `a` is among what `b`'s view misses, or was met after `b`'s view was built: only those
-   * pairs are looked at — none in a whole mesh.
+   * `a` is among what `b`'s view misses, or joined the table after `b`'s view was built (and is
+   * not among its extra names): only those pairs are looked at — none in a whole mesh.
    */
   private asymmetricOf(sets: ReadonlyMap<string, RelativePeers>): AsymmetricLink[] {
     const table = this.table;
@@ -202,7 +205,8 @@ export class MeshBuilder {
       }
       for (let index = firstPast(view.prefix); index < byId.length; index += 1) {
         const later = byId[index]!;
-        if (later.has(node)) asymmetric.push({ from: later.node, to: node });
+        if (later.has(node) && !view.has(later.node))
+          asymmetric.push({ from: later.node, to: node });
       }
     }
     return asymmetric.sort(byLink);
