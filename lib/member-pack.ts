@@ -9,12 +9,19 @@
  *   is sent once in the state's `packed` defaults and left out of every member that has it;
  * - a name equal to the member's key is left out (`node`, `beam.node`, `kubernetes.beamNode`:
  *   absent means "the key"; these are never defaults, so an absent one is never ambiguous);
- * - registry counts travel as tuples `[registry, count, hosted, replicated (1|0), groups?]`.
+ * - registry counts travel as tuples `[registry, count, hosted, replicated (1|0), groups?]`,
+ *   and each registry summary's per-node shares as `[node, partition, count, hosted]`.
  *
  * {@link unpackMember} gives each member back exactly; the page, the CLI and the history's
  * rebuild read only unpacked states (`expandState` in `peer-wire.ts`).
  */
-import type { BeamSide, ClusterMember, RegistryCount } from './cluster-state';
+import type {
+  BeamSide,
+  ClusterMember,
+  RegistryCount,
+  RegistryShare,
+  RegistrySummary,
+} from './cluster-state';
 import type { KubernetesMember } from './members';
 
 /** A registry count as a tuple: registry, count, hosted, replicated (1 or 0), and groups. */
@@ -173,4 +180,36 @@ export function unpackMember<Sees>(
     beam,
     partition: member.partition === undefined ? (defaults.partition ?? null) : member.partition,
   };
+}
+
+/** A registry's share on one node as a tuple: node, partition, count, hosted. */
+export type PackedShare = [string, number | null, number, number | null];
+
+/** A registry summary with its shares as tuples. */
+export type PackedRegistrySummary = Omit<RegistrySummary, 'shares'> & { shares: PackedShare[] };
+
+/** The summaries with their per-node shares as tuples (one a node, for every registry). */
+export function packRegistries(registries: readonly RegistrySummary[]): PackedRegistrySummary[] {
+  return registries.map((summary) => ({
+    ...summary,
+    shares: summary.shares.map((share): PackedShare => [
+      share.node,
+      share.partition,
+      share.count,
+      share.hosted,
+    ]),
+  }));
+}
+
+/** The summaries {@link packRegistries} packed. */
+export function unpackRegistries(registries: readonly PackedRegistrySummary[]): RegistrySummary[] {
+  return registries.map((summary) => ({
+    ...summary,
+    shares: summary.shares.map(([node, partition, count, hosted]): RegistryShare => ({
+      node,
+      partition,
+      count,
+      hosted,
+    })),
+  }));
 }

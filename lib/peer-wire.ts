@@ -8,7 +8,15 @@
  * always has.
  */
 import { applyClusterDelta } from './cluster-diff';
-import { type MemberDefaults, type PackedMember, packMembers, unpackMember } from './member-pack';
+import {
+  type MemberDefaults,
+  type PackedMember,
+  type PackedRegistrySummary,
+  packMembers,
+  packRegistries,
+  unpackMember,
+  unpackRegistries,
+} from './member-pack';
 import type {
   BeamSide,
   ClusterMember,
@@ -40,8 +48,9 @@ export type WireMember = Omit<ClusterMember, 'beam'> & { beam: WireSide | null }
 /** A state with compact peer lists, its members otherwise whole. */
 type PeersOnlyState = Omit<ClusterState, 'members'> & { members: WireMember[]; packed?: undefined };
 /** A state as {@link compactState} sends it: compact peers, members packed (`member-pack.ts`). */
-export type PackedClusterState = Omit<ClusterState, 'members'> & {
+export type PackedClusterState = Omit<ClusterState, 'members' | 'registries'> & {
   members: Array<PackedMember<WirePeers>>;
+  registries: PackedRegistrySummary[];
   packed: MemberDefaults;
 };
 /**
@@ -144,7 +153,7 @@ export function compactState(state: ClusterState): PackedClusterState {
   const { members, defaults } = packMembers(
     state.members.map((member) => compactMember(member, state, reporting)),
   );
-  return { ...state, members, packed: defaults };
+  return { ...state, members, registries: packRegistries(state.registries), packed: defaults };
 }
 
 /** The delta from some state to `next`, its peer lists relative to `next`'s partitions. */
@@ -170,6 +179,7 @@ export function expandState(wire: WireClusterState): ClusterState {
     ? (({ packed, ...rest }) => ({
         ...rest,
         members: wire.members.map((member) => unpackMember(member, packed)),
+        registries: unpackRegistries(wire.registries),
       }))(wire)
     : wire;
   let changed = false;
