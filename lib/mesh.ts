@@ -73,6 +73,9 @@ export class MeshBuilder {
   // (again only when the builder starts a fresh table).
   private readonly viewOfList = new WeakMap<readonly string[], RelativePeers>();
   private readonly partitions = new WeakMap<Pick<Mesh, 'nodes' | 'views'>, string[][]>();
+  /** For each mesh: how many times each node is named, and the table its views are relative to. */
+  private readonly nodeCounts = new WeakMap<Mesh, ReadonlyMap<string, number>>();
+  private readonly tableOf = new WeakMap<Mesh, NodeTable>();
   // States are immutable once built: the mesh of one is computed once, however often it is read.
   private readonly byMembers = new WeakMap<readonly ClusterMember[], Mesh>();
 
@@ -87,7 +90,8 @@ export class MeshBuilder {
   build(views: readonly MeshView[]): Mesh {
     const reused = this.recent.find((mesh) => sameLists(mesh, views));
     if (reused) return reused;
-    const mesh = this.compute(views);
+    const base = this.recent[0];
+    const mesh = base ? this.update(base, views) : this.compute(views);
     // Departed nodes stay in the table, and every later view holds them as missing:
     // once they outnumber the living, the next build starts a fresh table (and builds every
     // view once more), so a long churn costs a rebuild now and then, not a growing table.
@@ -140,26 +144,104 @@ export class MeshBuilder {
     return { lists, sets };
   }
 
-  private compute(views: readonly MeshView[]): Mesh {
-    const { lists, sets } = this.listsAndViews(views);
-    const nodes = this.nodesOf(sets);
+  private compute(views: readonly MeshView[], built = this.listsAndViews(views)): Mesh {
+    const { lists, sets } = built;
+    const counts = this.countsOf(sets);
+    const nodes = [...counts.keys()].sort(compareNames);
     const last = this.recent[0]?.nodes;
     const mesh: Mesh = {
       // The same members as last time keep their array: a state built from it can tell.
       nodes: last && sameNames(last, nodes) ? last : nodes,
       lists,
       views: sets,
-      asymmetric: this.asymmetricOf(sets),
+      asymmetric: this.asymmetricOf(sets).sort(byLink),
     };
+    this.nodeCounts.set(mesh, counts);
+    this.tableOf.set(mesh, this.table);
     return mesh;
   }
 
   /**
-   * Every reporting node and every name some view lists, sorted. Counted per table id from the
-   * views' prefixes and what they miss: how many views cover an id, less those that miss it or
-   * are its own — O(table + missing names), not a pass over every list.
+   * The mesh of `views`, from `base` and the few lists that differ from it: what a poll that
+   * changed a few lists costs is those lists, one pass over the others for each, and not the
+   * missing names of every view (a netsplit's N²/2). When most lists changed (a start, a heal),
+   * or the table was started afresh since `base`, a full build is as cheap and simpler.
    */
-  private nodesOf(sets: ReadonlyMap<string, RelativePeers>): string[] {
+  private update(base: Mesh, views: readonly MeshView[]): Mesh {
+    const baseCounts = this.nodeCounts.get(base);
+    const built = this.listsAndViews(views);
+    const { lists, sets } = built;
+    if (!baseCounts || this.tableOf.get(base) !== this.table) return this.compute(views, built);
+    const changed = new Set<string>();
+    for (const [node, list] of lists) if (base.lists.get(node) !== list) changed.add(node);
+    for (const node of base.lists.keys()) if (!lists.has(node)) changed.add(node);
+    if (changed.size * 8 > Math.max(lists.size, base.lists.size)) {
+      return this.compute(views, built);
+    }
+
+    // How many times each node is named: once if it reports, once per list naming it.
+    const counts = new Map(baseCounts);
+    let membershipChanged = false;
+    const adjust = (node: string, by: number) => {
+      const next = (counts.get(node) ?? 0) + by;
+      if (next > 0) {
+        if (!counts.has(node)) membershipChanged = true;
+        counts.set(node, next);
+      } else {
+        counts.delete(node);
+        membershipChanged = true;
+      }
+    };
+    for (const node of changed) {
+      const before = base.views.get(node);
+      if (before) {
+        adjust(node, -1);
+        for (const peer of before) adjust(peer, -1);
+      }
+      const after = sets.get(node);
+      if (after) {
+        adjust(node, 1);
+        for (const peer of after) adjust(peer, 1);
+      }
+    }
+
+    // A link between two unchanged lists keeps its symmetry; every link with a changed end is
+    // judged again: from the changed node's own misses, and from every other list for the
+    // links the changed node lists and the other does not.
+    const asymmetric = base.asymmetric.filter(
+      (link) => !changed.has(link.from) && !changed.has(link.to),
+    );
+    const changedViews = new Map<string, RelativePeers>();
+    for (const node of changed) {
+      const view = sets.get(node);
+      if (view) changedViews.set(node, view);
+    }
+    asymmetric.push(...this.asymmetricOf(sets, changedViews));
+    for (const [node, view] of changedViews) {
+      for (const [other, theirs] of sets) {
+        if (!changed.has(other) && view.has(other) && !theirs.has(node)) {
+          asymmetric.push({ from: node, to: other });
+        }
+      }
+    }
+
+    const mesh: Mesh = {
+      nodes: membershipChanged ? [...counts.keys()].sort(compareNames) : base.nodes,
+      lists,
+      views: sets,
+      asymmetric: asymmetric.sort(byLink),
+    };
+    this.nodeCounts.set(mesh, counts);
+    this.tableOf.set(mesh, this.table);
+    return mesh;
+  }
+
+  /**
+   * How many times each node is named — once if it reports, once per list naming it — counted
+   * per table id from the views' prefixes and what they miss: how many views cover an id, less
+   * those that miss it or are its own. O(table + missing names), not a pass over every list.
+   */
+  private countsOf(sets: ReadonlyMap<string, RelativePeers>): Map<string, number> {
     const table = this.table;
     const listedBy = new Int32Array(table.size + 1);
     const add = (id: number, by: number) => {
@@ -174,18 +256,28 @@ export class MeshBuilder {
       add(table.idOf(view.node)!, -1);
       for (const name of view.missing) add(table.idOf(name)!, -1);
     }
-    const nodes = new Set(sets.keys());
-    for (let id = 0; id < table.size; id += 1) if (listedBy[id]! > 0) nodes.add(table.nameAt(id));
-    for (const view of sets.values()) for (const name of view.extra) nodes.add(name);
-    return [...nodes].sort(compareNames);
+    const counts = new Map<string, number>();
+    for (let id = 0; id < table.size; id += 1) {
+      if (listedBy[id]! > 0) counts.set(table.nameAt(id), listedBy[id]!);
+    }
+    const bump = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
+    for (const view of sets.values()) {
+      bump(view.node);
+      for (const name of view.extra) bump(name);
+    }
+    return counts;
   }
 
   /**
    * Links only one side reports, both sides reporting. `b` does not list a reporting `a` when
    * `a` is among what `b`'s view misses, or joined the table after `b`'s view was built (and is
-   * not among its extra names): only those pairs are looked at — none in a whole mesh.
+   * not among its extra names): only those pairs are looked at — none in a whole mesh. With
+   * `targets`, only the links to those nodes.
    */
-  private asymmetricOf(sets: ReadonlyMap<string, RelativePeers>): AsymmetricLink[] {
+  private asymmetricOf(
+    sets: ReadonlyMap<string, RelativePeers>,
+    targets: ReadonlyMap<string, RelativePeers> = sets,
+  ): AsymmetricLink[] {
     const table = this.table;
     const byId = [...sets.values()].sort((x, y) => table.idOf(x.node)! - table.idOf(y.node)!);
     const firstPast = (prefix: number) => {
@@ -199,7 +291,7 @@ export class MeshBuilder {
       return low;
     };
     const asymmetric: AsymmetricLink[] = [];
-    for (const [node, view] of sets) {
+    for (const [node, view] of targets) {
       for (const peer of view.missing) {
         if (sets.get(peer)?.has(node)) asymmetric.push({ from: peer, to: node });
       }
@@ -209,7 +301,7 @@ export class MeshBuilder {
           asymmetric.push({ from: later.node, to: node });
       }
     }
-    return asymmetric.sort(byLink);
+    return asymmetric;
   }
 }
 
