@@ -5,7 +5,7 @@
  * of a clean netsplit — instead of naming N peers for each of N nodes. A list is sent whole when
  * that is shorter or when the relative form could not give it back exactly. The server encodes a
  * state or a delta; the browser expands it back, so everything past the wire reads `sees` as it
- * always has.
+ * always has. A state's members are packed besides (`member-pack.ts`), and unpacked here too.
  */
 import { applyClusterDelta } from './cluster-diff';
 import {
