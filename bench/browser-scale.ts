@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import type { CDPSession, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 
+import { expandState, type WireClusterState } from '../lib/peer-wire';
 import { startEmulatedApi } from '../server/sandbox/kube-api';
 import { LOOPBACK_MAPPING } from '../server/sandbox/pod-network';
 import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
@@ -344,11 +345,9 @@ function kubeconfigFor(api: KubeApiAccess): string {
   });
 }
 
+/** The compact snapshot as it arrives: its members packed, read through `expandState`. */
 interface SnapshotShape {
-  state: {
-    members: Array<{ beam?: { connection: { status: string } } | null }>;
-    partitions: string[][];
-  };
+  state: WireClusterState;
 }
 
 /** The emulated API, the BEAM side and the production server, with what the bench needs of them. */
@@ -404,8 +403,9 @@ async function waitUntilSeen(
       }
       const response = await fetch(snapshotUrl).catch(() => null);
       if (!response?.ok) return null;
-      const snapshot = (await response.json().catch(() => null)) as SnapshotShape | null;
-      if (!snapshot) return null;
+      const wire = (await response.json().catch(() => null)) as SnapshotShape | null;
+      if (!wire) return null;
+      const snapshot = { state: expandState(wire.state) };
       const connected = snapshot.state.members.filter(
         (member) => member.beam?.connection.status === 'connected',
       ).length;

@@ -13,6 +13,8 @@
  * Run alone: `tsx --conditions=react-server bench/mesh-size.ts`.
  */
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 
 import type { ClusterStreamSnapshot } from '@/lib/api';
@@ -37,6 +39,8 @@ export interface MeshSizeAt {
   /** Peer lists whole (what an API client gets by default), and as the dashboard asks for them. */
   snapshot: { rawKB: Figure; gzipKB: Figure };
   compactSnapshot: { rawKB: Figure; gzipKB: Figure };
+  /** What a mesh builder's mesh of the healthy cluster holds on the heap beside its lists. */
+  meshHeapMB: Figure;
   split: { events: Figure; bytes: Figure; linksDown: number };
   heal: { events: Figure; bytes: Figure; linksUp: number };
 }
@@ -44,6 +48,22 @@ export interface MeshSizeAt {
 export interface MeshSizeResults {
   method: string;
   at: MeshSizeAt[];
+}
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** The heap a mesh of `lists` holds once built (its lists themselves not counted), MB. */
+function meshHeapMB(lists: Array<{ node: string; sees: string[] }>): number {
+  collectGarbage();
+  const before = process.memoryUsage().heapUsed;
+  const meshes = new MeshBuilder();
+  const mesh = meshes.build(lists);
+  collectGarbage();
+  const held = process.memoryUsage().heapUsed - before;
+  // Keep the mesh alive until it is weighed.
+  if (mesh.nodes.length !== lists.length) throw new Error('the healthy mesh lost a node');
+  return Math.round((held / 1024 / 1024) * 10) / 10;
 }
 
 const SNAPSHOT_GOAL_KB = 512;
@@ -82,14 +102,15 @@ function sideOf(index: number, sees: string[]): BeamSide {
     processCount: 4_000 + index,
     memoryBytes: 180_000_000 + index * 1000,
     runQueue: 0,
-    uptimeMs: 400_000_000,
+    // Polled one by one over a 2 s interval, started a few at a time: these differ per node.
+    uptimeMs: 400_000_000 + index * 37,
     sees,
     registries: [{ registry: 'swarm', count: 100_000, hosted: 50 + (index % 7), replicated: true }],
     netTicktimeSeconds: 60,
     links: null,
     distBufBusyLimitBytes: null,
-    probedAt: 1_764_576_100_000,
-    probeMs: 12,
+    probedAt: 1_764_576_100_000 - ((index * 7) % 2000),
+    probeMs: 8 + (index % 9),
     probeError: null,
     applications: null,
     codeScan: null,
@@ -148,6 +169,17 @@ function toldPollByPoll(
 const eventBytes = (changes: TimelineChange[]) =>
   changes.reduce((sum, change) => sum + Buffer.byteLength(JSON.stringify(change.event)), 0);
 
+/** The state of `size` healthy nodes, each seeing every other one (also for field-by-field sizes). */
+export function healthyState(size: number, meshes = new MeshBuilder()): ClusterState {
+  const indexes = Array.from({ length: size }, (_, index) => index);
+  const names = indexes.map(nodeName);
+  return stateOf(
+    indexes,
+    new Map(indexes.map((index) => [index, names.filter((name) => name !== nodeName(index))])),
+    meshes,
+  );
+}
+
 export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<MeshSizeResults> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const at: MeshSizeAt[] = [];
@@ -170,6 +202,11 @@ export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<M
     log(
       `${size} nodes: ?peers=compact ${kb(compactBody.length)} KB raw, ${kb(compactGzip.length)} KB gzipped`,
     );
+
+    const heapMB = meshHeapMB(
+      indexes.map((index) => ({ node: nodeName(index), sees: everyone(index) })),
+    );
+    log(`${size} nodes: the mesh holds ${heapMB} MB of heap beside its lists`);
 
     // The split: the first half and the second stop seeing each other, node by node.
     const half = new Set(names.slice(0, size / 2));
@@ -212,6 +249,7 @@ export async function runMeshSizeBench(options: MeshSizeOptions = {}): Promise<M
           'KB',
         ),
       },
+      meshHeapMB: plainFigure(`heap held by the mesh of ${size} healthy nodes`, heapMB, 'MB'),
       split: {
         events: goalFigure(
           `timeline events, ${size / 2} | ${size / 2} split`,

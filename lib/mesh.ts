@@ -6,6 +6,7 @@
  */
 import type { AsymmetricLink, ClusterMember, ClusterState } from './cluster-state';
 import { compareNames } from './names';
+import { NodeTable, RelativePeers } from './peer-view';
 
 /** One node's report of whom it is connected to; `sees: null` when unknown. */
 export interface MeshView {
@@ -59,21 +60,22 @@ function viewsOfState(state: Pick<ClusterState, 'members'>): MeshView[] {
 /**
  * Builds meshes and partitions, remembering enough to make the next build cheap. Between two
  * polls the nodes' lists rarely change, and the collector keeps an unchanged list's identity: a
- * mesh of the very same lists is reused, and one that differs in a few lists is updated from the
- * last instead of re-reading N² names. Hold one per cluster; a builder shared by two clusters
- * would keep evicting one's meshes with the other's.
+ * mesh of the very same lists is reused, and a list's view is built once. Views are held
+ * relative to a node table ({@link RelativePeers}): a whole mesh costs O(N) memory, and the
+ * derived facts (who is in the mesh, one-sided links) are read from what the views miss, not
+ * from their N² names. Hold one per cluster; a builder shared by two clusters would keep
+ * evicting one's meshes with the other's.
  */
 export class MeshBuilder {
   private readonly recent: Mesh[] = [];
-  /**
-   * How many times each node is named in a mesh: once if it reports, once per list naming it. A
-   * node is in `nodes` while its count is positive; kept so that a changed list updates `nodes`
-   * without re-reading every other list.
-   */
-  private readonly nodeCounts = new WeakMap<Mesh, ReadonlyMap<string, number>>();
-  // A node's list keeps its identity while its peers do not change, so its set is built once.
-  private readonly viewSets = new WeakMap<readonly string[], Set<string>>();
+  private table = new NodeTable();
+  // A node's list keeps its identity while its peers do not change, so its view is built once
+  // (again only when the builder starts a fresh table).
+  private readonly viewOfList = new WeakMap<readonly string[], RelativePeers>();
   private readonly partitions = new WeakMap<Pick<Mesh, 'nodes' | 'views'>, string[][]>();
+  /** For each mesh: how many times each node is named, and the table its views are relative to. */
+  private readonly nodeCounts = new WeakMap<Mesh, ReadonlyMap<string, number>>();
+  private readonly tableOf = new WeakMap<Mesh, NodeTable>();
   // States are immutable once built: the mesh of one is computed once, however often it is read.
   private readonly byMembers = new WeakMap<readonly ClusterMember[], Mesh>();
 
@@ -88,7 +90,12 @@ export class MeshBuilder {
   build(views: readonly MeshView[]): Mesh {
     const reused = this.recent.find((mesh) => sameLists(mesh, views));
     if (reused) return reused;
-    const mesh = this.recent[0] ? this.update(this.recent[0], views) : this.compute(views);
+    const base = this.recent[0];
+    const mesh = base ? this.update(base, views) : this.compute(views);
+    // Departed nodes stay in the table, and every later view holds them as missing:
+    // once they outnumber the living, the next build starts a fresh table (and builds every
+    // view once more), so a long churn costs a rebuild now and then, not a growing table.
+    if (this.table.size > 2 * mesh.views.size + 64) this.table = new NodeTable();
     this.recent.unshift(mesh);
     this.recent.length = Math.min(this.recent.length, this.keep);
     return mesh;
@@ -118,63 +125,61 @@ export class MeshBuilder {
     return partitions;
   }
 
-  /** Each reporting node's list, and the same as a set without the node itself. */
-  private listsAndSets(views: readonly MeshView[]) {
+  /** Each reporting node's list, and its view (relative to the current table). */
+  private listsAndViews(views: readonly MeshView[]) {
     const lists = new Map<string, readonly string[]>();
-    const sets = new Map<string, ReadonlySet<string>>();
+    const sets = new Map<string, RelativePeers>();
+    // The reporting nodes are the expected ones: in the table before any view is built.
+    for (const view of views) if (view.sees) this.table.intern(view.node);
     for (const view of views) {
       if (!view.sees) continue;
       lists.set(view.node, view.sees);
-      let set = this.viewSets.get(view.sees);
-      if (!set) {
-        set = new Set(view.sees);
-        set.delete(view.node);
-        this.viewSets.set(view.sees, set);
+      let set = this.viewOfList.get(view.sees);
+      if (!set || set.table !== this.table || set.node !== view.node) {
+        set = RelativePeers.of(this.table, view.node, view.sees);
+        this.viewOfList.set(view.sees, set);
       }
       sets.set(view.node, set);
     }
     return { lists, sets };
   }
 
-  private compute(views: readonly MeshView[]): Mesh {
-    const { lists, sets } = this.listsAndSets(views);
-    const counts = new Map<string, number>();
-    const count = (node: string) => counts.set(node, (counts.get(node) ?? 0) + 1);
-    const asymmetric: AsymmetricLink[] = [];
-    for (const [node, sees] of sets) {
-      count(node);
-      for (const peer of sees) {
-        count(peer);
-        const back = sets.get(peer);
-        if (back && !back.has(node)) asymmetric.push({ from: node, to: peer });
-      }
-    }
+  private compute(views: readonly MeshView[], built = this.listsAndViews(views)): Mesh {
+    const { lists, sets } = built;
+    const counts = this.countsOf(sets);
+    const nodes = [...counts.keys()].sort(compareNames);
+    const last = this.recent[0]?.nodes;
     const mesh: Mesh = {
-      nodes: [...counts.keys()].sort(compareNames),
+      // The same members as last time keep their array: a state built from it can tell.
+      nodes: last && sameNames(last, nodes) ? last : nodes,
       lists,
       views: sets,
-      asymmetric: asymmetric.sort(byLink),
+      asymmetric: this.asymmetricOf(sets).sort(byLink),
     };
     this.nodeCounts.set(mesh, counts);
+    this.tableOf.set(mesh, this.table);
     return mesh;
   }
 
   /**
-   * The mesh of `views`, from `base` and the few lists that differ from it. One node joining or
-   * one poll changing one list would otherwise re-read all N² names (seconds at 1,000 nodes);
-   * this touches the changed lists and, for each, one membership test per other list. When most
-   * lists changed (a start, a heal) a full rebuild is as cheap and simpler.
+   * The mesh of `views`, from `base` and the few lists that differ from it: what a poll that
+   * changed a few lists costs is those lists, one pass over the others for each, and not the
+   * missing names of every view (a netsplit's N²/2). When most lists changed (a start, a heal),
+   * or the table was started afresh since `base`, a full build is as cheap and simpler.
    */
   private update(base: Mesh, views: readonly MeshView[]): Mesh {
     const baseCounts = this.nodeCounts.get(base);
-    const { lists, sets } = this.listsAndSets(views);
+    const built = this.listsAndViews(views);
+    const { lists, sets } = built;
+    if (!baseCounts || this.tableOf.get(base) !== this.table) return this.compute(views, built);
     const changed = new Set<string>();
     for (const [node, list] of lists) if (base.lists.get(node) !== list) changed.add(node);
     for (const node of base.lists.keys()) if (!lists.has(node)) changed.add(node);
-    if (!baseCounts || changed.size * 8 > Math.max(lists.size, base.lists.size)) {
-      return this.compute(views);
+    if (changed.size * 8 > Math.max(lists.size, base.lists.size)) {
+      return this.compute(views, built);
     }
 
+    // How many times each node is named: once if it reports, once per list naming it.
     const counts = new Map(baseCounts);
     let membershipChanged = false;
     const adjust = (node: string, by: number) => {
@@ -201,21 +206,22 @@ export class MeshBuilder {
     }
 
     // A link between two unchanged lists keeps its symmetry; every link with a changed end is
-    // judged again, from the changed side and from every other list that names it.
+    // judged again: from the changed node's own misses, and from every other list for the
+    // links the changed node lists and the other does not.
     const asymmetric = base.asymmetric.filter(
       (link) => !changed.has(link.from) && !changed.has(link.to),
     );
+    const changedViews = new Map<string, RelativePeers>();
     for (const node of changed) {
-      const own = sets.get(node);
-      if (own) {
-        for (const peer of own) {
-          const back = sets.get(peer);
-          if (back && !back.has(node)) asymmetric.push({ from: node, to: peer });
-        }
-      }
+      const view = sets.get(node);
+      if (view) changedViews.set(node, view);
+    }
+    asymmetric.push(...this.asymmetricOf(sets, changedViews));
+    for (const [node, view] of changedViews) {
       for (const [other, theirs] of sets) {
-        if (changed.has(other) || !theirs.has(node)) continue;
-        if (own && !own.has(other)) asymmetric.push({ from: other, to: node });
+        if (!changed.has(other) && view.has(other) && !theirs.has(node)) {
+          asymmetric.push({ from: node, to: other });
+        }
       }
     }
 
@@ -226,7 +232,76 @@ export class MeshBuilder {
       asymmetric: asymmetric.sort(byLink),
     };
     this.nodeCounts.set(mesh, counts);
+    this.tableOf.set(mesh, this.table);
     return mesh;
+  }
+
+  /**
+   * How many times each node is named — once if it reports, once per list naming it — counted
+   * per table id from the views' prefixes and what they miss: how many views cover an id, less
+   * those that miss it or are its own. O(table + missing names), not a pass over every list.
+   */
+  private countsOf(sets: ReadonlyMap<string, RelativePeers>): Map<string, number> {
+    const table = this.table;
+    const listedBy = new Int32Array(table.size + 1);
+    const add = (id: number, by: number) => {
+      listedBy[id] = listedBy[id]! + by;
+    };
+    for (const view of sets.values()) {
+      add(0, 1);
+      add(view.prefix, -1);
+    }
+    for (let id = 1; id <= table.size; id += 1) add(id, listedBy[id - 1]!);
+    for (const view of sets.values()) {
+      add(table.idOf(view.node)!, -1);
+      for (const name of view.missing) add(table.idOf(name)!, -1);
+    }
+    const counts = new Map<string, number>();
+    for (let id = 0; id < table.size; id += 1) {
+      if (listedBy[id]! > 0) counts.set(table.nameAt(id), listedBy[id]!);
+    }
+    const bump = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
+    for (const view of sets.values()) {
+      bump(view.node);
+      for (const name of view.extra) bump(name);
+    }
+    return counts;
+  }
+
+  /**
+   * Links only one side reports, both sides reporting. `b` does not list a reporting `a` when
+   * `a` is among what `b`'s view misses, or joined the table after `b`'s view was built (and is
+   * not among its extra names): only those pairs are looked at — none in a whole mesh. With
+   * `targets`, only the links to those nodes.
+   */
+  private asymmetricOf(
+    sets: ReadonlyMap<string, RelativePeers>,
+    targets: ReadonlyMap<string, RelativePeers> = sets,
+  ): AsymmetricLink[] {
+    const table = this.table;
+    const byId = [...sets.values()].sort((x, y) => table.idOf(x.node)! - table.idOf(y.node)!);
+    const firstPast = (prefix: number) => {
+      let low = 0;
+      let high = byId.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (table.idOf(byId[middle]!.node)! < prefix) low = middle + 1;
+        else high = middle;
+      }
+      return low;
+    };
+    const asymmetric: AsymmetricLink[] = [];
+    for (const [node, view] of targets) {
+      for (const peer of view.missing) {
+        if (sets.get(peer)?.has(node)) asymmetric.push({ from: peer, to: node });
+      }
+      for (let index = firstPast(view.prefix); index < byId.length; index += 1) {
+        const later = byId[index]!;
+        if (later.has(node) && !view.has(later.node))
+          asymmetric.push({ from: later.node, to: node });
+      }
+    }
+    return asymmetric;
   }
 }
 
@@ -234,6 +309,9 @@ export class MeshBuilder {
 export function buildMesh(views: readonly MeshView[]): Mesh {
   return new MeshBuilder().build(views);
 }
+
+const sameNames = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((name, index) => name === b[index]);
 
 function sameLists(mesh: Mesh, views: readonly MeshView[]): boolean {
   let reporting = 0;

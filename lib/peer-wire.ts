@@ -5,9 +5,18 @@
  * of a clean netsplit — instead of naming N peers for each of N nodes. A list is sent whole when
  * that is shorter or when the relative form could not give it back exactly. The server encodes a
  * state or a delta; the browser expands it back, so everything past the wire reads `sees` as it
- * always has.
+ * always has. A state's members are packed besides (`member-pack.ts`), and unpacked here too.
  */
 import { applyClusterDelta } from './cluster-diff';
+import {
+  type MemberDefaults,
+  type PackedMember,
+  type PackedRegistrySummary,
+  packMembers,
+  packRegistries,
+  unpackMember,
+  unpackRegistries,
+} from './member-pack';
 import type {
   BeamSide,
   ClusterMember,
@@ -21,14 +30,34 @@ export interface PeersExcept {
   except: string[];
 }
 
+/**
+ * A node's peers as "every other node of its partition whose own list is known, except these,
+ * plus these (of the partition's nodes whose list is not)".
+ */
+export interface PeersOfReporting {
+  except: string[];
+  plus: string[];
+}
+
 /** A node's peers as the wire carries them. */
-export type WirePeers = string[] | PeersExcept | null;
+export type WirePeers = string[] | PeersExcept | PeersOfReporting | null;
 
 type WireSide = Omit<BeamSide, 'sees'> & { sees: WirePeers };
 /** A member as the compact wire carries it. */
 export type WireMember = Omit<ClusterMember, 'beam'> & { beam: WireSide | null };
-/** A state as the compact wire carries it. */
-export type WireClusterState = Omit<ClusterState, 'members'> & { members: WireMember[] };
+/** A state with compact peer lists, its members otherwise whole. */
+type PeersOnlyState = Omit<ClusterState, 'members'> & { members: WireMember[]; packed?: undefined };
+/** A state as {@link compactState} sends it: compact peers, members packed (`member-pack.ts`). */
+export type PackedClusterState = Omit<ClusterState, 'members' | 'registries'> & {
+  members: Array<PackedMember<WirePeers>>;
+  registries: PackedRegistrySummary[];
+  packed: MemberDefaults;
+};
+/**
+ * A state as the compact wire carries it: packed, or (a keyframe recorded before members were
+ * packed) with compact peers only.
+ */
+export type WireClusterState = PeersOnlyState | PackedClusterState;
 type WirePatch = Omit<MemberPatch, 'beam'> & { beam?: Partial<WireSide> | null };
 /** A delta as the compact wire carries it: peers relative to the state it leads to. */
 export type WireClusterDelta = Omit<ClusterStateDelta, 'added' | 'changed'> & {
@@ -37,26 +66,42 @@ export type WireClusterDelta = Omit<ClusterStateDelta, 'added' | 'changed'> & {
 };
 
 /**
- * `sees` of `node` relative to its `partition` (sorted, as the state keeps it): the names of the
- * partition it does not list, when that is shorter and gives `sees` back exactly; else `sees`.
+ * `sees` of `node` relative to its `partition` (sorted, as the state keeps it), in the shortest
+ * form that gives it back exactly: the names of the partition it does not list; or, when
+ * `reporting` (the nodes whose own lists are known) is given, the reporting names of the
+ * partition it does not list plus the others it does; else `sees` itself. The second form keeps
+ * a name only one node lists (a capped, absurd list of thousands puts them all in the node's
+ * partition) from turning every other node's list into the whole list.
  */
 export function compactPeers(
   sees: readonly string[],
   node: string,
   partition: readonly string[] | undefined,
-): string[] | PeersExcept {
+  reporting?: ReadonlySet<string>,
+): string[] | PeersExcept | PeersOfReporting {
   if (!partition) return sees as string[];
   const except: string[] = [];
+  const exceptReporting: string[] = [];
+  const plus: string[] = [];
   let position = 0;
   // One walk of both sorted lists: every listed peer must be met, in order, for the relative
   // form to give the list back as it was (a list out of order or naming itself is sent whole).
   for (const peer of partition) {
     if (peer === node) continue;
-    if (sees[position] === peer) position += 1;
+    const listed = sees[position] === peer;
+    if (listed) position += 1;
     else except.push(peer);
+    if (!reporting) continue;
+    if (!reporting.has(peer)) {
+      if (listed) plus.push(peer);
+    } else if (!listed) exceptReporting.push(peer);
   }
   if (position !== sees.length) return sees as string[];
-  return except.length < sees.length ? { except } : (sees as string[]);
+  const ofReporting = reporting ? exceptReporting.length + plus.length : Infinity;
+  if (except.length <= ofReporting) {
+    return except.length < sees.length ? { except } : (sees as string[]);
+  }
+  return ofReporting < sees.length ? { except: exceptReporting, plus } : (sees as string[]);
 }
 
 /** The list {@link compactPeers} encoded. */
@@ -64,10 +109,26 @@ export function expandPeers(
   peers: WirePeers,
   node: string,
   partition: readonly string[] | undefined,
+  reporting: ReadonlySet<string> = new Set(),
 ): string[] | null {
   if (peers === null || Array.isArray(peers)) return peers;
   const except = new Set(peers.except);
-  return (partition ?? []).filter((peer) => peer !== node && !except.has(peer));
+  if (!('plus' in peers)) {
+    return (partition ?? []).filter((peer) => peer !== node && !except.has(peer));
+  }
+  const plus = new Set(peers.plus);
+  return (partition ?? []).filter(
+    (peer) => peer !== node && (reporting.has(peer) ? !except.has(peer) : plus.has(peer)),
+  );
+}
+
+/** The nodes whose own peer lists a state (or a wire state) holds: the base of the second form. */
+function reportingOf(members: ReadonlyArray<{ beam: { node: string; sees: unknown } | null }>) {
+  const reporting = new Set<string>();
+  for (const member of members) {
+    if (member.beam && member.beam.sees !== null) reporting.add(member.beam.node);
+  }
+  return reporting;
 }
 
 const partitionOf = (
@@ -75,44 +136,60 @@ const partitionOf = (
   member: Pick<ClusterMember, 'partition'>,
 ) => (member.partition === null ? undefined : state.partitions[member.partition]);
 
-function compactMember(member: ClusterMember, state: ClusterState): WireMember {
+function compactMember(
+  member: ClusterMember,
+  state: ClusterState,
+  reporting: ReadonlySet<string>,
+): WireMember {
   const beam = member.beam;
   if (!beam?.sees) return member;
-  return {
-    ...member,
-    beam: { ...beam, sees: compactPeers(beam.sees, beam.node, partitionOf(state, member)) },
-  };
+  const sees = compactPeers(beam.sees, beam.node, partitionOf(state, member), reporting);
+  return { ...member, beam: { ...beam, sees } };
 }
 
-/** The state with its peer lists in the compact form, for the wire. */
-export function compactState(state: ClusterState): WireClusterState {
-  return { ...state, members: state.members.map((member) => compactMember(member, state)) };
+/** The state with its peer lists in the compact form and its members packed, for the wire. */
+export function compactState(state: ClusterState): PackedClusterState {
+  const reporting = reportingOf(state.members);
+  const { members, defaults } = packMembers(
+    state.members.map((member) => compactMember(member, state, reporting)),
+  );
+  return { ...state, members, registries: packRegistries(state.registries), packed: defaults };
 }
 
 /** The delta from some state to `next`, its peer lists relative to `next`'s partitions. */
 export function compactDelta(delta: ClusterStateDelta, next: ClusterState): WireClusterDelta {
   const members = new Map(next.members.map((member) => [member.key, member]));
+  const reporting = reportingOf(next.members);
   return {
     ...delta,
-    added: delta.added.map((member) => compactMember(member, next)),
+    added: delta.added.map((member) => compactMember(member, next, reporting)),
     changed: delta.changed.map((patch) => {
       const sees = patch.beam?.sees;
       const member = members.get(patch.key);
       if (!sees || !member?.beam) return patch;
-      const peers = compactPeers(sees, member.beam.node, partitionOf(next, member));
+      const peers = compactPeers(sees, member.beam.node, partitionOf(next, member), reporting);
       return { ...patch, beam: { ...patch.beam, sees: peers } };
     }),
   };
 }
 
 /** The state with every compact peer list expanded; members already whole keep their identity. */
-export function expandState(state: WireClusterState): ClusterState {
+export function expandState(wire: WireClusterState): ClusterState {
+  const state: PeersOnlyState = wire.packed
+    ? (({ packed, ...rest }) => ({
+        ...rest,
+        members: wire.members.map((member) => unpackMember(member, packed)),
+        registries: unpackRegistries(wire.registries),
+      }))(wire)
+    : wire;
   let changed = false;
+  let reporting: ReadonlySet<string> | undefined;
   const members = state.members.map((member): ClusterMember => {
     const beam = member.beam;
     if (!beam || beam.sees === null || Array.isArray(beam.sees)) return member as ClusterMember;
     changed = true;
-    const sees = expandPeers(beam.sees, beam.node, partitionOf(state, member));
+    reporting ??= reportingOf(state.members);
+    const sees = expandPeers(beam.sees, beam.node, partitionOf(state, member), reporting);
     return { ...member, beam: { ...beam, sees } };
   });
   return changed ? { ...state, members } : (state as ClusterState);

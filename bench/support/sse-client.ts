@@ -3,8 +3,13 @@
  * its bytes were read, the cluster state kept current by applying each delta (as the browser
  * does), and waits on "the first event after t that matches". Parsing is test/support/sse.ts's.
  */
-import { applyClusterDelta } from '../../lib/cluster-diff';
 import type { ClusterState, ClusterStateDelta, TimelineEvent } from '../../lib/cluster-state';
+import {
+  applyWireDelta,
+  expandState,
+  type WireClusterDelta,
+  type WireClusterState,
+} from '../../lib/peer-wire';
 import { parseSse } from '../../test/support/sse';
 
 /** One event of the stream as this client received it. */
@@ -64,10 +69,14 @@ export class TimedSseClient {
           if (raw.event === undefined || raw.data === undefined) continue;
           const data = JSON.parse(raw.data) as Record<string, unknown>;
           const timed: TimedEvent = { receivedAt, event: raw.event, id: raw.id };
-          if (raw.event === 'snapshot') this.state = (data as { state: ClusterState }).state;
+          // Whole or compact (`?peers=compact`: members packed, peer lists relative): both read
+          // as the page reads them, so `state` is the whole state either way.
+          if (raw.event === 'snapshot')
+            this.state = expandState((data as { state: WireClusterState }).state);
           else if (raw.event === 'delta') {
             timed.delta = (data as { delta: ClusterStateDelta }).delta;
-            if (this.state) this.state = applyClusterDelta(this.state, timed.delta);
+            if (this.state)
+              this.state = applyWireDelta(this.state, timed.delta as unknown as WireClusterDelta);
           } else if (raw.event === 'timeline') timed.timeline = data as unknown as TimelineEvent;
           this.events.push(timed);
           for (const listener of this.listeners) listener(timed);

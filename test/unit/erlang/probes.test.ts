@@ -12,7 +12,10 @@ import {
   tuple,
   type Term,
 } from '@/server/erlang/codec/terms';
-import { blankSide } from '@/lib/state-builder';
+import { MeshBuilder } from '@/lib/mesh';
+import type { RelativePeers } from '@/lib/peer-view';
+import { compactState, expandState } from '@/lib/peer-wire';
+import { blankSide, buildClusterState } from '@/lib/state-builder';
 import { erlangError } from '@/server/erlang/errors';
 import {
   elixirRegistryLookupProbe,
@@ -236,6 +239,68 @@ describe('an absurd peer list', () => {
     // A whole list is not flagged.
     const whole = await runProbes(healthyNode().rpc, { listCap: cap });
     expect(probedSide(before, whole, 20, ['b@127.0.0.1']).probeError).toBeNull();
+  });
+
+  it("stays in the broken node's own view of the compact mesh, and goes on the wire as capped", async () => {
+    // 300 healthy nodes in a whole mesh, and one more that claims 50,000 peers.
+    const healthy = Array.from({ length: 300 }, (_, index) => `myapp@10.0.${index >> 8}.${index}`);
+    const broken = 'myapp@10.1.0.1';
+    const everyone = [...healthy, broken];
+    const claimed = Array.from({ length: 50_000 }, (_, index) => atom(`ghost${index}@10.9.0.1`));
+    const { rpc } = healthyNode({
+      'erlang:nodes': ([kind]) => (isAtomNamed(kind, 'visible') ? claimed : []),
+    });
+    const cap = peerListCap(everyone.length);
+    const report = await runProbes(rpc, { listCap: cap });
+    const capped = probedSide(
+      side(broken),
+      report,
+      20,
+      new PeerLists().sees(broken, null, report.connectedNodes!.nodes),
+    );
+    const sides = [
+      ...healthy.map((node) => ({
+        ...side(node),
+        sees: everyone.filter((peer) => peer !== node),
+      })),
+      capped,
+    ];
+    const meshes = new MeshBuilder();
+    const state = buildClusterState(
+      {
+        clusterId: 'absurd',
+        at: 20,
+        localNode: 'beamscope@10.255.0.1',
+        kubernetes: { state: 'ok', since: 0 },
+        distribution: { state: 'ok' },
+        kubernetesMembers: [],
+        beam: new Map(sides.map((entry) => [entry.node, entry])),
+      },
+      meshes,
+    );
+    const mesh = meshes.ofState(state);
+    const views = [...mesh.views.values()] as RelativePeers[];
+    // The capped names live in the broken node's view alone: no other view holds any of them.
+    for (const view of views.filter((entry) => entry.node !== broken)) {
+      expect(view.missing.size + view.extra.size).toBe(0);
+    }
+    const brokenView = mesh.views.get(broken) as RelativePeers;
+    expect(brokenView.extra.size).toBe(cap);
+    expect(brokenView.size).toBe(cap);
+    // Flagged on its member; on the wire the healthy lists still say nothing (relative to the
+    // nodes that report), and the broken one costs no more than the list it was capped to.
+    const member = state.members.find((entry) => entry.key === broken)!;
+    expect(member.beam?.probeError).toMatch(/reported 50,000 connected nodes/);
+    const wire = compactState(state);
+    const sent = (key: string) => {
+      const beam = wire.members.find((entry) => entry.key === key)!.beam!;
+      return 'sees' in beam ? beam.sees : wire.packed.beam.sees;
+    };
+    for (const node of healthy) expect(sent(node)).toEqual({ except: [], plus: [] });
+    expect(JSON.stringify(sent(broken)).length).toBeLessThanOrEqual(
+      JSON.stringify(member.beam!.sees).length,
+    );
+    expect(expandState(JSON.parse(JSON.stringify(wire)) as typeof wire)).toEqual(state);
   });
 
   it('is capped at a hard limit whatever the cluster claims to be', () => {

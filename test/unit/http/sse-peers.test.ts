@@ -56,10 +56,18 @@ describe('the event stream with ?peers=compact', () => {
   it('sends a whole mesh as "every other node of the partition" and the page expands it', async () => {
     const [compact] = await received('compact');
     const [full] = await received('full');
-    const { state } = compact as { state: { members: Array<{ beam: { sees: unknown } }> } };
-    expect(state.members.map((member) => member.beam.sees)).toEqual(
-      Array.from({ length: 4 }, () => ({ except: [] })),
-    );
+    const { state } = compact as {
+      state: { packed: { beam: { sees?: unknown } }; members: Array<{ beam: { sees?: unknown } }> };
+    };
+    // Every member's list is "all of my partition": said once, in the defaults members are
+    // packed against (lib/member-pack.ts), and by none of the members.
+    expect(state.packed.beam.sees).toEqual({ except: [] });
+    expect(state.members.map((member) => member.beam.sees)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(JSON.stringify(compact).length).toBeLessThan(JSON.stringify(full).length);
     const page = { cluster: {}, at: 0, epoch: 'beef01', seq: 0, state: whole, timeline: [] };
     const snapshot = applySnapshotMessage(page as never, compact as never, 0);

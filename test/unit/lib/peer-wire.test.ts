@@ -9,6 +9,7 @@ import {
   compactDelta,
   compactPeers,
   compactState,
+  expandPeers,
   expandState,
 } from '@/lib/peer-wire';
 
@@ -102,6 +103,35 @@ describe('peer lists on the wire', () => {
     // few bytes per member for an empty `{"except":[]}`.
     expect(compact).toBeLessThan(full / 10);
     expect(compact).toBeLessThanOrEqual(withoutPeers + size * '{"except":[]}'.length);
+  });
+
+  it('say a list relative to the nodes that report when names only one node lists fill the partition', () => {
+    // x1..x3 report nothing (ghosts, or a capped list's junk) but are in the partition.
+    const partition = ['a@h', 'b@h', 'c@h', 'x1@h', 'x2@h', 'x3@h'];
+    const reporting = new Set(['a@h', 'b@h', 'c@h']);
+    expect(compactPeers(['b@h', 'c@h'], 'a@h', partition, reporting)).toEqual({
+      except: [],
+      plus: [],
+    });
+    expect(expandPeers({ except: [], plus: [] }, 'a@h', partition, reporting)).toEqual([
+      'b@h',
+      'c@h',
+    ]);
+    expect(compactPeers(['b@h', 'c@h', 'x2@h'], 'a@h', partition, reporting)).toEqual({
+      except: [],
+      plus: ['x2@h'],
+    });
+    expect(expandPeers({ except: ['c@h'], plus: ['x1@h'] }, 'a@h', partition, reporting)).toEqual([
+      'b@h',
+      'x1@h',
+    ]);
+    // Without the second form, as recorded before it: relative to the whole partition.
+    expect(expandPeers({ except: ['x1@h'] }, 'a@h', partition)).toEqual([
+      'b@h',
+      'c@h',
+      'x2@h',
+      'x3@h',
+    ]);
   });
 
   it('send a list whole when that is shorter, or when it is not in order', () => {
