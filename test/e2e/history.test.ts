@@ -255,7 +255,10 @@ describe('the dashboard in time: the demo scenario, a restart, and the partition
     await page.goto(`${dashboard.url}/clusters/${CLUSTER}?at=${before}`);
     const problem = page.getByTestId('past-problem');
     await problem.waitFor({ timeout: 20_000 });
-    expect(await page.getByTestId('past-problem-range').textContent()).toContain('History covers');
+    // The range comes from the history status, which the page may read after it shows the box.
+    await expect
+      .poll(() => page.getByTestId('past-problem-range').textContent(), { timeout: 20_000 })
+      .toContain('History covers');
     await view.screenshot('history-outside-retention');
     await page.getByTestId('problem-live').click();
     await page.getByTestId('dashboard').waitFor({ timeout: 15_000 });
