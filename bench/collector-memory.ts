@@ -12,7 +12,7 @@
  *   [--snapshot DIR]`
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,7 @@ import {
   simulatedAddressMap,
   startSimulatedClusterProcess,
 } from '../test/support/sim-node';
+import { writeSimulatedClusterConfig } from './support/sim-config';
 
 const { values } = parseArgs({
   options: {
@@ -49,47 +50,13 @@ async function main(): Promise<void> {
     basename: 'myapp',
     kubeApi: { tls: true },
   });
-  const api = sim.api!;
-  const kubeconfig = join(dir, 'kubeconfig');
-  const cookieFile = join(dir, 'cookie');
-  const configFile = join(dir, 'beamscope.yaml');
-  await writeFile(cookieFile, cookie, { mode: 0o600 });
-  await writeFile(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '  - name: sim',
-      '    cluster:',
-      `      server: ${api.url}`,
-      `      certificate-authority-data: ${Buffer.from(api.caPem ?? '').toString('base64')}`,
-      'users:',
-      '  - name: beamscope',
-      '    user:',
-      `      token: ${api.token}`,
-      'contexts:',
-      `  - name: sim`,
-      `    context: { cluster: sim, user: beamscope, namespace: ${api.namespace} }`,
-      'current-context: sim',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
-  await writeFile(
-    configFile,
-    [
-      'clusters:',
-      '  - id: sim',
-      '    displayName: Simulated',
-      `    namespace: ${api.namespace}`,
-      `    kubernetes: { kubeconfig: ${kubeconfig} }`,
-      '    discovery: { mode: endpointSlices, service: myapp }',
-      '    nodeNaming: { mode: ip, basename: myapp }',
-      `    distribution: { cookieFile: ${cookieFile}, port: ${port}, addressMap: ${JSON.stringify(simulatedAddressMap(12))} }`,
-      '',
-    ].join('\n'),
-  );
+  const configFile = await writeSimulatedClusterConfig({
+    api: sim.api!,
+    cookie,
+    port,
+    addressMap: simulatedAddressMap(12),
+    dir,
+  });
   const [{ loadConfig }, { startClusterCollector }] = await Promise.all([
     import('../server/config'),
     import('../server/collector'),
@@ -153,6 +120,9 @@ async function main(): Promise<void> {
           inFlight: Object.fromEntries([...inFlight].filter(([, count]) => count > 0)),
           rssMB: MB(usage.rss),
           heapUsedMB: MB(usage.heapUsed),
+          heapTotalMB: MB(usage.heapTotal),
+          externalMB: MB(usage.external),
+          arrayBuffersMB: MB(usage.arrayBuffers),
         }),
       );
     }
@@ -160,7 +130,14 @@ async function main(): Promise<void> {
       (globalThis as { gc?: () => void }).gc?.();
       const usage = process.memoryUsage();
       console.log(
-        JSON.stringify({ afterGc: true, rssMB: MB(usage.rss), heapUsedMB: MB(usage.heapUsed) }),
+        JSON.stringify({
+          afterGc: true,
+          rssMB: MB(usage.rss),
+          heapUsedMB: MB(usage.heapUsed),
+          heapTotalMB: MB(usage.heapTotal),
+          externalMB: MB(usage.external),
+          arrayBuffersMB: MB(usage.arrayBuffers),
+        }),
       );
       console.log(writeHeapSnapshot(join(values.snapshot, `collector-${members}.heapsnapshot`)));
     }

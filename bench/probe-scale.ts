@@ -29,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { describeError } from '../server/errors';
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { writeSimulatedClusterConfig } from './support/sim-config';
 import { quantile, roundTo } from './support/stats';
 import {
   simulatedAddresses,
@@ -508,47 +509,14 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
     10,
   );
   try {
-    const api = sim.api!;
-    const kubeconfig = join(dir, `kubeconfig-${count}`);
-    const cookieFile = join(dir, `cookie-${count}`);
-    const configFile = join(dir, `beamscope-${count}.yaml`);
-    await writeFile(cookieFile, cookie, { mode: 0o600 });
-    await writeFile(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '  - name: sim',
-        '    cluster:',
-        `      server: ${api.url}`,
-        `      certificate-authority-data: ${Buffer.from(api.caPem ?? '').toString('base64')}`,
-        'users:',
-        '  - name: beamscope',
-        '    user:',
-        `      token: ${api.token}`,
-        'contexts:',
-        `  - name: sim`,
-        `    context: { cluster: sim, user: beamscope, namespace: ${api.namespace} }`,
-        'current-context: sim',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
-    await writeFile(
-      configFile,
-      [
-        'clusters:',
-        '  - id: sim',
-        '    displayName: Simulated',
-        `    namespace: ${api.namespace}`,
-        `    kubernetes: { kubeconfig: ${kubeconfig} }`,
-        '    discovery: { mode: endpointSlices, service: myapp }',
-        '    nodeNaming: { mode: ip, basename: myapp }',
-        `    distribution: { cookieFile: ${cookieFile}, port: ${port}, addressMap: ${JSON.stringify(simulatedAddressMap())} }`,
-        '',
-      ].join('\n'),
-    );
+    const configFile = await writeSimulatedClusterConfig({
+      api: sim.api!,
+      cookie,
+      port,
+      addressMap: simulatedAddressMap(),
+      dir,
+      suffix: String(count),
+    });
     return {
       configFile,
       nodes: count,
