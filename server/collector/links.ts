@@ -34,22 +34,49 @@ export const LINK_ENTRIES_PER_INTERVAL = 50_000;
  */
 export const RATE_WINDOW_MS = 5000;
 
-interface Reading {
-  at: number;
-  inPackets: number;
-  outPackets: number;
-  since: number;
-}
+// A node's links are held as columns, not objects: at 1,000 nodes in a whole mesh every node has
+// 999 links, and a reading plus a PeerLink per link (with their boxed numbers and two Maps per
+// node) held about 200 MB of the collector's 370 MB of live heap. As numbers in one Float64Array
+// per node they weigh 56 bytes a link; `null` is stored as NaN (no field is ever NaN itself).
+const AT = 0;
+const IN_PACKETS = 1;
+const OUT_PACKETS = 2;
+const SINCE = 3;
+const IN_RATE = 4;
+const OUT_RATE = 5;
+const QUEUE_BYTES = 6;
+const FIELDS = 7;
+
+const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
 
 interface NodeLinks {
-  readings: Map<string, Reading>;
-  links: Map<string, PeerLink>;
+  /** Each link's peer, in the order of the last reading (as `nodes_info` listed them). */
+  peers: string[];
+  /** {@link FIELDS} numbers per link, in the order of `peers`. */
+  values: Float64Array;
   /** The links as last shown: busiest first, at most {@link LINKS_PER_NODE}. */
   shown: PeerLink[] | null;
   /** Probes since the links were last read. */
   skipped: number;
   /** Where the round-robin of queue reads stands, by peer name. */
   cursor: number;
+}
+
+/** The link in `slot` of a node's columns, as the state shows it. */
+function linkAt(entry: NodeLinks, slot: number): PeerLink {
+  const at = slot * FIELDS;
+  return {
+    peer: entry.peers[slot]!,
+    inRate: orNull(entry.values[at + IN_RATE]!),
+    outRate: orNull(entry.values[at + OUT_RATE]!),
+    queueBytes: orNull(entry.values[at + QUEUE_BYTES]!),
+    since: entry.values[at + SINCE]!,
+  };
+}
+
+/** The slot of `peer` in the node's columns: where it was read last time in most readings. */
+function slotOf(entry: NodeLinks, peer: string, guess: number, index: () => Map<string, number>) {
+  return entry.peers[guess] === peer ? guess : index().get(peer);
 }
 
 /** Two significant digits: a rate that wobbles in its third digit is not news on the wire. */
@@ -68,7 +95,7 @@ export class LinkTracker {
   private of(node: string): NodeLinks {
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { readings: new Map(), links: new Map(), shown: null, skipped: 0, cursor: 0 };
+      entry = { peers: [], values: new Float64Array(0), shown: null, skipped: 0, cursor: 0 };
       this.nodes.set(node, entry);
     }
     return entry;
@@ -107,7 +134,9 @@ export class LinkTracker {
     const entry = this.of(node);
     return (counters) => {
       const present = new Set(counters.map((counter) => counter.node));
-      const known = [...entry.links.values()].filter((link) => present.has(link.peer));
+      const known = entry.peers
+        .map((_, slot) => linkAt(entry, slot))
+        .filter((link) => present.has(link.peer));
       const chosen = new Set<string>();
       for (const link of known) if ((link.queueBytes ?? 0) > 0) chosen.add(link.peer);
       const byRate = known.filter((link) => activity(link) > 0);
@@ -138,49 +167,57 @@ export class LinkTracker {
     const entry = this.of(node);
     entry.skipped = 0;
     const queues = new Map(report.queues.map((queue) => [queue.node, queue.queueBytes]));
-    const readings = new Map<string, Reading>();
-    const links = new Map<string, PeerLink>();
+    // Built only when a peer moved in `nodes_info`'s order (or a reading lists one twice).
+    let lastIndex: Map<string, number> | undefined;
+    const index = () =>
+      (lastIndex ??= new Map(entry.peers.map((peer, slot) => [peer, slot] as const)));
+    const last = entry.values;
+    const peers: string[] = [];
+    const slots = new Map<string, number>();
+    const values = new Float64Array(report.counters.length * FIELDS);
     for (const counter of report.counters) {
-      const last = entry.readings.get(counter.node);
+      // A peer listed twice keeps its first place and its last reading, as a Map would.
+      let slot = slots.get(counter.node);
+      if (slot === undefined) {
+        slot = peers.length;
+        slots.set(counter.node, slot);
+        peers.push(counter.node);
+      }
+      const into = slot * FIELDS;
+      const lastSlot = slotOf(entry, counter.node, slot, index);
+      const from = lastSlot === undefined ? -1 : lastSlot * FIELDS;
       const continued =
-        last !== undefined &&
-        counter.inPackets >= last.inPackets &&
-        counter.outPackets >= last.outPackets;
-      const previous = continued ? entry.links.get(counter.node) : undefined;
-      const since = continued ? last.since : at;
-      const queueBytes = queues.get(counter.node) ?? previous?.queueBytes ?? null;
-      if (continued && at - last.at < RATE_WINDOW_MS) {
+        from >= 0 &&
+        counter.inPackets >= last[from + IN_PACKETS]! &&
+        counter.outPackets >= last[from + OUT_PACKETS]!;
+      const since = continued ? last[from + SINCE]! : at;
+      const queueBytes =
+        queues.get(counter.node) ?? (continued ? last[from + QUEUE_BYTES]! : Number.NaN);
+      values[into + SINCE] = since;
+      values[into + QUEUE_BYTES] = queueBytes;
+      if (continued && at - last[from + AT]! < RATE_WINDOW_MS) {
         // Too soon for a new rate: the window goes on from the last reading.
-        readings.set(counter.node, last);
-        links.set(counter.node, {
-          peer: counter.node,
-          inRate: previous?.inRate ?? null,
-          outRate: previous?.outRate ?? null,
-          queueBytes,
-          since,
-        });
+        values[into + AT] = last[from + AT]!;
+        values[into + IN_PACKETS] = last[from + IN_PACKETS]!;
+        values[into + OUT_PACKETS] = last[from + OUT_PACKETS]!;
+        values[into + IN_RATE] = last[from + IN_RATE]!;
+        values[into + OUT_RATE] = last[from + OUT_RATE]!;
         continue;
       }
-      const seconds = continued ? (at - last.at) / 1000 : 0;
+      const seconds = continued ? (at - last[from + AT]!) / 1000 : 0;
       const rate = (now: number, before: number) =>
-        continued && seconds > 0 ? roundRate((now - before) / seconds) : null;
-      readings.set(counter.node, {
-        at,
-        inPackets: counter.inPackets,
-        outPackets: counter.outPackets,
-        since,
-      });
-      links.set(counter.node, {
-        peer: counter.node,
-        inRate: rate(counter.inPackets, last?.inPackets ?? 0),
-        outRate: rate(counter.outPackets, last?.outPackets ?? 0),
-        queueBytes,
-        since,
-      });
+        continued && seconds > 0 ? roundRate((now - before) / seconds) : Number.NaN;
+      values[into + AT] = at;
+      values[into + IN_PACKETS] = counter.inPackets;
+      values[into + OUT_PACKETS] = counter.outPackets;
+      values[into + IN_RATE] = rate(counter.inPackets, continued ? last[from + IN_PACKETS]! : 0);
+      values[into + OUT_RATE] = rate(counter.outPackets, continued ? last[from + OUT_PACKETS]! : 0);
     }
-    entry.readings = readings;
-    entry.links = links;
-    entry.shown = [...links.values()]
+    entry.peers = peers;
+    entry.values =
+      peers.length * FIELDS === values.length ? values : values.slice(0, peers.length * FIELDS);
+    entry.shown = peers
+      .map((_, slot) => linkAt(entry, slot))
       .sort(
         (x, y) =>
           Number(isBusyLink(y)) - Number(isBusyLink(x)) ||
