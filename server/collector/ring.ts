@@ -113,3 +113,69 @@ export class WeightedRing<T> {
     return this.items.slice(this.head).map((entry) => entry!.item);
   }
 }
+
+/**
+ * A fixed-capacity ring of rows of `fields` numbers, held in one Float64Array that grows (by
+ * doubling, up to the capacity) as rows arrive: a row costs 8 bytes a field, where a row as an
+ * object cost its header, a slot in the ring's array and a boxed number for every field outside
+ * the small-integer range (a timestamp, a memory size). Sized for a window from the start, a
+ * node's ring of an hour at 2 s held 1,801 slots before its first point; now it holds what has
+ * arrived. Any number is stored as it is, NaN included.
+ */
+export class NumberRowRing {
+  private values: Float64Array;
+  private start = 0;
+  private count = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly fields: number,
+    initialRows = 16,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`a ring needs a capacity of at least 1, not ${capacity}`);
+    }
+    this.values = new Float64Array(Math.min(capacity, Math.max(1, initialRows)) * fields);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private get rows(): number {
+    return this.values.length / this.fields;
+  }
+
+  /** Appends a row (its first `fields` numbers); on a full ring the oldest row gives way. */
+  push(row: ArrayLike<number>): void {
+    if (this.count === this.rows && this.rows < this.capacity) {
+      // Grow: the rows in order from the oldest, so `start` is 0 again.
+      const grown = new Float64Array(Math.min(this.capacity, this.rows * 2) * this.fields);
+      for (let index = 0; index < this.count; index += 1) {
+        const from = ((this.start + index) % this.rows) * this.fields;
+        grown.set(this.values.subarray(from, from + this.fields), index * this.fields);
+      }
+      this.values = grown;
+      this.start = 0;
+    }
+    let slot: number;
+    if (this.count < this.rows) {
+      slot = (this.start + this.count) % this.rows;
+      this.count += 1;
+    } else {
+      slot = this.start;
+      this.start = (this.start + 1) % this.rows;
+    }
+    for (let field = 0; field < this.fields; field += 1) {
+      this.values[slot * this.fields + field] = row[field]!;
+    }
+  }
+
+  /** Calls `visit` with each row, oldest first (the view is only valid during the call). */
+  forEach(visit: (row: Float64Array) => void): void {
+    for (let index = 0; index < this.count; index += 1) {
+      const from = ((this.start + index) % this.rows) * this.fields;
+      visit(this.values.subarray(from, from + this.fields));
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import type { NodeHistoryPoint } from '@/lib/cluster-state';
+import { NodeHistory } from '@/server/collector/history';
+import { NumberRowRing, Ring } from '@/server/collector/ring';
+
+/**
+ * The node history keeps its points as rows of numbers in a growing Float64Array instead of
+ * objects in a ring sized for the window; what it answers must not change. Checked against the
+ * definition it had: one `Ring` of point objects per node, filtered by the window.
+ */
+class ReferenceHistory {
+  private readonly rings = new Map<string, Ring<NodeHistoryPoint>>();
+  private readonly capacity: number;
+
+  constructor(
+    private readonly windowMs: number,
+    pollIntervalMs: number,
+  ) {
+    this.capacity = Math.max(2, Math.ceil(windowMs / Math.max(1, pollIntervalMs)) + 1);
+  }
+
+  record(node: string, point: NodeHistoryPoint): void {
+    let ring = this.rings.get(node);
+    if (!ring) this.rings.set(node, (ring = new Ring(this.capacity)));
+    ring.push(point);
+  }
+
+  points(node: string, now: number): NodeHistoryPoint[] {
+    const cutoff = now - this.windowMs;
+    return (this.rings.get(node)?.toArray() ?? []).filter((point) => point.at >= cutoff);
+  }
+
+  forget(node: string): void {
+    this.rings.delete(node);
+  }
+
+  nodes(): string[] {
+    return [...this.rings.keys()];
+  }
+}
+
+const NODES = ['a@h', 'b@h', 'c@h'];
+const count = fc.option(
+  fc.oneof(
+    fc.integer({ min: 0, max: 2 ** 31 + 5 }),
+    fc.constant(2 ** 40 + 3),
+    fc.double({ min: 0, max: 1e12, noNaN: true }),
+  ),
+  { nil: null },
+);
+
+type Step =
+  | { kind: 'record'; node: string; elapsed: number; point: Omit<NodeHistoryPoint, 'at'> }
+  | { kind: 'points'; node: string; later: number }
+  | { kind: 'forget'; node: string };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('record' as const),
+      node: fc.constantFrom(...NODES),
+      elapsed: fc.integer({ min: 0, max: 5000 }),
+      point: fc.record({ processCount: count, registeredNames: count, memoryBytes: count }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('points' as const),
+      node: fc.constantFrom(...NODES),
+      later: fc.integer({ min: 0, max: 30_000 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('forget' as const), node: fc.constantFrom(...NODES) }),
+  },
+);
+
+describe('NodeHistory (points as rows of numbers)', () => {
+  it('answers as the ring of point objects did, whatever the window and the points', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40_000 }),
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(step, { minLength: 1, maxLength: 120 }),
+        (windowMs, pollIntervalMs, steps) => {
+          const history = new NodeHistory(windowMs, pollIntervalMs);
+          const reference = new ReferenceHistory(windowMs, pollIntervalMs);
+          let at = 1_700_000_000_000;
+          for (const next of steps) {
+            if (next.kind === 'record') {
+              at += next.elapsed;
+              history.record(next.node, { at, ...next.point });
+              reference.record(next.node, { at, ...next.point });
+            } else if (next.kind === 'points') {
+              expect(history.points(next.node, at + next.later)).toEqual(
+                reference.points(next.node, at + next.later),
+              );
+            } else {
+              history.forget(next.node);
+              reference.forget(next.node);
+            }
+            expect(history.nodes()).toEqual(reference.nodes());
+          }
+          for (const node of NODES)
+            expect(history.points(node, at)).toEqual(reference.points(node, at));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('grows a row ring to its capacity and then drops the oldest rows', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.double({ noNaN: false }), { maxLength: 200 }),
+        (capacity, fields, numbers) => {
+          const ring = new NumberRowRing(capacity, fields, 1);
+          const reference = new Ring<number[]>(capacity);
+          for (let index = 0; index + fields <= numbers.length; index += fields) {
+            const row = numbers.slice(index, index + fields);
+            ring.push(row);
+            reference.push(row);
+          }
+          const rows: number[][] = [];
+          ring.forEach((row) => rows.push([...row]));
+          expect(rows).toEqual(reference.toArray());
+          expect(ring.size).toBe(reference.size);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
