@@ -383,6 +383,8 @@ function runWorker(request: WorkerRequest): Promise<WorkerResult> {
 /**
  * `BEAMSCOPE_BENCH_HEAP_PROF=DIR`: a sampling heap profile of what the collector allocates over
  * its whole run and still holds at the end of the measured cycles (a DevTools `.heapprofile`).
+ * With `BEAMSCOPE_BENCH_HEAP_PROF_PROMOTED=1` it also keeps what survived the young generation
+ * and died in the old one: the garbage that grows the heap (and so the RSS) between major GCs.
  */
 async function startHeapProfiler(): Promise<{ stop(name: string): Promise<void> } | undefined> {
   const dir = process.env.BEAMSCOPE_BENCH_HEAP_PROF;
@@ -391,7 +393,10 @@ async function startHeapProfiler(): Promise<{ stop(name: string): Promise<void> 
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768 });
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 32_768,
+    includeObjectsCollectedByMajorGC: process.env.BEAMSCOPE_BENCH_HEAP_PROF_PROMOTED === '1',
+  });
   return {
     async stop(name) {
       await session.post('HeapProfiler.collectGarbage');
