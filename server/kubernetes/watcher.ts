@@ -117,6 +117,16 @@ export interface ResourceWatcherOptions<T extends KubernetesObject> {
 /** The default of {@link ResourceWatcherOptions.accessCheckMs}. */
 export const ACCESS_CHECK_MS = 2000;
 
+/**
+ * Drops an object's `managedFields` (server-side apply's record of which manager set which
+ * field), in place, so the informer's cache lets go of them too: beamscope never reads them, and
+ * at 1,000 pods (and their events) they were about 10 MB of the collector's live heap — and
+ * V8 lets the heap grow to a multiple of what is live before it collects.
+ */
+function withoutManagedFields(object: KubernetesObject): void {
+  if (object.metadata?.managedFields) delete object.metadata.managedFields;
+}
+
 /** The verbs beamscope's Role must grant for a watcher to follow its kind. */
 const FOLLOW_VERBS = ['list', 'watch'] as const;
 
@@ -231,6 +241,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
     this.informer = informer;
     const onObject = (change: 'add' | 'update' | 'delete') => (object: T) => {
       if (!isCurrent()) return;
+      withoutManagedFields(object);
       const name = object.metadata?.name ?? '';
       if (change === 'delete') this.objectsByName.delete(name);
       else this.objectsByName.set(name, object);
@@ -253,6 +264,7 @@ export class ResourceWatcher<T extends KubernetesObject> {
   }
 
   private listed(items: readonly T[]): void {
+    for (const item of items) withoutManagedFields(item);
     const first = !this.listedOnce;
     this.listedOnce = true;
     this.listedAt = this.now();

@@ -1,8 +1,11 @@
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import type { ClusterConfig } from '@/server/config';
 import { KubernetesSource } from '@/server/kubernetes';
+import { loadKubeConfig } from '@/server/kubernetes/kubeconfig';
+import { RESOURCE_KINDS, ResourceWatcher } from '@/server/kubernetes/watcher';
 import {
   startEmulatedApi,
   type EmulatedApi,
@@ -121,6 +124,37 @@ describe('KubernetesSource against the emulated API', () => {
     for (let index = 1; index < emissions.length; index += 1) {
       expect(JSON.stringify(emissions[index])).not.toBe(JSON.stringify(emissions[index - 1]));
     }
+  });
+
+  it('keeps listed and watched objects without their managedFields (never read, 10 MB at 1,000 pods)', async () => {
+    const { api, kubeconfig } = await setup();
+    await api.control.createPod();
+    const cluster = sandboxCluster(kubeconfig);
+    const { kubeConfig, namespace, server } = loadKubeConfig(cluster);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    // The emulated API sends them, as a real one does.
+    const listed = await core.listNamespacedPod({ namespace });
+    expect(listed.items[0]?.metadata?.managedFields?.length).toBeGreaterThan(0);
+    const watcher = new ResourceWatcher<V1Pod>({
+      kubeConfig,
+      kind: RESOURCE_KINDS.pods,
+      namespace,
+      server,
+      backoff: FAST_BACKOFF,
+      list: () => core.listNamespacedPod({ namespace }),
+      onChange: () => undefined,
+      onState: () => undefined,
+    });
+    cleanups.push(() => watcher.stop());
+    watcher.start();
+    await eventually(() => expect(watcher.objects()).toHaveLength(1));
+    const added = await api.control.createPod();
+    await eventually(() => expect(watcher.objects()).toHaveLength(2));
+    for (const pod of watcher.objects()) {
+      expect(pod.metadata?.name).toBeTruthy();
+      expect(pod.metadata?.managedFields).toBeUndefined();
+    }
+    expect(watcher.objects().map((pod) => pod.metadata?.name)).toContain(added.name);
   });
 
   it('merges every EndpointSlice of the service', async () => {
