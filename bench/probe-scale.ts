@@ -64,8 +64,10 @@ export interface ProbeScaleRun {
   loadAverage: number;
   /** The same before the nodes started. */
   loadAverageBefore: number;
-  /** The collector worker's RSS before the collector started (Node.js and the modules). */
+  /** The collector worker's RSS before the collector's modules were loaded (Node.js and tsx). */
   baselineRssMB: number;
+  /** The same with the collector's modules loaded, before the collector started. */
+  modulesRssMB: number;
   kind: 'real' | 'simulated';
   nodes: number;
   intervalMs: number;
@@ -126,6 +128,7 @@ interface WorkerRequest {
 
 interface WorkerResult {
   baselineRssBytes: number;
+  modulesRssBytes: number;
   cycles: number[];
   cyclesToState: number[];
   overrun: boolean;
@@ -153,6 +156,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     import('../server/erlang/codec'),
   ]);
   const WALL_CLOCK = String(atom('wall_clock'));
+  // With the collector's modules loaded (the Kubernetes client, the codec, tsx's source maps)
+  // and collected, before the collector starts: what the process weighs with nothing to watch.
+  (globalThis as { gc?: () => void }).gc?.();
+  const modulesRssBytes = process.memoryUsage.rss();
   const config = await loadConfig(request.configFile);
   const cluster = config.clusters[0]!;
 
@@ -322,6 +329,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const throughputCycleMs = (request.expected / Math.max(1, probesInWindow)) * wallMs;
     return {
       baselineRssBytes,
+      modulesRssBytes,
       cycles: overrun ? [throughputCycleMs] : cycles,
       cyclesToState: overrun ? [throughputCycleMs] : cyclesToState,
       overrun,
@@ -362,7 +370,15 @@ function runWorker(request: WorkerRequest): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(SELF, ['--worker'], {
       cwd: ROOT,
-      execArgv: ['--import', 'tsx', '--conditions=react-server'],
+      // BEAMSCOPE_BENCH_COLLECTOR_FLAGS: Node.js/V8 flags for the collector's process alone (to
+      // try heap settings: `--max-old-space-size=1024`), not for the simulated nodes.
+      execArgv: [
+        '--expose-gc',
+        ...(process.env.BEAMSCOPE_BENCH_COLLECTOR_FLAGS?.split(' ').filter(Boolean) ?? []),
+        '--import',
+        'tsx',
+        '--conditions=react-server',
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json') },
     });
@@ -593,6 +609,7 @@ export async function runProbeScaleBench(
           loadAverage: round(loadavg()[0] ?? 0),
           loadAverageBefore,
           baselineRssMB: round(result.baselineRssBytes / 1024 / 1024),
+          modulesRssMB: round(result.modulesRssBytes / 1024 / 1024),
           kind: real ? 'real' : 'simulated',
           nodes: count,
           intervalMs: INTERVAL_MS,
@@ -640,6 +657,11 @@ export async function runProbeScaleBench(
             run.baselineRssMB,
             'MB',
           ),
+          plainFigure(
+            `collector process RSS with its modules loaded (before it started), ${label}`,
+            run.modulesRssMB,
+            'MB',
+          ),
           plainFigure(`load average (1 min) after the run, ${label}`, run.loadAverage, ''),
           plainFigure(
             `simulated nodes' process CPU over the run, ${label}`,
@@ -648,7 +670,7 @@ export async function runProbeScaleBench(
           ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {
