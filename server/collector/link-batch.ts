@@ -31,6 +31,31 @@ class HeldLinks {
     this.links.add(Math.min(x, y) * ID_SPAN + Math.max(x, y));
   }
 
+  /**
+   * Takes out every link, as a link list: straight from the packed ids, without a name pair per
+   * link (a 1,000-node mesh forming holds half a million links up).
+   */
+  takeAll(): LinkList {
+    const ids = new Set<number>();
+    for (const packed of this.links) {
+      ids.add(Math.floor(packed / ID_SPAN));
+      ids.add(packed % ID_SPAN);
+    }
+    const nodes = [...ids].map((id) => this.ids.name(id)).sort(compareNames);
+    const position = new Map(nodes.map((node, index) => [node, index]));
+    const positionOf = new Map([...ids].map((id) => [id, position.get(this.ids.name(id))!]));
+    const packedList = new Float64Array(this.links.size);
+    let index = 0;
+    for (const packed of this.links) {
+      const x = positionOf.get(Math.floor(packed / ID_SPAN))!;
+      const y = positionOf.get(packed % ID_SPAN)!;
+      packedList[index] = Math.min(x, y) * nodes.length + Math.max(x, y);
+      index += 1;
+    }
+    this.links.clear();
+    return linkList(nodes, packedList);
+  }
+
   /** Takes out the links `take` says yes to, as name pairs. */
   *take(take: (a: string, b: string) => boolean): Generator<[string, string]> {
     for (const packed of this.links) {
@@ -137,7 +162,7 @@ export class LinkChangeBatch {
     this.quiet = this.deadline = undefined;
     const changes: TimelineChange[] = [];
     for (const kind of ['link_down', 'link_up'] as const) {
-      const links = listOf(this.held[kind].take(() => true));
+      const links = this.held[kind].takeAll();
       changes.push(...linkChanges(kind, links));
     }
     const heal = this.takeHeal();
@@ -157,14 +182,22 @@ export class LinkChangeBatch {
   }
 
   private hold(kind: LinkKind, change: TimelineChange): void {
-    const links = change.details?.links ? linksOf(change.details.links) : [];
-    if (change.event.link) links.push(change.event.link);
-    for (const [a, b] of links) {
+    const one = (a: string, b: string) => {
       // A link up between the sides of a heal being held is that heal's.
       if (kind === 'link_up' && this.heal && crossesIn(this.heal.side, a, b)) {
         this.heal.links.push([a, b]);
       } else this.held[kind].add(a, b);
+    };
+    // Read from the packed list as it is: no name pair per link (half a million at a start).
+    const list = change.details?.links;
+    if (list) {
+      const size = list.nodes.length;
+      for (const value of list.packed) {
+        const a = Math.floor(value / size);
+        one(list.nodes[a]!, list.nodes[value - a * size]!);
+      }
     }
+    if (change.event.link) one(...change.event.link);
   }
 
   private holdHeal(sides: string[][], change: TimelineChange): void {
