@@ -189,6 +189,35 @@ describe('the compact mesh', () => {
     expect(mesh.nodes).toHaveLength(2000);
   });
 
+  it('builds the views of the first reporters again once the table has stopped growing', () => {
+    // A start: the nodes report one poll at a time, each listing the whole mesh, so the first
+    // ones list hundreds of nodes not yet in the table (held one by one in `extra`).
+    const names = Array.from({ length: 300 }, (_, index) => `myapp@10.0.${index >> 8}.${index}`);
+    const lists = names.map((node) => names.filter((peer) => peer !== node));
+    const meshes = new MeshBuilder();
+    for (let reported = 1; reported <= names.length; reported += 1) {
+      meshes.build(
+        names.map((node, index) => ({ node, sees: index < reported ? lists[index]! : null })),
+      );
+    }
+    const all = names.map((node, index) => ({ node, sees: lists[index]! }));
+    const extras = (mesh: Mesh) =>
+      [...mesh.views.values()].reduce((sum, view) => sum + (view as RelativePeers).extra.size, 0);
+    expect(extras(meshes.build(all))).toBeGreaterThan(0);
+    // The same lists, the table settled: views built again, no name held one by one.
+    const settled = meshes.build(all);
+    expect(extras(settled)).toBe(0);
+    const full = fullMesh(all);
+    expect(settled.nodes).toEqual(full.nodes);
+    expect(settled.asymmetric).toEqual(full.asymmetric);
+    for (const [node, view] of settled.views) {
+      expect(sorted(view)).toEqual(sorted(full.views.get(node)!));
+      expect(view.size).toBe(full.views.get(node)!.size);
+    }
+    // And then reused as it is.
+    expect(meshes.build(all)).toBe(settled);
+  });
+
   it('a view covers only the names met before it: a later joiner is not listed', () => {
     const table = new NodeTable();
     const early = RelativePeers.of(table, 'a@h', ['b@h']);
