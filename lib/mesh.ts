@@ -124,6 +124,8 @@ export class MeshBuilder {
     // once they outnumber the living, the next build starts a fresh table (and builds every
     // view once more), so a long churn costs a rebuild now and then, not a growing table.
     if (this.table.size > 2 * mesh.views.size + 64) this.table = new NodeTable();
+    // A mesh built again for stale views replaces the recent ones, which hold those views too.
+    if (reused) this.recent.length = 0;
     this.recent.unshift(mesh);
     this.recent.length = Math.min(this.recent.length, this.keep);
     return mesh;
