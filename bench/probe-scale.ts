@@ -166,6 +166,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
    * versions are asked once per connection in a large cluster), with their times.
    */
   const probeStarts: number[] = [];
+  /** BEAMSCOPE_BENCH_DEBUG: calls by `module:function`, from the measured cycles on. */
+  const callsByFunction = new Map<string, number>();
+  let countCalls = false;
   const onStart = () => {
     const now = performance.now();
     if (inFlight === 0 && (!current || now - lastEnd > CYCLE_GAP_MS)) {
@@ -184,6 +187,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
+      if (countCalls) {
+        const name = `${module}:${fn}`;
+        callsByFunction.set(name, (callsByFunction.get(name) ?? 0) + 1);
+      }
       if (fn === 'statistics' && String(args[0]) === WALL_CLOCK)
         probeStarts.push(performance.now());
       return rpc(module, fn, args, callOptions).finally(onEnd);
@@ -276,6 +283,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const firstSegment = segments.length + (current ? 1 : 0);
     const firstProbe = probeStarts.length;
     const profiler = startPhase ? undefined : await startProfiler();
+    countCalls = Boolean(process.env.BEAMSCOPE_BENCH_DEBUG);
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
     let rssBytes = 0;
@@ -289,6 +297,11 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     await new Promise((resolve) => setTimeout(resolve, request.cycles * request.intervalMs));
     const cpu = process.cpuUsage(cpuBefore);
     const wallMs = performance.now() - wallBefore;
+    if (countCalls) {
+      countCalls = false;
+      const byCount = [...callsByFunction].sort((a, b) => b[1] - a[1]);
+      process.stderr.write(`probe-scale worker: calls measured ${JSON.stringify(byCount)}\n`);
+    }
     const probesInWindow = probeStarts.length - firstProbe;
     clearInterval(sampler);
     sample();

@@ -159,6 +159,26 @@ export function rowsOnHostProbe(table: Atom, layout: RowLayout, host: Atom): Pro
 }
 
 /**
+ * `ets:select(Table, MS)`: the node of each row's process, one atom per row, in one call — the
+ * rows a copy holds on every host at once (counted here), where {@link rowsOnHostProbe} takes a
+ * call per host. Rows whose pid slot holds no pid, port or reference (or is missing) are left
+ * out, as `node/1` failing in {@link rowsOnHostProbe}'s guard leaves them uncounted.
+ */
+export function rowHostsProbe(table: Atom, layout: RowLayout): ProbeCall<Atom[]> {
+  const host = tuple(atom('node'), rowElement(layout.pid));
+  return {
+    module: 'ets',
+    fn: 'select',
+    args: [table, [tuple(atom('$1'), [tuple(atom('is_atom'), host)], [host])]],
+    parse: (reply) =>
+      asList(reply).map((host) => {
+        if (host instanceof Atom) return host;
+        throw new ProbeReplyError('a list of node names');
+      }),
+  };
+}
+
+/**
  * `ets:select(Table, MS)`: the keys of the rows of this node's copy whose process lives on
  * `host` — keys only, the pid's node being `host` by the guard. Asked of one copy per group of
  * copies that agree on every host's count, and only for the hosts where the groups differ.
