@@ -166,9 +166,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
    * versions are asked once per connection in a large cluster), with their times.
    */
   const probeStarts: number[] = [];
-  /** BEAMSCOPE_BENCH_DEBUG: calls by `module:function`, from the measured cycles on. */
+  /** BEAMSCOPE_BENCH_DEBUG: calls by `module:function` (ETS calls by table). */
   const callsByFunction = new Map<string, number>();
-  let countCalls = false;
+  const countCalls = Boolean(process.env.BEAMSCOPE_BENCH_DEBUG);
   const onStart = () => {
     const now = performance.now();
     if (inFlight === 0 && (!current || now - lastEnd > CYCLE_GAP_MS)) {
@@ -188,7 +188,8 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
       if (countCalls) {
-        const name = `${module}:${fn}`;
+        // ETS calls by table: the registry comparison's calls apart from the probes'.
+        const name = module === 'ets' ? `ets:${fn}(${String(args[0])})` : `${module}:${fn}`;
         callsByFunction.set(name, (callsByFunction.get(name) ?? 0) + 1);
       }
       if (fn === 'statistics' && String(args[0]) === WALL_CLOCK)
@@ -283,7 +284,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const firstSegment = segments.length + (current ? 1 : 0);
     const firstProbe = probeStarts.length;
     const profiler = startPhase ? undefined : await startProfiler();
-    countCalls = Boolean(process.env.BEAMSCOPE_BENCH_DEBUG);
+    const callsBefore = new Map(callsByFunction);
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
     let rssBytes = 0;
@@ -298,9 +299,12 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const cpu = process.cpuUsage(cpuBefore);
     const wallMs = performance.now() - wallBefore;
     if (countCalls) {
-      countCalls = false;
-      const byCount = [...callsByFunction].sort((a, b) => b[1] - a[1]);
-      process.stderr.write(`probe-scale worker: calls measured ${JSON.stringify(byCount)}\n`);
+      const measuredCalls = [...callsByFunction]
+        .map(([name, count]): [string, number] => [name, count - (callsBefore.get(name) ?? 0)])
+        .sort((a, b) => b[1] - a[1]);
+      const allCalls = [...callsByFunction].sort((a, b) => b[1] - a[1]);
+      process.stderr.write(`probe-scale worker: calls measured ${JSON.stringify(measuredCalls)}\n`);
+      process.stderr.write(`probe-scale worker: calls since start ${JSON.stringify(allCalls)}\n`);
     }
     const probesInWindow = probeStarts.length - firstProbe;
     clearInterval(sampler);

@@ -11,6 +11,7 @@ import {
   Atom,
   Charlist,
   ErlMap,
+  ExportFun,
   Pid,
   Port,
   Tuple,
@@ -452,16 +453,46 @@ export function answerCall(
       }
       return reply(fn === 'count' ? keys : []);
     }
-    default: {
-      try {
-        const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
-        if (answer !== undefined) return answer;
-      } catch (error) {
-        if (error instanceof SimBadarg)
-          return reply(badarg('erlang', 'get_module_info', args, 'erl_erts_errors'));
-        throw error;
+    case 'lists:zipwith/3': {
+      // A probe's table sizes in one call: each as `ets:info(Table, size)` answers it alone.
+      const [fun, tables, items] = args;
+      if (
+        fun instanceof ExportFun &&
+        fun.module.name === 'ets' &&
+        fun.fun.name === 'info' &&
+        Array.isArray(tables) &&
+        Array.isArray(items) &&
+        tables.length === items.length
+      ) {
+        const sizes: Term[] = [];
+        for (const [index, table] of tables.entries()) {
+          const answer = answerCall(model, context, 'ets', 'info', [table, items[index]!]);
+          // An error raised by one call raises out of the whole zipwith, as on a real node.
+          if (!('term' in answer) || isBadrpc(answer.term)) return answer;
+          sizes.push(answer.term);
+        }
+        return reply(sizes);
       }
-      return reply(undef(module, fn, args));
+      return answerCode(model, module, fn, args);
     }
+    default:
+      return answerCode(model, module, fn, args);
   }
+}
+
+function answerCode(model: SimNodeModel, module: string, fn: string, args: Term[]): SimReply {
+  try {
+    const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
+    if (answer !== undefined) return answer;
+  } catch (error) {
+    if (error instanceof SimBadarg)
+      return { term: badarg('erlang', 'get_module_info', args, 'erl_erts_errors') };
+    throw error;
+  }
+  return { term: undef(module, fn, args) };
+}
+
+/** `{badrpc, ...}`: the call raised on the node. */
+function isBadrpc(term: Term): boolean {
+  return term instanceof Tuple && isAtomNamed(term.at(0), 'badrpc');
 }
