@@ -121,7 +121,7 @@ describe('countPlan', () => {
             hosts,
             perHost,
           );
-          const expected = sizes.flatMap((size, copyIndex) =>
+          const expected = sizes.flatMap((size, copyIndex): Array<ReturnType<typeof plan.task>> =>
             perHost > 0 && size !== null && size <= perHost * hosts
               ? [{ copyIndex, host: null }]
               : Array.from({ length: hosts }, (_, host) => ({ copyIndex, host })),
