@@ -177,6 +177,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
    * versions are asked once per connection in a large cluster), with their times.
    */
   const probeStarts: number[] = [];
+  /** BEAMSCOPE_BENCH_DEBUG: calls by `module:function` (ETS calls by table). */
+  const callsByFunction = new Map<string, number>();
+  const countCalls = Boolean(process.env.BEAMSCOPE_BENCH_DEBUG);
   const onStart = () => {
     const now = performance.now();
     if (inFlight === 0 && (!current || now - lastEnd > CYCLE_GAP_MS)) {
@@ -195,6 +198,11 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
+      if (countCalls) {
+        // ETS calls by table: the registry comparison's calls apart from the probes'.
+        const name = module === 'ets' ? `ets:${fn}(${String(args[0])})` : `${module}:${fn}`;
+        callsByFunction.set(name, (callsByFunction.get(name) ?? 0) + 1);
+      }
       if (fn === 'statistics' && String(args[0]) === WALL_CLOCK)
         probeStarts.push(performance.now());
       return rpc(module, fn, args, callOptions).finally(onEnd);
@@ -287,6 +295,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const firstSegment = segments.length + (current ? 1 : 0);
     const firstProbe = probeStarts.length;
     const profiler = startPhase ? undefined : await startProfiler();
+    const callsBefore = new Map(callsByFunction);
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
     let rssBytes = 0;
@@ -300,6 +309,14 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     await new Promise((resolve) => setTimeout(resolve, request.cycles * request.intervalMs));
     const cpu = process.cpuUsage(cpuBefore);
     const wallMs = performance.now() - wallBefore;
+    if (countCalls) {
+      const measuredCalls = [...callsByFunction]
+        .map(([name, count]): [string, number] => [name, count - (callsBefore.get(name) ?? 0)])
+        .sort((a, b) => b[1] - a[1]);
+      const allCalls = [...callsByFunction].sort((a, b) => b[1] - a[1]);
+      process.stderr.write(`probe-scale worker: calls measured ${JSON.stringify(measuredCalls)}\n`);
+      process.stderr.write(`probe-scale worker: calls since start ${JSON.stringify(allCalls)}\n`);
+    }
     const probesInWindow = probeStarts.length - firstProbe;
     clearInterval(sampler);
     sample();

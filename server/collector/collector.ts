@@ -67,6 +67,7 @@ import {
 } from './report';
 import {
   factsOf,
+  FULL_PEER_LISTS_UP_TO,
   PeerCadence,
   RegistryCadence,
   UNUSED_FIELDS,
@@ -464,6 +465,7 @@ export class Collector {
         chooseQueues: this.links.chooser(node),
         skip,
         registries: readRegistries,
+        batchTableSizes: clusterSize > FULL_PEER_LISTS_UP_TO,
         ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
       });
       if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {

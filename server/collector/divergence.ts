@@ -2,8 +2,9 @@ import 'server-only';
 
 // Comparing the copies of a replicated registry within a partition: which names some copies hold
 // and others do not, and which resolve to different processes on different copies (what a
-// netsplit leaves behind). Bounded: each copy is first reduced to a count per hosting node,
-// counted on the node; names travel only for the hosts whose counts differ between copies.
+// netsplit leaves behind). Bounded: each copy is first reduced to a count per hosting node (from
+// one reply listing its rows' hosts, or counted on the node for a large copy); names travel only
+// for the hosts whose counts differ between copies.
 
 import type {
   ClusterState,
@@ -22,8 +23,10 @@ import {
   existingAtom,
   keysOnHostProbe,
   registryAtomName,
+  rowHostsProbe,
   rowPidsProbe,
   rowsOnHostProbe,
+  tableSizeProbe,
   type ProbeCall,
   type RowLayout,
   type RpcFunction,
@@ -71,6 +74,11 @@ export interface CompareOptions {
   sampleSize?: number;
   /** Calls of this comparison in flight at once; default {@link COMPARE_CALLS_IN_FLIGHT}. */
   maxCallsInFlight?: number;
+  /**
+   * Copies of up to this many rows per host list their rows' hosts in one reply instead of a
+   * count per host; default {@link ROWS_PER_HOST_IN_ONE_CALL} (0: always count per host).
+   */
+  rowsPerHostInOneCall?: number;
 }
 
 /**
@@ -79,6 +87,59 @@ export interface CompareOptions {
  * cluster's size — all k × k counts at once held gigabytes at 1,000 nodes.
  */
 export const COMPARE_CALLS_IN_FLIGHT = 64;
+
+/**
+ * A copy of up to this many rows per host is counted per host from one reply listing each row's
+ * host, not by a count per host: a call costs the collector about as much as decoding a hundred
+ * atoms (encoding the request, a timer, a reply to match), and at 1,000 nodes the k × k counts
+ * were three quarters of every call it made. Above it (a large registry on few hosts) counting
+ * on the node ships less.
+ */
+export const ROWS_PER_HOST_IN_ONE_CALL = 32;
+
+/** A node that holds a copy: its table's atom and size (null if it vanished since). */
+interface FoundCopy {
+  node: string;
+  table: Atom;
+  size: number | null;
+}
+
+/**
+ * The calls that count each copy's rows per host, in copy order: one for a copy of at most
+ * `rowsPerHostInOneCall` rows per host (it lists its rows' hosts), one per host for a larger one. Computed from an index as the bounded
+ * workers take them, so a plan of a million counts holds k numbers, not a million tasks.
+ */
+export function countPlan(
+  copies: ReadonlyArray<{ size: number | null }>,
+  hosts: number,
+  rowsPerHostInOneCall: number,
+): { tasks: number; task(index: number): { copyIndex: number; host: number | null } } {
+  const oneCall = copies.map(
+    (copy) =>
+      rowsPerHostInOneCall > 0 && copy.size !== null && copy.size <= rowsPerHostInOneCall * hosts,
+  );
+  // starts[c]: the index of copy c's first task.
+  const starts: number[] = [];
+  let tasks = 0;
+  for (const single of oneCall) {
+    starts.push(tasks);
+    tasks += single ? 1 : hosts;
+  }
+  return {
+    tasks,
+    task(index) {
+      // The last copy whose first task is at or before `index`.
+      let low = 0;
+      let high = starts.length - 1;
+      while (low < high) {
+        const middle = (low + high + 1) >> 1;
+        if (starts[middle]! <= index) low = middle;
+        else high = middle - 1;
+      }
+      return { copyIndex: low, host: oneCall[low] ? null : index - starts[low]! };
+    },
+  };
+}
 
 const pidKeyOf = (pid: Term): string =>
   pid instanceof Pid ? `${pid.node.name}|${pid.id}|${pid.serial}|${pid.creation}` : formatTerm(pid);
@@ -91,7 +152,8 @@ const pidView = (pid: Term): { pid: string; pidNode: string } =>
 /**
  * Compares the copies of `registry` held by `nodes` (one partition), shipping as little as it
  * can:
- * 1. each copy is counted per hosting node, on the node (k copies × k hosts counts);
+ * 1. each copy's rows are counted per hosting node: from one reply listing its rows' hosts when
+ *    the copy is small enough (k calls for k copies), else on the node, one count per host;
  * 2. copies with the same counts everywhere form a group, and one copy speaks for its group;
  * 3. for the hosts where the groups' counts differ, each group's copy sends its keys (no pids);
  * 4. a key some groups hold and others do not is missing there; a key every group holds, under
@@ -115,24 +177,30 @@ export async function compareCopies(
   };
   const limit = options.maxCallsInFlight ?? COMPARE_CALLS_IN_FLIGHT;
   // The table exists where its name is an atom: a node without it holds no copy to compare.
+  // Its size says how the copy is best counted per host (see `countPlan`).
   const found = await mapBounded(nodes.length, limit, async (index) => {
     const node = nodes[index]!;
     calls += 1;
     const table = await existingAtom(rpcOf(node), spec.table, options.timeoutMs);
-    return table ? { node, table } : null;
+    if (!table) return null;
+    const size = await call(node, tableSizeProbe(table));
+    return { node, table, size };
   });
-  const copies = found.filter((copy): copy is { node: string; table: Atom } => copy !== null);
+  const copies = found.filter((copy): copy is FoundCopy => copy !== null);
   if (copies.length < 2) return null;
   // Node names of one partition are atoms on each of its nodes already (they are connected).
   const hosts = nodes.map((node) => atom(node));
+  const hostIndex = new Map(hosts.map((host, index) => [host.name, index]));
+  const plan = countPlan(
+    copies,
+    hosts.length,
+    options.rowsPerHostInOneCall ?? ROWS_PER_HOST_IN_ONE_CALL,
+  );
 
   // Each copy's row of counts (one per host) becomes its group's signature as soon as it is
   // complete, in copy order; only a new group keeps its row. So what is held is a row per group
   // and the few rows being filled — k × groups numbers, not k × k.
-  const groups = new Map<
-    string,
-    { copy: { node: string; table: Atom }; nodes: string[]; counts: number[] }
-  >();
+  const groups = new Map<string, { copy: FoundCopy; nodes: string[]; counts: number[] }>();
   const filling = new Map<number, { counts: number[]; filled: number }>();
   let nextToGroup = 0;
   const groupCompleteRows = () => {
@@ -148,18 +216,24 @@ export async function compareCopies(
       nextToGroup += 1;
     }
   };
-  await forEachBounded(copies.length * hosts.length, limit, async (index) => {
-    const copyIndex = Math.floor(index / hosts.length);
-    const hostIndex = index % hosts.length;
+  await forEachBounded(plan.tasks, limit, async (index) => {
+    const { copyIndex, host } = plan.task(index);
     const { node, table } = copies[copyIndex]!;
     let row = filling.get(copyIndex);
     if (!row)
       filling.set(copyIndex, (row = { counts: new Array<number>(hosts.length), filled: 0 }));
-    row.counts[hostIndex] = await call(
-      node,
-      rowsOnHostProbe(table, spec.layout, hosts[hostIndex]!),
-    );
-    row.filled += 1;
+    if (host === null) {
+      // The whole row from one reply: each of the copy's rows names its host.
+      const counts = row.counts.fill(0);
+      for (const rowHost of await call(node, rowHostsProbe(table, spec.layout))) {
+        const at = hostIndex.get(rowHost.name);
+        if (at !== undefined) counts[at] = counts[at]! + 1;
+      }
+      row.filled = hosts.length;
+    } else {
+      row.counts[host] = await call(node, rowsOnHostProbe(table, spec.layout, hosts[host]!));
+      row.filled += 1;
+    }
     groupCompleteRows();
   });
   const speakers = [...groups.values()];
@@ -246,9 +320,10 @@ export async function compareCopies(
 }
 
 /**
- * A comparison asks k × k counts: a second at 100 nodes, far more at 1,000. The next comparison
- * of the same copies waits this many times as long as the last took (a tenth of the time spent
- * comparing at most), however often the counts still look off; a heal asks at once.
+ * A comparison of large copies asks k × k counts: a second at 100 nodes, far more at 1,000. The
+ * next comparison of the same copies waits this many times as long as the last took (a tenth of
+ * the time spent comparing at most), however often the counts still look off; a heal asks at
+ * once.
  */
 export const COMPARE_COST_WAIT = 9;
 

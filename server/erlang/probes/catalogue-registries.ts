@@ -3,7 +3,7 @@ import 'server-only';
 // The probe catalogue's reads of the registries: table sizes, hosted rows, rows and keys on a
 // host, started syn scopes, supervisors' children, existing atoms (see catalogue.ts).
 
-import { Atom, Tuple, atom, tuple, type Term } from '../codec/terms';
+import { Atom, ExportFun, Tuple, atom, tuple, type Term } from '../codec/terms';
 import {
   ProbeReplyError,
   asAtomName,
@@ -22,6 +22,29 @@ export function tableSizeProbe(table: Atom): ProbeCall<number | null> {
     fn: 'info',
     args: [table, atom('size')],
     parse: (reply) => (isAtom(reply, 'undefined') ? null : asInteger(reply)),
+  };
+}
+
+/**
+ * `lists:zipwith(fun ets:info/2, Tables, [size, ...])`: {@link tableSizeProbe} for several
+ * tables in one call. `ets:info/2` answers `undefined` for a missing table rather than raising,
+ * so one absent table cannot fail the others; each reply is the term `ets:info(Table, size)`
+ * answers alone, in order. The fun is an external fun (EXPORT_EXT) of `ets`: no code travels.
+ */
+export function tableSizesProbe(tables: readonly Atom[]): ProbeCall<Term[]> {
+  return {
+    module: 'lists',
+    fn: 'zipwith',
+    args: [
+      new ExportFun(atom('ets'), atom('info'), 2),
+      [...tables],
+      tables.map(() => atom('size')),
+    ],
+    parse: (reply) => {
+      const sizes = asList(reply);
+      if (sizes.length !== tables.length) throw new ProbeReplyError('one size per table');
+      return sizes;
+    },
   };
 }
 
@@ -155,6 +178,26 @@ export function rowsOnHostProbe(table: Atom, layout: RowLayout, host: Atom): Pro
       ],
     ],
     parse: (reply) => asInteger(reply),
+  };
+}
+
+/**
+ * `ets:select(Table, MS)`: the node of each row's process, one atom per row, in one call — the
+ * rows a copy holds on every host at once (counted here), where {@link rowsOnHostProbe} takes a
+ * call per host. Rows whose pid slot holds no pid, port or reference (or is missing) are left
+ * out, as `node/1` failing in {@link rowsOnHostProbe}'s guard leaves them uncounted.
+ */
+export function rowHostsProbe(table: Atom, layout: RowLayout): ProbeCall<Atom[]> {
+  const host = tuple(atom('node'), rowElement(layout.pid));
+  return {
+    module: 'ets',
+    fn: 'select',
+    args: [table, [tuple(atom('$1'), [tuple(atom('is_atom'), host)], [host])]],
+    parse: (reply) =>
+      asList(reply).map((host) => {
+        if (host instanceof Atom) return host;
+        throw new ProbeReplyError('a list of node names');
+      }),
   };
 }
 

@@ -36,6 +36,7 @@ import {
   type NodeList,
   type ProbeCall,
 } from './catalogue';
+import { batchTableSizes } from './batch';
 import { probeLinks, type LinkReport, type QueueChoice } from './links';
 import { describeKey, isRemoteException, toProbeError, type ProbeError } from './reply';
 
@@ -101,6 +102,12 @@ export interface ProbeOptions {
    * probes of a large cluster that read them).
    */
   registries?: boolean;
+  /**
+   * Whether the table sizes asked together (the connection count, `:global`, Swarm, `pg`) go
+   * as one call (`lists:zipwith(fun ets:info/2, ...)`, see `batch.ts`); default false. The
+   * collector batches them in a large cluster, where the number of calls is its cost.
+   */
+  batchTableSizes?: boolean;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -309,9 +316,10 @@ async function detect<T>(
  * or its registry `{status: 'error'}`, and the rest of the report stands.
  */
 export async function runProbes(
-  rpc: RpcFunction,
+  unbatchedRpc: RpcFunction,
   options: ProbeOptions = {},
 ): Promise<NodeProbeReport> {
+  const rpc = options.batchTableSizes ? batchTableSizes(unbatchedRpc) : unbatchedRpc;
   const now = options.now ?? Date.now;
   const started = now();
   const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;

@@ -3,7 +3,8 @@
  * counts of a comparison were all asked at once, and at 1,000 nodes the million pending calls
  * (promise, timer, reply pid and encoded request each) filled the server's 4 GB heap. Against
  * simulated nodes over real distribution connections: the calls pending at once stay within the
- * comparison's bound, and the comparison still asks every count.
+ * comparison's bound, and the comparison still asks every count — or, for copies small enough,
+ * one list of their rows' hosts per copy.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -64,12 +65,26 @@ describe(`comparing the Swarm copies of ${NODES} nodes`, () => {
 
   it('keeps a bounded number of calls pending, and still counts every copy on every host', async () => {
     mostPending = 0;
-    const result = await compareCopies(rpcOf, 'swarm', cluster.nodes, { timeoutMs: 10_000 });
-    // One table check per node, then k × k counts: 22,650 calls, never more than the bound at once.
-    expect(result!.calls).toBe(NODES + NODES * NODES);
+    const result = await compareCopies(rpcOf, 'swarm', cluster.nodes, {
+      timeoutMs: 10_000,
+      rowsPerHostInOneCall: 0,
+    });
+    // A table check and size per node, then k × k counts: 22,800 calls, never more than the
+    // bound at once.
+    expect(result!.calls).toBe(2 * NODES + NODES * NODES);
     expect(mostPending).toBeLessThanOrEqual(COMPARE_CALLS_IN_FLIGHT);
     expect(mostPending).toBeGreaterThan(1);
     // The simulated copies all count alike: one group, no names shipped.
+    expect(result).toMatchObject({ groups: 1, hostsCompared: 0, keysFetched: 0 });
+    expect(pending).toBe(0);
+  }, 120_000);
+
+  it("lists a small copy's hosts in one reply: calls linear in copies, the same finding", async () => {
+    mostPending = 0;
+    // 1,000 names on 150 hosts: within the one-reply bound.
+    const result = await compareCopies(rpcOf, 'swarm', cluster.nodes, { timeoutMs: 10_000 });
+    expect(result!.calls).toBe(3 * NODES);
+    expect(mostPending).toBeLessThanOrEqual(COMPARE_CALLS_IN_FLIGHT);
     expect(result).toMatchObject({ groups: 1, hostsCompared: 0, keysFetched: 0 });
     expect(pending).toBe(0);
   }, 120_000);
@@ -88,11 +103,14 @@ describe(`comparing the Swarm copies of ${NODES} nodes`, () => {
       };
     };
     await expect(
-      compareCopies(failing, 'swarm', cluster.nodes, { timeoutMs: 10_000 }),
+      compareCopies(failing, 'swarm', cluster.nodes, {
+        timeoutMs: 10_000,
+        rowsPerHostInOneCall: 0,
+      }),
     ).rejects.toThrow();
-    // The silent node is the first copy: its table check and the counts already under way when
-    // its first count failed, nothing after — not the other 22,000 counts.
-    expect(asked).toBeLessThanOrEqual(NODES + 2 * COMPARE_CALLS_IN_FLIGHT);
+    // The silent node is the first copy: the table checks and sizes, the counts already under
+    // way when its first count failed, nothing after — not the other 22,000 counts.
+    expect(asked).toBeLessThanOrEqual(2 * NODES + 2 * COMPARE_CALLS_IN_FLIGHT);
     expect(mostPending).toBeLessThanOrEqual(COMPARE_CALLS_IN_FLIGHT);
   }, 120_000);
 });

@@ -64,8 +64,25 @@ describe('comparing the copies of a registry', () => {
     );
   }
 
+  /**
+   * Compares both ways — hosts counted on the node one by one, and listed per row in one reply —
+   * and holds them to the same findings; returns the listed way's result and both call counts.
+   */
+  async function compareBothWays() {
+    const counted = (await compareCopies(rpcOf, 'swarm', names(), {
+      timeoutMs: 5000,
+      rowsPerHostInOneCall: 0,
+    }))!;
+    const listed = (await compareCopies(rpcOf, 'swarm', names(), {
+      timeoutMs: 5000,
+      rowsPerHostInOneCall: Number.POSITIVE_INFINITY,
+    }))!;
+    expect({ ...listed, calls: 0 }).toEqual({ ...counted, calls: 0 });
+    return { result: listed, calls: { counted: counted.calls, listed: listed.calls } };
+  }
+
   it('agreeing copies ship no names: one count per copy and host', async () => {
-    const result = await compareCopies(rpcOf, 'swarm', names(), { timeoutMs: 5000 });
+    const { result, calls } = await compareBothWays();
     expect(result).toMatchObject({
       missing: { count: 0 },
       duplicates: { count: 0 },
@@ -73,8 +90,11 @@ describe('comparing the copies of a registry', () => {
       groups: 1,
       hostsCompared: 0,
     });
-    // 3 table checks and 3 × 3 counts.
-    expect(result!.calls).toBe(12);
+    // 3 table checks and sizes, then 3 × 3 counts, or one list of hosts per copy.
+    expect(calls).toEqual({ counted: 6 + 9, listed: 6 + 3 });
+    // 300 rows on 3 hosts: above the one-reply bound, so by default counted on the nodes.
+    const byDefault = await compareCopies(rpcOf, 'swarm', names(), { timeoutMs: 5000 });
+    expect(byDefault!.calls).toBe(calls.counted);
   });
 
   it('finds names one copy lacks and names that point at two processes, and says when they clear', async () => {
@@ -86,7 +106,7 @@ describe('comparing the copies of a registry', () => {
       `ets:insert(swarm_registry, hd(rpc:call('${b.name}', ets, lookup, [swarm_registry, <<"twice">>])))`,
     );
     const monitor = new DivergenceMonitor(0);
-    const result = (await compareCopies(rpcOf, 'swarm', names(), { timeoutMs: 5000 }))!;
+    const { result } = await compareBothWays();
     expect(result.missing).toEqual({
       count: 1,
       sample: [{ name: '<<"only-on-a">>', heldBy: [a.name], missingOn: [b.name, c.name].sort() }],
@@ -119,7 +139,7 @@ describe('comparing the copies of a registry', () => {
         );
       }
     }
-    const healed = (await compareCopies(rpcOf, 'swarm', names(), { timeoutMs: 5000 }))!;
+    const { result: healed } = await compareBothWays();
     expect(healed.missing.count + healed.duplicates.count).toBe(0);
     const [converged] = monitor.record(healed, 14_400);
     expect(converged).toMatchObject({ kind: 'registry_converged' });

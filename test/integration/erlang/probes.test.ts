@@ -172,6 +172,27 @@ describe('probes against real nodes', () => {
     expect(reports.get(a.name)!.registries.syn).toEqual({ status: 'absent' });
   });
 
+  it('reads the same table sizes batched into one call (a large cluster) as one call each', async () => {
+    for (const [index, node] of [a, b].entries()) {
+      const calls: string[] = [];
+      const rpc: RpcFunction = (module, fn, args, options) => {
+        calls.push(`${module}:${fn}`);
+        return connections[index]!.rpc(module, fn, args, options);
+      };
+      const batched = await runProbes(rpc, {
+        elixirRegistries: [REGISTRY],
+        batchTableSizes: true,
+      });
+      const alone = reports.get(node.name)!;
+      expect(batched.errors).toEqual({});
+      expect(batched.connectionCount).toBe(alone.connectionCount);
+      expect(batched.registries).toEqual(alone.registries);
+      // The connection count and the sizes of :global, Swarm and pg: one call, no ets:info.
+      expect(calls.filter((call) => call === 'lists:zipwith')).toHaveLength(1);
+      expect(calls).not.toContain('ets:info');
+    }
+  });
+
   it('looks names up in :global, Swarm and an Elixir Registry', async () => {
     const rpc = rpcFor(connections[1]!);
     const options = { elixirRegistries: [REGISTRY] };

@@ -64,7 +64,13 @@ const ALLOWED_CALLS = [
  * The external funs (`fun M:F/A`, sent as EXPORT_EXT: no code travels) a call may carry as an
  * argument, for `lists:zipwith/3` to apply. Each only reads.
  */
-const ALLOWED_FUNS = ['application:get_key/2', 'erlang:get_module_info/2'].sort();
+const ALLOWED_FUNS = ['application:get_key/2', 'erlang:get_module_info/2', 'ets:info/2'].sort();
+
+/**
+ * Funs only a large cluster's probes send (table sizes in one call, `batchTableSizes`): the
+ * two-node collector below does not, the direct run does.
+ */
+const LARGE_CLUSTER_FUNS = ['ets:info/2'];
 
 /**
  * Calls that must never appear, whatever a review says: running code or commands, loading code,
@@ -259,13 +265,16 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     expect(calls.filter(denied)).toEqual([]);
     expect(calls).toEqual(ALLOWED_CALLS);
     // The code scan ran (its funs travelled), and with no fun outside the reviewed ones.
-    expect([...recordedFuns].sort()).toEqual(ALLOWED_FUNS);
+    expect([...recordedFuns].sort()).toEqual(
+      ALLOWED_FUNS.filter((fun) => !LARGE_CLUSTER_FUNS.includes(fun)),
+    );
   });
 
   it('runProbes and lookupName called directly make no call outside the allow-list', async () => {
     // The same probe functions without the collector (the CLI's `probe` and `lookup` commands
     // use them so), with Horde and syn options the collector run did not set.
     const direct = new Map<string, number>();
+    const directFuns = new Set<string>();
     const connection = await connectNode(b.name, {
       localName: `calls_direct_${process.pid}@127.0.0.1`,
       cookie,
@@ -274,14 +283,21 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
       const rpc: Parameters<typeof runProbes>[0] = (module, fn, args, options) => {
         const call = `${module}:${fn}/${args.length}`;
         direct.set(call, (direct.get(call) ?? 0) + 1);
+        for (const arg of args) {
+          if (arg instanceof ExportFun)
+            directFuns.add(`${arg.module.name}:${arg.fun.name}/${arg.arity}`);
+        }
         return connection.rpc(module, fn, args, options);
       };
-      await runProbes(rpc, {
+      const options = {
         elixirRegistries: [REGISTRY, 'Beamscope.NotThere'],
         hordeRegistries: ['Beamscope.NoHorde'],
         synScopeLimit: 5,
         pgGroupLimit: 1,
-      });
+      };
+      await runProbes(rpc, options);
+      // As a large cluster's collector runs them: the table sizes in one call.
+      await runProbes(rpc, { ...options, batchTableSizes: true });
       await lookupName(rpc, 'key-1', { elixirRegistries: [REGISTRY] });
       await lookupName(rpc, `nope-${randomBytes(4).toString('hex')}`);
     } finally {
@@ -290,6 +306,8 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     const calls = [...direct.keys()].sort();
     expect(calls.filter(denied)).toEqual([]);
     for (const call of calls) expect(ALLOWED_CALLS).toContain(call);
+    for (const fun of directFuns) expect(ALLOWED_FUNS).toContain(fun);
+    for (const fun of LARGE_CLUSTER_FUNS) expect(directFuns).toContain(fun);
   });
 });
 
@@ -325,6 +343,7 @@ describe('remote calls: what the probe source names, exercised or not', () => {
   it('names exactly the allow-listed modules and functions, all as literals', async () => {
     const files = (await readdir(PROBES_DIR)).filter((file) => file.endsWith('.ts')).sort();
     expect(files).toEqual([
+      'batch.ts',
       'catalogue-code.ts',
       'catalogue-links.ts',
       'catalogue-lookup.ts',

@@ -11,6 +11,7 @@ import {
   Atom,
   Charlist,
   ErlMap,
+  ExportFun,
   Pid,
   Port,
   Tuple,
@@ -235,6 +236,24 @@ function loadedApplications(model: SimNodeModel): Term[] {
   return apps;
 }
 
+/** A match spec whose body is `node(...)` of the row: one host per row. */
+function selectsRowHosts(spec: Term | undefined): boolean {
+  const clause = Array.isArray(spec) ? spec[0] : undefined;
+  const body = clause instanceof Tuple ? clause.at(2) : undefined;
+  const result = Array.isArray(body) ? body[0] : undefined;
+  return result instanceof Tuple && isAtomNamed(result.at(0), 'node');
+}
+
+/**
+ * The hosts of a replicated table's `rows` rows, the same on every node of a whole mesh (every
+ * copy agrees, as the simulated per-host counts do): row i lives on the i-th node by name, round
+ * the cluster.
+ */
+function rowHosts(rows: number, cluster: string[]): Atom[] {
+  const nodes = [...cluster].sort();
+  return Array.from({ length: rows }, (_, index) => atom(nodes[index % nodes.length]!));
+}
+
 /**
  * The reply a real node's `rex` sends for `module:fn(args...)`: the term inside `{rex, Reply}`.
  * Anything outside the catalogue is an undefined function, as on a node without that module.
@@ -363,6 +382,15 @@ export function answerCall(
       return reply(badarg('ets', 'select_count', args, 'erl_stdlib_errors'));
     }
     case 'ets:select/2': {
+      // A comparison of registry copies lists each row's host (`rowHostsProbe`).
+      const rows = isAtomNamed(first, 'swarm_registry')
+        ? model.registries.swarm?.names
+        : isAtomNamed(first, 'global_names')
+          ? model.registries.global
+          : undefined;
+      if (rows !== undefined && selectsRowHosts(second)) {
+        return reply(rowHosts(rows, [context.node, ...context.visible()]));
+      }
       // syn's table of tables, the probes' sign that syn is started: a missing table is badarg.
       const scopes = model.registries.syn;
       if (!isAtomNamed(first, 'syn_table_names') || !scopes) {
@@ -425,16 +453,46 @@ export function answerCall(
       }
       return reply(fn === 'count' ? keys : []);
     }
-    default: {
-      try {
-        const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
-        if (answer !== undefined) return answer;
-      } catch (error) {
-        if (error instanceof SimBadarg)
-          return reply(badarg('erlang', 'get_module_info', args, 'erl_erts_errors'));
-        throw error;
+    case 'lists:zipwith/3': {
+      // A probe's table sizes in one call: each as `ets:info(Table, size)` answers it alone.
+      const [fun, tables, items] = args;
+      if (
+        fun instanceof ExportFun &&
+        fun.module.name === 'ets' &&
+        fun.fun.name === 'info' &&
+        Array.isArray(tables) &&
+        Array.isArray(items) &&
+        tables.length === items.length
+      ) {
+        const sizes: Term[] = [];
+        for (const [index, table] of tables.entries()) {
+          const answer = answerCall(model, context, 'ets', 'info', [table, items[index]!]);
+          // An error raised by one call raises out of the whole zipwith, as on a real node.
+          if (!('term' in answer) || isBadrpc(answer.term)) return answer;
+          sizes.push(answer.term);
+        }
+        return reply(sizes);
       }
-      return reply(undef(module, fn, args));
+      return answerCode(model, module, fn, args);
     }
+    default:
+      return answerCode(model, module, fn, args);
   }
+}
+
+function answerCode(model: SimNodeModel, module: string, fn: string, args: Term[]): SimReply {
+  try {
+    const answer = answerCodeCall(model.code ?? DEFAULT_SIM_CODE, module, fn, args);
+    if (answer !== undefined) return answer;
+  } catch (error) {
+    if (error instanceof SimBadarg)
+      return { term: badarg('erlang', 'get_module_info', args, 'erl_erts_errors') };
+    throw error;
+  }
+  return { term: undef(module, fn, args) };
+}
+
+/** `{badrpc, ...}`: the call raised on the node. */
+function isBadrpc(term: Term): boolean {
+  return term instanceof Tuple && isAtomNamed(term.at(0), 'badrpc');
 }
