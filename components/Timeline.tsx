@@ -22,7 +22,7 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
   {
     id: 'mesh',
     label: 'Mesh',
-    kinds: ['link_up', 'link_down', 'partition_detected', 'partition_healed'],
+    kinds: ['link_up', 'link_down', 'link_flap', 'partition_detected', 'partition_healed'],
   },
   {
     id: 'registry',
@@ -234,6 +234,12 @@ const TimelineRow = memo(function TimelineRow({
             {event.message}
           </span>
         )}
+        {event.between ? (
+          // When the links dropped: between two probes, not at the event's own time (told later).
+          <span className="shrink-0 text-slate-500" data-testid="timeline-between">
+            between {formatClock(event.between.from)} and {formatClock(event.between.to)}
+          </span>
+        ) : null}
         {expandable ? (
           <button
             type="button"

@@ -34,6 +34,18 @@ export const LINK_ENTRIES_PER_INTERVAL = 50_000;
  */
 export const RATE_WINDOW_MS = 5000;
 
+/**
+ * Every how many probes a node with `peers` peers has its links read, in a cluster of
+ * `clusterSize` nodes (see {@link LinkTracker.due}): 1 up to 100 peers, 20 at 1,000 nodes.
+ */
+export function linkReadEvery(peers: number, clusterSize: number): number {
+  return Math.max(
+    1,
+    Math.ceil(peers / LINK_PEERS_PER_PROBE),
+    Math.ceil((peers * clusterSize) / LINK_ENTRIES_PER_INTERVAL),
+  );
+}
+
 interface Reading {
   at: number;
   inPackets: number;
@@ -83,13 +95,7 @@ export class LinkTracker {
    */
   due(node: string, peers: number | null, clusterSize = 0): boolean {
     if (peers === null) return clusterSize <= LINK_PEERS_PER_PROBE;
-    const entry = this.of(node);
-    const every = Math.max(
-      1,
-      Math.ceil(peers / LINK_PEERS_PER_PROBE),
-      Math.ceil((peers * clusterSize) / LINK_ENTRIES_PER_INTERVAL),
-    );
-    return entry.skipped + 1 >= every;
+    return this.of(node).skipped + 1 >= linkReadEvery(peers, clusterSize);
   }
 
   /** Records a probe that did not read the links. */
