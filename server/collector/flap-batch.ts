@@ -32,6 +32,14 @@ export const DOWN_SLACK_MS = 5000;
 export const MAX_HELD_FLAPS = 50_000;
 /** Links of a summary event checked against the downs told (a partition's are many). */
 const MAX_DOWN_LINKS = 50_000;
+/** Partitions and heals kept to compare flaps with: a few at once is already a storm. */
+const MAX_SPLITS = 8;
+
+function crosses(side: ReadonlyMap<string, number>, a: string, b: string): boolean {
+  const x = side.get(a);
+  const y = side.get(b);
+  return x !== undefined && y !== undefined && x !== y;
+}
 
 interface HeldFlap {
   a: string;
@@ -71,6 +79,8 @@ export class FlapBatch {
   /** Downs told, by node and by link key: when (ms since the epoch). */
   private readonly downNodes = new Map<string, number>();
   private readonly downLinks = new Map<string, number>();
+  /** Partitions and heals told (the last few): a link between their sides was told with them. */
+  private splits: Array<{ at: number; side: Map<string, number> }> = [];
   /** Flaps told, by link key: the end of their window (the other end's reading comes later). */
   private readonly told = new Map<string, number>();
   private quiet: NodeJS.Timeout | undefined;
@@ -115,9 +125,15 @@ export class FlapBatch {
         break;
       case 'partition_detected':
       case 'partition_healed':
-        // Every node of a split or heal: its links between the sides went down where it shows.
-        for (const side of details?.sides ?? [])
-          for (const node of side) this.downNodes.set(node, at);
+        // The links between its sides went down (or came back) where the mesh shows it.
+        if (details?.sides) {
+          const side = new Map<string, number>();
+          details.sides.forEach((nodes, index) => {
+            for (const node of nodes) side.set(node, index);
+          });
+          this.splits.push({ at, side });
+          if (this.splits.length > MAX_SPLITS) this.splits.shift();
+        }
         break;
       default:
     }
@@ -133,7 +149,8 @@ export class FlapBatch {
       const toldDown =
         (this.downNodes.get(flap.a) ?? -Infinity) >= since ||
         (this.downNodes.get(flap.b) ?? -Infinity) >= since ||
-        (this.downLinks.get(key) ?? -Infinity) >= since;
+        (this.downLinks.get(key) ?? -Infinity) >= since ||
+        this.splits.some((split) => split.at >= since && crosses(split.side, flap.a, flap.b));
       // The other end's reading of a drop already told: the same flap.
       const toldFlap = (this.told.get(key) ?? -Infinity) >= flap.from;
       if (!toldDown && !toldFlap) fresh.push(flap);
@@ -177,6 +194,7 @@ export class FlapBatch {
     for (const map of [this.downNodes, this.downLinks, this.told]) {
       for (const [key, at] of map) if (at < horizon) map.delete(key);
     }
+    this.splits = this.splits.filter((split) => split.at >= horizon);
   }
 }
 

@@ -56,6 +56,8 @@ interface Measured {
   delayMs: number | null;
   /** From the injection until the event. */
   detectMs: number | null;
+  /** When none was told: the first events that were (kind and line), to see what happened. */
+  seen?: string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -135,6 +137,9 @@ describe('why a node went down: the cause on each induced disconnect', () => {
         final: (amendments.at(-1)?.cause ?? told?.cause)?.code ?? null,
         delayMs: told && right !== undefined ? right - told.at : null,
         detectMs: told ? told.at - injectedAt : null,
+        ...(told
+          ? {}
+          : { seen: events.slice(0, 12).map((event) => `${event.kind}: ${event.message}`) }),
       });
     }
   }
