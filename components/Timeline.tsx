@@ -234,12 +234,6 @@ const TimelineRow = memo(function TimelineRow({
             {event.message}
           </span>
         )}
-        {event.between ? (
-          // When the links dropped: between two probes, not at the event's own time (told later).
-          <span className="shrink-0 text-slate-500" data-testid="timeline-between">
-            between {formatClock(event.between.from)} and {formatClock(event.between.to)}
-          </span>
-        ) : null}
         {expandable ? (
           <button
             type="button"
@@ -252,6 +246,12 @@ const TimelineRow = memo(function TimelineRow({
           </button>
         ) : null}
       </div>
+      {event.between ? (
+        // When the links dropped: between two probes, not at the event's own time (told later).
+        <div className="pl-24 text-xs text-slate-500" data-testid="timeline-between">
+          between {formatClock(event.between.from)} and {formatClock(event.between.to)}
+        </div>
+      ) : null}
       {event.cause || event.causes ? (
         <div className="pl-24">
           <DownCauseNote cause={event.cause} causes={event.causes} />
