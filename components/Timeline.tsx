@@ -22,7 +22,7 @@ const GROUPS: Array<{ id: string; label: string; kinds: TimelineEventKind[] }> =
   {
     id: 'mesh',
     label: 'Mesh',
-    kinds: ['link_up', 'link_down', 'partition_detected', 'partition_healed'],
+    kinds: ['link_up', 'link_down', 'link_flap', 'partition_detected', 'partition_healed'],
   },
   {
     id: 'registry',
@@ -246,6 +246,12 @@ const TimelineRow = memo(function TimelineRow({
           </button>
         ) : null}
       </div>
+      {event.between ? (
+        // When the links dropped: between two probes, not at the event's own time (told later).
+        <div className="pl-24 text-xs text-slate-500" data-testid="timeline-between">
+          between {formatClock(event.between.from)} and {formatClock(event.between.to)}
+        </div>
+      ) : null}
       {event.cause || event.causes ? (
         <div className="pl-24">
           <DownCauseNote cause={event.cause} causes={event.causes} />

@@ -303,6 +303,11 @@ export type TimelineEventKind =
   | 'node_down'
   | 'link_up'
   | 'link_down'
+  /**
+   * Links dropped and made again between two probes (the mesh never showed them missing): one
+   * link, a node reconnected to its peers, or a summary of many; see {@link TimelineEventDraft.between}.
+   */
+  | 'link_flap'
   | 'partition_detected'
   | 'partition_healed'
   | 'registry_changed'
@@ -379,6 +384,11 @@ export interface TimelineEventDraft {
    * last recorded observation and the start of the run that noticed it.
    */
   gap?: { from: number; to: number };
+  /**
+   * For `link_flap`: the probes (ms since the epoch) between which the links dropped and came
+   * back — the last reading that showed the old connections and the first that showed new ones.
+   */
+  between?: { from: number; to: number };
   /**
    * For a `node_down`, a `link_down` (and a `member_left` whose node was up): why, from the
    * best evidence joined across Kubernetes and beamscope's connection (`lib/down-cause.ts`).

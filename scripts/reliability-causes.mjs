@@ -30,23 +30,22 @@ export async function causesSection(results) {
     return `| ${kind} | \`${entries[0].expected}\` | ${right.length} of ${entries.length} | ${told} | ${first} | ${ms(median(delays))} / ${ms(delays.length ? Math.max(...delays) : null)} |`;
   });
   const percent = Math.round(record.fraction * 100);
-  // Readiness failures whose short disconnect no probe fell into: recorded, not counted.
-  const readiness = record.entries.filter((entry) => entry.transient);
-  const untold = readiness.filter((entry) => entry.told === null).length;
   const markdown = `## Why nodes went down (${record.mode} run, ${String(record.recordedAt).slice(0, 10)})
 
-Each \`node_down\`, \`link_down\` and partition carries a cause (see [dashboard.md](dashboard.md)):
+Each \`node_down\`, \`link_down\`, \`link_flap\` and partition carries a cause (see [dashboard.md](dashboard.md)):
 the pod's fate on the Kubernetes side joined with beamscope's own connection, told with the event
 or, when the pod's status lands after the disconnect, in an amendment within 5 s.
 \`test/reliability/down-causes.test.ts\` induces disconnects of several kinds against real BEAM
 pods and the standalone server and reads what an event-stream client received: the event that
 told of each disconnect, the cause it carried first, and how long after it the right cause was
 on it (0: at once). A failing readiness probe (the kubelet's \`Unhealthy\` Events, "Readiness probe
-failed: …", the pod's Ready condition False) is counted apart: the demo app's peers (as libcluster's
-Kubernetes strategy) drop the unready node once and it connects back at its own next poll, about a
-second later, so beamscope tells of that disconnect only when one of its probes (every 2 s) falls
-inside that second. A readiness failure counts towards the goal when its disconnect was told;
-${untold} of ${readiness.length} were not told (the table's "nothing")${untold > 0 ? `; counted as misses they would make it ${record.right} of ${record.induced + untold} (${Math.round((record.right / (record.induced + untold)) * 100)} %)` : ''}. Not among the kinds: the
+failed: …", the pod's Ready condition False) makes a short disconnect: the demo app's peers (as
+libcluster's Kubernetes strategy) drop the unready node once and it connects back at its own next
+poll, about a second later. A probe that falls inside that second tells it as \`link_down\`; else
+the next reading of the links finds the connections made again (each link's distribution
+controller changed) and tells one \`link_flap\` ("myapp@… reconnected to 4 peers between probes",
+[links.md](links.md#links-made-again-between-probes)). Every induced disconnect counts: one never
+told is a miss. Not among the kinds: the
 kernel faults of the \`netns\` mode, which need root, and a node drained through the Eviction API
 or a kubelet's node-pressure eviction, which the emulated API does not play (a drain's evictions
 end in the pod's deletion, the "pod deleted" row); the sandbox's "Kubernetes node lost" stands for

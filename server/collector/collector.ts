@@ -46,7 +46,8 @@ import {
 } from './event-stream';
 import { NodeHistory } from './history';
 import { HostedCadence } from './hosted-cadence';
-import { LinkTracker } from './links';
+import { LinkFlaps } from './link-flaps';
+import { linkReadEvery, LinkTracker } from './links';
 import { checkLookupName, lookupAcross } from './lookup';
 import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
 import {
@@ -118,6 +119,17 @@ export class Collector {
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
   private readonly links = new LinkTracker();
+  /** Links dropped and made again between two probes, told as `link_flap`. */
+  private readonly flaps = new LinkFlaps({
+    now: () => this.now(),
+    // A round of link readings, and half a poll for the probes' own spread.
+    roundMs: () =>
+      this.pollIntervalMs * (linkReadEvery(this.sides.size - 1, this.sides.size) + 0.5),
+    release: (changes) => {
+      this.flush();
+      this.stream.publishChanges(changes);
+    },
+  });
   /** When a probe reads the whole peer list, and when versions are asked again. */
   private readonly peerCadence = new PeerCadence();
   private readonly versionCadence = new VersionCadence();
@@ -143,7 +155,16 @@ export class Collector {
     this.pollIntervalMs = settings.pollIntervalMs;
     this.history = new NodeHistory(settings.historyWindowMs, settings.pollIntervalMs);
     this.downCauses = new DownCauses(settings.now, (draft) => this.stream.publishAmendment(draft));
-    this.stream = new EventStream({ ...settings, timelineHooks: this.downCauses });
+    this.stream = new EventStream({
+      ...settings,
+      timelineHooks: {
+        decorate: (change) => this.downCauses.decorate(change),
+        published: (event, details) => {
+          this.downCauses.published(event, details);
+          this.flaps.published(event, details);
+        },
+      },
+    });
     this.registryChanges = new RegistryChangeBatch(settings.registryEventIntervalMs, (event) =>
       this.stream.publishEvents([event]),
     );
@@ -201,6 +222,7 @@ export class Collector {
     this.recompute.cancel();
     this.registryChanges.stop();
     this.linkChanges.stop();
+    this.flaps.stop();
     this.stream.close();
   }
 
@@ -357,6 +379,7 @@ export class Collector {
         this.history.forget(node);
         this.hostedCadence.forget(node);
         this.links.forget(node);
+        this.flaps.forget(node);
         this.peerCadence.forget(node);
         this.versionCadence.forget(node);
         this.registryCadence.forget(node);
@@ -507,6 +530,7 @@ export class Collector {
           : null;
     if (sees && sees !== side.sees) this.peerCadence.changed(side.sees, sees);
     if (!readLinks) this.links.skipped(node);
+    if (report.links) this.flaps.observe(node, report.links, at);
     const links = report.links
       ? this.links.observe(node, report.links, at)
       : readLinks

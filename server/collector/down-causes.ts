@@ -54,9 +54,13 @@ interface Pending {
 const DOWN_KINDS = new Set<TimelineEventDraft['kind']>([
   'node_down',
   'link_down',
+  'link_flap',
   'member_left',
   'partition_detected',
 ]);
+
+/** The kinds whose cause is their links' (a link that went down, or dropped and came back). */
+const LINK_KINDS = new Set<TimelineEventDraft['kind']>(['link_down', 'link_flap']);
 
 /** What a cause or a tally adds to an event. */
 type CausePatch = Pick<TimelineEventDraft, 'cause' | 'causes'>;
@@ -208,7 +212,7 @@ export class DownCauses {
     details: EventDetails | undefined,
     at: number,
   ): CausePatch | null {
-    if (event.link && event.kind === 'link_down') {
+    if (event.link && LINK_KINDS.has(event.kind)) {
       return {
         cause: linkCause([this.ofNode(event.link[0]), this.ofNode(event.link[1])], event.link, at),
       };
@@ -240,7 +244,7 @@ export class DownCauses {
         return evidence ? nodeCause(evidence, at) : null;
       });
     }
-    if (event.kind === 'link_down' && details?.links) {
+    if (LINK_KINDS.has(event.kind) && details?.links) {
       return linksOf(details.links, 0, MAX_LINKS_COUNTED).map((link) =>
         linkCause([this.ofNode(link[0]), this.ofNode(link[1])], link, at),
       );
@@ -298,6 +302,10 @@ function podOf(evidence: Evidence | undefined, pod: string | undefined) {
 
 /** What an amendment names: the node, the link, or the summary's first line. */
 function subjectOf(event: TimelineEvent): string {
+  if (event.kind === 'link_flap') {
+    if (event.link) return `link ${event.link[0]} — ${event.link[1]} dropped`;
+    return event.node ? `${event.node} reconnected` : `“${event.message}”`;
+  }
   if (event.link) return `link ${event.link[0]} — ${event.link[1]} went down`;
   if (event.node) return `${event.node} went down`;
   if (event.pod) return `pod ${event.pod} left`;

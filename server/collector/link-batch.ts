@@ -90,8 +90,8 @@ class NodeIds {
   }
 }
 
-/** Name pairs as a sorted link list over their own node table. */
-function listOf(pairs: Iterable<[string, string]>): LinkList {
+/** Name pairs as a sorted link list over their own node table (also the flap batch's). */
+export function listOf(pairs: Iterable<[string, string]>): LinkList {
   const links = [...pairs];
   const nodes = [...new Set(links.flat())].sort(compareNames);
   const index = new Map(nodes.map((node, position) => [node, position]));

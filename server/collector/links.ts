@@ -49,6 +49,18 @@ const FIELDS = 7;
 
 const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
 
+/**
+ * Every how many probes a node with `peers` peers has its links read, in a cluster of
+ * `clusterSize` nodes (see {@link LinkTracker.due}): 1 up to 100 peers, 20 at 1,000 nodes.
+ */
+export function linkReadEvery(peers: number, clusterSize: number): number {
+  return Math.max(
+    1,
+    Math.ceil(peers / LINK_PEERS_PER_PROBE),
+    Math.ceil((peers * clusterSize) / LINK_ENTRIES_PER_INTERVAL),
+  );
+}
+
 interface NodeLinks {
   /** Each link's peer, in the order of the last reading (as `nodes_info` listed them). */
   peers: string[];
@@ -110,13 +122,7 @@ export class LinkTracker {
    */
   due(node: string, peers: number | null, clusterSize = 0): boolean {
     if (peers === null) return clusterSize <= LINK_PEERS_PER_PROBE;
-    const entry = this.of(node);
-    const every = Math.max(
-      1,
-      Math.ceil(peers / LINK_PEERS_PER_PROBE),
-      Math.ceil((peers * clusterSize) / LINK_ENTRIES_PER_INTERVAL),
-    );
-    return entry.skipped + 1 >= every;
+    return this.of(node).skipped + 1 >= linkReadEvery(peers, clusterSize);
   }
 
   /** Records a probe that did not read the links. */

@@ -23,6 +23,7 @@ const EVENT_KINDS: Record<TimelineEventKind, true> = {
   node_down: true,
   link_up: true,
   link_down: true,
+  link_flap: true,
   partition_detected: true,
   partition_healed: true,
   registry_changed: true,

@@ -10,6 +10,7 @@ import {
   distControllersProbe,
   nodesInfoProbe,
   portQueueSizeProbe,
+  type DistController,
   type LinkCounter,
   type ProbeCall,
 } from './catalogue';
@@ -32,6 +33,12 @@ export interface LinkReport {
    * link's controller is a process, not read). Links not read are absent.
    */
   queues: Array<{ node: string; queueBytes: number }>;
+  /**
+   * Each connection's controller (`dist_ctrl`; hidden ones included), null when that call failed.
+   * A different controller for the same peer at the next reading means the connection was torn
+   * down and made again in between: a port (or process) is never reused for a new connection.
+   */
+  controllers: DistController[] | null;
   /** The failure of a call after the counters, kept beside the rest. */
   error?: ProbeError;
 }
@@ -65,11 +72,13 @@ export async function probeLinks(
     truncated: info.truncated,
     busyLimitBytes: await limit,
     queues: [],
+    controllers: null,
   };
   const controllerList = await controllers;
   if (!Array.isArray(controllerList)) {
     return { ...report, error: toProbeError(controllerList) };
   }
+  report.controllers = controllerList;
   const ports = new Map(
     controllerList
       .filter((entry) => entry.controller instanceof Port)

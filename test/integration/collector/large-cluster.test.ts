@@ -3,7 +3,8 @@
  * scales): there a probe reads each node's connection count and its whole peer list only when the
  * count moved (or a peer's change involves it, or now and then). Against simulated nodes over
  * real distribution connections and a real connection manager: the mesh still follows a
- * partition and its heal exactly, while quiet polls read few peer lists.
+ * partition and its heal exactly, while quiet polls read few peer lists; a node whose links
+ * dropped and came back between probes is one `link_flap`, and the partition's are not.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -14,6 +15,7 @@ import type { ClusterState } from '@/lib/cluster-state';
 import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { compareNames } from '@/lib/names';
 import { Collector } from '@/server/collector/collector';
+import { DOWN_SLACK_MS } from '@/server/collector/flap-batch';
 import { FULL_PEER_LISTS_UP_TO } from '@/server/collector/probe-cadence';
 import { ConnectionManager, connectNode } from '@/server/erlang';
 import { atom } from '@/server/erlang/codec';
@@ -166,5 +168,36 @@ describe(`the collector over ${NODES} simulated nodes`, () => {
       if (member.beam?.connection.status === 'connected')
         expect(member.beam.sees).toHaveLength(NODES - 1);
     }
+    // Links are read every second probe here: some crossed the split and the heal unread, and
+    // came back as new connections. The partition told of them: no flap tells them again.
+    await new Promise((resolve) => setTimeout(resolve, 4 * POLL_MS));
+    expect(flapsAfter(0)).toEqual([]);
   }, 90_000);
+
+  it('tells a node whose links dropped and came back between probes once, as link_flap', async () => {
+    // Past the heal above: a drop of its links within DOWN_SLACK_MS of it is taken as the heal's.
+    await new Promise((resolve) => setTimeout(resolve, DOWN_SLACK_MS + 2 * POLL_MS));
+    const fromSeq = collector.lastSeq;
+    const [node] = cluster.nodes;
+    // Apart and back before any probe looks: the mesh never shows it, the controllers do.
+    cluster.setPartitions([addresses.slice(0, 1), addresses.slice(1)]);
+    cluster.setPartitions([addresses]);
+    await until(() => flapsAfter(fromSeq).length > 0, 'a link_flap', 30_000);
+    // Every peer's reading comes within a round; the batch waits for it to pass quietly.
+    await new Promise((resolve) => setTimeout(resolve, 6 * POLL_MS));
+    const flaps = flapsAfter(fromSeq);
+    expect(flaps).toHaveLength(1);
+    expect(flaps[0]).toMatchObject({
+      node,
+      links: { count: NODES - 1 },
+      message: expect.stringContaining(`${node} reconnected to ${NODES - 1} peers`),
+    });
+    expect(flaps[0]!.cause?.code).toBe('peers_disconnected');
+  }, 60_000);
+
+  function flapsAfter(seq: number) {
+    return collector
+      .snapshot()
+      .timeline.filter((event) => event.kind === 'link_flap' && event.seq > seq);
+  }
 });

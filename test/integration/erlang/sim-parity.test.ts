@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNode, type NodeConnection } from '@/server/erlang';
 import { atom, formatTerm } from '@/server/erlang/codec';
 import { BadRpcError } from '@/server/erlang/errors';
+import { FlapDetector } from '@/server/collector/link-flaps';
 import {
   lookupName,
+  probeLinks,
   runProbes,
   scanCode,
   type NodeProbeReport,
@@ -53,6 +55,8 @@ interface Target {
   nodes: string[];
   port: number;
   truth(index: number): Promise<Truth>;
+  /** Drops the connection between the first two nodes and makes it again. */
+  reconnect(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +135,10 @@ async function startReal(): Promise<Target> {
           ),
         };
       },
+      async reconnect() {
+        const [a, b] = nodes as [BeamNode, BeamNode];
+        await a.eval(`erlang:disconnect_node('${b.name}'), net_kernel:connect_node('${b.name}')`);
+      },
       stop,
     };
   } catch (error) {
@@ -184,6 +192,12 @@ async function startSimulated(): Promise<Target> {
         swarmNames: model.registries.swarm?.names ?? 0,
         swarmHosted: model.registries.swarm?.hosted ?? 0,
       });
+    },
+    reconnect() {
+      // Apart and back before anyone looks: the link is a new connection, as on a real node.
+      cluster.setPartitions([[SIM_IPS[0]!], [SIM_IPS[1]!]]);
+      cluster.setPartitions([SIM_IPS]);
+      return Promise.resolve();
     },
     stop: () => cluster.stop(),
   };
@@ -446,5 +460,33 @@ describe('simulated nodes on their own', () => {
     } finally {
       await cluster.stop();
     }
+  });
+});
+
+describe.each(['real', 'simulated'] as const)('a link made again, on %s nodes', (kind) => {
+  it('keeps its controller while it stays up and gets another one when made again', async () => {
+    const target = targets.get(kind)!;
+    const [a, b] = target.nodes as [string, string];
+    const read = () => probeLinks(rpcOf(a), { timeoutMs: 5000, cap: 100 });
+    const controllerOf = (report: Awaited<ReturnType<typeof read>>, node: string) =>
+      report.controllers?.find((entry) => entry.node === node)?.controller;
+    const detector = new FlapDetector();
+    const first = await read();
+    expect(controllerOf(first, b)).toBeDefined();
+    // beamscope's own connection is listed too (hidden), and left out of the counters.
+    expect(controllerOf(first, LOCAL)).toBeDefined();
+    expect(first.counters.map((counter) => counter.node)).toEqual([b]);
+    detector.observe(a, first, 1000);
+    const second = await read();
+    expect(controllerOf(second, b)).toEqual(controllerOf(first, b));
+    expect(detector.observe(a, second, 2000)).toEqual([]);
+
+    await target.reconnect();
+    await waitFor(async () => controllerOf(await read(), b) !== undefined);
+    const third = await read();
+    expect(controllerOf(third, b)).not.toEqual(controllerOf(first, b));
+    expect(detector.observe(a, third, 3000)).toEqual([
+      { node: a, peer: b, from: 2000, to: 3000, evidence: 'controller' },
+    ]);
   });
 });

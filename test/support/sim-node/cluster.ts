@@ -129,6 +129,9 @@ class SimulatedNode {
   private readonly atoms: Set<string>;
   private readonly rexPid: Pid;
   private visible: () => string[] = () => [];
+  /** Each connection's controller port and since when it is up, by peer; see connectionTable. */
+  private links: Map<string, { port: number; since: number }> | undefined;
+  private nextPort = 20;
   private visibleBytes: Buffer | undefined;
   readonly context: SimContext;
 
@@ -153,14 +156,51 @@ class SimulatedNode {
       },
       visible: () => this.visible(),
       hidden: () => [...this.peers.keys()],
+      connections: () => this.connectionTable(),
       hasAtom: (name) => this.atoms.has(name) || shared.nodeNames.has(name),
     };
   }
 
-  /** What `erlang:nodes(visible)` answers from now on (encoded on the next call). */
+  /**
+   * What `erlang:nodes(visible)` answers from now on (encoded on the next call). A link the new
+   * view drops is gone: if the view brings it back, it is a new connection with a new port, as
+   * on a real node, even when no probe looked in between.
+   */
   setVisible(names: () => string[]): void {
     this.visible = names;
     this.visibleBytes = undefined;
+    if (this.links) {
+      const kept = new Set([...names(), ...this.peers.keys()]);
+      for (const peer of [...this.links.keys()]) if (!kept.has(peer)) this.links.delete(peer);
+    }
+  }
+
+  /**
+   * The node's connections with their controller ports, made when first asked (a thousand-node
+   * mesh costs nothing until it is probed); the links up at that point count from the start.
+   */
+  private connectionTable(): Array<{ peer: string; hidden: boolean; port: number; since: number }> {
+    const visible = this.visible();
+    const hidden = [...this.peers.keys()];
+    const first = this.links === undefined;
+    const links = (this.links ??= new Map());
+    const now = Date.now();
+    const table = [
+      ...visible.map((peer) => ({ peer, hidden: false })),
+      ...hidden.map((peer) => ({ peer, hidden: true })),
+    ].map(({ peer, hidden: isHidden }) => {
+      let link = links.get(peer);
+      if (!link) {
+        link = { port: this.nextPort++, since: first ? this.model.startedAt : now };
+        links.set(peer, link);
+      }
+      return { peer, hidden: isHidden, ...link };
+    });
+    if (links.size > table.length) {
+      const present = new Set(table.map((entry) => entry.peer));
+      for (const peer of [...links.keys()]) if (!present.has(peer)) links.delete(peer);
+    }
+    return table;
   }
 
   listen(): Promise<void> {

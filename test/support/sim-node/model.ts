@@ -110,10 +110,16 @@ export interface SimContext {
   creation: number;
   /** `erlang:nodes(visible)`, already encoded (it can be long and is the same for a whole group). */
   visibleEncoded: () => Buffer;
-  /** The same list as names (`net_kernel:nodes_info/0`, `dist_ctrl`). */
+  /** The same list as names. */
   visible: () => string[];
   /** Hidden nodes connected right now (beamscope itself). */
   hidden: () => string[];
+  /**
+   * Each connection, visible then hidden, as a real node's `dist_ctrl` and `nodes_info` show it:
+   * its controller port (the same while the connection stays up, a new one when it is made again)
+   * and since when it is up (its packet counters start then).
+   */
+  connections: () => Array<{ peer: string; hidden: boolean; port: number; since: number }>;
   /** Atoms the node has, for `binary_to_existing_atom`. */
   hasAtom: (name: string) => boolean;
 }
@@ -290,12 +296,9 @@ export function answerCall(
         case 'dist_ctrl':
           return reply(
             context
-              .visible()
-              .map((peer, index) =>
-                tuple(
-                  atom(peer),
-                  new Port(atom(context.node), BigInt(20 + index), context.creation),
-                ),
+              .connections()
+              .map(({ peer, port }) =>
+                tuple(atom(peer), new Port(atom(context.node), BigInt(port), context.creation)),
               ),
           );
         default:
@@ -334,25 +337,23 @@ export function answerCall(
     case 'net_kernel:get_net_ticktime/0':
       return reply(model.netTicktimeSeconds);
     case 'net_kernel:nodes_info/0': {
-      // Counters as a quiet link's: a tick each way every net_ticktime / 4.
-      const ticks = Math.floor(
-        (Date.now() - model.startedAt) / ((model.netTicktimeSeconds * 1000) / 4),
-      );
+      // Counters as a quiet link's since it came up: a tick each way every net_ticktime / 4.
+      const tickMs = (model.netTicktimeSeconds * 1000) / 4;
+      const now = Date.now();
       const owner = new Pid(atom(context.node), 90, 0, context.creation);
       return reply(
         tuple(
           atom('ok'),
-          context
-            .visible()
-            .map((peer) =>
-              tuple(atom(peer), [
-                tuple(atom('owner'), owner),
-                tuple(atom('state'), atom('up')),
-                tuple(atom('type'), atom('normal')),
-                tuple(atom('in'), ticks + 8),
-                tuple(atom('out'), ticks + 9),
-              ]),
-            ),
+          context.connections().map(({ peer, hidden, since }) => {
+            const ticks = Math.floor((now - since) / tickMs);
+            return tuple(atom(peer), [
+              tuple(atom('owner'), owner),
+              tuple(atom('state'), atom('up')),
+              tuple(atom('type'), atom(hidden ? 'hidden' : 'normal')),
+              tuple(atom('in'), ticks + 8),
+              tuple(atom('out'), ticks + 9),
+            ]);
+          }),
         ),
       );
     }

@@ -166,6 +166,7 @@ const report = (
   truncated: false,
   busyLimitBytes: 1_048_576,
   queues: queues.map(([node, queueBytes]) => ({ node, queueBytes })),
+  controllers: null,
 });
 
 describe('LinkTracker', () => {

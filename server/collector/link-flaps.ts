@@ -1,0 +1,171 @@
+import 'server-only';
+
+// Links torn down and made again between two readings of a node's links. A peer that drops a node
+// and is connected to again a second later (libcluster's Kubernetes strategy and an unready pod)
+// is never missing from `nodes()` when a probe looks, so the mesh shows nothing; what does show
+// is the connection itself. `dist_ctrl` names each connection's controller, a port for TCP
+// distribution (a process for TLS): a new connection gets a new one, never a reused one (checked
+// on OTP 25: `#Port<0.10>` → `#Port<0.13>` across `disconnect_node` and `connect_node`). The
+// `nodes_info` packet counters start again at 0 with a new connection too, but a young link that
+// is made again and busy may count past its old total before the next reading: they stand in
+// only where a controller is not known (the `dist_ctrl` call failed).
+
+import type { TimelineEvent } from '@/lib/cluster-state';
+import type { EventDetails, TimelineChange } from '@/lib/timeline-summary';
+
+import { Pid, Port } from '../erlang/codec';
+import type { LinkReport } from '../erlang/probes';
+
+import { FlapBatch } from './flap-batch';
+
+/** A link found made again between two readings of one of its ends. */
+export interface LinkFlap {
+  /** The node whose reading showed it, and its peer. */
+  node: string;
+  peer: string;
+  /** The two readings (ms since the epoch): the link dropped and came back between them. */
+  from: number;
+  to: number;
+  /** What showed it: another controller, or counters that went back. */
+  evidence: 'controller' | 'counters';
+}
+
+// One reading per link is held, at 1,000 nodes a million of them: as three numbers per link in
+// one Float64Array per node (the controller as a number, NaN when not known, and the two packet
+// counters), beside the peers' names in the reading's order, not as an object per link.
+const CONTROLLER = 0;
+const IN_PACKETS = 1;
+const OUT_PACKETS = 2;
+const FIELDS = 3;
+
+interface NodeReading {
+  at: number;
+  /** The node's own creation, as its controllers carry it: another one is another run of it. */
+  creation: number | null;
+  /** The peers in the reading's order (the report's own name strings, not copies). */
+  peers: string[];
+  /** {@link FIELDS} numbers per peer, in the order of `peers`. */
+  values: Float64Array;
+}
+
+/** Pid ids and serials fit in 32 bits; 2^20 serials per id keeps the product below 2^53. */
+const SERIAL_SPAN = 2 ** 20;
+
+/**
+ * A controller as one number (kept per link, so no string per link): a port by its id, a process
+ * by its id and serial, negative so it never equals a port's.
+ */
+function controllerId(controller: Port | Pid): number {
+  if (controller instanceof Port) return Number(controller.id);
+  return -(controller.id * SERIAL_SPAN + (controller.serial % SERIAL_SPAN) + 1);
+}
+
+/**
+ * Compares each node's reading of its links with its last one. Only links present in both
+ * readings are compared: a peer missing from one of them went down where `nodes()` shows it too,
+ * and the mesh's own `link_down` and `link_up` tell of that. A node whose creation changed is
+ * another run of it (a restart, told as `node_down`): its links start afresh, unreported.
+ * Holds one reading per link as numbers (see {@link FIELDS}), as {@link LinkTracker} holds its rates.
+ */
+export class FlapDetector {
+  private readonly nodes = new Map<string, NodeReading>();
+
+  /** Takes in `node`'s links as read at `at`; returns the links made again since its last reading. */
+  observe(node: string, report: LinkReport, at: number): LinkFlap[] {
+    const controllers = new Map<string, Port | Pid>();
+    let creation: number | null = null;
+    for (const entry of report.controllers ?? []) {
+      controllers.set(entry.node, entry.controller);
+      creation ??= entry.controller.creation;
+    }
+    const last = this.nodes.get(node);
+    const restarted =
+      last !== undefined &&
+      last.creation !== null &&
+      creation !== null &&
+      last.creation !== creation;
+    const compare = last !== undefined && !restarted && at > last.at;
+    // Built only when a peer moved in `nodes_info`'s order.
+    let lastIndex: Map<string, number> | undefined;
+    const lastSlot = (peer: string, slot: number): number | undefined => {
+      if (!last) return undefined;
+      if (last.peers[slot] === peer) return slot;
+      lastIndex ??= new Map(last.peers.map((name, index) => [name, index] as const));
+      return lastIndex.get(peer);
+    };
+    const peers: string[] = [];
+    const values = new Float64Array(report.counters.length * FIELDS);
+    const flaps: LinkFlap[] = [];
+    for (const [slot, counter] of report.counters.entries()) {
+      const controller = controllers.get(counter.node);
+      const into = slot * FIELDS;
+      peers.push(counter.node);
+      values[into + CONTROLLER] = controller ? controllerId(controller) : Number.NaN;
+      values[into + IN_PACKETS] = counter.inPackets;
+      values[into + OUT_PACKETS] = counter.outPackets;
+      const before = compare ? lastSlot(counter.node, slot) : undefined;
+      if (before === undefined) continue;
+      const from = before * FIELDS;
+      const then = last!.values;
+      const known =
+        !Number.isNaN(values[into + CONTROLLER]!) && !Number.isNaN(then[from + CONTROLLER]!);
+      const evidence = known
+        ? values[into + CONTROLLER] !== then[from + CONTROLLER]
+          ? 'controller'
+          : null
+        : counter.inPackets < then[from + IN_PACKETS]! ||
+            counter.outPackets < then[from + OUT_PACKETS]!
+          ? 'counters'
+          : null;
+      if (evidence) flaps.push({ node, peer: counter.node, from: last!.at, to: at, evidence });
+    }
+    this.nodes.set(node, { at, creation: creation ?? last?.creation ?? null, peers, values });
+    return flaps;
+  }
+
+  /** Forgets a node (no longer a member). */
+  forget(node: string): void {
+    this.nodes.delete(node);
+  }
+}
+
+/** What {@link LinkFlaps} needs from its collector. */
+export interface LinkFlapsOptions {
+  now: () => number;
+  /** How long one round of link readings takes now (every node's links read once). */
+  roundMs: () => number;
+  /** Publishes the batch's event (the stream decorates it with its causes). */
+  release: (changes: TimelineChange[]) => void;
+}
+
+/**
+ * One collector's flaps: each reading compared with the last ({@link FlapDetector}), the flaps
+ * held and told as one event per change of the mesh ({@link FlapBatch}).
+ */
+export class LinkFlaps {
+  private readonly detector = new FlapDetector();
+  private readonly batch: FlapBatch;
+
+  constructor(options: LinkFlapsOptions) {
+    this.batch = new FlapBatch(options);
+  }
+
+  /** Takes in a node's links as read at `at`. */
+  observe(node: string, report: LinkReport, at: number): void {
+    this.batch.hold(this.detector.observe(node, report, at));
+  }
+
+  /** Notes an event as the stream tells it: the downs it tells of are not told again as flaps. */
+  published(event: TimelineEvent, details: EventDetails | undefined): void {
+    this.batch.published(event, details);
+  }
+
+  forget(node: string): void {
+    this.detector.forget(node);
+  }
+
+  /** Forgets the flaps held, untold. */
+  stop(): void {
+    this.batch.stop();
+  }
+}
