@@ -15,15 +15,14 @@ import 'server-only';
 //   the deltas `stateAt` hands back with a keyframe are always whole chains (`0x01`).
 //
 // Bodies written before this (JSON text, a `{` first) still read. The recorded form is still the
-// compact wire form (lib/peer-wire.ts): this only changes how its bytes are kept. zstd is in
-// Node's zlib since 22.15 (engines: >= 22.19).
-
-import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+// compact wire form (lib/peer-wire.ts): this only changes how its bytes are kept. zstd runs
+// through one reused pair of contexts (zstd.ts: why not Node's zlib), loaded when a store opens.
 
 import type { WireClusterDelta } from '@/lib/peer-wire';
 
 import type { RecordedDelta } from './store';
 import { ByteReader, ByteWriter } from './varint';
+import { zstdCompress, zstdDecompress } from './zstd';
 
 const DELTA_CHAIN = 0x01;
 const COMPRESSED_JSON = 0x02;
@@ -32,7 +31,7 @@ const COMPRESSED_JSON = 0x02;
 export function encodeJsonBody(value: unknown): Buffer {
   const json = JSON.stringify(value);
   if (json === undefined) throw new Error('history body: nothing to store');
-  return Buffer.concat([Uint8Array.of(COMPRESSED_JSON), zstdCompressSync(json)]);
+  return Buffer.concat([Uint8Array.of(COMPRESSED_JSON), zstdCompress(Buffer.from(json))]);
 }
 
 const COMPRESSED_EVENT = 0x04;
@@ -87,7 +86,7 @@ export function encodeEventBody(event: unknown): Buffer {
   if (json === undefined) throw new Error('history body: nothing to store');
   return Buffer.concat([
     Uint8Array.of(COMPRESSED_EVENT),
-    zstdCompressSync(json, { dictionary: EVENT_DICTIONARY }),
+    zstdCompress(Buffer.from(json), EVENT_DICTIONARY),
   ]);
 }
 
@@ -95,9 +94,9 @@ export function encodeEventBody(event: unknown): Buffer {
 export function decodeJsonBody<T>(body: string | Uint8Array): T {
   if (typeof body === 'string') return JSON.parse(body) as T;
   if (body[0] === COMPRESSED_JSON)
-    return JSON.parse(zstdDecompressSync(body.subarray(1)).toString()) as T;
+    return JSON.parse(zstdDecompress(body.subarray(1)).toString()) as T;
   if (body[0] === COMPRESSED_EVENT) {
-    const json = zstdDecompressSync(body.subarray(1), { dictionary: EVENT_DICTIONARY });
+    const json = zstdDecompress(body.subarray(1), EVENT_DICTIONARY);
     return JSON.parse(json.toString()) as T;
   }
   return JSON.parse(Buffer.from(body).toString()) as T;
@@ -273,7 +272,7 @@ function encodeDelta(
     shape,
     numbers.toBuffer(),
   ]);
-  const packed = zstdCompressSync(payload, base ? { dictionary: base.dictionary } : {});
+  const packed = zstdCompress(payload, base?.dictionary);
   const head = new ByteWriter().raw(Uint8Array.of(DELTA_CHAIN)).uint(base ? base.seq + 1 : 0);
   return {
     body: Buffer.concat([head.toBuffer(), packed]),
@@ -321,9 +320,7 @@ export class DeltaChainDecoder {
     const base = baseSeq < 0 ? null : this.links.get(run);
     if (baseSeq >= 0 && base?.seq !== baseSeq) return null;
     const rest = body.subarray(1 + varintLength(baseSeq + 1));
-    const payload = new ByteReader(
-      zstdDecompressSync(rest, base ? { dictionary: base.dictionary } : {}),
-    );
+    const payload = new ByteReader(zstdDecompress(rest, base?.dictionary));
     const shape = Buffer.from(payload.take(payload.uint()));
     const { d: delta, f: fields } = JSON.parse(shape.toString()) as {
       d: WireClusterDelta;

@@ -8,13 +8,12 @@ import 'server-only';
 // compressed — and thins a block again whenever a downsampling tier's boundary passes over it.
 // A thinned hour of 360 points is ~2 KB. What a block keeps is exactly what `downsample` keeps.
 
-import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
-
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { encodeJsonBody, decodeJsonBody } from './body-codec';
 import { bucketOf, DOWNSAMPLE_TIERS, downsample, HOUR_MS } from './downsample';
 import { ByteReader, ByteWriter } from './varint';
+import { zstdCompress, zstdDecompress } from './zstd';
 
 /** The span one block covers, aligned to the epoch. */
 export const BLOCK_MS = HOUR_MS;
@@ -57,12 +56,12 @@ export function encodePoints(points: readonly NodeHistoryPoint[]): Buffer {
       }
     }
   }
-  return Buffer.concat([Uint8Array.of(POINT_COLUMNS), zstdCompressSync(writer.toBuffer())]);
+  return Buffer.concat([Uint8Array.of(POINT_COLUMNS), zstdCompress(writer.toBuffer())]);
 }
 
 export function decodePoints(body: Uint8Array): NodeHistoryPoint[] {
   if (body[0] !== POINT_COLUMNS) return decodeJsonBody(body);
-  const reader = new ByteReader(zstdDecompressSync(body.subarray(1)));
+  const reader = new ByteReader(zstdDecompress(body.subarray(1)));
   const count = reader.uint();
   const points: NodeHistoryPoint[] = [];
   let at = 0;

@@ -38,6 +38,7 @@ import type {
   TimelinePage,
   TimelineQuery,
 } from './store';
+import { loadZstd } from './zstd';
 
 /** The first key of the per-cluster append lock (the second is the hash of the cluster id). */
 const APPEND_LOCK_CLASS = 0x62736870; // "bshp"
@@ -81,6 +82,7 @@ export class PostgresHistoryStore implements HistoryStore {
         `the environment variable ${this.options.urlEnv ?? 'named by history.urlEnv'} (history.urlEnv) is not set or empty`,
       );
     }
+    await loadZstd();
     const pool = new pg.Pool({
       connectionString: this.options.connectionString,
       max: this.options.maxConnections ?? 4,

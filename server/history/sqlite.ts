@@ -42,6 +42,7 @@ import type {
   TimelinePage,
   TimelineQuery,
 } from './store';
+import { loadZstd } from './zstd';
 
 /** The file under the data folder. */
 export const SQLITE_FILE_NAME = 'beamscope-history.sqlite';
@@ -74,6 +75,7 @@ export class SqliteHistoryStore implements HistoryStore {
   async open(): Promise<void> {
     if (this.db) return;
     try {
+      await loadZstd();
       this.db = this.options.readOnly ? this.openToRead() : this.openToWrite();
     } catch (error) {
       throw unavailable(`SQLite history at ${this.file}`, error);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 import type { WireClusterDelta } from '@/lib/peer-wire';
@@ -10,6 +10,10 @@ import {
 } from '@/server/history/body-codec';
 import { decodePoints, encodePoints } from '@/server/history/point-blocks';
 import type { RecordedDelta } from '@/server/history/store';
+import { loadZstd } from '@/server/history/zstd';
+
+// The stores load it when they open; these tests call the codec directly.
+beforeAll(() => loadZstd());
 
 /** A probe's delta: every member's counters move, and the state's time. */
 function probe(seq: number, members = 20, run = 'run-a'): RecordedDelta {
