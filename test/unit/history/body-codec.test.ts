@@ -1,3 +1,5 @@
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
@@ -10,7 +12,7 @@ import {
 } from '@/server/history/body-codec';
 import { decodePoints, encodePoints } from '@/server/history/point-blocks';
 import type { RecordedDelta } from '@/server/history/store';
-import { loadZstd } from '@/server/history/zstd';
+import { loadZstd, zstdCompress, zstdDecompress } from '@/server/history/zstd';
 
 // The stores load it when they open; these tests call the codec directly.
 beforeAll(() => loadZstd());
@@ -94,6 +96,17 @@ describe('history bodies', () => {
     expect(decodeJsonBody(Buffer.from(text))).toEqual(delta);
     expect(new DeltaChainDecoder().decode('run-a', 1, Buffer.from(text))).toEqual(delta);
     expect(decodeJsonBody(encodeJsonBody({ a: [1, 'b', null] }))).toEqual({ a: [1, 'b', null] });
+  });
+
+  it("writes standard zstd frames: Node's zlib reads them, and they read what it wrote", () => {
+    const dictionary = Buffer.from(JSON.stringify(probe(1).delta));
+    const data = Buffer.from(JSON.stringify(probe(2).delta));
+    expect(zstdDecompressSync(zstdCompress(data))).toEqual(data);
+    expect(zstdDecompressSync(zstdCompress(data, dictionary), { dictionary })).toEqual(data);
+    expect(zstdDecompress(zstdCompressSync(data))).toEqual(data);
+    expect(zstdDecompress(zstdCompressSync(data, { dictionary }), dictionary)).toEqual(data);
+    // The dictionary is used, not only carried: the previous probe's delta shares the keys.
+    expect(zstdCompress(data, dictionary).length).toBeLessThan(zstdCompress(data).length);
   });
 
   it('keeps node points in blocks exactly, missing values and all', () => {
