@@ -17,8 +17,9 @@ const nextConfig = {
   // Standalone output is what the container image carries (node server.js, no node_modules).
   output: 'standalone',
   // Keep the Kubernetes client (undici, ws) and the YAML parser unbundled: they are Node
-  // libraries with dynamic requires that bundling breaks.
-  serverExternalPackages: ['@kubernetes/client-node'],
+  // libraries with dynamic requires that bundling breaks. zstd-wasm reads its .wasm file beside
+  // its own module (__dirname), which only holds where the package stays in node_modules.
+  serverExternalPackages: ['@kubernetes/client-node', '@bokuweb/zstd-wasm'],
   poweredByHeader: false,
   reactStrictMode: true,
   async headers() {

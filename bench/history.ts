@@ -21,6 +21,7 @@ import { MemoryHistoryStore } from '@/server/history/memory';
 import { rebuildStateAt } from '@/server/history/rebuild';
 import { HistoryRecorder, type RecordedCollector } from '@/server/history/recorder';
 import type { HistoryBatch, HistoryStore } from '@/server/history/store';
+import { COMPACT_EVERY_MS } from '@/server/history/supervised';
 
 import { SimClock, SimCollector } from '../test/support/sim-collector';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
@@ -81,6 +82,49 @@ async function defaultStore(): Promise<BenchStore> {
       bytes: async (_dir, store) => written.get(store) ?? 0,
     };
   }
+}
+
+/**
+ * The PostgreSQL store on a real PostgreSQL started for the bench (Debian's package, as the
+ * tests start it), a database per recording. Bytes: the beamscope tables with their indexes
+ * and TOAST after a `VACUUM FULL`: the live rows. Without it the figure is mostly dead rows —
+ * compaction rewrites the current hour's blocks every simulated minute, the simulation runs an
+ * hour in seconds, and autovacuum runs on wall time — so it would say how far autovacuum lags,
+ * not what a day of history weighs.
+ */
+export async function postgresBenchStore(): Promise<BenchStore & { stop(): Promise<void> }> {
+  const { startPostgres } = await import('../test/support/postgres');
+  const { PostgresHistoryStore } = await import('@/server/history/postgres');
+  const server = await startPostgres();
+  let databases = 0;
+  const urls = new WeakMap<HistoryStore, string>();
+  return {
+    kind: 'postgres',
+    async open() {
+      const url = await server.createDatabase(`bench_${++databases}`);
+      const store = new PostgresHistoryStore({ connectionString: url });
+      await store.open();
+      urls.set(store, url);
+      return store;
+    },
+    async bytes(_dir, store) {
+      await store.close();
+      const { default: pg } = await import('pg');
+      const client = new pg.Client({ connectionString: urls.get(store)! });
+      await client.connect();
+      try {
+        await client.query('VACUUM FULL');
+        const { rows } = await client.query<{ bytes: string }>(
+          `SELECT coalesce(sum(pg_total_relation_size(oid)), 0) AS bytes FROM pg_class
+           WHERE relkind = 'r' AND relname LIKE 'beamscope_%'`,
+        );
+        return Number(rows[0]!.bytes);
+      } finally {
+        await client.end();
+      }
+    },
+    stop: () => server.stop(),
+  };
 }
 
 /** The collector with the recorder's listeners timed: the CPU the recorder spends inline. */
@@ -174,6 +218,7 @@ async function recordSpan(
     let nextFlush = start + 1000;
     let nextStep = start + STEP_MS;
     let nextHour = start + HOUR_MS;
+    let nextCompaction = start + COMPACT_EVERY_MS;
     for (let at = start + POLL_MS; at <= start + spanMs; at += POLL_MS) {
       clock.current = at;
       cluster.poll();
@@ -196,11 +241,20 @@ async function recordSpan(
         spent.cpuUs += used.user + used.system;
         nextFlush = at + 1000;
       }
-      if (at >= nextHour) {
-        // Retention and downsampling as the store's supervisor runs them.
+      if (at >= nextCompaction) {
+        // Retention, downsampling and the points' move into blocks, as the store's supervisor
+        // runs them (every minute): part of what recording costs.
+        const before = process.cpuUsage();
         await store.compact(at - 7 * DAY_MS, at);
+        const used = process.cpuUsage(before);
+        spent.cpuUs += used.user + used.system;
+        nextCompaction += COMPACT_EVERY_MS;
+      }
+      if (at >= nextHour) {
         nextHour += HOUR_MS;
-        log(`${nodes} nodes: ${Math.round((at - start) / HOUR_MS)} h simulated`);
+        log(
+          `${nodes} nodes: ${Math.round((at - start) / HOUR_MS)} h simulated, heap ${Math.round(process.memoryUsage().heapUsed / 1e6)} MB`,
+        );
       }
     }
     await recorder.stop();
@@ -337,13 +391,23 @@ export async function runHistoryBench(options: HistoryBenchOptions) {
   };
 }
 
-// `npx tsx bench/history.ts [hours at 100] [hours at 1000]`: this part alone, with its figures.
+// `npx tsx bench/history.ts [hours at 100] [hours at 1000] [sqlite|postgres]`: this part alone,
+// with its figures.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const hours = (text: string | undefined, fallback: number) =>
     text === undefined ? fallback : Number(text) * HOUR_MS;
-  void runHistoryBench({
-    log: (line) => process.stderr.write(`${line}\n`),
-    hundredMs: hours(process.argv[2], DAY_MS),
-    thousandMs: hours(process.argv[3], HOUR_MS),
-  }).then((result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`));
+  void (async () => {
+    const postgres = process.argv[4] === 'postgres' ? await postgresBenchStore() : null;
+    try {
+      const result = await runHistoryBench({
+        log: (line) => process.stderr.write(`${line}\n`),
+        hundredMs: hours(process.argv[2], DAY_MS),
+        thousandMs: hours(process.argv[3], HOUR_MS),
+        ...(postgres ? { store: postgres } : {}),
+      });
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } finally {
+      await postgres?.stop();
+    }
+  })();
 }

@@ -268,6 +268,8 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
               now={now}
               reason={pastProblem.reason}
               retained={retained}
+              statusKnown={history.data !== undefined}
+              statusError={history.error}
               onLive={backToLive}
             />
           ) : null}

@@ -169,6 +169,8 @@ export function PastProblem({
   now,
   reason,
   retained,
+  statusKnown,
+  statusError,
   onLive,
 }: {
   /** The moment asked for, or null when `?at=` could not be read. */
@@ -176,8 +178,20 @@ export function PastProblem({
   now: number;
   reason: string;
   retained: RetainedRange | null;
+  /** Whether the history status has been read: until then `retained` is null for no reason. */
+  statusKnown: boolean;
+  statusError: ApiRequestError | undefined;
   onLive(): void;
 }) {
+  // The box can show before the status arrives (the past moment fails first): "nothing
+  // recorded" would then be a claim the page has not checked.
+  const rangeLine = retained
+    ? `History covers ${rangeText(retained, now)}.`
+    : statusKnown
+      ? 'Nothing of this cluster is recorded yet.'
+      : statusError
+        ? `The recorded range cannot be read: ${statusError.message}`
+        : 'Reading the recorded range…';
   return (
     <div
       role="alert"
@@ -192,9 +206,7 @@ export function PastProblem({
       </p>
       <p className="mt-1">{reason}</p>
       <p className="mt-1" data-testid="past-problem-range">
-        {retained
-          ? `History covers ${rangeText(retained, now)}.`
-          : 'Nothing of this cluster is recorded yet.'}
+        {rangeLine}
       </p>
       <button
         type="button"

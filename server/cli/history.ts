@@ -14,9 +14,12 @@ import { UsageError } from './command';
 /** Opens the configured store for reading: a seam, so tests can hand in the store they filled. */
 export type HistoryOpener = (config: BeamscopeConfig, clusterId: string) => Promise<HistoryStore>;
 
-/** The configured store, opened for the one cluster asked about; the command only reads it. */
+/**
+ * The configured store, opened for the one cluster asked about; the command only reads it (an
+ * SQLite file read-only: beside a live server, or on a read-only mount).
+ */
 export const openReadOnly: HistoryOpener = (config, clusterId) =>
-  openHistoryStore(config, [clusterId]);
+  openHistoryStore(config, [clusterId], { readOnly: true });
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -48,15 +48,3 @@ export function downsample<P extends { at: number }>(points: readonly P[], now: 
   }
   return kept;
 }
-
-/**
- * Where a store's next thinning run starts for a tier: the bucket the previous run's boundary fell
- * in (its points may have been only partly past the boundary then), or everything on the first run
- * of a process. Buckets entirely before it hold one point already. (A point appended later with a
- * time before that boundary is not thinned: the recorder appends as it observes, never back.)
- */
-export function thinningStart(previousBoundary: number | undefined, bucketMs: number): number {
-  return previousBoundary === undefined
-    ? Number.MIN_SAFE_INTEGER
-    : bucketOf(previousBoundary, bucketMs);
-}

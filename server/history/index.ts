@@ -27,6 +27,11 @@ export interface OpenHistoryOptions {
   now?: () => number;
   random?: () => number;
   compactEveryMs?: number;
+  /**
+   * Only to read (the CLI beside a live server): the SQLite file is opened read-only (nothing
+   * created, migrated or written, so a read-only mount serves), and no retention runs.
+   */
+  readOnly?: boolean;
 }
 
 /** No `history` section (a hand-built config): memory for an hour, as `loadConfig` resolves it. */
@@ -35,10 +40,11 @@ const DEFAULT_HISTORY: HistoryConfig = { store: 'memory', retentionMs: parseDura
 function storeFor(
   history: HistoryConfig,
   env: Environment,
+  readOnly: boolean,
 ): { store: HistoryStore; description: string } {
   if (history.store === 'sqlite') {
     return {
-      store: new SqliteHistoryStore({ directory: history.path }),
+      store: new SqliteHistoryStore({ directory: history.path, readOnly }),
       description: `SQLite at ${history.path}/${SQLITE_FILE_NAME}`,
     };
   }
@@ -65,7 +71,8 @@ export async function openHistoryStore(
   options: OpenHistoryOptions = {},
 ): Promise<SupervisedHistoryStore> {
   const history = config.history ?? DEFAULT_HISTORY;
-  const { store, description } = storeFor(history, options.env ?? process.env);
+  const readOnly = options.readOnly ?? false;
+  const { store, description } = storeFor(history, options.env ?? process.env, readOnly);
   const supervised = new SupervisedHistoryStore(store, {
     description: `${description}, ${clusterIds.length === 1 ? 'cluster' : 'clusters'} ${clusterIds.join(', ')}`,
     retentionMs: history.retentionMs,
@@ -73,6 +80,7 @@ export async function openHistoryStore(
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.compactEveryMs !== undefined ? { compactEveryMs: options.compactEveryMs } : {}),
+    readOnly,
   });
   await supervised.open();
   return supervised;

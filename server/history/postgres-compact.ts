@@ -1,12 +1,17 @@
 import 'server-only';
 
-// Retention and thinning in PostgreSQL, run by one replica at a time (the caller holds the
-// compaction lock in the transaction it passes). Set-based statements: the work happens in the
-// database, so nothing here holds beamscope's event loop.
+// Retention and node series in PostgreSQL, run by one replica at a time (the caller holds the
+// compaction lock in the transaction it passes). Events and states go by set-based statements;
+// node series a node at a time, as in SQLite: the rows older than `now` move into the node's
+// hourly blocks, and the blocks a downsampling boundary has passed over are thinned again
+// (point-blocks.ts).
 
 import type pg from 'pg';
 
-import { DOWNSAMPLE_TIERS, thinningStart } from './downsample';
+import type { NodeHistoryPoint } from '@/lib/cluster-state';
+
+import { BLOCK_MS, rewriteSeries, staleBlocksSql, type StoredBlock } from './point-blocks';
+import { pointFromRow, type PointRow } from './sql-shared';
 
 interface PositionRow {
   at: number;
@@ -14,13 +19,11 @@ interface PositionRow {
   seq: number;
 }
 
-/** Drops what is older than `before` and thins node series by age, in `client`'s transaction. */
+/** Drops what is older than `before` and moves node series into blocks, in `client`'s transaction. */
 export async function compactLocked(
   client: pg.PoolClient,
   before: number,
   now: number,
-  /** Per tier, the boundary of this store's last run; updated here. */
-  thinnedUntil: Array<number | undefined>,
 ): Promise<void> {
   const { rows: clusters } = await client.query<{ cluster_id: string }>(
     'SELECT cluster_id FROM beamscope_clusters',
@@ -28,21 +31,69 @@ export async function compactLocked(
   for (const { cluster_id: clusterId } of clusters) {
     await dropOlderThan(client, clusterId, before);
   }
-  for (const [index, tier] of DOWNSAMPLE_TIERS.entries()) {
-    const boundary = now - tier.olderThanMs;
-    const from = thinningStart(thinnedUntil[index], tier.bucketMs);
-    // Keeps the last point of each bucket (see downsample.ts); only rows since this store's
-    // last run are looked at (another replica's runs thinned the same rows or will).
+  const { rows: series } = await client.query<{ cluster_id: string; node: string }>(
+    `SELECT DISTINCT cluster_id, node FROM beamscope_points
+     UNION SELECT DISTINCT cluster_id, node FROM beamscope_point_blocks`,
+  );
+  for (const { cluster_id: clusterId, node } of series) {
+    await compactSeries(client, clusterId, node, before, now);
+  }
+}
+
+async function compactSeries(
+  client: pg.PoolClient,
+  clusterId: string,
+  node: string,
+  before: number,
+  now: number,
+): Promise<void> {
+  const { rows } = await client.query<PointRow>(
+    `DELETE FROM beamscope_points WHERE cluster_id = $1 AND node = $2 AND at < $3
+     RETURNING at, process_count, registered_names, memory_bytes`,
+    [clusterId, node, now],
+  );
+  const moved: NodeHistoryPoint[] = rows.map(pointFromRow).sort((a, b) => a.at - b.at);
+  await client.query(
+    'DELETE FROM beamscope_point_blocks WHERE cluster_id = $1 AND node = $2 AND start <= $3',
+    [clusterId, node, before - BLOCK_MS],
+  );
+  const params: Array<string | number> = [clusterId, node, before];
+  const param = (value: number) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const [first, last] =
+    moved.length > 0
+      ? [moved[0]!.at, moved.at(-1)!.at]
+      : [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  const span = `start > ${param(first - BLOCK_MS)} AND start <= ${param(last)}`;
+  const stale = staleBlocksSql(now, param);
+  const { rows: blocks } = await client.query<StoredBlock>(
+    `SELECT start, thinned_at AS "thinnedAt", body FROM beamscope_point_blocks
+     WHERE cluster_id = $1 AND node = $2 AND (start < $3 OR (${span}) OR ${stale})`,
+    params,
+  );
+  const rewrite = rewriteSeries(blocks, moved, before, now);
+  if (rewrite.write.length > 0) {
     await client.query(
-      `DELETE FROM beamscope_points WHERE (cluster_id, node, at) IN (
-           SELECT cluster_id, node, at FROM (
-             SELECT cluster_id, node, at, row_number() OVER (
-               PARTITION BY cluster_id, node, at / $3::bigint ORDER BY at DESC) AS rank
-             FROM beamscope_points WHERE at >= $1 AND at < $2) AS bucketed
-           WHERE rank > 1)`,
-      [from, boundary, tier.bucketMs],
+      `INSERT INTO beamscope_point_blocks (cluster_id, node, start, thinned_at, body)
+       SELECT $1, $2, start, $3, body FROM unnest($4::bigint[], $5::bytea[]) AS t (start, body)
+       ON CONFLICT (cluster_id, node, start) DO UPDATE SET
+         thinned_at = excluded.thinned_at, body = excluded.body`,
+      [
+        clusterId,
+        node,
+        now,
+        rewrite.write.map((block) => block.start),
+        rewrite.write.map((block) => block.body),
+      ],
     );
-    thinnedUntil[index] = boundary;
+  }
+  if (rewrite.remove.length > 0) {
+    await client.query(
+      'DELETE FROM beamscope_point_blocks WHERE cluster_id = $1 AND node = $2 AND start = ANY($3::bigint[])',
+      [clusterId, node, rewrite.remove],
+    );
   }
 }
 
@@ -83,10 +134,6 @@ async function dropOlderThan(
   }
   // The events' node rows go with them (ON DELETE CASCADE).
   await client.query('DELETE FROM beamscope_events WHERE cluster_id = $1 AND at < $2', [
-    clusterId,
-    before,
-  ]);
-  await client.query('DELETE FROM beamscope_points WHERE cluster_id = $1 AND at < $2', [
     clusterId,
     before,
   ]);

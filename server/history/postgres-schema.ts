@@ -68,10 +68,33 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
         holder text NOT NULL,
         expires_at bigint NOT NULL);`,
   },
+  {
+    // Bodies compressed (body-codec.ts): bytea, version 1's JSON kept as its UTF-8 bytes (still
+    // read). Node points kept as rows only until the next compaction moves them into a block
+    // per node and hour (point-blocks.ts).
+    version: 2,
+    sql: `
+      ALTER TABLE beamscope_events ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
+      ALTER TABLE beamscope_keyframes ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
+      ALTER TABLE beamscope_deltas ALTER COLUMN body TYPE bytea USING convert_to(body, 'UTF8');
+      CREATE TABLE beamscope_point_blocks (
+        cluster_id text NOT NULL,
+        node text NOT NULL,
+        start bigint NOT NULL,
+        thinned_at bigint NOT NULL,
+        body bytea NOT NULL,
+        PRIMARY KEY (cluster_id, node, start));`,
+  },
 ];
 
-/** Applies the migrations the database lacks; safe when several replicas start at once. */
-export async function migrate(client: PoolClient): Promise<void> {
+/**
+ * Applies the migrations the database lacks, up to `target` (the newest unless a test builds a
+ * database of an older release); safe when several replicas start at once.
+ */
+export async function migrate(
+  client: PoolClient,
+  target = MIGRATIONS[MIGRATIONS.length - 1]!.version,
+): Promise<void> {
   await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK.toString()]);
   try {
     await client.query(`CREATE TABLE IF NOT EXISTS beamscope_schema_migrations (
@@ -89,7 +112,7 @@ export async function migrate(client: PoolClient): Promise<void> {
       );
     }
     for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
+      if (applied.has(migration.version) || migration.version > target) continue;
       await client.query('BEGIN');
       try {
         await client.query(migration.sql);

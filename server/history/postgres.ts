@@ -14,11 +14,20 @@ import pg from 'pg';
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
-import { encodeCursor, unavailable } from './cursor';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
+import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
+import { BLOCK_MS, seriesBetween, type StoredBlock } from './point-blocks';
 import { compactLocked } from './postgres-compact';
 import { migrate } from './postgres-schema';
-import { eventFromBody, pointFromRow, timelineSql, type PointRow } from './sql-shared';
+import {
+  pointFromRow,
+  stateFromRows,
+  timelinePage,
+  timelineSql,
+  type PointRow,
+  type StateRow,
+} from './sql-shared';
 import type {
   HistoryBatch,
   HistoryStore,
@@ -29,6 +38,7 @@ import type {
   TimelinePage,
   TimelineQuery,
 } from './store';
+import { loadZstd } from './zstd';
 
 /** The first key of the per-cluster append lock (the second is the hash of the cluster id). */
 const APPEND_LOCK_CLASS = 0x62736870; // "bshp"
@@ -55,20 +65,12 @@ export interface PostgresHistoryStoreOptions {
   onIdleError?: (error: Error) => void;
 }
 
-interface RecordedRow {
-  at: number;
-  run: string;
-  seq: number;
-  body: string;
-}
-
 export class PostgresHistoryStore implements HistoryStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
   /** The clusters this store claimed, and as whom: its appends are fenced by the lease row. */
   private readonly leases = new Map<string, string>();
-  /** Per downsampling tier, the boundary of this store's last run. */
-  private readonly thinnedUntil: Array<number | undefined> = [];
+  private readonly deltaChains = new DeltaChainEncoder();
 
   constructor(private readonly options: PostgresHistoryStoreOptions) {}
 
@@ -80,6 +82,7 @@ export class PostgresHistoryStore implements HistoryStore {
         `the environment variable ${this.options.urlEnv ?? 'named by history.urlEnv'} (history.urlEnv) is not set or empty`,
       );
     }
+    await loadZstd();
     const pool = new pg.Pool({
       connectionString: this.options.connectionString,
       max: this.options.maxConnections ?? 4,
@@ -119,6 +122,8 @@ export class PostgresHistoryStore implements HistoryStore {
   async close(): Promise<void> {
     const pool = this.pool;
     this.pool = null;
+    // A reopened store's next delta starts a chain: the last one written may not be its base.
+    this.deltaChains.forgetAll();
     await pool?.end();
   }
 
@@ -147,6 +152,11 @@ export class PostgresHistoryStore implements HistoryStore {
   async append(batch: HistoryBatch): Promise<void> {
     const { clusterId, run } = batch;
     const holder = this.leases.get(clusterId);
+    const deltaBodies = await this.deltaChains.encodeBatchInTurns(
+      clusterId,
+      batch.deltas,
+      batch.keyframes,
+    );
     await this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [
         APPEND_LOCK_CLASS,
@@ -176,7 +186,7 @@ export class PostgresHistoryStore implements HistoryStore {
         await client.query(
           `INSERT INTO beamscope_events (id, cluster_id, run, seq, at, kind, body)
            SELECT id, $1, $2, seq, at, kind, body
-           FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+           FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[])
              AS t (id, seq, at, kind, body)`,
           [
             clusterId,
@@ -185,7 +195,7 @@ export class PostgresHistoryStore implements HistoryStore {
             batch.events.map((event) => event.seq),
             batch.events.map((event) => event.at),
             batch.events.map((event) => event.kind),
-            batch.events.map((event) => JSON.stringify(event)),
+            batch.events.map((event) => encodeEventBody(event)),
           ],
         );
         const named = batch.events.flatMap((event, index) =>
@@ -199,32 +209,39 @@ export class PostgresHistoryStore implements HistoryStore {
           );
         }
       }
-      const bodies = (
-        rows: ReadonlyArray<{ at: number; run: string; seq: number }>,
-        body: (index: number) => unknown,
-      ) =>
-        rows.map(({ at, run: rowRun, seq }, index) => ({
-          at,
-          run: rowRun,
-          seq,
-          body: body(index),
-        }));
-      for (const [table, rows] of [
-        ['beamscope_keyframes', bodies(batch.keyframes, (index) => batch.keyframes[index]!.state)],
-        ['beamscope_deltas', bodies(batch.deltas, (index) => batch.deltas[index]!.delta)],
-      ] as const) {
+      const stateRows = [
+        [
+          'beamscope_keyframes',
+          batch.keyframes.map(({ at, run: rowRun, seq, state }) => ({
+            at,
+            run: rowRun,
+            seq,
+            body: encodeJsonBody(state),
+          })),
+        ],
+        [
+          'beamscope_deltas',
+          batch.deltas.map(({ at, run: rowRun, seq }, index) => ({
+            at,
+            run: rowRun,
+            seq,
+            body: deltaBodies.bodies[index]!,
+          })),
+        ],
+      ] as const;
+      for (const [table, rows] of stateRows) {
         const unique = lastByKey(rows, (row) => `${row.at} ${row.run} ${row.seq}`);
         if (unique.length === 0) continue;
         await client.query(
           `INSERT INTO ${table} (cluster_id, at, run, seq, body)
-           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[])
+           SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bytea[])
            ON CONFLICT (cluster_id, at, run, seq) DO UPDATE SET body = excluded.body`,
           [
             clusterId,
             unique.map((row) => row.at),
             unique.map((row) => row.run),
             unique.map((row) => row.seq),
-            unique.map((row) => JSON.stringify(row.body)),
+            unique.map((row) => row.body),
           ],
         );
       }
@@ -255,6 +272,7 @@ export class PostgresHistoryStore implements HistoryStore {
         [clusterId, run, batch.observedUntil],
       );
     });
+    deltaBodies.commit();
   }
 
   async claimWriter(
@@ -307,33 +325,20 @@ export class PostgresHistoryStore implements HistoryStore {
     clusterId: string,
     at: number,
   ): Promise<{ keyframe: RecordedKeyframe; deltas: RecordedDelta[] } | null> {
-    const { rows: keyframes } = await this.db.query<RecordedRow>(
+    const { rows: keyframes } = await this.db.query<StateRow>(
       `SELECT at, run, seq, body FROM beamscope_keyframes WHERE cluster_id = $1 AND at <= $2
        ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
       [clusterId, at],
     );
     const keyframe = keyframes[0];
     if (!keyframe) return null;
-    const { rows: deltas } = await this.db.query<RecordedRow>(
+    const { rows: deltas } = await this.db.query<StateRow>(
       `SELECT at, run, seq, body FROM beamscope_deltas
        WHERE cluster_id = $1 AND at <= $2 AND (at, run, seq) > ($3::bigint, $4::text, $5::bigint)
        ORDER BY at, run, seq`,
       [clusterId, at, keyframe.at, keyframe.run, keyframe.seq],
     );
-    return {
-      keyframe: {
-        at: keyframe.at,
-        run: keyframe.run,
-        seq: keyframe.seq,
-        state: JSON.parse(keyframe.body),
-      },
-      deltas: deltas.map((row) => ({
-        at: row.at,
-        run: row.run,
-        seq: row.seq,
-        delta: JSON.parse(row.body),
-      })),
-    };
+    return stateFromRows(keyframe, deltas);
   }
 
   async timeline(clusterId: string, query: TimelineQuery): Promise<TimelinePage> {
@@ -343,14 +348,8 @@ export class PostgresHistoryStore implements HistoryStore {
       query,
       (index) => `$${index}`,
     );
-    const { rows } = await this.db.query<{ id: number; run: string; body: string }>(text, params);
-    const events = rows
-      .slice(0, limit)
-      .map((row) => ({ id: row.id, run: row.run, event: eventFromBody(row.body) }));
-    return {
-      events,
-      next: rows.length > limit ? encodeCursor(events[events.length - 1]!.id) : null,
-    };
+    const { rows } = await this.db.query<{ id: number; run: string; body: Buffer }>(text, params);
+    return timelinePage(rows, limit);
   }
 
   async nodeSeries(
@@ -359,12 +358,19 @@ export class PostgresHistoryStore implements HistoryStore {
     from: number,
     to: number,
   ): Promise<NodeHistoryPoint[]> {
-    const { rows } = await this.db.query<PointRow>(
-      `SELECT at, process_count, registered_names, memory_bytes FROM beamscope_points
-       WHERE cluster_id = $1 AND node = $2 AND at >= $3 AND at <= $4 ORDER BY at`,
-      [clusterId, node, from, to],
-    );
-    return rows.map(pointFromRow);
+    const [{ rows: blocks }, { rows }] = await Promise.all([
+      this.db.query<StoredBlock>(
+        `SELECT start, thinned_at AS "thinnedAt", body FROM beamscope_point_blocks
+         WHERE cluster_id = $1 AND node = $2 AND start > $3 AND start <= $4`,
+        [clusterId, node, from - BLOCK_MS, to],
+      ),
+      this.db.query<PointRow>(
+        `SELECT at, process_count, registered_names, memory_bytes FROM beamscope_points
+         WHERE cluster_id = $1 AND node = $2 AND at >= $3 AND at <= $4 ORDER BY at`,
+        [clusterId, node, from, to],
+      ),
+    ]);
+    return seriesBetween(blocks, rows.map(pointFromRow), from, to);
   }
 
   async compact(before: number, now: number): Promise<void> {
@@ -375,7 +381,7 @@ export class PostgresHistoryStore implements HistoryStore {
         [COMPACT_LOCK],
       );
       if (!lock[0]?.locked) return;
-      await compactLocked(client, before, now, this.thinnedUntil);
+      await compactLocked(client, before, now);
     });
   }
 }

@@ -30,23 +30,27 @@ export type RecorderStatus = HistoryStatusResponse['status'];
 
 /**
  * When a new keyframe is written. Rebuilding T reads the keyframe before it and the deltas
- * between; a keyframe every delta would be cheap to rebuild but weigh a whole state per change,
- * one a day would make a seek apply a day of deltas. So a keyframe follows once the deltas since
- * the last one weigh `weightRatio` times what it weighs (the disk then holds about 1/ratio more
- * than the deltas alone), or after `maxDeltas` (a bound on the deltas one seek applies), or
- * after `maxAgeMs` with changes (a bound on how far back retention keeps an older keyframe).
- * Measured (bench/history.ts): a 1,000-node keyframe is ~0.9 MB and takes ~40 ms to expand, a
- * delta of its churn ~80 KB and ~1.3 ms to apply, so a ratio of 4 (≈45 deltas) rebuilds any T
- * in ~100 ms while keyframes add a quarter to the deltas' bytes, not as much again.
+ * between, and its cost follows their weight (JSON length): expanding a 1,000-node keyframe
+ * (~0.9 MB) takes ~40 ms, applying a delta ~1.3 ms for ~80 KB of probe churn, and far more for a
+ * partition's (every member's peers change). A keyframe follows once the keyframe and the deltas
+ * since it weigh `maxRebuildWeight` (a bound on a seek's work, whatever the cluster's size), or
+ * once the deltas weigh `weightRatio` times the keyframe (the disk then holds about 1/ratio more
+ * than the deltas alone), or after `maxDeltas`, or after `maxAgeMs` with changes (a bound on how
+ * far back retention keeps an older keyframe). Measured (bench/history.ts): at 1,000 nodes the
+ * weight bound takes a keyframe every few deltas, so a seek stays within ~300 ms; at 100 nodes
+ * every ~100 deltas (a keyframe is ~5 KB compressed, a delta ~0.6 KB: a keyframe every 30
+ * deltas, as a ratio of 4 gave, was a fifth of the bytes).
  */
 export interface KeyframePolicy {
+  maxRebuildWeight: number;
   weightRatio: number;
   maxDeltas: number;
   maxAgeMs: number;
 }
 
 export const DEFAULT_KEYFRAME_POLICY: KeyframePolicy = {
-  weightRatio: 4,
+  maxRebuildWeight: 1_500_000,
+  weightRatio: 30,
   maxDeltas: 2000,
   maxAgeMs: 30 * 60_000,
 };
@@ -203,6 +207,7 @@ export class HistoryRecorder {
     this.deltaCount += 1;
     this.deltaWeight += JSON.stringify(delta).length;
     if (
+      this.keyframeWeight + this.deltaWeight >= this.policy.maxRebuildWeight ||
       this.deltaWeight >= this.keyframeWeight * this.policy.weightRatio ||
       this.deltaCount >= this.policy.maxDeltas
     )

@@ -1,12 +1,14 @@
 import 'server-only';
 
 // What the two SQL stores say alike: the timeline's WHERE clause (they differ only in how a
-// parameter is written, `?` or `$n`) and the rows' shapes.
+// parameter is written, `?` or `$n`), the rows' shapes and how rows become answers.
 
 import type { NodeHistoryPoint, TimelineEvent } from '@/lib/cluster-state';
+import type { WireClusterDelta, WireClusterState } from '@/lib/peer-wire';
 
-import { decodeCursor, pageSize } from './cursor';
-import type { TimelineQuery } from './store';
+import { decodeJsonBody, DeltaChainDecoder } from './body-codec';
+import { decodeCursor, encodeCursor, pageSize } from './cursor';
+import type { RecordedDelta, RecordedKeyframe, TimelinePage, TimelineQuery } from './store';
 
 export type SqlValue = string | number | null;
 
@@ -76,6 +78,67 @@ export function pointFromRow(row: PointRow): NodeHistoryPoint {
   };
 }
 
-export function eventFromBody(body: string): TimelineEvent {
-  return JSON.parse(body) as TimelineEvent;
+/** A timeline query's rows (one more than the page) as the page and its cursor. */
+export function timelinePage(
+  rows: ReadonlyArray<{ id: number | string; run: string; body: string | Uint8Array }>,
+  limit: number,
+): TimelinePage {
+  const events = rows.slice(0, limit).map((row) => ({
+    id: Number(row.id),
+    run: row.run,
+    event: decodeJsonBody<TimelineEvent>(row.body),
+  }));
+  return {
+    events,
+    next: rows.length > limit ? encodeCursor(events[events.length - 1]!.id) : null,
+  };
+}
+
+/** A keyframe or delta row as both stores read it (PostgreSQL's bigint already a number). */
+export interface StateRow {
+  at: number;
+  run: string;
+  seq: number;
+  body: string | Uint8Array;
+}
+
+/**
+ * `stateAt`'s answer from the keyframe row and the delta rows after it, in (at, run, seq) order.
+ * Deltas are decoded chain by chain in their runs' sequence order (body-codec.ts): a chain
+ * starts after every keyframe, so the keyframe's continuation always decodes. A delta whose
+ * chain began before the keyframe (another run's, or one the keyframe already holds) is one a
+ * rebuild skips: it is left out. Any other that does not decode is a broken chain, and said so.
+ */
+export function stateFromRows(
+  keyframe: StateRow,
+  deltaRows: readonly StateRow[],
+): { keyframe: RecordedKeyframe; deltas: RecordedDelta[] } {
+  const decoder = new DeltaChainDecoder();
+  const decoded = new Map<StateRow, WireClusterDelta | null>();
+  const inChainOrder = [...deltaRows].sort((a, b) =>
+    a.run === b.run ? a.seq - b.seq : a.run < b.run ? -1 : 1,
+  );
+  for (const row of inChainOrder) decoded.set(row, decoder.decode(row.run, row.seq, row.body));
+  const deltas: RecordedDelta[] = [];
+  for (const row of deltaRows) {
+    const delta = decoded.get(row);
+    if (!delta) {
+      if (row.run === keyframe.run && row.seq > keyframe.seq) {
+        throw new Error(
+          `history: the delta ${row.run}/${row.seq} follows one that is not stored; the recorded chain is broken`,
+        );
+      }
+      continue;
+    }
+    deltas.push({ at: row.at, run: row.run, seq: row.seq, delta });
+  }
+  return {
+    keyframe: {
+      at: keyframe.at,
+      run: keyframe.run,
+      seq: keyframe.seq,
+      state: decodeJsonBody<WireClusterState>(keyframe.body),
+    },
+    deltas,
+  };
 }

@@ -57,10 +57,36 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE writers (
      cluster_id TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
    CREATE TABLE thinned (tier INTEGER PRIMARY KEY, until INTEGER NOT NULL);`,
+  // Version 2: bodies compressed, events' too (body-codec.ts; version 1's JSON text still
+  // reads: a TEXT column keeps a BLOB as given), node points
+  // kept as rows only until the next compaction moves them into a block per node and hour
+  // (point-blocks.ts). Bodies of ~0.5–7 KB sit better in rowid tables (appended in order, their
+  // pages fill; a WITHOUT ROWID tree of such rows left them ~60 % full), the position a unique
+  // index beside them. `thinned` is no longer needed: each block says when it was last thinned.
+  `${['keyframes', 'deltas']
+    .map(
+      (table) => `
+   CREATE TABLE ${table}_v2 (
+     id INTEGER PRIMARY KEY, cluster_id TEXT NOT NULL, at INTEGER NOT NULL, run TEXT NOT NULL,
+     seq INTEGER NOT NULL, body BLOB NOT NULL);
+   INSERT INTO ${table}_v2 (cluster_id, at, run, seq, body)
+     SELECT cluster_id, at, run, seq, body FROM ${table} ORDER BY cluster_id, at, run, seq;
+   DROP TABLE ${table};
+   ALTER TABLE ${table}_v2 RENAME TO ${table};
+   CREATE UNIQUE INDEX ${table}_by_position ON ${table} (cluster_id, at, run, seq);`,
+    )
+    .join('')}
+   CREATE TABLE point_blocks (
+     id INTEGER PRIMARY KEY, cluster_id TEXT NOT NULL, node TEXT NOT NULL, start INTEGER NOT NULL,
+     thinned_at INTEGER NOT NULL, body BLOB NOT NULL);
+   CREATE UNIQUE INDEX point_blocks_by_series ON point_blocks (cluster_id, node, start);
+   DROP TABLE thinned;`,
 ];
 
-/** Applies the migrations the file has not seen, each in its own transaction. */
-export function migrate(db: NodeSqlite.DatabaseSync): void {
+/** The schema version this beamscope writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function schemaVersion(db: NodeSqlite.DatabaseSync): number {
   const { user_version: version } = db.prepare('PRAGMA user_version').get() as {
     user_version: number;
   };
@@ -69,7 +95,20 @@ export function migrate(db: NodeSqlite.DatabaseSync): void {
       `the file has schema version ${version}, newer than this beamscope knows (${MIGRATIONS.length}): it was written by a newer release`,
     );
   }
-  for (let next = version; next < MIGRATIONS.length; next++) {
+  return version;
+}
+
+/**
+ * Applies the migrations the file has not seen, each in its own transaction, up to `target`
+ * (the newest unless a test builds a file of an older release).
+ */
+export function migrate(db: NodeSqlite.DatabaseSync, target = MIGRATIONS.length): void {
+  const version = schemaVersion(db);
+  // A new file gives freed pages back (compaction runs `PRAGMA incremental_vacuum`): the file
+  // then measures what it holds. Only possible before the first table; a file of version 1
+  // keeps reusing its free pages instead (a VACUUM would convert it, holding the start up).
+  if (version === 0) db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  for (let next = version; next < target; next++) {
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(MIGRATIONS[next]!);

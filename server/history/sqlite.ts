@@ -13,11 +13,25 @@ import type * as NodeSqlite from 'node:sqlite';
 
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
-import { encodeCursor, unavailable } from './cursor';
-import { DOWNSAMPLE_TIERS, thinningStart } from './downsample';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
+import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
-import { loadSqlite, migrate } from './sqlite-schema';
-import { eventFromBody, pointFromRow, timelineSql, type PointRow } from './sql-shared';
+import {
+  BLOCK_MS,
+  rewriteSeries,
+  seriesBetween,
+  staleBlocksSql,
+  type StoredBlock,
+} from './point-blocks';
+import { loadSqlite, migrate, schemaVersion, SCHEMA_VERSION } from './sqlite-schema';
+import {
+  pointFromRow,
+  stateFromRows,
+  timelinePage,
+  timelineSql,
+  type PointRow,
+  type StateRow,
+} from './sql-shared';
 import type {
   HistoryBatch,
   HistoryStore,
@@ -28,6 +42,7 @@ import type {
   TimelinePage,
   TimelineQuery,
 } from './store';
+import { loadZstd } from './zstd';
 
 /** The file under the data folder. */
 export const SQLITE_FILE_NAME = 'beamscope-history.sqlite';
@@ -37,6 +52,11 @@ type Statement = NodeSqlite.StatementSync;
 export interface SqliteHistoryStoreOptions {
   /** The data folder; created when missing. The only place the store writes. */
   directory: string;
+  /**
+   * Opens the file only to read it (the CLI beside a live server, or on a read-only mount):
+   * nothing is created, migrated or written; a file of an older schema is refused with a reason.
+   */
+  readOnly?: boolean;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -44,8 +64,7 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly file: string;
   private db: NodeSqlite.DatabaseSync | null = null;
   private readonly statements = new Map<string, Statement>();
-  /** Per downsampling tier, the boundary of the last run (see `thinningStart`). */
-  private readonly thinnedUntil: Array<number | undefined> = [];
+  private readonly deltaChains = new DeltaChainEncoder();
   /** The (cluster, node) pairs that have points, as `seriesKey`s; null until first needed. */
   private series: Set<string> | null = null;
 
@@ -56,32 +75,54 @@ export class SqliteHistoryStore implements HistoryStore {
   async open(): Promise<void> {
     if (this.db) return;
     try {
-      mkdirSync(this.options.directory, { recursive: true });
-      const { DatabaseSync } = loadSqlite();
-      const db = new DatabaseSync(this.file);
-      try {
-        db.exec('PRAGMA journal_mode = WAL');
-        // WAL + NORMAL: a crash of the process loses nothing committed; a power cut at most the
-        // last transactions. Temporary tables in memory: nothing is written outside the folder.
-        db.exec('PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY');
-        db.exec('PRAGMA busy_timeout = 5000');
-        migrate(db);
-      } catch (error) {
-        db.close();
-        throw error;
-      }
-      this.db = db;
-      for (const row of db.prepare('SELECT tier, until FROM thinned').all()) {
-        this.thinnedUntil[row.tier as number] = row.until as number;
-      }
+      await loadZstd();
+      this.db = this.options.readOnly ? this.openToRead() : this.openToWrite();
     } catch (error) {
       throw unavailable(`SQLite history at ${this.file}`, error);
+    }
+  }
+
+  private openToWrite(): NodeSqlite.DatabaseSync {
+    mkdirSync(this.options.directory, { recursive: true });
+    const { DatabaseSync } = loadSqlite();
+    const db = new DatabaseSync(this.file);
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      // WAL + NORMAL: a crash of the process loses nothing committed; a power cut at most the
+      // last transactions. Temporary tables in memory: nothing is written outside the folder.
+      db.exec('PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY');
+      db.exec('PRAGMA busy_timeout = 5000');
+      migrate(db);
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private openToRead(): NodeSqlite.DatabaseSync {
+    const { DatabaseSync } = loadSqlite();
+    const db = new DatabaseSync(this.file, { readOnly: true });
+    try {
+      db.exec('PRAGMA busy_timeout = 5000');
+      const version = schemaVersion(db);
+      if (version !== SCHEMA_VERSION) {
+        throw new Error(
+          `the file has schema version ${version}, this beamscope reads ${SCHEMA_VERSION}: start the server on it once to migrate it`,
+        );
+      }
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
     }
   }
 
   async close(): Promise<void> {
     this.statements.clear();
     this.series = null;
+    // A reopened file's next delta starts a chain: the last one written may not be its base.
+    this.deltaChains.forgetAll();
     this.db?.close();
     this.db = null;
   }
@@ -130,6 +171,11 @@ export class SqliteHistoryStore implements HistoryStore {
       `INSERT INTO clusters (cluster_id, run, observed_until) VALUES (?, ?, ?)
        ON CONFLICT (cluster_id) DO UPDATE SET run = excluded.run, observed_until = excluded.observed_until`,
     );
+    const deltaBodies = await this.deltaChains.encodeBatchInTurns(
+      clusterId,
+      batch.deltas,
+      batch.keyframes,
+    );
     this.transaction(() => {
       for (const event of batch.events) {
         const { lastInsertRowid } = insertEvent.run(
@@ -138,7 +184,7 @@ export class SqliteHistoryStore implements HistoryStore {
           event.seq,
           event.at,
           event.kind,
-          JSON.stringify(event),
+          encodeEventBody(event),
         );
         for (const node of nodesNamedBy(event)) insertNode.run(clusterId, node, lastInsertRowid);
       }
@@ -148,12 +194,12 @@ export class SqliteHistoryStore implements HistoryStore {
           keyframe.at,
           keyframe.run,
           keyframe.seq,
-          JSON.stringify(keyframe.state),
+          encodeJsonBody(keyframe.state),
         );
       }
-      for (const delta of batch.deltas) {
-        insertDelta.run(clusterId, delta.at, delta.run, delta.seq, JSON.stringify(delta.delta));
-      }
+      batch.deltas.forEach((delta, index) => {
+        insertDelta.run(clusterId, delta.at, delta.run, delta.seq, deltaBodies.bodies[index]!);
+      });
       for (const { node, point } of batch.points) {
         this.series?.add(seriesKey(clusterId, node));
         insertPoint.run(
@@ -167,6 +213,7 @@ export class SqliteHistoryStore implements HistoryStore {
       }
       observe.run(clusterId, run, batch.observedUntil);
     });
+    deltaBodies.commit();
   }
 
   /**
@@ -214,27 +261,14 @@ export class SqliteHistoryStore implements HistoryStore {
     const keyframe = this.sql(
       `SELECT at, run, seq, body FROM keyframes WHERE cluster_id = ? AND at <= ?
        ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
-    ).get(clusterId, at) as RecordedRow | undefined;
+    ).get(clusterId, at) as StateRow | undefined;
     if (!keyframe) return null;
     const deltas = this.sql(
       `SELECT at, run, seq, body FROM deltas
        WHERE cluster_id = ? AND at <= ? AND (at, run, seq) > (?, ?, ?)
        ORDER BY at, run, seq`,
-    ).all(clusterId, at, keyframe.at, keyframe.run, keyframe.seq) as unknown as RecordedRow[];
-    return {
-      keyframe: {
-        at: keyframe.at,
-        run: keyframe.run,
-        seq: keyframe.seq,
-        state: JSON.parse(keyframe.body),
-      },
-      deltas: deltas.map((row) => ({
-        at: row.at,
-        run: row.run,
-        seq: row.seq,
-        delta: JSON.parse(row.body),
-      })),
-    };
+    ).all(clusterId, at, keyframe.at, keyframe.run, keyframe.seq) as unknown as StateRow[];
+    return stateFromRows(keyframe, deltas);
   }
 
   async timeline(clusterId: string, query: TimelineQuery): Promise<TimelinePage> {
@@ -247,15 +281,9 @@ export class SqliteHistoryStore implements HistoryStore {
     const rows = this.sql(text).all(...params) as unknown as Array<{
       id: number;
       run: string;
-      body: string;
+      body: string | Uint8Array;
     }>;
-    const events = rows
-      .slice(0, limit)
-      .map((row) => ({ id: row.id, run: row.run, event: eventFromBody(row.body) }));
-    return {
-      events,
-      next: rows.length > limit ? encodeCursor(events[events.length - 1]!.id) : null,
-    };
+    return timelinePage(rows, limit);
   }
 
   async nodeSeries(
@@ -264,19 +292,22 @@ export class SqliteHistoryStore implements HistoryStore {
     from: number,
     to: number,
   ): Promise<NodeHistoryPoint[]> {
+    const blocks = this.sql(
+      `SELECT start, thinned_at AS thinnedAt, body FROM point_blocks
+       WHERE cluster_id = ? AND node = ? AND start > ? AND start <= ?`,
+    ).all(clusterId, node, from - BLOCK_MS, to) as unknown as StoredBlock[];
     const rows = this.sql(
       `SELECT at, process_count, registered_names, memory_bytes FROM points
        WHERE cluster_id = ? AND node = ? AND at >= ? AND at <= ? ORDER BY at`,
     ).all(clusterId, node, from, to) as unknown as PointRow[];
-    return rows.map(pointFromRow);
+    return seriesBetween(blocks, rows.map(pointFromRow), from, to);
   }
 
   /**
-   * Retention, then thinning. The synchronous driver holds the event loop while a statement runs,
-   * so the work is cut small: one transaction per cluster for the events and states, and node
-   * series handled a node at a time through the primary key (cluster, node, at), a batch of
-   * nodes per transaction, yielding to the loop between batches. A table-wide statement would
-   * scan every point each minute (about 0.1 s per million rows, measured).
+   * Retention, then node series into blocks. The synchronous driver holds the event loop while a
+   * statement runs, so the work is cut small: one transaction per cluster for the events and
+   * states, and node series a node at a time through the primary keys, a batch of nodes per
+   * transaction, yielding to the loop between batches. Freed pages go back to the file system.
    */
   async compact(before: number, now: number): Promise<void> {
     const clusters = this.sql('SELECT cluster_id FROM clusters').all() as Array<{
@@ -286,59 +317,80 @@ export class SqliteHistoryStore implements HistoryStore {
       this.transaction(() => this.dropOlderThan(clusterId, before));
       await yieldToLoop();
     }
-    const dropPoints = this.sql('DELETE FROM points WHERE cluster_id = ? AND node = ? AND at < ?');
-    const thin = DOWNSAMPLE_TIERS.map((tier, index) => ({
-      boundary: now - tier.olderThanMs,
-      from: thinningStart(this.thinnedUntil[index], tier.bucketMs),
-      // Keeps the last point of each bucket (see downsample.ts). The bucket size is our own
-      // constant, written as an integer so `/` divides as integers.
-      statement: this.sql(
-        `DELETE FROM points WHERE cluster_id = ? AND node = ? AND at IN (
-           SELECT at FROM (
-             SELECT at, row_number() OVER (
-               PARTITION BY at / ${Math.trunc(tier.bucketMs)} ORDER BY at DESC) AS rank
-             FROM points WHERE cluster_id = ? AND node = ? AND at >= ? AND at < ?)
-           WHERE rank > 1)`,
-      ),
-    }));
-    const anyPoint = this.sql(
-      'SELECT 1 AS found FROM points WHERE cluster_id = ? AND node = ? LIMIT 1',
-    );
     const series = this.seriesList();
     for (let start = 0; start < series.length; start += NODES_PER_TRANSACTION) {
       this.transaction(() => {
         for (const [clusterId, node] of series.slice(start, start + NODES_PER_TRANSACTION)) {
-          dropPoints.run(clusterId, node, before);
-          if (anyPoint.get(clusterId, node) === undefined) {
+          if (!this.compactSeries(clusterId, node, before, now)) {
             // A node gone from the cluster, its last point past retention: no longer visited.
             this.series?.delete(seriesKey(clusterId, node));
-            continue;
-          }
-          for (const tier of thin) {
-            tier.statement.run(clusterId, node, clusterId, node, tier.from, tier.boundary);
           }
         }
       });
       await yieldToLoop();
     }
-    // Everything before these boundaries is thinned: the next run (after a restart too) starts
-    // there, instead of reading every point again.
-    const remember = this.sql(
-      'INSERT INTO thinned (tier, until) VALUES (?, ?) ON CONFLICT (tier) DO UPDATE SET until = excluded.until',
+    this.db?.exec('PRAGMA incremental_vacuum');
+  }
+
+  /**
+   * Moves a node's rows older than `now` into its hourly blocks, thins the blocks a tier's
+   * boundary has passed over, drops what is older than `before`. False when nothing is left.
+   */
+  private compactSeries(clusterId: string, node: string, before: number, now: number): boolean {
+    const rows = (
+      this.sql(
+        `SELECT at, process_count, registered_names, memory_bytes FROM points
+         WHERE cluster_id = ? AND node = ? AND at < ? ORDER BY at`,
+      ).all(clusterId, node, now) as unknown as PointRow[]
+    ).map(pointFromRow);
+    this.sql('DELETE FROM point_blocks WHERE cluster_id = ? AND node = ? AND start <= ?').run(
+      clusterId,
+      node,
+      before - BLOCK_MS,
     );
-    this.transaction(() =>
-      thin.forEach((tier, index) => {
-        this.thinnedUntil[index] = tier.boundary;
-        remember.run(index, tier.boundary);
-      }),
+    const params: number[] = [];
+    const stale = staleBlocksSql(now, (value) => {
+      params.push(value);
+      return '?';
+    });
+    const [first, last] =
+      rows.length > 0
+        ? [rows[0]!.at, rows.at(-1)!.at]
+        : [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+    const blocks = this.sql(
+      `SELECT start, thinned_at AS thinnedAt, body FROM point_blocks
+       WHERE cluster_id = ? AND node = ? AND (start < ? OR (start > ? AND start <= ?) OR ${stale})`,
+    ).all(clusterId, node, before, first - BLOCK_MS, last, ...params) as unknown as StoredBlock[];
+    const rewrite = rewriteSeries(blocks, rows, before, now);
+    const write = this.sql(
+      `INSERT INTO point_blocks (cluster_id, node, start, thinned_at, body) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (cluster_id, node, start) DO UPDATE SET
+         thinned_at = excluded.thinned_at, body = excluded.body`,
     );
+    for (const block of rewrite.write) write.run(clusterId, node, block.start, now, block.body);
+    const remove = this.sql(
+      'DELETE FROM point_blocks WHERE cluster_id = ? AND node = ? AND start = ?',
+    );
+    for (const start of rewrite.remove) remove.run(clusterId, node, start);
+    this.sql('DELETE FROM points WHERE cluster_id = ? AND node = ? AND at < ?').run(
+      clusterId,
+      node,
+      now,
+    );
+    const left = this.sql(
+      `SELECT 1 AS found FROM point_blocks WHERE cluster_id = ? AND node = ?
+       UNION ALL SELECT 1 FROM points WHERE cluster_id = ? AND node = ? LIMIT 1`,
+    ).get(clusterId, node, clusterId, node);
+    return left !== undefined;
   }
 
   /** Every (cluster, node) with points: read once from the file, then kept up by `append`. */
   private seriesList(): Array<[string, string]> {
     if (!this.series) {
       this.series = new Set();
-      const rows = this.sql('SELECT DISTINCT cluster_id, node FROM points').all() as Array<{
+      const rows = this.sql(
+        'SELECT DISTINCT cluster_id, node FROM points UNION SELECT DISTINCT cluster_id, node FROM point_blocks',
+      ).all() as Array<{
         cluster_id: string;
         node: string;
       }>;
@@ -351,7 +403,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const edge = this.sql(
       `SELECT at, run, seq FROM keyframes WHERE cluster_id = ? AND at <= ?
        ORDER BY at DESC, run DESC, seq DESC LIMIT 1`,
-    ).get(clusterId, before) as RecordedRow | undefined;
+    ).get(clusterId, before) as StateRow | undefined;
     if (edge) {
       this.sql('DELETE FROM keyframes WHERE cluster_id = ? AND (at, run, seq) < (?, ?, ?)').run(
         clusterId,
@@ -386,10 +438,3 @@ const NODES_PER_TRANSACTION = 10;
 const seriesKey = (clusterId: string, node: string) => JSON.stringify([clusterId, node]);
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-interface RecordedRow {
-  at: number;
-  run: string;
-  seq: number;
-  body: string;
-}

@@ -43,6 +43,8 @@ export interface SupervisedOptions {
   random?: () => number;
   /** How often retention runs (tests shorten it). */
   compactEveryMs?: number;
+  /** The store is only read (the CLI): retention is the recording server's business. */
+  readOnly?: boolean;
 }
 
 export class SupervisedHistoryStore extends EventEmitter implements HistoryStore {
@@ -135,6 +137,7 @@ export class SupervisedHistoryStore extends EventEmitter implements HistoryStore
   }
 
   private startCompacting(): void {
+    if (this.options.readOnly) return;
     const every = this.options.compactEveryMs ?? COMPACT_EVERY_MS;
     this.compactTimer = setInterval(() => void this.compactNow(), every);
     this.compactTimer.unref();

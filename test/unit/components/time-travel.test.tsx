@@ -144,6 +144,8 @@ describe('the banners of a past moment', () => {
         now={now}
         reason="That moment is outside the retained history."
         retained={retained}
+        statusKnown
+        statusError={undefined}
         onLive={() => undefined}
       />,
     );
@@ -153,6 +155,27 @@ describe('the banners of a past moment', () => {
       `History covers ${formatMoment(retained.from, now)} – ${formatMoment(retained.to, now)}.`,
     );
     expect(html).toContain('show live');
+  });
+
+  it('says the range is being read until the history status is known, nothing recorded after', () => {
+    const box = (statusKnown: boolean, statusError?: ApiRequestError) =>
+      renderToStaticMarkup(
+        <PastProblem
+          at={now - 120 * minute}
+          now={now}
+          reason="That moment is outside the retained history."
+          retained={null}
+          statusKnown={statusKnown}
+          statusError={statusError}
+          onLive={() => undefined}
+        />,
+      );
+    expect(box(false)).toContain('Reading the recorded range…');
+    expect(box(false)).not.toContain('Nothing of this cluster is recorded yet.');
+    expect(box(false, new ApiRequestError(503, 'unavailable', 'the store is down'))).toContain(
+      'The recorded range cannot be read: the store is down',
+    );
+    expect(box(true)).toContain('Nothing of this cluster is recorded yet.');
   });
 });
 
