@@ -89,6 +89,7 @@ describe('LinkTracker (links as columns)', () => {
               truncated: false,
               busyLimitBytes: null,
               queues: next.queues,
+              controllers: null,
             };
             expect(tracker.observe(next.node, report, at)).toEqual(
               reference.observe(next.node, report, at),
@@ -122,6 +123,7 @@ describe('LinkTracker (links as columns)', () => {
       truncated: false,
       busyLimitBytes: null,
       queues: [{ node: peers[5]!, queueBytes: BUSY_QUEUE_BYTES }],
+      controllers: null,
     });
     const at = 1_700_000_000_000;
     for (const [offset, packets] of [
