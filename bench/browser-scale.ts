@@ -585,7 +585,11 @@ export async function startScaleStack(
 
     const traceFile = join(dir, 'server-trace.jsonl');
     const traceEnv = {
-      NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${SERVER_TRACE}`]
+      NODE_OPTIONS: [
+        process.env.NODE_OPTIONS,
+        process.env.BEAMSCOPE_BENCH_SERVER_NODE_OPTIONS,
+        `--import=${SERVER_TRACE}`,
+      ]
         .filter(Boolean)
         .join(' '),
       BEAMSCOPE_BENCH_TRACE: traceFile,

@@ -19,6 +19,7 @@
  * nodes' process over the changes.
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 
 import type { Page } from 'playwright-core';
 
@@ -28,7 +29,7 @@ import { goalFigure, plainFigure, type Figure } from './support/figures';
 import { clockOffset, ROW_RECORDER } from './push-latency';
 import { TimedSseClient, type TimedEvent } from './support/sse-client';
 import { sleep, waitUntil, withTimeout } from './support/stack';
-import { quantile, summarize, type Summary } from './support/stats';
+import { quantile, roundTo, summarize, type Summary } from './support/stats';
 import type { PodReadyTiming } from '../test/support/sim-node';
 
 /** Issue 16's goals at 1,000 members: SSE p99 ≤ 50 ms, DOM p99 ≤ 100 ms. */
@@ -49,6 +50,8 @@ export interface PushAtScaleOptions {
 export interface PushAtScaleResults {
   members: number;
   changes: number;
+  /** The machine's 1-minute load average when the changes began and ended. */
+  loadAverage: { start: number; end: number };
   sse: Summary & { lost: number };
   dom: Summary & { lost: number };
   /** DOM minus SSE for the same change: the page's own share (EventSource, state, render). */
@@ -181,6 +184,7 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     // The server's trace starts its profiler within a second of this file appearing.
     if (profiling) await writeFile(`${profiling}.profile`, '');
     const changesFrom = Date.now();
+    const loadAtStart = loadavg()[0]!;
     const changes: Change[] = [];
     const waits: Array<Promise<void>> = [];
     const ready = new Map(pods.map((pod) => [pod.key, true]));
@@ -212,6 +216,7 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     }
     await Promise.all(waits);
     const changesTo = Date.now();
+    const loadAtEnd = loadavg()[0]!;
     const processLoops = (await stack.processLoops?.()) ?? null;
     if (profiling) {
       await rm(`${profiling}.profile`);
@@ -317,6 +322,7 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     return {
       members: stack.members,
       changes: changes.length,
+      loadAverage: { start: roundTo(loadAtStart, 2), end: roundTo(loadAtEnd, 2) },
       sse: { ...sseSummary, lost: sseLost },
       dom: { ...domSummary, lost: domLost },
       pageSide: summarize(pageMs),
