@@ -3,9 +3,9 @@
  * by the standalone production server's dashboard in real headless Chromium.
  *
  * The members come from the emulated Kubernetes API (1,000 pods of the Service, each on its own
- * loopback address) and their BEAM side from simulated nodes (test/support/sim-node, in a child
- * process with that API), split into partitions (600/300/100); `--no-sim` leaves the BEAM side
- * unreachable (pods only). Measured in the page:
+ * loopback address; in a child process of its own, as a kube-apiserver is) and their BEAM side
+ * from simulated nodes (test/support/sim-node, in another child process), split into partitions
+ * (600/300/100); `--no-sim` leaves the BEAM side unreachable (pods only). Measured in the page:
  *   - first drawn frame after data: the `/api/clusters/{id}` response's end (Resource Timing) →
  *     the graph engine's `beamscope:graph-first-draw` User Timing mark;
  *   - frame time p95 while the layout settles (first draw → `beamscope:graph-settled`) and during
@@ -22,6 +22,8 @@
  * with BEAMSCOPE_SERVER_JS pointing at a standalone build (default: .next/standalone/server.js).
  * `--serve` starts the cluster and the server only (and prints their address and config), and
  * `--url URL` measures a dashboard already serving such a cluster: two builds, one cluster.
+ * `--push-only` measures the push phase alone; `--shared-api` runs the emulated API in the
+ * simulated nodes' process (as this bench did before), not in a process of its own.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -44,7 +46,17 @@ import {
   simulatedAddresses,
   simulatedAddressMap,
   startSimulatedClusterProcess,
+  type PodReadyTiming,
 } from '../test/support/sim-node';
+
+/** A process's event-loop delay over a span, ms. */
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Preloaded into the dashboard server: its event-loop delay and Kubernetes member changes. */
+const SERVER_TRACE = new URL('./support/server-trace.mjs', import.meta.url).href;
 
 /** A figure against its goal, as bench/run.ts tabulates them. */
 export interface GoalFigure {
@@ -132,6 +144,11 @@ export interface BrowserScaleOptions {
   push?: boolean;
   /** Measure against this running stack instead of starting one. */
   stack?: ScaleStack;
+  /**
+   * Run the emulated API in the simulated nodes' process, as this bench did before issue 16's
+   * push work (default: a process of its own, as a kube-apiserver is).
+   */
+  sharedApi?: boolean;
 }
 
 const CLUSTER_ID = 'bench';
@@ -369,8 +386,18 @@ export interface ScaleStack {
    * once it sees every member: before and after a change, measured against one cluster.
    */
   useServer?(serverJs: string): Promise<void>;
-  /** Toggles a pod's readiness in the emulated API (by its IP); absent without simulated nodes. */
-  setPodReady?(ip: string, ready: boolean): Promise<void>;
+  /**
+   * Toggles a pod's readiness in the emulated API (by its IP), resolving with when the emulator
+   * wrote it and sent its watches the EndpointSlice change; absent without simulated nodes.
+   */
+  setPodReady?(ip: string, ready: boolean): Promise<PodReadyTiming | null>;
+  /** The event-loop delay of the emulated API's process and of the nodes' since the last call. */
+  processLoops?(): Promise<{ api: LoopDelay; nodes: LoopDelay }>;
+  /**
+   * The dashboard server's trace (bench/support/server-trace.cjs): a JSON line a second with its
+   * event-loop delay and when its Kubernetes source emitted new members.
+   */
+  traceFile?: string;
   stop(): Promise<void>;
 }
 
@@ -427,7 +454,7 @@ async function waitUntilSeen(
  * alone) and the standalone dashboard, and waits until the server sees them all.
  */
 export async function startScaleStack(
-  options: Pick<BrowserScaleOptions, 'members' | 'partitions' | 'noSim' | 'log'> & {
+  options: Pick<BrowserScaleOptions, 'members' | 'partitions' | 'noSim' | 'log' | 'sharedApi'> & {
     /** How long the server may take to see every member (default 15 minutes). */
     waitMs?: number;
   } = {},
@@ -460,6 +487,8 @@ export async function startScaleStack(
     let api: KubeApiAccess;
     let repartition: ScaleStack['repartition'];
     let setPodReady: ScaleStack['setPodReady'];
+    let processLoops: ScaleStack['processLoops'];
+    const sharedApi = options.sharedApi ?? false;
     if (simulated) {
       // Nodes and pods in a child process, so their CPU is not taken from the browser's driver.
       const addresses = simulatedAddresses(members, 12);
@@ -469,17 +498,39 @@ export async function startScaleStack(
         groups.push(addresses.slice(offset, offset + size));
         offset += size;
       }
-      const sim = await startSimulatedClusterProcess({
+      const simOptions = {
         addresses,
         addressMap: simulatedAddressMap(12),
         port: distPort,
         cookie,
         basename: SERVICE,
         partitions: groups,
-        kubeApi: { tls: true },
-      });
+      };
+      const sim = await startSimulatedClusterProcess(
+        sharedApi ? { ...simOptions, kubeApi: { tls: true } } : simOptions,
+      );
       stops.push(() => sim.stop());
-      api = sim.api!;
+      // A kube-apiserver is a process of its own: in the nodes' process the emulator's share of a
+      // push at 1,000 members was 51 / 495 ms (median / p99), alone 31 / 96 ms (issue 16).
+      const apiSim = sharedApi
+        ? sim
+        : await startSimulatedClusterProcess({
+            ...simOptions,
+            kubeApi: { tls: true },
+            apiOnly: true,
+          });
+      if (apiSim !== sim) stops.push(() => apiSim.stop());
+      api = apiSim.api!;
+      processLoops = async () => {
+        // One process when shared: asked once (each call covers the span since the last).
+        const apiStats = await apiSim.stats();
+        const nodeStats = apiSim === sim ? apiStats : await sim.stats();
+        const loop = (stats: typeof apiStats) => ({
+          p99Ms: stats.loopDelayP99Ms,
+          maxMs: stats.loopDelayMaxMs,
+        });
+        return { api: loop(apiStats), nodes: loop(nodeStats) };
+      };
       repartition = async (split) => {
         const parts: string[][] = [];
         let start = 0;
@@ -489,9 +540,9 @@ export async function startScaleStack(
         }
         await sim.setPartitions(parts);
       };
-      setPodReady = (ip, ready) => sim.setPodReady(ip, ready);
+      setPodReady = (ip, ready) => apiSim.setPodReady(ip, ready);
       log(
-        `browser-scale: ${sim.nodes.length} simulated nodes and pods in partitions ${sizes.join('/')} (${Date.now() - startedPods} ms)`,
+        `browser-scale: ${sim.nodes.length} simulated nodes and pods in partitions ${sizes.join('/')}, the emulated API ${sharedApi ? "in the nodes' process" : 'in its own'} (${Date.now() - startedPods} ms)`,
       );
     } else {
       // The Kubernetes side alone: the Service's pods, Ready at once, nothing listening on them.
@@ -532,7 +583,22 @@ export async function startScaleStack(
       }),
     );
 
-    let dashboard: RunningDashboard = await startDashboard(join(dir, 'beamscope.yaml'));
+    const traceFile = join(dir, 'server-trace.jsonl');
+    const traceEnv = {
+      NODE_OPTIONS: [
+        process.env.NODE_OPTIONS,
+        process.env.BEAMSCOPE_BENCH_SERVER_NODE_OPTIONS,
+        `--import=${SERVER_TRACE}`,
+      ]
+        .filter(Boolean)
+        .join(' '),
+      BEAMSCOPE_BENCH_TRACE: traceFile,
+    };
+    let dashboard: RunningDashboard = await startDashboard(
+      join(dir, 'beamscope.yaml'),
+      undefined,
+      traceEnv,
+    );
     stops.push(() => dashboard.stop());
     await waitUntilSeen(
       dashboard,
@@ -548,13 +614,14 @@ export async function startScaleStack(
       members,
       partitions: sizes,
       beamSide: simulated ? 'simulated' : 'unreachable',
-      ...(repartition ? { repartition, setPodReady } : {}),
+      ...(repartition ? { repartition, setPodReady, processLoops } : {}),
+      traceFile,
       async useServer(serverJs) {
         await dashboard.stop();
         const previous = process.env.BEAMSCOPE_SERVER_JS;
         process.env.BEAMSCOPE_SERVER_JS = serverJs;
         try {
-          dashboard = await startDashboard(join(dir, 'beamscope.yaml'));
+          dashboard = await startDashboard(join(dir, 'beamscope.yaml'), undefined, traceEnv);
         } finally {
           if (previous === undefined) delete process.env.BEAMSCOPE_SERVER_JS;
           else process.env.BEAMSCOPE_SERVER_JS = previous;
@@ -763,6 +830,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       serve: { type: 'boolean' },
       // Measure a dashboard already serving the stack of a --serve run (another build, say).
       url: { type: 'string' },
+      // The push phase alone (bench/push-latency-scale.ts) on a stack of its own.
+      'push-only': { type: 'boolean' },
+      // The emulated API in the simulated nodes' process, as before issue 16's push work.
+      'shared-api': { type: 'boolean' },
+      // With --push-only: a CPU profile of the dashboard server over the readiness changes.
+      'server-profile': { type: 'string' },
     },
   });
   const options: BrowserScaleOptions = {
@@ -771,8 +844,17 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     noSim: values['no-sim'],
     profile: values.profile ?? null,
     screenshot: values.screenshot,
+    sharedApi: values['shared-api'],
   };
-  if (values.serve) {
+  if (values['push-only']) {
+    const stack = await startScaleStack(options);
+    try {
+      const push = await measurePushAtScale({ stack, serverProfile: values['server-profile'] });
+      process.stdout.write(`${JSON.stringify(push, null, 2)}\n`);
+    } finally {
+      await stack.stop();
+    }
+  } else if (values.serve) {
     const stack = await startScaleStack(options);
     process.stdout.write(`${JSON.stringify({ url: stack.url, config: stack.config })}\n`);
     await new Promise<void>((done) => {

@@ -12,16 +12,25 @@
  *     were read by a client of `/events?peers=compact` (what the page asks for);
  *   - DOM: the member's row getting the new `data-ready` (a MutationObserver in the page, on the
  *     page's clock, checked against this process's).
+ * Where the time goes, per change, on the machine's one clock: the emulator's write of the pod,
+ * its watches sent the EndpointSlice's change, the server's Kubernetes source emitting the new
+ * members (bench/support/server-trace.cjs), the timeline event published (its `at`), and read by
+ * the client; beside them the event-loop delay of the server, the emulated API's process and the
+ * nodes' process over the changes.
  */
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+
 import type { Page } from 'playwright-core';
 
 import { launchChromium } from '../test/e2e/support/browser';
-import type { ScaleStack } from './browser-scale';
+import type { LoopDelay, ScaleStack } from './browser-scale';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
 import { clockOffset, ROW_RECORDER } from './push-latency';
 import { TimedSseClient, type TimedEvent } from './support/sse-client';
 import { sleep, waitUntil, withTimeout } from './support/stack';
-import { summarize, type Summary } from './support/stats';
+import { quantile, roundTo, summarize, type Summary } from './support/stats';
+import type { PodReadyTiming } from '../test/support/sim-node';
 
 /** Issue 16's goals at 1,000 members: SSE p99 ≤ 50 ms, DOM p99 ≤ 100 ms. */
 const SSE_P99_GOAL_MS = 50;
@@ -34,11 +43,15 @@ export interface PushAtScaleOptions {
   /** Pods toggled round-robin, from the table's first screen; default 8. */
   pods?: number;
   log?: (line: string) => void;
+  /** Write a CPU profile of the dashboard server over the changes here (needs its trace). */
+  serverProfile?: string;
 }
 
 export interface PushAtScaleResults {
   members: number;
   changes: number;
+  /** The machine's 1-minute load average when the changes began and ended. */
+  loadAverage: { start: number; end: number };
   sse: Summary & { lost: number };
   dom: Summary & { lost: number };
   /** DOM minus SSE for the same change: the page's own share (EventSource, state, render). */
@@ -48,6 +61,53 @@ export interface PushAtScaleResults {
     end: { offsetMs: number; uncertaintyMs: number } | null;
   };
   figures: { sseP99: Figure; domP99: Figure; sseMedian: Figure; domMedian: Figure };
+  /** Where the time of change → SSE client went, stage by stage (see the file's comment). */
+  stages: {
+    /** Asked → the emulator's watches sent the EndpointSlice change. */
+    emulator: Summary;
+    /** Watch event sent → the server's Kubernetes source emitted the new members. */
+    toMembers: Summary;
+    /** Members emitted → the timeline event published by the collector (its `at`). */
+    toPublished: Summary;
+    /** Published → read by the SSE client. */
+    toClient: Summary;
+  } | null;
+  /** Event-loop delay over the changes: the server's per-second p99s and max, and the others'. */
+  loops: {
+    server: {
+      secondP99MedianMs: number | null;
+      secondP99MaxMs: number | null;
+      maxMs: number | null;
+      /** Garbage collection over the changes, by kind: the server's share of the span. */
+      gc: Record<string, GcSeen & { shareOfSpan: number }>;
+    };
+    api: LoopDelay | null;
+    nodes: LoopDelay | null;
+  };
+}
+
+interface GcSeen {
+  count: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+interface TraceLine {
+  at: number;
+  loopP50Ms: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  members: number[];
+  gc?: Record<string, GcSeen>;
+}
+
+async function readTrace(file: string | undefined): Promise<TraceLine[]> {
+  if (!file) return [];
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as TraceLine);
 }
 
 interface DomRecord {
@@ -62,6 +122,7 @@ interface Change {
   id: string;
   ready: boolean;
   changedAt: number;
+  emulator: PodReadyTiming | null;
   sse?: TimedEvent;
 }
 
@@ -118,6 +179,12 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     const clockStart = await clockOffset(page);
     log(`push-latency: ${toggles} readiness changes over ${pods.length} pods of ${stack.members}`);
 
+    await stack.processLoops?.();
+    const profiling = options.serverProfile && stack.traceFile ? stack.traceFile : null;
+    // The server's trace starts its profiler within a second of this file appearing.
+    if (profiling) await writeFile(`${profiling}.profile`, '');
+    const changesFrom = Date.now();
+    const loadAtStart = loadavg()[0]!;
     const changes: Change[] = [];
     const waits: Array<Promise<void>> = [];
     const ready = new Map(pods.map((pod) => [pod.key, true]));
@@ -125,9 +192,9 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
       const pod = pods[index % pods.length]!;
       const target = !ready.get(pod.key);
       const changedAt = Date.now();
-      await stack.setPodReady(pod.ip, target);
+      const emulator = await stack.setPodReady(pod.ip, target);
       ready.set(pod.key, target);
-      const change: Change = { key: pod.key, id: pod.id, ready: target, changedAt };
+      const change: Change = { key: pod.key, id: pod.id, ready: target, changedAt, emulator };
       changes.push(change);
       const kind = target ? 'pod_ready' : 'pod_unready';
       waits.push(
@@ -148,6 +215,20 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
       await sleep(Math.max(0, changedAt + 1000 + Math.random() * 250 - Date.now()));
     }
     await Promise.all(waits);
+    const changesTo = Date.now();
+    const loadAtEnd = loadavg()[0]!;
+    const processLoops = (await stack.processLoops?.()) ?? null;
+    if (profiling) {
+      await rm(`${profiling}.profile`);
+      await waitUntil('the server profile', 30_000, () =>
+        readFile(`${profiling}.cpuprofile`).then(
+          () => true,
+          () => false,
+        ),
+      );
+      await copyFile(`${profiling}.cpuprofile`, options.serverProfile!);
+      log(`push-latency: server CPU profile ${options.serverProfile}`);
+    }
     const clockEnd = await clockOffset(page);
     await sleep(500);
     await withTimeout(page.close(), 10_000, null);
@@ -177,16 +258,77 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
         if (change.sse) pageMs.push(row.t - change.sse.receivedAt);
       } else domLost += 1;
     }
+    // Stage by stage; the members a change led to are the first the server emitted after its
+    // watch event was sent (changes are a second apart, one at a time).
+    const trace = await readTrace(stack.traceFile);
+    const membersAt = trace.flatMap((line) => line.members).sort((x, y) => x - y);
+    const stageMs = { emulator: [] as number[], toMembers: [] as number[] };
+    const laterMs = { toPublished: [] as number[], toClient: [] as number[] };
+    for (const change of changes) {
+      if (!change.emulator || !change.sse?.timeline) continue;
+      const sent = change.emulator.watchSentAt;
+      const members = membersAt.find((at) => at >= change.emulator!.writtenAt);
+      stageMs.emulator.push(sent - change.changedAt);
+      laterMs.toClient.push(change.sse.receivedAt - change.sse.timeline.at);
+      if (members === undefined || members > change.sse.timeline.at) continue;
+      stageMs.toMembers.push(members - sent);
+      laterMs.toPublished.push(change.sse.timeline.at - members);
+    }
+    const during = trace.filter((line) => line.at > changesFrom && line.at <= changesTo + 1000);
+    const serverP99s = during.map((line) => line.loopP99Ms);
+    const gc: Record<string, GcSeen & { shareOfSpan: number }> = {};
+    for (const line of during) {
+      for (const [kind, seen] of Object.entries(line.gc ?? {})) {
+        const sum = (gc[kind] ??= { count: 0, totalMs: 0, maxMs: 0, shareOfSpan: 0 });
+        sum.count += seen.count;
+        sum.totalMs += seen.totalMs;
+        sum.maxMs = Math.max(sum.maxMs, seen.maxMs);
+      }
+    }
+    for (const sum of Object.values(gc)) {
+      sum.totalMs = Math.round(sum.totalMs);
+      sum.shareOfSpan =
+        Math.round((sum.totalMs / Math.max(1, changesTo - changesFrom)) * 1000) / 1000;
+    }
+    const loops = {
+      server: {
+        secondP99MedianMs: quantile(serverP99s, 0.5),
+        secondP99MaxMs: serverP99s.length ? Math.max(...serverP99s) : null,
+        maxMs: during.length ? Math.max(...during.map((line) => line.loopMaxMs)) : null,
+        gc,
+      },
+      api: processLoops?.api ?? null,
+      nodes: processLoops?.nodes ?? null,
+    };
+    const stages = trace.length
+      ? {
+          emulator: summarize(stageMs.emulator),
+          toMembers: summarize(stageMs.toMembers),
+          toPublished: summarize(laterMs.toPublished),
+          toClient: summarize(laterMs.toClient),
+        }
+      : null;
+    log(
+      `push-latency: stages (median / p99 ms): emulator ${stages?.emulator.medianMs} / ${stages?.emulator.p99Ms}, ` +
+        `watch → members ${stages?.toMembers.medianMs} / ${stages?.toMembers.p99Ms}, ` +
+        `members → published ${stages?.toPublished.medianMs} / ${stages?.toPublished.p99Ms}, ` +
+        `published → client ${stages?.toClient.medianMs} / ${stages?.toClient.p99Ms}; ` +
+        `server loop delay p99 per second median ${loops.server.secondP99MedianMs}, max ${loops.server.secondP99MaxMs}, ` +
+        `max ${loops.server.maxMs}; GC ${JSON.stringify(gc)}; API process ${JSON.stringify(loops.api)}, nodes ${JSON.stringify(loops.nodes)}`,
+    );
     const sseSummary = summarize(sseMs);
     const domSummary = summarize(domMs);
     const at = `${stack.members.toLocaleString('en-US')} probed nodes`;
     return {
       members: stack.members,
       changes: changes.length,
+      loadAverage: { start: roundTo(loadAtStart, 2), end: roundTo(loadAtEnd, 2) },
       sse: { ...sseSummary, lost: sseLost },
       dom: { ...domSummary, lost: domLost },
       pageSide: summarize(pageMs),
       clock: { start: clockStart, end: clockEnd },
+      stages,
+      loops,
       figures: {
         sseP99: goalFigure(
           `push at ${at}: change → SSE client, p99`,

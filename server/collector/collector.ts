@@ -396,12 +396,13 @@ export class Collector {
       // track() may have connected some at once (state events) or left them as they were.
       for (const node of nodes) this.applyNodeState(node, manager.state(node));
     }
-    this.scheduleRecompute();
+    // A pod's readiness is news now: not held behind the probes' longer pause.
+    this.scheduleRecompute(true);
   };
 
   private readonly onStatus = (status: KubernetesSourceStatus): void => {
     if (status.state === 'error') this.metricsOf.countKubernetesError();
-    this.scheduleRecompute();
+    this.scheduleRecompute(true);
   };
 
   private readonly onKubernetesEvent = (event: KubernetesEvent): void => {
@@ -603,8 +604,9 @@ export class Collector {
     );
   }
 
-  private scheduleRecompute(): void {
-    if (this.running) this.recompute.schedule();
+  /** `soon`: a change someone waits on (see {@link Coalescer.schedule}). */
+  private scheduleRecompute(soon = false): void {
+    if (this.running) this.recompute.schedule(soon);
   }
 
   private recomputeOnce(): void {

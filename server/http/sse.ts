@@ -85,6 +85,28 @@ export function formatEvent(event: string, id: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/**
+ * The last message's SSE bytes by peers form, made once for every client of the stream: the
+ * source calls its subscribers one after the other with the same message, and a delta of a
+ * large cluster is a few hundred KB of JSON that each client serialised again. One message
+ * only: the replay ring keeps messages for minutes, and their bytes are not to be kept with them.
+ */
+let lastEncoded:
+  | ({ message: CollectorMessage; epoch: string } & Partial<Record<PeersForm, Uint8Array>>)
+  | undefined;
+const messageEncoder = new TextEncoder();
+
+/** {@link formatMessage}'s text as bytes, encoded once for the clients of one message. */
+export function encodedMessage(
+  message: CollectorMessage,
+  epoch: string,
+  peers: PeersForm = 'full',
+): Uint8Array {
+  if (lastEncoded?.message !== message || lastEncoded.epoch !== epoch)
+    lastEncoded = { message, epoch };
+  return (lastEncoded[peers] ??= messageEncoder.encode(formatMessage(message, epoch, peers)));
+}
+
 /** The SSE text of one collector message of the run `epoch`. */
 export function formatMessage(
   message: CollectorMessage,
@@ -175,7 +197,7 @@ export function openEventStream(
           if (replaying) pending.push(message);
           else if (message.seq > lastSent) {
             lastSent = message.seq;
-            send(formatMessage(message, source.epoch, options.peers));
+            sendBytes(encodedMessage(message, source.epoch, options.peers));
           }
         });
 

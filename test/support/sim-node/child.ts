@@ -3,6 +3,7 @@
  * nodes (and, when asked, an emulated Kubernetes API listing one Ready pod per node) and obeys
  * the parent over the IPC channel. Exits when the parent goes away.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cpuUsage, memoryUsage } from 'node:process';
 
 import { startEmulatedApi, type EmulatedApi } from '../../../server/sandbox/kube-api';
@@ -11,6 +12,9 @@ import type { ChildReply, ChildRequest } from './process';
 
 let cluster: SimulatedCluster | undefined;
 let api: EmulatedApi | undefined;
+/** This process's event-loop delay since the last `stats` (10 ms resolution). */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function send(message: ChildReply): void {
   process.send?.(message);
@@ -26,8 +30,9 @@ async function stopAll(): Promise<void> {
 async function handle(request: ChildRequest): Promise<void> {
   switch (request.type) {
     case 'start': {
-      const { kubeApi, ...options } = request.options;
-      cluster = await startSimulatedCluster(options);
+      const { kubeApi, apiOnly, ...options } = request.options;
+      // The API alone (its pods named after the addresses): the nodes run in another process.
+      if (!apiOnly) cluster = await startSimulatedCluster(options);
       if (kubeApi) {
         api = await startEmulatedApi({ tls: kubeApi.tls ?? true, readyDelayMs: 0 });
         // Pods are created a batch at a time: the emulator's controllers react to each write.
@@ -41,7 +46,7 @@ async function handle(request: ChildRequest): Promise<void> {
       }
       send({
         type: 'ready',
-        nodes: cluster.nodes,
+        nodes: cluster?.nodes ?? [],
         ...(api
           ? {
               api: {
@@ -67,13 +72,25 @@ async function handle(request: ChildRequest): Promise<void> {
       const pod = api?.control.pods().find((candidate) => candidate.ip === request.ip);
       // Answered either way (an error reply would leave the parent waiting): an unknown IP
       // changes nothing, and whoever asked sees no change follow.
-      if (pod) api!.control.setPodReady(pod.name, request.ready);
-      else send({ type: 'error', message: `no pod with IP ${request.ip}` });
-      send({ type: 'done', id: request.id });
+      if (!pod) {
+        send({ type: 'error', message: `no pod with IP ${request.ip}` });
+        send({ type: 'done', id: request.id });
+        return;
+      }
+      const writtenAt = Date.now();
+      api!.control.setPodReady(pod.name, request.ready);
+      // The EndpointSlice controller reconciles on the next check phase (setImmediate) and the
+      // watches write its MODIFIED event in that same turn: this immediate runs right after it.
+      await new Promise((resolve) => setImmediate(resolve));
+      send({ type: 'done', id: request.id, timing: { writtenAt, watchSentAt: Date.now() } });
       return;
     }
     case 'stats': {
       const cpu = cpuUsage();
+      // Each `stats` covers the span since the one before.
+      const loopDelayP99Ms = Math.round(loopDelay.percentile(99) / 1e5) / 10;
+      const loopDelayMaxMs = Math.round(loopDelay.max / 1e5) / 10;
+      loopDelay.reset();
       send({
         type: 'stats',
         id: request.id,
@@ -81,6 +98,8 @@ async function handle(request: ChildRequest): Promise<void> {
           ...(cluster?.stats() ?? { accepted: 0, refused: 0, calls: 0, connected: 0 }),
           cpuMicros: cpu.user + cpu.system,
           rssBytes: memoryUsage.rss(),
+          loopDelayP99Ms,
+          loopDelayMaxMs,
         },
       });
       return;

@@ -22,5 +22,6 @@ export {
   startSimulatedClusterProcess,
   type ChildClusterOptions,
   type ChildStats,
+  type PodReadyTiming,
   type SimulatedClusterProcess,
 } from './process';

@@ -14,6 +14,11 @@ import type { SimulatedClusterOptions } from './cluster';
 export type ChildClusterOptions = Omit<SimulatedClusterOptions, 'model'> & {
   /** Also run the emulated Kubernetes API (HTTPS by default) with a pod per address. */
   kubeApi?: { tls?: boolean };
+  /**
+   * Run the emulated API alone, with a pod per address and no simulated node: a bench runs the
+   * nodes in a process of their own, as a real kube-apiserver is not in the nodes' process.
+   */
+  apiOnly?: boolean;
 };
 
 export type ChildRequest =
@@ -32,6 +37,15 @@ export interface ChildStats {
   /** The child's CPU time so far (user + system), µs. */
   cpuMicros: number;
   rssBytes: number;
+  /** The child's event-loop delay since the last `stats` (p99 and max, ms). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+/** When the emulator wrote a readiness change, and when its watches were sent the slice's. */
+export interface PodReadyTiming {
+  writtenAt: number;
+  watchSentAt: number;
 }
 
 export type ChildReply =
@@ -40,7 +54,7 @@ export type ChildReply =
       nodes: string[];
       api?: { url: string; token: string; namespace: string; caPem?: string };
     }
-  | { type: 'done'; id: number }
+  | { type: 'done'; id: number; timing?: PodReadyTiming }
   | { type: 'stats'; id: number; stats: ChildStats }
   | { type: 'error'; message: string }
   | { type: 'stopped' };
@@ -54,8 +68,11 @@ export interface SimulatedClusterProcess {
   pid: number;
   setPartitions(groups: string[][]): Promise<void>;
   stopNode(address: string): Promise<void>;
-  /** Marks the pod of this IP Ready or not in the emulated API (with `kubeApi` only). */
-  setPodReady(ip: string, ready: boolean): Promise<void>;
+  /**
+   * Marks the pod of this IP Ready or not in the emulated API (with `kubeApi` only); resolves
+   * with when the emulator wrote it and sent its watches the EndpointSlice change (null: no pod).
+   */
+  setPodReady(ip: string, ready: boolean): Promise<PodReadyTiming | null>;
   stats(): Promise<ChildStats>;
   stop(): Promise<void>;
 }
@@ -137,7 +154,13 @@ export async function startSimulatedClusterProcess(
       await request({ type: 'stopNode', id: nextId++, address });
     },
     async setPodReady(ip, ready) {
-      await request({ type: 'podReady', id: nextId++, ip, ready });
+      const reply = await request<Extract<ChildReply, { type: 'done' }>>({
+        type: 'podReady',
+        id: nextId++,
+        ip,
+        ready,
+      });
+      return reply.timing ?? null;
     },
     async stats() {
       const reply = await request<Extract<ChildReply, { type: 'stats' }>>({

@@ -146,6 +146,36 @@ describe('Coalescer', () => {
     coalescer.runNow();
     expect(runs).toBe(3);
   });
+
+  it("brings a run forward for a change scheduled soon: one run's cost after the last, not five", () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const coalescer = new Coalescer(() => {
+      runs += 1;
+      // Each run costs 100 ms of the (fake) clock.
+      vi.setSystemTime(Date.now() + 100);
+    });
+    coalescer.runNow();
+    expect(runs).toBe(1);
+    // The probes' pause: 5 × 100 ms after the last run began.
+    coalescer.schedule();
+    vi.advanceTimersByTime(300);
+    expect(runs).toBe(1);
+    coalescer.schedule(true);
+    // The last run has been over for 200 ms, more than its cost: at once.
+    vi.advanceTimersByTime(0);
+    expect(runs).toBe(2);
+    // Right after a run: once it has been over for its cost, and a later `schedule()` does not
+    // push that back.
+    coalescer.schedule(true);
+    coalescer.schedule();
+    vi.advanceTimersByTime(99);
+    expect(runs).toBe(2);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(3);
+    vi.advanceTimersByTime(1000);
+    expect(runs).toBe(3);
+  });
 });
 
 describe('report mapping', () => {

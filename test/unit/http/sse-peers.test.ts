@@ -87,6 +87,36 @@ describe('the event stream with ?peers=compact', () => {
     );
   });
 
+  it('sends a live message to clients of both forms, each in its own (encoded once per form)', async () => {
+    const listeners = new Set<(message: CollectorMessage) => void>();
+    const held = source();
+    const live: EventStreamSource = {
+      ...held,
+      subscribe: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const open = (peers: 'full' | 'compact') => {
+      const reader = new SseReader(openEventStream(live, { peers }));
+      readers.push(reader);
+      return reader;
+    };
+    const clients = [open('full'), open('compact'), open('full'), open('compact')];
+    for (const client of clients) await client.waitFor((events) => events.length > 0);
+    const [message] = held.messagesSince(1)!;
+    for (const listener of listeners) listener(message!);
+    for (const client of clients) await client.waitFor((events) => events.length > 1);
+    const deltas = clients.map((client) => client.messages[1]!.data!);
+    expect(deltas[0]).toBe(deltas[2]);
+    expect(deltas[1]).toBe(deltas[3]);
+    expect(JSON.parse(deltas[0]!)).toEqual({ seq: 2, delta: diffClusterState(whole, split) });
+    expect(JSON.parse(deltas[1]!)).toEqual({
+      seq: 2,
+      delta: compactDelta(diffClusterState(whole, split)!, split),
+    });
+  });
+
   it('is asked for by ?peers=compact, and anything else but full is a 400', () => {
     expect(peersForm(new URLSearchParams(''))).toBe('full');
     expect(peersForm(new URLSearchParams('peers=compact'))).toBe('compact');

@@ -1,0 +1,91 @@
+/**
+ * Preloaded into the dashboard server a bench measures (`NODE_OPTIONS=--import <this file's URL>`,
+ * with BEAMSCOPE_BENCH_TRACE naming the output file): what the server's own event loop did, and
+ * when its Kubernetes side told the collector of new members, without a line of the product
+ * knowing about benches.
+ *
+ * Every second it appends one JSON line to the file: the second's event-loop delay
+ * (`perf_hooks.monitorEventLoopDelay`, 10 ms resolution: p50, p99, max in ms), its garbage
+ * collections by kind (count, total and longest pause, ms) and the times
+ * (`Date.now()`) at which an EventEmitter emitted `members` — the Kubernetes source does so as soon
+ * as a watch event changed the member list, in the turn that read it.
+ *
+ * While a file `<trace>.profile` exists it also records a CPU profile (node:inspector, in this
+ * process), written to `<trace>.cpuprofile` once that file is removed: the bench's own span.
+ */
+import { EventEmitter } from 'node:events';
+import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+
+const file = process.env.BEAMSCOPE_BENCH_TRACE;
+if (file) {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let members = [];
+  // Garbage collections of the second, by kind: how many, their total and longest pause, ms.
+  const kinds = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+  };
+  let gc = {};
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = kinds[entry.detail?.kind] ?? 'other';
+      const seen = (gc[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+      seen.count += 1;
+      seen.totalMs = Math.round((seen.totalMs + entry.duration) * 10) / 10;
+      seen.maxMs = Math.max(seen.maxMs, Math.round(entry.duration * 10) / 10);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const emit = EventEmitter.prototype.emit;
+  EventEmitter.prototype.emit = function traced(name, ...args) {
+    if (name === 'members') members.push(Date.now());
+    return emit.call(this, name, ...args);
+  };
+  const ms = (ns) => Math.round(ns / 1e5) / 10;
+  let profiler = null;
+  const profile = () => {
+    const wanted = existsSync(`${file}.profile`);
+    if (wanted && !profiler) {
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable');
+      profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+      profiler.post('Profiler.start');
+    } else if (!wanted && profiler) {
+      const session = profiler;
+      profiler = null;
+      session.post('Profiler.stop', (error, result) => {
+        if (!error) {
+          // Whole or not at all: the bench reads it as soon as it exists.
+          writeFileSync(`${file}.cpuprofile.part`, JSON.stringify(result.profile));
+          renameSync(`${file}.cpuprofile.part`, `${file}.cpuprofile`);
+        }
+        session.disconnect();
+      });
+    }
+  };
+  const timer = setInterval(() => {
+    profile();
+    const line = {
+      at: Date.now(),
+      loopP50Ms: ms(delay.percentile(50)),
+      loopP99Ms: ms(delay.percentile(99)),
+      loopMaxMs: ms(delay.max),
+      members,
+      gc,
+    };
+    delay.reset();
+    members = [];
+    gc = {};
+    try {
+      appendFileSync(file, `${JSON.stringify(line)}\n`);
+    } catch {
+      // The bench's directory went away: it has stopped reading.
+    }
+  }, 1000);
+  timer.unref();
+}
