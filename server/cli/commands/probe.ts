@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 
 import { checkMapping, mapAddress, type AddressMapping } from '../../erlang/address-map';
 import { BeamscopeError } from '../../errors';
+import { formatPid, formatPort, Port } from '../../erlang/codec';
 import { connectNode, defaultLocalNodeName, parseNodeName, swarmIgnoresNode } from '../../erlang';
 import { runProbes, type Detection, type NodeProbeReport } from '../../erlang/probes';
 import { integerOption, parseCommandArgs } from '../args';
@@ -70,13 +71,27 @@ async function readCookie(file: string | undefined, envVar: string | undefined):
   return cookie!;
 }
 
-/** The JSON document `--json` prints: the probe report with flat node lists. */
+/**
+ * The JSON document `--json` prints: the probe report with flat node lists, and each link's
+ * controller written as Erlang shows it (`#Port<0.10>`, a pid for TLS), not as a term object.
+ */
 function toJson(node: string, localName: string, report: NodeProbeReport) {
-  const { connectedNodes, hiddenNodes, ...rest } = report;
+  const { connectedNodes, hiddenNodes, links, ...rest } = report;
   return {
     node,
     localName,
     ...rest,
+    links: links && {
+      ...links,
+      controllers:
+        links.controllers?.map((entry) => ({
+          node: entry.node,
+          controller:
+            entry.controller instanceof Port
+              ? formatPort(entry.controller)
+              : formatPid(entry.controller),
+        })) ?? null,
+    },
     connectedNodes: connectedNodes?.nodes ?? null,
     connectedNodesTruncated: connectedNodes?.truncated ?? false,
     hiddenNodes: hiddenNodes?.nodes ?? null,
