@@ -166,8 +166,16 @@ describe('the dashboard in time: the demo scenario, a restart, and the partition
     await expect.poll(() => time.historyStatus().getAttribute('data-state')).toBe('ok');
 
     // The restart is an explicit gap, in the record and on the track.
-    const gaps = await api<TimelinePageResponse>('/timeline?kind=observation_gap&limit=10');
-    expect(gaps.events.length).toBeGreaterThan(0);
+    // The recorder tells the gap once its store has opened and says where the record stopped,
+    // and writes it with its next batch (every second): it can follow the first frames.
+    const gapEvents = () =>
+      api<TimelinePageResponse>('/timeline?kind=observation_gap&limit=10').then(
+        (page) => page.events,
+      );
+    await expect
+      .poll(async () => (await gapEvents()).length, { timeout: 15_000 })
+      .toBeGreaterThan(0);
+    const gaps = { events: await gapEvents() };
     expect(gaps.events[0]!.gap!.to).toBeGreaterThan(gaps.events[0]!.gap!.from);
     await expect.poll(() => time.tickMoments('gap'), { timeout: 30_000 }).not.toEqual([]);
     await expect.poll(() => time.tickMoments('partition'), { timeout: 30_000 }).not.toEqual([]);
