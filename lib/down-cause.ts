@@ -154,6 +154,32 @@ function within(at: number | null, now: number): boolean {
 const recentEvents = (evidence: NodeEvidence, now: number, reasons: readonly string[]) =>
   evidence.podEvents.filter((event) => reasons.includes(event.reason) && within(event.at, now));
 
+/**
+ * Who took the pod away, as its DisruptionTarget condition tells: an eviction through the API (a
+ * drain is one; beamscope's Role reads no Node, so it cannot tell a drain from the autoscaler's
+ * or a descheduler's eviction), the scheduler's preemption, the taint manager, the kubelet.
+ */
+function disruptionDetail(name: string, pod: KubernetesMember): string {
+  const onNode = pod.k8sNode ? ` ${pod.k8sNode}` : '';
+  switch (pod.disruption?.reason) {
+    case 'EvictionByEvictionAPI':
+      return `pod ${name} was evicted through the Eviction API (a drain of its node${onNode}, the cluster autoscaler or a descheduler)`;
+    case 'PreemptionByScheduler':
+      return `pod ${name} was preempted by the scheduler for a higher-priority pod`;
+    case 'DeletionByTaintManager':
+      return `pod ${name} was deleted by the taint manager (its node${onNode} has a NoExecute taint)`;
+    case 'TerminationByKubelet':
+      return `pod ${name} was terminated by the kubelet of its node${onNode} (node pressure or shutdown)`;
+    case 'DeletionByPodGC':
+      return `pod ${name} was deleted by the pod garbage collector (its node${onNode} is gone or out of service)`;
+    default: {
+      const { reason, message } = pod.disruption ?? {};
+      const said = [reason, message].filter(Boolean).join(': ');
+      return `pod ${name} was disrupted${said ? `: ${clip(said)}` : ''}`;
+    }
+  }
+}
+
 /** The Kubernetes side's cause, or null when the pod shows nothing that explains a disconnect. */
 function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null {
   const pod = evidence.kubernetes;
@@ -185,7 +211,11 @@ function kubernetesCause(evidence: NodeEvidence, now: number): DownCause | null 
       detail: `pod ${name} was evicted: ${clip(evicted.message)}`,
     };
   }
-  if (pod.terminating || (evidence.goneAt !== null && evidence.wasTerminating)) {
+  const deleted = pod.terminating || (evidence.goneAt !== null && evidence.wasTerminating);
+  if (pod.disruption && (deleted || evidence.goneAt !== null)) {
+    return { code: 'pod_evicted', side: 'kubernetes', detail: disruptionDetail(name, pod) };
+  }
+  if (deleted) {
     const killing = recentEvents(evidence, now, ['Killing']).at(-1);
     return {
       code: 'pod_deleted',

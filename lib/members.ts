@@ -60,6 +60,19 @@ export interface KubernetesMember {
    * no container of the pod has ended.
    */
   lastTermination?: ContainerTermination;
+  /**
+   * The pod's `DisruptionTarget` condition, when the control plane marked the pod before deleting
+   * it: the Eviction API (a node drain, the autoscaler), the scheduler's preemption, the taint
+   * manager, the kubelet (node pressure, shutdown) or the pod garbage collector. Absent otherwise.
+   */
+  disruption?: PodDisruption;
+}
+
+/** Why the control plane is taking the pod away, as its DisruptionTarget condition says. */
+export interface PodDisruption {
+  /** E.g. `EvictionByEvictionAPI`, `PreemptionByScheduler`; null when none was given. */
+  reason: string | null;
+  message: string | null;
 }
 
 /** How a pod's container last ended, as the kubelet reports it. */

@@ -11,6 +11,7 @@ import type {
   ContainerTermination,
   DiscoveryMode,
   KubernetesMember,
+  PodDisruption,
   MemberSource,
   NodeNamingMode,
 } from '@/lib/members';
@@ -161,7 +162,18 @@ function complete(facts: EndpointFacts, pods: PodIndex, naming: NamingContext): 
     beamNode: beamNodeName(naming, { ip: facts.ip, hostname }),
     source: facts.source,
     ...terminationOf(pod),
+    ...disruptionOf(pod),
   };
+}
+
+/** The pod's DisruptionTarget condition, when it is set (status True). */
+function disruptionOf(pod: V1Pod | undefined): { disruption?: PodDisruption } {
+  const condition = pod?.status?.conditions?.find(
+    (candidate) => candidate.type === 'DisruptionTarget' && candidate.status === 'True',
+  );
+  return condition
+    ? { disruption: { reason: condition.reason ?? null, message: condition.message ?? null } }
+    : {};
 }
 
 function terminationOf(pod: V1Pod | undefined): { lastTermination?: ContainerTermination } {

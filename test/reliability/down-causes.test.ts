@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TimelineEvent } from '@/lib/cluster-state';
 import { AMEND_WINDOW_MS, type DownCauseCode } from '@/lib/down-cause';
 
+import type { KubeAccess } from './support/truth';
 import {
   faultsMode,
   RESULTS_DIR,
@@ -16,7 +18,8 @@ import {
 
 /**
  * Why a node went down, measured: the fault suite induces disconnects of several kinds against
- * the sandbox's real BEAM pods and the standalone dashboard — a pod deleted, a scale-down, an OOM
+ * the sandbox's real BEAM pods and the standalone dashboard — a pod deleted, a pod evicted through
+ * the Eviction API (as `kubectl drain` evicts), a scale-down, an OOM
  * kill, a crash (SIGKILL, exit code 137), a Kubernetes node lost (its pods' nodes die, the pods
  * force-deleted), a partition the nodes make, a failing readiness probe — and reads what an
  * event-stream client received: the event that told of the disconnect, and when it first carried
@@ -62,6 +65,29 @@ interface Measured {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A POST to the emulated API over its own TLS as `token`; resolves to the status code. */
+function post(access: KubeAccess, token: string, path: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      new URL(path, access.server),
+      {
+        method: 'POST',
+        ca: access.ca,
+        agent: false,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        timeout: 5000,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`POST ${path}: timed out`)));
+    outgoing.on('error', reject);
+    outgoing.end(JSON.stringify(body));
+  });
+}
+
 /** The first event after `fromSeq` that tells of `node` going down. */
 function disconnectOf(
   events: TimelineEvent[],
@@ -94,6 +120,42 @@ describe('why a node went down: the cause on each induced disconnect', () => {
       .filter((pod) => pod.ready && !pod.terminating)
       .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
   const nodeOf = (pod: PodInfo) => `myapp@${pod.ip}`;
+
+  /**
+   * Evicts a pod as `kubectl drain` does: POST …/pods/NAME/eviction, as a service account whose
+   * Role grants `create` on pods/eviction (beamscope's own may only read).
+   */
+  let drainerToken: string | undefined;
+  async function evict(name: string): Promise<void> {
+    const { namespace } = stack.access;
+    if (!drainerToken) {
+      const account = (await stack.sandbox.control('POST', '/accounts', { name: 'drainer' })) as {
+        username: string;
+        token: string;
+      };
+      await stack.sandbox.control('POST', '/rbac', {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'drainer', namespace },
+        rules: [{ apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] }],
+      });
+      await stack.sandbox.control('POST', '/rbac', {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'drainer', namespace },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'drainer' },
+        subjects: [{ kind: 'ServiceAccount', name: 'drainer', namespace }],
+      });
+      drainerToken = account.token;
+    }
+    const status = await post(
+      stack.access,
+      drainerToken,
+      `/api/v1/namespaces/${namespace}/pods/${name}/eviction`,
+      { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
+    );
+    if (status !== 201) throw new Error(`eviction of ${name}: ${status}`);
+  }
 
   /**
    * Injects one fault at `victims` and measures: waits for the event telling of each victim's
@@ -157,7 +219,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
       stack,
       {
         scenario: 'Why nodes went down',
-        injected: `${ROUNDS} round(s) of: a pod deleted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a partition, a readiness probe failing`,
+        injected: `${ROUNDS} round(s) of: a pod deleted, a pod evicted, a scale-down, an OOM kill, a crash (SIGKILL), a Kubernetes node lost, a partition, a readiness probe failing`,
         convergeTimeoutMs: 120_000,
       },
       async () => {
@@ -167,6 +229,12 @@ describe('why a node went down: the cause on each induced disconnect', () => {
             stack.sandbox.control('DELETE', `/pods/${victim!.name}`),
           );
           // The sandbox's ReplicaSet replaces a pod only when told to scale.
+          await stack.sandbox.control('POST', '/scale', { replicas: PODS });
+
+          [victim] = await pods();
+          await induce('pod evicted (as by a drain)', 'pod_evicted', [victim!], () =>
+            evict(victim!.name),
+          );
           await stack.sandbox.control('POST', '/scale', { replicas: PODS });
 
           // Settled first: a pod still starting would be the one the scale-down takes.

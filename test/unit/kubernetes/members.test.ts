@@ -543,3 +543,22 @@ describe('latestTermination', () => {
     expect(membersFromPods([pod], ipNaming)[0]).not.toHaveProperty('lastTermination');
   });
 });
+
+describe('a pod’s DisruptionTarget condition', () => {
+  it('is carried as the member’s disruption while set, absent otherwise', () => {
+    const evicted = pod('p', '10.0.0.5', { deleting: true });
+    evicted.status!.conditions!.push({
+      type: 'DisruptionTarget',
+      status: 'True',
+      reason: 'EvictionByEvictionAPI',
+      message: 'Eviction API: evicting',
+    });
+    expect(membersFromPods([evicted], ipNaming)[0]!.disruption).toEqual({
+      reason: 'EvictionByEvictionAPI',
+      message: 'Eviction API: evicting',
+    });
+    const cleared = pod('q', '10.0.0.6');
+    cleared.status!.conditions!.push({ type: 'DisruptionTarget', status: 'False' });
+    expect(membersFromPods([cleared], ipNaming)[0]).not.toHaveProperty('disruption');
+  });
+});

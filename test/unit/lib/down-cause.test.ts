@@ -119,6 +119,43 @@ describe('nodeCause', () => {
     expect(nodeCause(evidence({ podEvents: [evicted] }), NOW)?.code).toBe('pod_evicted');
   });
 
+  it('names an eviction through the API, and other disruptions, from DisruptionTarget', () => {
+    const evicted = {
+      terminating: true,
+      disruption: { reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' },
+    };
+    expect(nodeCause(evidence({ kubernetes: pod(ip(1), evicted) }), NOW)).toMatchObject({
+      code: 'pod_evicted',
+      side: 'kubernetes',
+      detail:
+        'pod myapp-abc-1 was evicted through the Eviction API (a drain of its node sandbox-node-1, the cluster autoscaler or a descheduler)',
+    });
+    // Still told once the pod has gone, from the pod as last listed.
+    expect(
+      nodeCause(
+        evidence({ kubernetes: pod(ip(1), evicted), goneAt: NOW, wasTerminating: true }),
+        NOW,
+      )?.code,
+    ).toBe('pod_evicted');
+    const preempted = pod(ip(1), {
+      terminating: true,
+      disruption: { reason: 'PreemptionByScheduler', message: null },
+    });
+    expect(nodeCause(evidence({ kubernetes: preempted }), NOW)?.detail).toBe(
+      'pod myapp-abc-1 was preempted by the scheduler for a higher-priority pod',
+    );
+    const unknown = pod(ip(1), {
+      terminating: true,
+      disruption: { reason: 'SomethingNew', message: 'a controller took it' },
+    });
+    expect(nodeCause(evidence({ kubernetes: unknown }), NOW)?.detail).toBe(
+      'pod myapp-abc-1 was disrupted: SomethingNew: a controller took it',
+    );
+    // Marked but not deleted (yet): the pod is not down for it.
+    const marked = pod(ip(1), { disruption: { reason: 'EvictionByEvictionAPI', message: null } });
+    expect(nodeCause(evidence({ kubernetes: marked }), NOW)?.code).toBe('connection_closed');
+  });
+
   it('names a failing readiness probe, with the kubelet’s message', () => {
     const unhealthy = {
       reason: 'Unhealthy',

@@ -64,6 +64,20 @@ const REVIEW_RESOURCES: Record<string, Array<{ name: string; kind: string }>> = 
   ],
 };
 
+/**
+ * The pods' Eviction subresource as `/api/v1` lists it: its group and version name the Eviction
+ * kind the body carries, which is how `kubectl drain` learns it may evict (CheckEvictionSupport).
+ */
+const POD_EVICTION = {
+  name: 'pods/eviction',
+  singularName: '',
+  namespaced: true,
+  group: 'policy',
+  version: 'v1',
+  kind: 'Eviction',
+  verbs: ['create'],
+};
+
 /** A named group served at v1 only, as discovery describes it. */
 const v1Group = (name: string) => ({
   name,
@@ -112,10 +126,13 @@ export function resourceList(groupVersion: string) {
     (definition) => apiVersionOf(definition) === groupVersion,
   );
   if (served.length === 0) return undefined;
+  const subresources = groupVersion === 'v1' ? [POD_EVICTION] : [];
   return {
     kind: 'APIResourceList',
     apiVersion: 'v1',
     groupVersion,
-    resources: served.map(apiResource).sort((a, b) => a.name.localeCompare(b.name)),
+    resources: [...served.map(apiResource), ...subresources].sort((a, b) =>
+      a.name.localeCompare(b.name),
+    ),
   };
 }

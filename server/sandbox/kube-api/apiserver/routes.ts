@@ -9,6 +9,7 @@ import { forbiddenStatus, mayAccess, type Access, type Caller } from './auth';
 import type { HandlerContext } from './context';
 import { serveControl, type ControlRoute } from './control';
 import { coreVersions, group, groupList, resourceList, SERVER_VERSION } from './discovery';
+import { EVICTION_PATH, serveEviction } from './eviction';
 import { serveGet, serveList } from './list';
 import {
   answerHeaders,
@@ -133,6 +134,28 @@ export function apiRoutes(
       access: 'api',
       handle: async ({ req, res, caller }) =>
         send(res, 201, await selfSubjectAccessReview(req, caller!, context)),
+    },
+    {
+      method: 'POST',
+      pattern: EVICTION_PATH,
+      access: 'api',
+      handle: ({ req, res, url, match, caller }) =>
+        serveEviction(req, res, url, match, caller!, context),
+    },
+    {
+      // An eviction is created, never read: no other verb exists for it.
+      pattern: EVICTION_PATH,
+      access: 'api',
+      handle: ({ res }) =>
+        sendStatus(
+          res,
+          statusObject(
+            405,
+            'MethodNotAllowed',
+            'the server does not allow this method on the requested resource',
+            {},
+          ),
+        ),
     },
     {
       pattern: RESOURCE_PATH,

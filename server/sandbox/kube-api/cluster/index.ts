@@ -99,6 +99,11 @@ export class SandboxCluster implements SandboxControl {
     this.lifecycle.delete(name);
   }
 
+  /** What the Eviction subresource does once it has let an eviction through (pods.ts `evict`). */
+  evictPod(name: string): void {
+    this.lifecycle.evict(name);
+  }
+
   scale(replicas: number): Promise<void> {
     return this.replicaSet.scale(replicas);
   }

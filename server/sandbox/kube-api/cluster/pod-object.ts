@@ -35,6 +35,11 @@ export interface PodRecord {
   terminating: boolean;
   deletionAt?: number;
   graceSeconds?: number;
+  /**
+   * The DisruptionTarget condition the API server stamps on a pod it is about to delete for a
+   * disruption (the Eviction subresource: reason `EvictionByEvictionAPI`).
+   */
+  disruption?: { reason: string; message: string; at: number };
   conditionTimes: Record<string, number>;
   startedAt?: number;
   restartCount: number;
@@ -147,7 +152,24 @@ export function buildPod(
   };
 }
 
+/** The pod's status, with the DisruptionTarget condition last when one was stamped on it. */
 function podStatus(record: PodRecord): Wire<V1PodStatus> {
+  const status = kubeletStatus(record);
+  const { disruption } = record;
+  if (!disruption) return status;
+  // Where podutil.UpdatePodCondition puts a new condition: after the kubelet's.
+  const condition = {
+    type: 'DisruptionTarget',
+    status: 'True',
+    lastProbeTime: null,
+    lastTransitionTime: timestamp(disruption.at),
+    reason: disruption.reason,
+    message: disruption.message,
+  };
+  return { ...status, conditions: [...(status.conditions ?? []), condition] };
+}
+
+function kubeletStatus(record: PodRecord): Wire<V1PodStatus> {
   const at = (name: string) => timestamp(record.conditionTimes[name] ?? record.createdAt);
   if (record.stage === 'unscheduled') return { phase: 'Pending', qosClass: 'BestEffort' };
   const scheduled = {

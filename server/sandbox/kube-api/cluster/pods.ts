@@ -159,6 +159,24 @@ export class PodLifecycle {
     if (record.stage === 'running' && !record.terminating) this.applyReady(record, ready);
   }
 
+  /**
+   * The Eviction subresource's part (no PodDisruptionBudgets here, so nothing refuses it): the
+   * DisruptionTarget condition is written first, then the pod is deleted as a DELETE deletes it,
+   * within its grace period. A pod already terminating keeps its deadline.
+   */
+  evict(name: string): void {
+    const record = this.record(name);
+    if (!record.disruption) {
+      record.disruption = {
+        reason: 'EvictionByEvictionAPI',
+        message: 'Eviction API: evicting',
+        at: Date.now(),
+      };
+      this.writePod(record);
+    }
+    this.delete(name);
+  }
+
   delete(name: string): void {
     const record = this.record(name);
     if (record.terminating) return;
