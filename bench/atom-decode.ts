@@ -68,7 +68,7 @@ async function measure(name: string, bytes: Uint8Array, rounds: number): Promise
   let scavengeMs = 0;
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const detail = entry.detail as { kind?: number } | undefined;
+      const detail = (entry as unknown as { detail?: { kind?: number } }).detail;
       if (detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) {
         scavenges++;
         scavengeMs += entry.duration;
