@@ -2,9 +2,10 @@ import 'server-only';
 
 import { inflateSync } from 'node:zlib';
 
+import { decodeAtomCached } from './atom-cache';
 import { termKey } from './equality';
 import { TermDecodeError } from './errors';
-import { readAtomName, Reader } from './reader';
+import { Reader } from './reader';
 import { INT32_MAX, INT32_MIN, MAX_REFERENCE_WORDS, Tag, VERSION_MAGIC } from './tags';
 import {
   Atom,
@@ -347,8 +348,9 @@ function decodeAtom(reader: Reader, what: string): Atom {
   return decodeAtomBody(reader, tag, at);
 }
 
+/** Through the decoder's atom cache (./atom-cache): names decoded again cost no allocation. */
 function decodeAtomBody(reader: Reader, tag: number, at: number): Atom {
-  return Atom.of(readAtomName(reader, tag, at));
+  return decodeAtomCached(reader, tag, at);
 }
 
 function resolveOptions(options: DecodeOptions): { maxDepth: number; maxBytes: number } {

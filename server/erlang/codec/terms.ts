@@ -60,6 +60,11 @@ const atomCollector = new FinalizationRegistry<string>((name) => {
   if (atomTable.get(name)?.deref() === undefined) atomTable.delete(name);
 });
 
+/** How many names the weak atom table holds now (for the test of its bound). */
+export function liveAtomCount(): number {
+  return atomTable.size;
+}
+
 /** An atom. Instances are interned, so two atoms with one name are the same object. */
 export class Atom {
   private constructor(readonly name: string) {}

@@ -1,0 +1,83 @@
+import 'server-only';
+
+/*
+ * The decoder's atom cache: finds the Atom for the bytes of an atom already seen without making
+ * a string, a byte view or a lookup in the weak atom table.
+ *
+ * At 1,000 nodes every probe decodes the same names again (a peer list is 1,000 node atoms, a
+ * `nodes_info` reply 9,000 atoms), and each one cost a `subarray` view, a spread of its bytes
+ * into `String.fromCharCode`, the string, and `Atom.of`'s `WeakRef` lookup — or, once the atom had
+ * been collected between two probes, a new Atom, a `WeakRef` and a finalizer registration: most
+ * of the young-generation garbage of a saturated server. Here an ASCII name of up to
+ * MAX_CACHED_ATOM_LENGTH bytes is hashed where it lies in the frame and compared in place with
+ * the Atom of its slot.
+ *
+ * The cache is direct-mapped: ATOM_CACHE_SLOTS slots, one Atom each, a new name taking its
+ * slot's place. Its size is fixed whatever a peer sends (at most ATOM_CACHE_SLOTS atoms of at
+ * most 64 characters held strongly, about 2 MB), and the atoms it holds stay interned by
+ * `Atom.of`, so identity (`===`) is unchanged. Names it does not hold (longer, non-ASCII, or
+ * collided) are decoded as before.
+ */
+
+import { readAtomName, type Reader } from './reader';
+import { Tag } from './tags';
+import { Atom } from './terms';
+
+/** How many atoms the cache holds at most (a power of two). */
+export const ATOM_CACHE_SLOTS = 16_384;
+/** Longer names (node names are far shorter) are not cached. */
+export const MAX_CACHED_ATOM_LENGTH = 64;
+
+const slots: Array<Atom | undefined> = new Array<Atom | undefined>(ATOM_CACHE_SLOTS).fill(
+  undefined,
+);
+
+/**
+ * The Atom whose tag (`tag`, at byte `at`) was just read; the reader ends after it. Checks as
+ * `readAtomName` does: a cached name is ASCII and short, so within every limit of ERTS.
+ */
+export function decodeAtomCached(reader: Reader, tag: number, at: number): Atom {
+  const bytes = reader.bytes;
+  const lengthAt = reader.pos;
+  const small = tag === Tag.SMALL_ATOM || tag === Tag.SMALL_ATOM_UTF8;
+  const start = lengthAt + (small ? 1 : 2);
+  if (start > reader.end) return Atom.of(readAtomName(reader, tag, at)); // fails there
+  const length = small
+    ? (bytes[lengthAt] as number)
+    : ((bytes[lengthAt] as number) << 8) | (bytes[lengthAt + 1] as number);
+  const end = start + length;
+  if (length > MAX_CACHED_ATOM_LENGTH || end > reader.end) {
+    return Atom.of(readAtomName(reader, tag, at));
+  }
+  // FNV-1a over the bytes; a byte of 0x80 or more (not ASCII) leaves the cache out.
+  let hash = 0x811c9dc5;
+  for (let index = start; index < end; index++) {
+    const byte = bytes[index] as number;
+    if (byte >= 0x80) return Atom.of(readAtomName(reader, tag, at));
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  }
+  const slot = (hash ^ (hash >>> 15)) & (ATOM_CACHE_SLOTS - 1);
+  const cached = slots[slot];
+  if (cached !== undefined && sameName(cached.name, bytes, start, length)) {
+    reader.pos = end;
+    return cached;
+  }
+  const decoded = Atom.of(readAtomName(reader, tag, at));
+  slots[slot] = decoded;
+  return decoded;
+}
+
+function sameName(name: string, bytes: Uint8Array, start: number, length: number): boolean {
+  if (name.length !== length) return false;
+  for (let index = 0; index < length; index++) {
+    if (name.charCodeAt(index) !== bytes[start + index]) return false;
+  }
+  return true;
+}
+
+/** How many slots hold an atom (for the test of the cache's bound). */
+export function cachedAtomCount(): number {
+  let count = 0;
+  for (const atom of slots) if (atom !== undefined) count++;
+  return count;
+}
