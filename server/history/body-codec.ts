@@ -272,7 +272,11 @@ function encodeDelta(
     shape,
     numbers.toBuffer(),
   ]);
-  const packed = zstdCompress(payload, base?.dictionary);
+  const packed = zstdCompress(
+    payload,
+    base?.dictionary,
+    payload.length <= SMALL_DELTA_BYTES ? SMALL_DELTA_LEVEL : undefined,
+  );
   const head = new ByteWriter().raw(Uint8Array.of(DELTA_CHAIN)).uint(base ? base.seq + 1 : 0);
   return {
     body: Buffer.concat([head.toBuffer(), packed]),
@@ -292,6 +296,14 @@ function encodeDelta(
  * 45 KB each) behind the probes' own.
  */
 const DICTIONARY_BYTES = 256 * 1024;
+
+/**
+ * A delta's payload up to this size is compressed at `SMALL_DELTA_LEVEL` rather than zstd's
+ * default: a probe's delta at 100 nodes (a few KB before compression) came out ~10 % smaller at
+ * a fraction of a millisecond more, one every 2 s; a large cluster's deltas stay at the default.
+ */
+const SMALL_DELTA_BYTES = 32 * 1024;
+const SMALL_DELTA_LEVEL = 9;
 
 /**
  * The chain's dictionary after `shape`: the last one with `shape` added when it is new. A probe's

@@ -23,7 +23,13 @@ import {
   staleBlocksSql,
   type StoredBlock,
 } from './point-blocks';
-import { loadSqlite, migrate, schemaVersion, SCHEMA_VERSION } from './sqlite-schema';
+import {
+  loadSqlite,
+  migrate,
+  NEW_FILE_PAGE_SIZE,
+  schemaVersion,
+  SCHEMA_VERSION,
+} from './sqlite-schema';
 import {
   pointFromRow,
   stateFromRows,
@@ -87,6 +93,8 @@ export class SqliteHistoryStore implements HistoryStore {
     const { DatabaseSync } = loadSqlite();
     const db = new DatabaseSync(this.file);
     try {
+      // Before WAL: a new file takes the page size only until its journal mode is written.
+      db.exec(`PRAGMA page_size = ${NEW_FILE_PAGE_SIZE}`);
       db.exec('PRAGMA journal_mode = WAL');
       // WAL + NORMAL: a crash of the process loses nothing committed; a power cut at most the
       // last transactions. Temporary tables in memory: nothing is written outside the folder.
@@ -362,15 +370,21 @@ export class SqliteHistoryStore implements HistoryStore {
        WHERE cluster_id = ? AND node = ? AND (start < ? OR (start > ? AND start <= ?) OR ${stale})`,
     ).all(clusterId, node, before, first - BLOCK_MS, last, ...params) as unknown as StoredBlock[];
     const rewrite = rewriteSeries(blocks, rows, before, now);
-    const write = this.sql(
-      `INSERT INTO point_blocks (cluster_id, node, start, thinned_at, body) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (cluster_id, node, start) DO UPDATE SET
-         thinned_at = excluded.thinned_at, body = excluded.body`,
-    );
-    for (const block of rewrite.write) write.run(clusterId, node, block.start, now, block.body);
+    // A rewritten block leaves its place and is appended anew (a new rowid), not updated where
+    // it is: the current hour's blocks grow every minute and a thinned block shrinks to a
+    // fifth, so updated in place they left their pages half empty (~55 % of point_blocks'
+    // pages unused in the bench's file). Appended, the old copies empty whole pages, which
+    // `incremental_vacuum` gives back.
     const remove = this.sql(
       'DELETE FROM point_blocks WHERE cluster_id = ? AND node = ? AND start = ?',
     );
+    const write = this.sql(
+      'INSERT INTO point_blocks (cluster_id, node, start, thinned_at, body) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const block of rewrite.write) {
+      remove.run(clusterId, node, block.start);
+      write.run(clusterId, node, block.start, now, block.body);
+    }
     for (const start of rewrite.remove) remove.run(clusterId, node, start);
     this.sql('DELETE FROM points WHERE cluster_id = ? AND node = ? AND at < ?').run(
       clusterId,

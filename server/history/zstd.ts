@@ -53,9 +53,16 @@ function loaded(): Contexts {
   return contexts;
 }
 
-/** `data` as one zstd frame (its size in the header), against `dictionary` when one is given. */
-export function zstdCompress(data: Uint8Array, dictionary: Uint8Array = NO_DICTIONARY): Buffer {
-  const packed = compressUsingDict(loaded().compress, data, dictionary, LEVEL);
+/**
+ * `data` as one zstd frame (its size in the header), against `dictionary` when one is given, at
+ * `level` (zstd's default unless a caller has measured better).
+ */
+export function zstdCompress(
+  data: Uint8Array,
+  dictionary: Uint8Array = NO_DICTIONARY,
+  level = LEVEL,
+): Buffer {
+  const packed = compressUsingDict(loaded().compress, data, dictionary, level);
   return Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
 }
 

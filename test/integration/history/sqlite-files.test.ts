@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { BeamscopeError } from '../../../server/errors';
 import { SQLITE_FILE_NAME, SqliteHistoryStore } from '../../../server/history/sqlite';
+import { loadSqlite, migrate, NEW_FILE_PAGE_SIZE } from '../../../server/history/sqlite-schema';
 import { batch, event, keyframe, meshState } from './fixtures';
 
 const run = promisify(execFile);
@@ -52,6 +53,42 @@ describe('SQLite history files', () => {
     expect((await again.stateAt('prod', 1_000))?.keyframe.seq).toBe(1);
     await again.close();
     expect(await readdir(root)).toEqual(['var']);
+  });
+
+  it('gives a new file its larger pages and leaves an older file its own', async () => {
+    const pageSize = (directory: string) => {
+      const db = new (loadSqlite().DatabaseSync)(join(directory, SQLITE_FILE_NAME));
+      try {
+        return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+      } finally {
+        db.close();
+      }
+    };
+    const write = async (directory: string) => {
+      const store = new SqliteHistoryStore({ directory });
+      await store.open();
+      await store.append(
+        batch('prod', 'run', {
+          keyframes: [keyframe(meshState(3, 1_000), 'run', 1)],
+          observedUntil: 1_000,
+        }),
+      );
+      expect(await store.stateAt('prod', 1_000)).not.toBeNull();
+      await store.close();
+    };
+    const fresh = join(root, 'fresh');
+    await write(fresh);
+    expect(pageSize(fresh)).toBe(NEW_FILE_PAGE_SIZE);
+
+    // A file an older release made, with SQLite's default 4 KB pages and the same schema.
+    const older = join(root, 'older');
+    await mkdir(older);
+    const db = new (loadSqlite().DatabaseSync)(join(older, SQLITE_FILE_NAME));
+    db.exec('PRAGMA journal_mode = WAL');
+    migrate(db);
+    db.close();
+    await write(older);
+    expect(pageSize(older)).toBe(4096);
   });
 
   it('fails to open with history_unavailable when the folder cannot be written', async () => {
