@@ -194,7 +194,24 @@ export async function startDashboard(
   port?: number,
   env: Record<string, string> = {},
 ): Promise<RunningDashboard> {
-  port ??= await freePort();
+  if (port !== undefined) return startDashboardOn(configPath, port, env);
+  // A free port is free only when it was asked for: another listener started since (an
+  // inspector on port 0, another test's server) can take it first. Then another one is tried.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startDashboardOn(configPath, await freePort(), env);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('EADDRINUSE'))
+        throw error;
+    }
+  }
+}
+
+async function startDashboardOn(
+  configPath: string,
+  port: number,
+  env: Record<string, string>,
+): Promise<RunningDashboard> {
   const url = `http://127.0.0.1:${port}`;
   const child = spawnDashboard(configPath, port, env);
   let output = '';
