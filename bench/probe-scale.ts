@@ -149,9 +149,6 @@ interface Segment {
 async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // Node.js with tsx, before the collector's modules: what any process of this kind weighs.
   const baselineRssBytes = process.memoryUsage.rss();
-  // The heap settings of the server's process (server/startup.ts), which this worker stands in
-  // for; a flag given in BEAMSCOPE_BENCH_COLLECTOR_FLAGS is kept.
-  (await import('../server/heap')).limitHeapGrowth();
   const [{ loadConfig }, { startClusterCollector }, { connectNode }, { atom }] = await Promise.all([
     import('../server/config'),
     import('../server/collector'),

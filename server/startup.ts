@@ -3,7 +3,6 @@ import 'server-only';
 import { startAccess } from './auth';
 import { loadConfig } from './config';
 import { describeError } from './errors';
-import { limitHeapGrowth } from './heap';
 import { createLogger, logFormat, type LogFormat } from './log';
 import { getRuntime } from './runtime';
 import { stopOnSignals } from './shutdown';
@@ -18,8 +17,6 @@ const EX_CONFIG = 78;
  * a reachable address, or a token that cannot be read, stops it before it connects to any node.
  */
 export async function startServerRuntime(): Promise<void> {
-  // Before the collectors allocate: their RSS is the live heap times V8's growing factor.
-  limitHeapGrowth();
   try {
     await startAccess(await loadConfig());
     const runtime = await getRuntime();
