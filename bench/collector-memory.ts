@@ -4,8 +4,8 @@
  * the real collector in this process; prints RSS and heap used every few seconds, and writes a
  * heap snapshot at the end when `--snapshot DIR` is given.
  *
- * V8's heap settings are its defaults here (the server and the probe-scale worker limit the heap's
- * growth: server/heap.ts); run it with `--heap-growing-percent=50` to match them.
+ * V8's heap settings are its defaults here, as in the server; `--heap-growing-percent=50` shows
+ * what a tighter heap growth would do (docs/performance.md, "V8's growing factor").
  *
  * Beside memory it prints how many calls are in flight by function (a backlog of calls is memory
  * held until they end) and how often a node's peer list kept its identity between probes.
