@@ -139,7 +139,17 @@ describe('the dashboard in time: the demo scenario, a restart, and the partition
     await expect
       .poll(() => view.summary('partitions').textContent(), { timeout: 20_000 })
       .toContain('2 partitions');
-    const splitSnapshot = await api<ClusterSnapshot>('');
+    // The summary can show two partitions while the split is still forming: wait for its sides.
+    let splitSnapshot = await api<ClusterSnapshot>('');
+    await expect
+      .poll(
+        async () => normalise((splitSnapshot = await api<ClusterSnapshot>('')).state.partitions),
+        { timeout: 20_000 },
+      )
+      .toEqual([
+        ['myapp@10.244.0.4', 'myapp@10.244.0.5', 'myapp@10.244.0.6'],
+        ['myapp@10.244.0.2', 'myapp@10.244.0.3'],
+      ]);
     liveSides = normalise(splitSnapshot.state.partitions);
     liveSidesAt = splitSnapshot.state.at;
     expect(liveSides).toEqual([
