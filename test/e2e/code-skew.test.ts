@@ -12,11 +12,6 @@ import type { DashboardPage } from './pages/dashboard-page';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 import { startStack, type E2eStack } from './support/stack';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 describe('code skew in Chromium: one pod on another release, then a rolling upgrade', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
@@ -35,7 +30,7 @@ describe('code skew in Chromium: one pod on another release, then a rolling upgr
   });
 
   it('names myapp_device on the pod restarted on 0.2.0, and the drawer shows its applications', async () => {
-    const pods = (await sandbox.control('GET', '/pods')) as SandboxPod[];
+    const pods = await sandbox.pods();
     const target = [...pods].sort((a, b) => a.name.localeCompare(b.name))[0]!;
     const node = `myapp@${target.ip}`;
     const panel = page.getByTestId('sandbox-panel');

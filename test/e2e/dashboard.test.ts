@@ -7,11 +7,6 @@ import type { DashboardPage, PanelRegistry } from './pages/dashboard-page';
 import { startStack, type E2eStack } from './support/stack';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 /** The devices the sandbox registers in Swarm (`startSandbox` passes `--devices 1000`). */
 const DEVICES = 1000;
 
@@ -40,7 +35,7 @@ describe('the live dashboard in Chromium: the cluster moves, the page follows', 
   let page: Page;
   let view: DashboardPage;
 
-  const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
+  const pods = () => sandbox.pods();
 
   beforeAll(async () => {
     stack = await startStack({ viewport: { width: 1440, height: 1000 } });

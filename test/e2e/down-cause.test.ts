@@ -5,11 +5,6 @@ import type { DashboardPage } from './pages/dashboard-page';
 import { startStack, type E2eStack } from './support/stack';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 /**
  * Why a node went down, in Chromium: the sandbox panel's "OOM kill" ends a pod's container as
  * the kernel would, and the timeline's `node_down` shows "OOMKilled" (amended once the pod's
@@ -34,9 +29,7 @@ describe('the cause of a node going down, on the page', () => {
   it('an OOM kill from the sandbox panel: the timeline and the drawer say OOMKilled', async () => {
     await view.open(dashboard.url);
     await expect.poll(() => view.graphMembers('clustered').count(), { timeout: 30_000 }).toBe(3);
-    const [victim] = ((await sandbox.control('GET', '/pods')) as SandboxPod[]).sort((a, b) =>
-      a.ip.localeCompare(b.ip, 'en', { numeric: true }),
-    );
+    const [victim] = await sandbox.pods();
     const node = `myapp@${victim!.ip}`;
 
     const panel = page.getByTestId('sandbox-panel');

@@ -18,11 +18,6 @@ import {
 } from './support/app';
 import { launchChromium } from './support/browser';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 const CLUSTER = 'sandbox';
 
 /**
@@ -92,7 +87,7 @@ describe('the dashboard in time: the demo scenario, a restart, and the partition
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   };
-  const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
+  const pods = () => sandbox.pods();
 
   beforeAll(async () => {
     sandbox = await startSandbox(3);

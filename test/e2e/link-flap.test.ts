@@ -5,11 +5,6 @@ import type { DashboardPage } from './pages/dashboard-page';
 import { startStack, type E2eStack } from './support/stack';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 /**
  * A failing readiness probe, in Chromium: the pod's peers drop it and it connects back about a
  * second later. The timeline tells that disconnect — as the links made again between probes
@@ -35,9 +30,7 @@ describe('links made again between probes, on the page', () => {
   it('a pod that goes unready: its disconnect is told with its cause', async () => {
     await view.open(dashboard.url);
     await expect.poll(() => view.graphMembers('clustered').count(), { timeout: 30_000 }).toBe(3);
-    const [, victim] = ((await sandbox.control('GET', '/pods')) as SandboxPod[]).sort((a, b) =>
-      a.ip.localeCompare(b.ip, 'en', { numeric: true }),
-    );
+    const [, victim] = await sandbox.pods();
     const node = `myapp@${victim!.ip}`;
     await sandbox.control('POST', `/pods/${victim!.name}/ready`, { ready: false });
 

@@ -5,11 +5,6 @@ import type { DashboardPage } from './pages/dashboard-page';
 import type { RunningDashboard, RunningSandbox } from './support/app';
 import { startStack, type E2eStack } from './support/stack';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 /** One entry of the hot links list, as the page shows it. */
 interface ShownHotLink {
   a: string;
@@ -61,9 +56,7 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
   });
 
   it('flags a flooded link busy on the graph and at the top of the hot links', async () => {
-    const pods = ((await sandbox.control('GET', '/pods')) as SandboxPod[]).sort((x, y) =>
-      x.ip.localeCompare(y.ip, 'en', { numeric: true }),
-    );
+    const pods = await sandbox.pods();
     const [from, to] = [pods[0]!, pods[1]!];
     await sandbox.control('POST', `/pods/${from.name}/flood`, { to: to.name, seconds: 60 });
     try {
@@ -106,7 +99,7 @@ describe('links in Chromium: traffic on the graph, a busy link flagged, the hot 
   });
 
   it('flags a node with another net_ticktime in a banner and in its drawer', async () => {
-    const pods = (await sandbox.control('GET', '/pods')) as SandboxPod[];
+    const pods = await sandbox.pods();
     const odd = pods[pods.length - 1]!;
     await sandbox.control('POST', `/pods/${odd.name}/ticktime`, { seconds: 90 });
     const banner = page.getByTestId('tick-skew');

@@ -56,7 +56,7 @@ describe('the cluster pages in Chromium, against the production build and the sa
   });
 
   it('follows a pod that turns unready and a scale-up, without a reload', async () => {
-    const pods = (await sandbox.control('GET', '/pods')) as Array<{ name: string; ip: string }>;
+    const pods = await sandbox.pods();
     const first = pods.find((pod) => pod.ip === '10.244.0.2')!;
     await sandbox.control('POST', `/pods/${first.name}/ready`, { ready: false });
     await expect

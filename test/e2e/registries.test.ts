@@ -14,11 +14,6 @@ import { startStack, type E2eStack } from './support/stack';
 /** The devices the sandbox registers (`startSandbox` passes `--devices 1000`). */
 const DEVICES = 1000;
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 describe('registries in Chromium: a rebalance followed live, a netsplit leaves duplicates that clear', () => {
   let sandbox: RunningSandbox;
   let dashboard: RunningDashboard;
@@ -26,7 +21,7 @@ describe('registries in Chromium: a rebalance followed live, a netsplit leaves d
   let page: Page;
   let view: DashboardPage;
 
-  const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
+  const pods = () => sandbox.pods();
   const swarm = async (): Promise<PanelRegistry | undefined> =>
     (await view.registries()).find((registry) => registry.registry === 'swarm');
   const hostedOf = (registry: PanelRegistry | undefined, node: string) =>

@@ -25,11 +25,6 @@ import {
 } from './support/kubernetes-access';
 import { signInAtProvider, startOidcProvider, type RunningProvider } from './support/oidc-provider';
 
-interface SandboxPod {
-  name: string;
-  ip: string;
-}
-
 const root = join(import.meta.dirname, '..', '..');
 /** The server under test, and beside it the client bundle it serves. */
 const serverJs = process.env.BEAMSCOPE_SERVER_JS ?? join(root, '.next/standalone/server.js');
@@ -138,7 +133,7 @@ describe('the Erlang cookie and the access token never leave the server', () => 
     return new Set(text.match(NODE) ?? []).size;
   };
 
-  const pods = async () => (await sandbox.control('GET', '/pods')) as SandboxPod[];
+  const pods = () => sandbox.pods();
 
   beforeAll(async () => {
     sandbox = await startSandbox(3);

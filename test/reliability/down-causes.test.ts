@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TimelineEvent } from '@/lib/cluster-state';
 import { AMEND_WINDOW_MS, type DownCauseCode } from '@/lib/down-cause';
 
+import type { PodInfo } from '../e2e/support/app';
 import type { KubeAccess } from './support/truth';
 import {
   faultsMode,
@@ -36,14 +37,6 @@ import {
 const long = faultsMode() === 'long';
 const ROUNDS = long ? 4 : 1;
 const PODS = 5;
-
-interface PodInfo {
-  name: string;
-  ip: string;
-  nodeName: string;
-  ready: boolean;
-  terminating: boolean;
-}
 
 /** One induced disconnect and what the dashboard told of it. */
 interface Measured {
@@ -116,9 +109,7 @@ describe('why a node went down: the cause on each induced disconnect', () => {
   const measured: Measured[] = [];
 
   const pods = async () =>
-    ((await stack.sandbox.control('GET', '/pods')) as PodInfo[])
-      .filter((pod) => pod.ready && !pod.terminating)
-      .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
+    (await stack.sandbox.pods()).filter((pod) => pod.ready && !pod.terminating);
   const nodeOf = (pod: PodInfo) => `myapp@${pod.ip}`;
 
   /**

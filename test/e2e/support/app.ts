@@ -8,6 +8,10 @@ import { createInterface } from 'node:readline';
 
 import { parse } from 'yaml';
 
+import type { PodInfo } from '@/server/sandbox/kube-api/cluster/sandbox-control';
+
+export type { PodInfo };
+
 const root = join(import.meta.dirname, '..', '..', '..');
 
 /** What `beamscope sandbox` prints once it is ready. */
@@ -23,6 +27,11 @@ export interface RunningSandbox extends SandboxReady {
   token: string;
   /** Calls the sandbox's control surface, e.g. `control('POST', '/scale', { replicas: 4 })`. */
   control(method: string, path: string, body?: unknown): Promise<unknown>;
+  /**
+   * The sandbox's pods in the order of their IPs (numerically: 10.244.0.9 before 10.244.0.10),
+   * which is the order the sandbox hands the addresses out, so `[0]` is the oldest address.
+   */
+  pods(): Promise<PodInfo[]>;
   stop(): Promise<void>;
 }
 
@@ -122,7 +131,7 @@ export async function startSandbox(
   const token = kubeconfig.users[0]!.user.token;
   const caData = kubeconfig.clusters[0]!.cluster['certificate-authority-data'];
   const ca = caData ? Buffer.from(caData, 'base64') : undefined;
-  return {
+  const sandbox: RunningSandbox = {
     ...ready,
     token,
     control(method, path, body) {
@@ -153,11 +162,16 @@ export async function startSandbox(
         outgoing.end(body === undefined ? undefined : JSON.stringify(body));
       });
     },
+    async pods() {
+      const pods = (await sandbox.control('GET', '/pods')) as PodInfo[];
+      return pods.sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }));
+    },
     async stop() {
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return sandbox;
 }
 
 /**

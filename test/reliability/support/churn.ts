@@ -1,5 +1,7 @@
 import type { ClusterState } from '@/lib/cluster-state';
 
+import type { PodInfo } from '../../e2e/support/app';
+
 import type { ReliabilityStack } from './stack';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -9,17 +11,9 @@ export function between(min: number, max: number): number {
   return Math.floor(min + Math.random() * (max - min + 1));
 }
 
-interface PodInfo {
-  name: string;
-  ip: string;
-  ready: boolean;
-  terminating: boolean;
-  phase: string;
-}
-
 /** The sandbox's pods through its control surface (which works while beamscope's token fails). */
-export async function pods(stack: ReliabilityStack): Promise<PodInfo[]> {
-  return (await stack.sandbox.control('GET', '/pods')) as PodInfo[];
+export function pods(stack: ReliabilityStack): Promise<PodInfo[]> {
+  return stack.sandbox.pods();
 }
 
 /**
