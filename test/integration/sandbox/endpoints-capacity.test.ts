@@ -5,7 +5,7 @@
  * the doctor says the object was truncated from it, not from a count. Below the limit again, the
  * annotation goes.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,7 +17,7 @@ import { buildClusterState } from '@/lib/state-builder';
 import { membersFromEndpoints } from '@/server/kubernetes/members';
 import { startEmulatedApi, type EmulatedApi } from '@/server/sandbox/kube-api';
 
-import { kubectl } from './kubectl';
+import { kubectl, writeKubeconfig } from './kubectl';
 
 describe('Endpoints over capacity, from the emulated controller to the doctor', () => {
   let api: EmulatedApi;
@@ -34,27 +34,7 @@ describe('Endpoints over capacity, from the emulated controller to the doctor', 
     dir = await mkdtemp(join(tmpdir(), 'beamscope-endpoints-capacity-'));
     kubeconfig = join(dir, 'kubeconfig');
     api = await startEmulatedApi({ tls: true, readyDelayMs: 1, terminationGraceMs: 50 });
-    await writeFile(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: sandbox',
-        '  cluster:',
-        `    server: ${api.url}`,
-        `    certificate-authority-data: ${Buffer.from(api.caPem!).toString('base64')}`,
-        'users:',
-        '- name: sandbox',
-        `  user: {token: ${api.token}}`,
-        'contexts:',
-        '- name: sandbox',
-        '  context: {cluster: sandbox, user: sandbox, namespace: default}',
-        'current-context: sandbox',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    await writeKubeconfig(kubeconfig, api);
   });
 
   afterAll(async () => {

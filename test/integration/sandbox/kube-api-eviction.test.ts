@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEmulatedApi, type EmulatedApi } from '@/server/sandbox/kube-api';
 
-import { kubectl } from './kubectl';
+import { kubectl, writeKubeconfig } from './kubectl';
 
 // The pods' Eviction subresource, as kube-apiserver answers it: discovery advertises it the way
 // `kubectl drain` looks for it, RBAC asks `create` on pods/eviction, the body is checked, and an
@@ -231,27 +231,7 @@ describe('the Eviction subresource of the emulated API', () => {
 async function evictWithKubectl(secure: EmulatedApi) {
   const pod = await secure.control.createPod();
   const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: sandbox',
-      '  cluster:',
-      `    server: ${secure.url}`,
-      `    certificate-authority-data: ${Buffer.from(secure.caPem!).toString('base64')}`,
-      'users:',
-      '- name: drainer',
-      `  user: {token: ${DRAINER_TOKEN}}`,
-      'contexts:',
-      '- name: sandbox',
-      '  context: {cluster: sandbox, user: drainer, namespace: default}',
-      'current-context: sandbox',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
+  await writeKubeconfig(kubeconfig, secure, DRAINER_TOKEN);
   const body = join(dir, 'eviction.json');
   await writeFile(body, JSON.stringify(eviction(pod.name)));
   const { stdout } = await kubectl(kubeconfig, join(dir, 'cache'), [

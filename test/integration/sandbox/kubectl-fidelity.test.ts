@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startEmulatedApi, type EmulatedApi } from '@/server/sandbox/kube-api';
 
-import { KUBECTL, kubectl } from './kubectl';
+import { KUBECTL, kubectl, writeKubeconfig } from './kubectl';
 
 async function waitFor(probe: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -31,27 +31,7 @@ describe('the real kubectl against the emulated API', () => {
     cache = join(dir, 'cache');
     kubeconfig = join(dir, 'kubeconfig');
     api = await startEmulatedApi({ tls: true, readyDelayMs: 50, terminationGraceMs: 300 });
-    await writeFile(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: sandbox',
-        '  cluster:',
-        `    server: ${api.url}`,
-        `    certificate-authority-data: ${Buffer.from(api.caPem!).toString('base64')}`,
-        'users:',
-        '- name: sandbox',
-        `  user: {token: ${api.token}}`,
-        'contexts:',
-        '- name: sandbox',
-        '  context: {cluster: sandbox, user: sandbox, namespace: default}',
-        'current-context: sandbox',
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    await writeKubeconfig(kubeconfig, api);
     await api.control.scale(3);
     await waitFor(
       () => api.control.pods().filter((pod) => pod.ready).length === 3,

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -26,4 +27,39 @@ export async function kubectl(
       cause: error,
     });
   }
+}
+
+/**
+ * Writes a kubeconfig for the real kubectl to reach an emulated API over TLS: its CA inline, a
+ * bearer token (the API's own unless `token` names another account), namespace `default`.
+ * Returns the file's path. The file is 0600, as kubectl warns about anything looser.
+ */
+export async function writeKubeconfig(
+  file: string,
+  api: { url: string; caPem?: string; token: string },
+  token = api.token,
+): Promise<string> {
+  if (!api.caPem) throw new Error('writeKubeconfig: the emulated API was started without TLS');
+  await writeFile(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: sandbox',
+      '  cluster:',
+      `    server: ${api.url}`,
+      `    certificate-authority-data: ${Buffer.from(api.caPem).toString('base64')}`,
+      'users:',
+      '- name: sandbox',
+      `  user: {token: ${token}}`,
+      'contexts:',
+      '- name: sandbox',
+      '  context: {cluster: sandbox, user: sandbox, namespace: default}',
+      'current-context: sandbox',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  return file;
 }
