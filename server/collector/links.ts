@@ -10,6 +10,8 @@ import { compareNames } from '@/lib/names';
 
 import type { LinkReport, QueueChoice } from '../erlang/probes';
 import { busiestByCount, MAX_QUEUE_READS } from '../erlang/probes';
+import { PackedRows, type FieldPacking } from './link-columns';
+import { readingPeers } from './reading-peers';
 
 /** A node's links kept on its BeamSide, busiest first: the rest are idle or nearly. */
 export const LINKS_PER_NODE = 32;
@@ -36,8 +38,10 @@ export const RATE_WINDOW_MS = 5000;
 
 // A node's links are held as columns, not objects: at 1,000 nodes in a whole mesh every node has
 // 999 links, and a reading plus a PeerLink per link (with their boxed numbers and two Maps per
-// node) held about 200 MB of the collector's 370 MB of live heap. As numbers in one Float64Array
-// per node they weigh 56 bytes a link; `null` is stored as NaN (no field is ever NaN itself).
+// node) held about 200 MB of the collector's 370 MB of live heap. As seven Float64s a link they
+// weighed 56 bytes; packed (link-columns.ts: times as indices into the node's few reading times,
+// counters as Uint32, rates as their two digits) about 20. `null` is stored as NaN (no field is
+// ever NaN itself). A reading is written as Float64 rows into one scratch array, then packed.
 const AT = 0;
 const IN_PACKETS = 1;
 const OUT_PACKETS = 2;
@@ -46,6 +50,15 @@ const IN_RATE = 4;
 const OUT_RATE = 5;
 const QUEUE_BYTES = 6;
 const FIELDS = 7;
+const PACKING: readonly FieldPacking[] = [
+  'time',
+  'count',
+  'count',
+  'time',
+  'rate',
+  'rate',
+  'count',
+];
 
 const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
 
@@ -62,10 +75,13 @@ export function linkReadEvery(peers: number, clusterSize: number): number {
 }
 
 interface NodeLinks {
-  /** Each link's peer, in the order of the last reading (as `nodes_info` listed them). */
-  peers: string[];
+  /**
+   * Each link's peer, in the order of the last reading (as `nodes_info` listed them): the
+   * flap detector's array for the same reading when no peer is listed twice.
+   */
+  peers: readonly string[];
   /** {@link FIELDS} numbers per link, in the order of `peers`. */
-  values: Float64Array;
+  values: PackedRows;
   /** The links as last shown: busiest first, at most {@link LINKS_PER_NODE}. */
   shown: PeerLink[] | null;
   /** Probes since the links were last read. */
@@ -76,13 +92,13 @@ interface NodeLinks {
 
 /** The link in `slot` of a node's columns, as the state shows it. */
 function linkAt(entry: NodeLinks, slot: number): PeerLink {
-  const at = slot * FIELDS;
+  const values = entry.values;
   return {
     peer: entry.peers[slot]!,
-    inRate: orNull(entry.values[at + IN_RATE]!),
-    outRate: orNull(entry.values[at + OUT_RATE]!),
-    queueBytes: orNull(entry.values[at + QUEUE_BYTES]!),
-    since: entry.values[at + SINCE]!,
+    inRate: orNull(values.get(slot, IN_RATE)),
+    outRate: orNull(values.get(slot, OUT_RATE)),
+    queueBytes: orNull(values.get(slot, QUEUE_BYTES)),
+    since: values.get(slot, SINCE),
   };
 }
 
@@ -103,11 +119,13 @@ const activity = (link: PeerLink): number => (link.inRate ?? 0) + (link.outRate 
 /** Follows every node's links for one collector. */
 export class LinkTracker {
   private readonly nodes = new Map<string, NodeLinks>();
+  /** Where a reading is written before it is packed: reused, grown to the largest reading. */
+  private scratch = new Float64Array(0);
 
   private of(node: string): NodeLinks {
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { peers: [], values: new Float64Array(0), shown: null, skipped: 0, cursor: 0 };
+      entry = { peers: [], values: PackedRows.EMPTY, shown: null, skipped: 0, cursor: 0 };
       this.nodes.set(node, entry);
     }
     return entry;
@@ -180,7 +198,10 @@ export class LinkTracker {
     const last = entry.values;
     const peers: string[] = [];
     const slots = new Map<string, number>();
-    const values = new Float64Array(report.counters.length * FIELDS);
+    if (this.scratch.length < report.counters.length * FIELDS) {
+      this.scratch = new Float64Array(report.counters.length * FIELDS);
+    }
+    const values = this.scratch;
     for (const counter of report.counters) {
       // A peer listed twice keeps its first place and its last reading, as a Map would.
       let slot = slots.get(counter.node);
@@ -191,37 +212,39 @@ export class LinkTracker {
       }
       const into = slot * FIELDS;
       const lastSlot = slotOf(entry, counter.node, slot, index);
-      const from = lastSlot === undefined ? -1 : lastSlot * FIELDS;
+      const from = lastSlot ?? -1;
       const continued =
         from >= 0 &&
-        counter.inPackets >= last[from + IN_PACKETS]! &&
-        counter.outPackets >= last[from + OUT_PACKETS]!;
-      const since = continued ? last[from + SINCE]! : at;
+        counter.inPackets >= last.get(from, IN_PACKETS) &&
+        counter.outPackets >= last.get(from, OUT_PACKETS);
+      const since = continued ? last.get(from, SINCE) : at;
       const queueBytes =
-        queues.get(counter.node) ?? (continued ? last[from + QUEUE_BYTES]! : Number.NaN);
+        queues.get(counter.node) ?? (continued ? last.get(from, QUEUE_BYTES) : Number.NaN);
       values[into + SINCE] = since;
       values[into + QUEUE_BYTES] = queueBytes;
-      if (continued && at - last[from + AT]! < RATE_WINDOW_MS) {
+      if (continued && at - last.get(from, AT) < RATE_WINDOW_MS) {
         // Too soon for a new rate: the window goes on from the last reading.
-        values[into + AT] = last[from + AT]!;
-        values[into + IN_PACKETS] = last[from + IN_PACKETS]!;
-        values[into + OUT_PACKETS] = last[from + OUT_PACKETS]!;
-        values[into + IN_RATE] = last[from + IN_RATE]!;
-        values[into + OUT_RATE] = last[from + OUT_RATE]!;
+        values[into + AT] = last.get(from, AT);
+        values[into + IN_PACKETS] = last.get(from, IN_PACKETS);
+        values[into + OUT_PACKETS] = last.get(from, OUT_PACKETS);
+        values[into + IN_RATE] = last.get(from, IN_RATE);
+        values[into + OUT_RATE] = last.get(from, OUT_RATE);
         continue;
       }
-      const seconds = continued ? (at - last[from + AT]!) / 1000 : 0;
+      const seconds = continued ? (at - last.get(from, AT)) / 1000 : 0;
       const rate = (now: number, before: number) =>
         continued && seconds > 0 ? roundRate((now - before) / seconds) : Number.NaN;
       values[into + AT] = at;
       values[into + IN_PACKETS] = counter.inPackets;
       values[into + OUT_PACKETS] = counter.outPackets;
-      values[into + IN_RATE] = rate(counter.inPackets, continued ? last[from + IN_PACKETS]! : 0);
-      values[into + OUT_RATE] = rate(counter.outPackets, continued ? last[from + OUT_PACKETS]! : 0);
+      values[into + IN_RATE] = rate(counter.inPackets, continued ? last.get(from, IN_PACKETS) : 0);
+      values[into + OUT_RATE] = rate(
+        counter.outPackets,
+        continued ? last.get(from, OUT_PACKETS) : 0,
+      );
     }
-    entry.peers = peers;
-    entry.values =
-      peers.length * FIELDS === values.length ? values : values.slice(0, peers.length * FIELDS);
+    entry.peers = peers.length === report.counters.length ? readingPeers(report.counters) : peers;
+    entry.values = PackedRows.pack(values, peers.length, PACKING);
     entry.shown = peers
       .map((_, slot) => linkAt(entry, slot))
       .sort(
