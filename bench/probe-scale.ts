@@ -68,6 +68,8 @@ export interface ProbeScaleRun {
   baselineRssMB: number;
   /** The same with the collector's modules loaded, before the collector started. */
   modulesRssMB: number;
+  /** The JS heap in use at that point, after a full collection: the modules' share of the heap. */
+  modulesHeapMB: number;
   kind: 'real' | 'simulated';
   nodes: number;
   intervalMs: number;
@@ -82,6 +84,14 @@ export interface ProbeScaleRun {
   /** The collector process's resident set: highest sample while measuring. */
   rssMB: number;
   heapUsedMB: number;
+  /**
+   * After the measured cycles and a full collection: the JS heap still in use (what is live,
+   * the modules' share included) and the memory outside it (Buffers, ArrayBuffers, WebAssembly).
+   * The RSS above them is V8's headroom for garbage between full collections and pages not yet
+   * handed back.
+   */
+  liveHeapMB: number;
+  externalMB: number;
   /** The collector process's CPU over the measured cycles, as % of one core. */
   cpuPercentOfCore: number;
   /** CPU time per cycle, ms. */
@@ -129,6 +139,9 @@ interface WorkerRequest {
 interface WorkerResult {
   baselineRssBytes: number;
   modulesRssBytes: number;
+  modulesHeapBytes: number;
+  liveHeapBytes: number;
+  externalBytes: number;
   cycles: number[];
   cyclesToState: number[];
   overrun: boolean;
@@ -160,6 +173,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // and collected, before the collector starts: what the process weighs with nothing to watch.
   (globalThis as { gc?: () => void }).gc?.();
   const modulesRssBytes = process.memoryUsage.rss();
+  const modulesHeapBytes = process.memoryUsage().heapUsed;
   const config = await loadConfig(request.configFile);
   const cluster = config.clusters[0]!;
 
@@ -318,6 +332,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     clearInterval(sampler);
     sample();
     heapUsedBytes = process.memoryUsage().heapUsed;
+    // What is live once the garbage is gone (after the RSS samples: a full collection here must
+    // not lower the figure measured).
+    (globalThis as { gc?: () => void }).gc?.();
+    const { heapUsed: liveHeapBytes, external: externalBytes } = process.memoryUsage();
     await profiler?.stop(`probe-scale-${request.expected}`);
     await heapProfiler?.stop(`probe-scale-${request.expected}`);
     // Let the last cycle finish before reading the segments.
@@ -347,6 +365,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     return {
       baselineRssBytes,
       modulesRssBytes,
+      modulesHeapBytes,
+      liveHeapBytes,
+      externalBytes,
       cycles: overrun ? [throughputCycleMs] : cycles,
       cyclesToState: overrun ? [throughputCycleMs] : cyclesToState,
       overrun,
@@ -627,6 +648,7 @@ export async function runProbeScaleBench(
           loadAverageBefore,
           baselineRssMB: round(result.baselineRssBytes / 1024 / 1024),
           modulesRssMB: round(result.modulesRssBytes / 1024 / 1024),
+          modulesHeapMB: round(result.modulesHeapBytes / 1024 / 1024),
           kind: real ? 'real' : 'simulated',
           nodes: count,
           intervalMs: INTERVAL_MS,
@@ -636,6 +658,8 @@ export async function runProbeScaleBench(
           callsPerCycle: result.callsPerCycle,
           rssMB: round(result.rssBytes / 1024 / 1024),
           heapUsedMB: round(result.heapUsedBytes / 1024 / 1024),
+          liveHeapMB: round(result.liveHeapBytes / 1024 / 1024),
+          externalMB: round(result.externalBytes / 1024 / 1024),
           cpuPercentOfCore: round(result.cpuPercentOfCore),
           cpuMsPerCycle: round(result.cpuMsPerCycle),
           firstFullStateMs: Math.round(result.firstFullStateMs),
@@ -679,6 +703,13 @@ export async function runProbeScaleBench(
             run.modulesRssMB,
             'MB',
           ),
+          plainFigure(`collector process heap live after the run, ${label}`, run.liveHeapMB, 'MB'),
+          plainFigure(
+            `collector process heap with its modules loaded (before it started), ${label}`,
+            run.modulesHeapMB,
+            'MB',
+          ),
+          plainFigure(`collector process memory outside the heap, ${label}`, run.externalMB, 'MB'),
           plainFigure(`load average (1 min) after the run, ${label}`, run.loadAverage, ''),
           plainFigure(
             `simulated nodes' process CPU over the run, ${label}`,
@@ -687,7 +718,7 @@ export async function runProbeScaleBench(
           ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {
