@@ -70,6 +70,8 @@ export interface ProbeScaleRun {
   modulesRssMB: number;
   /** The JS heap in use at that point, after a full collection: the modules' share of the heap. */
   modulesHeapMB: number;
+  /** And the memory outside the heap then (Node's WebAssembly lexer of CommonJS sources among it). */
+  modulesExternalMB: number;
   kind: 'real' | 'simulated';
   nodes: number;
   intervalMs: number;
@@ -140,6 +142,7 @@ interface WorkerResult {
   baselineRssBytes: number;
   modulesRssBytes: number;
   modulesHeapBytes: number;
+  modulesExternalBytes: number;
   liveHeapBytes: number;
   externalBytes: number;
   cycles: number[];
@@ -173,7 +176,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // and collected, before the collector starts: what the process weighs with nothing to watch.
   (globalThis as { gc?: () => void }).gc?.();
   const modulesRssBytes = process.memoryUsage.rss();
-  const modulesHeapBytes = process.memoryUsage().heapUsed;
+  const { heapUsed: modulesHeapBytes, external: modulesExternalBytes } = process.memoryUsage();
   const config = await loadConfig(request.configFile);
   const cluster = config.clusters[0]!;
 
@@ -366,6 +369,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       baselineRssBytes,
       modulesRssBytes,
       modulesHeapBytes,
+      modulesExternalBytes,
       liveHeapBytes,
       externalBytes,
       cycles: overrun ? [throughputCycleMs] : cycles,
@@ -649,6 +653,7 @@ export async function runProbeScaleBench(
           baselineRssMB: round(result.baselineRssBytes / 1024 / 1024),
           modulesRssMB: round(result.modulesRssBytes / 1024 / 1024),
           modulesHeapMB: round(result.modulesHeapBytes / 1024 / 1024),
+          modulesExternalMB: round(result.modulesExternalBytes / 1024 / 1024),
           kind: real ? 'real' : 'simulated',
           nodes: count,
           intervalMs: INTERVAL_MS,
@@ -718,7 +723,7 @@ export async function runProbeScaleBench(
           ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap and ${run.modulesExternalMB} MB outside it; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {
