@@ -49,6 +49,11 @@ for (const round of [0, 1]) {
     flaps.observe(node, report, start + round * 40_000 + index);
   }
 }
+// A reading let go hands its peers' ids back in a FinalizationRegistry callback, a later task.
+for (let round = 0; round < 5; round += 1) {
+  collect();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
 collect();
 const after = process.memoryUsage();
 console.log(

@@ -18,7 +18,7 @@ import type { LinkReport } from '../erlang/probes';
 
 import { FlapBatch } from './flap-batch';
 import { PackedRows, type FieldPacking } from './link-columns';
-import { readingPeers } from './reading-peers';
+import { readingPeers, type PeerNames } from './reading-peers';
 
 /** A link found made again between two readings of one of its ends. */
 export interface LinkFlap {
@@ -35,8 +35,8 @@ export interface LinkFlap {
 // One reading per link is held, at 1,000 nodes a million of them: as three numbers per link in
 // packed columns per node (the controller as a number, NaN when not known, and the two packet
 // counters: Uint32 each while they fit, see link-columns.ts — 12 bytes a link where three
-// Float64s took 24), beside the peers' names in the reading's order (the array the link tracker
-// holds for the same reading, see reading-peers.ts), not as an object per link.
+// Float64s took 24), beside the peers in the reading's order (16-bit ids shared with the link
+// tracker's hold of the same reading, see reading-peers.ts), not as an object per link.
 const CONTROLLER = 0;
 const IN_PACKETS = 1;
 const OUT_PACKETS = 2;
@@ -48,7 +48,7 @@ interface NodeReading {
   /** The node's own creation, as its controllers carry it: another one is another run of it. */
   creation: number | null;
   /** The peers in the reading's order (the report's own name strings, not copies). */
-  peers: readonly string[];
+  peers: PeerNames;
   /** {@link FIELDS} numbers per peer, in the order of `peers`. */
   values: PackedRows;
 }
@@ -96,8 +96,14 @@ export class FlapDetector {
     let lastIndex: Map<string, number> | undefined;
     const lastSlot = (peer: string, slot: number): number | undefined => {
       if (!last) return undefined;
-      if (last.peers[slot] === peer) return slot;
-      lastIndex ??= new Map(last.peers.map((name, index) => [name, index] as const));
+      if (slot < last.peers.length && last.peers.at(slot) === peer) return slot;
+      if (!lastIndex) {
+        // A name listed twice keeps its last place, as a Map built from pairs did.
+        lastIndex = new Map();
+        for (let index = 0; index < last.peers.length; index += 1) {
+          lastIndex.set(last.peers.at(index), index);
+        }
+      }
       return lastIndex.get(peer);
     };
     const peers = readingPeers(report.counters);

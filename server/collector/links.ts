@@ -11,7 +11,7 @@ import { compareNames } from '@/lib/names';
 import type { LinkReport, QueueChoice } from '../erlang/probes';
 import { busiestByCount, MAX_QUEUE_READS } from '../erlang/probes';
 import { PackedRows, type FieldPacking } from './link-columns';
-import { readingPeers } from './reading-peers';
+import { NO_PEERS, PeerArray, readingPeers, type PeerNames } from './reading-peers';
 
 /** A node's links kept on its BeamSide, busiest first: the rest are idle or nearly. */
 export const LINKS_PER_NODE = 32;
@@ -79,7 +79,7 @@ interface NodeLinks {
    * Each link's peer, in the order of the last reading (as `nodes_info` listed them): the
    * flap detector's array for the same reading when no peer is listed twice.
    */
-  peers: readonly string[];
+  peers: PeerNames;
   /** {@link FIELDS} numbers per link, in the order of `peers`. */
   values: PackedRows;
   /** The links as last shown: busiest first, at most {@link LINKS_PER_NODE}. */
@@ -94,7 +94,7 @@ interface NodeLinks {
 function linkAt(entry: NodeLinks, slot: number): PeerLink {
   const values = entry.values;
   return {
-    peer: entry.peers[slot]!,
+    peer: entry.peers.at(slot),
     inRate: orNull(values.get(slot, IN_RATE)),
     outRate: orNull(values.get(slot, OUT_RATE)),
     queueBytes: orNull(values.get(slot, QUEUE_BYTES)),
@@ -104,7 +104,7 @@ function linkAt(entry: NodeLinks, slot: number): PeerLink {
 
 /** The slot of `peer` in the node's columns: where it was read last time in most readings. */
 function slotOf(entry: NodeLinks, peer: string, guess: number, index: () => Map<string, number>) {
-  return entry.peers[guess] === peer ? guess : index().get(peer);
+  return guess < entry.peers.length && entry.peers.at(guess) === peer ? guess : index().get(peer);
 }
 
 /** Two significant digits: a rate that wobbles in its third digit is not news on the wire. */
@@ -125,7 +125,7 @@ export class LinkTracker {
   private of(node: string): NodeLinks {
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { peers: [], values: PackedRows.EMPTY, shown: null, skipped: 0, cursor: 0 };
+      entry = { peers: NO_PEERS, values: PackedRows.EMPTY, shown: null, skipped: 0, cursor: 0 };
       this.nodes.set(node, entry);
     }
     return entry;
@@ -158,9 +158,11 @@ export class LinkTracker {
     const entry = this.of(node);
     return (counters) => {
       const present = new Set(counters.map((counter) => counter.node));
-      const known = entry.peers
-        .map((_, slot) => linkAt(entry, slot))
-        .filter((link) => present.has(link.peer));
+      const known: PeerLink[] = [];
+      for (let slot = 0; slot < entry.peers.length; slot += 1) {
+        const link = linkAt(entry, slot);
+        if (present.has(link.peer)) known.push(link);
+      }
       const chosen = new Set<string>();
       for (const link of known) if ((link.queueBytes ?? 0) > 0) chosen.add(link.peer);
       const byRate = known.filter((link) => activity(link) > 0);
@@ -193,8 +195,15 @@ export class LinkTracker {
     const queues = new Map(report.queues.map((queue) => [queue.node, queue.queueBytes]));
     // Built only when a peer moved in `nodes_info`'s order (or a reading lists one twice).
     let lastIndex: Map<string, number> | undefined;
-    const index = () =>
-      (lastIndex ??= new Map(entry.peers.map((peer, slot) => [peer, slot] as const)));
+    const index = () => {
+      if (!lastIndex) {
+        lastIndex = new Map();
+        for (let slot = 0; slot < entry.peers.length; slot += 1) {
+          lastIndex.set(entry.peers.at(slot), slot);
+        }
+      }
+      return lastIndex;
+    };
     const last = entry.values;
     const peers: string[] = [];
     const slots = new Map<string, number>();
@@ -243,7 +252,10 @@ export class LinkTracker {
         continued ? last.get(from, OUT_PACKETS) : 0,
       );
     }
-    entry.peers = peers.length === report.counters.length ? readingPeers(report.counters) : peers;
+    entry.peers =
+      peers.length === report.counters.length
+        ? readingPeers(report.counters)
+        : new PeerArray(peers);
     entry.values = PackedRows.pack(values, peers.length, PACKING);
     entry.shown = peers
       .map((_, slot) => linkAt(entry, slot))
