@@ -2,12 +2,13 @@ import 'server-only';
 
 // A node's links as packed columns: each field in the smallest array that holds every value of
 // this reading exactly. At 1,000 nodes in a whole mesh the link tracker holds a million links;
-// as seven Float64s each they weighed 56 MB (224 MB at 2,000), as packed columns about 20 MB.
+// as seven Float64s each they weighed 56 MB (224 MB at 2,000), as packed columns about 16 MB.
 //
 // - times (when a rate's window began, since when the link is up): a node's links share a few
-//   reading times, so each is an index into the node's table of distinct times (Uint16);
-// - packet counters and queue bytes: Uint32 while every value is a whole number below 2³² − 1
-//   (which stands for "not known"), else Float64;
+//   reading times, so each is an index into the node's table of distinct times (one byte);
+// - packet counters and queue bytes: the narrowest unsigned array that holds every value, its
+//   largest value standing for "not known" (an empty queue one byte a link, a counter up to
+//   four), else Float64;
 // - rates: two significant digits (see `roundRate` in links.ts), kept as the digits and the
 //   power of ten that produced them, so reading them back repeats the very same multiplication.
 // A column that meets a value its packed form cannot hold exactly falls back to Float64: what is
@@ -19,7 +20,8 @@ interface Column {
   readonly bytes: number;
 }
 
-const NOT_KNOWN_U32 = 0xffff_ffff;
+/** Whole numbers in the narrowest array that holds them; its largest value stands for NaN. */
+type Unsigned = Uint8Array | Uint16Array | Uint32Array;
 
 class Float64Column implements Column {
   constructor(private readonly values: Float64Array) {}
@@ -31,11 +33,14 @@ class Float64Column implements Column {
   }
 }
 
-class Uint32Column implements Column {
-  constructor(private readonly values: Uint32Array) {}
+class UnsignedColumn implements Column {
+  private readonly notKnown: number;
+  constructor(private readonly values: Unsigned) {
+    this.notKnown = notKnownIn(values);
+  }
   get(index: number): number {
     const value = this.values[index]!;
-    return value === NOT_KNOWN_U32 ? Number.NaN : value;
+    return value === this.notKnown ? Number.NaN : value;
   }
   get bytes(): number {
     return this.values.byteLength;
@@ -45,7 +50,7 @@ class Uint32Column implements Column {
 class TableColumn implements Column {
   constructor(
     private readonly table: Float64Array,
-    private readonly indices: Uint16Array | Uint32Array,
+    private readonly indices: Unsigned,
   ) {}
   get(index: number): number {
     return this.table[this.indices[index]!]!;
@@ -91,30 +96,45 @@ function float64Column(source: Strided): Column {
   return new Float64Column(values);
 }
 
-/** Whole numbers below 2³² − 1 and NaN as Uint32, anything else as Float64. */
+/** An unsigned array of the narrowest width whose largest value lies above every value. */
+function narrowest(count: number, largest: number): Unsigned {
+  if (largest < 0xff) return new Uint8Array(count);
+  if (largest < 0xffff) return new Uint16Array(count);
+  return new Uint32Array(count);
+}
+
+/** The value an unsigned array holds for "not known": its largest. */
+const notKnownIn = (values: Unsigned): number => 2 ** (values.BYTES_PER_ELEMENT * 8) - 1;
+
+/**
+ * Whole numbers and NaN in the narrowest unsigned array that holds them (a queue that is empty:
+ * one byte; a counter: up to four), anything else — past 2³² − 2, negative, fractional, −0 — as
+ * Float64.
+ */
 export function countColumn(source: Strided): Column {
-  const values = new Uint32Array(source.count);
+  let largest = 0;
   for (let index = 0; index < source.count; index += 1) {
     const value = valueAt(source, index);
-    if (Number.isNaN(value)) values[index] = NOT_KNOWN_U32;
-    else if (
-      Number.isInteger(value) &&
-      value >= 0 &&
-      value < NOT_KNOWN_U32 &&
-      !Object.is(value, -0)
-    )
-      values[index] = value;
-    else return float64Column(source);
+    if (Number.isNaN(value)) continue;
+    if (!Number.isInteger(value) || value < 0 || value >= 0xffff_ffff || Object.is(value, -0)) {
+      return float64Column(source);
+    }
+    if (value > largest) largest = value;
   }
-  return new Uint32Column(values);
+  const values = narrowest(source.count, largest);
+  const notKnown = notKnownIn(values);
+  for (let index = 0; index < source.count; index += 1) {
+    const value = valueAt(source, index);
+    values[index] = Number.isNaN(value) ? notKnown : value;
+  }
+  return new UnsignedColumn(values);
 }
 
 /** Each value as an index into a table of the distinct values (few: a node's reading times). */
 export function timeColumn(source: Strided): Column {
   const slots = new Map<number, number>();
   const table: number[] = [];
-  const indices =
-    source.count < 0xffff ? new Uint16Array(source.count) : new Uint32Array(source.count);
+  const indices = new Uint32Array(source.count);
   for (let index = 0; index < source.count; index += 1) {
     const value = valueAt(source, index);
     // Map keys are compared by SameValueZero: −0 would come back as 0.
@@ -127,7 +147,10 @@ export function timeColumn(source: Strided): Column {
     }
     indices[index] = slot;
   }
-  return new TableColumn(Float64Array.from(table), indices);
+  // A node's links share a few reading times: one byte an index, almost always.
+  const narrow = narrowest(source.count, table.length);
+  narrow.set(indices);
+  return new TableColumn(Float64Array.from(table), narrow);
 }
 
 /**
