@@ -19,7 +19,7 @@
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -94,6 +94,13 @@ export interface ProbeScaleRun {
    */
   liveHeapMB: number;
   externalMB: number;
+  /**
+   * At the end of the measured cycles, before that collection: the heap V8 had reserved (used
+   * and free), and the part of the RSS that is mapped files (Node's binary and libraries). The
+   * rest of the RSS above the heap and the external memory is malloc's: freed memory it keeps.
+   */
+  heapTotalMB: number;
+  rssFileMB: number | null;
   /** The collector process's CPU over the measured cycles, as % of one core. */
   cpuPercentOfCore: number;
   /** CPU time per cycle, ms. */
@@ -143,6 +150,8 @@ interface WorkerResult {
   modulesRssBytes: number;
   modulesHeapBytes: number;
   modulesExternalBytes: number;
+  heapTotalBytes: number;
+  rssFileBytes: number | null;
   liveHeapBytes: number;
   externalBytes: number;
   cycles: number[];
@@ -334,7 +343,10 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const probesInWindow = probeStarts.length - firstProbe;
     clearInterval(sampler);
     sample();
-    heapUsedBytes = process.memoryUsage().heapUsed;
+    const atEnd = process.memoryUsage();
+    heapUsedBytes = atEnd.heapUsed;
+    const heapTotalBytes = atEnd.heapTotal;
+    const rssFileBytes = await mappedFileBytes();
     // What is live once the garbage is gone (after the RSS samples: a full collection here must
     // not lower the figure measured).
     (globalThis as { gc?: () => void }).gc?.();
@@ -370,6 +382,8 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       modulesRssBytes,
       modulesHeapBytes,
       modulesExternalBytes,
+      heapTotalBytes,
+      rssFileBytes,
       liveHeapBytes,
       externalBytes,
       cycles: overrun ? [throughputCycleMs] : cycles,
@@ -388,6 +402,17 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
 }
 
 // ----- helpers ------------------------------------------------------------------------------
+
+/** This process's resident mapped files (`RssFile` in /proc/self/status), or null off Linux. */
+async function mappedFileBytes(): Promise<number | null> {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const kB = /^RssFile:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kB === undefined ? null : Number(kB) * 1024;
+  } catch {
+    return null;
+  }
+}
 
 function median(values: number[]): number | undefined {
   return quantile(values, 0.5) ?? undefined;
@@ -664,6 +689,8 @@ export async function runProbeScaleBench(
           rssMB: round(result.rssBytes / 1024 / 1024),
           heapUsedMB: round(result.heapUsedBytes / 1024 / 1024),
           liveHeapMB: round(result.liveHeapBytes / 1024 / 1024),
+          heapTotalMB: round(result.heapTotalBytes / 1024 / 1024),
+          rssFileMB: result.rssFileBytes === null ? null : round(result.rssFileBytes / 1024 / 1024),
           externalMB: round(result.externalBytes / 1024 / 1024),
           cpuPercentOfCore: round(result.cpuPercentOfCore),
           cpuMsPerCycle: round(result.cpuMsPerCycle),
@@ -723,7 +750,7 @@ export async function runProbeScaleBench(
           ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap and ${run.modulesExternalMB} MB outside it; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap and ${run.modulesExternalMB} MB outside it; heap reserved at the end ${run.heapTotalMB} MB, mapped files ${run.rssFileMB} MB; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {
