@@ -115,7 +115,8 @@ export class HistoryRowRing {
     if (this.count === 0) return;
     const shift = this.offsets[this.start]!;
     for (let index = 0; index < this.count; index += 1) {
-      this.offsets[(this.start + index) % this.rows] -= shift;
+      const slot = (this.start + index) % this.rows;
+      this.offsets[slot] = this.offsets[slot]! - shift;
     }
     this.base += shift;
   }
