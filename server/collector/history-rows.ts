@@ -110,10 +110,16 @@ export class HistoryRowRing {
     }
   }
 
-  /** Moves the base up to the oldest row's time (every row's offset shrinks by as much). */
+  /**
+   * Moves the base up to the earliest time held (every row's offset shrinks by as much). The
+   * earliest, not the oldest row's: a clock that went back leaves a later row with an earlier time.
+   */
   private rebase(): void {
     if (this.count === 0) return;
-    const shift = this.offsets[this.start]!;
+    let shift = Infinity;
+    for (let index = 0; index < this.count; index += 1) {
+      shift = Math.min(shift, this.offsets[(this.start + index) % this.rows]!);
+    }
     for (let index = 0; index < this.count; index += 1) {
       const slot = (this.start + index) % this.rows;
       this.offsets[slot] = this.offsets[slot]! - shift;

@@ -188,4 +188,21 @@ describe('NodeHistory (points as rows of numbers)', () => {
       { numRuns: 400 },
     );
   });
+
+  it('moves its time base to the earliest time held, not the oldest row, after the clock went back', () => {
+    const ring = new HistoryRowRing(2, 1);
+    const start = 1_700_000_000_000;
+    ring.push(start, 1, 1, 1);
+    ring.push(start + 10_000, 2, 2, 2);
+    // Full: the first row gives way; the clock goes back, still after the ring's base.
+    ring.push(start + 5000, 3, 3, 3);
+    // 49 days and more after the base: the base moves up to start + 5000, not start + 10,000.
+    ring.push(start + 5000 + 2 ** 32 - 1, 4, 4, 4);
+    const read: number[][] = [];
+    ring.forEach((...row) => read.push(row));
+    expect(read).toEqual([
+      [start + 5000, 3, 3, 3],
+      [start + 5000 + 2 ** 32 - 1, 4, 4, 4],
+    ]);
+  });
 });
