@@ -34,8 +34,8 @@ export interface LinkFlap {
 
 // One reading per link is held, at 1,000 nodes a million of them: as three numbers per link in
 // packed columns per node (the controller as a number, NaN when not known, and the two packet
-// counters: Uint32 each while they fit, see link-columns.ts — 12 bytes a link where three
-// Float64s took 24), beside the peers in the reading's order (16-bit ids shared with the link
+// counters, each in the narrowest unsigned array that holds them, see link-columns.ts — 12 bytes
+// a link with 32-bit values where three Float64s took 24), beside the peers in the reading's order (16-bit ids shared with the link
 // tracker's hold of the same reading, see reading-peers.ts), not as an object per link.
 const CONTROLLER = 0;
 const IN_PACKETS = 1;
@@ -47,7 +47,7 @@ interface NodeReading {
   at: number;
   /** The node's own creation, as its controllers carry it: another one is another run of it. */
   creation: number | null;
-  /** The peers in the reading's order (the report's own name strings, not copies). */
+  /** The peers in the reading's order, as ids into one table of names (reading-peers.ts). */
   peers: PeerNames;
   /** {@link FIELDS} numbers per peer, in the order of `peers`. */
   values: PackedRows;

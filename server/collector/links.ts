@@ -39,9 +39,10 @@ export const RATE_WINDOW_MS = 5000;
 // A node's links are held as columns, not objects: at 1,000 nodes in a whole mesh every node has
 // 999 links, and a reading plus a PeerLink per link (with their boxed numbers and two Maps per
 // node) held about 200 MB of the collector's 370 MB of live heap. As seven Float64s a link they
-// weighed 56 bytes; packed (link-columns.ts: times as indices into the node's few reading times,
-// counters as Uint32, rates as their two digits) about 20. `null` is stored as NaN (no field is
-// ever NaN itself). A reading is written as Float64 rows into one scratch array, then packed.
+// weighed 56 bytes; packed (link-columns.ts: times as one-byte indices into the node's few
+// reading times, counts in the narrowest unsigned array that holds them, rates as their two
+// digits) 15 with 32-bit counters. `null` is stored as NaN (no field is ever NaN itself). A
+// reading is written as Float64 rows into one scratch array, then packed.
 const AT = 0;
 const IN_PACKETS = 1;
 const OUT_PACKETS = 2;
@@ -76,8 +77,8 @@ export function linkReadEvery(peers: number, clusterSize: number): number {
 
 interface NodeLinks {
   /**
-   * Each link's peer, in the order of the last reading (as `nodes_info` listed them): the
-   * flap detector's array for the same reading when no peer is listed twice.
+   * Each link's peer, in the order of the last reading (as `nodes_info` listed them): the ids
+   * the flap detector holds for the same reading, when no peer is listed twice.
    */
   peers: PeerNames;
   /** {@link FIELDS} numbers per link, in the order of `peers`. */
