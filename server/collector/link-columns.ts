@@ -2,7 +2,7 @@ import 'server-only';
 
 // A node's links as packed columns: each field in the smallest array that holds every value of
 // this reading exactly. At 1,000 nodes in a whole mesh the link tracker holds a million links;
-// as seven Float64s each they weighed 56 MB (224 MB at 2,000), as packed columns about 16 MB.
+// as seven Float64s each they weighed 56 MB (224 MB at 2,000), as packed columns about 15 MB.
 //
 // - times (when a rate's window began, since when the link is up): a node's links share a few
 //   reading times, so each is an index into the node's table of distinct times (one byte);
