@@ -19,7 +19,7 @@
  */
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -68,6 +68,10 @@ export interface ProbeScaleRun {
   baselineRssMB: number;
   /** The same with the collector's modules loaded, before the collector started. */
   modulesRssMB: number;
+  /** The JS heap in use at that point, after a full collection: the modules' share of the heap. */
+  modulesHeapMB: number;
+  /** And the memory outside the heap then (Node's WebAssembly lexer of CommonJS sources among it). */
+  modulesExternalMB: number;
   kind: 'real' | 'simulated';
   nodes: number;
   intervalMs: number;
@@ -82,6 +86,21 @@ export interface ProbeScaleRun {
   /** The collector process's resident set: highest sample while measuring. */
   rssMB: number;
   heapUsedMB: number;
+  /**
+   * After the measured cycles and a full collection: the JS heap still in use (what is live,
+   * the modules' share included) and the memory outside it (Buffers, ArrayBuffers, WebAssembly).
+   * The RSS above them is V8's headroom for garbage between full collections and pages not yet
+   * handed back.
+   */
+  liveHeapMB: number;
+  externalMB: number;
+  /**
+   * At the end of the measured cycles, before that collection: the heap V8 had reserved (used
+   * and free), and the part of the RSS that is mapped files (Node's binary and libraries). The
+   * rest of the RSS above the heap and the external memory is malloc's: freed memory it keeps.
+   */
+  heapTotalMB: number;
+  rssFileMB: number | null;
   /** The collector process's CPU over the measured cycles, as % of one core. */
   cpuPercentOfCore: number;
   /** CPU time per cycle, ms. */
@@ -129,6 +148,12 @@ interface WorkerRequest {
 interface WorkerResult {
   baselineRssBytes: number;
   modulesRssBytes: number;
+  modulesHeapBytes: number;
+  modulesExternalBytes: number;
+  heapTotalBytes: number;
+  rssFileBytes: number | null;
+  liveHeapBytes: number;
+  externalBytes: number;
   cycles: number[];
   cyclesToState: number[];
   overrun: boolean;
@@ -160,6 +185,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // and collected, before the collector starts: what the process weighs with nothing to watch.
   (globalThis as { gc?: () => void }).gc?.();
   const modulesRssBytes = process.memoryUsage.rss();
+  const { heapUsed: modulesHeapBytes, external: modulesExternalBytes } = process.memoryUsage();
   const config = await loadConfig(request.configFile);
   const cluster = config.clusters[0]!;
 
@@ -317,7 +343,14 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const probesInWindow = probeStarts.length - firstProbe;
     clearInterval(sampler);
     sample();
-    heapUsedBytes = process.memoryUsage().heapUsed;
+    const atEnd = process.memoryUsage();
+    heapUsedBytes = atEnd.heapUsed;
+    const heapTotalBytes = atEnd.heapTotal;
+    const rssFileBytes = await mappedFileBytes();
+    // What is live once the garbage is gone (after the RSS samples: a full collection here must
+    // not lower the figure measured).
+    (globalThis as { gc?: () => void }).gc?.();
+    const { heapUsed: liveHeapBytes, external: externalBytes } = process.memoryUsage();
     await profiler?.stop(`probe-scale-${request.expected}`);
     await heapProfiler?.stop(`probe-scale-${request.expected}`);
     // Let the last cycle finish before reading the segments.
@@ -347,6 +380,12 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     return {
       baselineRssBytes,
       modulesRssBytes,
+      modulesHeapBytes,
+      modulesExternalBytes,
+      heapTotalBytes,
+      rssFileBytes,
+      liveHeapBytes,
+      externalBytes,
       cycles: overrun ? [throughputCycleMs] : cycles,
       cyclesToState: overrun ? [throughputCycleMs] : cyclesToState,
       overrun,
@@ -363,6 +402,17 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
 }
 
 // ----- helpers ------------------------------------------------------------------------------
+
+/** This process's resident mapped files (`RssFile` in /proc/self/status), or null off Linux. */
+async function mappedFileBytes(): Promise<number | null> {
+  try {
+    const status = await readFile('/proc/self/status', 'utf8');
+    const kB = /^RssFile:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kB === undefined ? null : Number(kB) * 1024;
+  } catch {
+    return null;
+  }
+}
 
 function median(values: number[]): number | undefined {
   return quantile(values, 0.5) ?? undefined;
@@ -627,6 +677,8 @@ export async function runProbeScaleBench(
           loadAverageBefore,
           baselineRssMB: round(result.baselineRssBytes / 1024 / 1024),
           modulesRssMB: round(result.modulesRssBytes / 1024 / 1024),
+          modulesHeapMB: round(result.modulesHeapBytes / 1024 / 1024),
+          modulesExternalMB: round(result.modulesExternalBytes / 1024 / 1024),
           kind: real ? 'real' : 'simulated',
           nodes: count,
           intervalMs: INTERVAL_MS,
@@ -636,6 +688,10 @@ export async function runProbeScaleBench(
           callsPerCycle: result.callsPerCycle,
           rssMB: round(result.rssBytes / 1024 / 1024),
           heapUsedMB: round(result.heapUsedBytes / 1024 / 1024),
+          liveHeapMB: round(result.liveHeapBytes / 1024 / 1024),
+          heapTotalMB: round(result.heapTotalBytes / 1024 / 1024),
+          rssFileMB: result.rssFileBytes === null ? null : round(result.rssFileBytes / 1024 / 1024),
+          externalMB: round(result.externalBytes / 1024 / 1024),
           cpuPercentOfCore: round(result.cpuPercentOfCore),
           cpuMsPerCycle: round(result.cpuMsPerCycle),
           firstFullStateMs: Math.round(result.firstFullStateMs),
@@ -679,6 +735,13 @@ export async function runProbeScaleBench(
             run.modulesRssMB,
             'MB',
           ),
+          plainFigure(`collector process heap live after the run, ${label}`, run.liveHeapMB, 'MB'),
+          plainFigure(
+            `collector process heap with its modules loaded (before it started), ${label}`,
+            run.modulesHeapMB,
+            'MB',
+          ),
+          plainFigure(`collector process memory outside the heap, ${label}`, run.externalMB, 'MB'),
           plainFigure(`load average (1 min) after the run, ${label}`, run.loadAverage, ''),
           plainFigure(
             `simulated nodes' process CPU over the run, ${label}`,
@@ -687,7 +750,7 @@ export async function runProbeScaleBench(
           ),
         );
         log(
-          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
+          `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap and ${run.modulesExternalMB} MB outside it; heap reserved at the end ${run.heapTotalMB} MB, mapped files ${run.rssFileMB} MB; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,
         );
         runs.push(run);
       } catch (error) {

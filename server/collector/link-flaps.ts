@@ -17,6 +17,8 @@ import { Pid, Port } from '../erlang/codec';
 import type { LinkReport } from '../erlang/probes';
 
 import { FlapBatch } from './flap-batch';
+import { PackedRows, type FieldPacking } from './link-columns';
+import { readingPeers, type PeerNames } from './reading-peers';
 
 /** A link found made again between two readings of one of its ends. */
 export interface LinkFlap {
@@ -31,21 +33,24 @@ export interface LinkFlap {
 }
 
 // One reading per link is held, at 1,000 nodes a million of them: as three numbers per link in
-// one Float64Array per node (the controller as a number, NaN when not known, and the two packet
-// counters), beside the peers' names in the reading's order, not as an object per link.
+// packed columns per node (the controller as a number, NaN when not known, and the two packet
+// counters, each in the narrowest unsigned array that holds them, see link-columns.ts — 12 bytes
+// a link with 32-bit values where three Float64s took 24), beside the peers in the reading's order (16-bit ids shared with the link
+// tracker's hold of the same reading, see reading-peers.ts), not as an object per link.
 const CONTROLLER = 0;
 const IN_PACKETS = 1;
 const OUT_PACKETS = 2;
 const FIELDS = 3;
+const PACKING: readonly FieldPacking[] = ['count', 'count', 'count'];
 
 interface NodeReading {
   at: number;
   /** The node's own creation, as its controllers carry it: another one is another run of it. */
   creation: number | null;
-  /** The peers in the reading's order (the report's own name strings, not copies). */
-  peers: string[];
+  /** The peers in the reading's order, as ids into one table of names (reading-peers.ts). */
+  peers: PeerNames;
   /** {@link FIELDS} numbers per peer, in the order of `peers`. */
-  values: Float64Array;
+  values: PackedRows;
 }
 
 /** Pid ids and serials fit in 32 bits; 2^20 serials per id keeps the product below 2^53. */
@@ -69,6 +74,8 @@ function controllerId(controller: Port | Pid): number {
  */
 export class FlapDetector {
   private readonly nodes = new Map<string, NodeReading>();
+  /** Where a reading is written before it is packed: reused, grown to the largest reading. */
+  private scratch = new Float64Array(0);
 
   /** Takes in `node`'s links as read at `at`; returns the links made again since its last reading. */
   observe(node: string, report: LinkReport, at: number): LinkFlap[] {
@@ -89,37 +96,49 @@ export class FlapDetector {
     let lastIndex: Map<string, number> | undefined;
     const lastSlot = (peer: string, slot: number): number | undefined => {
       if (!last) return undefined;
-      if (last.peers[slot] === peer) return slot;
-      lastIndex ??= new Map(last.peers.map((name, index) => [name, index] as const));
+      if (slot < last.peers.length && last.peers.at(slot) === peer) return slot;
+      if (!lastIndex) {
+        // A name listed twice keeps its last place, as a Map built from pairs did.
+        lastIndex = new Map();
+        for (let index = 0; index < last.peers.length; index += 1) {
+          lastIndex.set(last.peers.at(index), index);
+        }
+      }
       return lastIndex.get(peer);
     };
-    const peers: string[] = [];
-    const values = new Float64Array(report.counters.length * FIELDS);
+    const peers = readingPeers(report.counters);
+    if (this.scratch.length < report.counters.length * FIELDS) {
+      this.scratch = new Float64Array(report.counters.length * FIELDS);
+    }
+    const values = this.scratch;
     const flaps: LinkFlap[] = [];
     for (const [slot, counter] of report.counters.entries()) {
       const controller = controllers.get(counter.node);
       const into = slot * FIELDS;
-      peers.push(counter.node);
       values[into + CONTROLLER] = controller ? controllerId(controller) : Number.NaN;
       values[into + IN_PACKETS] = counter.inPackets;
       values[into + OUT_PACKETS] = counter.outPackets;
       const before = compare ? lastSlot(counter.node, slot) : undefined;
       if (before === undefined) continue;
-      const from = before * FIELDS;
       const then = last!.values;
-      const known =
-        !Number.isNaN(values[into + CONTROLLER]!) && !Number.isNaN(then[from + CONTROLLER]!);
+      const thenController = then.get(before, CONTROLLER);
+      const known = !Number.isNaN(values[into + CONTROLLER]!) && !Number.isNaN(thenController);
       const evidence = known
-        ? values[into + CONTROLLER] !== then[from + CONTROLLER]
+        ? values[into + CONTROLLER] !== thenController
           ? 'controller'
           : null
-        : counter.inPackets < then[from + IN_PACKETS]! ||
-            counter.outPackets < then[from + OUT_PACKETS]!
+        : counter.inPackets < then.get(before, IN_PACKETS) ||
+            counter.outPackets < then.get(before, OUT_PACKETS)
           ? 'counters'
           : null;
       if (evidence) flaps.push({ node, peer: counter.node, from: last!.at, to: at, evidence });
     }
-    this.nodes.set(node, { at, creation: creation ?? last?.creation ?? null, peers, values });
+    this.nodes.set(node, {
+      at,
+      creation: creation ?? last?.creation ?? null,
+      peers,
+      values: PackedRows.pack(values, peers.length, PACKING),
+    });
     return flaps;
   }
 

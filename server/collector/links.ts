@@ -10,6 +10,8 @@ import { compareNames } from '@/lib/names';
 
 import type { LinkReport, QueueChoice } from '../erlang/probes';
 import { busiestByCount, MAX_QUEUE_READS } from '../erlang/probes';
+import { PackedRows, type FieldPacking } from './link-columns';
+import { NO_PEERS, PeerArray, readingPeers, type PeerNames } from './reading-peers';
 
 /** A node's links kept on its BeamSide, busiest first: the rest are idle or nearly. */
 export const LINKS_PER_NODE = 32;
@@ -36,8 +38,11 @@ export const RATE_WINDOW_MS = 5000;
 
 // A node's links are held as columns, not objects: at 1,000 nodes in a whole mesh every node has
 // 999 links, and a reading plus a PeerLink per link (with their boxed numbers and two Maps per
-// node) held about 200 MB of the collector's 370 MB of live heap. As numbers in one Float64Array
-// per node they weigh 56 bytes a link; `null` is stored as NaN (no field is ever NaN itself).
+// node) held about 200 MB of the collector's 370 MB of live heap. As seven Float64s a link they
+// weighed 56 bytes; packed (link-columns.ts: times as one-byte indices into the node's few
+// reading times, counts in the narrowest unsigned array that holds them, rates as their two
+// digits) 15 with 32-bit counters. `null` is stored as NaN (no field is ever NaN itself). A
+// reading is written as Float64 rows into one scratch array, then packed.
 const AT = 0;
 const IN_PACKETS = 1;
 const OUT_PACKETS = 2;
@@ -46,6 +51,15 @@ const IN_RATE = 4;
 const OUT_RATE = 5;
 const QUEUE_BYTES = 6;
 const FIELDS = 7;
+const PACKING: readonly FieldPacking[] = [
+  'time',
+  'count',
+  'count',
+  'time',
+  'rate',
+  'rate',
+  'count',
+];
 
 const orNull = (value: number): number | null => (Number.isNaN(value) ? null : value);
 
@@ -62,10 +76,13 @@ export function linkReadEvery(peers: number, clusterSize: number): number {
 }
 
 interface NodeLinks {
-  /** Each link's peer, in the order of the last reading (as `nodes_info` listed them). */
-  peers: string[];
+  /**
+   * Each link's peer, in the order of the last reading (as `nodes_info` listed them): the ids
+   * the flap detector holds for the same reading, when no peer is listed twice.
+   */
+  peers: PeerNames;
   /** {@link FIELDS} numbers per link, in the order of `peers`. */
-  values: Float64Array;
+  values: PackedRows;
   /** The links as last shown: busiest first, at most {@link LINKS_PER_NODE}. */
   shown: PeerLink[] | null;
   /** Probes since the links were last read. */
@@ -76,19 +93,19 @@ interface NodeLinks {
 
 /** The link in `slot` of a node's columns, as the state shows it. */
 function linkAt(entry: NodeLinks, slot: number): PeerLink {
-  const at = slot * FIELDS;
+  const values = entry.values;
   return {
-    peer: entry.peers[slot]!,
-    inRate: orNull(entry.values[at + IN_RATE]!),
-    outRate: orNull(entry.values[at + OUT_RATE]!),
-    queueBytes: orNull(entry.values[at + QUEUE_BYTES]!),
-    since: entry.values[at + SINCE]!,
+    peer: entry.peers.at(slot),
+    inRate: orNull(values.get(slot, IN_RATE)),
+    outRate: orNull(values.get(slot, OUT_RATE)),
+    queueBytes: orNull(values.get(slot, QUEUE_BYTES)),
+    since: values.get(slot, SINCE),
   };
 }
 
 /** The slot of `peer` in the node's columns: where it was read last time in most readings. */
 function slotOf(entry: NodeLinks, peer: string, guess: number, index: () => Map<string, number>) {
-  return entry.peers[guess] === peer ? guess : index().get(peer);
+  return guess < entry.peers.length && entry.peers.at(guess) === peer ? guess : index().get(peer);
 }
 
 /** Two significant digits: a rate that wobbles in its third digit is not news on the wire. */
@@ -103,11 +120,13 @@ const activity = (link: PeerLink): number => (link.inRate ?? 0) + (link.outRate 
 /** Follows every node's links for one collector. */
 export class LinkTracker {
   private readonly nodes = new Map<string, NodeLinks>();
+  /** Where a reading is written before it is packed: reused, grown to the largest reading. */
+  private scratch = new Float64Array(0);
 
   private of(node: string): NodeLinks {
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { peers: [], values: new Float64Array(0), shown: null, skipped: 0, cursor: 0 };
+      entry = { peers: NO_PEERS, values: PackedRows.EMPTY, shown: null, skipped: 0, cursor: 0 };
       this.nodes.set(node, entry);
     }
     return entry;
@@ -140,9 +159,11 @@ export class LinkTracker {
     const entry = this.of(node);
     return (counters) => {
       const present = new Set(counters.map((counter) => counter.node));
-      const known = entry.peers
-        .map((_, slot) => linkAt(entry, slot))
-        .filter((link) => present.has(link.peer));
+      const known: PeerLink[] = [];
+      for (let slot = 0; slot < entry.peers.length; slot += 1) {
+        const link = linkAt(entry, slot);
+        if (present.has(link.peer)) known.push(link);
+      }
       const chosen = new Set<string>();
       for (const link of known) if ((link.queueBytes ?? 0) > 0) chosen.add(link.peer);
       const byRate = known.filter((link) => activity(link) > 0);
@@ -175,12 +196,22 @@ export class LinkTracker {
     const queues = new Map(report.queues.map((queue) => [queue.node, queue.queueBytes]));
     // Built only when a peer moved in `nodes_info`'s order (or a reading lists one twice).
     let lastIndex: Map<string, number> | undefined;
-    const index = () =>
-      (lastIndex ??= new Map(entry.peers.map((peer, slot) => [peer, slot] as const)));
+    const index = () => {
+      if (!lastIndex) {
+        lastIndex = new Map();
+        for (let slot = 0; slot < entry.peers.length; slot += 1) {
+          lastIndex.set(entry.peers.at(slot), slot);
+        }
+      }
+      return lastIndex;
+    };
     const last = entry.values;
     const peers: string[] = [];
     const slots = new Map<string, number>();
-    const values = new Float64Array(report.counters.length * FIELDS);
+    if (this.scratch.length < report.counters.length * FIELDS) {
+      this.scratch = new Float64Array(report.counters.length * FIELDS);
+    }
+    const values = this.scratch;
     for (const counter of report.counters) {
       // A peer listed twice keeps its first place and its last reading, as a Map would.
       let slot = slots.get(counter.node);
@@ -191,37 +222,42 @@ export class LinkTracker {
       }
       const into = slot * FIELDS;
       const lastSlot = slotOf(entry, counter.node, slot, index);
-      const from = lastSlot === undefined ? -1 : lastSlot * FIELDS;
+      const from = lastSlot ?? -1;
       const continued =
         from >= 0 &&
-        counter.inPackets >= last[from + IN_PACKETS]! &&
-        counter.outPackets >= last[from + OUT_PACKETS]!;
-      const since = continued ? last[from + SINCE]! : at;
+        counter.inPackets >= last.get(from, IN_PACKETS) &&
+        counter.outPackets >= last.get(from, OUT_PACKETS);
+      const since = continued ? last.get(from, SINCE) : at;
       const queueBytes =
-        queues.get(counter.node) ?? (continued ? last[from + QUEUE_BYTES]! : Number.NaN);
+        queues.get(counter.node) ?? (continued ? last.get(from, QUEUE_BYTES) : Number.NaN);
       values[into + SINCE] = since;
       values[into + QUEUE_BYTES] = queueBytes;
-      if (continued && at - last[from + AT]! < RATE_WINDOW_MS) {
+      if (continued && at - last.get(from, AT) < RATE_WINDOW_MS) {
         // Too soon for a new rate: the window goes on from the last reading.
-        values[into + AT] = last[from + AT]!;
-        values[into + IN_PACKETS] = last[from + IN_PACKETS]!;
-        values[into + OUT_PACKETS] = last[from + OUT_PACKETS]!;
-        values[into + IN_RATE] = last[from + IN_RATE]!;
-        values[into + OUT_RATE] = last[from + OUT_RATE]!;
+        values[into + AT] = last.get(from, AT);
+        values[into + IN_PACKETS] = last.get(from, IN_PACKETS);
+        values[into + OUT_PACKETS] = last.get(from, OUT_PACKETS);
+        values[into + IN_RATE] = last.get(from, IN_RATE);
+        values[into + OUT_RATE] = last.get(from, OUT_RATE);
         continue;
       }
-      const seconds = continued ? (at - last[from + AT]!) / 1000 : 0;
+      const seconds = continued ? (at - last.get(from, AT)) / 1000 : 0;
       const rate = (now: number, before: number) =>
         continued && seconds > 0 ? roundRate((now - before) / seconds) : Number.NaN;
       values[into + AT] = at;
       values[into + IN_PACKETS] = counter.inPackets;
       values[into + OUT_PACKETS] = counter.outPackets;
-      values[into + IN_RATE] = rate(counter.inPackets, continued ? last[from + IN_PACKETS]! : 0);
-      values[into + OUT_RATE] = rate(counter.outPackets, continued ? last[from + OUT_PACKETS]! : 0);
+      values[into + IN_RATE] = rate(counter.inPackets, continued ? last.get(from, IN_PACKETS) : 0);
+      values[into + OUT_RATE] = rate(
+        counter.outPackets,
+        continued ? last.get(from, OUT_PACKETS) : 0,
+      );
     }
-    entry.peers = peers;
-    entry.values =
-      peers.length * FIELDS === values.length ? values : values.slice(0, peers.length * FIELDS);
+    entry.peers =
+      peers.length === report.counters.length
+        ? readingPeers(report.counters)
+        : new PeerArray(peers);
+    entry.values = PackedRows.pack(values, peers.length, PACKING);
     entry.shown = peers
       .map((_, slot) => linkAt(entry, slot))
       .sort(

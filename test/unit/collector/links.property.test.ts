@@ -9,7 +9,7 @@ import { n } from '../lib/fixtures';
 import { ReferenceLinkTracker } from './links-reference';
 
 /**
- * The link tracker keeps each node's links as columns of numbers (one Float64Array per node)
+ * The link tracker keeps each node's links as packed columns of numbers (link-columns.ts)
  * instead of a reading and a PeerLink object per link; what it answers must not change. Every
  * call is checked against the tracker as it was (links-reference.ts), over random readings:
  * peers that come, go, move in `nodes_info`'s order or appear twice, counters that go backwards
@@ -18,11 +18,18 @@ import { ReferenceLinkTracker } from './links-reference';
 const NODES = [n(1), n(2)];
 const PEERS = Array.from({ length: 7 }, (_, index) => n(10 + index));
 
+// Mostly small, now and then past 2³² (a busy link's counter after days): the packed columns
+// (link-columns.ts) then fall back to Float64 for that reading.
+const packets = fc.oneof(
+  { weight: 9, arbitrary: fc.integer({ min: 0, max: 400 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 2 ** 32 - 200, max: 2 ** 32 + 200 }) },
+);
+
 const counter = fc.record({
   node: fc.constantFrom(...PEERS),
   hidden: fc.constant(false),
-  inPackets: fc.integer({ min: 0, max: 400 }),
-  outPackets: fc.integer({ min: 0, max: 400 }),
+  inPackets: packets,
+  outPackets: packets,
 });
 
 const queue = fc.record({
