@@ -203,9 +203,9 @@ export class PostgresHistoryStore implements HistoryStore {
         );
         if (named.length > 0) {
           await client.query(
-            `INSERT INTO beamscope_event_nodes (cluster_id, node, event_id)
-             SELECT $1, node, event_id FROM unnest($2::text[], $3::bigint[]) AS t (node, event_id)`,
-            [clusterId, named.map(([node]) => node), named.map(([, id]) => id)],
+            `INSERT INTO beamscope_event_nodes (event_id, node)
+             SELECT event_id, node FROM unnest($1::bigint[], $2::text[]) AS t (event_id, node)`,
+            [named.map(([, id]) => id), named.map(([node]) => node)],
           );
         }
       }

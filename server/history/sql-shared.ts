@@ -30,6 +30,7 @@ export function timelineSql(
   clusterId: string,
   query: TimelineQuery,
   placeholder: (index: number) => string,
+  options: { pageByRowid?: boolean } = {},
 ): TimelineSql {
   const params: SqlValue[] = [];
   const param = (value: SqlValue) => {
@@ -37,7 +38,14 @@ export function timelineSql(
     return placeholder(params.length);
   };
   const newest = (query.order ?? 'newest') === 'newest';
-  const where = [`e.cluster_id = ${param(clusterId)}`];
+  // `pageByRowid` (SQLite with one cluster in the file and no per-cluster index): the cluster
+  // term written as `+e.cluster_id` so it filters rows and the planner does not pick the by-time
+  // index, which would sort all of the cluster's events for every page. Then a page walks the
+  // rowid, newest or oldest first from the cursor, and stops at the page's end. A time bound
+  // keeps the by-time index: it reads only the window.
+  const timeBound = query.from !== undefined || query.to !== undefined;
+  const clusterTerm = options.pageByRowid && !timeBound ? '+e.cluster_id' : 'e.cluster_id';
+  const where = [`${clusterTerm} = ${param(clusterId)}`];
   if (query.cursor !== undefined) {
     where.push(`e.id ${newest ? '<' : '>'} ${param(decodeCursor(query.cursor))}`);
   }
@@ -48,8 +56,8 @@ export function timelineSql(
   }
   if (query.node !== undefined) {
     where.push(
-      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n WHERE n.cluster_id = e.cluster_id ` +
-        `AND n.node = ${param(query.node)} AND n.event_id = e.id)`,
+      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n ` +
+        `WHERE n.event_id = e.id AND n.node = ${param(query.node)})`,
     );
   }
   const limit = pageSize(query.limit);
