@@ -85,20 +85,6 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
         body bytea NOT NULL,
         PRIMARY KEY (cluster_id, node, start));`,
   },
-  {
-    // The events' node rows keyed by event first: the node filter looks up (event, node) for
-    // each event it pages, and the cascade from a deleted event finds its rows by the key; the
-    // by-event index was a second copy of that. The cluster column went with the old key (an
-    // event id names one cluster's event). The events' by-cluster index stays here (unlike the
-    // SQLite file): a heap has no id order of its own to page by, and several clusters sharing
-    // one database is this store's case.
-    version: 3,
-    sql: `
-      DROP INDEX beamscope_event_nodes_by_event;
-      ALTER TABLE beamscope_event_nodes DROP CONSTRAINT beamscope_event_nodes_pkey;
-      ALTER TABLE beamscope_event_nodes DROP COLUMN cluster_id;
-      ALTER TABLE beamscope_event_nodes ADD PRIMARY KEY (event_id, node);`,
-  },
 ];
 
 /**

@@ -203,9 +203,9 @@ export class PostgresHistoryStore implements HistoryStore {
         );
         if (named.length > 0) {
           await client.query(
-            `INSERT INTO beamscope_event_nodes (event_id, node)
-             SELECT event_id, node FROM unnest($1::bigint[], $2::text[]) AS t (event_id, node)`,
-            [named.map(([, id]) => id), named.map(([node]) => node)],
+            `INSERT INTO beamscope_event_nodes (cluster_id, node, event_id)
+             SELECT $1, node, event_id FROM unnest($2::text[], $3::bigint[]) AS t (node, event_id)`,
+            [clusterId, named.map(([node]) => node), named.map(([, id]) => id)],
           );
         }
       }
@@ -343,7 +343,11 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async timeline(clusterId: string, query: TimelineQuery): Promise<TimelinePage> {
     const { text, params, limit } = timelineSql(
-      { events: 'beamscope_events', eventNodes: 'beamscope_event_nodes' },
+      {
+        events: 'beamscope_events',
+        eventNodes: 'beamscope_event_nodes',
+        eventNodesByCluster: true,
+      },
       clusterId,
       query,
       (index) => `$${index}`,

@@ -26,7 +26,15 @@ export interface TimelineSql {
  * the pages already handed out, so a cursor continues with no duplicate and no hole.
  */
 export function timelineSql(
-  tables: { events: string; eventNodes: string },
+  tables: {
+    events: string;
+    eventNodes: string;
+    /**
+     * The node rows carry the cluster, leading their key (PostgreSQL: (cluster, node, event), so
+     * a node's events are found from its rows); SQLite's are keyed (event, node) alone.
+     */
+    eventNodesByCluster?: boolean;
+  },
   clusterId: string,
   query: TimelineQuery,
   placeholder: (index: number) => string,
@@ -54,10 +62,11 @@ export function timelineSql(
   if (query.kinds && query.kinds.length > 0) {
     where.push(`e.kind IN (${query.kinds.map((kind) => param(kind)).join(', ')})`);
   }
+  const clusterOfNode = tables.eventNodesByCluster ? 'n.cluster_id = e.cluster_id AND ' : '';
   if (query.node !== undefined) {
     where.push(
-      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n ` +
-        `WHERE n.event_id = e.id AND n.node = ${param(query.node)})`,
+      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n WHERE ${clusterOfNode}` +
+        `n.node = ${param(query.node)} AND n.event_id = e.id)`,
     );
   }
   const limit = pageSize(query.limit);
