@@ -25,8 +25,9 @@ import { COMPACT_EVERY_MS } from '@/server/history/supervised';
 
 import { SimClock, SimCollector } from '../test/support/sim-collector';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
+import { pushLatency } from './history-push';
 import { ChurningCluster, POLL_MS, STEP_MS } from './support/history-sim';
-import { distribution, summarize } from './support/stats';
+import { summarize } from './support/stats';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -288,12 +289,12 @@ async function recordSpan(
         events: mb(payload.events),
         deltasDeflated: mb(payload.deltasDeflated),
       },
-      bytesPerDayMB: goalFigure(
-        `${nodes} nodes: bytes per day`,
-        Math.round(perDay * 10) / 10,
-        50,
-        'MB',
-      ),
+      // The goal is the 100-node day's (issue 17); the 1,000-node hour reports the same figure
+      // without one.
+      bytesPerDayMB:
+        nodes === 100
+          ? goalFigure(`${nodes} nodes: bytes per day`, Math.round(perDay * 10) / 10, 50, 'MB')
+          : plainFigure(`${nodes} nodes: bytes per day`, Math.round(perDay * 10) / 10, 'MB'),
       seek: goalFigure(`${nodes} nodes: seek to any T, p99`, seek.p99Ms, 300, 'ms', seek.samples),
       seekMedianMs: seek.medianMs,
       recorderCpuPercentOfCore: goalFigure(
@@ -309,61 +310,6 @@ async function recordSpan(
   }
 }
 
-/**
- * The live push with recording on and off, in alternating real-time segments: a change every
- * 50 ms (100 nodes churning), a push subscriber after the recorder's, and the latency from the
- * change's due moment to its delta reaching the subscriber (timer lateness included: a flush
- * that held the event loop shows there).
- */
-async function pushLatency(storeKind: BenchStore, segmentMs: number, log: (line: string) => void) {
-  const dir = await mkdtemp(join(tmpdir(), 'beamscope-bench-history-live-'));
-  const samples = { on: [] as number[], off: [] as number[] };
-  try {
-    const store = await storeKind.open(dir);
-    const cluster = new ChurningCluster(100);
-    const clock = { now: () => Date.now() };
-    const collector = new SimCollector(
-      'bench',
-      cluster.state(Date.now()),
-      new SimClock(Date.now()),
-    );
-    Object.assign(collector, { stream: collector.stream });
-    for (const mode of ['off', 'on', 'off', 'on'] as const) {
-      const recorder =
-        mode === 'on'
-          ? new HistoryRecorder({ collector, store, holder: 'bench', now: clock.now }).start()
-          : null;
-      let due = performance.now();
-      const unsubscribe = collector.subscribe((message) => {
-        if (message.type === 'delta') samples[mode].push(performance.now() - due);
-      });
-      const until = performance.now() + segmentMs;
-      let step = 0;
-      while (performance.now() < until) {
-        due += 50;
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
-        cluster.poll();
-        if (++step % 200 === 0) cluster.advanceScenario();
-        collector.set(cluster.state(Date.now()));
-      }
-      unsubscribe();
-      await recorder?.stop();
-      log(`live push, recording ${mode}: ${samples[mode].length} deltas`);
-    }
-    await storeKind.bytes(dir, store);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  const on = summarize(samples.on);
-  const off = summarize(samples.off);
-  return {
-    recordingOff: plainFigure('live push p99, recording off', off.p99Ms, 'ms', off.samples),
-    recordingOn: plainFigure('live push p99, recording on', on.p99Ms, 'ms', on.samples),
-    medians: { offMs: off.medianMs, onMs: on.medianMs },
-    distribution: { off: distribution(samples.off, 2), on: distribution(samples.on, 2) },
-  };
-}
-
 export interface HistoryBenchOptions {
   log: (line: string) => void;
   /** The store to record into (default: SQLite when present, else memory). */
@@ -372,6 +318,8 @@ export interface HistoryBenchOptions {
   hundredMs?: number;
   thousandMs?: number;
   liveSegmentMs?: number;
+  /** Off/on pairs of live segments (default 12). */
+  livePairs?: number;
 }
 
 export async function runHistoryBench(options: HistoryBenchOptions) {
@@ -379,7 +327,11 @@ export async function runHistoryBench(options: HistoryBenchOptions) {
   const log = options.log;
   log(`store: ${store.kind}`);
   const loadBefore = loadavg()[0];
-  const live = await pushLatency(store, options.liveSegmentMs ?? 15_000, log);
+  const live = await pushLatency(store, {
+    log,
+    ...(options.liveSegmentMs === undefined ? {} : { segmentMs: options.liveSegmentMs }),
+    ...(options.livePairs === undefined ? {} : { pairs: options.livePairs }),
+  });
   const hundred = await recordSpan(store, 100, options.hundredMs ?? DAY_MS, log);
   const thousand = await recordSpan(store, 1000, options.thousandMs ?? HOUR_MS, log);
   return {

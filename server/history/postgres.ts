@@ -343,7 +343,11 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async timeline(clusterId: string, query: TimelineQuery): Promise<TimelinePage> {
     const { text, params, limit } = timelineSql(
-      { events: 'beamscope_events', eventNodes: 'beamscope_event_nodes' },
+      {
+        events: 'beamscope_events',
+        eventNodes: 'beamscope_event_nodes',
+        eventNodesByCluster: true,
+      },
       clusterId,
       query,
       (index) => `$${index}`,

@@ -26,10 +26,19 @@ export interface TimelineSql {
  * the pages already handed out, so a cursor continues with no duplicate and no hole.
  */
 export function timelineSql(
-  tables: { events: string; eventNodes: string },
+  tables: {
+    events: string;
+    eventNodes: string;
+    /**
+     * The node rows carry the cluster, leading their key (PostgreSQL: (cluster, node, event), so
+     * a node's events are found from its rows); SQLite's are keyed (event, node) alone.
+     */
+    eventNodesByCluster?: boolean;
+  },
   clusterId: string,
   query: TimelineQuery,
   placeholder: (index: number) => string,
+  options: { pageByRowid?: boolean } = {},
 ): TimelineSql {
   const params: SqlValue[] = [];
   const param = (value: SqlValue) => {
@@ -37,7 +46,14 @@ export function timelineSql(
     return placeholder(params.length);
   };
   const newest = (query.order ?? 'newest') === 'newest';
-  const where = [`e.cluster_id = ${param(clusterId)}`];
+  // `pageByRowid` (SQLite with one cluster in the file and no per-cluster index): the cluster
+  // term written as `+e.cluster_id` so it filters rows and the planner does not pick the by-time
+  // index, which would sort all of the cluster's events for every page. Then a page walks the
+  // rowid, newest or oldest first from the cursor, and stops at the page's end. A time bound
+  // keeps the by-time index: it reads only the window.
+  const timeBound = query.from !== undefined || query.to !== undefined;
+  const clusterTerm = options.pageByRowid && !timeBound ? '+e.cluster_id' : 'e.cluster_id';
+  const where = [`${clusterTerm} = ${param(clusterId)}`];
   if (query.cursor !== undefined) {
     where.push(`e.id ${newest ? '<' : '>'} ${param(decodeCursor(query.cursor))}`);
   }
@@ -46,10 +62,11 @@ export function timelineSql(
   if (query.kinds && query.kinds.length > 0) {
     where.push(`e.kind IN (${query.kinds.map((kind) => param(kind)).join(', ')})`);
   }
+  const clusterOfNode = tables.eventNodesByCluster ? 'n.cluster_id = e.cluster_id AND ' : '';
   if (query.node !== undefined) {
     where.push(
-      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n WHERE n.cluster_id = e.cluster_id ` +
-        `AND n.node = ${param(query.node)} AND n.event_id = e.id)`,
+      `EXISTS (SELECT 1 FROM ${tables.eventNodes} n WHERE ${clusterOfNode}` +
+        `n.node = ${param(query.node)} AND n.event_id = e.id)`,
     );
   }
   const limit = pageSize(query.limit);

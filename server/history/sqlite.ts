@@ -24,6 +24,7 @@ import {
   type StoredBlock,
 } from './point-blocks';
 import {
+  ensureClusterIndex,
   loadSqlite,
   migrate,
   NEW_FILE_PAGE_SIZE,
@@ -73,6 +74,8 @@ export class SqliteHistoryStore implements HistoryStore {
   private readonly deltaChains = new DeltaChainEncoder();
   /** The (cluster, node) pairs that have points, as `seriesKey`s; null until first needed. */
   private series: Set<string> | null = null;
+  /** The clusters the file holds, while fewer than two (then the per-cluster index exists). */
+  private clusters: Set<string> | null = null;
 
   constructor(private readonly options: SqliteHistoryStoreOptions) {
     this.file = join(options.directory, SQLITE_FILE_NAME);
@@ -101,6 +104,12 @@ export class SqliteHistoryStore implements HistoryStore {
       db.exec('PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY');
       db.exec('PRAGMA busy_timeout = 5000');
       migrate(db);
+      if (!ensureClusterIndex(db)) {
+        const rows = db.prepare('SELECT cluster_id FROM clusters').all() as Array<{
+          cluster_id: string;
+        }>;
+        this.clusters = new Set(rows.map((row) => row.cluster_id));
+      }
       return db;
     } catch (error) {
       db.close();
@@ -129,6 +138,7 @@ export class SqliteHistoryStore implements HistoryStore {
   async close(): Promise<void> {
     this.statements.clear();
     this.series = null;
+    this.clusters = null;
     // A reopened file's next delta starts a chain: the last one written may not be its base.
     this.deltaChains.forgetAll();
     this.db?.close();
@@ -144,6 +154,15 @@ export class SqliteHistoryStore implements HistoryStore {
       this.statements.set(text, statement);
     }
     return statement;
+  }
+
+  /** Whether the file has the per-cluster index now (a writer beside a reader may add it). */
+  private hasClusterIndex(): boolean {
+    return (
+      this.sql(
+        "SELECT 1 AS found FROM sqlite_master WHERE type = 'index' AND name = 'events_by_cluster'",
+      ).get() !== undefined
+    );
   }
 
   /** Runs `work` in one write transaction: all of it or none. */
@@ -163,9 +182,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const insertEvent = this.sql(
       'INSERT INTO events (cluster_id, run, seq, at, kind, body) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const insertNode = this.sql(
-      'INSERT OR IGNORE INTO event_nodes (cluster_id, node, event_id) VALUES (?, ?, ?)',
-    );
+    const insertNode = this.sql('INSERT OR IGNORE INTO event_nodes (event_id, node) VALUES (?, ?)');
     const insertKeyframe = this.sql(
       'INSERT OR REPLACE INTO keyframes (cluster_id, at, run, seq, body) VALUES (?, ?, ?, ?, ?)',
     );
@@ -194,7 +211,7 @@ export class SqliteHistoryStore implements HistoryStore {
           event.kind,
           encodeEventBody(event),
         );
-        for (const node of nodesNamedBy(event)) insertNode.run(clusterId, node, lastInsertRowid);
+        for (const node of nodesNamedBy(event)) insertNode.run(lastInsertRowid, node);
       }
       for (const keyframe of batch.keyframes) {
         insertKeyframe.run(
@@ -222,6 +239,11 @@ export class SqliteHistoryStore implements HistoryStore {
       observe.run(clusterId, run, batch.observedUntil);
     });
     deltaBodies.commit();
+    if (this.clusters && !this.clusters.has(clusterId)) {
+      this.clusters.add(clusterId);
+      // A second cluster: from now on each pages through its own index (built once, here).
+      if (this.clusters.size > 1 && this.db && ensureClusterIndex(this.db)) this.clusters = null;
+    }
   }
 
   /**
@@ -285,6 +307,7 @@ export class SqliteHistoryStore implements HistoryStore {
       clusterId,
       query,
       () => '?',
+      { pageByRowid: !this.hasClusterIndex() },
     );
     const rows = this.sql(text).all(...params) as unknown as Array<{
       id: number;
@@ -438,6 +461,7 @@ export class SqliteHistoryStore implements HistoryStore {
       // No keyframe answers for `before`: deltas older than it can never be applied.
       this.sql('DELETE FROM deltas WHERE cluster_id = ? AND at < ?').run(clusterId, before);
     }
+    // By the events' ids, each a seek in `event_nodes`' key (event, node).
     this.sql(
       `DELETE FROM event_nodes WHERE event_id IN
          (SELECT id FROM events WHERE cluster_id = ? AND at < ?)`,
