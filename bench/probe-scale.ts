@@ -364,7 +364,14 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   const started = performance.now();
   const upstream = await startClusterCollector(cluster, {
     localName: request.localName,
-    manager: { connect },
+    // BEAMSCOPE_BENCH_MAX_CONNECTS: connection attempts in flight at once (the manager's default
+    // otherwise), to try the start at another concurrency.
+    manager: {
+      connect,
+      ...(process.env.BEAMSCOPE_BENCH_MAX_CONNECTS
+        ? { maxConcurrentConnects: Number(process.env.BEAMSCOPE_BENCH_MAX_CONNECTS) }
+        : {}),
+    },
     collector: { pollIntervalMs: request.intervalMs },
   });
   const deltas: number[] = [];
