@@ -174,7 +174,9 @@ export interface StartTimes {
 class StartStages {
   private readonly connectedNodes = new Set<string>();
   private readonly probedNodes = new Set<string>();
-  private readonly times: Omit<StartTimes, 'publishedMs'> & { publishedMs: number | null } = {
+  private readonly times: Omit<StartTimes, 'publishedMs' | 'handshakeMs' | 'nodesLoopDelayMs'> & {
+    publishedMs: number | null;
+  } = {
     listedMs: null,
     halfConnectedMs: null,
     connectedMs: null,
@@ -215,7 +217,7 @@ class StartStages {
     return this.times.publishedMs !== null;
   }
 
-  result(): Omit<StartTimes, 'handshakeMs'> {
+  result(): Omit<StartTimes, 'handshakeMs' | 'nodesLoopDelayMs'> {
     const round = (ms: number | null) => (ms === null ? null : Math.round(ms));
     return {
       listedMs: round(this.times.listedMs),
