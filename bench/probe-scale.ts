@@ -26,6 +26,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import type { ClusterState } from '../lib/cluster-state';
 import { describeError } from '../server/errors';
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
@@ -105,8 +106,18 @@ export interface ProbeScaleRun {
   cpuPercentOfCore: number;
   /** CPU time per cycle, ms. */
   cpuMsPerCycle: number;
-  /** From starting the collector to every node connected and probed once. */
+  /**
+   * From starting the collector to its first published state with every node connected and
+   * probed once (what a client is told).
+   */
   firstFullStateMs: number;
+  /** The start's stages (Kubernetes list, connections, first probes, published state). */
+  start: StartTimes;
+  /**
+   * The simulated nodes' process CPU from the worker's start to its first full state, % of one
+   * core: near 100 % the nodes, not the collector, set the pace of the start.
+   */
+  nodesCpuPercentOfCoreAtStart: number | null;
   /**
    * The simulated nodes' process CPU over the worker's whole run (start and measured cycles), %
    * of one core: near 100 % (niced, on a shared machine) the nodes, not the collector, set the
@@ -163,6 +174,106 @@ interface WorkerResult {
   cpuPercentOfCore: number;
   cpuMsPerCycle: number;
   firstFullStateMs: number;
+  start: StartTimes;
+}
+
+/** The start's stages, ms from starting the collector (`null`: not reached). */
+export interface StartTimes {
+  /** Kubernetes listed every pod (the members known). */
+  listedMs: number | null;
+  /** Half, and every one, of the nodes connected (handshake done). */
+  halfConnectedMs: number | null;
+  connectedMs: number | null;
+  /** Half, and every one, of the nodes probed once (a history point recorded). */
+  halfProbedMs: number | null;
+  probedMs: number | null;
+  /** The first published state with every node connected and probed: the first full state. */
+  publishedMs: number;
+  /** One connection attempt (TCP connect and handshake) while they queue for their slots. */
+  handshakeMs: Distribution;
+  /** The simulated nodes' event-loop delay from the collector's start to its first full state. */
+  nodesLoopDelayMs?: { p99: number; max: number };
+}
+
+/** Marks when the start reaches each stage (see {@link StartTimes}). */
+class StartStages {
+  private readonly connectedNodes = new Set<string>();
+  private readonly probedNodes = new Set<string>();
+  private readonly times: Omit<StartTimes, 'publishedMs' | 'handshakeMs' | 'nodesLoopDelayMs'> & {
+    publishedMs: number | null;
+  } = {
+    listedMs: null,
+    halfConnectedMs: null,
+    connectedMs: null,
+    halfProbedMs: null,
+    probedMs: null,
+    publishedMs: null,
+  };
+
+  constructor(
+    private readonly expected: number,
+    private readonly started: number,
+  ) {}
+
+  listed(members: number): void {
+    if (members >= this.expected) this.times.listedMs ??= this.elapsed();
+  }
+
+  connected(node: string): void {
+    this.connectedNodes.add(node);
+    this.reached(this.connectedNodes.size, 'halfConnectedMs', 'connectedMs');
+  }
+
+  probed(node: string): void {
+    this.probedNodes.add(node);
+    this.reached(this.probedNodes.size, 'halfProbedMs', 'probedMs');
+  }
+
+  publishedState(state: ClusterState): void {
+    let ready = 0;
+    for (const member of state.members) {
+      const beam = member.beam;
+      if (beam?.connection.status === 'connected' && beam.probedAt !== null) ready += 1;
+    }
+    if (ready >= this.expected) this.times.publishedMs ??= this.elapsed();
+  }
+
+  done(): boolean {
+    return this.times.publishedMs !== null;
+  }
+
+  result(): Omit<StartTimes, 'handshakeMs' | 'nodesLoopDelayMs'> {
+    const round = (ms: number | null) => (ms === null ? null : Math.round(ms));
+    return {
+      listedMs: round(this.times.listedMs),
+      halfConnectedMs: round(this.times.halfConnectedMs),
+      connectedMs: round(this.times.connectedMs),
+      halfProbedMs: round(this.times.halfProbedMs),
+      probedMs: round(this.times.probedMs),
+      publishedMs: Math.round(this.times.publishedMs ?? Number.NaN),
+    };
+  }
+
+  private reached(
+    count: number,
+    half: 'halfConnectedMs' | 'halfProbedMs',
+    all: 'connectedMs' | 'probedMs',
+  ) {
+    if (count >= this.expected / 2) this.times[half] ??= this.elapsed();
+    if (count >= this.expected) this.times[all] ??= this.elapsed();
+  }
+
+  private elapsed(): number {
+    return performance.now() - this.started;
+  }
+}
+
+/** What the worker tells the harness: when the collector starts and has its first full state. */
+interface WorkerMessage {
+  result?: WorkerResult;
+  error?: string;
+  starting?: true;
+  started?: true;
 }
 
 interface Segment {
@@ -216,8 +327,12 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     inFlight -= 1;
     lastEnd = performance.now();
   };
+  /** How long each connection attempt took (TCP connect and handshake), ms. */
+  const handshakes: number[] = [];
   const connect: typeof connectNode = async (target, options) => {
+    const attemptStarted = performance.now();
     const connection = await connectNode(target, options);
+    handshakes.push(performance.now() - attemptStarted);
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
@@ -256,7 +371,7 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     setInterval(() => {
       process.stderr.write(`probe-scale worker: sees ${JSON.stringify(changes)}\n`);
     }, 10_000).unref();
-    for (const method of ['recompute', 'flush', 'probe', 'poll']) {
+    for (const method of ['recomputeOnce', 'flush', 'probe', 'poll']) {
       const original = prototype[method]!;
       const stats = { calls: 0, ms: 0 };
       prototype[method] = function (this: unknown, ...args: unknown[]) {
@@ -273,20 +388,41 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       }, 10_000).unref();
     }
   }
+  process.send?.({ starting: true } satisfies WorkerMessage);
   const started = performance.now();
   const upstream = await startClusterCollector(cluster, {
     localName: request.localName,
-    manager: { connect },
+    // BEAMSCOPE_BENCH_MAX_CONNECTS: connection attempts in flight at once (the manager's default
+    // otherwise), to try the start at another concurrency.
+    manager: {
+      connect,
+      ...(process.env.BEAMSCOPE_BENCH_MAX_CONNECTS
+        ? { maxConcurrentConnects: Number(process.env.BEAMSCOPE_BENCH_MAX_CONNECTS) }
+        : {}),
+    },
     collector: { pollIntervalMs: request.intervalMs },
   });
   const deltas: number[] = [];
+  const stages = new StartStages(request.expected, started);
+  upstream.source.on('members', (members) => stages.listed(members.length));
+  upstream.manager?.on('state', (node, state) => {
+    if (state.status === 'connected') stages.connected(node);
+  });
+  upstream.collector.onHistoryPoint((node) => stages.probed(node));
+  // What a client is told: the collector's published state (read, not computed: `snapshot()`
+  // would compute a pending change at once).
+  const published = () => (upstream.collector as unknown as { state: ClusterState }).state;
   upstream.collector.subscribe((message) => {
-    if (message.type === 'delta') deltas.push(performance.now());
+    if (message.type !== 'delta') return;
+    deltas.push(performance.now());
+    if (!stages.done()) stages.publishedState(published());
   });
   try {
     // Generous: on a busy 2-core machine 1,000 nodes took 1.5–2.5 min to connect and probe.
     const deadline = Date.now() + 240_000;
     for (;;) {
+      // Every node in the published state, connected and probed: then the stages are complete.
+      if (stages.done()) break;
       // Not from snapshot(): a snapshot computes any pending change at once, and asked for every
       // second it would make the collector recompute far more often than it does on its own.
       const nodes = upstream.source.members().flatMap((member) => member.beamNode ?? []);
@@ -296,7 +432,6 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       // Every node probed at least once (its history has a point), so no first report of a
       // node's peers (a new mesh) falls into the measured cycles.
       const probed = nodes.filter((node) => upstream.collector.nodeHistory(node).length > 0).length;
-      if (connected >= request.expected && probed >= request.expected) break;
       if (process.env.BEAMSCOPE_BENCH_DEBUG) {
         process.stderr.write(
           `probe-scale worker: ${nodes.length} members, ${connected} connected, ${probed} probed\n`,
@@ -310,7 +445,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const firstFullStateMs = performance.now() - started;
+    const start = { ...stages.result(), handshakeMs: distribution(handshakes) };
+    // The harness reads the simulated nodes' CPU now: their share of the start.
+    process.send?.({ started: true } satisfies WorkerMessage);
     await startProfile?.stop(`probe-scale-start-${request.expected}`);
     // One more interval so the measured cycles are all steady-state polls.
     await new Promise((resolve) => setTimeout(resolve, request.intervalMs));
@@ -394,7 +531,8 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
       heapUsedBytes,
       cpuPercentOfCore: (cpuMs / wallMs) * 100,
       cpuMsPerCycle: cpuMs / (wallMs / request.intervalMs),
-      firstFullStateMs,
+      firstFullStateMs: start.publishedMs,
+      start,
     };
   } finally {
     await upstream.stop();
@@ -433,7 +571,10 @@ function known(value: number | undefined): number | null {
 }
 
 /** Runs the collector worker (this file with `--worker`) against one configuration. */
-function runWorker(request: WorkerRequest): Promise<WorkerResult> {
+function runWorker(
+  request: WorkerRequest,
+  onStart: { starting(): void; started(): void },
+): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(SELF, ['--worker'], {
       cwd: ROOT,
@@ -451,7 +592,9 @@ function runWorker(request: WorkerRequest): Promise<WorkerResult> {
     });
     let result: WorkerResult | undefined;
     let failure: string | undefined;
-    child.on('message', (message: { result?: WorkerResult; error?: string }) => {
+    child.on('message', (message: WorkerMessage) => {
+      if (message.starting) onStart.starting();
+      if (message.started) onStart.started();
       result = message.result ?? result;
       failure = message.error ?? failure;
     });
@@ -516,6 +659,8 @@ interface Targets {
   nodes: number;
   /** The simulated nodes' process CPU time so far, µs (simulated targets only). */
   cpuMicros?(): Promise<number>;
+  /** The simulated nodes' event-loop delay since the last call (simulated targets only). */
+  loopDelayMs?(): Promise<{ p99: number; max: number }>;
   stop(): Promise<void>;
 }
 
@@ -609,6 +754,10 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
       configFile,
       nodes: count,
       cpuMicros: async () => (await sim.stats()).cpuMicros,
+      loopDelayMs: async () => {
+        const stats = await sim.stats();
+        return { p99: stats.loopDelayP99Ms, max: stats.loopDelayMaxMs };
+      },
       stop: () => sim.stop(),
     };
   } catch (error) {
@@ -663,13 +812,35 @@ export async function runProbeScaleBench(
         log(`${size}: measuring ${cycles} cycles at ${INTERVAL_MS} ms`);
         const nodesCpuBefore = await targets.cpuMicros?.();
         const workerStarted = performance.now();
-        const result = await runWorker({
-          configFile: targets.configFile,
-          localName: `beamscope_bench_${randomBytes(3).toString('hex')}@127.0.0.1`,
-          expected: count,
-          cycles,
-          intervalMs: INTERVAL_MS,
-        });
+        let nodesCpuAtStart: Promise<number | null> = Promise.resolve(null);
+        let collectorStarting: { at: number; micros: Promise<number> | undefined } | undefined;
+        let nodesLoopDelay: Promise<{ p99: number; max: number }> | undefined;
+        const result = await runWorker(
+          {
+            configFile: targets.configFile,
+            localName: `beamscope_bench_${randomBytes(3).toString('hex')}@127.0.0.1`,
+            expected: count,
+            cycles,
+            intervalMs: INTERVAL_MS,
+          },
+          {
+            // The nodes' share of a core from the collector's start to its first full state.
+            starting: () => {
+              collectorStarting = { at: performance.now(), micros: targets.cpuMicros?.() };
+              // From here to the first full state: the nodes' event-loop delay during the start.
+              void targets.loopDelayMs?.();
+            },
+            started: () => {
+              nodesLoopDelay = targets.loopDelayMs?.();
+              const from = collectorStarting;
+              const at = performance.now();
+              if (!from?.micros || !targets.cpuMicros) return;
+              nodesCpuAtStart = Promise.all([from.micros, targets.cpuMicros()]).then(
+                ([before, after]) => round(((after - before) / 1000 / (at - from.at)) * 100),
+              );
+            },
+          },
+        );
         const label = real ? `${count} real BEAM pods` : `${count} simulated nodes`;
         const run: ProbeScaleRun = {
           size,
@@ -695,6 +866,8 @@ export async function runProbeScaleBench(
           cpuPercentOfCore: round(result.cpuPercentOfCore),
           cpuMsPerCycle: round(result.cpuMsPerCycle),
           firstFullStateMs: Math.round(result.firstFullStateMs),
+          start: { ...result.start, nodesLoopDelayMs: await nodesLoopDelay },
+          nodesCpuPercentOfCoreAtStart: await nodesCpuAtStart,
           nodesCpuPercentOfCore:
             nodesCpuBefore === undefined
               ? null
@@ -715,6 +888,16 @@ export async function runProbeScaleBench(
             toState.samples,
           ),
           plainFigure(`first full state, ${label}`, run.firstFullStateMs, 'ms'),
+          plainFigure(
+            `first full state, ${label}: every node probed (before the state is published)`,
+            run.start.probedMs,
+            'ms',
+          ),
+          plainFigure(
+            `simulated nodes' process CPU during the start, ${label}`,
+            run.nodesCpuPercentOfCoreAtStart,
+            '% of a core',
+          ),
         );
         // At 1,000 nodes the p99, first state, RSS and CPU are the goals' figures (in `goals`).
         if (size !== 'sim1000') {
@@ -748,6 +931,9 @@ export async function runProbeScaleBench(
             run.nodesCpuPercentOfCore,
             '% of a core',
           ),
+        );
+        log(
+          `${size}: start: listed ${run.start.listedMs} ms, connected half/all ${run.start.halfConnectedMs}/${run.start.connectedMs} ms, probed half/all ${run.start.halfProbedMs}/${run.start.probedMs} ms, published ${run.start.publishedMs} ms; handshake median/p99 ${run.start.handshakeMs.median}/${run.start.handshakeMs.p99} ms; the nodes' CPU ${run.nodesCpuPercentOfCoreAtStart} % of a core, loop delay p99/max ${run.start.nodesLoopDelayMs?.p99}/${run.start.nodesLoopDelayMs?.max} ms`,
         );
         log(
           `${size}: cycle median ${run.cycleMs.median} ms p99 ${run.cycleMs.p99} ms, to state ${run.cycleToStateMs.median}/${run.cycleToStateMs.p99} ms${run.overrun ? ' (overrun)' : ''}, first full state ${run.firstFullStateMs} ms, RSS ${run.rssMB} MB (baseline ${run.baselineRssMB} MB, modules loaded ${run.modulesRssMB} MB with ${run.modulesHeapMB} MB of heap and ${run.modulesExternalMB} MB outside it; heap reserved at the end ${run.heapTotalMB} MB, mapped files ${run.rssFileMB} MB; live heap after the run ${run.liveHeapMB} MB, outside the heap ${run.externalMB} MB), CPU ${run.cpuPercentOfCore} % of a core (the nodes' ${run.nodesCpuPercentOfCore} %), load ${run.loadAverageBefore} → ${run.loadAverage}`,

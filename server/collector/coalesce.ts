@@ -22,11 +22,12 @@ export class Coalescer {
 
   /**
    * Runs `work` after the pause, unless a run is already scheduled; `soon`: after the short
-   * pause, bringing a run already scheduled for later forward.
+   * pause, bringing a run already scheduled for later forward. `atLeastMs` lengthens the usual
+   * pause (not the short one): for changes that come in a long burst, such as a start.
    */
-  schedule(soon = false): void {
+  schedule(soon = false, atLeastMs = 0): void {
     // From the last run's start: `soon` leaves one run's cost idle after it ended.
-    const pause = soon ? this.costMs * 2 : Math.max(20, this.costMs * 5);
+    const pause = soon ? this.costMs * 2 : Math.max(20, this.costMs * 5, atLeastMs);
     const dueAt = Math.max(Date.now(), this.lastRunAt + pause);
     if (this.timer) {
       if (dueAt >= this.dueAt) return;

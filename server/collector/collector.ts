@@ -38,6 +38,7 @@ import { Coalescer } from './coalesce';
 import { CodeScans } from './code-scans';
 import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
 import { DownCauses } from './down-causes';
+import { FIRST_OUTCOMES_PAUSE_MS, FirstOutcomes } from './first-outcomes';
 import {
   EventStream,
   type CollectorMessage,
@@ -115,6 +116,8 @@ export class Collector {
   private readonly linkChanges: LinkChangeBatch;
   private readonly scheduler: ProbeScheduler;
   private readonly recompute = new Coalescer(() => this.recomputeOnce());
+  /** Nodes listed and not yet probed once (or failed): while any wait, rebuilds are fewer. */
+  private readonly firstOutcomes = new FirstOutcomes();
   private readonly metricsOf: ClusterMetrics;
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
@@ -374,6 +377,7 @@ export class Collector {
     for (const node of [...this.sides.keys()]) {
       if (!wanted.has(node)) {
         this.sides.delete(node);
+        this.firstOutcomes.forget(node);
         this.peers.forget(node);
         this.cappedPeers.delete(node);
         this.history.forget(node);
@@ -389,8 +393,9 @@ export class Collector {
     const { manager } = this.settings;
     if (manager) {
       for (const node of nodes) {
-        if (!this.sides.has(node))
-          this.sides.set(node, blankSide(node, { status: 'connecting', since: this.now() }));
+        if (this.sides.has(node)) continue;
+        this.sides.set(node, blankSide(node, { status: 'connecting', since: this.now() }));
+        this.firstOutcomes.add(node);
       }
       manager.track(nodes);
       // track() may have connected some at once (state events) or left them as they were.
@@ -433,8 +438,11 @@ export class Collector {
       this.registryCadence.forget(node);
       this.scheduler.enqueue(node, true);
     }
+    // A node that could not be connected has had its first outcome.
+    const failed = state.status !== 'connected' && state.status !== 'connecting';
+    const lastOutcome = failed && this.firstOutcomes.settle(node);
     // A dropped connection is news now, not at the next poll.
-    if (wasConnected && state.status !== 'connected') {
+    if ((wasConnected && state.status !== 'connected') || lastOutcome) {
       if (this.running) this.recompute.runNow();
     } else this.scheduleRecompute();
   };
@@ -453,6 +461,15 @@ export class Collector {
   }
 
   private async probe(node: string): Promise<void> {
+    try {
+      await this.probeOnce(node);
+    } finally {
+      // The last node of a start probed: the state with every node in it is news now.
+      if (this.firstOutcomes.settle(node) && this.running) this.recompute.runNow();
+    }
+  }
+
+  private async probeOnce(node: string): Promise<void> {
     const { manager, probe: options } = this.settings;
     if (!manager) return;
     // Something is moving or off — a rebalance, copies that disagree, hosted entries that do not
@@ -606,7 +623,8 @@ export class Collector {
 
   /** `soon`: a change someone waits on (see {@link Coalescer.schedule}). */
   private scheduleRecompute(soon = false): void {
-    if (this.running) this.recompute.schedule(soon);
+    if (!this.running) return;
+    this.recompute.schedule(soon, this.firstOutcomes.waiting ? FIRST_OUTCOMES_PAUSE_MS : 0);
   }
 
   private recomputeOnce(): void {

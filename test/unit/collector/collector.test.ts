@@ -152,6 +152,34 @@ describe('Collector', () => {
     expect(await probesTimed(collector)).toBe(2);
   });
 
+  it('publishes the state of a start as soon as the last node has its first outcome', async () => {
+    const { source, manager, collector } = setup();
+    source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
+    collector.flush();
+    manager.set('myapp@10.0.0.1', connected());
+    manager.set('myapp@10.0.0.2', connected());
+    await until(
+      () => collector.nodeHistory('myapp@10.0.0.2').length > 0,
+      'the two connected nodes probed',
+    );
+    const seqBefore = collector.lastSeq;
+    // The last node waiting fails to connect: its outcome, and the start's state, at once.
+    manager.set('myapp@10.0.0.3', {
+      status: 'unreachable',
+      since: 3,
+      code: 'dist_unreachable',
+      reason: 'cannot connect to node myapp@10.0.0.3',
+    });
+    expect(collector.lastSeq).toBeGreaterThan(seqBefore);
+    const current = state(collector);
+    expect(current.members.map((member) => member.beam?.connection.status)).toEqual([
+      'connected',
+      'connected',
+      'unreachable',
+    ]);
+    expect(current.members.filter((member) => member.beam?.probedAt !== null)).toHaveLength(2);
+  });
+
   it('turns a dropped connection into node down at once, and forgets what the node saw', async () => {
     const { source, manager, collector, timeline } = setup();
     source.set([pod('10.0.0.1')]);

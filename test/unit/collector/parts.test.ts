@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ClusterStateDelta, TimelineEventDraft } from '@/lib/cluster-state';
 import { Coalescer } from '@/server/collector/coalesce';
 import { EventStream } from '@/server/collector/event-stream';
+import { FirstOutcomes } from '@/server/collector/first-outcomes';
 import { RegistryChangeBatch } from '@/server/collector/registry-batch';
 import { answeredNothing, PeerLists, withConnection } from '@/server/collector/report';
 import type { NodeProbeReport } from '@/server/erlang/probes';
@@ -175,6 +176,45 @@ describe('Coalescer', () => {
     expect(runs).toBe(3);
     vi.advanceTimersByTime(1000);
     expect(runs).toBe(3);
+  });
+});
+
+describe('Coalescer, at a start', () => {
+  it('holds the usual pause to at least the given one, and leaves the short one alone', () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const coalescer = new Coalescer(() => {
+      runs += 1;
+      vi.setSystemTime(Date.now() + 10);
+    });
+    coalescer.runNow();
+    // Five times a 10 ms run would be 50 ms; at a start, 500.
+    coalescer.schedule(false, 500);
+    vi.advanceTimersByTime(480);
+    expect(runs).toBe(1);
+    vi.advanceTimersByTime(20);
+    expect(runs).toBe(2);
+    // A change someone waits on is not held behind it.
+    coalescer.schedule(true, 500);
+    vi.advanceTimersByTime(20);
+    expect(runs).toBe(3);
+  });
+});
+
+describe('FirstOutcomes', () => {
+  it('says when the last node waiting has its first outcome, once', () => {
+    const outcomes = new FirstOutcomes();
+    expect(outcomes.waiting).toBe(false);
+    outcomes.add('a@h');
+    outcomes.add('b@h');
+    outcomes.add('c@h');
+    expect(outcomes.settle('a@h')).toBe(false);
+    expect(outcomes.forget('b@h')).toBe(false);
+    expect(outcomes.waiting).toBe(true);
+    expect(outcomes.settle('c@h')).toBe(true);
+    expect(outcomes.waiting).toBe(false);
+    // Later outcomes of the same nodes (every probe) are not news.
+    expect(outcomes.settle('c@h')).toBe(false);
   });
 });
 

@@ -12,7 +12,11 @@ import type { ConnectOptions } from '@/server/erlang/connect';
 import { NodeConnection } from '@/server/erlang/connection';
 import { erlangError } from '@/server/erlang/errors';
 import { encodeDistMessage, FrameReader, parseDistMessage } from '@/server/erlang/frames';
-import { ConnectionManager, type NodeConnectionState } from '@/server/erlang/manager';
+import {
+  connectConcurrency,
+  ConnectionManager,
+  type NodeConnectionState,
+} from '@/server/erlang/manager';
 import { BeamscopeError } from '@/server/errors';
 
 const COOKIE = 'unit_cookie';
@@ -253,6 +257,19 @@ describe('ConnectionManager', () => {
     subject.track(nodes);
     await until(() => nodes.every((node) => subject.state(node).status === 'connected'));
     expect(cluster.maxInFlight).toBe(2);
+  });
+
+  it('by default bounds connection attempts by the tracked nodes: one per 16, 32 to 128', async () => {
+    expect([0, 100, 512, 1000, 2000, 10_000].map(connectConcurrency)).toEqual([
+      32, 32, 32, 63, 125, 128,
+    ]);
+    const cluster = fakeCluster();
+    cluster.delayMs = 20;
+    const subject = manager(cluster);
+    const nodes = Array.from({ length: 1000 }, (_, n) => `a@10.0.${n >> 8}.${n & 255}`);
+    subject.track(nodes);
+    await until(() => nodes.every((node) => subject.state(node).status === 'connected'));
+    expect(cluster.maxInFlight).toBe(63);
   });
 
   it('close() closes every connection and stops reconnecting', async () => {
