@@ -385,12 +385,12 @@ export function buildAdjacency(
       for (let col = block.start; col < block.start + width; col += 1) {
         if (col === row) {
           cells[offset + col] = SELF;
-          tally[SELF] += 1;
+          tally[SELF] = tally[SELF]! + 1;
           continue;
         }
         if (views[col] === undefined) {
           cells[offset + col] = UNKNOWN;
-          tally[UNKNOWN] += 1;
+          tally[UNKNOWN] = tally[UNKNOWN]! + 1;
           continue;
         }
         const colInBlock = col - block.start;
@@ -404,7 +404,7 @@ export function buildAdjacency(
             ? ONE_SIDED_IN
             : neither;
         cells[offset + col] = cell;
-        tally[cell] += 1;
+        tally[cell] = tally[cell]! + 1;
         if (cell === ONE_SIDED_OUT || cell === ONE_SIDED_IN || cell === MISSING) {
           if (trouble.length < maxTrouble) {
             trouble.push({ row, col, cell: ADJACENCY_CELLS[cell] as TroubleCell['cell'] });
