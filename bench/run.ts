@@ -97,6 +97,12 @@ const PARTS: Part[] = [
     exportName: 'runBrowserScaleBench',
     what: '1,000 members in Chromium',
   },
+  {
+    name: 'browser-scale-2000',
+    module: './browser-scale.ts',
+    exportName: 'runBrowserScaleBench2000',
+    what: '2,000 members in Chromium (no push phase)',
+  },
 ];
 
 type PartOutcome =

@@ -4,7 +4,7 @@ import { useMemo, useState } from 'react';
 
 import { ADJACENCY_DEFAULT_THRESHOLD, AdjacencyBuilder } from '@/lib/adjacency';
 import type { ClusterState } from '@/lib/cluster-state';
-import { buildGraphModel } from '@/lib/graph-model';
+import { GraphModelBuilder } from '@/lib/graph-model';
 import type { MeshBuilder } from '@/lib/mesh';
 
 import { AdjacencyView } from './AdjacencyView';
@@ -35,16 +35,18 @@ export interface MeshViewProps {
 export function MeshView({ state, meshes, selectedKey, onSelect }: MeshViewProps) {
   const [chosen, setChosen] = useState<MeshViewKind | null>(null);
   const view = chosen ?? defaultMeshView(state.members.length);
-  // Built only while shown: N² cells are cheap to fill, not free (and kept while the mesh is).
-  const [adjacencies] = useState(() => new AdjacencyBuilder(meshes));
+  // Built only while shown: N² cells are cheap to fill, not free (and kept while the lists are).
+  const [adjacencies] = useState(() => new AdjacencyBuilder());
   const adjacency = useMemo(
     () => (view === 'adjacency' ? adjacencies.build(state) : null),
     [view, state, adjacencies],
   );
-  // Likewise the graph's model: not rebuilt for every delta while the matrix is what is shown.
+  // Likewise the graph's model: not rebuilt for every delta while the matrix is what is shown,
+  // and handed back as it was when a delta changed nothing it draws.
+  const [graphs] = useState(() => new GraphModelBuilder(meshes));
   const model = useMemo(
-    () => (view === 'graph' ? buildGraphModel(state, { meshes }) : null),
-    [view, state, meshes],
+    () => (view === 'graph' ? graphs.build(state) : null),
+    [view, state, graphs],
   );
 
   return (

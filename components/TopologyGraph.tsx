@@ -1,6 +1,6 @@
 'use client';
 
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 
 import {
   MEMBER_VISUAL_STATES,
@@ -29,8 +29,14 @@ export interface TopologyGraphProps {
  * The live topology: React renders the frame, legend and the accessible list of marks; the
  * `<canvas>` belongs to {@link GraphEngine} (d3-force, d3-zoom), which draws the models it is
  * handed and touches nothing else. Canvas keeps a thousand members fluid where SVG would not.
+ * Memoised: a delta that left the model as it was (`GraphModelBuilder` hands back the same
+ * object) renders nothing, not the accessible list of every mark.
  */
-export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphProps) {
+export const TopologyGraph = memo(function TopologyGraph({
+  model,
+  selectedKey,
+  onSelect,
+}: TopologyGraphProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const engineRef = useRef<GraphEngine | null>(null);
   const onSelectRef = useRef(onSelect);
@@ -183,4 +189,4 @@ export function TopologyGraph({ model, selectedKey, onSelect }: TopologyGraphPro
       </ul>
     </section>
   );
-}
+});

@@ -5,13 +5,17 @@
  *
  * A cell is read by {@link cellState}: row `r` is the member whose peer list is read, column `c`
  * the member it may list. Cells are held in one byte array (N² bytes: 4 MB at 2,000 members) and
- * filled without a lookup per pair where the mesh is whole: a node whose list is as long as its
- * partition lists all of it (whatever a node lists is in its own partition), so only the rows and
- * columns of nodes that miss someone are read pair by pair.
+ * filled without a lookup per pair where the mesh is whole: a node whose list names every other
+ * member of its partition is told by one walk of the list beside the block's rows (both sorted by
+ * name), so only the rows and columns of nodes that miss someone are read pair by pair.
+ *
+ * The model reads the members' own lists, not a `MeshBuilder` mesh (lib/mesh.ts), which holds each
+ * list relative to every node it has met, and a netsplit rebuilt hundreds of thousands of
+ * "missing" names in it (200–350 ms at 1,000 members, one task in the page) where the matrix
+ * needs, per row, only whether its list is its whole partition.
  */
 import type { ClusterMember, ClusterState } from './cluster-state';
 import { memberId, memberVisualState, type MemberVisualState } from './graph-model';
-import { MeshBuilder } from './mesh';
 import { compareNames } from './names';
 
 /**
@@ -101,19 +105,70 @@ export interface AdjacencyModel {
 
 /** Options of {@link buildAdjacency}. */
 export interface AdjacencyOptions {
-  /** The page's mesh builder, so that a state that changed little costs little. */
-  meshes?: MeshBuilder;
   /** At most this many trouble cells are listed (every cell is still in `cells`). */
   maxTrouble?: number;
   /**
-   * The model drawn before: when the mesh and the rows are the same (a delta that changed a load
-   * figure, say), its cells are kept instead of filled again.
+   * The model drawn before: when every row's peer list is the same (a delta that changed a load
+   * figure, say: the state keeps an unchanged list's identity) and so are the rows, its cells are
+   * kept instead of filled again.
    */
   previous?: AdjacencyModel;
 }
 
-/** The mesh each model was filled from, to tell whether a later state may keep its cells. */
-const meshOfModel = new WeakMap<AdjacencyModel, object>();
+/** A row's peer list as the cells read it: known when its node is connected and reported one. */
+type RowPeers = readonly string[] | undefined;
+
+/** The peer list of each row each model was filled from, to tell whether a later state may keep its cells. */
+const listsOfModel = new WeakMap<AdjacencyModel, readonly RowPeers[]>();
+
+function peersOf(member: ClusterMember): RowPeers {
+  const beam = member.beam;
+  if (member.node === null || !beam || beam.connection.status !== 'connected') return undefined;
+  return beam.sees ?? undefined;
+}
+
+const sameLists = (a: readonly RowPeers[] | undefined, b: readonly RowPeers[]) =>
+  a !== undefined && a.length === b.length && a.every((list, row) => list === b[row]);
+
+// A list as a set, for the few rows read pair by pair; built once per list (a list keeps its
+// identity while it does not change).
+const setOfList = new WeakMap<readonly string[], ReadonlySet<string>>();
+function asSet(list: readonly string[]): ReadonlySet<string> {
+  let set = setOfList.get(list);
+  if (!set) {
+    set = new Set(list);
+    setOfList.set(list, set);
+  }
+  return set;
+}
+
+/**
+ * Whether `list` (the peers of the member at `row`) names every other member of `block`. One walk
+ * beside the block's rows when the list is in their order (the state keeps lists sorted by name,
+ * and a partition's rows are sorted so), else a set; a list shorter than the block cannot be whole.
+ */
+function namesWholeBlock(
+  list: readonly string[],
+  row: number,
+  block: AdjacencyBlock,
+  members: readonly AdjacencyMember[],
+): boolean {
+  if (block.kind !== 'partition' || list.length < block.size - 1) return false;
+  if (list.length === block.size - 1) {
+    let position = 0;
+    for (let other = block.start; other < block.start + block.size; other += 1) {
+      if (other === row) continue;
+      if (list[position] !== members[other]!.node) break;
+      position += 1;
+    }
+    if (position === list.length) return true;
+  }
+  const set = asSet(list);
+  for (let other = block.start; other < block.start + block.size; other += 1) {
+    if (other !== row && !set.has(members[other]!.node!)) return false;
+  }
+  return true;
+}
 
 function sameRows(a: readonly AdjacencyMember[], b: readonly AdjacencyMember[]): boolean {
   if (a.length !== b.length) return false;
@@ -164,7 +219,6 @@ export function buildAdjacency(
   options: AdjacencyOptions = {},
 ): AdjacencyModel {
   const maxTrouble = options.maxTrouble ?? 20_000;
-  const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
   const blockCount = state.partitions.length;
   const byBlock: ClusterMember[][] = Array.from({ length: blockCount + 1 }, () => []);
   for (const member of state.members) {
@@ -173,6 +227,7 @@ export function buildAdjacency(
   }
   const members: AdjacencyMember[] = [];
   const blocks: AdjacencyBlock[] = [];
+  const lists: RowPeers[] = [];
   byBlock.forEach((blockMembers, index) => {
     if (blockMembers.length === 0) return;
     const outside = index === blockCount;
@@ -192,6 +247,8 @@ export function buildAdjacency(
       .map((member) => ({ member, label: labelOf(member) }))
       .sort((a, b) => compareNames(a.label, b.label) || compareNames(a.member.key, b.member.key));
     for (const { member, label } of sorted) {
+      const peers = peersOf(member);
+      lists.push(peers);
       members.push({
         id: memberId(member),
         key: member.key,
@@ -199,7 +256,7 @@ export function buildAdjacency(
         node: member.node,
         state: memberVisualState(member, state),
         block,
-        peersKnown: member.node !== null && mesh.views.has(member.node),
+        peersKnown: peers !== undefined,
       });
     }
   });
@@ -207,18 +264,18 @@ export function buildAdjacency(
   const previous = options.previous;
   if (
     previous &&
-    meshOfModel.get(previous) === mesh &&
+    sameLists(listsOfModel.get(previous), lists) &&
     sameRows(previous.members, members) &&
     sameBlocks(previous.blocks, blocks)
   ) {
-    // Same mesh, same rows, and nothing a row or a block shows changed (a delta of load figures,
+    // Same lists, same rows, and nothing a row or a block shows changed (a delta of load figures,
     // say): the model drawn before is this one, and the view has nothing to render again.
     if (sameShownRows(previous.members, members) && sameBlockLabels(previous.blocks, blocks)) {
       return previous;
     }
-    // Same mesh, same rows: only the members' states and the labels may have changed.
+    // Same lists, same rows: only the members' states and the labels may have changed.
     const kept: AdjacencyModel = { ...previous, members, blocks };
-    meshOfModel.set(kept, mesh);
+    listsOfModel.set(kept, lists);
     return kept;
   }
 
@@ -228,13 +285,10 @@ export function buildAdjacency(
     if (member.node !== null) rowOfNode.set(member.node, row);
   });
   // A row's peers, when known; and whether they are its whole partition (see the file's comment).
-  const views = members.map((member) =>
-    member.node === null ? undefined : mesh.views.get(member.node),
-  );
+  const views = lists;
   const full = members.map((member, row) => {
-    const view = views[row];
-    const block = blocks[member.block]!;
-    return view !== undefined && block.kind === 'partition' && view.size === block.size - 1;
+    const list = lists[row];
+    return list !== undefined && namesWholeBlock(list, row, blocks[member.block]!, members);
   });
   const wholeBlock = blocks.map((block) => {
     for (let row = block.start; row < block.start + block.size; row += 1) {
@@ -263,6 +317,33 @@ export function buildAdjacency(
     }
     return known;
   });
+
+  // Per block that is not whole, which of its members each row lists: a byte per pair, from one
+  // pass over each list (a lookup per name listed) rather than two set lookups per pair. While a
+  // split reaches every node, a block of 600 is read pair by pair at every delta.
+  const listedInBlock = blocks.map((block, index) => {
+    if (wholeBlock[index]) return undefined;
+    const width = block.size;
+    const listed = new Uint8Array(width * width);
+    for (let row = block.start; row < block.start + width; row += 1) {
+      const list = views[row];
+      if (list === undefined) continue;
+      const base = (row - block.start) * width;
+      if (full[row]) {
+        listed.fill(1, base, base + width);
+        continue;
+      }
+      for (const name of list) {
+        const col = rowOfNode.get(name);
+        if (col !== undefined && col >= block.start && col < block.start + width) {
+          listed[base + col - block.start] = 1;
+        }
+      }
+    }
+    return listed;
+  });
+  // Pairs read one by one, counted by cell code and added to `counts` at the end.
+  const tally = new Float64Array(ADJACENCY_CELLS.length);
 
   for (let row = 0; row < size; row += 1) {
     const offset = row * size;
@@ -297,32 +378,33 @@ export function buildAdjacency(
         counts.self += 1;
         continue;
       }
-      const rowNode = members[row]!.node!;
-      for (let col = block.start; col < block.start + block.size; col += 1) {
+      const listed = listedInBlock[blockIndex]!;
+      const width = block.size;
+      const rowInBlock = row - block.start;
+      const neither = block.kind === 'partition' ? MISSING : SPLIT;
+      for (let col = block.start; col < block.start + width; col += 1) {
         if (col === row) {
           cells[offset + col] = SELF;
-          counts.self += 1;
+          tally[SELF] = tally[SELF]! + 1;
           continue;
         }
-        const colView = views[col];
-        if (colView === undefined) {
+        if (views[col] === undefined) {
           cells[offset + col] = UNKNOWN;
-          counts.unknown += 1;
+          tally[UNKNOWN] = tally[UNKNOWN]! + 1;
           continue;
         }
-        const listsCol = full[row] || rowView.has(members[col]!.node!);
-        const listedByCol = full[col] || colView.has(rowNode);
+        const colInBlock = col - block.start;
+        const listsCol = listed[rowInBlock * width + colInBlock] === 1;
+        const listedByCol = listed[colInBlock * width + rowInBlock] === 1;
         const cell = listsCol
           ? listedByCol
             ? LINK
             : ONE_SIDED_OUT
           : listedByCol
             ? ONE_SIDED_IN
-            : block.kind === 'partition'
-              ? MISSING
-              : SPLIT;
+            : neither;
         cells[offset + col] = cell;
-        counts[ADJACENCY_CELLS[cell]!] += 1;
+        tally[cell] = tally[cell]! + 1;
         if (cell === ONE_SIDED_OUT || cell === ONE_SIDED_IN || cell === MISSING) {
           if (trouble.length < maxTrouble) {
             trouble.push({ row, col, cell: ADJACENCY_CELLS[cell] as TroubleCell['cell'] });
@@ -333,8 +415,11 @@ export function buildAdjacency(
       }
     }
   }
+  ADJACENCY_CELLS.forEach((cell, code) => {
+    counts[cell] += tally[code]!;
+  });
   const model = { members, blocks, rowOfNode, cells, size, counts, trouble, troubleTruncated };
-  meshOfModel.set(model, mesh);
+  listsOfModel.set(model, lists);
   return model;
 }
 
@@ -373,10 +458,8 @@ export function describeCell(model: AdjacencyModel, row: number, col: number): s
 export class AdjacencyBuilder {
   private previous: AdjacencyModel | undefined;
 
-  constructor(private readonly meshes: MeshBuilder) {}
-
   build(state: ClusterState): AdjacencyModel {
-    this.previous = buildAdjacency(state, { meshes: this.meshes, previous: this.previous });
+    this.previous = buildAdjacency(state, { previous: this.previous });
     return this.previous;
   }
 }

@@ -194,6 +194,17 @@ function shortLabel(member: ClusterMember): string {
   return member.node ?? member.kubernetes?.podName ?? member.kubernetes?.ip ?? member.key;
 }
 
+// A list as a set, built once per list (a list keeps its identity while it does not change).
+const setOfList = new WeakMap<readonly string[], ReadonlySet<string>>();
+function setOf(list: readonly string[]): ReadonlySet<string> {
+  let set = setOfList.get(list);
+  if (!set) {
+    set = new Set(list);
+    setOfList.set(list, set);
+  }
+  return set;
+}
+
 /**
  * The graph model of a state: one node per member grouped by partition (members outside the
  * mesh in a group of their own), and either every mesh link (up to `linkThreshold` members)
@@ -242,7 +253,6 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
   for (const [index, member] of state.members.entries()) {
     if (member.node) idOfNode.set(member.node, nodes[index]!.id);
   }
-  const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
   const asymmetric = new Set(state.asymmetricLinks.map((link) => linkKey(link.from, link.to)));
   const mode = state.members.length <= threshold ? 'links' : 'groups';
   // Past the threshold only busy links are drawn: their traffic alone is needed.
@@ -268,6 +278,7 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
     });
   };
   if (mode === 'links') {
+    const mesh = (options.meshes ?? new MeshBuilder()).ofState(state);
     const seen = new Set<string>();
     for (const [node, sees] of mesh.views) {
       for (const peer of sees) {
@@ -285,20 +296,28 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
       if (entry.busy && !asymmetric.has(entry.key)) push(entry.a, entry.b, 'link');
     }
   }
-  // Missing links inside a partition: members of one component that neither side lists.
+  // Missing links inside a partition: members of one component that neither side lists. Read
+  // from the members' own lists, not a mesh: the page's mesh of 2,000 nodes split in three took
+  // seconds to build whenever lists changed (after a heal, at every delta for a while).
+  const listOf = new Map<string, readonly string[]>();
+  for (const member of state.members) {
+    const beam = member.beam;
+    if (beam && beam.connection.status === 'connected' && beam.sees)
+      listOf.set(beam.node, beam.sees);
+  }
   let missing = 0;
   for (const partition of state.partitions) {
-    // Whatever a node sees is in its own component, so a node that sees `size - 1` peers sees
-    // all of them: only pairs of nodes that see fewer can be missing a link (a full mesh of
-    // thousands is then checked in linear time).
+    // Whatever a node sees is in its own component, so a node that lists `size - 1` peers sees
+    // all of them (the state keeps a list without repeats): only pairs of nodes that list
+    // fewer can be missing a link (a full mesh of thousands is then checked in linear time).
     const reporting = partition.filter(
-      (node) => (mesh.views.get(node)?.size ?? partition.length) < partition.length - 1,
+      (node) => (listOf.get(node)?.length ?? partition.length) < partition.length - 1,
     );
     for (let i = 0; i < reporting.length && missing < maxMissing; i += 1) {
       const a = reporting[i]!;
       for (let j = i + 1; j < reporting.length && missing < maxMissing; j += 1) {
         const b = reporting[j]!;
-        if (!mesh.views.get(a)!.has(b) && !mesh.views.get(b)!.has(a)) {
+        if (!setOf(listOf.get(a)!).has(b) && !setOf(listOf.get(b)!).has(a)) {
           push(a, b, 'missing');
           missing += 1;
         }
@@ -307,4 +326,45 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
   }
   links.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   return { nodes, links, groups, mode, partitions: state.partitions.length };
+}
+
+/** Whether two lists hold objects of the same primitive fields, in the same order. */
+function sameRecords<T extends object>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) {
+    const x = a[index] as Record<string, unknown>;
+    const y = b[index] as Record<string, unknown>;
+    for (const field of Object.keys(x)) if (x[field] !== y[field]) return false;
+  }
+  return true;
+}
+
+/** Whether two graph models draw the same: every mark, link and group alike. */
+export function sameGraphModel(a: GraphModel, b: GraphModel): boolean {
+  return (
+    a.mode === b.mode &&
+    a.partitions === b.partitions &&
+    sameRecords(a.nodes, b.nodes) &&
+    sameRecords(a.links, b.links) &&
+    sameRecords(a.groups, b.groups)
+  );
+}
+
+/**
+ * {@link buildGraphModel} for one page: a model that draws the same as the one before is handed
+ * back as that one. At a thousand members every probe cycle replaces every member (new load
+ * figures) and changes nothing the graph draws; the same model then renders nothing and gives the
+ * graph engine nothing to lay out again (each was ~100 ms of one task a delta, in zoom and pan).
+ */
+export class GraphModelBuilder {
+  private previous: GraphModel | undefined;
+
+  constructor(private readonly meshes: MeshBuilder) {}
+
+  build(state: ClusterState): GraphModel {
+    const next = buildGraphModel(state, { meshes: this.meshes });
+    if (this.previous && sameGraphModel(this.previous, next)) return this.previous;
+    this.previous = next;
+    return next;
+  }
 }

@@ -178,19 +178,18 @@ describe('buildAdjacency', () => {
     );
   });
 
-  it('keeps the cells of the model before when the mesh and the rows did not change', () => {
+  it('keeps the cells of the model before when the peer lists and the rows did not change', () => {
     const meshes = new MeshBuilder();
     const sides = fullMesh([1, 2, 3]);
     const pods = [1, 2, 3].map((i) => pod(ip(i)));
-    const first = buildAdjacency(stateOf(pods, sides, 1, meshes), { meshes });
+    const first = buildAdjacency(stateOf(pods, sides, 1, meshes));
     const loadChanged = sides.map((entry) => ({ ...entry, processCount: 999 }));
     const second = buildAdjacency(stateOf(pods, loadChanged, 2, meshes), {
-      meshes,
       previous: first,
     });
     expect(second.cells).toBe(first.cells);
     const split = [...fullMesh([1, 2]), side(n(3), [])];
-    const third = buildAdjacency(stateOf(pods, split, 3, meshes), { meshes, previous: second });
+    const third = buildAdjacency(stateOf(pods, split, 3, meshes), { previous: second });
     expect(third.cells).not.toBe(first.cells);
     expect(third.blocks).toHaveLength(2);
   });
@@ -199,11 +198,10 @@ describe('buildAdjacency', () => {
     const meshes = new MeshBuilder();
     const sides = fullMesh([1, 2, 3]);
     const pods = [1, 2, 3].map((i) => pod(ip(i)));
-    const first = buildAdjacency(stateOf(pods, sides, 1, meshes), { meshes });
+    const first = buildAdjacency(stateOf(pods, sides, 1, meshes));
     // A delta of load figures: the same model, so the view has nothing to render again.
     const loadChanged = sides.map((entry) => ({ ...entry, processCount: 999 }));
     const second = buildAdjacency(stateOf(pods, loadChanged, 2, meshes), {
-      meshes,
       previous: first,
     });
     expect(second).toBe(first);
@@ -211,7 +209,6 @@ describe('buildAdjacency', () => {
     // that keeps the cells.
     const terminating = [pod(ip(1), { terminating: true }), ...pods.slice(1)];
     const third = buildAdjacency(stateOf(terminating, loadChanged, 3, meshes), {
-      meshes,
       previous: second,
     });
     expect(third).not.toBe(second);

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 
 import {
   buildGraphModel,
+  GraphModelBuilder,
   markRadius,
   memberHosted,
   memberId,
   memberVisualState,
 } from '@/lib/graph-model';
 import { boundsOf, fitTransform, groupCenters, seedPositions } from '@/lib/layout';
+import { MeshBuilder } from '@/lib/mesh';
 
 import { fullMesh, ip, n, pod, side, stateOf, swarm } from './fixtures';
 
@@ -136,6 +138,27 @@ describe('buildGraphModel', () => {
   it('falls back to the node name for a member without a pod', () => {
     const state = stateOf([], [side(n(7), [])]);
     expect(memberId(state.members[0]!)).toBe(n(7));
+  });
+});
+
+describe('GraphModelBuilder', () => {
+  it('hands back the model before when a delta changed nothing the graph draws', () => {
+    const meshes = new MeshBuilder();
+    const graphs = new GraphModelBuilder(meshes);
+    const pods = [1, 2, 3].map((i) => pod(ip(i)));
+    const sides = fullMesh([1, 2, 3]);
+    const first = graphs.build(stateOf(pods, sides, 1, meshes));
+    // New load figures on every member: new member objects, the same drawing.
+    const loadChanged = sides.map((entry) => ({ ...entry, processCount: 999, probedAt: 20 }));
+    expect(graphs.build(stateOf(pods, loadChanged, 2, meshes))).toBe(first);
+    // A member going unreachable changes its mark: a new model.
+    const unreachable = [
+      ...fullMesh([1, 2]),
+      side(n(3), null, { connection: { status: 'unreachable', since: 1, reason: 'refused' } }),
+    ];
+    const third = graphs.build(stateOf(pods, unreachable, 3, meshes));
+    expect(third).not.toBe(first);
+    expect(third).toEqual(buildGraphModel(stateOf(pods, unreachable, 3)));
   });
 });
 
