@@ -354,6 +354,50 @@ export function deriveMembers(
   }
 }
 
+/** Structural equality of two JSON-like values (key order does not matter; undefined = absent). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, index) => sameValue(item, b[index]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in left) {
+    if (left[key] === undefined) continue;
+    count += 1;
+    if (!sameValue(left[key], right[key])) return false;
+  }
+  for (const key in right) if (right[key] !== undefined) count -= 1;
+  return count === 0;
+}
+
+/**
+ * `next` with each member equal to one of `previous` (matched by IP) replaced by that very
+ * object, or null when the lists say the same thing. A pod's readiness toggle at 1,000 members
+ * then hands on one new object and 999 old ones: whoever holds the last list (the collector)
+ * finds what changed by identity, and nothing serialises either list to compare them.
+ */
+export function shareUnchanged(
+  next: readonly KubernetesMember[],
+  previous: readonly KubernetesMember[],
+): KubernetesMember[] | null {
+  const byIp = new Map<string, KubernetesMember>();
+  for (const member of previous) if (!byIp.has(member.ip)) byIp.set(member.ip, member);
+  let same = next.length === previous.length;
+  const shared = next.map((member, index) => {
+    // In place first (the lists are sorted alike), else wherever that IP was.
+    const inPlace = previous[index];
+    if (inPlace && sameValue(inPlace, member)) return inPlace;
+    same = false;
+    const old = byIp.get(member.ip);
+    return old && sameValue(old, member) ? old : member;
+  });
+  return same ? null : shared;
+}
+
 /** True when two member lists say the same thing (both are sorted by derivation). */
 export function sameMembers(
   a: readonly KubernetesMember[],
