@@ -198,9 +198,26 @@ function compareAddresses(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/** An IPv4 address as one number (its order), or null for anything else. */
+function ipv4Order(ip: string): number | null {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return null;
+  const octets = ip.split('.').map(Number);
+  // Past 255 the octets compare one by one (compareAddresses), not as one number.
+  if (octets.some((octet) => octet > 255)) return null;
+  return octets.reduce((value, octet) => value * 256 + octet, 0);
+}
+
 function sortMembers(members: KubernetesMember[]): KubernetesMember[] {
+  // Each address read once, not once per comparison: a list is sorted at every watch event.
+  const order = new Map(members.map((member) => [member, ipv4Order(member.ip)]));
+  const byAddress = (a: KubernetesMember, b: KubernetesMember) => {
+    const left = order.get(a)!;
+    const right = order.get(b)!;
+    if (left !== null && right !== null) return left - right;
+    return compareAddresses(a.ip, b.ip);
+  };
   return members.sort(
-    (a, b) => compareAddresses(a.ip, b.ip) || (a.podName ?? '').localeCompare(b.podName ?? ''),
+    (a, b) => byAddress(a, b) || (a.podName ?? '').localeCompare(b.podName ?? ''),
   );
 }
 
