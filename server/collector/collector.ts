@@ -231,9 +231,13 @@ export class Collector {
     this.stream.close();
   }
 
-  /** The current state with its sequence number and the recent timeline. */
-  snapshot(): CollectorSnapshot {
-    this.flush();
+  /**
+   * The current state with its sequence number and the recent timeline. `pending: 'leave'`: as
+   * of the last message, a recompute waiting for its turn left to its turn (the history
+   * recorder's keyframe, which the deltas that follow complete), not run in the caller's.
+   */
+  snapshot(pending: 'compute' | 'leave' = 'compute'): CollectorSnapshot {
+    if (pending === 'compute') this.flush();
     return {
       epoch: this.epoch,
       seq: this.stream.lastSeq,

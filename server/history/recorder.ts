@@ -26,7 +26,8 @@ export interface RecordedCollector {
   readonly clusterId: string;
   readonly epoch: string;
   subscribe(listener: (message: CollectorMessage) => void): () => void;
-  snapshot(): CollectorSnapshot;
+  /** `'leave'`: without running a recompute that waits for its turn (see `Collector.snapshot`). */
+  snapshot(pending?: 'compute' | 'leave'): CollectorSnapshot;
   onHistoryPoint(listener: (node: string, point: NodeHistoryPoint) => void): () => void;
   publishEvent(draft: TimelineEventDraft): void;
 }
@@ -263,9 +264,9 @@ export class HistoryRecorder {
    * weigh against this keyframe, packed later in the same flush.
    */
   private snapshotForKeyframe(): TakenKeyframe {
-    // The snapshot may hand pending messages to onMessage first: they are at or before its seq,
-    // so a rebuild from this keyframe skips them.
-    const { seq, state } = this.collector.snapshot();
+    // As of the last message: a recompute still waiting tells its delta after this seq, which a
+    // rebuild applies on this keyframe (run here, it would make this task the longer by its cost).
+    const { seq, state } = this.collector.snapshot('leave');
     const at = this.now();
     this.keyframeAt = at;
     this.deltaWeight = 0;
