@@ -186,13 +186,12 @@ class CompactPeersCache {
 
   /** This state's partitions and reporting set, as the very objects of the last when equal. */
   canonical(state: ClusterState, reporting: ReadonlySet<string>) {
-    const known = this.partitions;
-    const partitions = state.partitions.map(
-      (partition, index) =>
-        (known[index] && sameNames(known[index], partition) ? known[index] : undefined) ??
-        known.find((candidate) => sameNames(candidate, partition)) ??
-        partition,
-    );
+    // Partitions are disjoint: the one that starts with the same name is the only candidate.
+    const known = new Map(this.partitions.map((partition) => [partition[0], partition]));
+    const partitions = state.partitions.map((partition) => {
+      const candidate = known.get(partition[0]);
+      return candidate && sameNames(candidate, partition) ? candidate : partition;
+    });
     if (!sameSet(this.reporting, reporting)) this.reporting = reporting;
     this.partitions = partitions;
     return { partitions, reporting: this.reporting };
