@@ -89,6 +89,13 @@ export type { CollectorManager, CollectorOptions, CollectorSource } from './opti
 const MESH_QUIET_MS = 1000;
 const MESH_HOLD_MS = 5000;
 
+/**
+ * A pod's change is told in the watch's turn at most this often; closer together (a storm of
+ * readiness flips) they are coalesced into the next recompute as before, so a storm makes no
+ * more deltas than it did (each is held in the replay ring and the history).
+ */
+const POD_CHANGE_MIN_GAP_MS = 50;
+
 /** On-demand comparisons closer together than this share one read of the nodes. */
 const ON_DEMAND_COMPARE_MS = 5000;
 
@@ -150,6 +157,8 @@ export class Collector {
   private state: ClusterState;
   /** The pods Kubernetes listed when `state` was built from them. */
   private stateMembers: readonly KubernetesMember[] = [];
+  /** When a pod's change was last told in the watch's turn (see `POD_CHANGE_MIN_GAP_MS`). */
+  private podChangeAt = -Infinity;
   private running = false;
 
   constructor(options: CollectorOptions) {
@@ -596,16 +605,13 @@ export class Collector {
    * starts from this state, so the state still converges on both sides' truth.
    */
   private publishPodChanges(): boolean {
+    const at = this.now();
+    if (at - this.podChangeAt < POD_CHANGE_MIN_GAP_MS) return false;
     const members = this.settings.source.members();
     const prev = this.state;
-    const next = podsOnlyState(
-      prev,
-      this.stateMembers,
-      members,
-      this.settings.source.status(),
-      this.now(),
-    );
+    const next = podsOnlyState(prev, this.stateMembers, members, this.settings.source.status(), at);
     if (!next) return false;
+    this.podChangeAt = at;
     // The mesh is the very same: a later diff against this state finds it without building it.
     this.meshes.remember(next.members, this.meshes.ofState(prev));
     this.commit(next, members, diffMemberTimeline(prev, next));
