@@ -66,9 +66,10 @@ export interface GoalFigure {
   /** The table's row: what was measured, at what size, its spread and the load average. */
   label: string;
   value: number | null;
-  goal: number;
-  met: boolean;
-  unit: 'ms';
+  /** Absent where the issue sets no goal: every figure at 2,000 members is reported only. */
+  goal?: number;
+  met?: boolean;
+  unit: 'ms' | 'frames';
   /** How many measurements the value summarises. */
   samples: number;
 }
@@ -182,13 +183,17 @@ export interface BrowserScaleOptions {
 const CLUSTER_ID = 'bench';
 const SERVICE = 'myapp';
 const CONTEXT = 'bench';
-// Issue 16's goals for the browser at 1,000 members: first frame ≤ 500 ms, frame p95 while
-// updating ≤ 16 ms, which is one 60 Hz frame: headless Chromium runs requestAnimationFrame at
-// 60 Hz, so a page that never misses a frame measures deltas of 16.7 ms, and that is the goal
-// here (to the figure's one decimal). Zooming and settling keep the earlier 33 ms.
+// Issue 16's goals for the browser at 1,000 members (at 2,000 the same figures are reported,
+// without goals): first frame ≤ 500 ms, frame p95 while updating ≤ 16 ms, which is one 60 Hz
+// frame. Headless Chromium runs requestAnimationFrame at 60 Hz: a delta is a whole number of
+// vsync periods (16.67 ms), read through timestamps coarsened to 0.1 ms, so a page that never
+// misses a frame measures 16.6–16.8 ms. The update figure is therefore counted in whole frames,
+// goal one frame at p95; its p95 in milliseconds stays in the label. Zooming keeps 33 ms.
+const GOAL_MEMBERS = 1000;
 const FIRST_FRAME_GOAL_MS = 500;
 const FRAME_P95_GOAL_MS = 33;
-const UPDATE_FRAME_P95_GOAL_MS = 16.7;
+const VSYNC_PERIOD_MS = 1000 / 60;
+const UPDATE_FRAME_P95_GOAL_FRAMES = 1;
 /** A delta past one and a half 60 Hz frames is a frame the page missed. */
 const MISSED_FRAME_MS = 25;
 const VIEWPORT = { width: 1440, height: 1000 };
@@ -261,18 +266,30 @@ function frameFigure(
   deltas: number[],
   durationMs: number,
   loadAverage: number,
-  goal = FRAME_P95_GOAL_MS,
+  goal: { ms: number } | { frames: number } | undefined,
 ): FrameFigure {
   const p95 = round(quantile(deltas, 0.95));
   const medianMs = round(quantile(deltas, 0.5));
   const p99Ms = round(quantile(deltas, 0.99));
   const missedFrames = deltas.filter((delta) => delta > MISSED_FRAME_MS).length;
+  const spread = `median ${ms(medianMs)}, p99 ${ms(p99Ms)}; ${count(missedFrames)} frames over ${MISSED_FRAME_MS} ms; load ${loadAverage}`;
+  const inFrames = goal !== undefined && 'frames' in goal;
+  // In whole vsync periods: the p95 of each delta's count of frames (see VSYNC_PERIOD_MS).
+  const p95Frames = quantile(
+    deltas.map((delta) => Math.round(delta / VSYNC_PERIOD_MS)),
+    0.95,
+  );
+  const value = inFrames ? p95Frames : p95;
+  const goalValue = goal === undefined ? undefined : 'frames' in goal ? goal.frames : goal.ms;
   return {
-    label: `${what}: frame time p95 (median ${ms(medianMs)}, p99 ${ms(p99Ms)}; ${count(missedFrames)} frames over ${MISSED_FRAME_MS} ms; load ${loadAverage})`,
-    value: p95,
-    goal,
-    met: p95 !== null && p95 <= goal,
-    unit: 'ms' as const,
+    label: inFrames
+      ? `${what}: frame time p95 in 60 Hz frames (${ms(p95)}; ${spread})`
+      : `${what}: frame time p95 (${spread})`,
+    value,
+    ...(goalValue === undefined
+      ? {}
+      : { goal: goalValue, met: value !== null && value <= goalValue }),
+    unit: inFrames ? ('frames' as const) : ('ms' as const),
     samples: deltas.length,
     medianMs,
     p99Ms,
@@ -719,6 +736,7 @@ export async function runBrowserScaleBench(
 ): Promise<BrowserScaleResults> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const members = options.members ?? 1000;
+  const goalsApply = members === GOAL_MEMBERS;
   const screenshotPath =
     options.screenshot === undefined ? `/tmp/browser/graph-${members}.png` : options.screenshot;
   const stack = options.stack ?? (await startScaleStack(options));
@@ -890,8 +908,9 @@ export async function runBrowserScaleBench(
       firstFrameMs: {
         label: `first frame after the data, ${size} (${openedView} view): median of ${loads} page loads (p95 ${ms(firstFrameP95)}; load ${loadAfterFirstFrames})`,
         value: Math.round(firstFrameMedian),
-        goal: FIRST_FRAME_GOAL_MS,
-        met: firstFrameMedian <= FIRST_FRAME_GOAL_MS,
+        ...(goalsApply
+          ? { goal: FIRST_FRAME_GOAL_MS, met: firstFrameMedian <= FIRST_FRAME_GOAL_MS }
+          : {}),
         unit: 'ms',
         samples: firstFrames.length,
         p95Ms: firstFrameP95,
@@ -908,7 +927,7 @@ export async function runBrowserScaleBench(
               updateDeltas,
               update.end - update.start,
               loadAfterUpdate,
-              UPDATE_FRAME_P95_GOAL_MS,
+              goalsApply ? { frames: UPDATE_FRAME_P95_GOAL_FRAMES } : undefined,
             ),
             followMs: update.followMs,
             longTasks: longTaskSummary(longTasks, update.start, update.end),
@@ -923,6 +942,7 @@ export async function runBrowserScaleBench(
               zoomDeltas,
               zoomed.end - zoomed.start,
               zoomed.load,
+              goalsApply ? { ms: FRAME_P95_GOAL_MS } : undefined,
             ),
             longTasks: longTaskSummary(longTasks, zoomed.start, zoomed.end),
           }

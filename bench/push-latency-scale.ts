@@ -228,6 +228,11 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
       );
       await copyFile(`${profiling}.cpuprofile`, options.serverProfile!);
       log(`push-latency: server CPU profile ${options.serverProfile}`);
+      // The allocation sampling, written just before the CPU profile (Chrome DevTools reads it).
+      await copyFile(`${profiling}.heapprofile`, `${options.serverProfile!}.heapprofile`).then(
+        () => log(`push-latency: server allocation profile ${options.serverProfile}.heapprofile`),
+        () => undefined,
+      );
     }
     const clockEnd = await clockOffset(page);
     await sleep(500);

@@ -272,6 +272,15 @@ export function diffTimeline(
   ];
 }
 
+/**
+ * The timeline between two states whose BEAM sides are the very same objects (only pods'
+ * fields changed): the member events of {@link diffTimeline}, as it would tell them — the mesh,
+ * the registries and the code have nothing to tell.
+ */
+export function diffMemberTimeline(prev: ClusterState, next: ClusterState): TimelineChange[] {
+  return foldMemberEvents(memberEvents(prev, next));
+}
+
 /** The events of {@link diffTimeline}, without their details. */
 export function diffClusterStates(
   prev: ClusterState,

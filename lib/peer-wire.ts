@@ -136,22 +136,96 @@ const partitionOf = (
   member: Pick<ClusterMember, 'partition'>,
 ) => (member.partition === null ? undefined : state.partitions[member.partition]);
 
+type CompactPeers = ReturnType<typeof compactPeers>;
+
+/** The member with its peer list compacted by `compact` (relative to its `partition`). */
 function compactMember(
   member: ClusterMember,
-  state: ClusterState,
-  reporting: ReadonlySet<string>,
+  partition: readonly string[] | undefined,
+  compact: (sees: readonly string[], node: string, partition?: readonly string[]) => CompactPeers,
 ): WireMember {
   const beam = member.beam;
   if (!beam?.sees) return member;
-  const sees = compactPeers(beam.sees, beam.node, partitionOf(state, member), reporting);
+  const sees = compact(beam.sees, beam.node, partition);
   return { ...member, beam: { ...beam, sees } };
 }
 
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const name of a) if (!b.has(name)) return false;
+  return true;
+}
+
+/**
+ * The compact form of each peer list, kept by the list itself: a whole state's lists cost N² to
+ * compact (each walks its partition), ~60 ms at 1,000 nodes, and a state is compacted for every
+ * history keyframe (about every second at that size) and every client that connects. Between two
+ * states most lists are the very same arrays (the collector keeps an unchanged list's identity),
+ * their partitions and the reporting nodes the same names: such a list's form is reused. The
+ * partitions and the reporting set of the last state are kept, and a new state's equal ones
+ * replaced by them, so that identity says "same names" (O(N) per state, not per list).
+ */
+class CompactPeersCache {
+  private readonly byList = new WeakMap<
+    readonly string[],
+    {
+      node: string;
+      partition: readonly string[];
+      reporting: ReadonlySet<string>;
+      peers: CompactPeers;
+    }
+  >();
+  private partitions: ReadonlyArray<readonly string[]> = [];
+  private reporting: ReadonlySet<string> = new Set();
+
+  /** This state's partitions and reporting set, as the very objects of the last when equal. */
+  canonical(state: ClusterState, reporting: ReadonlySet<string>) {
+    // Partitions are disjoint: the one that starts with the same name is the only candidate.
+    const known = new Map(this.partitions.map((partition) => [partition[0], partition]));
+    const partitions = state.partitions.map((partition) => {
+      const candidate = known.get(partition[0]);
+      return candidate && sameNames(candidate, partition) ? candidate : partition;
+    });
+    if (!sameSet(this.reporting, reporting)) this.reporting = reporting;
+    this.partitions = partitions;
+    return { partitions, reporting: this.reporting };
+  }
+
+  peers(
+    sees: readonly string[],
+    node: string,
+    partition: readonly string[] | undefined,
+    reporting: ReadonlySet<string>,
+  ): CompactPeers {
+    if (!partition) return compactPeers(sees, node, partition, reporting);
+    const held = this.byList.get(sees);
+    if (held && held.node === node && held.partition === partition && held.reporting === reporting)
+      return held.peers;
+    const peers = compactPeers(sees, node, partition, reporting);
+    this.byList.set(sees, { node, partition, reporting, peers });
+    return peers;
+  }
+}
+
+const compactCache = new CompactPeersCache();
+
 /** The state with its peer lists in the compact form and its members packed, for the wire. */
 export function compactState(state: ClusterState): PackedClusterState {
-  const reporting = reportingOf(state.members);
+  const { partitions, reporting } = compactCache.canonical(state, reportingOf(state.members));
   const { members, defaults } = packMembers(
-    state.members.map((member) => compactMember(member, state, reporting)),
+    state.members.map((member) =>
+      compactMember(
+        member,
+        member.partition === null ? undefined : partitions[member.partition],
+        (sees, node, partition) => compactCache.peers(sees, node, partition, reporting),
+      ),
+    ),
   );
   return { ...state, members, registries: packRegistries(state.registries), packed: defaults };
 }
@@ -162,7 +236,11 @@ export function compactDelta(delta: ClusterStateDelta, next: ClusterState): Wire
   const reporting = reportingOf(next.members);
   return {
     ...delta,
-    added: delta.added.map((member) => compactMember(member, next, reporting)),
+    added: delta.added.map((member) =>
+      compactMember(member, partitionOf(next, member), (sees, node, partition) =>
+        compactPeers(sees, node, partition, reporting),
+      ),
+    ),
     changed: delta.changed.map((patch) => {
       const sees = patch.beam?.sees;
       const member = members.get(patch.key);

@@ -6,7 +6,7 @@ import 'server-only';
 
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
-import { diffClusterState, diffTimeline } from '@/lib/cluster-diff';
+import { diffClusterState, diffMemberTimeline, diffTimeline } from '@/lib/cluster-diff';
 import type {
   BeamSide,
   ClusterState,
@@ -18,6 +18,7 @@ import type { KubernetesEvent, KubernetesMember, KubernetesSourceStatus } from '
 import { hostedNames } from '@/lib/registries';
 import { MeshBuilder } from '@/lib/mesh';
 import { compactDelta } from '@/lib/peer-wire';
+import type { TimelineChange } from '@/lib/timeline-summary';
 import { blankSide, buildClusterState } from '@/lib/state-builder';
 
 import { erlangError } from '../erlang/errors';
@@ -58,6 +59,7 @@ import {
   type CollectorSettings,
 } from './options';
 import { LinkChangeBatch } from './link-batch';
+import { podsOnlyState } from './pod-changes';
 import { RegistryChangeBatch } from './registry-batch';
 import {
   answeredNothing,
@@ -87,6 +89,13 @@ export type { CollectorManager, CollectorOptions, CollectorSource } from './opti
  */
 const MESH_QUIET_MS = 1000;
 const MESH_HOLD_MS = 5000;
+
+/**
+ * A pod's change is told in the watch's turn at most this often; closer together (a storm of
+ * readiness flips) they are coalesced into the next recompute as before, so a storm makes no
+ * more deltas than it did (each is held in the replay ring and the history).
+ */
+const POD_CHANGE_MIN_GAP_MS = 50;
 
 /** On-demand comparisons closer together than this share one read of the nodes. */
 const ON_DEMAND_COMPARE_MS = 5000;
@@ -149,6 +158,10 @@ export class Collector {
   private compareAgain = false;
   private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;
+  /** The pods Kubernetes listed when `state` was built from them. */
+  private stateMembers: readonly KubernetesMember[] = [];
+  /** When a pod's change was last told in the watch's turn (see `POD_CHANGE_MIN_GAP_MS`). */
+  private podChangeAt = -Infinity;
   private running = false;
 
   constructor(options: CollectorOptions) {
@@ -189,7 +202,8 @@ export class Collector {
       (node, codeScan, applications) => this.codeScanned(node, codeScan, applications),
       () => this.now(),
     );
-    this.state = this.compute();
+    this.stateMembers = settings.source.members();
+    this.state = this.compute(this.stateMembers);
   }
 
   /** This collector's run: its sequence numbers start again at 0 with the next one. */
@@ -229,9 +243,13 @@ export class Collector {
     this.stream.close();
   }
 
-  /** The current state with its sequence number and the recent timeline. */
-  snapshot(): CollectorSnapshot {
-    this.flush();
+  /**
+   * The current state with its sequence number and the recent timeline. `pending: 'leave'`: as
+   * of the last message, a recompute waiting for its turn left to its turn (the history
+   * recorder's keyframe, which the deltas that follow complete), not run in the caller's.
+   */
+  snapshot(pending: 'compute' | 'leave' = 'compute'): CollectorSnapshot {
+    if (pending === 'compute') this.flush();
     return {
       epoch: this.epoch,
       seq: this.stream.lastSeq,
@@ -401,8 +419,9 @@ export class Collector {
       // track() may have connected some at once (state events) or left them as they were.
       for (const node of nodes) this.applyNodeState(node, manager.state(node));
     }
-    // A pod's readiness is news now: not held behind the probes' longer pause.
-    this.scheduleRecompute(true);
+    // A pod's readiness is news now: not held behind the probes' longer pause, nor behind a
+    // rebuild of the whole state when only pods' fields changed.
+    if (!this.running || !this.publishPodChanges()) this.scheduleRecompute(true);
   };
 
   private readonly onStatus = (status: KubernetesSourceStatus): void => {
@@ -597,7 +616,27 @@ export class Collector {
     return this.settings.now();
   }
 
-  private compute(): ClusterState {
+  /**
+   * Publishes a change of pods' fields alone (see `podsOnlyState`) now, in the turn the watch
+   * told it; false when the change needs a rebuild. The rebuild that follows the probes' news
+   * starts from this state, so the state still converges on both sides' truth.
+   */
+  private publishPodChanges(): boolean {
+    const at = this.now();
+    if (at - this.podChangeAt < POD_CHANGE_MIN_GAP_MS) return false;
+    const members = this.settings.source.members();
+    const prev = this.state;
+    const next = podsOnlyState(prev, this.stateMembers, members, this.settings.source.status(), at);
+    if (!next) return false;
+    this.podChangeAt = at;
+    // The mesh is the very same: a later diff against this state finds it without building it.
+    this.meshes.remember(next.members, this.meshes.ofState(prev));
+    this.commit(next, members, diffMemberTimeline(prev, next));
+    this.scheduleRecompute();
+    return true;
+  }
+
+  private compute(members: readonly KubernetesMember[]): ClusterState {
     const { distributionError, manager, source } = this.settings;
     const distribution: DistributionStatus =
       manager && !distributionError
@@ -614,7 +653,7 @@ export class Collector {
         localNode: this.settings.localNode,
         kubernetes: source.status(),
         distribution,
-        kubernetesMembers: source.members(),
+        kubernetesMembers: members,
         beam: this.sides,
       },
       this.meshes,
@@ -629,7 +668,8 @@ export class Collector {
 
   private recomputeOnce(): void {
     const now = this.now();
-    const computed = this.compute();
+    const members = this.settings.source.members();
+    const computed = this.compute(members);
     const main = new Set(
       computed.mainPartition === null ? [] : computed.partitions[computed.mainPartition],
     );
@@ -658,7 +698,20 @@ export class Collector {
     ];
     if (changes.some(({ event }) => event.kind === 'partition_healed'))
       this.divergences.healed(now);
+    this.commit(next, members, changes, delta);
+    void this.compareCopiesDue(next);
+  }
+
+  /** Makes `next` the state and tells its delta and events. */
+  private commit(
+    next: ClusterState,
+    members: readonly KubernetesMember[],
+    changes: TimelineChange[],
+    delta = diffClusterState(this.state, next),
+  ): void {
+    if (!delta) return;
     this.state = next;
+    this.stateMembers = members;
     // The evidence as of this state, before its events are told (they carry their causes).
     this.downCauses.observe(next);
     this.stream.publishDelta(delta, compactDelta(delta, next));
@@ -668,7 +721,6 @@ export class Collector {
     for (const { event } of changes)
       if (event.kind === 'registry_changed') this.registryChanges.hold(event);
     this.downCauses.reconsider();
-    void this.compareCopiesDue(next);
   }
 
   /**

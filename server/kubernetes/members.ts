@@ -198,9 +198,26 @@ function compareAddresses(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/** An IPv4 address as one number (its order), or null for anything else. */
+function ipv4Order(ip: string): number | null {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return null;
+  const octets = ip.split('.').map(Number);
+  // Past 255 the octets compare one by one (compareAddresses), not as one number.
+  if (octets.some((octet) => octet > 255)) return null;
+  return octets.reduce((value, octet) => value * 256 + octet, 0);
+}
+
 function sortMembers(members: KubernetesMember[]): KubernetesMember[] {
+  // Each address read once, not once per comparison: a list is sorted at every watch event.
+  const order = new Map(members.map((member) => [member, ipv4Order(member.ip)]));
+  const byAddress = (a: KubernetesMember, b: KubernetesMember) => {
+    const left = order.get(a)!;
+    const right = order.get(b)!;
+    if (left !== null && right !== null) return left - right;
+    return compareAddresses(a.ip, b.ip);
+  };
   return members.sort(
-    (a, b) => compareAddresses(a.ip, b.ip) || (a.podName ?? '').localeCompare(b.podName ?? ''),
+    (a, b) => byAddress(a, b) || (a.podName ?? '').localeCompare(b.podName ?? ''),
   );
 }
 
@@ -352,6 +369,50 @@ export function deriveMembers(
     case 'pods':
       return membersFromPods(inputs.pods ?? [], naming);
   }
+}
+
+/** Structural equality of two JSON-like values (key order does not matter; undefined = absent). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, index) => sameValue(item, b[index]));
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in left) {
+    if (left[key] === undefined) continue;
+    count += 1;
+    if (!sameValue(left[key], right[key])) return false;
+  }
+  for (const key in right) if (right[key] !== undefined) count -= 1;
+  return count === 0;
+}
+
+/**
+ * `next` with each member equal to one of `previous` (matched by IP) replaced by that very
+ * object, or null when the lists say the same thing. A pod's readiness toggle at 1,000 members
+ * then hands on one new object and 999 old ones: whoever holds the last list (the collector)
+ * finds what changed by identity, and nothing serialises either list to compare them.
+ */
+export function shareUnchanged(
+  next: readonly KubernetesMember[],
+  previous: readonly KubernetesMember[],
+): KubernetesMember[] | null {
+  const byIp = new Map<string, KubernetesMember>();
+  for (const member of previous) if (!byIp.has(member.ip)) byIp.set(member.ip, member);
+  let same = next.length === previous.length;
+  const shared = next.map((member, index) => {
+    // In place first (the lists are sorted alike), else wherever that IP was.
+    const inPlace = previous[index];
+    if (inPlace && sameValue(inPlace, member)) return inPlace;
+    same = false;
+    const old = byIp.get(member.ip);
+    return old && sameValue(old, member) ? old : member;
+  });
+  return same ? null : shared;
 }
 
 /** True when two member lists say the same thing (both are sorted by derivation). */

@@ -28,7 +28,7 @@ import {
   type LoadedKubeConfig,
 } from './kubeconfig';
 import { SelfReviews } from './access';
-import { deriveMembers, sameMembers, toIsoTime, type NamingContext } from './members';
+import { deriveMembers, shareUnchanged, toIsoTime, type NamingContext } from './members';
 import {
   RESOURCE_KINDS,
   ResourceWatcher,
@@ -402,9 +402,11 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
       },
       this.naming,
     );
-    if (sameMembers(next, this.currentMembers)) return;
-    this.currentMembers = next;
-    this.emit('members', next);
+    // Unchanged members keep their identity, so the collector's work follows what changed.
+    const shared = shareUnchanged(next, this.currentMembers);
+    if (!shared) return;
+    this.currentMembers = shared;
+    this.emit('members', shared);
   }
 
   private stateChanged(): void {

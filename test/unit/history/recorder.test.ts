@@ -29,7 +29,10 @@ class FlakyStore extends MemoryHistoryStore {
   }
 }
 
-function setup(store = new FlakyStore(), options: { maxQueuedRows?: number } = {}) {
+function setup(
+  store = new FlakyStore(),
+  options: { maxQueuedRows?: number; keyframes?: { maxRebuildWeight: number } } = {},
+) {
   const clock = new SimClock();
   const collector = new SimCollector('c1', mesh(2, clock.now()), clock);
   const log: LogEntry[] = [];
@@ -110,6 +113,33 @@ describe('HistoryRecorder', () => {
     await recorder.flush();
     expect(recorder.status()).toEqual({ state: 'ok' });
     expect(log.map((entry) => entry.state)).toEqual(['error', 'ok']);
+    const stored = await store.stateAt('c1', clock.now());
+    expect(rebuildStateAt(stored!.keyframe, stored!.deltas)).toEqual(collector.current);
+    await recorder.stop();
+  });
+
+  it('does not take a keyframe at every flush when the keyframe alone outweighs the rebuild bound', async () => {
+    // A 1,000-node keyframe outweighs the default bound by itself; here a 20-node one, a tiny bound.
+    const { recorder, clock, collector, store } = setup(new FlakyStore(), {
+      keyframes: { maxRebuildWeight: 10 },
+    });
+    const members = pods(20);
+    const sides = fullMesh(Array.from({ length: 20 }, (_, index) => index + 1));
+    collector.set(stateOf(members, sides, clock.now()));
+    recorder.start();
+    await recorder.flush();
+    for (let step = 1; step <= 6; step += 1) {
+      clock.advance(1000);
+      // One pod's readiness: a delta far lighter than the keyframe.
+      const toggled = members.map((member, index) =>
+        index === 0 ? { ...member, ready: step % 2 === 0 } : member,
+      );
+      collector.set(stateOf(toggled, sides, clock.now()));
+      await recorder.flush();
+    }
+    const keyframes = store.appended.reduce((sum, batch) => sum + batch.keyframes.length, 0);
+    // The start's, and at most one more once the deltas weigh half of it: not one per flush.
+    expect(keyframes).toBeLessThanOrEqual(2);
     const stored = await store.stateAt('c1', clock.now());
     expect(rebuildStateAt(stored!.keyframe, stored!.deltas)).toEqual(collector.current);
     await recorder.stop();

@@ -57,6 +57,40 @@ describe('peer lists on the wire', () => {
     );
   });
 
+  it('expand back exactly when states share their lists (the compact forms reused), property', () => {
+    // Each node's candidate lists are the same arrays in every state, as the collector keeps an
+    // unchanged list's identity: a list compacted for one state is met again in the next.
+    const pool = indexes.map((index) => {
+      const others = indexes.filter((other) => other !== index);
+      return [sorted(others), sorted(others.slice(1)), sorted(others.slice(0, 2)), null];
+    });
+    const arbitraryShared = fc
+      .tuple(fc.subarray(indexes), fc.tuple(...indexes.map(() => fc.integer({ min: 0, max: 3 }))))
+      .map(([pods, picks]): ClusterState => {
+        const sides = indexes.map((index): BeamSide => {
+          const list = pool[index - 1]![picks[index - 1]!]!;
+          return list === null
+            ? side(n(index), null, { connection: { status: 'unreachable', since: 1 } })
+            : side(n(index), list);
+        });
+        return stateOf(
+          pods.map((index) => pod(`10.0.0.${index}`)),
+          sides,
+        );
+      });
+    fc.assert(
+      fc.property(fc.array(arbitraryShared, { minLength: 2, maxLength: 6 }), (states) => {
+        for (const state of states) {
+          const wire = JSON.parse(JSON.stringify(compactState(state))) as ReturnType<
+            typeof compactState
+          >;
+          expect(expandState(wire)).toEqual(state);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('carry deltas that lead to exactly the next state (property)', () => {
     fc.assert(
       fc.property(arbitraryState, arbitraryState, (prev, next) => {
