@@ -51,7 +51,8 @@ const IN_RATE = 4;
 const OUT_RATE = 5;
 const QUEUE_BYTES = 6;
 const FIELDS = 7;
-const PACKING: readonly FieldPacking[] = [
+/** How each of a link's seven fields is packed (see `PackedRows`). */
+export const LINK_PACKING: readonly FieldPacking[] = [
   'time',
   'count',
   'count',
@@ -257,7 +258,7 @@ export class LinkTracker {
       peers.length === report.counters.length
         ? readingPeers(report.counters)
         : new PeerArray(peers);
-    entry.values = PackedRows.pack(values, peers.length, PACKING);
+    entry.values = PackedRows.pack(values, peers.length, LINK_PACKING);
     entry.shown = peers
       .map((_, slot) => linkAt(entry, slot))
       .sort(

@@ -1,22 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { PackedRows, type FieldPacking } from '@/server/collector/link-columns';
+import { PackedRows } from '@/server/collector/link-columns';
+import { LINK_PACKING as PACKING } from '@/server/collector/links';
 
-/**
- * The link tracker's packed columns must hand back every number exactly as written — the packed
- * forms where they fit, Float64 where a value does not (a counter past 2³², a rate that is not
- * two significant digits, −0) — so a packed reading answers as the Float64 rows did.
- */
-const PACKING: readonly FieldPacking[] = [
-  'time',
-  'count',
-  'count',
-  'time',
-  'rate',
-  'rate',
-  'count',
-];
+// The link tracker's packed columns (its own packing, LINK_PACKING) must hand back every number
+// exactly as written — the packed forms where they fit, Float64 where a value does not (a counter
+// past 2³², a rate that is not two significant digits, −0) — so a packed reading answers as the
+// Float64 rows did.
 
 /** Two significant digits, as the link tracker rounds a rate. */
 function roundRate(rate: number): number {
