@@ -17,6 +17,7 @@
 import type { ClusterMember, ClusterState } from './cluster-state';
 import { memberId, memberVisualState, type MemberVisualState } from './graph-model';
 import { compareNames } from './names';
+import { peerSet } from './peer-set';
 
 /**
  * What one ordered pair (row, column) shows:
@@ -130,18 +131,6 @@ function peersOf(member: ClusterMember): RowPeers {
 const sameLists = (a: readonly RowPeers[] | undefined, b: readonly RowPeers[]) =>
   a !== undefined && a.length === b.length && a.every((list, row) => list === b[row]);
 
-// A list as a set, for the few rows read pair by pair; built once per list (a list keeps its
-// identity while it does not change).
-const setOfList = new WeakMap<readonly string[], ReadonlySet<string>>();
-function asSet(list: readonly string[]): ReadonlySet<string> {
-  let set = setOfList.get(list);
-  if (!set) {
-    set = new Set(list);
-    setOfList.set(list, set);
-  }
-  return set;
-}
-
 /**
  * Whether `list` (the peers of the member at `row`) names every other member of `block`. One walk
  * beside the block's rows when the list is in their order (the state keeps lists sorted by name,
@@ -163,7 +152,7 @@ function namesWholeBlock(
     }
     if (position === list.length) return true;
   }
-  const set = asSet(list);
+  const set = peerSet(list);
   for (let other = block.start; other < block.start + block.size; other += 1) {
     if (other !== row && !set.has(members[other]!.node!)) return false;
   }

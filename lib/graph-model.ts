@@ -8,6 +8,7 @@ import { isBusyLink, linkTraffic, trafficLevel } from './links';
 import { linkKey, MeshBuilder } from './mesh';
 import { compareNames } from './names';
 import { hostedNames } from './registries';
+import { peerSet } from './peer-set';
 
 /** What a member's mark says about it, in order of what an operator must see first. */
 export type MemberVisualState =
@@ -194,17 +195,6 @@ function shortLabel(member: ClusterMember): string {
   return member.node ?? member.kubernetes?.podName ?? member.kubernetes?.ip ?? member.key;
 }
 
-// A list as a set, built once per list (a list keeps its identity while it does not change).
-const setOfList = new WeakMap<readonly string[], ReadonlySet<string>>();
-function setOf(list: readonly string[]): ReadonlySet<string> {
-  let set = setOfList.get(list);
-  if (!set) {
-    set = new Set(list);
-    setOfList.set(list, set);
-  }
-  return set;
-}
-
 /**
  * The graph model of a state: one node per member grouped by partition (members outside the
  * mesh in a group of their own), and either every mesh link (up to `linkThreshold` members)
@@ -317,7 +307,7 @@ export function buildGraphModel(state: ClusterState, options: GraphModelOptions 
       const a = reporting[i]!;
       for (let j = i + 1; j < reporting.length && missing < maxMissing; j += 1) {
         const b = reporting[j]!;
-        if (!setOf(listOf.get(a)!).has(b) && !setOf(listOf.get(b)!).has(a)) {
+        if (!peerSet(listOf.get(a)!).has(b) && !peerSet(listOf.get(b)!).has(a)) {
           push(a, b, 'missing');
           missing += 1;
         }

@@ -26,6 +26,18 @@ import type { Route } from './router';
 import { tableMode } from './table';
 import { serveWatch, type OpenWatch } from './watch';
 
+/** A resource that exists but takes no such verb (reviews and evictions are only created): 405. */
+const methodNotAllowed: ApiRoute['handle'] = ({ res }) =>
+  sendStatus(
+    res,
+    statusObject(
+      405,
+      'MethodNotAllowed',
+      'the server does not allow this method on the requested resource',
+      {},
+    ),
+  );
+
 /** A request as a route's handler gets it; `caller` is set once the route's access admits it. */
 export interface ApiCall {
   req: IncomingMessage;
@@ -111,16 +123,7 @@ export function apiRoutes(
       pattern:
         /^\/apis\/(?:authentication\.k8s\.io\/v1\/tokenreviews|authorization\.k8s\.io\/v1\/subjectaccessreviews)\/?$/,
       access: 'api',
-      handle: ({ res }) =>
-        sendStatus(
-          res,
-          statusObject(
-            405,
-            'MethodNotAllowed',
-            'the server does not allow this method on the requested resource',
-            {},
-          ),
-        ),
+      handle: methodNotAllowed,
     },
     {
       method: 'POST',
@@ -146,16 +149,7 @@ export function apiRoutes(
       // An eviction is created, never read: no other verb exists for it.
       pattern: EVICTION_PATH,
       access: 'api',
-      handle: ({ res }) =>
-        sendStatus(
-          res,
-          statusObject(
-            405,
-            'MethodNotAllowed',
-            'the server does not allow this method on the requested resource',
-            {},
-          ),
-        ),
+      handle: methodNotAllowed,
     },
     {
       pattern: RESOURCE_PATH,
