@@ -2,9 +2,10 @@
  * What decoding a 1,000-node reply costs beamscope's process (issue 16: the push waits behind a
  * saturated event loop, a quarter of it young-generation collections): a peer list
  * (`erlang:nodes(visible)`, 1,000 node atoms) and a `net_kernel:nodes_info()` reply (1,000
- * entries `{Node, [{owner, Pid}, {state, up}, {type, normal}, {in, N}, {out, N}]}`), each decoded
- * `--rounds` times by the codec's `decodeTerm`, the loop yielding between rounds as a server's
- * does (so finalizers run as they would).
+ * entries `{Node, [{owner, Pid}, {state, up}, {address, #net_address{}}, {type, normal}, {in, N},
+ * {out, N}]}` as OTP 25 answers), each decoded `--rounds` times by the codec's `decodeTerm`, and
+ * the `nodes_info` reply also as the link probe reads it now (skimmed: `codec/skim.ts`), the loop
+ * yielding between rounds as a server's does (so finalizers run as they would).
  *
  * Figures per decode: CPU time (median and p99 over rounds), bytes allocated (heap growth over
  * one decode right after a full collection, median of 20), and over the whole run the number
@@ -17,7 +18,16 @@ import { loadavg } from 'node:os';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { atom, decodeTerm, encodeTerm, Pid, tuple, type Term } from '../server/erlang/codec';
+import {
+  atom,
+  Charlist,
+  decodeTerm,
+  encodeTerm,
+  Pid,
+  tuple,
+  type Term,
+} from '../server/erlang/codec';
+import { nodesInfoProbe } from '../server/erlang/probes';
 
 const NODES = 1_000;
 
@@ -36,6 +46,16 @@ function nodesInfoReply(): Uint8Array {
       tuple(node, [
         tuple(atom('owner'), new Pid(atom('beamscope@10.0.0.1'), 100 + index, 0, 1)),
         tuple(atom('state'), atom('up')),
+        tuple(
+          atom('address'),
+          tuple(
+            atom('net_address'),
+            tuple(tuple(10, 42, index >> 8, index & 255), 40_000 + index),
+            new Charlist(`10.42.${index >> 8}.${index & 255}`),
+            atom('tcp'),
+            atom('inet'),
+          ),
+        ),
         tuple(atom('type'), atom('normal')),
         tuple(atom('in'), 1_000 + index),
         tuple(atom('out'), 2_000 + index),
@@ -51,14 +71,19 @@ if (!gc) throw new Error('run with node --expose-gc');
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] as number;
 
-async function measure(name: string, bytes: Uint8Array, rounds: number): Promise<void> {
+async function measure(
+  name: string,
+  bytes: Uint8Array,
+  rounds: number,
+  decode: (bytes: Uint8Array) => unknown = decodeTerm,
+): Promise<void> {
   // Allocation per decode: heap growth over one decode right after a full collection (a decode
   // allocates far less than the young generation holds, so no scavenge runs inside it).
   const allocated: number[] = [];
   for (let sample = 0; sample < 20; sample++) {
     gc!();
     const before = process.memoryUsage().heapUsed;
-    const term = decodeTerm(bytes);
+    const term = decode(bytes);
     allocated.push(process.memoryUsage().heapUsed - before);
     void term;
   }
@@ -82,7 +107,7 @@ async function measure(name: string, bytes: Uint8Array, rounds: number): Promise
   const wallBefore = performance.now();
   for (let round = 0; round < rounds; round++) {
     const start = performance.now();
-    decodeTerm(bytes);
+    decode(bytes);
     times.push(performance.now() - start);
     // A server decodes one reply per task: yield so finalizers and timers run between them.
     if (round % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
@@ -110,3 +135,5 @@ console.log(
 );
 await measure('peer list', peerList(), rounds);
 await measure('nodes_info', nodesInfoReply(), rounds);
+const linkProbe = nodesInfoProbe(NODES);
+await measure('nodes_info skimmed', nodesInfoReply(), rounds, (bytes) => linkProbe.parse(bytes));

@@ -54,9 +54,10 @@ interface Frame {
 
 /**
  * Decodes one term (no version byte) from the reader. Iterative, with an explicit stack bounded
- * by `maxDepth`, so hostile nesting can neither overflow the JS stack nor go unbounded.
+ * by `maxDepth`, so hostile nesting can neither overflow the JS stack nor go unbounded. Exported
+ * for `skim.ts` (the codec's own), not through the codec's index.
  */
-function decodeBody(reader: Reader, maxDepth: number): Term {
+export function decodeBody(reader: Reader, maxDepth: number): Term {
   const stack: Frame[] = [];
   for (;;) {
     const at = reader.pos;
@@ -185,7 +186,8 @@ export function joinList(elements: Term[], tail: Term): Term {
   return elements.length === 0 ? tail : new ImproperList(elements, tail);
 }
 
-function decodeLeaf(reader: Reader, tag: number, at: number): Term {
+/** One term that is not a container, its tag (at byte `at`) just read; for `skim.ts` too. */
+export function decodeLeaf(reader: Reader, tag: number, at: number): Term {
   switch (tag) {
     case Tag.SMALL_INTEGER:
       return reader.u8('a small integer');
@@ -331,7 +333,8 @@ function decodeBignum(littleEndian: Uint8Array, negative: boolean): number | big
   return value;
 }
 
-function decodeAtom(reader: Reader, what: string): Atom {
+/** An atom, tag included (the node of a pid, a port...); for `skim.ts` too. */
+export function decodeAtom(reader: Reader, what: string): Atom {
   const at = reader.pos;
   const tag = reader.u8(what);
   if (

@@ -74,6 +74,11 @@ export class Reader {
     this.need(4, what);
     return this.view.getUint32(this.pos);
   }
+  /** Moves past the next `count` bytes, making nothing. */
+  skip(count: number, what: string): void {
+    this.need(count, what);
+    this.pos += count;
+  }
   /** A view (not a copy) of the next `count` bytes. */
   view8(count: number, what: string): Uint8Array {
     this.need(count, what);

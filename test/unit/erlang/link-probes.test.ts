@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { LinkTracker, LINKS_PER_NODE, LINK_PEERS_PER_PROBE } from '@/server/collector/links';
+import { encodeTerm } from '@/server/erlang/codec';
 import { Atom, Charlist, Pid, Port, atom, tuple, type Term } from '@/server/erlang/codec/terms';
 import { erlangError } from '@/server/erlang/errors';
 import {
@@ -13,6 +15,9 @@ import {
   type LinkReport,
   type RpcFunction,
 } from '@/server/erlang/probes';
+import { nodesInfoOf, skimNodesInfo } from '@/server/erlang/probes/catalogue-links';
+
+import { termArbitrary } from './codec-arbitraries';
 
 const A = atom('a@127.0.0.1');
 const port = (id: number) => new Port(A, BigInt(id), 1);
@@ -44,7 +49,7 @@ describe('link probes: parsers', () => {
       info('beamscope_maint_@127.0.0.1', 40, 41, 'hidden'),
       info('c@127.0.0.1', 2n as unknown as number, 3),
     ]);
-    expect(nodesInfoProbe(10).parse(reply)).toEqual({
+    expect(nodesInfoProbe(10).parse(encodeTerm(reply))).toEqual({
       links: [
         { node: 'b@127.0.0.1', hidden: false, inPackets: 8, outPackets: 9 },
         { node: 'beamscope_maint_@127.0.0.1', hidden: true, inPackets: 40, outPackets: 41 },
@@ -52,13 +57,87 @@ describe('link probes: parsers', () => {
       ],
       truncated: false,
     });
-    expect(nodesInfoProbe(1).parse(reply).truncated).toBe(true);
-    expect(() => nodesInfoProbe(10).parse(tuple(atom('error'), atom('x')))).toThrow(
+    expect(nodesInfoProbe(1).parse(encodeTerm(reply)).truncated).toBe(true);
+    expect(() => nodesInfoProbe(10).parse(encodeTerm(tuple(atom('error'), atom('x'))))).toThrow(
       /expected \{ok, NodesInfo\}/,
     );
-    expect(() => nodesInfoProbe(10).parse(tuple(atom('ok'), [tuple(atom('b@h'), [])]))).toThrow(
-      /node_info 'in'/,
+    expect(() =>
+      nodesInfoProbe(10).parse(encodeTerm(tuple(atom('ok'), [tuple(atom('b@h'), [])]))),
+    ).toThrow(/node_info 'in'/);
+  });
+
+  it('reads nodes_info from its bytes as from the decoded reply, skimming the usual form', () => {
+    const usual = tuple(
+      atom('ok'),
+      Array.from({ length: 50 }, (_, index) =>
+        info(`n${index}@127.0.0.1`, index, 2 ** 33 + index, index % 7 ? 'normal' : 'hidden'),
+      ),
     );
+    const bytes = encodeTerm(usual);
+    expect(skimNodesInfo(bytes)).toEqual(nodesInfoOf(usual));
+    expect(nodesInfoProbe(20).parse(bytes)).toEqual({
+      links: nodesInfoOf(usual).slice(0, 20),
+      truncated: true,
+    });
+
+    // Replies of every form, usual or not: read from the bytes (skimmed, or decoded when the
+    // skim declines), they give what the decoded reply gives, or fail with the same error.
+    const value = termArbitrary({ maxDepth: 2 });
+    const key = fc.constantFrom('owner', 'state', 'address', 'type', 'in', 'out', 'other');
+    const pair = fc.oneof(
+      { weight: 8, arbitrary: fc.tuple(key, value).map(([name, term]) => tuple(atom(name), term)) },
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom('in', 'out'),
+            fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 1n << 70n })),
+          )
+          .map(([name, count]) => tuple(atom(name), count)),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom('hidden', 'normal')
+          .map((type) => tuple(atom('type'), atom(type))),
+      },
+      { weight: 1, arbitrary: value },
+    );
+    const entry = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc
+          .tuple(fc.constantFrom('a@h', 'b@h'), fc.array(pair, { maxLength: 8 }))
+          .map(([node, pairs]) => tuple(atom(node), pairs)),
+      },
+      { weight: 1, arbitrary: value },
+    );
+    const reply = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.array(entry, { maxLength: 4 }).map((entries) => tuple(atom('ok'), entries)),
+      },
+      { weight: 1, arbitrary: value },
+    );
+    const read = (readReply: () => unknown) => {
+      try {
+        return readReply();
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    let skimmed = 0;
+    fc.assert(
+      fc.property(reply, (term) => {
+        const encoded = encodeTerm(term);
+        if (skimNodesInfo(encoded)) skimmed++;
+        expect(read(() => nodesInfoProbe(1000).parse(encoded).links)).toEqual(
+          read(() => nodesInfoOf(term)),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    expect(skimmed).toBeGreaterThan(300);
   });
 
   it('reads dist_ctrl as ports or processes, refusing anything else', () => {
@@ -92,7 +171,12 @@ function linkNode(
   failing: string[] = [],
 ) {
   const calls: string[] = [];
-  const rpc: RpcFunction = async (module, fn, args) => {
+  // Honours `encodedReply` as the connection does: the reply's term_to_binary bytes.
+  const rpc: RpcFunction = async (module, fn, args, options) => {
+    const reply = answer(module, fn, args);
+    return options?.encodedReply ? encodeTerm(reply) : reply;
+  };
+  const answer = (module: string, fn: string, args: Term[]): Term => {
     const first = args[0];
     const name = `${module}:${fn}${first instanceof Atom ? `(${first.name})` : ''}`;
     calls.push(name);

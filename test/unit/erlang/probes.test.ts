@@ -16,6 +16,7 @@ import { MeshBuilder } from '@/lib/mesh';
 import type { RelativePeers } from '@/lib/peer-view';
 import { compactState, expandState } from '@/lib/peer-wire';
 import { blankSide, buildClusterState } from '@/lib/state-builder';
+import { encodeTerm } from '@/server/erlang/codec';
 import { erlangError } from '@/server/erlang/errors';
 import {
   elixirRegistryLookupProbe,
@@ -163,11 +164,13 @@ type Handler = (args: Term[]) => Term | Promise<Term>;
 /** A scripted rpc: replies by `module:function`; anything unscripted raises `undef` (badrpc). */
 function scriptedRpc(handlers: Record<string, Handler>) {
   const calls: Array<{ module: string; fn: string; args: Term[] }> = [];
-  const rpc: RpcFunction = async (module, fn, args) => {
+  const rpc: RpcFunction = async (module, fn, args, options) => {
     calls.push({ module, fn, args });
     const handler = handlers[`${module}:${fn}`];
     if (!handler) throw erlangError('badrpc', `rpc ${module}:${fn} failed: undef`);
-    return handler(args);
+    // As the connection does for a call that asks for `encodedReply`: term_to_binary's bytes.
+    const reply = await handler(args);
+    return options?.encodedReply ? encodeTerm(reply) : reply;
   };
   return { rpc, calls };
 }
