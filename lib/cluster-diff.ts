@@ -21,17 +21,33 @@ import { foldMemberEvents, type TimelineChange } from './timeline-summary';
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, index) => deepEqual(item, b[index]));
+  const isArray = Array.isArray(a);
+  if (isArray !== Array.isArray(b)) return false;
+  // Loops rather than `Object.keys`, `filter` and `every`: this compares every member of a
+  // 1,000-node state at each recompute, and their arrays and closures were an eighth of what the
+  // collector allocated.
+  if (isArray) {
+    const left = a as unknown[];
+    const right = b as unknown[];
+    if (left.length !== right.length) return false;
+    for (let index = 0; index < left.length; index++) {
+      if (!deepEqual(left[index], right[index])) return false;
+    }
+    return true;
   }
-  const aRecord = a as Record<string, unknown>;
-  const bRecord = b as Record<string, unknown>;
-  const aKeys = Object.keys(aRecord).filter((key) => aRecord[key] !== undefined);
-  const bKeys = Object.keys(bRecord).filter((key) => bRecord[key] !== undefined);
-  return (
-    aKeys.length === bKeys.length && aKeys.every((key) => deepEqual(aRecord[key], bRecord[key]))
-  );
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  // Keys whose value is undefined count as absent, on either side.
+  let unmatched = 0;
+  for (const key in left) {
+    if (!Object.hasOwn(left, key) || left[key] === undefined) continue;
+    if (!deepEqual(left[key], right[key])) return false;
+    unmatched++;
+  }
+  for (const key in right) {
+    if (Object.hasOwn(right, key) && right[key] !== undefined) unmatched--;
+  }
+  return unmatched === 0;
 }
 
 function patchOf(prev: ClusterMember, next: ClusterMember): MemberPatch | null {
@@ -220,12 +236,19 @@ function registryEvents(prev: ClusterState, next: ClusterState): TimelineEventDr
     const side = member.beam;
     // Counts only compare between two probes; a node coming or going is told as such.
     if (!side?.probedAt || !oldSide?.probedAt) continue;
-    const oldCounts = new Map(oldSide.registries.map((entry) => [entry.registry, entry.count]));
-    const newCounts = new Map(side.registries.map((entry) => [entry.registry, entry.count]));
-    for (const registry of new Set([...oldCounts.keys(), ...newCounts.keys()])) {
-      const from = oldCounts.get(registry) ?? null;
-      const to = newCounts.get(registry) ?? null;
-      if (from !== to) changes.push({ node: side.node, registry, from, to });
+    // Most nodes of a large cluster were not probed since, or kept their counts' very list.
+    if (side === oldSide || side.registries === oldSide.registries) continue;
+    // A node has a handful of registries: a scan of each list, not two maps and a set per node.
+    const countIn = (entries: BeamSide['registries'], registry: string) =>
+      entries.find((entry) => entry.registry === registry)?.count ?? null;
+    for (const { registry, count } of oldSide.registries) {
+      const to = countIn(side.registries, registry);
+      if (count !== to) changes.push({ node: side.node, registry, from: count, to });
+    }
+    for (const { registry, count } of side.registries) {
+      if (countIn(oldSide.registries, registry) === null) {
+        changes.push({ node: side.node, registry, from: null, to: count });
+      }
     }
   }
   // One event per diff however many nodes changed: a rebalance touches every node at once.
