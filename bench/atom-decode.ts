@@ -4,7 +4,8 @@
  * (`erlang:nodes(visible)`, 1,000 node atoms) and a `net_kernel:nodes_info()` reply (1,000
  * entries `{Node, [{owner, Pid}, {state, up}, {address, #net_address{}}, {type, normal}, {in, N},
  * {out, N}]}` as OTP 25 answers), each decoded `--rounds` times by the codec's `decodeTerm`, and
- * the `nodes_info` reply also as the link probe reads it now (skimmed: `codec/skim.ts`), the loop
+ * the `nodes_info` reply also as the link probe reads it now (skimmed: `codec/skim.ts`); and the
+ * same for the `dist_ctrl` reply (1,000 `{Node, Port}`) the link probe reads beside it; the loop
  * yielding between rounds as a server's does (so finalizers run as they would).
  *
  * Figures per decode: CPU time (median and p99 over rounds), bytes allocated (heap growth over
@@ -24,10 +25,11 @@ import {
   decodeTerm,
   encodeTerm,
   Pid,
+  Port,
   tuple,
   type Term,
 } from '../server/erlang/codec';
-import { nodesInfoProbe } from '../server/erlang/probes';
+import { distControllersProbe, nodesInfoProbe } from '../server/erlang/probes';
 
 const NODES = 1_000;
 
@@ -63,6 +65,16 @@ function nodesInfoReply(): Uint8Array {
     );
   }
   return encodeTerm(tuple(atom('ok'), entries));
+}
+
+/** `erlang:system_info(dist_ctrl)`: 1,000 `{Node, Port}`. */
+function distControllersReply(): Uint8Array {
+  const entries: Term[] = [];
+  for (let index = 0; index < NODES; index++) {
+    const node = atom(`sim${index}@10.42.${index >> 8}.${index & 255}`);
+    entries.push(tuple(node, new Port(atom('sim0@10.42.0.0'), BigInt(1_000 + index), 1)));
+  }
+  return encodeTerm(entries);
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -137,3 +149,8 @@ await measure('peer list', peerList(), rounds);
 await measure('nodes_info', nodesInfoReply(), rounds);
 const linkProbe = nodesInfoProbe(NODES);
 await measure('nodes_info skimmed', nodesInfoReply(), rounds, (bytes) => linkProbe.parse(bytes));
+await measure('dist_ctrl', distControllersReply(), rounds);
+const controllersProbe = distControllersProbe(NODES);
+await measure('dist_ctrl skimmed', distControllersReply(), rounds, (bytes) =>
+  controllersProbe.parse(bytes),
+);

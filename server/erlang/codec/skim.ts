@@ -13,7 +13,7 @@ import { decodeAtom, decodeBody, decodeLeaf, DEFAULT_MAX_DEPTH } from './decode'
 import { decodeAtomCached } from './atom-cache';
 import { Reader } from './reader';
 import { Tag, VERSION_MAGIC } from './tags';
-import type { Atom } from './terms';
+import type { Atom, Term } from './terms';
 
 /**
  * Moves `reader` past one term (no version byte), failing with a TermDecodeError wherever
@@ -223,6 +223,22 @@ export class TermCursor {
       return decodeLeaf(this.reader, tag, at) as number | bigint;
     }
     return undefined;
+  }
+
+  /** The next term if it is not a container (a pid, a port, a number...), decoded. */
+  leaf(): Term | undefined {
+    const at = this.reader.pos;
+    const tag = this.reader.u8('a tag');
+    if (
+      tag === Tag.SMALL_TUPLE ||
+      tag === Tag.LARGE_TUPLE ||
+      tag === Tag.LIST ||
+      tag === Tag.MAP ||
+      tag === Tag.STRING
+    ) {
+      return undefined;
+    }
+    return decodeLeaf(this.reader, tag, at);
   }
 
   /**

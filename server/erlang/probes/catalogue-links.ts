@@ -161,15 +161,67 @@ export interface DistController {
  * back: terms the node made, so sending them creates nothing.
  */
 export function distControllersProbe(cap: number): ProbeCall<DistController[]> {
-  return systemInfo('dist_ctrl', (reply) =>
-    capList(asList(reply), cap).items.map((entry) => {
-      const [node, controller] = asTuple(entry, 2, '{Node, Controller}');
-      if (!(controller instanceof Port) && !(controller instanceof Pid)) {
-        throw new ProbeReplyError('a port or pid as controller');
+  return {
+    module: 'erlang',
+    fn: 'system_info',
+    args: [atom('dist_ctrl')],
+    // Read from the bytes: a thousand `{Node, Port}` tuples a link reading at 1,000 nodes.
+    encodedReply: true,
+    parse(reply) {
+      if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('the encoded dist_ctrl reply');
+      let skimmed: DistController[] | undefined;
+      try {
+        skimmed = skimDistControllers(reply, cap);
+      } catch {
+        // Malformed somewhere: the general decoder below says where.
       }
-      return { node: asAtomName(node!, 'a node name'), controller };
-    }),
-  );
+      if (skimmed) return skimmed;
+      let term: Term;
+      try {
+        term = decodeTerm(reply);
+      } catch (error) {
+        throw new ProbeReplyError(`a dist_ctrl reply (${describeError(error)})`);
+      }
+      return distControllersOf(term, cap);
+    },
+  };
+}
+
+/** The decoded reply's first `cap` controllers: the reference for {@link skimDistControllers}. */
+export function distControllersOf(reply: Term, cap: number): DistController[] {
+  return capList(asList(reply), cap).items.map((entry) => {
+    const [node, controller] = asTuple(entry, 2, '{Node, Controller}');
+    if (!(controller instanceof Port) && !(controller instanceof Pid)) {
+      throw new ProbeReplyError('a port or pid as controller');
+    }
+    return { node: asAtomName(node!, 'a node name'), controller };
+  });
+}
+
+/**
+ * The first `cap` entries of `[{Node, PortOrPid}]` read straight from the bytes, no tuple or list
+ * built (the rest skipped unbuilt); `undefined` for any other form, which the general decoder
+ * then reads (test/unit/erlang/link-probes.test.ts holds both to the same answers).
+ */
+export function skimDistControllers(bytes: Uint8Array, cap: number): DistController[] | undefined {
+  const cursor = TermCursor.of(bytes);
+  const count = cursor?.list();
+  if (!cursor || count === undefined) return undefined;
+  const controllers: DistController[] = [];
+  for (let index = 0; index < count; index++) {
+    if (index >= cap) {
+      cursor.skip(1);
+      continue;
+    }
+    if (cursor.tuple() !== 2) return undefined;
+    const node = cursor.atom();
+    if (!node) return undefined;
+    const controller = cursor.leaf();
+    if (!(controller instanceof Port) && !(controller instanceof Pid)) return undefined;
+    controllers.push({ node: node.name, controller });
+  }
+  if (count > 0 && !cursor.listEnd()) return undefined;
+  return cursor.done ? controllers : undefined;
 }
 
 /**

@@ -17,7 +17,8 @@ export interface ProbeCall<T> {
   readonly args: readonly Term[];
   /**
    * The reply reaches `parse` undecoded, as `term_to_binary` bytes (see `RpcOptions`), for
-   * replies that a decoder of `codec/lists.ts` reads at a fraction of the general one's cost.
+   * replies that a decoder of `codec/lists.ts`, or a cursor of `codec/skim.ts` that reads a few
+   * fields and skips the rest, reads at a fraction of the general one's cost.
    */
   readonly encodedReply?: boolean;
   parse(reply: Term): T;

@@ -15,7 +15,12 @@ import {
   type LinkReport,
   type RpcFunction,
 } from '@/server/erlang/probes';
-import { nodesInfoOf, skimNodesInfo } from '@/server/erlang/probes/catalogue-links';
+import {
+  distControllersOf,
+  nodesInfoOf,
+  skimDistControllers,
+  skimNodesInfo,
+} from '@/server/erlang/probes/catalogue-links';
 
 import { termArbitrary } from './codec-arbitraries';
 
@@ -143,12 +148,60 @@ describe('link probes: parsers', () => {
   it('reads dist_ctrl as ports or processes, refusing anything else', () => {
     const pid = new Pid(A, 7, 0, 1);
     expect(
-      distControllersProbe(10).parse([tuple(atom('b@h'), port(13)), tuple(atom('c@h'), pid)]),
+      distControllersProbe(10).parse(
+        encodeTerm([tuple(atom('b@h'), port(13)), tuple(atom('c@h'), pid)]),
+      ),
     ).toEqual([
       { node: 'b@h', controller: port(13) },
       { node: 'c@h', controller: pid },
     ]);
-    expect(() => distControllersProbe(10).parse([tuple(atom('b@h'), 13)])).toThrow(/a port or pid/);
+    expect(() => distControllersProbe(10).parse(encodeTerm([tuple(atom('b@h'), 13)]))).toThrow(
+      /a port or pid/,
+    );
+    // Entries past the cap are not read, as before they were cut.
+    expect(
+      distControllersProbe(1).parse(encodeTerm([tuple(atom('b@h'), pid), tuple(atom('c@h'), 13)])),
+    ).toEqual([{ node: 'b@h', controller: pid }]);
+
+    // Replies of every form read from the bytes (skimmed, or decoded when the skim declines)
+    // give what the decoded reply gives, or fail with the same error.
+    const value = termArbitrary({ maxDepth: 2 });
+    const controller = fc.oneof(
+      fc.nat(50).map((id) => port(id)),
+      fc.nat(50).map((id) => new Pid(A, id, 0, 1)),
+    );
+    const entry = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc
+          .tuple(fc.constantFrom('a@h', 'b@h'), controller)
+          .map(([node, owner]) => tuple(atom(node), owner)),
+      },
+      { weight: 1, arbitrary: value },
+    );
+    const reply = fc.oneof(
+      { weight: 8, arbitrary: fc.array(entry, { maxLength: 5 }) },
+      { weight: 1, arbitrary: value },
+    );
+    const read = (readReply: () => unknown) => {
+      try {
+        return readReply();
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    let skimmed = 0;
+    fc.assert(
+      fc.property(reply, fc.nat(6), (term, cap) => {
+        const encoded = encodeTerm(term);
+        if (skimDistControllers(encoded, cap)) skimmed++;
+        expect(read(() => distControllersProbe(cap).parse(encoded))).toEqual(
+          read(() => distControllersOf(term, cap)),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    expect(skimmed).toBeGreaterThan(300);
     expect(distControllersProbe(10).args).toEqual([atom('dist_ctrl')]);
   });
 
