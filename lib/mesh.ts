@@ -227,17 +227,38 @@ export class MeshBuilder {
         membershipChanged = true;
       }
     };
+    // A view's names are a prefix of the table less a few, plus a few: the prefixes are summed
+    // as ranges over table ids and applied in one pass, not name by name (a first list names
+    // every node: N map updates per node, N² at a start).
+    const byId = new Int32Array(this.table.size + 1);
+    const adjustView = (node: string, view: ReadonlySet<string>, by: number) => {
+      adjust(node, by);
+      if (!(view instanceof RelativePeers) || view.table !== this.table) {
+        for (const peer of view) adjust(peer, by);
+        return;
+      }
+      byId[0] = byId[0]! + by;
+      byId[view.prefix] = byId[view.prefix]! - by;
+      // The node itself and what it misses are inside the prefix and not named.
+      for (const name of [view.node, ...view.missing]) {
+        const id = this.table.idOf(name)!;
+        if (id < view.prefix) {
+          byId[id] = byId[id]! - by;
+          byId[id + 1] = byId[id + 1]! + by;
+        }
+      }
+      for (const name of view.extra) adjust(name, by);
+    };
     for (const node of changed) {
       const before = base.views.get(node);
-      if (before) {
-        adjust(node, -1);
-        for (const peer of before) adjust(peer, -1);
-      }
+      if (before) adjustView(node, before, -1);
       const after = sets.get(node);
-      if (after) {
-        adjust(node, 1);
-        for (const peer of after) adjust(peer, 1);
-      }
+      if (after) adjustView(node, after, 1);
+    }
+    let running = 0;
+    for (let id = 0; id < this.table.size; id += 1) {
+      running += byId[id]!;
+      if (running !== 0) adjust(this.table.nameAt(id), running);
     }
 
     // A link between two unchanged lists keeps its symmetry; every link with a changed end is
