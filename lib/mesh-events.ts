@@ -55,6 +55,7 @@ function forEachChangedLink(
   prevMesh: Mesh,
   nextMesh: Mesh,
   index: ReadonlyMap<string, number>,
+  meshes: MeshBuilder,
   visit: (a: number, b: number, up: boolean) => void,
 ): void {
   const listChanged = (node: string) => prevMesh.lists.get(node) !== nextMesh.lists.get(node);
@@ -80,8 +81,10 @@ function forEachChangedLink(
     };
     if (before) for (const peer of before) if (!after?.has(peer)) consider(peer, false);
     if (after && !before) {
-      // A first list: only its peers that reported before can make a link up, and at a start
-      // they are the fewer — read them, not the whole list (N names per node, N² at a start).
+      // A first list: only its peers that reported before can make a link up, where their lists
+      // left the node out. When every one named it (a whole mesh forming) there is none.
+      if (meshes.listedBy(prevMesh, node) === prevMesh.views.size) continue;
+      // Else read the fewer of those peers and the list (N names per node, N² at a start).
       if (prevMesh.views.size < after.size) {
         for (const peer of prevMesh.views.keys()) if (after.has(peer)) consider(peer, true);
       } else for (const peer of after) if (prevMesh.views.has(peer)) consider(peer, true);
@@ -113,7 +116,7 @@ export function meshChanges(
   const healLinks: number[] = [];
   const down: number[] = [];
   const up: number[] = [];
-  forEachChangedLink(prevMesh, nextMesh, index, (a, b, isUp) => {
+  forEachChangedLink(prevMesh, nextMesh, index, meshes, (a, b, isUp) => {
     const packed = a * size + b;
     const sides = isUp ? heal.sideOf : split.sideOf;
     const crosses = sides[a]! >= 0 && sides[b]! >= 0 && sides[a] !== sides[b];

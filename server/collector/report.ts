@@ -4,7 +4,7 @@ import 'server-only';
 // lists that keep their identity while unchanged, and which connection changes are shown.
 
 import type { BeamConnection, BeamSide, PeerLink, RegistryCount } from '@/lib/cluster-state';
-import { compareNames } from '@/lib/names';
+import { sortNames } from '@/lib/names';
 
 import type { NodeConnectionState } from '../erlang/manager';
 import type { NodeList, NodeProbeReport } from '../erlang/probes';
@@ -131,7 +131,7 @@ export class PeerLists {
     this.raw.set(node, print);
     // Nodes answer `nodes()` in a stable order: the same list as last time needs no sort.
     if (previous && raw === print) return previous as string[];
-    const sorted = [...names].sort(compareNames);
+    const sorted = sortNames(names);
     return previous && sameNames(previous, sorted) ? (previous as string[]) : sorted;
   }
 
