@@ -4,10 +4,10 @@ import 'server-only';
 // lists that keep their identity while unchanged, and which connection changes are shown.
 
 import type { BeamConnection, BeamSide, PeerLink, RegistryCount } from '@/lib/cluster-state';
-import { sortNames } from '@/lib/names';
 
 import type { NodeConnectionState } from '../erlang/manager';
 import type { NodeList, NodeProbeReport } from '../erlang/probes';
+import { NameOrder } from './name-order';
 
 /**
  * Probe fields that cost the node next to nothing and are asked at every probe: when both timed
@@ -123,6 +123,8 @@ function fingerprint(names: readonly string[]): string {
 export class PeerLists {
   /** Each node's last `nodes()` list as it arrived, fingerprinted, to skip re-sorting it. */
   private readonly raw = new Map<string, string>();
+  /** One name table for every node's list: they name nearly the same nodes. */
+  private readonly order = new NameOrder();
 
   /** The node's sorted peers from `names`, reusing `previous` when they are the same. */
   sees(node: string, previous: readonly string[] | null, names: string[]): string[] {
@@ -131,7 +133,7 @@ export class PeerLists {
     this.raw.set(node, print);
     // Nodes answer `nodes()` in a stable order: the same list as last time needs no sort.
     if (previous && raw === print) return previous as string[];
-    const sorted = sortNames(names);
+    const sorted = this.order.sort(names);
     return previous && sameNames(previous, sorted) ? (previous as string[]) : sorted;
   }
 
