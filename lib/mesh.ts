@@ -189,7 +189,8 @@ export class MeshBuilder {
     // The reporting nodes are expected: in the table before any view is built, and so are the
     // tracked nodes that a list to be viewed names (see `build`).
     for (const view of views) if (view.sees) this.table.intern(view.node);
-    if (expected) {
+    // Once every expected node is in the table (a start's first build), no list is read for them.
+    if (expected && !this.holdsAll(expected)) {
       for (const view of views) {
         if (!view.sees || this.viewOfList.get(view.sees)?.table === this.table) continue;
         for (const name of view.sees) {
@@ -213,6 +214,11 @@ export class MeshBuilder {
       sets.set(view.node, set);
     }
     return { lists, sets };
+  }
+
+  private holdsAll(names: ReadonlySet<string>): boolean {
+    for (const name of names) if (this.table.idOf(name) === undefined) return false;
+    return true;
   }
 
   private compute(
