@@ -25,6 +25,17 @@ describe('NameOrder (property)', () => {
     );
   });
 
+  it('gives two lists one fingerprint exactly when they are the same, in the same order', () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 30 }), fc.array(name, { maxLength: 30 }), (x, y) => {
+        const order = new NameOrder();
+        const same = x.length === y.length && x.every((entry, at) => entry === y[at]);
+        expect(order.fingerprint(order.idsOf(x)) === order.fingerprint(order.idsOf(y))).toBe(same);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('starts its table afresh past its bound and still sorts', () => {
     const order = new NameOrder();
     for (let round = 0; round < 3; round += 1) {
@@ -32,5 +43,22 @@ describe('NameOrder (property)', () => {
       expect(order.sort(list)).toEqual([...list].sort(compareNames));
     }
     expect(order.sort([n(2), n(1)])).toEqual([n(1), n(2)]);
+  });
+});
+
+describe('NameOrder fingerprints', () => {
+  it('match for the same list and differ for another order, another list or another table', () => {
+    const order = new NameOrder();
+    const list = [n(3), n(1), n(2)];
+    const print = order.fingerprint(order.idsOf(list));
+    expect(order.fingerprint(order.idsOf([...list]))).toBe(print);
+    expect(order.fingerprint(order.idsOf([n(1), n(3), n(2)]))).not.toBe(print);
+    expect(order.fingerprint(order.idsOf([n(3), n(1)]))).not.toBe(print);
+    expect(order.fingerprint(order.idsOf([n(3), n(1), n(2), n(2)]))).not.toBe(print);
+    // Past its bound the table starts afresh: the same names get new ids, and a print of the
+    // old table never matches one of the new.
+    order.sort(Array.from({ length: 19_000 }, (_, index) => `junk-${index}@nowhere`));
+    order.sort(Array.from({ length: 2_000 }, (_, index) => `more-${index}@nowhere`));
+    expect(order.fingerprint(order.idsOf(list))).not.toBe(print);
   });
 });
