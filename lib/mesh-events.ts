@@ -45,11 +45,17 @@ function splitsOf(
  * Every link whose state changed between the meshes, between nodes in both (a link that comes
  * or goes with one of its nodes is that node's join or departure, told elsewhere), each visited
  * once. A link can only change where a node's own list changed, so only those lists are read.
+ *
+ * A link neither of whose ends reported before is not a change when one of them reports it: it
+ * is a first observation. At a start, each node's first list names every node that has not
+ * reported yet: told as links up, they were N²/2 of them — half a million at 1,000 nodes — that
+ * only said "now we know". A link up is told when one end's report said it was not there.
  */
 function forEachChangedLink(
   prevMesh: Mesh,
   nextMesh: Mesh,
   index: ReadonlyMap<string, number>,
+  meshes: MeshBuilder,
   visit: (a: number, b: number, up: boolean) => void,
 ): void {
   const listChanged = (node: string) => prevMesh.lists.get(node) !== nextMesh.lists.get(node);
@@ -66,13 +72,23 @@ function forEachChangedLink(
     const consider = (peer: string, up: boolean) => {
       const other = index.get(peer);
       if (other === undefined || other === position) return;
+      // Neither end reported before: a first observation (see above).
+      if (up && !before && !prevMesh.views.has(peer)) return;
       // Seen from both ends when both lists moved: keep the visit from the smaller index.
       if (other < position && listChanged(peer) && ownListMoved(peer, node)) return;
       const stillBy = (up ? prevMesh : nextMesh).views.get(peer)?.has(node) ?? false;
       if (!stillBy) visit(Math.min(position, other), Math.max(position, other), up);
     };
     if (before) for (const peer of before) if (!after?.has(peer)) consider(peer, false);
-    if (after) for (const peer of after) if (!before?.has(peer)) consider(peer, true);
+    if (after && !before) {
+      // A first list: only its peers that reported before can make a link up, where their lists
+      // left the node out. When every one named it (a whole mesh forming) there is none.
+      if (meshes.listedBy(prevMesh, node) === prevMesh.views.size) continue;
+      // Else read the fewer of those peers and the list (N names per node, N² at a start).
+      if (prevMesh.views.size < after.size) {
+        for (const peer of prevMesh.views.keys()) if (after.has(peer)) consider(peer, true);
+      } else for (const peer of after) if (prevMesh.views.has(peer)) consider(peer, true);
+    } else if (after) for (const peer of after) if (!before?.has(peer)) consider(peer, true);
   }
 }
 
@@ -100,7 +116,7 @@ export function meshChanges(
   const healLinks: number[] = [];
   const down: number[] = [];
   const up: number[] = [];
-  forEachChangedLink(prevMesh, nextMesh, index, (a, b, isUp) => {
+  forEachChangedLink(prevMesh, nextMesh, index, meshes, (a, b, isUp) => {
     const packed = a * size + b;
     const sides = isUp ? heal.sideOf : split.sideOf;
     const crosses = sides[a]! >= 0 && sides[b]! >= 0 && sides[a] !== sides[b];

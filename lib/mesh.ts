@@ -50,6 +50,15 @@ export function meshLinks(mesh: Pick<Mesh, 'views'>): Array<[string, string]> {
   return [...links.values()].sort((x, y) => compareNames(x[0], y[0]) || compareNames(x[1], y[1]));
 }
 
+/** The nodes of a state's pods, the nodes a mesh of it is expected to hold. */
+function expectedOfState(state: Pick<ClusterState, 'members'>): Set<string> {
+  const expected = new Set<string>();
+  for (const member of state.members) {
+    if (member.kubernetes && member.node !== null) expected.add(member.node);
+  }
+  return expected;
+}
+
 /** The views of a state's connected members, as {@link MeshBuilder.build} takes them. */
 function viewsOfState(state: Pick<ClusterState, 'members'>): MeshView[] {
   return state.members
@@ -109,8 +118,14 @@ export class MeshBuilder {
    * The mesh of the nodes' own lists. A link is present if either side reports it (a connection
    * is being set up or torn down, or one report is a poll older than the other); it is asymmetric
    * when both sides reported and only one lists the other.
+   *
+   * `expected`: the nodes the caller tracks (the pods' nodes). A list's names among them join
+   * the node table before any view is built, not only the reporting nodes: at a start the first
+   * lists name every node that has not reported yet, and their views then cover them by prefix,
+   * not one by one in `extra` (and no view is built again once the table settles). Names no pod
+   * accounts for (ghosts, an absurd list) stay out of the table as before.
    */
-  build(views: readonly MeshView[]): Mesh {
+  build(views: readonly MeshView[], expected?: ReadonlySet<string>): Mesh {
     const settled = this.table.size === this.tableSizeAtLastBuild;
     this.tableSizeAtLastBuild = this.table.size;
     this.refreshStale = settled;
@@ -119,11 +134,13 @@ export class MeshBuilder {
     // until then a mesh of the same lists is reused as it is.
     if (reused && !(settled && hasStaleView(reused))) return reused;
     const base = this.recent[0];
-    const mesh = base ? this.update(base, views) : this.compute(views);
+    const built = this.listsAndViews(views, expected);
+    const mesh = base ? this.update(base, views, built) : this.compute(views, built);
     // Departed nodes stay in the table, and every later view holds them as missing:
-    // once they outnumber the living, the next build starts a fresh table (and builds every
-    // view once more), so a long churn costs a rebuild now and then, not a growing table.
-    if (this.table.size > 2 * mesh.views.size + 64) this.table = new NodeTable();
+    // once they outnumber the living (the mesh's nodes), the next build starts a fresh table
+    // (and builds every view once more), so a long churn costs a rebuild now and then, not a
+    // growing table.
+    if (this.table.size > 2 * mesh.nodes.length + 64) this.table = new NodeTable();
     // A mesh built again for stale views replaces the recent ones, which hold those views too.
     if (reused) this.recent.length = 0;
     this.recent.unshift(mesh);
@@ -135,7 +152,7 @@ export class MeshBuilder {
   ofState(state: Pick<ClusterState, 'members'>): Mesh {
     const cached = this.byMembers.get(state.members);
     if (cached) return cached;
-    const mesh = this.build(viewsOfState(state));
+    const mesh = this.build(viewsOfState(state), expectedOfState(state));
     this.byMembers.set(state.members, mesh);
     return mesh;
   }
@@ -155,12 +172,32 @@ export class MeshBuilder {
     return partitions;
   }
 
+  /**
+   * How many of `mesh`'s lists name `node`, its own left out; undefined for a mesh this builder
+   * did not build. A node every other list names has no link that its list alone can make.
+   */
+  listedBy(mesh: Mesh, node: string): number | undefined {
+    const counts = this.nodeCounts.get(mesh);
+    if (!counts) return undefined;
+    return (counts.get(node) ?? 0) - (mesh.views.has(node) ? 1 : 0);
+  }
+
   /** Each reporting node's list, and its view (relative to the current table). */
-  private listsAndViews(views: readonly MeshView[]) {
+  private listsAndViews(views: readonly MeshView[], expected?: ReadonlySet<string>) {
     const lists = new Map<string, readonly string[]>();
     const sets = new Map<string, RelativePeers>();
-    // The reporting nodes are the expected ones: in the table before any view is built.
+    // The reporting nodes are expected: in the table before any view is built, and so are the
+    // tracked nodes that a list to be viewed names (see `build`).
     for (const view of views) if (view.sees) this.table.intern(view.node);
+    // Once every expected node is in the table (a start's first build), no list is read for them.
+    if (expected && !this.holdsAll(expected)) {
+      for (const view of views) {
+        if (!view.sees || this.viewOfList.get(view.sees)?.table === this.table) continue;
+        for (const name of view.sees) {
+          if (this.table.idOf(name) === undefined && expected.has(name)) this.table.intern(name);
+        }
+      }
+    }
     for (const view of views) {
       if (!view.sees) continue;
       lists.set(view.node, view.sees);
@@ -179,7 +216,15 @@ export class MeshBuilder {
     return { lists, sets };
   }
 
-  private compute(views: readonly MeshView[], built = this.listsAndViews(views)): Mesh {
+  private holdsAll(names: ReadonlySet<string>): boolean {
+    for (const name of names) if (this.table.idOf(name) === undefined) return false;
+    return true;
+  }
+
+  private compute(
+    views: readonly MeshView[],
+    built: ReturnType<MeshBuilder['listsAndViews']>,
+  ): Mesh {
     const { lists, sets } = built;
     const counts = this.countsOf(sets);
     const nodes = [...counts.keys()].sort(compareNames);
@@ -202,9 +247,12 @@ export class MeshBuilder {
    * missing names of every view (a netsplit's N²/2). When most lists changed (a start, a heal),
    * or the table was started afresh since `base`, a full build is as cheap and simpler.
    */
-  private update(base: Mesh, views: readonly MeshView[]): Mesh {
+  private update(
+    base: Mesh,
+    views: readonly MeshView[],
+    built: ReturnType<MeshBuilder['listsAndViews']>,
+  ): Mesh {
     const baseCounts = this.nodeCounts.get(base);
-    const built = this.listsAndViews(views);
     const { lists, sets } = built;
     if (!baseCounts || this.tableOf.get(base) !== this.table) return this.compute(views, built);
     const changed = new Set<string>();
@@ -227,17 +275,38 @@ export class MeshBuilder {
         membershipChanged = true;
       }
     };
+    // A view's names are a prefix of the table less a few, plus a few: the prefixes are summed
+    // as ranges over table ids and applied in one pass, not name by name (a first list names
+    // every node: N map updates per node, N² at a start).
+    const byId = new Int32Array(this.table.size + 1);
+    const adjustView = (node: string, view: ReadonlySet<string>, by: number) => {
+      adjust(node, by);
+      if (!(view instanceof RelativePeers) || view.table !== this.table) {
+        for (const peer of view) adjust(peer, by);
+        return;
+      }
+      byId[0] = byId[0]! + by;
+      byId[view.prefix] = byId[view.prefix]! - by;
+      // The node itself and what it misses are inside the prefix and not named.
+      for (const name of [view.node, ...view.missing]) {
+        const id = this.table.idOf(name)!;
+        if (id < view.prefix) {
+          byId[id] = byId[id]! - by;
+          byId[id + 1] = byId[id + 1]! + by;
+        }
+      }
+      for (const name of view.extra) adjust(name, by);
+    };
     for (const node of changed) {
       const before = base.views.get(node);
-      if (before) {
-        adjust(node, -1);
-        for (const peer of before) adjust(peer, -1);
-      }
+      if (before) adjustView(node, before, -1);
       const after = sets.get(node);
-      if (after) {
-        adjust(node, 1);
-        for (const peer of after) adjust(peer, 1);
-      }
+      if (after) adjustView(node, after, 1);
+    }
+    let running = 0;
+    for (let id = 0; id < this.table.size; id += 1) {
+      running += byId[id]!;
+      if (running !== 0) adjust(this.table.nameAt(id), running);
     }
 
     // A link between two unchanged lists keeps its symmetry; every link with a changed end is
@@ -253,6 +322,9 @@ export class MeshBuilder {
     }
     asymmetric.push(...this.asymmetricOf(sets, changedViews));
     for (const [node, view] of changedViews) {
+      // Named by every other list (its own counts once): no list leaves it out, nothing to look
+      // for — a node's first list in a whole mesh, which otherwise costs N lookups.
+      if (counts.get(node) === sets.size) continue;
       for (const [other, theirs] of sets) {
         if (!changed.has(other) && view.has(other) && !theirs.has(node)) {
           asymmetric.push({ from: node, to: other });

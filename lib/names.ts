@@ -28,6 +28,20 @@ export function compareNames(a: string, b: string): number {
   return a < b ? -1 : 1;
 }
 
+/**
+ * `names` sorted as {@link compareNames} sorts them, each name's key looked up once rather than
+ * twice per comparison: a node's first peer list is a thousand names (ten thousand comparisons)
+ * freshly decoded, whose every lookup hashes the name again.
+ */
+export function sortNames(names: readonly string[]): string[] {
+  const keyed = names.map((name) => ({ key: naturalKey(name), name }));
+  keyed.sort((x, y) => {
+    if (x.key !== y.key) return x.key < y.key ? -1 : 1;
+    return x.name === y.name ? 0 : x.name < y.name ? -1 : 1;
+  });
+  return keyed.map((entry) => entry.name);
+}
+
 /** The host part of `alive@host`. */
 export function hostOf(node: string): string {
   return node.slice(node.indexOf('@') + 1);

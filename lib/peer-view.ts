@@ -50,6 +50,40 @@ export class NodeTable {
   }
 }
 
+/**
+ * Which table ids one list names, for the time of one `RelativePeers.of`: one array of stamps
+ * reused by every call (views are built one at a time), not a set of a thousand ids per list —
+ * at a start that was a million set entries of garbage.
+ */
+class IdMarks {
+  private stamps = new Uint32Array(0);
+  private stamp = 0;
+
+  /** Clears the marks (of ids below `size`) and returns the marker. */
+  next(size: number): this {
+    if (this.stamps.length < size) {
+      this.stamps = new Uint32Array(Math.max(size, 2 * this.stamps.length));
+      this.stamp = 0;
+    }
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 0;
+    }
+    this.stamp += 1;
+    return this;
+  }
+
+  mark(id: number): void {
+    this.stamps[id] = this.stamp;
+  }
+
+  has(id: number): boolean {
+    return this.stamps[id] === this.stamp;
+  }
+}
+
+const marks = new IdMarks();
+
 /** A node's peers as "the table's first `prefix` nodes but me, except `missing`, plus `extra`". */
 export class RelativePeers implements ReadonlySet<string> {
   private constructor(
@@ -70,17 +104,21 @@ export class RelativePeers implements ReadonlySet<string> {
    */
   static of(table: NodeTable, node: string, sees: readonly string[]): RelativePeers {
     const self = table.intern(node);
-    const listed = new Set<number>();
+    const prefix = table.size;
+    const listed = marks.next(prefix);
+    let others = 0;
     const extra = new Set<string>();
     for (const name of sees) {
       const id = table.idOf(name);
-      if (id !== undefined) listed.add(id);
-      else extra.add(name);
+      if (id === undefined) extra.add(name);
+      else if (!listed.has(id)) {
+        listed.mark(id);
+        if (id !== self) others += 1;
+      }
     }
-    const prefix = table.size;
     const missing = new Set<string>();
     // In a whole mesh the list names the whole table but the node: nothing to look for.
-    if (listed.size - (listed.has(self) ? 1 : 0) < prefix - 1) {
+    if (others < prefix - 1) {
       for (let id = 0; id < prefix; id += 1) {
         if (id !== self && !listed.has(id)) missing.add(table.nameAt(id));
       }

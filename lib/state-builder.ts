@@ -137,11 +137,14 @@ export function buildClusterState(
       members.set(node, { key: node, node, kubernetes: null, beam: side, partition: null });
   }
   const views: MeshView[] = [];
+  // The pods' nodes: the mesh is expected to hold them (see `MeshBuilder.build`).
+  const expected = new Set<string>();
   for (const member of members.values()) {
     if (member.beam && member.beam.connection.status === 'connected')
       views.push({ node: member.beam.node, sees: member.beam.sees });
+    if (member.kubernetes && member.node !== null) expected.add(member.node);
   }
-  const mesh = meshes.build(views);
+  const mesh = meshes.build(views, expected);
   for (const node of mesh.nodes) {
     if (!members.has(node)) {
       members.set(node, {

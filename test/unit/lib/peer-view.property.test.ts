@@ -113,6 +113,17 @@ const arbitraryHistory = fc
     return lists;
   });
 
+/**
+ * The nodes a caller expects (its pods' nodes): none (no set), some, or ones that never report
+ * (a ghost's name, a pod whose node is gone); their names join the table as lists name them.
+ */
+const arbitraryExpected = fc.option(
+  fc
+    .tuple(fc.subarray(indexes), fc.subarray(['ghost@10.9.9.1', 'gone@10.9.9.3']))
+    .map(([some, others]) => new Set([...some.map(n), ...others])),
+  { nil: undefined },
+);
+
 const sorted = (names: Iterable<string>) => [...names].sort(compareNames);
 
 describe('the compact mesh', () => {
@@ -122,13 +133,13 @@ describe('the compact mesh', () => {
     { timeout: 60_000 },
     () => {
       fc.assert(
-        fc.property(arbitraryHistory, (history) => {
+        fc.property(arbitraryHistory, arbitraryExpected, (history, expected) => {
           // One builder across the steps, as a collector holds one: its table grows, views built
           // at different steps cover different prefixes, and absurd lists make it start afresh.
           const meshes = new MeshBuilder();
           for (const lists of history) {
             const views = indexes.map((index) => ({ node: n(index), sees: lists[index - 1]! }));
-            const compact = meshes.build(views);
+            const compact = meshes.build(views, expected);
             const full = fullMesh(views);
             expect(compact.nodes).toEqual(full.nodes);
             expect(compact.asymmetric).toEqual(full.asymmetric);

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { diffTimeline } from '@/lib/cluster-diff';
 import type { BeamSide, ClusterState, TimelineEventDraft } from '@/lib/cluster-state';
-import { linkKey, MeshBuilder } from '@/lib/mesh';
+import { linkKey, type Mesh, MeshBuilder } from '@/lib/mesh';
 import { linksOf, SAMPLE_SIZE, SUMMARY_THRESHOLD } from '@/lib/timeline-summary';
 
 import { ip, n, pod, side, stateOf } from './fixtures';
@@ -138,7 +138,7 @@ describe('storms of member events', () => {
   });
 });
 
-describe('the events tell every changed link exactly once (property)', () => {
+describe('the events tell every changed link exactly once, first observations not (property)', () => {
   const NODES = 7;
   const links = fc.uniqueArray(
     fc
@@ -176,8 +176,12 @@ describe('the events tell every changed link exactly once (property)', () => {
             state.partitions.some((group) => group.includes(node));
           return present(prev, a) && present(prev, b) && present(next, a) && present(next, b);
         };
+        // A link neither of whose ends reported before is a first observation, not a change.
+        const firstSeen = (key: string) =>
+          !was.has(key) &&
+          key.split('\u0000').every((node) => downBefore.some((i) => n(i) === node));
         const expected = [...new Set([...was, ...is])]
-          .filter((key) => was.has(key) !== is.has(key) && inBoth(key))
+          .filter((key) => was.has(key) !== is.has(key) && inBoth(key) && !firstSeen(key))
           .sort();
         const told: string[] = [];
         for (const change of diffTimeline(prev, next)) {
@@ -192,5 +196,66 @@ describe('the events tell every changed link exactly once (property)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+/** A builder that cannot say how many lists name a node: the events then read every list. */
+class SlowMeshes extends MeshBuilder {
+  override listedBy(_mesh: Mesh, _node: string): number | undefined {
+    return undefined;
+  }
+}
+
+describe('a first list in a forming mesh (property)', () => {
+  const NODES = 9;
+  // Which nodes have reported so far, before and after: a start, one poll at a time, with
+  // some lists missing a few names (a mesh still forming, one-sided links).
+  const reporters = fc.uniqueArray(fc.integer({ min: 1, max: NODES }), { maxLength: NODES });
+  const gaps = fc.uniqueArray(
+    fc
+      .tuple(fc.integer({ min: 1, max: NODES }), fc.integer({ min: 1, max: NODES }))
+      .filter(([a, b]) => a !== b),
+    { maxLength: 8 },
+  );
+  const sidesOf = (reported: number[], missing: Array<[number, number]>) =>
+    range(1, NODES).map((i) =>
+      reported.includes(i)
+        ? side(
+            n(i),
+            range(1, NODES)
+              .filter((j) => j !== i && !missing.some(([a, b]) => a === i && b === j))
+              .map(n),
+          )
+        : side(n(i), null, { connection: { status: 'unreachable', since: 1 } }),
+    );
+
+  it('tells the same events whether the counts skip whole lists or every list is read', () => {
+    fc.assert(
+      fc.property(reporters, reporters, gaps, gaps, (before, more, gapsBefore, gapsAfter) => {
+        const pods = range(1, NODES).map((i) => pod(ip(i)));
+        const after = [...new Set([...before, ...more])];
+        const prev = stateOf(pods, sidesOf(before, gapsBefore));
+        const next = stateOf(pods, sidesOf(after, gapsAfter));
+        const fast = diffTimeline(prev, next, new MeshBuilder());
+        const slow = diffTimeline(prev, next, new SlowMeshes());
+        expect(fast).toEqual(slow);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('tells no link at a start of a whole mesh', () => {
+    const nodes = range(1, 60);
+    const pods = nodes.map((i) => pod(ip(i)));
+    const meshes = new MeshBuilder();
+    let state = stateOf(pods, sidesOf([], []), 1000, meshes);
+    for (let reported = 7; reported <= 60; reported += 7) {
+      const next = stateOf(pods, sidesOf(range(1, Math.min(reported, 60)), []), 1000, meshes);
+      const kinds = diffTimeline(state, next, meshes).map((change) => change.event.kind);
+      expect(
+        kinds.filter((kind) => kind.startsWith('link_') || kind.startsWith('partition')),
+      ).toEqual([]);
+      state = next;
+    }
   });
 });
