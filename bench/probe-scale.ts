@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import type { ClusterState } from '../lib/cluster-state';
+import type { Term } from '../server/erlang/codec/terms';
 import { describeError } from '../server/errors';
 import { freePort } from '../test/support/ports';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
@@ -282,6 +283,25 @@ interface Segment {
   calls: number;
 }
 
+/**
+ * The calls inside a batch (`lists:zipwith3(fun erlang:apply/3, Ms, Fs, As)`, see `batchProbe`):
+ * each element's module, function and arguments (each argument list encoded once, read back
+ * from its `PreEncoded.term`).
+ */
+function batchElements(args: Term[]): Array<{ module: string; fn: string; args: Term[] }> {
+  const [, modules, fns, argLists] = args;
+  if (!Array.isArray(modules) || !Array.isArray(fns) || !Array.isArray(argLists)) return [];
+  return modules.map((module, index) => {
+    const encoded = argLists[index];
+    const inner = encoded && typeof encoded === 'object' && 'term' in encoded ? encoded.term : [];
+    return {
+      module: String(module),
+      fn: String(fns[index]),
+      args: Array.isArray(inner) ? inner : [],
+    };
+  });
+}
+
 async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
   // Node.js with tsx, before the collector's modules: what any process of this kind weighs.
   const baselineRssBytes = process.memoryUsage.rss();
@@ -336,12 +356,23 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
       onStart();
+      // A probe's calls made at once travel as one (`batchProbe`): its elements are the calls.
+      const elements = module === 'lists' && fn === 'zipwith3' ? batchElements(args) : undefined;
       if (countCalls) {
         // ETS calls by table: the registry comparison's calls apart from the probes'.
         const name = module === 'ets' ? `ets:${fn}(${String(args[0])})` : `${module}:${fn}`;
         callsByFunction.set(name, (callsByFunction.get(name) ?? 0) + 1);
+        for (const element of elements ?? []) {
+          const inner = `  in a batch: ${element.module}:${element.fn}`;
+          callsByFunction.set(inner, (callsByFunction.get(inner) ?? 0) + 1);
+        }
       }
-      if (fn === 'statistics' && String(args[0]) === WALL_CLOCK)
+      const isUptime = (name: string, first: Term | undefined) =>
+        name === 'statistics' && String(first) === WALL_CLOCK;
+      if (
+        isUptime(fn, args[0]) ||
+        elements?.some((element) => isUptime(element.fn, element.args[0]))
+      )
         probeStarts.push(performance.now());
       return rpc(module, fn, args, callOptions).finally(onEnd);
     };

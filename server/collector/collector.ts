@@ -71,7 +71,6 @@ import {
 } from './report';
 import {
   factsOf,
-  FULL_PEER_LISTS_UP_TO,
   PeerCadence,
   RegistryCadence,
   UNUSED_FIELDS,
@@ -525,7 +524,6 @@ export class Collector {
         chooseQueues: this.links.chooser(node),
         skip,
         registries: readRegistries,
-        batchTableSizes: clusterSize > FULL_PEER_LISTS_UP_TO,
         ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
       });
       if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {

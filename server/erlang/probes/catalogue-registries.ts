@@ -3,7 +3,7 @@ import 'server-only';
 // The probe catalogue's reads of the registries: table sizes, hosted rows, rows and keys on a
 // host, started syn scopes, supervisors' children, existing atoms (see catalogue.ts).
 
-import { Atom, ExportFun, Tuple, atom, tuple, type Term } from '../codec/terms';
+import { Atom, Tuple, atom, tuple, type Term } from '../codec/terms';
 import {
   ProbeReplyError,
   asAtomName,
@@ -21,30 +21,8 @@ export function tableSizeProbe(table: Atom): ProbeCall<number | null> {
     module: 'ets',
     fn: 'info',
     args: [table, atom('size')],
+    batchable: true,
     parse: (reply) => (isAtom(reply, 'undefined') ? null : asInteger(reply)),
-  };
-}
-
-/**
- * `lists:zipwith(fun ets:info/2, Tables, [size, ...])`: {@link tableSizeProbe} for several
- * tables in one call. `ets:info/2` answers `undefined` for a missing table rather than raising,
- * so one absent table cannot fail the others; each reply is the term `ets:info(Table, size)`
- * answers alone, in order. The fun is an external fun (EXPORT_EXT) of `ets`: no code travels.
- */
-export function tableSizesProbe(tables: readonly Atom[]): ProbeCall<Term[]> {
-  return {
-    module: 'lists',
-    fn: 'zipwith',
-    args: [
-      new ExportFun(atom('ets'), atom('info'), 2),
-      [...tables],
-      tables.map(() => atom('size')),
-    ],
-    parse: (reply) => {
-      const sizes = asList(reply);
-      if (sizes.length !== tables.length) throw new ProbeReplyError('one size per table');
-      return sizes;
-    },
   };
 }
 
@@ -71,6 +49,8 @@ export const swarmHostedProbe: ProbeCall<number> = {
   module: 'ets',
   fn: 'select_count',
   args: [atom('swarm_registry'), SWARM_HOSTED_MATCH_SPEC],
+  // Asked only once the table's size said it is there.
+  batchable: true,
   parse: (reply) => asInteger(reply),
 };
 
@@ -106,6 +86,8 @@ export function pgGroupsProbe(limit: number): ProbeCall<PgGroupSample[]> {
     module: 'ets',
     fn: 'select',
     args: [atom('pg'), PG_GROUP_MATCH_SPEC, limit],
+    // Asked only once the table's size said it is there.
+    batchable: true,
     parse(reply) {
       if (isAtom(reply, '$end_of_table')) return [];
       const [matches] = asTuple(reply, 2, '{Matches, Continuation}');
@@ -139,6 +121,9 @@ export function hostedRowsProbe(table: Atom, path: readonly number[]): ProbeCall
     module: 'ets',
     fn: 'select_count',
     args: [table, hostedRowsMatchSpec(path)],
+    // Asked only once the table's size said it is there; a row the spec cannot read does not
+    // match (a failing guard), it does not raise.
+    batchable: true,
     parse: (reply) => asInteger(reply),
   };
 }

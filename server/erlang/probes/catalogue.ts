@@ -8,7 +8,18 @@ import 'server-only';
  * `probe-call.ts`. Every entry is a constant call (module, function, arguments fixed there) plus
  * a pure parser of its reply. Nothing takes a module, function or argument from a request.
  */
-import { Tuple, atom } from '../codec/terms';
+import { preEncode } from '../codec/encode';
+import {
+  Atom,
+  ErlMap,
+  ExportFun,
+  ImproperList,
+  OpaqueFun,
+  PreEncoded,
+  Tuple,
+  atom,
+  type Term,
+} from '../codec/terms';
 import {
   ProbeReplyError,
   asAtomName,
@@ -56,6 +67,7 @@ export const elixirVersionProbe: ProbeCall<string | null> = {
   module: 'application',
   fn: 'loaded_applications',
   args: [],
+  batchable: true,
   parse(reply) {
     for (const entry of asList(reply)) {
       if (entry instanceof Tuple && entry.arity === 3 && isAtom(entry.at(0), 'elixir')) {
@@ -71,6 +83,7 @@ export const uptimeProbe: ProbeCall<number> = {
   module: 'erlang',
   fn: 'statistics',
   args: [atom('wall_clock')],
+  batchable: true,
   parse: (reply) => asInteger(asTuple(reply, 2, '{Total, SinceLast}')[0]!),
 };
 
@@ -79,6 +92,7 @@ export const runQueueProbe: ProbeCall<number> = {
   module: 'erlang',
   fn: 'statistics',
   args: [atom('run_queue')],
+  batchable: true,
   parse: (reply) => asInteger(reply),
 };
 
@@ -102,6 +116,7 @@ export const memoryProbe: ProbeCall<MemoryReport> = {
   module: 'erlang',
   fn: 'memory',
   args: [],
+  batchable: true,
   parse(reply) {
     const list = asList(reply);
     const read = (key: keyof MemoryReport): number => {
@@ -128,6 +143,7 @@ export const netTicktimeProbe: ProbeCall<number> = {
   module: 'net_kernel',
   fn: 'get_net_ticktime',
   args: [],
+  batchable: true,
   parse(reply) {
     if (reply instanceof Tuple && reply.arity === 2 && isAtom(reply.at(0), 'ongoing_change_to')) {
       return asInteger(reply.at(1)!);
@@ -170,3 +186,72 @@ export const hiddenNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('hidden',
  * the node has no such table (not distributed).
  */
 export const connectionCountProbe = tableSizeProbe(atom('sys_dist'));
+
+/** A batched entry's part of the batch call, encoded once per entry (see {@link batchProbe}). */
+interface BatchElement {
+  moduleAtom: Atom;
+  fnAtom: Atom;
+  encodedArgs: PreEncoded;
+}
+
+const batchElements = new WeakMap<ProbeCall<unknown>, BatchElement>();
+
+/** True when `term` holds a fun anywhere: such an argument would be code for the applier to run. */
+function carriesFun(term: Term): boolean {
+  if (term instanceof ExportFun || term instanceof OpaqueFun) return true;
+  if (term instanceof PreEncoded) return carriesFun(term.term);
+  if (Array.isArray(term)) return term.some(carriesFun);
+  if (term instanceof Tuple || term instanceof ImproperList) return term.elements.some(carriesFun);
+  if (term instanceof ErlMap)
+    return term.entries.some(([key, value]) => carriesFun(key) || carriesFun(value));
+  return false;
+}
+
+function batchElement(call: ProbeCall<unknown>): BatchElement {
+  let element = batchElements.get(call);
+  if (!element) {
+    if (!call.batchable || call.encodedReply || call.args.some(carriesFun)) {
+      throw new Error(`${call.module}:${call.fn} may not travel in a batch`);
+    }
+    element = {
+      moduleAtom: atom(call.module),
+      fnAtom: atom(call.fn),
+      encodedArgs: preEncode([...call.args]),
+    };
+    batchElements.set(call, element);
+  }
+  return element;
+}
+
+/**
+ * `lists:zipwith3(fun erlang:apply/3, Modules, Functions, ArgLists)`: the catalogue entries
+ * `calls` in one remote call, each applied on the node exactly as it is called alone; the reply
+ * is the list of their replies, in order, each for its own entry's `parse`. At 1,000 nodes the
+ * collector's CPU goes to the number of calls (a request encoded, a timer, a reply matched), not
+ * to what they read. The applier runs nothing but entries of this catalogue marked `batchable`
+ * (checked here: never a call that carries a fun, never a batch), so it can call no more than the
+ * catalogue could one by one. Each entry's arguments are encoded once and kept beside it: a
+ * probe sends the same entries every cycle, to every node.
+ *
+ * One element that raises makes the whole call raise (`{badrpc, {'EXIT', _}}`), as `lists`
+ * gives no way to catch per element without loading code: the caller then asks each alone
+ * (`batch.ts`), so every field keeps its own answer or error.
+ */
+export function batchProbe(calls: readonly ProbeCall<unknown>[]): ProbeCall<Term[]> {
+  const elements = calls.map(batchElement);
+  return {
+    module: 'lists',
+    fn: 'zipwith3',
+    args: [
+      new ExportFun(atom('erlang'), atom('apply'), 3),
+      elements.map((element) => element.moduleAtom),
+      elements.map((element) => element.fnAtom),
+      elements.map((element) => element.encodedArgs),
+    ],
+    parse(reply) {
+      const replies = asList(reply);
+      if (replies.length !== calls.length) throw new ProbeReplyError('one reply per batched call');
+      return replies;
+    },
+  };
+}

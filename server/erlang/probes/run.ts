@@ -36,7 +36,7 @@ import {
   type NodeList,
   type ProbeCall,
 } from './catalogue';
-import { batchTableSizes } from './batch';
+import { batchCalls } from './batch';
 import { probeLinks, type LinkReport, type QueueChoice } from './links';
 import { describeKey, isRemoteException, toProbeError, type ProbeError } from './reply';
 
@@ -45,7 +45,15 @@ export type RpcFunction = (
   module: string,
   fn: string,
   args: Term[],
-  options?: { timeoutMs?: number; encodedReply?: boolean },
+  options?: {
+    timeoutMs?: number;
+    encodedReply?: boolean;
+    /**
+     * The catalogue entry this call is, when it is one: the connection ignores it, a batching
+     * rpc (`batch.ts`) sends a `batchable` entry together with the others of its turn.
+     */
+    probe?: ProbeCall<unknown>;
+  },
 ) => Promise<Term>;
 
 export interface ProbeOptions {
@@ -103,11 +111,12 @@ export interface ProbeOptions {
    */
   registries?: boolean;
   /**
-   * Whether the table sizes asked together (the connection count, `:global`, Swarm, `pg`) go
-   * as one call (`lists:zipwith(fun ets:info/2, ...)`, see `batch.ts`); default false. The
-   * collector batches them in a large cluster, where the number of calls is its cost.
+   * Whether the catalogue calls a probe makes at the same moment go as one remote call
+   * (`lists:zipwith3(fun erlang:apply/3, ...)`, see `batch.ts`); default true. A steady-state
+   * probe is then one or two calls where it was eight: at 1,000 nodes the number of calls is
+   * the collector's cost. False sends each call alone (tests compare the two).
    */
-  batchTableSizes?: boolean;
+  batch?: boolean;
   /** A seam for tests: the clock used for `durationMs`. */
   now?: () => number;
 }
@@ -270,7 +279,7 @@ export async function callProbe<T>(
     probe.module,
     probe.fn,
     [...probe.args],
-    probe.encodedReply ? { timeoutMs, encodedReply: true } : { timeoutMs },
+    probe.encodedReply ? { timeoutMs, encodedReply: true, probe } : { timeoutMs, probe },
   );
   return probe.parse(reply);
 }
@@ -311,15 +320,16 @@ async function detect<T>(
 }
 
 /**
- * Runs the node catalogue and registry detection against one node. Calls run concurrently, each
- * with its own timeout; a call that fails leaves its field `null` (with the reason in `errors`)
- * or its registry `{status: 'error'}`, and the rest of the report stands.
+ * Runs the node catalogue and registry detection against one node. Calls run concurrently, those
+ * made at the same moment as one remote call (see `batch`); a call that fails leaves its field
+ * `null` (with the reason in `errors`) or its registry `{status: 'error'}`, and the rest of the
+ * report stands.
  */
 export async function runProbes(
   unbatchedRpc: RpcFunction,
   options: ProbeOptions = {},
 ): Promise<NodeProbeReport> {
-  const rpc = options.batchTableSizes ? batchTableSizes(unbatchedRpc) : unbatchedRpc;
+  const rpc = options.batch === false ? unbatchedRpc : batchCalls(unbatchedRpc);
   const now = options.now ?? Date.now;
   const started = now();
   const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS;

@@ -19,6 +19,7 @@ import { DOWN_SLACK_MS } from '@/server/collector/flap-batch';
 import { FULL_PEER_LISTS_UP_TO } from '@/server/collector/probe-cadence';
 import { ConnectionManager, connectNode } from '@/server/erlang';
 import { atom } from '@/server/erlang/codec';
+import { PreEncoded } from '@/server/erlang/codec/terms';
 import type { KubernetesSourceEvents } from '@/server/kubernetes/source';
 
 import { freePort } from '../../support/ports';
@@ -81,15 +82,27 @@ describe(`the collector over ${NODES} simulated nodes`, () => {
           if (module === 'erlang' && fn === 'nodes') calls.nodes += 1;
           if (module === 'ets' && fn === 'info' && String(args[0]) === SYS_DIST)
             calls.connectionCounts += 1;
-          // In a large cluster the count travels with the registries' sizes, in one call.
-          const [, tables] = args;
+          // The count travels with the probe's other calls of its moment, in one (`batchProbe`):
+          // each element's arguments are encoded once and read back here from their term.
+          const [, modules, fns, argLists] = args;
           if (
             module === 'lists' &&
-            fn === 'zipwith' &&
-            Array.isArray(tables) &&
-            tables.some((table) => String(table) === SYS_DIST)
-          )
-            calls.connectionCounts += 1;
+            fn === 'zipwith3' &&
+            Array.isArray(modules) &&
+            Array.isArray(fns) &&
+            Array.isArray(argLists)
+          ) {
+            calls.connectionCounts += modules.filter((element, index) => {
+              const elementArgs = argLists[index];
+              return (
+                String(element) === 'ets' &&
+                String(fns[index]) === 'info' &&
+                elementArgs instanceof PreEncoded &&
+                Array.isArray(elementArgs.term) &&
+                String(elementArgs.term[0]) === SYS_DIST
+              );
+            }).length;
+          }
           return rpc(module, fn, args, callOptions);
         };
         return connection;

@@ -3,12 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { connectNode, type NodeConnection } from '@/server/erlang';
+import { atom } from '@/server/erlang/codec';
+import { BadRpcError } from '@/server/erlang/errors';
 import {
+  callProbe,
+  hostedRowsProbe,
   lookupName,
   runProbes,
+  uptimeProbe,
   type NodeProbeReport,
   type RpcFunction,
 } from '@/server/erlang/probes';
+
+import { batchCalls } from '@/server/erlang/probes/batch';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';
 
@@ -172,25 +179,50 @@ describe('probes against real nodes', () => {
     expect(reports.get(a.name)!.registries.syn).toEqual({ status: 'absent' });
   });
 
-  it('reads the same table sizes batched into one call (a large cluster) as one call each', async () => {
+  it('reads the same report with its calls batched as with each call alone', async () => {
     for (const [index, node] of [a, b].entries()) {
       const calls: string[] = [];
       const rpc: RpcFunction = (module, fn, args, options) => {
         calls.push(`${module}:${fn}`);
         return connections[index]!.rpc(module, fn, args, options);
       };
-      const batched = await runProbes(rpc, {
-        elixirRegistries: [REGISTRY],
-        batchTableSizes: true,
-      });
-      const alone = reports.get(node.name)!;
-      expect(batched.errors).toEqual({});
+      const alone = await runProbes(rpc, { elixirRegistries: [REGISTRY], batch: false });
+      const callsAlone = calls.splice(0);
+      // The reports above were batched (the default).
+      const batched = reports.get(node.name)!;
+      expect(alone.errors).toEqual({});
+      for (const field of ['otpRelease', 'ertsVersion', 'elixirVersion', 'processLimit'] as const)
+        expect(batched[field]).toEqual(alone[field]);
       expect(batched.connectionCount).toBe(alone.connectionCount);
       expect(batched.registries).toEqual(alone.registries);
-      // The connection count and the sizes of :global, Swarm and pg: one call, no ets:info.
-      expect(calls.filter((call) => call === 'lists:zipwith')).toHaveLength(1);
-      expect(calls).not.toContain('ets:info');
+      expect(callsAlone).not.toContain('lists:zipwith3');
+      expect(callsAlone.filter((call) => call === 'erlang:system_info').length).toBeGreaterThan(3);
+
+      await runProbes(rpc, { elixirRegistries: [REGISTRY] });
+      // The node's fields and table sizes in one call, the hosted counts and pg's groups in
+      // another; what stays alone raises as an answer (atoms, syn), lists peers or reads links.
+      expect(calls.filter((call) => call === 'lists:zipwith3').length).toBeGreaterThanOrEqual(2);
+      for (const call of ['erlang:statistics', 'erlang:memory', 'ets:info', 'ets:select_count'])
+        expect(calls).not.toContain(call);
+      expect(calls.length).toBeLessThan(callsAlone.length / 2);
     }
+  });
+
+  it('asks each call of a batch alone when one raises, so each keeps its own answer', async () => {
+    const calls: string[] = [];
+    const rpc: RpcFunction = (module, fn, args, options) => {
+      calls.push(`${module}:${fn}`);
+      return connections[0]!.rpc(module, fn, args, options);
+    };
+    const batched = batchCalls(rpc);
+    const [uptime, missing] = await Promise.allSettled([
+      callProbe(batched, uptimeProbe, 5000),
+      // An atom the node has (no atom is made there) that names no table: badarg.
+      callProbe(batched, hostedRowsProbe(atom('init'), [2]), 5000),
+    ]);
+    expect(uptime).toMatchObject({ status: 'fulfilled', value: expect.any(Number) });
+    expect(missing).toMatchObject({ status: 'rejected', reason: expect.any(BadRpcError) });
+    expect(calls).toEqual(['lists:zipwith3', 'erlang:statistics', 'ets:select_count']);
   });
 
   it('looks names up in :global, Swarm and an Elixir Registry', async () => {

@@ -13,12 +13,32 @@ import { connectNode, type NodeConnection } from '@/server/erlang';
 import { atom, formatTerm } from '@/server/erlang/codec';
 import { BadRpcError } from '@/server/erlang/errors';
 import { FlapDetector } from '@/server/collector/link-flaps';
+import { Tuple, type Term } from '@/server/erlang/codec/terms';
 import {
+  batchProbe,
+  connectionCountProbe,
+  elixirVersionProbe,
+  globalHostedProbe,
+  globalNamesProbe,
+  hostedRowsProbe,
   lookupName,
+  memoryProbe,
+  netTicktimeProbe,
+  otpReleaseProbe,
+  pgGroupCountProbe,
   probeLinks,
+  processCountProbe,
+  processLimitProbe,
   runProbes,
+  runQueueProbe,
   scanCode,
+  schedulersProbe,
+  swarmHostedProbe,
+  swarmRegistrySizeProbe,
+  tableSizeProbe,
+  uptimeProbe,
   type NodeProbeReport,
+  type ProbeCall,
   type RpcFunction,
 } from '@/server/erlang/probes';
 
@@ -394,6 +414,80 @@ describe('the simulated node answers like the real one', () => {
     const fromReal = await reasons(real.nodes[0]!);
     expect(fromReal[0]).toBe("{'EXIT',{undef,[{beamscope_no_such_module,f,[1,x],[]}]}}");
     expect(await reasons(simulated.nodes[0]!)).toEqual(fromReal);
+  });
+
+  it('answers a batch of catalogue calls as each alone, and raises out of it the same way', async () => {
+    // Entries whose answer does not drift between two calls: a batch's reply is theirs, in order.
+    const steady: Array<ProbeCall<unknown>> = [
+      otpReleaseProbe,
+      processLimitProbe,
+      schedulersProbe,
+      connectionCountProbe,
+      globalNamesProbe,
+      swarmRegistrySizeProbe,
+      // An atom the node has that names no table: `undefined`, not an error.
+      tableSizeProbe(atom('init')),
+      swarmHostedProbe,
+      globalHostedProbe,
+      pgGroupCountProbe,
+      netTicktimeProbe,
+      elixirVersionProbe,
+    ];
+    // And entries that drift: compared by the kind of term only.
+    const drifting: Array<ProbeCall<unknown>> = [
+      uptimeProbe,
+      processCountProbe,
+      memoryProbe,
+      runQueueProbe,
+    ];
+    const kind = (term: Term): unknown =>
+      Array.isArray(term)
+        ? term.map(kind)
+        : term instanceof Tuple
+          ? term.elements.map(kind)
+          : typeof term;
+    const answers = async (node: string) => {
+      const rpc = rpcOf(node);
+      const batch = batchProbe([...steady, ...drifting]);
+      const reply = batch.parse(await rpc(batch.module, batch.fn, [...batch.args]));
+      const alone = await Promise.all(
+        steady.map((probe) => rpc(probe.module, probe.fn, [...probe.args])),
+      );
+      expect(reply.slice(0, steady.length).map((term) => formatTerm(term))).toEqual(
+        alone.map((term) => formatTerm(term)),
+      );
+      // Each entry's parser reads its part of the batch.
+      [...steady, ...drifting].forEach((probe, index) => probe.parse(reply[index]!));
+      // The failing element first and third: its stack differs by position.
+      const raise = async (calls: Array<ProbeCall<unknown>>) => {
+        const failing = batchProbe(calls);
+        const error = await rpc(failing.module, failing.fn, [...failing.args]).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(error).toBeInstanceOf(BadRpcError);
+        return formatTerm((error as BadRpcError).reason);
+      };
+      const missing = hostedRowsProbe(atom('init'), [2]);
+      const raised = [
+        await raise([missing, runQueueProbe]),
+        await raise([runQueueProbe, uptimeProbe, missing]),
+      ];
+      return {
+        steady: reply.slice(0, steady.length).map((term) => formatTerm(term)),
+        drifting: reply.slice(steady.length).map(kind),
+        raised,
+      };
+    };
+    const [real, simulated] = both();
+    const fromReal = await answers(real.nodes[0]!);
+    for (const reason of fromReal.raised)
+      expect(reason).toMatch(/^\{'EXIT',\{badarg,\[\{ets,select_count,\[init,/);
+    const fromSimulated = await answers(simulated.nodes[0]!);
+    expect(fromSimulated.drifting).toEqual(fromReal.drifting);
+    expect(fromSimulated.raised).toEqual(fromReal.raised);
+    // The fixtures hold the same registries: the steady answers are the same terms.
+    expect(fromSimulated.steady).toEqual(fromReal.steady);
   });
 
   it('refuses a wrong cookie the same way: auth_failed after the challenge reply', async () => {

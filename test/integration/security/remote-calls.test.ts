@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { Collector } from '@/server/collector';
 import { connectNode, type NodeConnection } from '@/server/erlang';
-import { ExportFun } from '@/server/erlang/codec/terms';
+import { Atom, ExportFun, PreEncoded, Tuple, atom, type Term } from '@/server/erlang/codec/terms';
 import { ConnectionManager } from '@/server/erlang/manager';
 import { lookupName, runProbes } from '@/server/erlang/probes';
 import type { KubernetesSourceEvents } from '@/server/kubernetes/source';
@@ -55,6 +55,9 @@ const ALLOWED_CALLS = [
   // Applies the fun it is given to each pair: allowed only with a fun from ALLOWED_FUNS below,
   // so one call reads many modules' md5s (or application keys) without loading any code.
   'lists:zipwith/3',
+  // A probe's calls in one (`batchProbe`): allowed only with BATCH_APPLIER, and each element is
+  // recorded and checked as the call it is, as if it had been sent alone.
+  'lists:zipwith3/4',
   'net_kernel:get_net_ticktime/0',
   'net_kernel:nodes_info/0',
   'supervisor:count_children/1',
@@ -64,13 +67,65 @@ const ALLOWED_CALLS = [
  * The external funs (`fun M:F/A`, sent as EXPORT_EXT: no code travels) a call may carry as an
  * argument, for `lists:zipwith/3` to apply. Each only reads.
  */
-const ALLOWED_FUNS = ['application:get_key/2', 'erlang:get_module_info/2', 'ets:info/2'].sort();
+const ALLOWED_FUNS = ['application:get_key/2', 'erlang:get_module_info/2'].sort();
 
 /**
- * Funs only a large cluster's probes send (table sizes in one call, `batchTableSizes`): the
- * two-node collector below does not, the direct run does.
+ * The one fun that may run any function, denied everywhere else: allowed only as the fun of
+ * `lists:zipwith3/4`, over elements that are each an allow-listed call carrying no fun (see
+ * {@link recordCall}), so a batch can run no more than its calls alone could.
  */
-const LARGE_CLUSTER_FUNS = ['ets:info/2'];
+const BATCH_APPLIER = 'erlang:apply/3';
+
+const funName = (fun: ExportFun) => `${fun.module.name}:${fun.fun.name}/${fun.arity}`;
+
+/** The funs anywhere in a term: an element of a batch may carry none. */
+function funsIn(term: Term): string[] {
+  if (term instanceof ExportFun) return [funName(term)];
+  if (term instanceof PreEncoded) return funsIn(term.term);
+  if (Array.isArray(term)) return term.flatMap(funsIn);
+  if (term instanceof Tuple) return term.elements.flatMap(funsIn);
+  return [];
+}
+
+/**
+ * Records one remote call as `module:function/arity` and the funs it carries; a batch
+ * (`lists:zipwith3(fun erlang:apply/3, Ms, Fs, As)`) also records each of its elements as the
+ * call it is, and anything else in its place as a call no allow-list holds.
+ */
+function recordCall(
+  module: string,
+  fn: string,
+  args: Term[],
+  calls: Map<string, number>,
+  funs: Set<string>,
+): void {
+  const record = (call: string) => calls.set(call, (calls.get(call) ?? 0) + 1);
+  record(`${module}:${fn}/${args.length}`);
+  for (const arg of args) if (arg instanceof ExportFun) funs.add(funName(arg));
+  if (module !== 'lists' || fn !== 'zipwith3') return;
+  const [applier, modules, fns, argLists] = args;
+  const elements = [modules, fns, argLists];
+  if (
+    !(applier instanceof ExportFun) ||
+    funName(applier) !== BATCH_APPLIER ||
+    !elements.every(Array.isArray)
+  ) {
+    record('batch:malformed/0');
+    return;
+  }
+  const [ms, fs, as] = elements as [Term[], Term[], Term[]];
+  ms.forEach((m, index) => {
+    const elementArgs = as[index] instanceof PreEncoded ? as[index].term : as[index];
+    const f = fs[index];
+    if (!(m instanceof Atom) || !(f instanceof Atom) || !Array.isArray(elementArgs)) {
+      record('batch:malformed/0');
+      return;
+    }
+    // A batch inside a batch, or an element carrying a fun, is on no allow-list.
+    record(`${m.name}:${f.name}/${elementArgs.length}`);
+    for (const fun of funsIn(elementArgs)) record(`batch:fun ${fun}/0`);
+  });
+}
 
 /**
  * Calls that must never appear, whatever a review says: running code or commands, loading code,
@@ -154,13 +209,7 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     const connection = await connectNode(node, options);
     const rpc = connection.rpc.bind(connection);
     connection.rpc = (module, fn, args, callOptions) => {
-      const call = `${module}:${fn}/${args.length}`;
-      recorded.set(call, (recorded.get(call) ?? 0) + 1);
-      for (const arg of args) {
-        if (arg instanceof ExportFun) {
-          recordedFuns.add(`${arg.module.name}:${arg.fun.name}/${arg.arity}`);
-        }
-      }
+      recordCall(module, fn, args, recorded, recordedFuns);
       return rpc(module, fn, args, callOptions);
     };
     connections.push(connection);
@@ -264,10 +313,8 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     );
     expect(calls.filter(denied)).toEqual([]);
     expect(calls).toEqual(ALLOWED_CALLS);
-    // The code scan ran (its funs travelled), and with no fun outside the reviewed ones.
-    expect([...recordedFuns].sort()).toEqual(
-      ALLOWED_FUNS.filter((fun) => !LARGE_CLUSTER_FUNS.includes(fun)),
-    );
+    // The code scan ran (its funs travelled), probes were batched, and no other fun travelled.
+    expect([...recordedFuns].sort()).toEqual([...ALLOWED_FUNS, BATCH_APPLIER].sort());
   });
 
   it('runProbes and lookupName called directly make no call outside the allow-list', async () => {
@@ -281,12 +328,7 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     });
     try {
       const rpc: Parameters<typeof runProbes>[0] = (module, fn, args, options) => {
-        const call = `${module}:${fn}/${args.length}`;
-        direct.set(call, (direct.get(call) ?? 0) + 1);
-        for (const arg of args) {
-          if (arg instanceof ExportFun)
-            directFuns.add(`${arg.module.name}:${arg.fun.name}/${arg.arity}`);
-        }
+        recordCall(module, fn, args, direct, directFuns);
         return connection.rpc(module, fn, args, options);
       };
       const options = {
@@ -296,8 +338,8 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
         pgGroupLimit: 1,
       };
       await runProbes(rpc, options);
-      // As a large cluster's collector runs them: the table sizes in one call.
-      await runProbes(rpc, { ...options, batchTableSizes: true });
+      // Each call alone, as the CLI's tests and the comparisons do.
+      await runProbes(rpc, { ...options, batch: false });
       await lookupName(rpc, 'key-1', { elixirRegistries: [REGISTRY] });
       await lookupName(rpc, `nope-${randomBytes(4).toString('hex')}`);
     } finally {
@@ -306,14 +348,33 @@ describe('remote calls: what a full probe run and name lookups send, on real nod
     const calls = [...direct.keys()].sort();
     expect(calls.filter(denied)).toEqual([]);
     for (const call of calls) expect(ALLOWED_CALLS).toContain(call);
-    for (const fun of directFuns) expect(ALLOWED_FUNS).toContain(fun);
-    for (const fun of LARGE_CLUSTER_FUNS) expect(directFuns).toContain(fun);
+    for (const fun of directFuns) expect([...ALLOWED_FUNS, BATCH_APPLIER]).toContain(fun);
+    expect(directFuns).toContain(BATCH_APPLIER);
   });
 });
 
 describe('remote calls: what the probe source names, exercised or not', () => {
   it('the allow-list itself names nothing on the deny-list', () => {
     expect(ALLOWED_CALLS.filter(denied)).toEqual([]);
+    // A batch is recorded element by element: a denied call inside one is seen as itself.
+    const calls = new Map<string, number>();
+    const applier = new ExportFun(atom('erlang'), atom('apply'), 3);
+    recordCall(
+      'lists',
+      'zipwith3',
+      [applier, [atom('os')], [atom('cmd')], [[Buffer.from('ls')]]],
+      calls,
+      new Set(),
+    );
+    expect([...calls.keys()].filter(denied)).toEqual(['os:cmd/1']);
+    recordCall(
+      'lists',
+      'zipwith3',
+      [applier, [atom('erlang')], [atom('statistics')], [[applier]]],
+      calls,
+      new Set(),
+    );
+    expect([...calls.keys()]).toContain('batch:fun erlang:apply/3/0');
     // The deny-list is live: each of these would be refused.
     for (const call of [
       'os:cmd/1',
@@ -386,8 +447,21 @@ describe('remote calls: what the probe source names, exercised or not', () => {
     const deniedName = (name: string) =>
       [0, 1, 2, 3, 4, 5].some((arity) => denied(`${name}/${arity}`));
     expect([...named].filter(deniedName)).toEqual([]);
-    expect([...namedFuns].sort()).toEqual(ALLOWED_FUNS);
+    expect([...namedFuns].sort()).toEqual([...ALLOWED_FUNS, BATCH_APPLIER].sort());
     expect(ALLOWED_FUNS.filter(denied)).toEqual([]);
+    // The applier is denied as a call and as a fun anywhere but the batch: one file names it,
+    // beside the one `lists:zipwith3` of the catalogue.
+    expect(denied(BATCH_APPLIER)).toBe(true);
+    const applierFiles: string[] = [];
+    for (const file of files) {
+      const text = await readFile(join(PROBES_DIR, file), 'utf8');
+      if (/new ExportFun\(\s*atom\('erlang'\),\s*atom\('apply'\)/.test(text)) {
+        applierFiles.push(file);
+        expect([...text.matchAll(/new ExportFun\(/g)]).toHaveLength(1);
+        expect([...text.matchAll(/fn:\s*'zipwith3'/g)]).toHaveLength(1);
+      }
+    }
+    expect(applierFiles).toEqual(['catalogue.ts']);
   });
 
   it('no other server code names a remote module or function', async () => {

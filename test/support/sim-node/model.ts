@@ -19,6 +19,7 @@ import {
   tuple,
   type Term,
 } from '../../../server/erlang/codec/terms';
+import { decodeTerm } from '../../../server/erlang/codec/decode';
 import { answerCodeCall, DEFAULT_SIM_CODE, SimBadarg, type SimCode } from './code-model';
 
 /** One `pg` group of the default scope: its name and member counts (all / on this node). */
@@ -454,31 +455,73 @@ export function answerCall(
       }
       return reply(fn === 'count' ? keys : []);
     }
-    case 'lists:zipwith/3': {
-      // A probe's table sizes in one call: each as `ets:info(Table, size)` answers it alone.
-      const [fun, tables, items] = args;
+    case 'lists:zipwith3/4': {
+      // A probe's calls in one (`batchProbe`): `erlang:apply/3` over each module, function and
+      // argument list, each answered as it is alone.
+      const [fun, modules, fns, argLists] = args;
       if (
         fun instanceof ExportFun &&
-        fun.module.name === 'ets' &&
-        fun.fun.name === 'info' &&
-        Array.isArray(tables) &&
-        Array.isArray(items) &&
-        tables.length === items.length
+        fun.module.name === 'erlang' &&
+        fun.fun.name === 'apply' &&
+        fun.arity === 3 &&
+        Array.isArray(modules) &&
+        Array.isArray(fns) &&
+        Array.isArray(argLists) &&
+        modules.length === fns.length &&
+        fns.length === argLists.length
       ) {
-        const sizes: Term[] = [];
-        for (const [index, table] of tables.entries()) {
-          const answer = answerCall(model, context, 'ets', 'info', [table, items[index]!]);
-          // An error raised by one call raises out of the whole zipwith, as on a real node.
-          if (!('term' in answer) || isBadrpc(answer.term)) return answer;
-          sizes.push(answer.term);
-        }
-        return reply(sizes);
+        return applyEach(model, context, modules, fns, argLists);
       }
       return answerCode(model, module, fn, args);
     }
     default:
       return answerCode(model, module, fn, args);
   }
+}
+
+/**
+ * `lists:zipwith3(fun erlang:apply/3, Ms, Fs, As)` as a real node runs it: the replies in order;
+ * an element that raises raises out of the whole call, its stack the element's frame, then one
+ * `lists:zipwith3/4` frame for the first element and two for any later one, as OTP 25 reports
+ * it through `rpc` (measured with `rpc:call` at every position of lists of 1 to 6; the parity
+ * suite checks the first and the third).
+ */
+function applyEach(
+  model: SimNodeModel,
+  context: SimContext,
+  modules: Term[],
+  fns: Term[],
+  argLists: Term[],
+): SimReply {
+  const replies: Term[] = [];
+  for (const [index, module] of modules.entries()) {
+    const fn = fns[index];
+    const args = argLists[index];
+    if (!(module instanceof Atom) || !(fn instanceof Atom) || !Array.isArray(args)) {
+      return { term: badarg('erlang', 'apply', [module, fn!, args!], 'erl_erts_errors') };
+    }
+    const answer = answerCall(model, context, module.name, fn.name, args);
+    const term = 'term' in answer ? answer.term : decodeTerm(answer.encoded);
+    if (term instanceof Tuple && isBadrpc(term))
+      return { term: withZipwithFrames(term, Math.min(index + 1, 2)) };
+    replies.push(term);
+  }
+  return { term: replies };
+}
+
+const ZIPWITH3_FRAME = tuple(atom('lists'), atom('zipwith3'), 4, [
+  tuple(atom('file'), text('lists.erl')),
+  tuple(atom('line'), 501),
+]);
+
+/** `{badrpc, {'EXIT', {Reason, Stack}}}` with `frames` zipwith3 frames after its first frame. */
+function withZipwithFrames(badrpcTerm: Tuple, frames: number): Tuple {
+  const exit = badrpcTerm.at(1);
+  const reasonAndStack = exit instanceof Tuple ? exit.at(1) : undefined;
+  if (!(reasonAndStack instanceof Tuple) || !Array.isArray(reasonAndStack.at(1))) return badrpcTerm;
+  const [first, ...rest] = reasonAndStack.at(1) as Term[];
+  const zipwith = Array.from({ length: frames }, () => ZIPWITH3_FRAME);
+  return badrpc(reasonAndStack.at(0)!, [...(first ? [first] : []), ...zipwith, ...rest]);
 }
 
 function answerCode(model: SimNodeModel, module: string, fn: string, args: Term[]): SimReply {
