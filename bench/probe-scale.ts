@@ -4,14 +4,20 @@
  *   (a) 20 real BEAM pods of the sandox (`beamscope sandbox`, a child process),
  *   (b) 100, (c) 1,000 and (d) 2,000 simulated nodes (test/support/sim-node, in a child process,
  *       niced to 10) listed as pods by the emulated Kubernetes API running in that same child.
- * The collector itself runs in a fresh worker process per size, so its RSS and CPU are its own:
- * neither the nodes, the emulated API nor this harness count.
+ * The collector itself runs in a fresh worker process per size (support/collector-worker.ts), so
+ * its RSS and CPU are its own: neither the nodes, the emulated API nor this harness count. It runs
+ * what ships: its code compiled as the production build compiles it (an esbuild bundle run by
+ * plain Node.js, not TypeScript through tsx, whose transforms and source maps weighed 66 MB more),
+ * with the environment deploy/kubernetes/deployment.yaml gives the server (its NODE_OPTIONS:
+ * `--max-old-space-size=384`, which also makes V8 grow its heap less between full collections).
+ * See {@link CollectorProcess} for running it the other ways, to compare.
  *
  * Per size: the cycle time (first probe call of a poll → last reply, and → the state delta that
  * carries it), median and p99 over ≥ 10 cycles; the first full state; the collector's RSS (and
  * the worker's RSS before the collector started, its baseline); its CPU per cycle as a share of
  * one core at the 2 s default interval; the load average before and after. Goals at 1,000
- * nodes (issue 16): cycle p99 ≤ 1 s, first full state ≤ 2 s, RSS ≤ 300 MB, CPU ≤ 30 % of one core.
+ * nodes (issue 16): cycle p99 ≤ 1 s, first full state ≤ 2 s, RSS ≤ 300 MB, CPU ≤ 30 % of one core;
+ * beside the RSS, Next's idle baseline (the shipped standalone server watching no nodes).
  *
  * Run alone: `tsx --conditions=react-server bench/probe-scale.ts
  * [--sizes real20,sim100,sim1000,sim2000] [--cycles 10]`; under `bench/run.ts`, the sizes come
@@ -29,6 +35,8 @@ import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 
 import { freePort } from '../test/support/ports';
+import { spawnDashboard } from '../test/e2e/support/app';
+import { ensureBuild } from './support/build';
 import { bundleProgram } from './support/bundled';
 import { goalFigure, plainFigure, type Figure } from './support/figures';
 import { writeSimulatedClusterConfig } from './support/sim-config';
@@ -56,7 +64,6 @@ export type ProbeScaleSize = 'real20' | `sim${number}`;
 
 const DEFAULT_SIZES: ProbeScaleSize[] = ['real20', 'sim100', 'sim1000', 'sim2000'];
 
-
 export type { Distribution, Figure, StartTimes };
 
 /** One size's figures. */
@@ -66,7 +73,10 @@ export interface ProbeScaleRun {
   loadAverage: number;
   /** The same before the nodes started. */
   loadAverageBefore: number;
-  /** The collector worker's RSS before the collector's modules were loaded (Node.js and tsx). */
+  /**
+   * The collector worker's RSS before the collector's modules were loaded (Node.js, and tsx when
+   * the worker runs through it).
+   */
   baselineRssMB: number;
   /** The same with the collector's modules loaded, before the collector started. */
   modulesRssMB: number;
@@ -146,8 +156,20 @@ export interface ProbeScaleResults {
   runs: ProbeScaleRun[];
   /** Sizes that could not be measured, and why. */
   failures: Array<{ size: ProbeScaleSize; error: string }>;
-  /** The issue's goals, at 1,000 nodes. */
-  goals: { cycleMs: Figure; firstFullStateMs: Figure; rssMB: Figure; cpuPercentOfCore: Figure };
+  /**
+   * The shipped server (Next's standalone build, the deployment's settings) with nothing to
+   * watch: Next's idle baseline, which the collector's RSS adds to in the one process that ships
+   * (null when it could not be measured; `BEAMSCOPE_BENCH_SERVER_IDLE=0` skips it).
+   */
+  serverIdle: ServerIdle | null;
+  /** The issue's goals, at 1,000 nodes, and Next's idle baseline beside the RSS goal. */
+  goals: {
+    cycleMs: Figure;
+    firstFullStateMs: Figure;
+    rssMB: Figure;
+    serverIdleRssMB: Figure;
+    cpuPercentOfCore: Figure;
+  };
   notes: string[];
 }
 
@@ -336,7 +358,7 @@ async function startSandboxPods(pods: number, dir: string): Promise<Targets> {
 }
 
 /** `count` simulated nodes and the emulated API listing them, in a child process. */
-async function startSimulatedPods(count: number, dir: string): Promise<Targets> {
+async function startSimulatedPods(count: number, dir: string, service?: string): Promise<Targets> {
   const port = await freePort();
   const cookie = randomBytes(16).toString('hex');
   // Niced: the nodes share the machine's cores with the collector, which must come first.
@@ -358,7 +380,8 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
       port,
       addressMap: simulatedAddressMap(),
       dir,
-      suffix: String(count),
+      suffix: service ? `${count}-${service}` : String(count),
+      ...(service ? { service } : {}),
     });
     return {
       configFile,
@@ -373,6 +396,78 @@ async function startSimulatedPods(count: number, dir: string): Promise<Targets> 
   } catch (error) {
     await sim.stop();
     throw error;
+  }
+}
+
+/** The shipped server's RSS with nothing to watch (see {@link ProbeScaleResults.serverIdle}). */
+export interface ServerIdle {
+  /** Once it answers its health check, and 5 s later. */
+  rssMB: number;
+  /** After it has served the dashboard's page once (its routes' code loaded), and 5 s later. */
+  afterPageRssMB: number;
+  loadAverage: number;
+}
+
+/** VmRSS of `pid`, bytes. */
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kB = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (kB === undefined) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kB) * 1024;
+}
+
+/**
+ * Next's idle baseline: the production standalone server (built first when stale,
+ * support/build.ts), with the deployment's settings, watching a cluster whose service has no
+ * nodes (the emulated API of one simulated node, listed under another service).
+ */
+async function measureServerIdle(
+  dir: string,
+  how: CollectorProcess,
+  log: (line: string) => void,
+): Promise<ServerIdle> {
+  await ensureBuild(log);
+  const targets = await startSimulatedPods(1, dir, 'nothing');
+  let server: ChildProcess | undefined;
+  try {
+    const port = await freePort();
+    server = spawnDashboard(targets.configFile, port, how.env);
+    let output = '';
+    server.stdout?.on(
+      'data',
+      (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)),
+    );
+    server.stderr?.on(
+      'data',
+      (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (server.exitCode !== null) throw new Error(`the server exited: ${output}`);
+      const healthy = await fetch(`${url}/api/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      );
+      if (healthy) break;
+      if (Date.now() > deadline) throw new Error(`the server did not become healthy: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 5000));
+    await settle();
+    const rssMB = round((await rssOf(server.pid!)) / 1024 / 1024);
+    const page = await fetch(`${url}/`);
+    await page.arrayBuffer();
+    await settle();
+    const afterPageRssMB = round((await rssOf(server.pid!)) / 1024 / 1024);
+    return { rssMB, afterPageRssMB, loadAverage: round(loadavg()[0] ?? 0) };
+  } finally {
+    if (server && server.exitCode === null) {
+      const exited = new Promise((resolve) => server!.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    await targets.stop();
   }
 }
 
@@ -396,6 +491,7 @@ export async function runProbeScaleBench(
     `the collector runs ${how.build === 'bundle' ? 'compiled (esbuild bundle, plain Node.js)' : 'through tsx'} with ${JSON.stringify(how.env)}${how.flags.length ? ` and ${how.flags.join(' ')}` : ''}`,
   );
   const runs: ProbeScaleRun[] = [];
+  let serverIdle: ServerIdle | null = null;
   const failures: Array<{ size: ProbeScaleSize; error: string }> = [];
   try {
     for (const size of sizes) {
@@ -581,6 +677,17 @@ export async function runProbeScaleBench(
         await targets.stop();
       }
     }
+    if (process.env.BEAMSCOPE_BENCH_SERVER_IDLE !== '0') {
+      try {
+        serverIdle = await measureServerIdle(dir, how, log);
+        log(
+          `the shipped server idle (Next's baseline): RSS ${serverIdle.rssMB} MB, ${serverIdle.afterPageRssMB} MB after serving the page once, load ${serverIdle.loadAverage}`,
+        );
+      } catch (error) {
+        const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+        log(`the shipped server idle: not measured: ${message}`);
+      }
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
     if (how.build === 'bundle') await rm(dirname(entry.path), { recursive: true, force: true });
@@ -591,6 +698,7 @@ export async function runProbeScaleBench(
     collector: how,
     runs,
     failures,
+    serverIdle,
     goals: {
       cycleMs: goalFigure(
         'probe cycle, 1,000 simulated nodes (p99, to state)',
@@ -606,6 +714,11 @@ export async function runProbeScaleBench(
         'ms',
       ),
       rssMB: goalFigure('collector RSS, 1,000 nodes', known(atScale?.rssMB), 300, 'MB'),
+      serverIdleRssMB: plainFigure(
+        "shipped server idle RSS (Next's baseline: the standalone server watching no nodes)",
+        serverIdle?.rssMB ?? null,
+        'MB',
+      ),
       cpuPercentOfCore: goalFigure(
         'collector CPU, 1,000 nodes, 2 s interval',
         known(atScale?.cpuPercentOfCore),

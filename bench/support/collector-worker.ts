@@ -172,7 +172,8 @@ interface Segment {
 }
 
 async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
-  // Node.js with tsx, before the collector's modules: what any process of this kind weighs.
+  // Node.js (and tsx, when run through it), before the collector's modules: what any process of
+  // this kind weighs.
   const baselineRssBytes = process.memoryUsage.rss();
   const [{ loadConfig }, { startClusterCollector }, { connectNode }, { atom }] = await Promise.all([
     import('../../server/config'),
@@ -181,8 +182,9 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     import('../../server/erlang/codec'),
   ]);
   const WALL_CLOCK = String(atom('wall_clock'));
-  // With the collector's modules loaded (the Kubernetes client, the codec, tsx's source maps)
-  // and collected, before the collector starts: what the process weighs with nothing to watch.
+  // With the collector's modules loaded (the Kubernetes client, the codec; tsx's source maps when
+  // run through it) and collected, before the collector starts: what the process weighs with
+  // nothing to watch.
   (globalThis as { gc?: () => void }).gc?.();
   const modulesRssBytes = process.memoryUsage.rss();
   const { heapUsed: modulesHeapBytes, external: modulesExternalBytes } = process.memoryUsage();
@@ -388,15 +390,13 @@ async function workerMain(request: WorkerRequest): Promise<WorkerResult> {
     const liveBySpace = new Map(
       getHeapSpaceStatistics().map((space) => [space.space_name, space.space_used_size]),
     );
-    const heapSpaces = spacesAtEnd.map(
-      (space): HeapSpace => ({
-        space: space.space_name,
-        sizeBytes: space.space_size,
-        physicalBytes: space.physical_space_size,
-        usedBytes: space.space_used_size,
-        liveBytes: liveBySpace.get(space.space_name) ?? 0,
-      }),
-    );
+    const heapSpaces = spacesAtEnd.map((space): HeapSpace => ({
+      space: space.space_name,
+      sizeBytes: space.space_size,
+      physicalBytes: space.physical_space_size,
+      usedBytes: space.space_used_size,
+      liveBytes: liveBySpace.get(space.space_name) ?? 0,
+    }));
     await profiler?.stop(`probe-scale-${request.expected}`);
     await heapProfiler?.stop(`probe-scale-${request.expected}`);
     // Let the last cycle finish before reading the segments.
