@@ -11,7 +11,7 @@
  * (a connection's decoded terms and the code that checks them with `instanceof`) has to come
  * from one bundle: export it all from the one entry.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -40,4 +40,30 @@ export async function importBundled<T>(name: string, source: string): Promise<T>
   });
   // A fresh URL each time: an edited source is rebuilt, and must not be served from the cache.
   return (await import(`${pathToFileURL(outfile).href}?at=${Date.now()}`)) as T;
+}
+
+/**
+ * Bundles the program `entry` (a TypeScript file) into node_modules/.cache/beamscope-bench/`name`/
+ * (where the external packages resolve from the repository's node_modules) and resolves to the
+ * path of its compiled entry: a program plain Node.js runs (`--conditions=react-server` for
+ * `server-only`). Its dynamic imports become chunks of their own, loaded when imported, as
+ * Next.js splits a server build: what a program loads late is not in its memory from the start.
+ */
+export async function bundleProgram(name: string, entry: string): Promise<string> {
+  const outdir = join(root, 'node_modules/.cache/beamscope-bench', name);
+  await rm(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: { main: entry },
+    bundle: true,
+    splitting: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    tsconfig: join(root, 'tsconfig.json'),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'error',
+  });
+  return join(outdir, 'main.mjs');
 }

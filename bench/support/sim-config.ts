@@ -24,6 +24,8 @@ export interface SimulatedClusterConfig {
   dir: string;
   /** Told apart when several configurations share `dir` (probe-scale writes one per size). */
   suffix?: string;
+  /** The service whose nodes are discovered; `myapp` (the simulated nodes') by default. */
+  service?: string;
 }
 
 /** Writes the kubeconfig, cookie and configuration files; resolves to the configuration's path. */
@@ -67,7 +69,7 @@ export async function writeSimulatedClusterConfig(
           displayName: 'Simulated',
           namespace: api.namespace,
           kubernetes: { kubeconfig },
-          discovery: { mode: 'endpointSlices', service: 'myapp' },
+          discovery: { mode: 'endpointSlices', service: options.service ?? 'myapp' },
           nodeNaming: { mode: 'ip', basename: 'myapp' },
           distribution: { cookieFile, port, addressMap },
         },
