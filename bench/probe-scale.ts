@@ -370,6 +370,9 @@ async function startSimulatedPods(count: number, dir: string, service?: string):
       cookie,
       basename: 'myapp',
       kubeApi: { tls: true },
+      // A healthy cluster: registries whose hosted entries add up, so the collector reads them
+      // on its settled cadence rather than at every probe as during a rebalance.
+      settled: true,
     },
     10,
   );

@@ -43,6 +43,7 @@ import {
   answerCall,
   baseAtoms,
   defaultModel,
+  settledModel,
   type SimContext,
   type SimNodeModel,
   type SimReply,
@@ -63,6 +64,11 @@ export interface SimulatedClusterOptions {
   partitions?: string[][];
   /** The model of the node at `address` (index in `addresses`); default {@link defaultModel}. */
   model?: (address: string, index: number) => SimNodeModel;
+  /**
+   * Without `model`: each node's is {@link settledModel}, registries that add up over the whole
+   * cluster (a bench's healthy cluster of any size). A flag, so a child process can be asked.
+   */
+  settled?: boolean;
   /** The code the nodes run (default a small build): a module scan's workload. */
   code?: SimCodeSpec;
   /** How often a node ticks when idle, ms; default 15 000 (net_ticktime 60 s / 4), as OTP. */
@@ -526,7 +532,14 @@ export async function startSimulatedCluster(
         nameHostOf(address, options.addressMap),
         port,
         basename,
-        withCode(options.model ? options.model(address, index) : defaultModel(index, now), index),
+        withCode(
+          options.model
+            ? options.model(address, index)
+            : options.settled
+              ? settledModel(index, addresses.length, now)
+              : defaultModel(index, now),
+          index,
+        ),
         shared,
       ),
   );

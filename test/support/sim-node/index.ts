@@ -11,6 +11,7 @@ export {
 export {
   answerCall,
   defaultModel,
+  settledModel,
   type SimNodeModel,
   type SimPgGroup,
   type SimRegistries,

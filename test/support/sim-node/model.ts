@@ -101,6 +101,30 @@ export function defaultModel(index: number, now = Date.now()): SimNodeModel {
   };
 }
 
+/**
+ * {@link defaultModel} with registries whose hosted entries add up over a cluster of `size` nodes,
+ * as in a settled cluster of that size: Swarm's 50 names a node and `pg`'s 5 members a group a
+ * node, replicated to every node, and `:global`'s 10 names on the first node. The default's counts
+ * add up only for 20 nodes (Swarm, `pg`) and never for `:global`: a cluster whose registries never
+ * settle, which the collector keeps reading at every probe as it does during a rebalance.
+ */
+export function settledModel(index: number, size: number, now = Date.now()): SimNodeModel {
+  const model = defaultModel(index, now);
+  return {
+    ...model,
+    registries: {
+      ...model.registries,
+      globalHosted: index === 0 ? model.registries.global : 0,
+      pg: (model.registries.pg ?? []).map((group) => ({
+        ...group,
+        members: 5 * size,
+        localMembers: 5,
+      })),
+      swarm: { names: 50 * size, hosted: 50 },
+    },
+  };
+}
+
 /** What a call's answer is: a term for `{rex, Term}`, or already-encoded bytes of that term. */
 export type SimReply = { term: Term } | { encoded: Buffer };
 
