@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   COMPARE_COST_WAIT,
   DivergenceMonitor,
+  suspectedDivergences,
   type CopyComparison,
 } from '@/server/collector/divergence';
 
@@ -42,12 +43,38 @@ describe('DivergenceMonitor', () => {
     expect(monitor.forState({ partitions })).toEqual([]);
   });
 
+  it('suspects copies by their hosted sum only once every node of the partition was probed', () => {
+    const nodes = ['a', 'b', 'c', 'd'];
+    // A start: three of four nodes counted, each hosting its quarter of the names.
+    const stateWith = (probed: string[]) =>
+      ({
+        partitions: [nodes],
+        members: nodes.map((node) => ({
+          beam: { node, probedAt: probed.includes(node) ? 1 : null },
+        })),
+        registries: [
+          {
+            registry: 'swarm',
+            replicated: true,
+            shares: probed.map((node) => ({ node, partition: 0, count: 1000, hosted: 250 })),
+          },
+        ],
+      }) as unknown as Parameters<typeof suspectedDivergences>[0];
+    expect(suspectedDivergences(stateWith(['a', 'b', 'c']))).toEqual([]);
+    expect(suspectedDivergences(stateWith(nodes))).toEqual([]);
+    // Every node counted and one name too many: suspected.
+    const skewed = stateWith(nodes);
+    (skewed.registries[0]!.shares[0] as { hosted: number }).hosted = 251;
+    expect(suspectedDivergences(skewed)).toEqual([{ registry: 'swarm', nodes }]);
+  });
+
   it('waits longer before comparing again the copies whose last comparison took long', () => {
     const monitor = new DivergenceMonitor(3000);
     const nodes = ['a', 'b', 'c'];
     // Copies of one size whose hosted entries add up to more: suspected at every state.
     const state = {
       partitions: [nodes],
+      members: nodes.map((node) => ({ beam: { node, probedAt: 1 } })),
       registries: [
         {
           registry: 'swarm',
