@@ -4,9 +4,10 @@
  * (`erlang:nodes(visible)`, 1,000 node atoms) and a `net_kernel:nodes_info()` reply (1,000
  * entries `{Node, [{owner, Pid}, {state, up}, {address, #net_address{}}, {type, normal}, {in, N},
  * {out, N}]}` as OTP 25 answers), each decoded `--rounds` times by the codec's `decodeTerm`, and
- * the `nodes_info` reply also as the link probe reads it now (skimmed: `codec/skim.ts`); and the
- * same for the `dist_ctrl` reply (1,000 `{Node, Port}`) the link probe reads beside it; the loop
- * yielding between rounds as a server's does (so finalizers run as they would).
+ * each also as its probe reads it now: the peer list's names through the atom cache
+ * (`decodeCachedAtomNames`), the `nodes_info` reply skimmed (`codec/skim.ts`); and the same for
+ * the `dist_ctrl` reply (1,000 `{Node, Port}`) the link probe reads beside it; the loop yielding
+ * between rounds as a server's does (so finalizers run as they would).
  *
  * Figures per decode: CPU time (median and p99 over rounds), bytes allocated (heap growth over
  * one decode right after a full collection, median of 20), and over the whole run the number
@@ -29,7 +30,7 @@ import {
   tuple,
   type Term,
 } from '../server/erlang/codec';
-import { distControllersProbe, nodesInfoProbe } from '../server/erlang/probes';
+import { distControllersProbe, nodesInfoProbe, visibleNodesProbe } from '../server/erlang/probes';
 
 const NODES = 1_000;
 
@@ -146,6 +147,10 @@ console.log(
     .join(' ')}; ${rounds} rounds`,
 );
 await measure('peer list', peerList(), rounds);
+const peerProbe = visibleNodesProbe(NODES);
+await measure('peer list as the probe reads it', peerList(), rounds, (bytes) =>
+  peerProbe.parse(bytes),
+);
 await measure('nodes_info', nodesInfoReply(), rounds);
 const linkProbe = nodesInfoProbe(NODES);
 await measure('nodes_info skimmed', nodesInfoReply(), rounds, (bytes) => linkProbe.parse(bytes));

@@ -14,7 +14,7 @@ export {
   type DecodeOptions,
 } from './decode';
 export { encodeTerm, preEncode } from './encode';
-export { decodeAtomNames, decodeEqualBinaries } from './lists';
+export { decodeAtomNames, decodeCachedAtomNames, decodeEqualBinaries } from './lists';
 export { TermDecodeError, TermEncodeError } from './errors';
 export { mapGet, termEquals } from './equality';
 export {

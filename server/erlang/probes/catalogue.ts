@@ -8,7 +8,10 @@ import 'server-only';
  * `probe-call.ts`. Every entry is a constant call (module, function, arguments fixed there) plus
  * a pure parser of its reply. Nothing takes a module, function or argument from a request.
  */
+import { describeError } from '../../errors';
+import { decodeTerm } from '../codec/decode';
 import { preEncode } from '../codec/encode';
+import { decodeCachedAtomNames } from '../codec/lists';
 import {
   Atom,
   ErlMap,
@@ -165,12 +168,32 @@ const nodesProbe = (kind: 'visible' | 'hidden', cap: number): ProbeCall<NodeList
   module: 'erlang',
   fn: 'nodes',
   args: [atom(kind)],
+  // Read from the bytes (`decodeCachedAtomNames`): a peer list is a thousand names at 1,000
+  // nodes, and a start reads one per node.
+  encodedReply: true,
   parse(reply) {
-    const names = asList(reply).map((node) => asAtomName(node, 'a node name'));
+    if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('the encoded list of nodes');
+    const names = nodeNamesOf(reply);
     const { items, truncated } = capList(names, cap);
     return { nodes: items, count: names.length, truncated };
   },
 });
+
+/** The names of an encoded list of node atoms; anything else read the general way for its error. */
+function nodeNamesOf(bytes: Uint8Array): string[] {
+  try {
+    return decodeCachedAtomNames(bytes);
+  } catch {
+    // Not a plain list of atoms (or malformed): the general decoder below says what it is.
+  }
+  let term: Term;
+  try {
+    term = decodeTerm(bytes);
+  } catch (error) {
+    throw new ProbeReplyError(`a list of nodes (${describeError(error)})`);
+  }
+  return asList(term).map((node) => asAtomName(node, 'a node name'));
+}
 
 /** `erlang:nodes(visible)`: the nodes this node is connected to (hidden ones excluded). */
 export const visibleNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('visible', cap);

@@ -7,7 +7,7 @@ import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 import { Collector, type CollectorMessage } from '@/server/collector/collector';
 import { NodeHistory } from '@/server/collector/history';
 import { Ring, WeightedRing } from '@/server/collector/ring';
-import { atom, Charlist, type Term } from '@/server/erlang/codec';
+import { atom, Charlist, encodeTerm, type Term } from '@/server/erlang/codec';
 import { erlangError } from '@/server/erlang/errors';
 import type { NodeConnectionState } from '@/server/erlang/manager';
 import { renderMetrics } from '@/server/http/cluster-api';
@@ -63,7 +63,18 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
     this.states.set(node, state);
     this.emit('state', node, state);
   }
-  async rpc(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
+  async rpc(
+    node: string,
+    module: string,
+    fn: string,
+    args: Term[],
+    options?: { encodedReply?: boolean },
+  ): Promise<Term> {
+    const reply = await this.answer(node, module, fn, args);
+    // As the connection does for a call that asks for `encodedReply`: term_to_binary's bytes.
+    return options?.encodedReply ? encodeTerm(reply) : reply;
+  }
+  private async answer(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
     this.rpcCalls += 1;
     if (this.states.get(node)?.status !== 'connected') throw erlangError('node_down', 'down');
     if (this.frozen.has(node)) throw erlangError('timeout', `${module}:${fn} timed out`);

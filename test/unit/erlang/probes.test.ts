@@ -93,12 +93,15 @@ describe('probe parsers', () => {
   it('caps node lists and says so', () => {
     const probe = visibleNodesProbe(2);
     expect(probe.args).toEqual([atom('visible')]);
-    expect(probe.parse([atom('a@h'), atom('b@h'), atom('c@h')])).toEqual({
+    expect(probe.parse(encodeTerm([atom('a@h'), atom('b@h'), atom('c@h')]))).toEqual({
       nodes: ['a@h', 'b@h'],
       count: 3,
       truncated: true,
     });
-    expect(probe.parse([])).toEqual({ nodes: [], count: 0, truncated: false });
+    expect(probe.parse(encodeTerm([]))).toEqual({ nodes: [], count: 0, truncated: false });
+    // Anything but a list of atoms fails as the decoded reply did.
+    expect(() => probe.parse(encodeTerm([atom('a@h'), 7]))).toThrow(/a node name/);
+    expect(() => probe.parse(encodeTerm(atom('x')))).toThrow(/a list/);
   });
 
   it('reads table sizes, undefined meaning no such table', () => {
