@@ -54,12 +54,11 @@ function guarded<T>(reader: Reader, read: () => T): T {
   }
 }
 
-/**
- * The names of a proper list of atoms, in order, as strings: no {@link Atom} is made (interning
- * 5,000 module names was a quarter of a code scan's CPU). The atoms are bounded and checked as
- * the general decoder checks them.
- */
-export function decodeAtomNames(bytes: Uint8Array): string[] {
+/** The names of a proper list of atoms, each read by `readName` (its tag just read at `at`). */
+function atomNames(
+  bytes: Uint8Array,
+  readName: (reader: Reader, tag: number, at: number) => string,
+): string[] {
   const reader = new Reader(bytes, 0, bytes.length);
   return guarded(reader, () => {
     // The shortest atom is SMALL_ATOM_UTF8 with no characters: two bytes.
@@ -77,7 +76,7 @@ export function decodeAtomNames(bytes: Uint8Array): string[] {
       ) {
         reader.fail(`element ${index + 1} of the list is tag ${tag}, not an atom`, at);
       }
-      names[index] = readAtomName(reader, tag, at);
+      names[index] = readName(reader, tag, at);
     }
     listTail(reader);
     return names;
@@ -85,33 +84,21 @@ export function decodeAtomNames(bytes: Uint8Array): string[] {
 }
 
 /**
- * The names of a proper list of atoms through the decoder's atom cache: for lists of node names
- * read again and again (a peer list: 1,000 names, a million at a 1,000-node start), where a name
- * seen before costs a hash and a compare in place and no allocation, and the list no frame or
- * element array of the general decoder.
+ * The names of a proper list of atoms, in order, as strings: no {@link Atom} is made (interning
+ * 5,000 module names was a quarter of a code scan's CPU). The atoms are bounded and checked as
+ * the general decoder checks them.
+ */
+export function decodeAtomNames(bytes: Uint8Array): string[] {
+  return atomNames(bytes, readAtomName);
+}
+
+/**
+ * The same through the decoder's atom cache, for lists of node names read again and again (a
+ * peer list: 1,000 names, a million at a 1,000-node start): a name seen before costs a hash and a
+ * compare in place, no allocation, and the list no frame or element array of the general decoder.
  */
 export function decodeCachedAtomNames(bytes: Uint8Array): string[] {
-  const reader = new Reader(bytes, 0, bytes.length);
-  return guarded(reader, () => {
-    const length = listHeader(reader, 2, 'atoms');
-    if (length === null) return [];
-    const names = new Array<string>(length);
-    for (let index = 0; index < length; index++) {
-      const at = reader.pos;
-      const tag = reader.u8('an atom tag');
-      if (
-        tag !== Tag.SMALL_ATOM_UTF8 &&
-        tag !== Tag.ATOM_UTF8 &&
-        tag !== Tag.SMALL_ATOM &&
-        tag !== Tag.ATOM
-      ) {
-        reader.fail(`element ${index + 1} of the list is tag ${tag}, not an atom`, at);
-      }
-      names[index] = decodeAtomCached(reader, tag, at).name;
-    }
-    listTail(reader);
-    return names;
-  });
+  return atomNames(bytes, (reader, tag, at) => decodeAtomCached(reader, tag, at).name);
 }
 
 /**

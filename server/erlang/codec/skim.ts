@@ -133,6 +133,15 @@ function skipLeaf(reader: Reader, tag: number, at: number): void {
   }
 }
 
+function isAtomTag(tag: number | undefined): tag is number {
+  return (
+    tag === Tag.ATOM ||
+    tag === Tag.SMALL_ATOM ||
+    tag === Tag.ATOM_UTF8 ||
+    tag === Tag.SMALL_ATOM_UTF8
+  );
+}
+
 /**
  * Walks one encoded term (`term_to_binary` output, 131 first) a piece at a time. Each method
  * reads the next term if it has the form asked for and returns `undefined`, having read part of
@@ -184,12 +193,7 @@ export class TermCursor {
   atom(): Atom | undefined {
     const at = this.reader.pos;
     const tag = this.reader.u8('a tag');
-    if (
-      tag === Tag.ATOM ||
-      tag === Tag.SMALL_ATOM ||
-      tag === Tag.ATOM_UTF8 ||
-      tag === Tag.SMALL_ATOM_UTF8
-    ) {
+    if (isAtomTag(tag)) {
       return decodeAtomCached(this.reader, tag, at);
     }
     return undefined;
@@ -198,12 +202,7 @@ export class TermCursor {
   /** The next term if it is an atom; `null`, having skipped it, if it is anything else. */
   atomOrSkip(enclosing: number): Atom | null {
     const tag = this.reader.bytes[this.reader.pos];
-    if (
-      tag === Tag.ATOM ||
-      tag === Tag.SMALL_ATOM ||
-      tag === Tag.ATOM_UTF8 ||
-      tag === Tag.SMALL_ATOM_UTF8
-    ) {
+    if (isAtomTag(tag)) {
       return this.atom() ?? null;
     }
     this.skip(enclosing);

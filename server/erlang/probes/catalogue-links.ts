@@ -3,8 +3,6 @@ import 'server-only';
 // The probe catalogue's reads of the distribution links: each connection's counters, its
 // controller, the busy limit and a port's queue (see catalogue.ts).
 
-import { describeError } from '../../errors';
-import { decodeTerm } from '../codec/decode';
 import { TermCursor } from '../codec/skim';
 import { Pid, Port, atom, type Atom, type Term } from '../codec/terms';
 import {
@@ -16,6 +14,7 @@ import {
   capList,
   isAtom,
   proplistGet,
+  skimmedOrDecoded,
 } from './reply';
 import { systemInfo, type ProbeCall } from './probe-call';
 
@@ -57,20 +56,7 @@ export function nodesInfoProbe(
 }
 
 function nodesInfoFromBytes(bytes: Uint8Array): LinkCounter[] {
-  let skimmed: LinkCounter[] | undefined;
-  try {
-    skimmed = skimNodesInfo(bytes);
-  } catch {
-    // Malformed somewhere: the general decoder below says where.
-  }
-  if (skimmed) return skimmed;
-  let term: Term;
-  try {
-    term = decodeTerm(bytes);
-  } catch (error) {
-    throw new ProbeReplyError(`a nodes_info reply (${describeError(error)})`);
-  }
-  return nodesInfoOf(term);
+  return skimmedOrDecoded(bytes, skimNodesInfo, nodesInfoOf, 'a nodes_info reply');
 }
 
 /** The decoded reply's counters: the reference for what {@link skimNodesInfo} returns. */
@@ -169,20 +155,12 @@ export function distControllersProbe(cap: number): ProbeCall<DistController[]> {
     encodedReply: true,
     parse(reply) {
       if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('the encoded dist_ctrl reply');
-      let skimmed: DistController[] | undefined;
-      try {
-        skimmed = skimDistControllers(reply, cap);
-      } catch {
-        // Malformed somewhere: the general decoder below says where.
-      }
-      if (skimmed) return skimmed;
-      let term: Term;
-      try {
-        term = decodeTerm(reply);
-      } catch (error) {
-        throw new ProbeReplyError(`a dist_ctrl reply (${describeError(error)})`);
-      }
-      return distControllersOf(term, cap);
+      return skimmedOrDecoded(
+        reply,
+        (bytes) => skimDistControllers(bytes, cap),
+        (term) => distControllersOf(term, cap),
+        'a dist_ctrl reply',
+      );
     },
   };
 }

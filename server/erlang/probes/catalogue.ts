@@ -8,8 +8,6 @@ import 'server-only';
  * `probe-call.ts`. Every entry is a constant call (module, function, arguments fixed there) plus
  * a pure parser of its reply. Nothing takes a module, function or argument from a request.
  */
-import { describeError } from '../../errors';
-import { decodeTerm } from '../codec/decode';
 import { preEncode } from '../codec/encode';
 import { decodeCachedAtomNames } from '../codec/lists';
 import {
@@ -33,6 +31,7 @@ import {
   capList,
   isAtom,
   proplistGet,
+  skimmedOrDecoded,
 } from './reply';
 import { DEFAULT_LIST_CAP, systemInfo, type ProbeCall } from './probe-call';
 import { tableSizeProbe } from './catalogue-registries';
@@ -181,18 +180,12 @@ const nodesProbe = (kind: 'visible' | 'hidden', cap: number): ProbeCall<NodeList
 
 /** The names of an encoded list of node atoms; anything else read the general way for its error. */
 function nodeNamesOf(bytes: Uint8Array): string[] {
-  try {
-    return decodeCachedAtomNames(bytes);
-  } catch {
-    // Not a plain list of atoms (or malformed): the general decoder below says what it is.
-  }
-  let term: Term;
-  try {
-    term = decodeTerm(bytes);
-  } catch (error) {
-    throw new ProbeReplyError(`a list of nodes (${describeError(error)})`);
-  }
-  return asList(term).map((node) => asAtomName(node, 'a node name'));
+  return skimmedOrDecoded(
+    bytes,
+    decodeCachedAtomNames,
+    (term) => asList(term).map((node) => asAtomName(node, 'a node name')),
+    'a list of nodes',
+  );
 }
 
 /** `erlang:nodes(visible)`: the nodes this node is connected to (hidden ones excluded). */

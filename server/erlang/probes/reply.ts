@@ -1,6 +1,7 @@
 import 'server-only';
 
 import { BeamscopeError, describeError } from '../../errors';
+import { decodeTerm } from '../codec/decode';
 import { isErlangError } from '../errors';
 import { Atom, Charlist, ImproperList, Pid, Tuple, type Term } from '../codec/terms';
 
@@ -114,4 +115,30 @@ export function describeKey(term: Term): string {
   if (term instanceof ImproperList) return `[${term.elements.map(describeKey).join(',')}|…]`;
   if (term instanceof Pid) return `<${term.node.name}.${term.id}.${term.serial}>`;
   return '…';
+}
+
+/**
+ * A reply read by its skimming reader, or, when that declines (another form) or fails
+ * (malformed bytes), decoded and read the general way: the general reader's answer or error.
+ */
+export function skimmedOrDecoded<T>(
+  bytes: Uint8Array,
+  skim: (bytes: Uint8Array) => T | undefined,
+  read: (reply: Term) => T,
+  what: string,
+): T {
+  let skimmed: T | undefined;
+  try {
+    skimmed = skim(bytes);
+  } catch {
+    // Malformed somewhere: the general decoder below says where.
+  }
+  if (skimmed !== undefined) return skimmed;
+  let term: Term;
+  try {
+    term = decodeTerm(bytes);
+  } catch (error) {
+    throw new ProbeReplyError(`${what} (${describeError(error)})`);
+  }
+  return read(term);
 }

@@ -47,6 +47,15 @@ const info = (node: string, inPackets: number, outPackets: number, type = 'norma
     tuple(atom('out'), outPackets),
   ]);
 
+/** What a reader returns, or the message it fails with: two readers compared on both. */
+function read(readReply: () => unknown): unknown {
+  try {
+    return readReply();
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
 describe('link probes: parsers', () => {
   it('reads nodes_info counters, hidden connections marked, the list capped', () => {
     const reply = tuple(atom('ok'), [
@@ -124,13 +133,6 @@ describe('link probes: parsers', () => {
       },
       { weight: 1, arbitrary: value },
     );
-    const read = (readReply: () => unknown) => {
-      try {
-        return readReply();
-      } catch (error) {
-        return { error: (error as Error).message };
-      }
-    };
     let skimmed = 0;
     fc.assert(
       fc.property(reply, (term) => {
@@ -183,13 +185,6 @@ describe('link probes: parsers', () => {
       { weight: 8, arbitrary: fc.array(entry, { maxLength: 5 }) },
       { weight: 1, arbitrary: value },
     );
-    const read = (readReply: () => unknown) => {
-      try {
-        return readReply();
-      } catch (error) {
-        return { error: (error as Error).message };
-      }
-    };
     let skimmed = 0;
     fc.assert(
       fc.property(reply, fc.nat(6), (term, cap) => {
