@@ -584,6 +584,9 @@ export async function startScaleStack(
         cookie,
         basename: SERVICE,
         partitions: groups,
+        // Registries whose hosted entries add up over the cluster, as in a real one: whole, they
+        // settle; split, each side hosts a part of every copy, as after a real netsplit.
+        settled: true,
       };
       const sim = await startSimulatedClusterProcess(
         sharedApi ? { ...simOptions, kubeApi: { tls: true } } : simOptions,
