@@ -9,7 +9,6 @@ import type { Duplex } from 'node:stream';
 
 import { describeError, type BeamscopeError } from '../errors';
 import { decodeTerm, formatTerm } from './codec';
-import { Tag } from './codec/tags';
 import { Atom, Pid, Tuple, atom, tuple, type Term } from './codec/terms';
 import { BadRpcError, erlangError, isErlangError } from './errors';
 import {
@@ -17,6 +16,7 @@ import {
   FrameReader,
   parseDistControl,
   parseDistPayload,
+  isBadRpcReply,
   rexReplyBytes,
   TICK_FRAME,
 } from './frames';
@@ -332,9 +332,8 @@ export class NodeConnection extends EventEmitter<{ down: [reason: BeamscopeError
     if (!reply) return false;
     this.pending.delete(key);
     clearTimeout(call.timer);
-    // `{badrpc, Reason}` is a 2-tuple: those few are decoded so that the call rejects as usual.
-    const pair = reply[1] === Tag.SMALL_TUPLE && reply[2] === 2 ? decodeTerm(reply) : undefined;
-    call.resolve(pair instanceof Tuple && pair.at(0) === atom('badrpc') ? pair : reply);
+    // `{badrpc, Reason}` alone is decoded, so that the call rejects as usual.
+    call.resolve(isBadRpcReply(reply) ? decodeTerm(reply) : reply);
     return true;
   }
 

@@ -212,7 +212,31 @@ export function parseDistPayload(
  * here: the caller's decoder checks `Reply`.
  */
 export function rexReplyBytes(body: Uint8Array, at: number): Buffer | undefined {
-  // 131, SMALL_TUPLE_EXT of arity 2, then the atom rex in any of the four atom encodings.
+  const replyAt = pairTaggedAt(body, at, REX);
+  if (replyAt === undefined || replyAt >= body.length) return undefined;
+  const reply = Buffer.allocUnsafe(1 + body.length - replyAt);
+  reply[0] = VERSION_MAGIC;
+  reply.set(body.subarray(replyAt), 1);
+  return reply;
+}
+
+const REX = Buffer.from('rex', 'latin1');
+const BADRPC = Buffer.from('badrpc', 'latin1');
+
+/**
+ * Whether an encoded reply (131 first) is `{badrpc, Reason}`, read from its first bytes: a call
+ * whose reply stays undecoded decodes only those, not every 2-tuple (`net_kernel:nodes_info()`
+ * answers `{ok, [...]}`, a thousand entries at 1,000 nodes).
+ */
+export function isBadRpcReply(reply: Uint8Array): boolean {
+  return pairTaggedAt(reply, 0, BADRPC) !== undefined;
+}
+
+/**
+ * Where the second element starts when the term at `at` (131 first) is a 2-tuple whose first
+ * element is the atom `name` (in any of the four atom encodings); undefined otherwise.
+ */
+function pairTaggedAt(body: Uint8Array, at: number, name: Uint8Array): number | undefined {
   if (body[at] !== VERSION_MAGIC || body[at + 1] !== Tag.SMALL_TUPLE || body[at + 2] !== 2) {
     return undefined;
   }
@@ -222,12 +246,8 @@ export function rexReplyBytes(body: Uint8Array, at: number): Buffer | undefined 
   if (!small && !wide) return undefined;
   const nameAt = at + (small ? 5 : 6);
   const length = small ? body[at + 4] : ((body[at + 4] ?? 0) << 8) | (body[at + 5] ?? 0);
-  if (length !== 3 || body[nameAt] !== 0x72 || body[nameAt + 1] !== 0x65) return undefined;
-  if (body[nameAt + 2] !== 0x78) return undefined;
-  const replyAt = nameAt + 3;
-  if (replyAt >= body.length) return undefined;
-  const reply = Buffer.allocUnsafe(1 + body.length - replyAt);
-  reply[0] = VERSION_MAGIC;
-  reply.set(body.subarray(replyAt), 1);
-  return reply;
+  if (length !== name.length) return undefined;
+  for (let index = 0; index < name.length; index += 1)
+    if (body[nameAt + index] !== name[index]) return undefined;
+  return nameAt + name.length;
 }

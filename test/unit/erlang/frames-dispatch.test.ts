@@ -22,6 +22,7 @@ import {
   encodeDistMessage,
   encodeFrame,
   FrameReader,
+  isBadRpcReply,
   parseDistMessage,
   rexReplyBytes,
   type DistMessage,
@@ -201,6 +202,26 @@ describe('NodeConnection rpc', () => {
     expect(rexReplyBytes(triple, 2)).toBeUndefined();
     // `{rex}` with nothing after the atom: no reply to hand out.
     expect(rexReplyBytes(Buffer.from([131, 104, 2, 119, 3, 0x72, 0x65, 0x78]), 0)).toBeUndefined();
+  });
+
+  it('tells {badrpc, Reason} from its first bytes in any atom encoding, and nothing else', () => {
+    const reason = encodeTerm(tuple(atom('EXIT'), atom('badarg'))).subarray(1);
+    const reply = (head: number[]) =>
+      Buffer.concat([Buffer.from([131, 104, 2, ...head, ...Buffer.from('badrpc')]), reason]);
+    for (const head of [
+      [119, 6],
+      [115, 6],
+      [118, 0, 6],
+      [100, 0, 6],
+    ]) {
+      expect(isBadRpcReply(reply(head))).toBe(true);
+    }
+    expect(isBadRpcReply(encodeTerm(tuple(atom('badrpc'), atom('nodedown'))))).toBe(true);
+    expect(isBadRpcReply(encodeTerm(tuple(atom('ok'), [atom('a')])))).toBe(false);
+    expect(isBadRpcReply(encodeTerm(tuple(atom('badrpcs'), 1)))).toBe(false);
+    expect(isBadRpcReply(encodeTerm(tuple(atom('badrpc'), 1, 2)))).toBe(false);
+    expect(isBadRpcReply(encodeTerm([atom('badrpc'), 1]))).toBe(false);
+    expect(isBadRpcReply(Buffer.from([131, 104, 2, 119, 6, 0x62]))).toBe(false);
   });
 
   it('times out a call and drops its late reply', async () => {
