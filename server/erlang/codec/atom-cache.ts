@@ -49,14 +49,9 @@ export function decodeAtomCached(reader: Reader, tag: number, at: number): Atom 
   if (length > MAX_CACHED_ATOM_LENGTH || end > reader.end) {
     return Atom.of(readAtomName(reader, tag, at));
   }
-  // FNV-1a over the bytes; a byte of 0x80 or more (not ASCII) leaves the cache out.
-  let hash = 0x811c9dc5;
-  for (let index = start; index < end; index++) {
-    const byte = bytes[index] as number;
-    if (byte >= 0x80) return Atom.of(readAtomName(reader, tag, at));
-    hash = Math.imul(hash ^ byte, 0x01000193);
-  }
-  const slot = (hash ^ (hash >>> 15)) & (ATOM_CACHE_SLOTS - 1);
+  // A byte of 0x80 or more (not ASCII) leaves the cache out.
+  const slot = asciiSlot(bytes, start, length);
+  if (slot < 0) return Atom.of(readAtomName(reader, tag, at));
   const cached = slots[slot];
   if (cached !== undefined && sameName(cached.name, bytes, start, length)) {
     reader.pos = end;
@@ -65,6 +60,31 @@ export function decodeAtomCached(reader: Reader, tag: number, at: number): Atom 
   const decoded = Atom.of(readAtomName(reader, tag, at));
   slots[slot] = decoded;
   return decoded;
+}
+
+/**
+ * The cached Atom whose name is the `length` bytes at `start` (within the input, at most
+ * MAX_CACHED_ATOM_LENGTH), or undefined: not held, or not ASCII. No reader, no allocation: a
+ * list of atoms reads its elements in place with it (see `decodeCachedAtomNames`).
+ */
+export function cachedAtomAt(bytes: Uint8Array, start: number, length: number): Atom | undefined {
+  if (length > MAX_CACHED_ATOM_LENGTH) return undefined;
+  const slot = asciiSlot(bytes, start, length);
+  if (slot < 0) return undefined;
+  const cached = slots[slot];
+  return cached !== undefined && sameName(cached.name, bytes, start, length) ? cached : undefined;
+}
+
+/** The slot of an ASCII name (FNV-1a over its bytes); -1 when a byte is 0x80 or more. */
+function asciiSlot(bytes: Uint8Array, start: number, length: number): number {
+  let hash = 0x811c9dc5;
+  const end = start + length;
+  for (let index = start; index < end; index++) {
+    const byte = bytes[index] as number;
+    if (byte >= 0x80) return -1;
+    hash = Math.imul(hash ^ byte, 0x01000193);
+  }
+  return (hash ^ (hash >>> 15)) & (ATOM_CACHE_SLOTS - 1);
 }
 
 function sameName(name: string, bytes: Uint8Array, start: number, length: number): boolean {

@@ -6,10 +6,10 @@ import 'server-only';
 // only the shape they are for, and fail with a TermDecodeError naming the byte and what was
 // expected — never with a crash or an allocation larger than the input.
 
-import { decodeAtomCached } from './atom-cache';
+import { cachedAtomAt, decodeAtomCached } from './atom-cache';
 import { TermDecodeError } from './errors';
 import { readAtomName, Reader } from './reader';
-import { Tag, VERSION_MAGIC } from './tags';
+import { isAtomTag, Tag, VERSION_MAGIC } from './tags';
 
 /**
  * Reads the version byte and a list's header; returns its length, or null for `[]` (NIL_EXT,
@@ -54,6 +54,10 @@ function guarded<T>(reader: Reader, read: () => T): T {
   }
 }
 
+function notAnAtom(reader: Reader, index: number, tag: number, at: number): never {
+  return reader.fail(`element ${index + 1} of the list is tag ${tag}, not an atom`, at);
+}
+
 /** The names of a proper list of atoms, each read by `readName` (its tag just read at `at`). */
 function atomNames(
   bytes: Uint8Array,
@@ -68,14 +72,7 @@ function atomNames(
     for (let index = 0; index < length; index++) {
       const at = reader.pos;
       const tag = reader.u8('an atom tag');
-      if (
-        tag !== Tag.SMALL_ATOM_UTF8 &&
-        tag !== Tag.ATOM_UTF8 &&
-        tag !== Tag.SMALL_ATOM &&
-        tag !== Tag.ATOM
-      ) {
-        reader.fail(`element ${index + 1} of the list is tag ${tag}, not an atom`, at);
-      }
+      if (!isAtomTag(tag)) notAnAtom(reader, index, tag, at);
       names[index] = readName(reader, tag, at);
     }
     listTail(reader);
@@ -98,7 +95,32 @@ export function decodeAtomNames(bytes: Uint8Array): string[] {
  * compare in place, no allocation, and the list no frame or element array of the general decoder.
  */
 export function decodeCachedAtomNames(bytes: Uint8Array): string[] {
-  return atomNames(bytes, (reader, tag, at) => decodeAtomCached(reader, tag, at).name);
+  const reader = new Reader(bytes, 0, bytes.length);
+  return guarded(reader, () => {
+    const length = listHeader(reader, 2, 'atoms');
+    if (length === null) return [];
+    const names = new Array<string>(length);
+    const end = reader.end;
+    for (let index = 0; index < length; index++) {
+      // The usual element read in place (a short UTF-8 atom the cache holds); any other goes
+      // the checked way, which also gives the precise error.
+      const at = reader.pos;
+      const size = bytes[at + 1] as number;
+      if (bytes[at] === Tag.SMALL_ATOM_UTF8 && at + 2 + size <= end) {
+        const cached = cachedAtomAt(bytes, at + 2, size);
+        if (cached !== undefined) {
+          names[index] = cached.name;
+          reader.pos = at + 2 + size;
+          continue;
+        }
+      }
+      const tag = reader.u8('an atom tag');
+      if (!isAtomTag(tag)) notAnAtom(reader, index, tag, at);
+      names[index] = decodeAtomCached(reader, tag, at).name;
+    }
+    listTail(reader);
+    return names;
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import 'server-only';
 import { decodeAtom, decodeBody, decodeLeaf, DEFAULT_MAX_DEPTH } from './decode';
 import { decodeAtomCached } from './atom-cache';
 import { Reader } from './reader';
-import { Tag, VERSION_MAGIC } from './tags';
+import { isAtomTag, Tag, VERSION_MAGIC } from './tags';
 import type { Atom, Term } from './terms';
 
 /**
@@ -131,15 +131,6 @@ function skipLeaf(reader: Reader, tag: number, at: number): void {
       // Bignums, old floats, bitstrings, references, funs and every tag refused: as decoded.
       decodeLeaf(reader, tag, at);
   }
-}
-
-function isAtomTag(tag: number | undefined): tag is number {
-  return (
-    tag === Tag.ATOM ||
-    tag === Tag.SMALL_ATOM ||
-    tag === Tag.ATOM_UTF8 ||
-    tag === Tag.SMALL_ATOM_UTF8
-  );
 }
 
 /**

@@ -41,6 +41,16 @@ export const Tag = {
   LOCAL: 121,
 } as const;
 
+/** Whether `tag` starts an atom in one of its four encodings. */
+export function isAtomTag(tag: number | undefined): tag is number {
+  return (
+    tag === Tag.ATOM ||
+    tag === Tag.SMALL_ATOM ||
+    tag === Tag.ATOM_UTF8 ||
+    tag === Tag.SMALL_ATOM_UTF8
+  );
+}
+
 /** The most characters an atom may have (OTP's `MAX_ATOM_CHARACTERS`). */
 export const MAX_ATOM_CHARACTERS = 255;
 

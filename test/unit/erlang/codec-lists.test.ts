@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   atom,
   decodeAtomNames,
+  decodeCachedAtomNames,
   decodeEqualBinaries,
   decodeTerm,
   encodeTerm,
@@ -135,6 +136,65 @@ describe('decodeAtomNames', () => {
         decodesOrRejects(() => decodeAtomNames(encodeTerm(term))),
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+/** What a decoder gives: its names, or its error's message. */
+function outcome(decode: () => string[]): string[] | string {
+  try {
+    return decode();
+  } catch (error) {
+    if (error instanceof TermDecodeError) return `error: ${error.message}`;
+    throw error;
+  }
+}
+
+describe('decodeCachedAtomNames', () => {
+  // Node names as a cluster's are (short, ASCII, one prefix), and any other atom name.
+  const listName = fc.oneof(fc.stringMatching(/^app@10\.0\.[0-9]{1,3}\.[0-9]{1,3}$/), atomName);
+
+  it('gives what decodeAtomNames gives, read once and again through the cache', () => {
+    fc.assert(
+      fc.property(fc.array(listName, { maxLength: 60 }), (names) => {
+        const encoded = encodeTerm(names.map((name) => atom(name)));
+        // The second read finds the names in the cache: the in-place path.
+        for (let round = 0; round < 2; round++)
+          expect(decodeCachedAtomNames(encoded)).toEqual(decodeAtomNames(encoded));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('takes the latin-1 encodings as decodeAtomNames does', () => {
+    const bytes = Buffer.concat([
+      listHead(3),
+      Buffer.from([115, 3, 0x61, 0x62, 0x63, 100, 0, 1, 0xe9, 118, 0, 3, 0x61, 0x62, 0x63, 106]),
+    ]);
+    for (let round = 0; round < 2; round++)
+      expect(decodeCachedAtomNames(bytes)).toEqual(['abc', 'é', 'abc']);
+  });
+
+  it('gives the outcome and the message of decodeAtomNames on cut and corrupted lists', () => {
+    fc.assert(
+      fc.property(
+        fc.array(listName, { minLength: 1, maxLength: 12 }),
+        fc.nat(),
+        fc.nat(255),
+        fc.nat(),
+        (names, where, value, cut) => {
+          const encoded = encodeTerm(names.map((name) => atom(name)));
+          // Warm the cache with the intact names, so a corrupted copy meets them there.
+          decodeCachedAtomNames(encoded);
+          const bytes = Buffer.from(encoded);
+          bytes[where % bytes.length] = value;
+          for (const input of [bytes, encoded.subarray(0, cut % encoded.length)])
+            expect(outcome(() => decodeCachedAtomNames(input))).toEqual(
+              outcome(() => decodeAtomNames(input)),
+            );
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 });
