@@ -31,6 +31,11 @@ const COMPRESSED_JSON = 0x02;
 export function encodeJsonBody(value: unknown): Buffer {
   const json = JSON.stringify(value);
   if (json === undefined) throw new Error('history body: nothing to store');
+  return encodeJsonText(json);
+}
+
+/** A value's JSON text (`JSON.stringify`'s, made already) as a compressed JSON body. */
+export function encodeJsonText(json: string): Buffer {
   return Buffer.concat([Uint8Array.of(COMPRESSED_JSON), zstdCompress(Buffer.from(json))]);
 }
 

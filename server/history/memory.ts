@@ -11,6 +11,7 @@ import type { NodeHistoryPoint } from '@/lib/cluster-state';
 import { decodeCursor, encodeCursor, pageSize } from './cursor';
 import { downsample } from './downsample';
 import { nodesNamedBy } from './event-nodes';
+import { jsonText } from './json-text';
 import { compareRecorded, isAfter, type Position } from './order';
 import type {
   HistoryBatch,
@@ -29,10 +30,11 @@ interface StoredEvent extends RecordedEvent {
 }
 
 /**
- * A keyframe or delta as its JSON text beside its position: one serialisation on the way in and
- * a parse on a seek's way out, where a copy through JSON was both at once on the recorder's path
- * (a 1,000-node keyframe's copy held the event loop 100–170 ms in the push bench), and a string
- * is a fraction of the object graph it stands for.
+ * A keyframe's state or a delta's as its JSON text beside its position: one serialisation on the
+ * way in (a keyframe's is the recorder's, made to weigh it) and a parse on a seek's way out,
+ * where a copy through JSON was both at once on the recorder's path (a 1,000-node keyframe's
+ * copy held the event loop 100–170 ms in the push bench), and a string is a fraction of the
+ * object graph it stands for.
  */
 interface StoredRow extends Position {
   json: string;
@@ -55,12 +57,7 @@ interface ClusterHistory {
  */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-const stored = ({ at, run, seq }: Position, value: unknown): StoredRow => ({
-  at,
-  run,
-  seq,
-  json: JSON.stringify(value),
-});
+const position = ({ at, run, seq }: Position): Position => ({ at, run, seq });
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -112,10 +109,14 @@ export class MemoryHistoryStore implements HistoryStore {
     const keyframes: StoredRow[] = [];
     for (const keyframe of batch.keyframes) {
       await nextTurn();
-      keyframes.push(stored(keyframe, keyframe));
+      // The state's text is the one the recorder made to weigh it (`jsonText`).
+      keyframes.push({ ...position(keyframe), json: jsonText(keyframe.state) });
     }
     if (keyframes.length > 0) await nextTurn();
-    const deltas = batch.deltas.map((delta) => stored(delta, delta));
+    const deltas = batch.deltas.map((delta) => ({
+      ...position(delta),
+      json: JSON.stringify(delta.delta),
+    }));
     const points = batch.points.map(({ node, point }) => ({ node, point: { ...point } }));
     const history = this.cluster(batch.clusterId);
     for (const event of events) event.id = this.nextId++;
@@ -170,8 +171,14 @@ export class MemoryHistoryStore implements HistoryStore {
     if (!keyframe) return null;
     const deltas = history.deltas.filter((delta) => delta.at <= at && isAfter(delta, keyframe));
     return {
-      keyframe: JSON.parse(keyframe.json) as RecordedKeyframe,
-      deltas: deltas.map((delta) => JSON.parse(delta.json) as RecordedDelta),
+      keyframe: {
+        ...position(keyframe),
+        state: JSON.parse(keyframe.json) as RecordedKeyframe['state'],
+      },
+      deltas: deltas.map((delta) => ({
+        ...position(delta),
+        delta: JSON.parse(delta.json) as RecordedDelta['delta'],
+      })),
     };
   }
 

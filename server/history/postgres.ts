@@ -14,7 +14,8 @@ import pg from 'pg';
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
-import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonText } from './body-codec';
+import { jsonText } from './json-text';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import { BLOCK_MS, seriesBetween, type StoredBlock } from './point-blocks';
@@ -216,7 +217,7 @@ export class PostgresHistoryStore implements HistoryStore {
             at,
             run: rowRun,
             seq,
-            body: encodeJsonBody(state),
+            body: encodeJsonText(jsonText(state)),
           })),
         ],
         [

@@ -19,6 +19,7 @@ import type { CollectorMessage, CollectorSnapshot } from '../collector/event-str
 import { describeError } from '../errors';
 import type { Logger } from '../log';
 import type { HistoryBatch, HistoryStore, RecordedDelta, RecordedKeyframe } from './store';
+import { jsonText } from './json-text';
 import { WriteQueue, type DroppedSpan } from './write-queue';
 
 /** What the recorder needs of a `Collector` (a seam: the property test and the bench drive their own). */
@@ -297,7 +298,8 @@ export class HistoryRecorder {
   private keepKeyframe(taken: TakenKeyframe, compact: RecordedKeyframe['state']): void {
     const { at, run, seq } = taken;
     this.keyframes.push({ at, run, seq, state: compact });
-    this.keyframeWeight = JSON.stringify(compact).length;
+    // The store serialises the same state for its body: made once (`jsonText`).
+    this.keyframeWeight = jsonText(compact).length;
     if (this.lostFrom !== null) {
       const from = this.lostFrom;
       this.lostFrom = null;

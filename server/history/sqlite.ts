@@ -13,7 +13,8 @@ import type * as NodeSqlite from 'node:sqlite';
 
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
-import { DeltaChainEncoder, encodeEventBody, encodeJsonBody } from './body-codec';
+import { DeltaChainEncoder, encodeEventBody, encodeJsonText } from './body-codec';
+import { jsonText } from './json-text';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import {
@@ -219,7 +220,7 @@ export class SqliteHistoryStore implements HistoryStore {
           keyframe.at,
           keyframe.run,
           keyframe.seq,
-          encodeJsonBody(keyframe.state),
+          encodeJsonText(jsonText(keyframe.state)),
         );
       }
       batch.deltas.forEach((delta, index) => {
