@@ -48,21 +48,30 @@ export function registryDisagreementsOf(
   const found: RegistryDisagreement[] = [];
   partitions.forEach((partition, index) => {
     if (partition.length < 2) return;
-    const byRegistry = new Map<string, Array<{ node: string; count: number }>>();
+    // Run at every recompute over every node: first only each registry's first count and
+    // whether another differs (no object per node), then the counts of those that disagree.
+    const firstCounts = new Map<string, number>();
+    const disagreeing = new Set<string>();
     for (const node of partition) {
       for (const registry of sides.get(node)?.registries ?? []) {
         if (!registry.replicated) continue;
+        const first = firstCounts.get(registry.registry);
+        if (first === undefined) firstCounts.set(registry.registry, registry.count);
+        else if (first !== registry.count) disagreeing.add(registry.registry);
+      }
+    }
+    if (disagreeing.size === 0) return;
+    const byRegistry = new Map<string, Array<{ node: string; count: number }>>();
+    for (const node of partition) {
+      for (const registry of sides.get(node)?.registries ?? []) {
+        if (!registry.replicated || !disagreeing.has(registry.registry)) continue;
         const counts = byRegistry.get(registry.registry);
         const entry = { node, count: registry.count };
         if (counts) counts.push(entry);
         else byRegistry.set(registry.registry, [entry]);
       }
     }
-    for (const [registry, counts] of byRegistry) {
-      if (new Set(counts.map((entry) => entry.count)).size > 1) {
-        found.push({ registry, partition: index, counts });
-      }
-    }
+    for (const [registry, counts] of byRegistry) found.push({ registry, partition: index, counts });
   });
   return found.sort((x, y) => x.partition - y.partition || compareNames(x.registry, y.registry));
 }

@@ -81,11 +81,31 @@ export function registryCounts(
   for (const entry of elixirRegistries) {
     if (entry.status === 'present') counts.push(local(`registry:${entry.name}`, entry.keys));
   }
-  return counts.map((entry) => {
+  const result = counts.map((entry) => {
     if (entry.hosted !== null || !entry.replicated) return entry;
     const last = previous.find((candidate) => candidate.registry === entry.registry);
     return last && last.hosted !== null ? { ...entry, hosted: last.hosted } : entry;
   });
+  // Unchanged counts keep the previous array: the state's registry summaries are rebuilt only
+  // when some node's counts are not the very same (`registrySummaries`).
+  return sameCounts(result, previous) ? (previous as RegistryCount[]) : result;
+}
+
+function sameCounts(a: readonly RegistryCount[], b: readonly RegistryCount[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) {
+    const x = a[index]!;
+    const y = b[index]!;
+    if (
+      x.registry !== y.registry ||
+      x.count !== y.count ||
+      x.hosted !== y.hosted ||
+      x.replicated !== y.replicated ||
+      x.groups !== y.groups
+    )
+      return false;
+  }
+  return true;
 }
 
 const sameNames = (a: readonly string[], b: readonly string[]): boolean =>

@@ -46,5 +46,10 @@ describe('registryCounts between two counts', () => {
     ]);
     // Never counted yet: unknown, not zero.
     expect(registryCounts(report, [])).toEqual([swarm(10_001, null)]);
+    // Counts equal to the last ones come back as the last array itself (the state's summaries
+    // are rebuilt only when a node's counts are not the very same).
+    const same = registryCounts(report, previous);
+    expect(registryCounts(report, same)).toBe(same);
+    expect(registryCounts(report, [swarm(10_000, 3_000)])).not.toBe(same);
   });
 });

@@ -52,6 +52,30 @@ describe('registrySummaries', () => {
     ]);
   });
 
+  it('gives the last summaries again while every node keeps its very counts, and new ones after', () => {
+    const sides = [side(n(1), [n(2)], swarmOn(20, 12)), side(n(2), [n(1)], swarmOn(20, 8))];
+    const state = stateOf([pod(ip(1)), pod(ip(2))], sides);
+    const first = registrySummaries(state.members, state.mainPartition);
+    // The same counts arrays in new member objects (a rebuilt state): the same summaries.
+    const rebuilt = state.members.map((member) => ({ ...member }));
+    expect(registrySummaries(rebuilt, state.mainPartition)).toBe(first);
+    // Equal counts in a new array, or another main partition: made again, and equal.
+    const copied = state.members.map((member) => ({
+      ...member,
+      beam: member.beam && { ...member.beam, registries: [...member.beam.registries] },
+    }));
+    const again = registrySummaries(copied, state.mainPartition);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    expect(registrySummaries(copied, null)).not.toBe(again);
+    const moved = stateOf(
+      [pod(ip(1)), pod(ip(2))],
+      [side(n(1), [n(2)], swarmOn(20, 11)), side(n(2), [n(1)], swarmOn(20, 9))],
+    );
+    const [summary] = registrySummaries(moved.members, moved.mainPartition);
+    expect(summary!.shares.map((share) => share.hosted)).toEqual([11, 9]);
+  });
+
   it('flags a node that joined and hosts nothing, and a sum that does not add up', () => {
     const state = stateOf(
       [pod(ip(1)), pod(ip(2)), pod(ip(3))],
