@@ -1,5 +1,6 @@
 // The link tracker as it was before its links became columns (server/collector/links.ts at
-// 208da11), kept whole as the definition the compact one is checked against.
+// 208da11), kept whole as the definition the compact one is checked against; its round robin of
+// queue reads as it has been since it stopped sorting the names at every reading.
 
 import type { PeerLink } from '@/lib/cluster-state';
 import { isBusyLink } from '@/lib/links';
@@ -23,8 +24,8 @@ interface NodeLinks {
   shown: PeerLink[] | null;
   /** Probes since the links were last read. */
   skipped: number;
-  /** Where the round-robin of queue reads stands, by peer name. */
-  cursor: number;
+  /** Where the round-robin of queue reads stands: the peer it read last. */
+  cursor: string | null;
 }
 
 function roundRate(rate: number): number {
@@ -42,7 +43,7 @@ export class ReferenceLinkTracker {
   private of(node: string): NodeLinks {
     let entry = this.nodes.get(node);
     if (!entry) {
-      entry = { readings: new Map(), links: new Map(), shown: null, skipped: 0, cursor: 0 };
+      entry = { readings: new Map(), links: new Map(), shown: null, skipped: 0, cursor: null };
       this.nodes.set(node, entry);
     }
     return entry;
@@ -67,13 +68,19 @@ export class ReferenceLinkTracker {
           ? byRate.sort((x, y) => activity(y) - activity(x)).map((link) => link.peer)
           : busiestByCount(counters);
       for (const peer of busiest.slice(0, 2)) chosen.add(peer);
-      const names = counters.map((counter) => counter.node).sort(compareNames);
-      for (let step = 0; step < names.length && chosen.size < MAX_QUEUE_READS; step += 1) {
-        const name = names[(entry.cursor + step) % names.length]!;
-        if (chosen.has(name)) continue;
-        chosen.add(name);
-        entry.cursor = (entry.cursor + step + 1) % names.length;
-        break;
+      // The turn (since the 1,000-node push work): the first name not chosen after the last one
+      // taken, in code-unit order, round again past the end.
+      if (chosen.size < MAX_QUEUE_READS) {
+        const names = counters
+          .map((counter) => counter.node)
+          .filter((name) => !chosen.has(name))
+          .sort();
+        const cursor = entry.cursor;
+        const taken = names.find((name) => cursor !== null && name > cursor) ?? names[0];
+        if (taken !== undefined) {
+          chosen.add(taken);
+          entry.cursor = taken;
+        }
       }
       return [...chosen].slice(0, MAX_QUEUE_READS);
     };

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { BUSY_QUEUE_BYTES } from '@/lib/links';
-import { LinkTracker, RATE_WINDOW_MS } from '@/server/collector/links';
+import { LINKS_PER_NODE, LinkTracker, RATE_WINDOW_MS } from '@/server/collector/links';
 import type { LinkCounter, LinkReport } from '@/server/erlang/probes';
 
 import { n } from '../lib/fixtures';
@@ -113,6 +113,49 @@ describe('LinkTracker (links as columns)', () => {
         }
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('shows the same first links of a node with more peers than it shows, busy and tied ones too', () => {
+    const many = Array.from({ length: 90 }, (_, index) => n(100 + index));
+    // Few distinct packet counts, so that rates tie and the names decide.
+    const few = fc.integer({ min: 0, max: 3 }).map((value) => value * 100);
+    const reading = fc.record({
+      elapsed: fc.constantFrom(RATE_WINDOW_MS, RATE_WINDOW_MS * 2),
+      present: fc.subarray(many, { minLength: 20 }),
+      inPackets: fc.array(few, { minLength: many.length, maxLength: many.length }),
+      busy: fc.subarray(many, { maxLength: 40 }),
+    });
+    fc.assert(
+      fc.property(fc.array(reading, { minLength: 1, maxLength: 4 }), (readings) => {
+        const tracker = new LinkTracker();
+        const reference = new ReferenceLinkTracker();
+        let at = 1_700_000_000_000;
+        let total = 0;
+        for (const next of readings) {
+          at += next.elapsed;
+          total += 1000;
+          const report: LinkReport = {
+            counters: next.present.map((node) => ({
+              node,
+              hidden: false,
+              inPackets: total + next.inPackets[many.indexOf(node)]!,
+              outPackets: total,
+            })),
+            truncated: false,
+            busyLimitBytes: null,
+            queues: next.busy.map((node) => ({ node, queueBytes: BUSY_QUEUE_BYTES })),
+            controllers: null,
+          };
+          const shown = tracker.observe(n(1), report, at);
+          expect(shown).toHaveLength(Math.min(LINKS_PER_NODE, next.present.length));
+          expect(shown).toEqual(reference.observe(n(1), report, at));
+          expect(tracker.chooser(n(1))(report.counters)).toEqual(
+            reference.chooser(n(1))(report.counters),
+          );
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
