@@ -8,8 +8,6 @@ import 'server-only';
 
 import type { BeamSide } from '@/lib/cluster-state';
 
-import { phaseOf } from './phase';
-
 /** Each registry's copy size, as one comparable string. */
 const sizesOf = (side: BeamSide): string =>
   side.registries.map((entry) => `${entry.registry}=${entry.count}`).join(',');
@@ -41,11 +39,7 @@ export class HostedCadence {
 
   /** Records that `side` (just probed at `at`) carries fresh hosted counts. */
   record(node: string, side: BeamSide, at: number): void {
-    // A node's first count is taken as older by the part of the period its name sets, so that
-    // the nodes of a cluster that came up together do not all count again in the same seconds.
-    const first = !this.counted.has(node);
-    const shift = first ? Math.floor(this.refreshMs * phaseOf(node)) : 0;
-    this.counted.set(node, { at: at - shift, sizes: sizesOf(side), sees: side.sees });
+    this.counted.set(node, { at, sizes: sizesOf(side), sees: side.sees });
   }
 
   forget(node: string): void {

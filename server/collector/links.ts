@@ -11,7 +11,6 @@ import { compareNames } from '@/lib/names';
 import type { LinkReport, QueueChoice } from '../erlang/probes';
 import { busiestByCount, MAX_QUEUE_READS } from '../erlang/probes';
 import { PackedRows, type FieldPacking } from './link-columns';
-import { phaseSteps } from './phase';
 import { NO_PEERS, PeerArray, readingPeers, type PeerNames } from './reading-peers';
 
 /** A node's links kept on its BeamSide, busiest first: the rest are idle or nearly. */
@@ -183,11 +182,7 @@ export class LinkTracker {
    */
   due(node: string, peers: number | null, clusterSize = 0): boolean {
     if (peers === null) return clusterSize <= LINK_PEERS_PER_PROBE;
-    const entry = this.of(node);
-    const every = linkReadEvery(peers, clusterSize);
-    // A node's first reading comes at the point of the period its name sets (`phase.ts`).
-    const wait = entry.shown === null ? every - phaseSteps(node, every) : every;
-    return entry.skipped + 1 >= wait;
+    return this.of(node).skipped + 1 >= linkReadEvery(peers, clusterSize);
   }
 
   /** Records a probe that did not read the links. */

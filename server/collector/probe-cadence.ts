@@ -10,7 +10,6 @@ import 'server-only';
 // and refreshed now and then.
 
 import type { AbsenceKnown, NodeProbeReport, ProbeField } from '../erlang/probes';
-import { phaseSteps } from './phase';
 
 /** Up to this many tracked nodes every probe reads every peer list, as before. */
 export const FULL_PEER_LISTS_UP_TO = 100;
@@ -66,8 +65,6 @@ interface PeerEntry {
   skipped: number;
   /** A peer's list changed in a way that involves this node: read its list next time. */
   stale: boolean;
-  /** Lists read so far (counted up to 2: the first and the one after it are told apart). */
-  lists: number;
 }
 
 /** Decides, node by node, when a probe reads the whole peer list. */
@@ -83,11 +80,7 @@ export class PeerCadence {
     if (clusterSize <= FULL_PEER_LISTS_UP_TO || peers === null) return true;
     const entry = this.nodes.get(node);
     if (!entry || entry.count === null || entry.stale) return true;
-    const every = Math.max(1, Math.ceil(peers / PEER_LIST_PEERS_PER_PROBE));
-    // The first quiet read after the node's first list comes at the point of the period its
-    // name sets (`phase.ts`), then every `every` probes.
-    const wait = entry.lists <= 1 ? every - phaseSteps(node, every) : every;
-    return entry.skipped + 1 >= wait;
+    return entry.skipped + 1 >= Math.max(1, Math.ceil(peers / PEER_LIST_PEERS_PER_PROBE));
   }
 
   /**
@@ -95,12 +88,13 @@ export class PeerCadence {
    * moved: the caller then reads the list at once, in the same probe.
    */
   counted(node: string, count: number | null, listed: boolean): boolean {
-    const entry = this.nodes.get(node) ?? { count: null, skipped: 0, stale: false, lists: 0 };
+    const entry = this.nodes.get(node) ?? { count: null, skipped: 0, stale: false };
     this.nodes.set(node, entry);
     const moved = entry.count !== count;
     entry.count = count;
     if (listed) {
-      this.listed(node);
+      entry.skipped = 0;
+      entry.stale = false;
       return false;
     }
     entry.skipped += 1;
@@ -113,7 +107,6 @@ export class PeerCadence {
     if (!entry) return;
     entry.skipped = 0;
     entry.stale = false;
-    entry.lists = Math.min(2, entry.lists + 1);
   }
 
   /**
@@ -161,9 +154,7 @@ export class VersionCadence {
 
   /** Records the facts of a probe that asked (see {@link factsOf}; undefined: ask again). */
   record(node: string, facts: KnownFacts | undefined): void {
-    // A connection's first facts are refreshed at the point of the period its name sets.
-    const age = this.nodes.has(node) ? 0 : phaseSteps(node, VERSION_REFRESH_PROBES);
-    if (facts) this.nodes.set(node, { facts, age });
+    if (facts) this.nodes.set(node, { facts, age: 0 });
     else this.nodes.delete(node);
   }
 
@@ -195,8 +186,7 @@ export class RegistryCadence {
       skipped === undefined ||
       skipped + 1 >= REGISTRY_EVERY_PROBES
     ) {
-      // After a node's first read, its next comes at the point of the period its name sets.
-      this.skipped.set(node, skipped === undefined ? phaseSteps(node, REGISTRY_EVERY_PROBES) : 0);
+      this.skipped.set(node, 0);
       return true;
     }
     this.skipped.set(node, skipped + 1);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { LinkTracker, linkReadEvery } from '@/server/collector/links';
-import { phaseSteps } from '@/server/collector/phase';
+import { LinkTracker } from '@/server/collector/links';
 import type { NodeProbeReport } from '@/server/erlang/probes';
 import {
   factsOf,
@@ -31,17 +30,13 @@ describe('PeerCadence', () => {
     const cadence = new PeerCadence();
     expect(cadence.listDue(n(1), LARGE, null)).toBe(true);
     expect(cadence.counted(n(1), 1000, true)).toBe(false);
-    // 999 peers: at least every 10 probes; the first of them at the node's point of the period.
-    const quiet = (probes: number) => {
-      for (let probe = 1; probe < probes; probe += 1) {
-        expect(cadence.listDue(n(1), LARGE, 999)).toBe(false);
-        expect(cadence.counted(n(1), 1000, false)).toBe(false);
-      }
-      expect(cadence.listDue(n(1), LARGE, 999)).toBe(true);
-      cadence.counted(n(1), 1000, true);
-    };
-    quiet(10 - phaseSteps(n(1), 10));
-    quiet(10);
+    // 999 peers: at least every 10 probes.
+    for (let probe = 1; probe < 10; probe += 1) {
+      expect(cadence.listDue(n(1), LARGE, 999)).toBe(false);
+      expect(cadence.counted(n(1), 1000, false)).toBe(false);
+    }
+    expect(cadence.listDue(n(1), LARGE, 999)).toBe(true);
+    cadence.counted(n(1), 1000, true);
     expect(cadence.listDue(n(1), LARGE, 999)).toBe(false);
     // The count moved: the caller reads the list in the same probe, then the count is the base.
     expect(cadence.counted(n(1), 501, false)).toBe(true);
@@ -76,17 +71,11 @@ describe('VersionCadence', () => {
       absent: new Set(['syn'] as const),
     };
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
-    // The connection's first facts are asked again at the node's point of the period, then
-    // every VERSION_REFRESH_PROBES.
-    const reused = (probes: number) => {
-      cadence.record(n(1), facts);
-      for (let probe = 1; probe < probes; probe += 1) {
-        expect(cadence.reuse(n(1), LARGE)).toEqual(facts);
-      }
-      expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
-    };
-    reused(VERSION_REFRESH_PROBES - phaseSteps(n(1), VERSION_REFRESH_PROBES));
-    reused(VERSION_REFRESH_PROBES);
+    cadence.record(n(1), facts);
+    for (let probe = 1; probe < VERSION_REFRESH_PROBES; probe += 1) {
+      expect(cadence.reuse(n(1), LARGE)).toEqual(facts);
+    }
+    expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
     // A version that failed: the next probe asks again.
     cadence.record(n(1), undefined);
     expect(cadence.reuse(n(1), LARGE)).toBeUndefined();
@@ -133,49 +122,16 @@ describe('RegistryCadence', () => {
   });
 });
 
-describe('the phase of a periodic read', () => {
-  it("spreads the first reads of a cluster's nodes over the period", () => {
-    const nodes = Array.from(
-      { length: 1000 },
-      (_, index) => `myapp@10.244.${index >> 8}.${index & 255}`,
-    );
-    for (const period of [3, 10, 20, 30]) {
-      const perStep = new Array<number>(period).fill(0);
-      for (const node of nodes) {
-        const steps = phaseSteps(node, period);
-        expect(steps).toBeGreaterThanOrEqual(0);
-        expect(steps).toBeLessThan(period);
-        perStep[steps]! += 1;
-      }
-      // No step holds more than twice its share, and none is empty.
-      for (const count of perStep) {
-        expect(count).toBeGreaterThan(0);
-        expect(count).toBeLessThanOrEqual((2 * nodes.length) / period);
-      }
-    }
-    expect(phaseSteps('any@node', 1)).toBe(0);
-  });
-});
-
 describe('LinkTracker.due', () => {
   it('keeps the links read per interval bounded as the cluster grows', () => {
-    // Probes from one reading to the next (after a first, read at the node's point of the period).
     const every = (peers: number, clusterSize: number) => {
       const tracker = new LinkTracker();
-      const reading = { counters: [], truncated: false, busyLimitBytes: null, queues: [] };
-      const probesToRead = () => {
-        let probes = 1;
-        while (!tracker.due(n(1), peers, clusterSize)) {
-          tracker.skipped(n(1));
-          probes += 1;
-        }
-        tracker.observe(n(1), { ...reading, controllers: null }, 0);
-        return probes;
-      };
-      expect(probesToRead()).toBe(
-        linkReadEvery(peers, clusterSize) - phaseSteps(n(1), linkReadEvery(peers, clusterSize)),
-      );
-      return probesToRead();
+      let probes = 1;
+      while (!tracker.due(n(1), peers, clusterSize)) {
+        tracker.skipped(n(1));
+        probes += 1;
+      }
+      return probes;
     };
     expect(every(4, 5)).toBe(1);
     expect(every(999, 100)).toBe(10);
