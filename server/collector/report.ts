@@ -49,7 +49,7 @@ const local = (registry: string, count: number) =>
  */
 export function registryCounts(
   report: NodeProbeReport['registries'],
-  previous: readonly RegistryCount[] = [],
+  previous: RegistryCount[] = [],
 ): RegistryCount[] {
   const counts: RegistryCount[] = [];
   const { global, swarm, pg, syn, horde, hordeSupervisors, elixirRegistries } = report;
@@ -88,7 +88,7 @@ export function registryCounts(
   });
   // Unchanged counts keep the previous array: the state's registry summaries are rebuilt only
   // when some node's counts are not the very same (`registrySummaries`).
-  return sameCounts(result, previous) ? (previous as RegistryCount[]) : result;
+  return sameCounts(result, previous) ? previous : result;
 }
 
 function sameCounts(a: readonly RegistryCount[], b: readonly RegistryCount[]): boolean {
