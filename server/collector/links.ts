@@ -5,7 +5,7 @@ import 'server-only';
 // often a node's links are read at all in a large cluster.
 
 import type { PeerLink } from '@/lib/cluster-state';
-import { BUSY_QUEUE_BYTES, isBusyLink } from '@/lib/links';
+import { isBusyLink } from '@/lib/links';
 import { compareNames } from '@/lib/names';
 
 import type { LinkReport, QueueChoice } from '../erlang/probes';
@@ -126,30 +126,14 @@ const showOrder = (x: PeerLink, y: PeerLink): number =>
 
 /**
  * The first {@link LINKS_PER_NODE} of a node's `count` links in {@link showOrder}, as sorting
- * them all would give: kept in order as they are met, a link made only when it gets in. At
- * 1,000 peers a link object each and a sort by name were most of a reading's cost.
+ * them all would give: kept in order as they are met, each compared with the last one kept. At
+ * 1,000 peers, sorting them all by name was most of a reading's cost.
  */
 function busiestLinks(entry: NodeLinks, count: number): PeerLink[] {
   const top: PeerLink[] = [];
   for (let slot = 0; slot < count; slot += 1) {
-    if (top.length === LINKS_PER_NODE) {
-      // Out unless it comes before the last one kept (`showOrder` below zero), compared on the
-      // packed values first.
-      const worst = top[top.length - 1]!;
-      const queueBytes = entry.values.get(slot, QUEUE_BYTES);
-      const busy = Number(!Number.isNaN(queueBytes) && queueBytes >= BUSY_QUEUE_BYTES);
-      const byBusy = busy - Number(isBusyLink(worst));
-      if (byBusy < 0) continue;
-      if (byBusy === 0) {
-        const inRate = entry.values.get(slot, IN_RATE);
-        const outRate = entry.values.get(slot, OUT_RATE);
-        const traffic = (Number.isNaN(inRate) ? 0 : inRate) + (Number.isNaN(outRate) ? 0 : outRate);
-        const byTraffic = traffic - activity(worst);
-        if (byTraffic < 0) continue;
-        if (byTraffic === 0 && compareNames(entry.peers.at(slot), worst.peer) >= 0) continue;
-      }
-    }
     const link = linkAt(entry, slot);
+    if (top.length === LINKS_PER_NODE && showOrder(link, top[top.length - 1]!) >= 0) continue;
     let at = top.length;
     while (at > 0 && showOrder(link, top[at - 1]!) < 0) at -= 1;
     top.splice(at, 0, link);
