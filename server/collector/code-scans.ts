@@ -5,7 +5,9 @@ import 'server-only';
 // md5, so it runs on a slow cadence of its own, never with each probe: once when a node connects,
 // again when its code memory moves (the probe's `erlang:memory()` carries it, so asking costs
 // nothing) but no sooner than `minIntervalMs`, and at least every `maxAgeMs` to catch a change
-// that left the code's size as it was.
+// that left the code's size as it was. While the connections and first probes of many nodes are
+// under way (a start, a scale-up) the scans wait: they read a node's whole module list, and at
+// 1,000 nodes they took the CPU the first full state needed.
 
 import {
   codeSkewOf,
@@ -68,12 +70,22 @@ export class CodeScans {
   private version = 0;
   private cached: { version: number; key: string; skew: CodeSkew | null } | undefined;
 
+  /**
+   * `held`: while true, no scan starts (they stay queued); call {@link resume} once it turns
+   * false.
+   */
   constructor(
     private readonly settings: CodeScanSettings,
     private readonly scan: (node: string) => Promise<CodeScanResult>,
     private readonly outcome: ScanOutcome,
     private readonly now: () => number,
+    private readonly held: () => boolean = () => false,
   ) {}
+
+  /** Starts the scans that waited while `held` was true. */
+  resume(): void {
+    this.pump();
+  }
 
   /**
    * After a probe of `node` that saw `codeBytes` of code memory: queues a scan when none was done
@@ -149,6 +161,7 @@ export class CodeScans {
   }
 
   private pump(): void {
+    if (this.held()) return;
     while (!this.stopped && this.running < this.settings.concurrency && this.queue.length > 0) {
       const node = this.queue.shift()!;
       // Gone while it waited: nothing to scan.

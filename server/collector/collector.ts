@@ -200,6 +200,7 @@ export class Collector {
       (node) => this.scanNodeCode(node),
       (node, codeScan, applications) => this.codeScanned(node, codeScan, applications),
       () => this.now(),
+      () => this.firstOutcomes.waiting,
     );
     this.stateMembers = settings.source.members();
     this.state = this.compute(this.stateMembers);
@@ -394,7 +395,7 @@ export class Collector {
     for (const node of [...this.sides.keys()]) {
       if (!wanted.has(node)) {
         this.sides.delete(node);
-        this.firstOutcomes.forget(node);
+        if (this.firstOutcomes.forget(node)) this.codeScans.resume();
         this.peers.forget(node);
         this.cappedPeers.delete(node);
         this.history.forget(node);
@@ -459,6 +460,7 @@ export class Collector {
     // A node that could not be connected has had its first outcome.
     const failed = state.status !== 'connected' && state.status !== 'connecting';
     const lastOutcome = failed && this.firstOutcomes.settle(node);
+    if (lastOutcome) this.codeScans.resume();
     // A dropped connection is news now, not at the next poll.
     if ((wasConnected && state.status !== 'connected') || lastOutcome) {
       if (this.running) this.recompute.runNow();
@@ -482,8 +484,12 @@ export class Collector {
     try {
       await this.probeOnce(node);
     } finally {
-      // The last node of a start probed: the state with every node in it is news now.
-      if (this.firstOutcomes.settle(node) && this.running) this.recompute.runNow();
+      // The last node of a start probed: the state with every node in it is news now, and the
+      // code scans held meanwhile may start.
+      if (this.firstOutcomes.settle(node)) {
+        if (this.running) this.recompute.runNow();
+        this.codeScans.resume();
+      }
     }
   }
 

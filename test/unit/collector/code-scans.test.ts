@@ -14,7 +14,7 @@ const result = (md5: string, version = '0.1.0'): CodeScanResult => ({
 });
 
 /** Scans that finish when the test says, on a clock the test moves. */
-function harness(settings: Partial<typeof DEFAULT_CODE_SCAN> = {}) {
+function harness(settings: Partial<typeof DEFAULT_CODE_SCAN> = {}, held = () => false) {
   let now = 1_000_000;
   const code = new Map<string, string>();
   const asked: string[] = [];
@@ -34,6 +34,7 @@ function harness(settings: Partial<typeof DEFAULT_CODE_SCAN> = {}) {
     },
     (node, summary) => outcomes.push({ node, summary }),
     () => now,
+    held,
   );
   const settle = async () => {
     while (waiting.length > 0) {
@@ -52,6 +53,28 @@ function harness(settings: Partial<typeof DEFAULT_CODE_SCAN> = {}) {
 }
 
 describe('CodeScans', () => {
+  it('holds the scans while told to, and starts them, a few at a time, once resumed', async () => {
+    let held = true;
+    const { scans, code, asked, outcomes, settle } = harness({ concurrency: 2 }, () => held);
+    for (const node of ['a', 'b', 'c']) {
+      code.set(node, 'old');
+      scans.observe(node, 100);
+    }
+    await settle();
+    expect(asked).toEqual([]);
+    expect(scans.pending()).toBe(3);
+    // Resumed while still held: nothing starts.
+    scans.resume();
+    expect(asked).toEqual([]);
+    held = false;
+    scans.resume();
+    expect(asked).toEqual(['a', 'b']);
+    await settle();
+    expect(asked).toEqual(['a', 'b', 'c']);
+    expect(outcomes.map(({ node }) => node).sort()).toEqual(['a', 'b', 'c']);
+    expect(scans.pending()).toBe(0);
+  });
+
   it('scans a node once when first seen, not at every probe', async () => {
     const { scans, code, asked, settle } = harness();
     code.set('a', 'old');

@@ -42,6 +42,8 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   readonly dropped: Array<{ node: string; code: string; reason: string }> = [];
   tracked: string[] = [];
   rpcCalls = 0;
+  /** Every call asked, as `node module:fn`. */
+  readonly asked: string[] = [];
 
   drop(node: string, reason: { code: string; message: string }): void {
     this.dropped.push({ node, code: reason.code, reason: reason.message });
@@ -76,6 +78,7 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   }
   private async answer(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
     this.rpcCalls += 1;
+    this.asked.push(`${node} ${module}:${fn}`);
     if (this.states.get(node)?.status !== 'connected') throw erlangError('node_down', 'down');
     if (this.frozen.has(node)) throw erlangError('timeout', `${module}:${fn} timed out`);
     if (module === 'erlang' && fn === 'nodes') return (this.peers.get(node) ?? []).map(atom);
@@ -189,6 +192,28 @@ describe('Collector', () => {
       'unreachable',
     ]);
     expect(current.members.filter((member) => member.beam?.probedAt !== null)).toHaveLength(2);
+  });
+
+  it('holds the code scans until every node of a start has its first outcome', async () => {
+    const { source, manager, collector } = setup();
+    source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
+    collector.flush();
+    manager.set('myapp@10.0.0.1', connected());
+    manager.set('myapp@10.0.0.2', connected());
+    await until(
+      () => collector.nodeHistory('myapp@10.0.0.2').length > 0,
+      'the two connected nodes probed',
+    );
+    const scans = () => manager.asked.filter((call) => call.endsWith(' erlang:loaded'));
+    // Both probed, and their scans queued behind the node still connecting.
+    expect(scans()).toEqual([]);
+    manager.set('myapp@10.0.0.3', connected());
+    await until(() => scans().length === 3, 'every node scanned');
+    expect(scans().sort()).toEqual([
+      'myapp@10.0.0.1 erlang:loaded',
+      'myapp@10.0.0.2 erlang:loaded',
+      'myapp@10.0.0.3 erlang:loaded',
+    ]);
   });
 
   it('turns a dropped connection into node down at once, and forgets what the node saw', async () => {
