@@ -4,6 +4,8 @@ import 'server-only';
 // mapping, the event stream, registry batching, metrics). It owns the wiring between them and
 // the one place where a node's rpc is handed to the probes.
 
+import { RateLimiter } from 'limiter';
+
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
 import { diffClusterState, diffMemberTimeline, diffTimeline } from '@/lib/cluster-diff';
@@ -37,7 +39,12 @@ import {
 } from '../erlang/probes';
 import { Coalescer } from './coalesce';
 import { CodeScans } from './code-scans';
-import { compareCopies, DivergenceMonitor, registryTable } from './divergence';
+import {
+  compareCopies,
+  COMPARE_COST_PER_SECOND,
+  DivergenceMonitor,
+  registryTable,
+} from './divergence';
 import { DownCauses } from './down-causes';
 import { FIRST_OUTCOMES_PAUSE_MS, FirstOutcomes } from './first-outcomes';
 import {
@@ -155,6 +162,15 @@ export class Collector {
   private readonly pointListeners = new Set<(node: string, point: NodeHistoryPoint) => void>();
   private comparing = false;
   private compareAgain = false;
+  /** The comparisons' budget, shared by the collector's own and those asked for. */
+  private readonly compareBudget = new RateLimiter({
+    tokensPerInterval: COMPARE_COST_PER_SECOND,
+    interval: 'second',
+  });
+  private readonly comparePace = async (cost: number): Promise<void> => {
+    // A call dearer than a second's budget takes the whole of it.
+    await this.compareBudget.removeTokens(Math.min(cost, COMPARE_COST_PER_SECOND));
+  };
   private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;
   /** The pods Kubernetes listed when `state` was built from them. */
@@ -751,7 +767,7 @@ export class Collector {
             (node) => this.nodeRpc(manager, node),
             entry.registry,
             entry.nodes,
-            { timeoutMs: probe.timeoutMs },
+            { timeoutMs: probe.timeoutMs, pace: this.comparePace },
           ).catch(() => null);
           if (!result || !this.running) return;
           this.stream.publishEvents(this.divergences.record(result, this.now()));
@@ -792,7 +808,7 @@ export class Collector {
             (node) => this.nodeRpc(manager, node),
             summary.registry,
             holders,
-            { timeoutMs: probe.timeoutMs },
+            { timeoutMs: probe.timeoutMs, pace: this.comparePace },
           ).catch(() => null);
           if (!result) continue;
           this.stream.publishEvents(this.divergences.record(result, this.now()));

@@ -75,11 +75,33 @@ export interface CompareOptions {
   /** Calls of this comparison in flight at once; default {@link COMPARE_CALLS_IN_FLIGHT}. */
   maxCallsInFlight?: number;
   /**
-   * Copies of up to this many rows per host list their rows' hosts in one reply instead of a
-   * count per host; default {@link ROWS_PER_HOST_IN_ONE_CALL} (0: always count per host).
+   * A call's worth in rows: a copy lists its rows' hosts in one reply instead of a count per
+   * host when that costs no more; default {@link ROWS_PER_HOST_IN_ONE_CALL} (0: always count per
+   * host, Infinity: always list).
    */
   rowsPerHostInOneCall?: number;
+  /**
+   * Waits until a call of this cost (in {@link CALL_COST}'s units) may be made: the collector's
+   * budget for comparisons (see {@link COMPARE_COST_PER_SECOND}). None: as fast as the calls in
+   * flight allow.
+   */
+  pace?: (cost: number) => Promise<void>;
 }
+
+/**
+ * What a call costs the collector, in atoms decoded: about a hundred (encoding the request, a
+ * timer, a reply to match). A reply's rows cost one each on top.
+ */
+export const CALL_COST = 100;
+
+/**
+ * The collector's budget for comparing copies, in {@link CALL_COST}'s units a second: about a
+ * tenth of a core. Comparing 600 copies of 50,000 names costs some 30 million; unpaced, a
+ * comparison kept a 1,000-node collector busy for half a minute at a time (15,000 calls a
+ * second to the nodes), and a pod's change waited behind it. Paced, the probes and the pushes
+ * keep the event loop, and the nodes see a steady trickle instead of a flood.
+ */
+export const COMPARE_COST_PER_SECOND = 400_000;
 
 /**
  * Calls one comparison keeps in flight. Enough to hide the round trips (a count is answered in
@@ -89,13 +111,13 @@ export interface CompareOptions {
 export const COMPARE_CALLS_IN_FLIGHT = 64;
 
 /**
- * A copy of up to this many rows per host is counted per host from one reply listing each row's
- * host, not by a count per host: a call costs the collector about as much as decoding a hundred
- * atoms (encoding the request, a timer, a reply to match), and at 1,000 nodes the k × k counts
- * were three quarters of every call it made. Above it (a large registry on few hosts) counting
- * on the node ships less.
+ * What a call is worth in rows when choosing how to count a copy (see `countPlan`): the copy is
+ * counted from one reply listing each row's host when that reply (a call, and a row each for its
+ * rows) costs no more than a count per host — with k hosts, up to 100 × (k − 1) rows. At 1,000
+ * nodes the k × k counts were three quarters of every call the collector made. Above it (a large
+ * registry on few hosts) counting on the node costs and ships less.
  */
-export const ROWS_PER_HOST_IN_ONE_CALL = 32;
+export const ROWS_PER_HOST_IN_ONE_CALL = CALL_COST;
 
 /** A node that holds a copy: its table's atom and size (null if it vanished since). */
 interface FoundCopy {
@@ -105,8 +127,9 @@ interface FoundCopy {
 }
 
 /**
- * The calls that count each copy's rows per host, in copy order: one for a copy of at most
- * `rowsPerHostInOneCall` rows per host (it lists its rows' hosts), one per host for a larger one. Computed from an index as the bounded
+ * The calls that count each copy's rows per host, in copy order: one for a copy whose list of
+ * rows' hosts costs no more than counting (a call being worth `rowsPerHostInOneCall` rows; 0:
+ * never, Infinity: always), one per host for a larger one. Computed from an index as the bounded
  * workers take them, so a plan of a million counts holds k numbers, not a million tasks.
  */
 export function countPlan(
@@ -114,9 +137,13 @@ export function countPlan(
   hosts: number,
   rowsPerHostInOneCall: number,
 ): { tasks: number; task(index: number): { copyIndex: number; host: number | null } } {
+  // One reply of `size` rows against a count per host: with a call worth `rowsPerHostInOneCall`
+  // rows, the one reply when its rows and its own call cost no more than the counts' calls.
   const oneCall = copies.map(
     (copy) =>
-      rowsPerHostInOneCall > 0 && copy.size !== null && copy.size <= rowsPerHostInOneCall * hosts,
+      rowsPerHostInOneCall > 0 &&
+      copy.size !== null &&
+      copy.size + rowsPerHostInOneCall <= rowsPerHostInOneCall * hosts,
   );
   // starts[c]: the index of copy c's first task.
   const starts: number[] = [];
@@ -171,8 +198,10 @@ export async function compareCopies(
   const spec = registryTable(registry);
   if (!spec) return null;
   let calls = 0;
-  const call = <T>(node: string, probe: ProbeCall<T>) => {
+  // `rows`: how many rows the reply is expected to carry (each costs about an atom's decoding).
+  const call = async <T>(node: string, probe: ProbeCall<T>, rows = 0) => {
     calls += 1;
+    await options.pace?.(CALL_COST + rows);
     return callProbe(rpcOf(node), probe, options.timeoutMs);
   };
   const limit = options.maxCallsInFlight ?? COMPARE_CALLS_IN_FLIGHT;
@@ -181,6 +210,7 @@ export async function compareCopies(
   const found = await mapBounded(nodes.length, limit, async (index) => {
     const node = nodes[index]!;
     calls += 1;
+    await options.pace?.(CALL_COST);
     const table = await existingAtom(rpcOf(node), spec.table, options.timeoutMs);
     if (!table) return null;
     const size = await call(node, tableSizeProbe(table));
@@ -225,8 +255,9 @@ export async function compareCopies(
     if (host === null) {
       // The whole row from one reply: each of the copy's rows names its host.
       const counts = row.counts.fill(0);
-      for (const rowHost of await call(node, rowHostsProbe(table, spec.layout))) {
-        const at = hostIndex.get(rowHost.name);
+      const rows = copies[copyIndex]!.size ?? 0;
+      for (const rowHost of await call(node, rowHostsProbe(table, spec.layout), rows)) {
+        const at = hostIndex.get(rowHost);
         if (at !== undefined) counts[at] = counts[at]! + 1;
       }
       row.filled = hosts.length;
@@ -252,8 +283,12 @@ export async function compareCopies(
   await forEachBounded(speakers.length * differing.length, limit, async (index) => {
     const groupIndex = Math.floor(index / differing.length);
     const group = speakers[groupIndex]!;
-    const { host } = differing[index % differing.length]!;
-    const keys = await call(group.copy.node, keysOnHostProbe(group.copy.table, spec.layout, host));
+    const { host, index: hostIndex } = differing[index % differing.length]!;
+    const keys = await call(
+      group.copy.node,
+      keysOnHostProbe(group.copy.table, spec.layout, host),
+      group.counts[hostIndex],
+    );
     keysFetched += keys.length;
     for (const key of keys) {
       const text = formatTerm(key, { maxLength: 200 });

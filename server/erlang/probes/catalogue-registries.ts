@@ -10,6 +10,7 @@ import {
   asInteger,
   asList,
   asTuple,
+  atomNamesOf,
   isAtom,
   proplistGet,
 } from './reply';
@@ -172,17 +173,20 @@ export function rowsOnHostProbe(table: Atom, layout: RowLayout, host: Atom): Pro
  * call per host. Rows whose pid slot holds no pid, port or reference (or is missing) are left
  * out, as `node/1` failing in {@link rowsOnHostProbe}'s guard leaves them uncounted.
  */
-export function rowHostsProbe(table: Atom, layout: RowLayout): ProbeCall<Atom[]> {
+export function rowHostsProbe(table: Atom, layout: RowLayout): ProbeCall<string[]> {
   const host = tuple(atom('node'), rowElement(layout.pid));
   return {
     module: 'ets',
     fn: 'select',
     args: [table, [tuple(atom('$1'), [tuple(atom('is_atom'), host)], [host])]],
-    parse: (reply) =>
-      asList(reply).map((host) => {
-        if (host instanceof Atom) return host;
-        throw new ProbeReplyError('a list of node names');
-      }),
+    // A row's host a comparison is counting: a copy of 50,000 rows is 50,000 atoms of a few
+    // hundred names, read from the bytes through the atom cache (see `atomNamesOf`).
+    encodedReply: true,
+    parse(reply) {
+      if (!(reply instanceof Uint8Array))
+        throw new ProbeReplyError("the encoded list of rows' hosts");
+      return atomNamesOf(reply, 'a list of node names');
+    },
   };
 }
 

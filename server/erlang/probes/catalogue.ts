@@ -9,7 +9,6 @@ import 'server-only';
  * a pure parser of its reply. Nothing takes a module, function or argument from a request.
  */
 import { preEncode } from '../codec/encode';
-import { decodeCachedAtomNames } from '../codec/lists';
 import {
   Atom,
   ErlMap,
@@ -23,15 +22,14 @@ import {
 } from '../codec/terms';
 import {
   ProbeReplyError,
-  asAtomName,
   asInteger,
   asList,
   asText,
   asTuple,
+  atomNamesOf,
   capList,
   isAtom,
   proplistGet,
-  skimmedOrDecoded,
 } from './reply';
 import { DEFAULT_LIST_CAP, systemInfo, type ProbeCall } from './probe-call';
 import { tableSizeProbe } from './catalogue-registries';
@@ -172,21 +170,11 @@ const nodesProbe = (kind: 'visible' | 'hidden', cap: number): ProbeCall<NodeList
   encodedReply: true,
   parse(reply) {
     if (!(reply instanceof Uint8Array)) throw new ProbeReplyError('the encoded list of nodes');
-    const names = nodeNamesOf(reply);
+    const names = atomNamesOf(reply, 'a list of nodes');
     const { items, truncated } = capList(names, cap);
     return { nodes: items, count: names.length, truncated };
   },
 });
-
-/** The names of an encoded list of node atoms; anything else read the general way for its error. */
-function nodeNamesOf(bytes: Uint8Array): string[] {
-  return skimmedOrDecoded(
-    bytes,
-    decodeCachedAtomNames,
-    (term) => asList(term).map((node) => asAtomName(node, 'a node name')),
-    'a list of nodes',
-  );
-}
 
 /** `erlang:nodes(visible)`: the nodes this node is connected to (hidden ones excluded). */
 export const visibleNodesProbe = (cap = DEFAULT_LIST_CAP) => nodesProbe('visible', cap);

@@ -2,6 +2,7 @@ import 'server-only';
 
 import { BeamscopeError, describeError } from '../../errors';
 import { decodeTerm } from '../codec/decode';
+import { decodeCachedAtomNames } from '../codec/lists';
 import { isErlangError } from '../errors';
 import { Atom, Charlist, ImproperList, Pid, Tuple, type Term } from '../codec/terms';
 
@@ -115,6 +116,20 @@ export function describeKey(term: Term): string {
   if (term instanceof ImproperList) return `[${term.elements.map(describeKey).join(',')}|…]`;
   if (term instanceof Pid) return `<${term.node.name}.${term.id}.${term.serial}>`;
   return '…';
+}
+
+/**
+ * The names of an encoded list of atoms (node names), read from the bytes through the atom cache
+ * (`decodeCachedAtomNames`): no term built, each name's string shared. Anything else is read the
+ * general way, for its error.
+ */
+export function atomNamesOf(bytes: Uint8Array, what: string): string[] {
+  return skimmedOrDecoded(
+    bytes,
+    decodeCachedAtomNames,
+    (term) => asList(term).map((name) => asAtomName(name, 'a node name')),
+    what,
+  );
 }
 
 /**

@@ -9,7 +9,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { compareCopies, countPlan, ROWS_PER_HOST_IN_ONE_CALL } from '@/server/collector/divergence';
+import {
+  CALL_COST,
+  compareCopies,
+  countPlan,
+  ROWS_PER_HOST_IN_ONE_CALL,
+} from '@/server/collector/divergence';
+import { encodeTerm } from '@/server/erlang/codec';
 import { Atom, Pid, Tuple, atom, tuple, type Term } from '@/server/erlang/codec/terms';
 import type { RpcFunction } from '@/server/erlang/probes';
 
@@ -34,7 +40,12 @@ function isNodeOfPid(term: Term | undefined): boolean {
 function copyRpc(rows: readonly Row[]): RpcFunction {
   const term = (row: Row): Term =>
     tuple(atom(`n${row.name}`), new Pid(atom(row.host), row.name, 0, 1), atom('method'), 0);
-  return async (module, fn, args) => {
+  // As the connection does for a call that asks for `encodedReply`: term_to_binary's bytes.
+  return async (module, fn, args, options) => {
+    const reply = answer(module, fn, args);
+    return options?.encodedReply ? encodeTerm(reply) : reply;
+  };
+  function answer(module: string, fn: string, args: Term[]): Term {
     const [table, spec] = args;
     if (module === 'erlang' && fn === 'binary_to_existing_atom') return atom('global_names');
     expect(table).toEqual(atom('global_names'));
@@ -54,7 +65,7 @@ function copyRpc(rows: readonly Row[]): RpcFunction {
     if (module === 'ets' && fn === 'select_count') return onHost.length;
     if (module === 'ets' && fn === 'select') return onHost.map((row) => atom(`n${row.name}`));
     throw new Error(`unexpected call ${module}:${fn}`);
-  };
+  }
 }
 
 /** Each node's copy: a shared set of names, then per copy some dropped, moved or added. */
@@ -90,18 +101,31 @@ describe('comparing copies from one list of hosts per copy', () => {
     await fc.assert(
       fc.asyncProperty(copiesArbitrary, async (copies) => {
         const rpcOf = (node: string) => copyRpc(copies[NODES.indexOf(node)]!);
-        const compare = (rowsPerHostInOneCall: number) =>
-          compareCopies(rpcOf, 'global', NODES, {
+        const compare = async (rowsPerHostInOneCall: number) => {
+          const costs: number[] = [];
+          const result = (await compareCopies(rpcOf, 'global', NODES, {
             timeoutMs: 1000,
             maxCallsInFlight: 3,
             rowsPerHostInOneCall,
-          });
-        const counted = (await compare(0))!;
-        const listed = (await compare(Number.POSITIVE_INFINITY))!;
-        expect({ ...listed, calls: 0 }).toEqual({ ...counted, calls: 0 });
+            pace: async (cost) => {
+              costs.push(cost);
+            },
+          }))!;
+          // The budget is asked before every call: a call's cost, and a row's for each row the
+          // reply carries (every copy's rows when listed, the keys of the hosts that differ).
+          expect(costs).toHaveLength(result.calls);
+          const rows = costs.reduce((sum, cost) => sum + cost, 0) - CALL_COST * result.calls;
+          return { result, rows };
+        };
+        const counted = await compare(0);
+        const listed = await compare(Number.POSITIVE_INFINITY);
+        expect({ ...listed.result, calls: 0 }).toEqual({ ...counted.result, calls: 0 });
         // A table check and a size per copy, then a count per host, or one list.
-        const lookups = counted.calls - 2 * NODES.length - NODES.length * NODES.length;
-        expect(listed.calls).toBe(2 * NODES.length + NODES.length + lookups);
+        const lookups = counted.result.calls - 2 * NODES.length - NODES.length * NODES.length;
+        expect(listed.result.calls).toBe(2 * NODES.length + NODES.length + lookups);
+        expect(counted.rows).toBe(counted.result.keysFetched);
+        const copyRows = copies.reduce((sum, rows) => sum + rows.length, 0);
+        expect(listed.rows).toBe(copyRows + listed.result.keysFetched);
       }),
       { numRuns: 150 },
     );
@@ -114,7 +138,7 @@ describe('countPlan', () => {
       fc.property(
         fc.array(fc.option(fc.nat(400), { nil: null }), { maxLength: 12 }),
         fc.integer({ min: 1, max: 9 }),
-        fc.constantFrom(0, 1, ROWS_PER_HOST_IN_ONE_CALL),
+        fc.constantFrom(0, 1, ROWS_PER_HOST_IN_ONE_CALL, Number.POSITIVE_INFINITY),
         (sizes, hosts, perHost) => {
           const plan = countPlan(
             sizes.map((size) => ({ size })),
@@ -122,7 +146,8 @@ describe('countPlan', () => {
             perHost,
           );
           const expected = sizes.flatMap((size, copyIndex): Array<ReturnType<typeof plan.task>> =>
-            perHost > 0 && size !== null && size <= perHost * hosts
+            // Listing costs a call and its rows, counting a call per host (a call worth `perHost`).
+            perHost > 0 && size !== null && size + perHost <= perHost * hosts
               ? [{ copyIndex, host: null }]
               : Array.from({ length: hosts }, (_, host) => ({ copyIndex, host })),
           );
