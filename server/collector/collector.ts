@@ -54,7 +54,7 @@ import {
   type HeldDetails,
 } from './event-stream';
 import { NodeHistory } from './history';
-import { HostedCadence } from './hosted-cadence';
+import { HostedCadence, type Unsettled } from './hosted-cadence';
 import { LinkFlaps } from './link-flaps';
 import { linkReadEvery, LinkTracker } from './links';
 import { checkLookupName, lookupAcross } from './lookup';
@@ -512,12 +512,15 @@ export class Collector {
   private async probeOnce(node: string): Promise<void> {
     const { manager, probe: options } = this.settings;
     if (!manager) return;
-    // Something is moving or off — a rebalance, copies that disagree, hosted entries that do not
-    // add up: count at every probe until it settles, so the page follows it.
-    const unsettled =
-      this.state.rebalances.length > 0 ||
-      this.state.divergences.length > 0 ||
-      this.state.registries.some((registry) => registry.invariant?.holds === false);
+    // Something is moving (a rebalance: count at every probe, so the page follows it) or off
+    // (copies that disagree, hosted entries that do not add up: count often while it moves).
+    const unsettled: Unsettled =
+      this.state.rebalances.length > 0
+        ? 'moving'
+        : this.state.divergences.length > 0 ||
+            this.state.registries.some((registry) => registry.invariant?.holds === false)
+          ? 'off'
+          : 'settled';
     const before = this.sides.get(node);
     const countHosted = this.hostedCadence.due(node, before, this.now(), unsettled);
     const clusterSize = this.sides.size;
@@ -529,7 +532,7 @@ export class Collector {
     const readRegistries = this.registryCadence.due(
       node,
       clusterSize,
-      unsettled || countHosted || !known,
+      unsettled === 'moving' || countHosted || !known,
     );
     const skip = new Set<ProbeField>(UNUSED_FIELDS);
     if (!listPeers) skip.add('connectedNodes');
