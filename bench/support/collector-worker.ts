@@ -502,7 +502,9 @@ function median(values: number[]): number | undefined {
  * `BEAMSCOPE_BENCH_HEAP_PROF=DIR`: a sampling heap profile of what the collector allocates over
  * its whole run and still holds at the end of the measured cycles (a DevTools `.heapprofile`).
  * With `BEAMSCOPE_BENCH_HEAP_PROF_PROMOTED=1` it also keeps what survived the young generation
- * and died in the old one: the garbage that grows the heap (and so the RSS) between major GCs.
+ * and died in the old one: the garbage that grows the heap (and so the RSS) between major GCs;
+ * with `BEAMSCOPE_BENCH_HEAP_PROF_ALL=1` every sampled allocation, the young generation's
+ * garbage too (what its collections cost).
  */
 async function startHeapProfiler(): Promise<{ stop(name: string): Promise<void> } | undefined> {
   const dir = process.env.BEAMSCOPE_BENCH_HEAP_PROF;
@@ -513,7 +515,10 @@ async function startHeapProfiler(): Promise<{ stop(name: string): Promise<void> 
   await session.post('HeapProfiler.enable');
   await session.post('HeapProfiler.startSampling', {
     samplingInterval: 32_768,
-    includeObjectsCollectedByMajorGC: process.env.BEAMSCOPE_BENCH_HEAP_PROF_PROMOTED === '1',
+    includeObjectsCollectedByMajorGC:
+      process.env.BEAMSCOPE_BENCH_HEAP_PROF_PROMOTED === '1' ||
+      process.env.BEAMSCOPE_BENCH_HEAP_PROF_ALL === '1',
+    includeObjectsCollectedByMinorGC: process.env.BEAMSCOPE_BENCH_HEAP_PROF_ALL === '1',
   });
   return {
     async stop(name) {
