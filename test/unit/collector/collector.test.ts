@@ -139,6 +139,21 @@ async function probesTimed(collector: Collector): Promise<number> {
 }
 const connected = (): NodeConnectionState => ({ status: 'connected', since: 2 });
 
+/** A start of three pods whose first two nodes connected and were probed; the third waits. */
+async function startWithOneNodeWaiting() {
+  const started = setup();
+  const { source, manager, collector } = started;
+  source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
+  collector.flush();
+  manager.set('myapp@10.0.0.1', connected());
+  manager.set('myapp@10.0.0.2', connected());
+  await until(
+    () => collector.nodeHistory('myapp@10.0.0.2').length > 0,
+    'the two connected nodes probed',
+  );
+  return started;
+}
+
 afterEach(() => {
   for (const collector of collectors.splice(0)) collector.stop();
 });
@@ -167,15 +182,7 @@ describe('Collector', () => {
   });
 
   it('publishes the state of a start as soon as the last node has its first outcome', async () => {
-    const { source, manager, collector } = setup();
-    source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
-    collector.flush();
-    manager.set('myapp@10.0.0.1', connected());
-    manager.set('myapp@10.0.0.2', connected());
-    await until(
-      () => collector.nodeHistory('myapp@10.0.0.2').length > 0,
-      'the two connected nodes probed',
-    );
+    const { manager, collector } = await startWithOneNodeWaiting();
     const seqBefore = collector.lastSeq;
     // The last node waiting fails to connect: its outcome, and the start's state, at once.
     manager.set('myapp@10.0.0.3', {
@@ -195,15 +202,7 @@ describe('Collector', () => {
   });
 
   it('holds the code scans until every node of a start has its first outcome', async () => {
-    const { source, manager, collector } = setup();
-    source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
-    collector.flush();
-    manager.set('myapp@10.0.0.1', connected());
-    manager.set('myapp@10.0.0.2', connected());
-    await until(
-      () => collector.nodeHistory('myapp@10.0.0.2').length > 0,
-      'the two connected nodes probed',
-    );
+    const { manager } = await startWithOneNodeWaiting();
     const scans = () => manager.asked.filter((call) => call.endsWith(' erlang:loaded'));
     // Both probed, and their scans queued behind the node still connecting.
     expect(scans()).toEqual([]);
