@@ -76,10 +76,10 @@ export interface CompareOptions {
   maxCallsInFlight?: number;
   /**
    * A call's worth in rows: a copy lists its rows' hosts in one reply instead of a count per
-   * host when that costs no more; default {@link ROWS_PER_HOST_IN_ONE_CALL} (0: always count per
-   * host, Infinity: always list).
+   * host when that costs no more (see `countPlan`); default {@link CALL_COST} (0: always count
+   * per host, Infinity: always list).
    */
-  rowsPerHostInOneCall?: number;
+  callWorthInRows?: number;
   /**
    * Waits until a call of this cost (in {@link CALL_COST}'s units) may be made: the collector's
    * budget for comparisons (see {@link COMPARE_COST_PER_SECOND}). None: as fast as the calls in
@@ -110,15 +110,6 @@ export const COMPARE_COST_PER_SECOND = 400_000;
  */
 export const COMPARE_CALLS_IN_FLIGHT = 64;
 
-/**
- * What a call is worth in rows when choosing how to count a copy (see `countPlan`): the copy is
- * counted from one reply listing each row's host when that reply (a call, and a row each for its
- * rows) costs no more than a count per host — with k hosts, up to 100 × (k − 1) rows. At 1,000
- * nodes the k × k counts were three quarters of every call the collector made. Above it (a large
- * registry on few hosts) counting on the node costs and ships less.
- */
-export const ROWS_PER_HOST_IN_ONE_CALL = CALL_COST;
-
 /** A node that holds a copy: its table's atom and size (null if it vanished since). */
 interface FoundCopy {
   node: string;
@@ -128,22 +119,23 @@ interface FoundCopy {
 
 /**
  * The calls that count each copy's rows per host, in copy order: one for a copy whose list of
- * rows' hosts costs no more than counting (a call being worth `rowsPerHostInOneCall` rows; 0:
- * never, Infinity: always), one per host for a larger one. Computed from an index as the bounded
- * workers take them, so a plan of a million counts holds k numbers, not a million tasks.
+ * rows' hosts costs no more than counting (a call, and a row each for its rows, against a call
+ * per host: with k hosts, up to `callWorthInRows` × (k − 1) rows; 0: never, Infinity: always),
+ * one per host for a larger one. At 1,000 nodes the k × k counts had been three quarters of every
+ * call the collector made; a large registry on few hosts still costs and ships less counted on
+ * the node. Computed from an index as the bounded workers take them, so a plan of a million
+ * counts holds k numbers, not a million tasks.
  */
 export function countPlan(
   copies: ReadonlyArray<{ size: number | null }>,
   hosts: number,
-  rowsPerHostInOneCall: number,
+  callWorthInRows: number,
 ): { tasks: number; task(index: number): { copyIndex: number; host: number | null } } {
-  // One reply of `size` rows against a count per host: with a call worth `rowsPerHostInOneCall`
-  // rows, the one reply when its rows and its own call cost no more than the counts' calls.
   const oneCall = copies.map(
     (copy) =>
-      rowsPerHostInOneCall > 0 &&
+      callWorthInRows > 0 &&
       copy.size !== null &&
-      copy.size + rowsPerHostInOneCall <= rowsPerHostInOneCall * hosts,
+      copy.size + callWorthInRows <= callWorthInRows * hosts,
   );
   // starts[c]: the index of copy c's first task.
   const starts: number[] = [];
@@ -221,11 +213,7 @@ export async function compareCopies(
   // Node names of one partition are atoms on each of its nodes already (they are connected).
   const hosts = nodes.map((node) => atom(node));
   const hostIndex = new Map(hosts.map((host, index) => [host.name, index]));
-  const plan = countPlan(
-    copies,
-    hosts.length,
-    options.rowsPerHostInOneCall ?? ROWS_PER_HOST_IN_ONE_CALL,
-  );
+  const plan = countPlan(copies, hosts.length, options.callWorthInRows ?? CALL_COST);
 
   // Each copy's row of counts (one per host) becomes its group's signature as soon as it is
   // complete, in copy order; only a new group keeps its row. So what is held is a row per group
@@ -283,11 +271,11 @@ export async function compareCopies(
   await forEachBounded(speakers.length * differing.length, limit, async (index) => {
     const groupIndex = Math.floor(index / differing.length);
     const group = speakers[groupIndex]!;
-    const { host, index: hostIndex } = differing[index % differing.length]!;
+    const differingHost = differing[index % differing.length]!;
     const keys = await call(
       group.copy.node,
-      keysOnHostProbe(group.copy.table, spec.layout, host),
-      group.counts[hostIndex],
+      keysOnHostProbe(group.copy.table, spec.layout, differingHost.host),
+      group.counts[differingHost.index],
     );
     keysFetched += keys.length;
     for (const key of keys) {
@@ -295,7 +283,7 @@ export async function compareCopies(
       if (!terms.has(text)) terms.set(text, key);
       let byGroup = hostsOfKey.get(text);
       if (!byGroup) hostsOfKey.set(text, (byGroup = new Map()));
-      byGroup.set(groupIndex, host.name);
+      byGroup.set(groupIndex, differingHost.host.name);
     }
   });
 

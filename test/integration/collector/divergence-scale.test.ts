@@ -67,7 +67,7 @@ describe(`comparing the Swarm copies of ${NODES} nodes`, () => {
     mostPending = 0;
     const result = await compareCopies(rpcOf, 'swarm', cluster.nodes, {
       timeoutMs: 10_000,
-      rowsPerHostInOneCall: 0,
+      callWorthInRows: 0,
     });
     // A table check and size per node, then k × k counts: 22,800 calls, never more than the
     // bound at once.
@@ -105,7 +105,7 @@ describe(`comparing the Swarm copies of ${NODES} nodes`, () => {
     await expect(
       compareCopies(failing, 'swarm', cluster.nodes, {
         timeoutMs: 10_000,
-        rowsPerHostInOneCall: 0,
+        callWorthInRows: 0,
       }),
     ).rejects.toThrow();
     // The silent node is the first copy: the table checks and sizes, the counts already under

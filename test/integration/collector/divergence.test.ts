@@ -71,11 +71,11 @@ describe('comparing the copies of a registry', () => {
   async function compareBothWays() {
     const counted = (await compareCopies(rpcOf, 'swarm', names(), {
       timeoutMs: 5000,
-      rowsPerHostInOneCall: 0,
+      callWorthInRows: 0,
     }))!;
     const listed = (await compareCopies(rpcOf, 'swarm', names(), {
       timeoutMs: 5000,
-      rowsPerHostInOneCall: Number.POSITIVE_INFINITY,
+      callWorthInRows: Number.POSITIVE_INFINITY,
     }))!;
     expect({ ...listed, calls: 0 }).toEqual({ ...counted, calls: 0 });
     return { result: listed, calls: { counted: counted.calls, listed: listed.calls } };

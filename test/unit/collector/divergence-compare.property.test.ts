@@ -9,12 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import {
-  CALL_COST,
-  compareCopies,
-  countPlan,
-  ROWS_PER_HOST_IN_ONE_CALL,
-} from '@/server/collector/divergence';
+import { CALL_COST, compareCopies, countPlan } from '@/server/collector/divergence';
 import { encodeTerm } from '@/server/erlang/codec';
 import { Atom, Pid, Tuple, atom, tuple, type Term } from '@/server/erlang/codec/terms';
 import type { RpcFunction } from '@/server/erlang/probes';
@@ -101,12 +96,12 @@ describe('comparing copies from one list of hosts per copy', () => {
     await fc.assert(
       fc.asyncProperty(copiesArbitrary, async (copies) => {
         const rpcOf = (node: string) => copyRpc(copies[NODES.indexOf(node)]!);
-        const compare = async (rowsPerHostInOneCall: number) => {
+        const compare = async (callWorthInRows: number) => {
           const costs: number[] = [];
           const result = (await compareCopies(rpcOf, 'global', NODES, {
             timeoutMs: 1000,
             maxCallsInFlight: 3,
-            rowsPerHostInOneCall,
+            callWorthInRows,
             pace: async (cost) => {
               costs.push(cost);
             },
@@ -138,16 +133,17 @@ describe('countPlan', () => {
       fc.property(
         fc.array(fc.option(fc.nat(400), { nil: null }), { maxLength: 12 }),
         fc.integer({ min: 1, max: 9 }),
-        fc.constantFrom(0, 1, ROWS_PER_HOST_IN_ONE_CALL, Number.POSITIVE_INFINITY),
-        (sizes, hosts, perHost) => {
+        fc.constantFrom(0, 1, CALL_COST, Number.POSITIVE_INFINITY),
+        (sizes, hosts, callWorth) => {
           const plan = countPlan(
             sizes.map((size) => ({ size })),
             hosts,
-            perHost,
+            callWorth,
           );
           const expected = sizes.flatMap((size, copyIndex): Array<ReturnType<typeof plan.task>> =>
-            // Listing costs a call and its rows, counting a call per host (a call worth `perHost`).
-            perHost > 0 && size !== null && size + perHost <= perHost * hosts
+            // Listing costs a call and its rows, counting a call per host (a call being worth
+            // `callWorth` rows).
+            callWorth > 0 && size !== null && size + callWorth <= callWorth * hosts
               ? [{ copyIndex, host: null }]
               : Array.from({ length: hosts }, (_, host) => ({ copyIndex, host })),
           );
