@@ -45,6 +45,11 @@ const MAX_QUEUED_BYTES = 64 * 1024;
 const SLOW_CLIENT_MS = long ? 120_000 : 60_000;
 /** Concurrent readiness-flip loops per pod (volume for the never-reading client's buffers). */
 const LOOPS_PER_POD = 4;
+/** How often the server's held memory is read (full collections) while the storm runs. */
+const LIVE_EVERY_MS = 2_000;
+
+/** What a process holds after full collections: its heap in use and its memory outside it. */
+const liveBytes = (memory: NodeJS.MemoryUsage): number => memory.heapUsed + memory.external;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -236,6 +241,7 @@ describe('event-stream clients', () => {
       const base = await subscribers(stack.dashboard.url);
       const { hostname, port } = new URL(stack.dashboard.url);
       const rssBefore = await rss(pid);
+      const liveBefore = liveBytes(await collectGarbage(inspector));
 
       // A raw socket that sends the request and then reads nothing at all.
       const socket: Socket = connect({ host: hostname, port: Number(port) });
@@ -260,10 +266,18 @@ describe('event-stream clients', () => {
       let dropped: number | null = null;
       let flips = 0;
       let peakRss = rssBefore;
+      let peakLive = liveBefore;
+      let liveReadAt = started;
       const watcher = (async () => {
         while (dropped === null && Date.now() - started < SLOW_CLIENT_MS) {
           if ((await subscribers(stack.dashboard.url)) === base) dropped = Date.now() - started;
           peakRss = Math.max(peakRss, await rss(pid));
+          // What the server holds, every 2 s: after full collections, so that the garbage the
+          // storm makes (more on a faster machine) is not counted as held.
+          if (dropped === null && Date.now() - liveReadAt >= LIVE_EVERY_MS) {
+            peakLive = Math.max(peakLive, liveBytes(await collectGarbage(inspector)));
+            liveReadAt = Date.now();
+          }
           await sleep(250);
         }
       })();
@@ -321,7 +335,8 @@ describe('event-stream clients', () => {
         notes:
           `${flips} readiness flips; dropped after ${dropped === null ? 'never' : `${dropped} ms`}; ` +
           `the healthy client got ${delivered} messages meanwhile, ${healthyReconnects} reconnects, ${lost.length} gaps; ` +
-          `${Math.round(held / 1024)} KiB sat in the socket buffers; server RSS ${mb(rssBefore)} → peak ${mb(peakRss)} MB`,
+          `${Math.round(held / 1024)} KiB sat in the socket buffers; server RSS ${mb(rssBefore)} → peak ${mb(peakRss)} MB; ` +
+          `held after full collections (heap and outside it) ${mb(liveBefore)} → peak ${mb(peakLive)} MB`,
       });
       // Dropped once its queue is full, and the server closed its connection.
       expect(dropped).not.toBeNull();
@@ -331,9 +346,13 @@ describe('event-stream clients', () => {
       expect(delivered).toBeGreaterThan(flips / 4);
       expect(lost).toEqual([]);
       expect(diffLines).toEqual([]);
-      // Bounded: what the slow client held is its queue bound plus the kernel's socket buffers.
+      // Bounded: what the slow client held is its queue bound plus the kernel's socket buffers,
+      // and what the server held meanwhile did not grow with the storm. (Its RSS, garbage
+      // included, is in the notes: it follows the collector's pace, not what is held.)
       expect(held).toBeLessThan(MAX_QUEUED_BYTES + 8 * 1024 * 1024);
-      expect(peakRss - rssBefore).toBeLessThan(64 * 1024 * 1024);
+      // 1.9 and 5.1 MB when this was written (8,500 flips); the storm's events, kept in bounded
+      // rings, are most of it.
+      expect(peakLive - liveBefore).toBeLessThan(24 * 1024 * 1024);
     },
     SLOW_CLIENT_MS + 120_000,
   );
