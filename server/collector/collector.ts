@@ -71,6 +71,7 @@ import { RegistryChangeBatch } from './registry-batch';
 import {
   answeredNothing,
   cappedPeersReason,
+  onlyGaugesMoved,
   PeerLists,
   peerListCap,
   probedSide,
@@ -160,6 +161,8 @@ export class Collector {
   private readonly moduleLists = new ModuleListCache();
   /** Told of each node's history point as it is recorded (the history recorder). */
   private readonly pointListeners = new Set<(node: string, point: NodeHistoryPoint) => void>();
+  /** Probes moved gauges that no rebuild has told yet (see `scheduleRecompute`). */
+  private gaugesMoved = false;
   private comparing = false;
   private compareAgain = false;
   /** The comparisons' budget, shared by the collector's own and those asked for. */
@@ -208,6 +211,10 @@ export class Collector {
       due: () => this.connectedNodes(),
       clusterSize: () => this.sides.size,
       probe: (node) => this.probe(node),
+      // The poll's probes are all in: the gauges they moved are told now, in one rebuild.
+      idle: () => {
+        if (this.gaugesMoved) this.scheduleRecompute();
+      },
     });
     this.metricsOf = new ClusterMetrics(settings.clusterId);
     this.hostedCadence = new HostedCadence(settings.hostedRefreshMs);
@@ -608,6 +615,7 @@ export class Collector {
       console.warn(`beamscope: cluster ${this.clusterId}: node ${node} ${capped}`);
       this.cappedPeers.set(node, capped);
     } else if (!capped) this.cappedPeers.delete(node);
+    const gaugesOnly = onlyGaugesMoved(side, updated);
     this.sides.set(node, updated);
     if (countHosted) this.hostedCadence.record(node, updated, at);
     this.codeScans.observe(node, report.memory?.code ?? null);
@@ -620,7 +628,7 @@ export class Collector {
     };
     this.history.record(node, point);
     for (const listener of this.pointListeners) listener(node, point);
-    this.scheduleRecompute();
+    this.scheduleRecompute(false, gaugesOnly);
   }
 
   /** Reads a node's peer list on its own; a failure is kept in `report.errors` as a probe's. */
@@ -683,13 +691,22 @@ export class Collector {
     );
   }
 
-  /** `soon`: a change someone waits on (see {@link Coalescer.schedule}). */
-  private scheduleRecompute(soon = false): void {
+  /**
+   * `soon`: a change someone waits on (see {@link Coalescer.schedule}). `gaugesOnly`: a probe
+   * that moved nothing but the node's gauges (see `onlyGaugesMoved`). Those wait for the poll's
+   * last probe (the scheduler's `idle`) or any other change, so that a poll's gauges are told in
+   * one rebuild; a poll interval at most, should the probes never all be done at once.
+   */
+  private scheduleRecompute(soon = false, gaugesOnly = false): void {
     if (!this.running) return;
-    this.recompute.schedule(soon, this.firstOutcomes.waiting ? FIRST_OUTCOMES_PAUSE_MS : 0);
+    const startPause = this.firstOutcomes.waiting ? FIRST_OUTCOMES_PAUSE_MS : 0;
+    if (gaugesOnly) this.gaugesMoved = true;
+    const gaugePause = gaugesOnly ? this.settings.pollIntervalMs : 0;
+    this.recompute.schedule(soon, Math.max(startPause, gaugePause));
   }
 
   private recomputeOnce(): void {
+    this.gaugesMoved = false;
     const now = this.now();
     const members = this.settings.source.members();
     const computed = this.compute(members);

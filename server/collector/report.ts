@@ -4,6 +4,7 @@ import 'server-only';
 // lists that keep their identity while unchanged, and which connection changes are shown.
 
 import type { BeamConnection, BeamSide, PeerLink, RegistryCount } from '@/lib/cluster-state';
+import { deepEqual } from '@/lib/cluster-diff';
 
 import type { NodeConnectionState } from '../erlang/manager';
 import type { NodeList, NodeProbeReport } from '../erlang/probes';
@@ -217,4 +218,33 @@ export function probedSide(
     // A capped peer list is the news: the mesh drawn from it is not the node's whole story.
     probeError: cappedReason ?? firstError?.message ?? null,
   };
+}
+
+/**
+ * The fields of a side that move at nearly every probe of a healthy node: its gauges (process
+ * count, memory, run queue), its clock (uptime, when and how long it was probed) and its links'
+ * packet rates and queues. A change of these alone is news for a table or a chart, not for the
+ * mesh, the registries or the timeline.
+ */
+const GAUGE_FIELDS: ReadonlySet<keyof BeamSide> = new Set<keyof BeamSide>([
+  'processCount',
+  'memoryBytes',
+  'runQueue',
+  'uptimeMs',
+  'probedAt',
+  'probeMs',
+  'links',
+]);
+
+/**
+ * True when a probe changed nothing of the node's side but its gauges (see `GAUGE_FIELDS`), and
+ * the side had been probed before: its first probe is always news.
+ */
+export function onlyGaugesMoved(before: BeamSide, after: BeamSide): boolean {
+  if (before.probedAt === null) return false;
+  for (const field of Object.keys(after) as Array<keyof BeamSide>) {
+    if (GAUGE_FIELDS.has(field) || before[field] === after[field]) continue;
+    if (!deepEqual(before[field], after[field])) return false;
+  }
+  return true;
 }

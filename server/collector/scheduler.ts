@@ -24,6 +24,8 @@ export interface ProbeSchedulerOptions {
   /** How many nodes the cluster has, which sizes the concurrency. */
   clusterSize(): number;
   probe(node: string): Promise<void>;
+  /** Every probe queued has finished (a poll's last one, say). */
+  idle?(): void;
 }
 
 const URGENT = 1;
@@ -37,7 +39,10 @@ export class ProbeScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
-  constructor(private readonly options: ProbeSchedulerOptions) {}
+  constructor(private readonly options: ProbeSchedulerOptions) {
+    const { idle } = options;
+    if (idle) this.queue.on('idle', () => idle());
+  }
 
   start(): void {
     if (this.running) return;

@@ -5,10 +5,15 @@ import { Coalescer } from '@/server/collector/coalesce';
 import { EventStream } from '@/server/collector/event-stream';
 import { FirstOutcomes } from '@/server/collector/first-outcomes';
 import { RegistryChangeBatch } from '@/server/collector/registry-batch';
-import { answeredNothing, PeerLists, withConnection } from '@/server/collector/report';
+import {
+  answeredNothing,
+  onlyGaugesMoved,
+  PeerLists,
+  withConnection,
+} from '@/server/collector/report';
 import type { NodeProbeReport } from '@/server/erlang/probes';
 
-import { side } from '../lib/fixtures';
+import { side, swarm } from '../lib/fixtures';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -246,6 +251,46 @@ describe('report mapping', () => {
     expect(withConnection(failed, { status: 'connecting', since: 4 })).toBe(failed);
     const connected = side('a@h', ['b@h']);
     expect(withConnection(connected, { status: 'connected', since: 1 })).toBe(connected);
+  });
+
+  it('tells a probe that moved only gauges from one that moved the mesh, the registries or an error', () => {
+    const before = side('a@h', ['b@h'], { registries: [swarm(4, 2)] });
+    const gauges = {
+      processCount: 101,
+      memoryBytes: 2000,
+      runQueue: 3,
+      uptimeMs: 7000,
+      probedAt: 12,
+      probeMs: 4,
+      links: [{ peer: 'b@h', inRate: 5, outRate: 6, queueBytes: 0, since: 1 }],
+    };
+    expect(onlyGaugesMoved(before, { ...before, ...gauges })).toBe(true);
+    // Equal values in new arrays are no change.
+    expect(
+      onlyGaugesMoved(before, { ...before, ...gauges, sees: ['b@h'], registries: [swarm(4, 2)] }),
+    ).toBe(true);
+    for (const moved of [
+      { sees: ['b@h', 'c@h'] },
+      { sees: null },
+      { registries: [swarm(5, 2)] },
+      { registries: [swarm(4, 3)] },
+      { probeError: 'ets:info timed out' },
+      {
+        connection: {
+          status: 'unreachable' as const,
+          since: 3,
+          code: 'node_down' as const,
+          reason: 'gone',
+        },
+      },
+      { otpRelease: '26' },
+      { netTicktimeSeconds: 30 },
+    ]) {
+      expect(onlyGaugesMoved(before, { ...before, ...gauges, ...moved })).toBe(false);
+    }
+    // A node's first probe is news whatever it found.
+    const unprobed = side('a@h', null, { probedAt: null, processCount: null });
+    expect(onlyGaugesMoved(unprobed, { ...unprobed, ...gauges })).toBe(false);
   });
 
   it('calls a node silent only when every cheap probe timed out', () => {
