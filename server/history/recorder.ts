@@ -19,7 +19,7 @@ import type { CollectorMessage, CollectorSnapshot } from '../collector/event-str
 import { describeError } from '../errors';
 import type { Logger } from '../log';
 import type { HistoryBatch, HistoryStore, RecordedDelta, RecordedKeyframe } from './store';
-import { jsonText } from './json-text';
+import { jsonText, jsonTextInParts } from './json-text';
 import { WriteQueue, type DroppedSpan } from './write-queue';
 
 /** What the recorder needs of a `Collector` (a seam: the property test and the bench drive their own). */
@@ -215,6 +215,8 @@ export class HistoryRecorder {
       await nextTurn();
       const compact = compactState(taken.state);
       await nextTurn();
+      // Its text (the store's body and the keyframe's weight), a hundred members at a time.
+      await jsonTextInParts(compact, 'members', nextTurn);
       this.keepKeyframe(taken, compact);
     }
     this.seal();
