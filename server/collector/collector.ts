@@ -161,8 +161,11 @@ export class Collector {
   private readonly moduleLists = new ModuleListCache();
   /** Told of each node's history point as it is recorded (the history recorder). */
   private readonly pointListeners = new Set<(node: string, point: NodeHistoryPoint) => void>();
-  /** Probes moved gauges that no rebuild has told yet (see `scheduleRecompute`). */
-  private gaugesMoved = false;
+  /**
+   * Set while probes moved gauges that no rebuild has told yet (see `scheduleRecompute`): it
+   * fires a poll interval after the first of them, the longest they wait.
+   */
+  private gaugesDue: NodeJS.Timeout | undefined;
   private comparing = false;
   private compareAgain = false;
   /** The comparisons' budget, shared by the collector's own and those asked for. */
@@ -213,7 +216,7 @@ export class Collector {
       probe: (node) => this.probe(node),
       // The poll's probes are all in: the gauges they moved are told now, in one rebuild.
       idle: () => {
-        if (this.gaugesMoved) this.scheduleRecompute();
+        if (this.gaugesDue) this.scheduleRecompute();
       },
     });
     this.metricsOf = new ClusterMetrics(settings.clusterId);
@@ -260,6 +263,7 @@ export class Collector {
     this.scheduler.stop();
     this.codeScans.stop();
     this.recompute.cancel();
+    clearTimeout(this.gaugesDue);
     this.registryChanges.stop();
     this.linkChanges.stop();
     this.flaps.stop();
@@ -405,7 +409,8 @@ export class Collector {
 
   /** Computes any pending change now instead of at the end of this turn. */
   flush(): void {
-    this.recompute.flush();
+    if (this.gaugesDue) this.recompute.runNow();
+    else this.recompute.flush();
   }
 
   // ----- inputs --------------------------------------------------------------------------
@@ -695,18 +700,23 @@ export class Collector {
    * `soon`: a change someone waits on (see {@link Coalescer.schedule}). `gaugesOnly`: a probe
    * that moved nothing but the node's gauges (see `onlyGaugesMoved`). Those wait for the poll's
    * last probe (the scheduler's `idle`) or any other change, so that a poll's gauges are told in
-   * one rebuild; a poll interval at most, should the probes never all be done at once.
+   * one rebuild; a poll interval after the first at most, should the probes never all be done.
    */
   private scheduleRecompute(soon = false, gaugesOnly = false): void {
     if (!this.running) return;
-    const startPause = this.firstOutcomes.waiting ? FIRST_OUTCOMES_PAUSE_MS : 0;
-    if (gaugesOnly) this.gaugesMoved = true;
-    const gaugePause = gaugesOnly ? this.settings.pollIntervalMs : 0;
-    this.recompute.schedule(soon, Math.max(startPause, gaugePause));
+    if (gaugesOnly) {
+      this.gaugesDue ??= setTimeout(() => {
+        this.gaugesDue = undefined;
+        this.scheduleRecompute();
+      }, this.settings.pollIntervalMs);
+      return;
+    }
+    this.recompute.schedule(soon, this.firstOutcomes.waiting ? FIRST_OUTCOMES_PAUSE_MS : 0);
   }
 
   private recomputeOnce(): void {
-    this.gaugesMoved = false;
+    clearTimeout(this.gaugesDue);
+    this.gaugesDue = undefined;
     const now = this.now();
     const members = this.settings.source.members();
     const computed = this.compute(members);

@@ -39,6 +39,8 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   readonly globalNames = new Map<string, number>();
   /** Nodes that answer no call at all (every call times out), as a SIGSTOPped node. */
   readonly frozen = new Set<string>();
+  /** Nodes that answer each call this many ms late. */
+  readonly slow = new Map<string, number>();
   readonly dropped: Array<{ node: string; code: string; reason: string }> = [];
   tracked: string[] = [];
   rpcCalls = 0;
@@ -79,6 +81,8 @@ class FakeManager extends EventEmitter<{ state: [node: string, state: NodeConnec
   private async answer(node: string, module: string, fn: string, args: Term[]): Promise<Term> {
     this.rpcCalls += 1;
     this.asked.push(`${node} ${module}:${fn}`);
+    const late = this.slow.get(node);
+    if (late) await new Promise((resolve) => setTimeout(resolve, late));
     if (this.states.get(node)?.status !== 'connected') throw erlangError('node_down', 'down');
     if (this.frozen.has(node)) throw erlangError('timeout', `${module}:${fn} timed out`);
     if (module === 'erlang' && fn === 'nodes') return (this.peers.get(node) ?? []).map(atom);
@@ -179,6 +183,34 @@ describe('Collector', () => {
     expect(current.members[0]?.beam?.otpRelease).toBe('25');
     expect(collector.nodeHistory('myapp@10.0.0.1')).toHaveLength(1);
     expect(await probesTimed(collector)).toBe(2);
+  });
+
+  it("tells the gauges a poll's probes moved in one delta, once its probes are all in", async () => {
+    const { source, manager, collector } = setup({ pollIntervalMs: 250 });
+    const nodes = ['myapp@10.0.0.1', 'myapp@10.0.0.2', 'myapp@10.0.0.3'];
+    source.set([pod('10.0.0.1'), pod('10.0.0.2'), pod('10.0.0.3')]);
+    collector.flush();
+    for (const node of nodes) manager.set(node, connected());
+    await until(() => nodes.every((node) => collector.nodeHistory(node).length >= 2), 'a poll');
+    // From here every probe finds what the last one found but the time it was probed: gauges.
+    // One node answers late, so that a poll's probes end apart.
+    manager.slow.set(nodes[2]!, 60);
+    const changedPerDelta: number[] = [];
+    collector.subscribe((message: CollectorMessage) => {
+      if (message.type !== 'delta') return;
+      changedPerDelta.push(
+        message.delta.changed.filter((patch) => patch.beam?.probedAt !== undefined).length,
+      );
+    });
+    const polled = collector.nodeHistory(nodes[0]!).length;
+    await until(() => collector.nodeHistory(nodes[0]!).length >= polled + 4, 'four more polls');
+    // One delta per poll, each with every node's new probe (not one per probe reply)...
+    expect(changedPerDelta.length).toBeGreaterThanOrEqual(3);
+    expect(changedPerDelta.length).toBeLessThanOrEqual(5);
+    expect(changedPerDelta.every((changed) => changed === nodes.length)).toBe(true);
+    // ...and the state has them.
+    const probedAt = state(collector).members.map((member) => member.beam!.probedAt);
+    expect(probedAt).toEqual(nodes.map((node) => collector.nodeHistory(node).at(-1)!.at));
   });
 
   it('publishes the state of a start as soon as the last node has its first outcome', async () => {
