@@ -105,32 +105,38 @@ function sameJson(a: unknown, b: unknown): boolean {
   );
 }
 
-function commonValues(objects: ReadonlyArray<object | null>): Record<string, unknown> {
-  const counts = new Map<string, Map<unknown, { value: unknown; count: number }>>();
-  const present = new Map<string, number>();
-  let total = 0;
-  for (const object of objects) {
-    if (!object) continue;
-    total += 1;
+/** The values of each field over objects added one at a time, for {@link ValueCounts.common}. */
+class ValueCounts {
+  private readonly counts = new Map<string, Map<unknown, { value: unknown; count: number }>>();
+  private readonly present = new Map<string, number>();
+  private total = 0;
+
+  add(object: object | null): void {
+    if (!object) return;
+    this.total += 1;
     for (const [field, value] of Object.entries(object)) {
       if (NAME_FIELDS.has(field) || value === undefined) continue;
-      present.set(field, (present.get(field) ?? 0) + 1);
-      let values = counts.get(field);
-      if (!values) counts.set(field, (values = new Map()));
+      this.present.set(field, (this.present.get(field) ?? 0) + 1);
+      let values = this.counts.get(field);
+      if (!values) this.counts.set(field, (values = new Map()));
       const key = valueKey(value);
       const entry = values.get(key);
       if (entry) entry.count += 1;
       else values.set(key, { value, count: 1 });
     }
   }
-  const common: Record<string, unknown> = {};
-  for (const [field, values] of counts) {
-    if (present.get(field) !== total) continue;
-    let best: { value: unknown; count: number } | undefined;
-    for (const entry of values.values()) if (!best || entry.count > best.count) best = entry;
-    if (best && best.count >= 2) common[field] = best.value;
+
+  /** The most common value of each field every object had, when at least two share it. */
+  common(): Record<string, unknown> {
+    const common: Record<string, unknown> = {};
+    for (const [field, values] of this.counts) {
+      if (this.present.get(field) !== this.total) continue;
+      let best: { value: unknown; count: number } | undefined;
+      for (const entry of values.values()) if (!best || entry.count > best.count) best = entry;
+      if (best && best.count >= 2) common[field] = best.value;
+    }
+    return common;
   }
-  return common;
 }
 
 const packRegistry = (entry: RegistryCount): PackedRegistry =>
@@ -175,37 +181,85 @@ function withoutDefaults(
 }
 
 /** The members packed, and the defaults they were packed against. */
-export function packMembers<Sees>(members: ReadonlyArray<MemberOf<Sees>>): {
+/** Members packed, and the defaults they were packed against. */
+export interface PackedMembers<Sees> {
   members: Array<PackedMember<Sees>>;
   defaults: MemberDefaults;
-} {
-  // Registries are packed before the defaults are chosen, so that equal tuples count as equal.
-  const sides = members.map((member) =>
-    member.beam ? { ...member.beam, registries: packedRegistries(member.beam.registries) } : null,
-  );
-  const beamDefaults = commonValues(sides);
-  const kubernetesDefaults = commonValues(members.map((member) => member.kubernetes));
-  const partition = commonValues(members.map((member) => ({ partition: member.partition })));
+}
+
+/**
+ * The packing as steps: it yields after every `perPart` members of each of its two passes
+ * (counting the values, then leaving out the defaults), so that a caller may give the event loop
+ * a turn between them (see {@link packMembersInParts}).
+ */
+function* packing<Sees>(
+  members: ReadonlyArray<MemberOf<Sees>>,
+  perPart: number,
+): Generator<void, PackedMembers<Sees>, void> {
+  const beamValues = new ValueCounts();
+  const kubernetesValues = new ValueCounts();
+  const partitionValues = new ValueCounts();
+  const sides: Array<Record<string, unknown> | null> = [];
+  for (let index = 0; index < members.length; index++) {
+    if (index > 0 && index % perPart === 0) yield;
+    const member = members[index]!;
+    // Registries are packed before the defaults are chosen, so that equal tuples count as equal.
+    const side = member.beam
+      ? { ...member.beam, registries: packedRegistries(member.beam.registries) }
+      : null;
+    sides.push(side);
+    beamValues.add(side);
+    kubernetesValues.add(member.kubernetes);
+    partitionValues.add({ partition: member.partition });
+  }
+  const beamDefaults = beamValues.common();
+  const kubernetesDefaults = kubernetesValues.common();
+  const partition = partitionValues.common();
   const defaults: MemberDefaults = {
     ...('partition' in partition ? { partition: partition.partition as number | null } : {}),
     kubernetes: kubernetesDefaults as Partial<KubernetesMember>,
     beam: beamDefaults,
   };
-  const packed = members.map((member, index): PackedMember<Sees> => {
+  const packed: Array<PackedMember<Sees>> = [];
+  for (let index = 0; index < members.length; index++) {
+    if (index > 0 && index % perPart === 0) yield;
+    const member = members[index]!;
+    const side = sides[index];
     const out: PackedMember<Sees> = {
       key: member.key,
       kubernetes:
         member.kubernetes && withoutDefaults(member.kubernetes, kubernetesDefaults, member.key),
-      beam: sides[index]
-        ? (withoutDefaults(sides[index], beamDefaults, member.key) as PackedSide<Sees>)
-        : null,
+      beam: side ? (withoutDefaults(side, beamDefaults, member.key) as PackedSide<Sees>) : null,
     };
     if (member.node !== member.key) out.node = member.node;
     if (!('partition' in defaults) || member.partition !== defaults.partition)
       out.partition = member.partition;
-    return out;
-  });
+    packed.push(out);
+  }
   return { members: packed, defaults };
+}
+
+export function packMembers<Sees>(members: ReadonlyArray<MemberOf<Sees>>): PackedMembers<Sees> {
+  const steps = packing(members, Infinity);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * {@link packMembers}, `perPart` members at a time with `between` awaited in between: packing a
+ * 1,000-node keyframe took one task of 20 ms on a quiet machine and up to 80 ms under load.
+ */
+export async function packMembersInParts<Sees>(
+  members: ReadonlyArray<MemberOf<Sees>>,
+  between: () => Promise<void>,
+  perPart = 100,
+): Promise<PackedMembers<Sees>> {
+  const steps = packing(members, perPart);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    await between();
+  }
 }
 
 /** The member {@link packMembers} packed against `defaults`. */

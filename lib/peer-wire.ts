@@ -13,6 +13,7 @@ import {
   type PackedMember,
   type PackedRegistrySummary,
   packMembers,
+  packMembersInParts,
   packRegistries,
   unpackMember,
   unpackRegistries,
@@ -215,18 +216,39 @@ class CompactPeersCache {
 
 const compactCache = new CompactPeersCache();
 
+/** The state's members with their peer lists in the compact form, one at a time. */
+function compactMembersOf(state: ClusterState) {
+  const { partitions, reporting } = compactCache.canonical(state, reportingOf(state.members));
+  return (member: ClusterMember) =>
+    compactMember(
+      member,
+      member.partition === null ? undefined : partitions[member.partition],
+      (sees, node, partition) => compactCache.peers(sees, node, partition, reporting),
+    );
+}
+
 /** The state with its peer lists in the compact form and its members packed, for the wire. */
 export function compactState(state: ClusterState): PackedClusterState {
-  const { partitions, reporting } = compactCache.canonical(state, reportingOf(state.members));
-  const { members, defaults } = packMembers(
-    state.members.map((member) =>
-      compactMember(
-        member,
-        member.partition === null ? undefined : partitions[member.partition],
-        (sees, node, partition) => compactCache.peers(sees, node, partition, reporting),
-      ),
-    ),
-  );
+  const { members, defaults } = packMembers(state.members.map(compactMembersOf(state)));
+  return { ...state, members, registries: packRegistries(state.registries), packed: defaults };
+}
+
+/**
+ * {@link compactState}, a hundred members at a time with `between` awaited in between (a history
+ * keyframe: the event loop free for the push while a 1,000-node state is packed).
+ */
+export async function compactStateInParts(
+  state: ClusterState,
+  between: () => Promise<void>,
+  perPart = 100,
+): Promise<PackedClusterState> {
+  const compact = compactMembersOf(state);
+  const compacted = [];
+  for (let index = 0; index < state.members.length; index++) {
+    if (index > 0 && index % perPart === 0) await between();
+    compacted.push(compact(state.members[index]!));
+  }
+  const { members, defaults } = await packMembersInParts(compacted, between, perPart);
   return { ...state, members, registries: packRegistries(state.registries), packed: defaults };
 }
 

@@ -13,7 +13,7 @@ import type {
   TimelineEvent,
   TimelineEventDraft,
 } from '@/lib/cluster-state';
-import { compactState, type WireClusterDelta } from '@/lib/peer-wire';
+import { compactState, compactStateInParts, type WireClusterDelta } from '@/lib/peer-wire';
 
 import type { CollectorMessage, CollectorSnapshot } from '../collector/event-stream';
 import { describeError } from '../errors';
@@ -213,9 +213,10 @@ export class HistoryRecorder {
       // in one go held the loop (and every change on its way to the page) 130–170 ms.
       const taken = this.snapshotForKeyframe();
       await nextTurn();
-      const compact = compactState(taken.state);
+      // Packed, then its text (the store's body and the keyframe's weight), a hundred members
+      // at a time.
+      const compact = await compactStateInParts(taken.state, nextTurn);
       await nextTurn();
-      // Its text (the store's body and the keyframe's weight), a hundred members at a time.
       await jsonTextInParts(compact, 'members', nextTurn);
       this.keepKeyframe(taken, compact);
     }

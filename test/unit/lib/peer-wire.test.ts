@@ -9,6 +9,7 @@ import {
   compactDelta,
   compactPeers,
   compactState,
+  compactStateInParts,
   expandPeers,
   expandState,
 } from '@/lib/peer-wire';
@@ -54,6 +55,26 @@ describe('peer lists on the wire', () => {
         expect(expandState(wire)).toEqual(state);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('pack the same in parts as in one go, giving a turn between parts (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryState, fc.integer({ min: 1, max: 4 }), async (state, perPart) => {
+        let turns = 0;
+        const parts = await compactStateInParts(
+          state,
+          async () => {
+            turns += 1;
+          },
+          perPart,
+        );
+        expect(parts).toEqual(compactState(state));
+        // Two passes over the members (compacting their peers, packing), then two in packing.
+        const slices = Math.ceil(state.members.length / perPart);
+        expect(turns).toBe(Math.max(0, slices - 1) * 3);
+      }),
+      { numRuns: 300 },
     );
   });
 
