@@ -22,6 +22,7 @@ import type {
   RegistryShare,
   RegistrySummary,
 } from './cluster-state';
+import { jsonText } from './json-text';
 import type { KubernetesMember } from './members';
 
 /** A registry count as a tuple: registry, count, hosted, replicated (1 or 0), and groups. */
@@ -68,40 +69,24 @@ const NAME_FIELDS = new Set(['node', 'beamNode']);
  */
 function valueKey(value: unknown): unknown {
   if (typeof value === 'string') return `s${value}`;
-  if (typeof value === 'object' && value !== null) return `j${jsonOf(value)}`;
+  if (typeof value === 'object' && value !== null) return `j${jsonText(value)}`;
   return value;
 }
 
 /**
- * An object's JSON, made once per object: a state is never changed once built, and most of its
- * objects (a node's links, its registries, its applications) are the previous state's until they
- * move, so a keyframe or a snapshot packs them without serialising them again (at 1,000 nodes
- * with 32 links each, packing a state took 55 ms, 20 ms now).
- */
-const jsonTexts = new WeakMap<object, string>();
-function jsonOf(value: object): string {
-  let text = jsonTexts.get(value);
-  if (text === undefined) {
-    text = JSON.stringify(value);
-    jsonTexts.set(value, text);
-  }
-  return text;
-}
-
-/**
- * `JSON.stringify(a) === JSON.stringify(b)`, without serialising primitives (which differ unless
- * identical; NaN, which JSON writes as null, travels as null either way).
+ * `JSON.stringify(a) === JSON.stringify(b)` for a state's values: primitives differ unless
+ * identical (NaN, which JSON writes as null, travels as null either way), an object never equals
+ * a primitive, and two objects compare by their JSON, made once per object (`jsonText`: at 1,000
+ * nodes with 32 links each, packing a state took 55 ms serialising them again, 20 ms now).
  */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  const objects = (typeof a === 'object' && a !== null) || (typeof b === 'object' && b !== null);
   return (
-    objects &&
     typeof a === 'object' &&
     a !== null &&
     typeof b === 'object' &&
     b !== null &&
-    jsonOf(a) === jsonOf(b)
+    jsonText(a) === jsonText(b)
   );
 }
 
@@ -180,7 +165,6 @@ function withoutDefaults(
   return packed;
 }
 
-/** The members packed, and the defaults they were packed against. */
 /** Members packed, and the defaults they were packed against. */
 export interface PackedMembers<Sees> {
   members: Array<PackedMember<Sees>>;

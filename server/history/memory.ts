@@ -11,7 +11,7 @@ import type { NodeHistoryPoint } from '@/lib/cluster-state';
 import { decodeCursor, encodeCursor, pageSize } from './cursor';
 import { downsample } from './downsample';
 import { nodesNamedBy } from './event-nodes';
-import { jsonText } from './json-text';
+import { jsonText } from '@/lib/json-text';
 import { compareRecorded, isAfter, type Position } from './order';
 import type {
   HistoryBatch,

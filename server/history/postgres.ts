@@ -15,7 +15,7 @@ import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { BeamscopeError } from '../errors';
 import { DeltaChainEncoder, encodeEventBody, encodeJsonText } from './body-codec';
-import { jsonText } from './json-text';
+import { jsonText } from '@/lib/json-text';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import { BLOCK_MS, seriesBetween, type StoredBlock } from './point-blocks';

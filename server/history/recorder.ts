@@ -19,7 +19,7 @@ import type { CollectorMessage, CollectorSnapshot } from '../collector/event-str
 import { describeError } from '../errors';
 import type { Logger } from '../log';
 import type { HistoryBatch, HistoryStore, RecordedDelta, RecordedKeyframe } from './store';
-import { jsonText, jsonTextInParts } from './json-text';
+import { jsonText, jsonTextInParts } from '@/lib/json-text';
 import { WriteQueue, type DroppedSpan } from './write-queue';
 
 /** What the recorder needs of a `Collector` (a seam: the property test and the bench drive their own). */

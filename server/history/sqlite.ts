@@ -14,7 +14,7 @@ import type * as NodeSqlite from 'node:sqlite';
 import type { NodeHistoryPoint } from '@/lib/cluster-state';
 
 import { DeltaChainEncoder, encodeEventBody, encodeJsonText } from './body-codec';
-import { jsonText } from './json-text';
+import { jsonText } from '@/lib/json-text';
 import { unavailable } from './cursor';
 import { nodesNamedBy } from './event-nodes';
 import {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { jsonText, jsonTextInParts } from '@/server/history/json-text';
+import { jsonText, jsonTextInParts } from '@/lib/json-text';
 
 describe('jsonTextInParts', () => {
   it('makes the text JSON.stringify makes, yields between parts, and keeps it for jsonText', async () => {

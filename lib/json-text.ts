@@ -1,8 +1,7 @@
-import 'server-only';
-
-// A keyframe's state is serialised twice on the event loop: by the recorder for its weight and
-// by the store for its body — tens of ms each at 1,000 nodes. A taken state is never changed, so
-// its text is kept with the object, for as long as the object lives.
+// A state is never changed once built, and the same objects are serialised again and again: a
+// keyframe's state by the recorder for its weight and by the store for its body (tens of ms each
+// at 1,000 nodes), a node's links and registries at every packing (`member-pack.ts`). So an
+// object's text is kept with the object, for as long as the object lives.
 
 const texts = new WeakMap<object, string>();
 
