@@ -327,7 +327,9 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     await meshed([pods]);
     await registryConverged(pods);
     await copiesConverged([pods]);
-  });
+    // 10-11 s on a quiet machine, 21 s with a core taken by another process: the default 30 s
+    // was too close for a slower machine. Its waits are bounded one by one above.
+  }, 90_000);
 
   it('a 403 on EndpointSlices makes every node drop its peers, as libcluster does', async () => {
     const pods = livePods();
