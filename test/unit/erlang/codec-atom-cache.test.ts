@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { ATOM_CACHE_SLOTS, cachedAtomCount } from '@/server/erlang/codec/atom-cache';
-import { atom, decodeTerm, encodeTerm, liveAtomCount, type Term } from '@/server/erlang/codec';
+import {
+  atom,
+  decodeCachedAtomNames,
+  decodeTerm,
+  encodeTerm,
+  liveAtomCount,
+  type Term,
+} from '@/server/erlang/codec';
 
 import { forceGc } from '../fuzz/support';
 
@@ -44,6 +51,9 @@ describe("the decoder's atom cache", () => {
       expect(again[index]).toBe(decoded[index]);
       expect((again[index] as { name: string }).name).toBe(`collide${index}`);
     }
+    // And so does the list reader, which compares in place with the bytes a slot keeps.
+    const expected = decoded.map((name) => (name as { name: string }).name);
+    for (let round = 0; round < 2; round++) expect(decodeCachedAtomNames(many)).toEqual(expected);
   });
 
   it('stays bounded over 1,000,000 distinct atoms, and an atom held meanwhile keeps its identity', async () => {
