@@ -79,6 +79,11 @@ export interface StartTimes {
   probedMs: number | null;
   /** The first published state with every node connected and probed: the first full state. */
   publishedMs: number;
+  /**
+   * The collector's CPU (user and system) from its start to that state: the start is bounded by
+   * it, and it varies less from run to run than the start's length.
+   */
+  cpuMs: number;
   /** One connection attempt (TCP connect and handshake) while they queue for their slots. */
   handshakeMs: Distribution;
   /** The simulated nodes' event-loop delay from the collector's start to its first full state. */
@@ -89,7 +94,10 @@ export interface StartTimes {
 class StartStages {
   private readonly connectedNodes = new Set<string>();
   private readonly probedNodes = new Set<string>();
-  private readonly times: Omit<StartTimes, 'publishedMs' | 'handshakeMs' | 'nodesLoopDelayMs'> & {
+  private readonly times: Omit<
+    StartTimes,
+    'publishedMs' | 'cpuMs' | 'handshakeMs' | 'nodesLoopDelayMs'
+  > & {
     publishedMs: number | null;
   } = {
     listedMs: null,
@@ -99,6 +107,9 @@ class StartStages {
     probedMs: null,
     publishedMs: null,
   };
+
+  private readonly cpuAtStart = process.cpuUsage();
+  private cpuMs: number | null = null;
 
   constructor(
     private readonly expected: number,
@@ -125,7 +136,11 @@ class StartStages {
       const beam = member.beam;
       if (beam?.connection.status === 'connected' && beam.probedAt !== null) ready += 1;
     }
-    if (ready >= this.expected) this.times.publishedMs ??= this.elapsed();
+    if (ready >= this.expected && this.times.publishedMs === null) {
+      this.times.publishedMs = this.elapsed();
+      const cpu = process.cpuUsage(this.cpuAtStart);
+      this.cpuMs = (cpu.user + cpu.system) / 1000;
+    }
   }
 
   done(): boolean {
@@ -141,6 +156,7 @@ class StartStages {
       halfProbedMs: round(this.times.halfProbedMs),
       probedMs: round(this.times.probedMs),
       publishedMs: Math.round(this.times.publishedMs ?? Number.NaN),
+      cpuMs: Math.round(this.cpuMs ?? Number.NaN),
     };
   }
 
