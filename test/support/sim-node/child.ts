@@ -80,7 +80,8 @@ async function handle(request: ChildRequest): Promise<void> {
       const writtenAt = Date.now();
       api!.control.setPodReady(pod.name, request.ready);
       // The EndpointSlice controller reconciles on the next check phase (setImmediate) and the
-      // watches write its MODIFIED event in that same turn: this immediate runs right after it.
+      // watches write its MODIFIED event in that same turn: this immediate runs right after it,
+      // before the Endpoints controller's turn.
       await new Promise((resolve) => setImmediate(resolve));
       send({ type: 'done', id: request.id, timing: { writtenAt, watchSentAt: Date.now() } });
       return;
