@@ -13,13 +13,13 @@ import type {
   TimelineEvent,
   TimelineEventDraft,
 } from '@/lib/cluster-state';
+import { jsonText, jsonTextInParts } from '@/lib/json-text';
 import { compactState, compactStateInParts, type WireClusterDelta } from '@/lib/peer-wire';
 
 import type { CollectorMessage, CollectorSnapshot } from '../collector/event-stream';
 import { describeError } from '../errors';
 import type { Logger } from '../log';
 import type { HistoryBatch, HistoryStore, RecordedDelta, RecordedKeyframe } from './store';
-import { jsonText, jsonTextInParts } from '@/lib/json-text';
 import { WriteQueue, type DroppedSpan } from './write-queue';
 
 /** What the recorder needs of a `Collector` (a seam: the property test and the bench drive their own). */
