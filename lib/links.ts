@@ -42,9 +42,11 @@ export interface LinkTraffic {
   since: number | null;
 }
 
-const sum = (x: number | null, y: number | null): number | null =>
+/** Two readings added up; null when neither was read. */
+export const sumOfReadings = (x: number | null, y: number | null): number | null =>
   x === null && y === null ? null : (x ?? 0) + (y ?? 0);
-const larger = (x: number | null, y: number | null): number | null =>
+/** The larger of two readings; null when neither was read. */
+export const largerReading = (x: number | null, y: number | null): number | null =>
   x === null ? y : y === null ? x : Math.max(x, y);
 
 /** The BEAM sides of `members` that report links, by node. */
@@ -102,8 +104,8 @@ export function addLinkView(links: Map<string, LinkTraffic>, node: string, view:
     entry.bToA = view.outRate ?? entry.bToA;
     entry.aToB = entry.aToB ?? view.inRate;
   }
-  entry.rate = larger(entry.rate, sum(view.inRate, view.outRate));
-  entry.queueBytes = larger(entry.queueBytes, view.queueBytes);
+  entry.rate = largerReading(entry.rate, sumOfReadings(view.inRate, view.outRate));
+  entry.queueBytes = largerReading(entry.queueBytes, view.queueBytes);
   if (isBusyLink(view)) {
     entry.busy = true;
     entry.busyAt = [...entry.busyAt, node].sort(compareNames);

@@ -74,7 +74,44 @@ describe('HotLinksBuilder', () => {
     );
   });
 
-  it('joins again only the links of the members a delta replaced', () => {
+  it('joins the same list at 300 nodes with 32 links each, rates and busy queues mixed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 8 }),
+        (seed, limit) => {
+          // A deterministic pseudo-random mesh: most views idle, a few busy, some one-sided.
+          let state = seed;
+          const next = () => {
+            state = (state * 48271) % 2147483647;
+            return state / 2147483647;
+          };
+          const members = Array.from({ length: 300 }, (_, index) => {
+            const node = index + 1;
+            const links: PeerLink[] = [];
+            for (let step = 1; step <= 32; step += 1) {
+              const peer = ((index + step * 7) % 300) + 1;
+              if (peer === node || links.some((link) => link.peer === n(peer))) continue;
+              links.push({
+                peer: n(peer),
+                inRate: next() < 0.1 ? null : Math.floor(next() * 50),
+                outRate: next() < 0.1 ? null : Math.floor(next() * 50),
+                queueBytes: next() < 0.02 ? 9000 : next() < 0.5 ? 0 : null,
+                since: Math.floor(next() * 4),
+              });
+            }
+            return memberOf(node, next() < 0.05 ? null : links);
+          });
+          expect(new HotLinksBuilder().hot(members, limit)).toEqual(
+            hotLinks(linkTraffic(members), limit),
+          );
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('gives back the last list when no side with links changed (a delta of pods only)', () => {
     const builder = new HotLinksBuilder();
     const link = (peer: number, outRate: number): PeerLink => ({
       peer: n(peer),
@@ -84,12 +121,17 @@ describe('HotLinksBuilder', () => {
       since: 0,
     });
     const first = [memberOf(1, [link(2, 5)]), memberOf(2, [link(1, 7)]), memberOf(3, [])];
-    const [busiest] = builder.hot(first);
-    expect(busiest).toMatchObject({ a: n(1), b: n(2), aToB: 5, bToA: 7, rate: 8 });
-    // Node 3 is replaced: the 1–2 link is kept as it was joined.
-    const second = [first[0]!, first[1]!, memberOf(3, [link(1, 1)])];
-    const hot = builder.hot(second, 2);
-    expect(hot[0]).toBe(busiest);
-    expect(hot[1]).toMatchObject({ a: n(1), b: n(3), rate: 2 });
+    const hot = builder.hot(first);
+    expect(hot).toEqual([expect.objectContaining({ a: n(1), b: n(2), aToB: 5, bToA: 7, rate: 8 })]);
+    // New member objects (a pod's field moved) around the same BEAM sides: the same list.
+    const again = first.map((member) => ({ ...member }));
+    expect(builder.hot(again)).toBe(hot);
+    // Node 3's side is replaced: the list is made again, and takes in its link.
+    const third = [first[0]!, first[1]!, memberOf(3, [link(1, 1)])];
+    const next = builder.hot(third, 2);
+    expect(next).not.toBe(hot);
+    expect(next[1]).toMatchObject({ a: n(1), b: n(3), rate: 2 });
+    // Another limit is another list, even over the same sides.
+    expect(builder.hot(third, 1)).toHaveLength(1);
   });
 });
