@@ -990,6 +990,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'shared-api': { type: 'boolean' },
       // With --push-only: a CPU profile of the dashboard server over the readiness changes.
       'server-profile': { type: 'string' },
+      // With --push-only: a CPU profile of the page (Chromium's renderer) over the same changes.
+      'page-profile': { type: 'string' },
     },
   });
   const options: BrowserScaleOptions = {
@@ -1005,7 +1007,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (values['push-only']) {
     const stack = await startScaleStack(options);
     try {
-      const push = await measurePushAtScale({ stack, serverProfile: values['server-profile'] });
+      const push = await measurePushAtScale({
+        stack,
+        serverProfile: values['server-profile'],
+        pageProfile: values['page-profile'],
+      });
       process.stdout.write(`${JSON.stringify(push, null, 2)}\n`);
     } finally {
       await stack.stop();

@@ -47,6 +47,8 @@ export interface PushAtScaleOptions {
   log?: (line: string) => void;
   /** Write a CPU profile of the dashboard server over the changes here (needs its trace). */
   serverProfile?: string;
+  /** Write a CPU profile of the page (its renderer's main thread) over the changes here. */
+  pageProfile?: string;
 }
 
 export interface PushAtScaleResults {
@@ -199,6 +201,12 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     const profiling = options.serverProfile && stack.traceFile ? stack.traceFile : null;
     // The server's trace starts its profiler within a second of this file appearing.
     if (profiling) await writeFile(`${profiling}.profile`, '');
+    const pageProfiler = options.pageProfile ? await page.context().newCDPSession(page) : null;
+    if (pageProfiler) {
+      await pageProfiler.send('Profiler.enable');
+      await pageProfiler.send('Profiler.setSamplingInterval', { interval: 200 });
+      await pageProfiler.send('Profiler.start');
+    }
     const changesFrom = Date.now();
     const loadAtStart = loadavg()[0]!;
     const changes: Change[] = [];
@@ -257,6 +265,12 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
         () => log(`push-latency: server allocation profile ${options.serverProfile}.heapprofile`),
         () => undefined,
       );
+    }
+    if (pageProfiler) {
+      const { profile } = await pageProfiler.send('Profiler.stop');
+      await writeFile(options.pageProfile!, JSON.stringify(profile));
+      log(`push-latency: page CPU profile ${options.pageProfile}`);
+      await pageProfiler.detach();
     }
     const clockEnd = await clockOffset(page);
     await sleep(500);
