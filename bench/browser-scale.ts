@@ -992,6 +992,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'server-profile': { type: 'string' },
       // With --push-only: a CPU profile of the page (Chromium's renderer) over the same changes.
       'page-profile': { type: 'string' },
+      // With --push-only: a Chromium trace of the page over the same changes (Paint, Layout, GC).
+      'page-trace': { type: 'string' },
     },
   });
   const options: BrowserScaleOptions = {
@@ -1011,6 +1013,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         stack,
         serverProfile: values['server-profile'],
         pageProfile: values['page-profile'],
+        pageTrace: values['page-trace'],
       });
       process.stdout.write(`${JSON.stringify(push, null, 2)}\n`);
     } finally {
