@@ -15,22 +15,15 @@ export function probeConcurrency(nodes: number, fixed: number | undefined): numb
   return Math.max(1, fixed ?? Math.min(64, Math.max(4, Math.ceil(nodes / 16))));
 }
 
-/** See {@link leastProbeConcurrency}. */
-const LEAST_IN_FLIGHT = 4;
-
 /**
- * The fewest probes kept in flight once a cluster is started: 4 at any size (never more than
- * {@link probeConcurrency}'s). While the collector's CPU is what bounds a poll, fewer in flight
- * end it about as soon, and the turns of the event loop that take in the replies are shorter:
- * n replies can arrive together, and a Kubernetes watch event or a client's request waits behind
- * all of them. At 1,000 simulated nodes a poll took 245 ms at the median with 16 in flight (one
- * per 64 nodes, the bound before) and 269 ms with 4 (p99 to state 465 and 369 ms), and a pod's
- * readiness reached the SSE client in 31 / 192 ms (median / p99 of 200 changes) against
- * 48 / 355 ms. Where probes wait on the network instead, {@link nextProbeConcurrency} doubles
- * the bound as soon as a poll takes more than half the interval.
+ * The fewest probes kept in flight for a cluster of `nodes` once it is started: one per 64 nodes,
+ * at least 4, at most {@link probeConcurrency}'s. At 1,000 nodes 16 in flight ended a poll as
+ * soon as 64 did (240 against 260 ms, the collector's CPU being the limit either way), and the
+ * turns of the event loop that took in the replies were a quarter as long: 64 replies could
+ * arrive together, and a Kubernetes watch event or a client's request waited behind all of them.
  */
 export function leastProbeConcurrency(nodes: number): number {
-  return Math.min(probeConcurrency(nodes, undefined), LEAST_IN_FLIGHT);
+  return Math.min(probeConcurrency(nodes, undefined), Math.max(4, Math.ceil(nodes / 64)));
 }
 
 /**

@@ -45,11 +45,11 @@ describe('probeConcurrency', () => {
 });
 
 describe('leastProbeConcurrency', () => {
-  it('keeps 4 probes in flight at any size, never more than the most', () => {
-    for (const nodes of [1, 6, 1000, 2000, 10_000]) {
-      expect(leastProbeConcurrency(nodes)).toBe(4);
-      expect(leastProbeConcurrency(nodes)).toBeLessThanOrEqual(probeConcurrency(nodes, undefined));
-    }
+  it('keeps one probe in flight per 64 nodes, from 4, never more than the most', () => {
+    expect(leastProbeConcurrency(6)).toBe(4);
+    expect(leastProbeConcurrency(1000)).toBe(16);
+    expect(leastProbeConcurrency(2000)).toBe(32);
+    expect(leastProbeConcurrency(10_000)).toBe(64);
   });
 });
 
@@ -97,11 +97,11 @@ describe('ProbeScheduler', () => {
       }
       return seen;
     };
-    // Polls whose probes end at once: halved at each, down to the least.
-    expect(await pollsFrom(63, (bound) => bound === 4)).toEqual([63, 32, 16, 8, 4]);
+    // Polls whose probes end at once: halved at each, down to the least, one per 64 nodes.
+    expect(await pollsFrom(63, (bound) => bound === 16)).toEqual([63, 32, 16]);
     // Nodes that stop answering hold their slots past the next poll: doubled again.
     slow = true;
-    expect(await pollsFrom(4, (bound) => bound === 63)).toEqual([4, 8, 16, 32, 63]);
+    expect(await pollsFrom(16, (bound) => bound === 63)).toEqual([16, 32, 63]);
     for (const release of held) release();
   });
 
