@@ -1,5 +1,5 @@
 /**
- * The hot links of a page, kept across deltas: {@link hotLinks} of {@link linkTraffic} without
+ * The hot links of a page, at each delta: {@link hotLinks} of {@link linkTraffic} without
  * building the joined traffic of every link. At 1,000 nodes each reports up to 32 links, and a
  * probe delta replaces every node's side: joining those 32,000 views into keyed objects cost the
  * page 60–80 ms of its main thread per poll (issue 16), in the render a pod's readiness waited

@@ -46,7 +46,7 @@ export interface LinkTraffic {
 export const sumOfReadings = (x: number | null, y: number | null): number | null =>
   x === null && y === null ? null : (x ?? 0) + (y ?? 0);
 /** The larger of two readings; null when neither was read. */
-export const largerReading = (x: number | null, y: number | null): number | null =>
+const largerReading = (x: number | null, y: number | null): number | null =>
   x === null ? y : y === null ? x : Math.max(x, y);
 
 /** The BEAM sides of `members` that report links, by node. */
