@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -187,6 +187,16 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     server = createHttpServer(handler);
   }
 
+  // Every socket the listener accepted, from its TCP connect on. `closeAllConnections()` knows a
+  // TLS connection only once its handshake is done: one accepted just before a stop, a pod's
+  // request mid-handshake, would otherwise hold `server.close()` open for as long as the pod
+  // lives, and the sandbox's pods live until the sandbox has stopped.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException) => {
@@ -217,7 +227,7 @@ export async function startEmulatedApi(options: EmulatedApiOptions = {}): Promis
     running = false;
     closeWatches('reset');
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
     await closed;
     if (certificateDir) await rm(certificateDir, { recursive: true, force: true });
   };

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,6 +102,29 @@ describe("the emulated API's TLS mode", () => {
       await api.start();
       expect(await readFile(api.caFile!, 'utf8')).toBe(api.caPem);
     } finally {
+      await api.stop();
+    }
+  });
+
+  it('stops with a connection still in its TLS handshake, and closes that connection', async () => {
+    // A sandbox pod connecting as the sandbox stops: the HTTPS server does not count the
+    // connection as HTTP's until the handshake is done, and server.close() waits for it.
+    const api = await startEmulatedApi({ tls: true });
+    const { hostname, port } = new URL(api.url);
+    const socket = connect(Number(port), hostname);
+    try {
+      await once(socket, 'connect');
+      const socketClosed = once(socket, 'close');
+      const outcome = await Promise.race([
+        api.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5_000)),
+      ]);
+      expect(outcome).toBe('stopped');
+      await socketClosed;
+      expect(socket.destroyed).toBe(true);
+      await expect(access(api.caFile!)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      socket.destroy();
       await api.stop();
     }
   });
