@@ -145,6 +145,7 @@ export const SANDBOX_CODES = [
   'pods_not_ready',
   'rbac_object_not_found',
   'runtime_not_attached',
+  'runtime_stopped',
   'sandbox_not_running',
   'sandbox_running',
   'stop_timeout',

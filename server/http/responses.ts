@@ -94,6 +94,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   rbac_object_not_found: 404,
   sandbox_not_running: 503,
   runtime_not_attached: 503,
+  runtime_stopped: 503,
   not_supported: 501,
   netns_unavailable: 501,
   netns_failed: 500,

@@ -63,6 +63,11 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   /** Starts whose node is not spawned yet (compiling, waiting for a previous node on the IP). */
   private readonly starting = new Map<string, Promise<void>>();
   private workDir: Promise<string> | undefined;
+  /**
+   * Set by stopAll, for good: no node starts after it. The emulator's controllers run until the
+   * API stops, after the nodes, so a rollout or a restart would otherwise start pods meanwhile.
+   */
+  private stopped = false;
 
   private readonly network: PodNetworkPlan;
 
@@ -89,6 +94,7 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
 
   /** Starts the pod's node; resolves once its distribution is up and the app runs. */
   start(pod: PodInfo): Promise<void> {
+    if (this.stopped) return Promise.reject(runtimeStopped(pod.name));
     const existing = this.processes.get(pod.name);
     if (existing && !existing.hasExited) return existing.ready;
     let starting = this.starting.get(pod.name);
@@ -249,9 +255,17 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     return { ...info, appVersion: this.appVersion(podName) };
   }
 
-  /** Stops every node (graceful, then SIGKILL) and removes the runtime's private files. */
+  /**
+   * Stops every node (graceful, then SIGKILL) and removes the runtime's private files; no node
+   * starts afterwards. A start under way either has spawned its node (it is among those stopped)
+   * or gives up at its next step: both are waited for, so nothing is left behind.
+   */
   async stopAll(): Promise<void> {
-    await Promise.all([...this.processes.values()].map((entry) => this.stopProcess(entry)));
+    this.stopped = true;
+    await Promise.all([
+      ...[...this.processes.values()].map((entry) => this.stopProcess(entry)),
+      ...[...this.starting.values()].map((start) => start.catch(() => undefined)),
+    ]);
     const workDir = this.workDir;
     this.workDir = undefined;
     if (workDir) await rm(await workDir, { recursive: true, force: true }).catch(() => undefined);
@@ -302,11 +316,14 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
     const version = this.appVersion(pod.name);
     this.versions.set(pod.name, version);
     const overlayEbin = await demoOverlayEbin(version, cacheDir, this.options.sourceDir);
+    if (this.stopped) throw runtimeStopped(pod.name);
     const workDir = await this.ensureWorkDir(api);
     const home = join(workDir, pod.name);
     const cookieFile = await this.writeCookie(home, pod.name);
     const logDir = await this.ensureLogDir();
     await this.network.addPod?.(pod.ip);
+    // Nothing is awaited from here to the node's registration, so stopAll sees every node spawned.
+    if (this.stopped) throw runtimeStopped(pod.name);
     const network = this.network;
     const entry = PodProcess.spawn({
       pod,
@@ -434,6 +451,14 @@ export class BeamPodRuntime extends EventEmitter implements PodRuntime {
   private stopProcess(entry: PodProcess): Promise<void> {
     return entry.stop(this.options.stopGraceMs ?? 5_000);
   }
+}
+
+function runtimeStopped(pod: string): BeamscopeError {
+  return new BeamscopeError(
+    'sandbox',
+    'runtime_stopped',
+    `pod "${pod}" was not started: the sandbox's nodes are stopping`,
+  );
 }
 
 function notRunning(pod: string): BeamscopeError {

@@ -11,6 +11,7 @@ import {
   type BeamPodNodeInfo,
 } from '@/server/sandbox/beam/runtime';
 import { startEmulatedApi, type EmulatedApi, type PodInfo } from '@/server/sandbox/kube-api';
+import { podIpFromIndex } from '@/server/sandbox/pod-network';
 
 import { beamProcessesUsingPort, freePort, waitFor } from './support';
 
@@ -409,11 +410,25 @@ describe('BeamPodRuntime: real BEAM pods behind the emulated API', () => {
     await meshed([pods]);
   });
 
-  it('stopAll leaves no emulator behind', async () => {
+  it('stopAll leaves no emulator behind, even with a start under way, and no node starts after it', async () => {
     const pids = runtime.pids();
     expect(pids.length).toBe(5);
     expect(beamProcessesUsingPort(port).sort()).toEqual([...pids].sort());
+    // What a rollout does while the sandbox stops: the emulator's controllers run until its API
+    // stops, after the nodes, and start pods meanwhile.
+    const pod = (index: number): PodInfo => ({
+      name: `myapp-late-${index}`,
+      uid: `late-${index}`,
+      ip: podIpFromIndex(200 + index),
+      nodeName: 'sandbox',
+      phase: 'Pending',
+      ready: false,
+      terminating: false,
+    });
+    const underWay = runtime.start(pod(0));
     await runtime.stopAll();
+    await expect(underWay).rejects.toMatchObject({ code: 'runtime_stopped' });
+    await expect(runtime.start(pod(1))).rejects.toMatchObject({ code: 'runtime_stopped' });
     expect(runtime.podNames()).toEqual([]);
     for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(beamProcessesUsingPort(port)).toEqual([]);
