@@ -76,13 +76,45 @@ interface PodIndex {
 function indexPods(pods: readonly V1Pod[] | undefined): PodIndex {
   const byName = new Map<string, V1Pod>();
   const byIp = new Map<string, V1Pod>();
+  const addIp = (ip: string | undefined, pod: V1Pod) => {
+    if (ip && !byIp.has(ip)) byIp.set(ip, pod);
+  };
   for (const pod of pods ?? []) {
     if (pod.metadata?.name) byName.set(pod.metadata.name, pod);
-    for (const ip of [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((entry) => entry.ip)]) {
-      if (ip && !byIp.has(ip)) byIp.set(ip, pod);
-    }
+    addIp(pod.status?.podIP, pod);
+    for (const entry of pod.status?.podIPs ?? []) addIp(entry.ip, pod);
   }
   return { byName, byIp };
+}
+
+/**
+ * What one derivation hands the next, by object identity: the endpoint facts read from each
+ * EndpointSlice (or, in `pods` mode, each pod) and the member built from each fact, its pod and
+ * the naming. An informer replaces only the objects a watch event changed, so at 1,000 members a
+ * readiness change reads one slice again and builds one member; the other 999 are the very
+ * objects of the last list, which `shareUnchanged` then matches at a glance. Weak maps: an object
+ * the informers let go of takes its entries with it. Endpoints mode reads its facts with the pods
+ * (a terminating flag comes from them) and is derived whole each time.
+ */
+export class MemberMemo {
+  readonly facts = new WeakMap<object, EndpointFacts[]>();
+  readonly members = new WeakMap<
+    EndpointFacts,
+    { pod: V1Pod | undefined; naming: NamingContext; member: KubernetesMember }
+  >();
+}
+
+/** `facts(object)`, or what it gave last time for this very object. */
+function factsOf<T extends object>(
+  object: T,
+  memo: MemberMemo | undefined,
+  facts: (object: T) => EndpointFacts[],
+): EndpointFacts[] {
+  const known = memo?.facts.get(object);
+  if (known) return known;
+  const fresh = facts(object);
+  memo?.facts.set(object, fresh);
+  return fresh;
 }
 
 function podReady(pod: V1Pod): boolean {
@@ -139,10 +171,27 @@ interface EndpointFacts {
   source: MemberSource;
 }
 
-function complete(facts: EndpointFacts, pods: PodIndex, naming: NamingContext): KubernetesMember {
+function complete(
+  facts: EndpointFacts,
+  pods: PodIndex,
+  naming: NamingContext,
+  memo?: MemberMemo,
+): KubernetesMember {
   const pod =
     (facts.podName !== null ? pods.byName.get(facts.podName) : undefined) ??
     (facts.podName === null ? pods.byIp.get(facts.ip) : undefined);
+  const known = memo?.members.get(facts);
+  if (known && known.pod === pod && known.naming === naming) return known.member;
+  const member = build(facts, pod, naming);
+  memo?.members.set(facts, { pod, naming, member });
+  return member;
+}
+
+function build(
+  facts: EndpointFacts,
+  pod: V1Pod | undefined,
+  naming: NamingContext,
+): KubernetesMember {
   const podName = facts.podName ?? pod?.metadata?.name ?? null;
   // libcluster falls back to the pod name when a pod has no explicit hostname.
   const hostname = facts.hostname ?? pod?.spec?.hostname ?? podName;
@@ -207,18 +256,29 @@ function ipv4Order(ip: string): number | null {
   return octets.reduce((value, octet) => value * 256 + octet, 0);
 }
 
+/** Each member's {@link ipv4Order}, read once: a member a memo hands on keeps its entry. */
+const addressOrders = new WeakMap<KubernetesMember, number | null>();
+
+function addressOrder(member: KubernetesMember): number | null {
+  let order = addressOrders.get(member);
+  if (order === undefined) {
+    order = ipv4Order(member.ip);
+    addressOrders.set(member, order);
+  }
+  return order;
+}
+
 function sortMembers(members: KubernetesMember[]): KubernetesMember[] {
   // Each address read once, not once per comparison: a list is sorted at every watch event.
-  const order = new Map(members.map((member) => [member, ipv4Order(member.ip)]));
-  const byAddress = (a: KubernetesMember, b: KubernetesMember) => {
-    const left = order.get(a)!;
-    const right = order.get(b)!;
-    if (left !== null && right !== null) return left - right;
-    return compareAddresses(a.ip, b.ip);
-  };
-  return members.sort(
-    (a, b) => byAddress(a, b) || (a.podName ?? '').localeCompare(b.podName ?? ''),
+  const keyed = members.map((member) => ({ member, order: addressOrder(member) }));
+  keyed.sort(
+    (a, b) =>
+      (a.order !== null && b.order !== null
+        ? a.order - b.order
+        : compareAddresses(a.member.ip, b.member.ip)) ||
+      (a.member.podName ?? '').localeCompare(b.member.podName ?? ''),
   );
+  return keyed.map(({ member }) => member);
 }
 
 /**
@@ -248,34 +308,39 @@ export function membersFromEndpointSlices(
   slices: readonly V1EndpointSlice[],
   pods: readonly V1Pod[] | undefined,
   naming: NamingContext,
+  memo?: MemberMemo,
 ): KubernetesMember[] {
   const ipSlices = slices.filter((slice) => slice.addressType !== 'FQDN');
   const hasIpv4 = ipSlices.some((slice) => slice.addressType === 'IPv4');
   const chosen = hasIpv4 ? ipSlices.filter((slice) => slice.addressType === 'IPv4') : ipSlices;
   const entries: EndpointFacts[] = [];
-  for (const slice of byName(chosen)) {
-    const source: MemberSource = { kind: 'EndpointSlice', name: slice.metadata?.name ?? '' };
-    for (const endpoint of slice.endpoints ?? []) {
-      const ip = endpoint.addresses?.[0];
-      if (!ip) continue;
-      const conditions = endpoint.conditions ?? {};
-      const podRef = endpoint.targetRef?.kind === 'Pod' ? endpoint.targetRef : undefined;
-      entries.push({
-        ip,
-        podName: podRef?.name ?? null,
-        podUid: podRef?.uid ?? null,
-        k8sNode: endpoint.nodeName ?? null,
-        zone: endpoint.zone ?? null,
-        hostname: endpoint.hostname ?? null,
-        ready: conditions.ready ?? true,
-        serving: conditions.serving ?? true,
-        terminating: conditions.terminating ?? false,
-        source,
-      });
-    }
-  }
+  for (const slice of byName(chosen)) entries.push(...factsOf(slice, memo, sliceFacts));
   const index = indexPods(pods);
-  return sortMembers(dedupeByAddress(entries).map((facts) => complete(facts, index, naming)));
+  return sortMembers(dedupeByAddress(entries).map((facts) => complete(facts, index, naming, memo)));
+}
+
+function sliceFacts(slice: V1EndpointSlice): EndpointFacts[] {
+  const source: MemberSource = { kind: 'EndpointSlice', name: slice.metadata?.name ?? '' };
+  const entries: EndpointFacts[] = [];
+  for (const endpoint of slice.endpoints ?? []) {
+    const ip = endpoint.addresses?.[0];
+    if (!ip) continue;
+    const conditions = endpoint.conditions ?? {};
+    const podRef = endpoint.targetRef?.kind === 'Pod' ? endpoint.targetRef : undefined;
+    entries.push({
+      ip,
+      podName: podRef?.name ?? null,
+      podUid: podRef?.uid ?? null,
+      k8sNode: endpoint.nodeName ?? null,
+      zone: endpoint.zone ?? null,
+      hostname: endpoint.hostname ?? null,
+      ready: conditions.ready ?? true,
+      serving: conditions.serving ?? true,
+      terminating: conditions.terminating ?? false,
+      source,
+    });
+  }
+  return entries;
 }
 
 /** Set by the Endpoints controller on an object over its 1,000 addresses (`v1.EndpointsOverCapacity`). */
@@ -331,14 +396,25 @@ export function membersFromEndpoints(
  * the EndpointSlice controller: serving = the Ready condition, ready = serving and not
  * terminating.
  */
-export function membersFromPods(pods: readonly V1Pod[], naming: NamingContext): KubernetesMember[] {
+export function membersFromPods(
+  pods: readonly V1Pod[],
+  naming: NamingContext,
+  memo?: MemberMemo,
+): KubernetesMember[] {
   const entries: EndpointFacts[] = [];
-  for (const pod of byName(pods)) {
-    const ip = pod.status?.podIP;
-    if (!ip) continue;
-    const serving = podReady(pod);
-    const terminating = isTerminating(pod);
-    entries.push({
+  for (const pod of byName(pods)) entries.push(...factsOf(pod, memo, podFacts));
+  const index = indexPods(pods);
+  return sortMembers(dedupeByAddress(entries).map((facts) => complete(facts, index, naming, memo)));
+}
+
+/** A pod's one fact (none without an IP yet). */
+function podFacts(pod: V1Pod): EndpointFacts[] {
+  const ip = pod.status?.podIP;
+  if (!ip) return [];
+  const serving = podReady(pod);
+  const terminating = isTerminating(pod);
+  return [
+    {
       ip,
       podName: pod.metadata?.name ?? null,
       podUid: pod.metadata?.uid ?? null,
@@ -349,25 +425,27 @@ export function membersFromPods(pods: readonly V1Pod[], naming: NamingContext): 
       serving,
       terminating,
       source: { kind: 'Pod', name: pod.metadata?.name ?? '' },
-    });
-  }
-  const index = indexPods(pods);
-  return sortMembers(dedupeByAddress(entries).map((facts) => complete(facts, index, naming)));
+    },
+  ];
 }
 
-/** The members for a discovery mode, from whatever the informers hold. */
+/**
+ * The members for a discovery mode, from whatever the informers hold. With a memo, what the
+ * objects that did not change gave last time is taken as it was (see {@link MemberMemo}).
+ */
 export function deriveMembers(
   mode: DiscoveryMode,
   inputs: MemberInputs,
   naming: NamingContext,
+  memo?: MemberMemo,
 ): KubernetesMember[] {
   switch (mode) {
     case 'endpointSlices':
-      return membersFromEndpointSlices(inputs.endpointSlices ?? [], inputs.pods, naming);
+      return membersFromEndpointSlices(inputs.endpointSlices ?? [], inputs.pods, naming, memo);
     case 'endpoints':
       return membersFromEndpoints(inputs.endpoints ?? [], inputs.pods, naming);
     case 'pods':
-      return membersFromPods(inputs.pods ?? [], naming);
+      return membersFromPods(inputs.pods ?? [], naming, memo);
   }
 }
 

@@ -28,7 +28,13 @@ import {
   type LoadedKubeConfig,
 } from './kubeconfig';
 import { SelfReviews } from './access';
-import { deriveMembers, shareUnchanged, toIsoTime, type NamingContext } from './members';
+import {
+  deriveMembers,
+  MemberMemo,
+  shareUnchanged,
+  toIsoTime,
+  type NamingContext,
+} from './members';
 import {
   RESOURCE_KINDS,
   ResourceWatcher,
@@ -117,6 +123,8 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
   readonly server: string;
   private readonly cluster: ClusterConfig;
   private readonly naming: NamingContext;
+  /** Each watch event re-derives only the objects it replaced. */
+  private readonly memberMemo = new MemberMemo();
   private readonly watchers: WatcherEntry[] = [];
   private readonly discovery: ResourceWatcher<KubernetesObject>;
   private readonly pods: ResourceWatcher<V1Pod> | undefined;
@@ -401,6 +409,7 @@ export class KubernetesSource extends EventEmitter<KubernetesSourceEvents> {
         pods,
       },
       this.naming,
+      this.memberMemo,
     );
     // Unchanged members keep their identity, so the collector's work follows what changed.
     const shared = shareUnchanged(next, this.currentMembers);
