@@ -15,9 +15,9 @@
  *   - DOM: the member's row getting the new `data-ready` (a MutationObserver in the page, on the
  *     page's clock, checked against this process's).
  * Where the time goes, per change, on the machine's one clock: the emulator's write of the pod,
- * its watches sent the EndpointSlice's change, the server's Kubernetes source emitting the new
- * members (bench/support/server-trace.cjs), the timeline event published (its `at`), and read by
- * the client; beside them the event-loop delay of the server, the emulated API's process and the
+ * its watches sent the EndpointSlice's change, the server reading that watch event and its
+ * Kubernetes source emitting the new members (bench/support/server-trace.mjs), the timeline event
+ * published (its `at`), and read by the client; beside them the event-loop delay of the server, the emulated API's process and the
  * nodes' process over the changes.
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
@@ -90,6 +90,10 @@ export interface PushAtScaleResults {
     emulator: Summary;
     /** Watch event sent → the server's Kubernetes source emitted the new members. */
     toMembers: Summary;
+    /** Of `toMembers`: the EndpointSlice's watch event sent → parsed by the server. */
+    toRead: Summary;
+    /** Of `toMembers`: the watch event parsed → the new members emitted (the derivation). */
+    readToMembers: Summary;
     /** Members emitted → the timeline event published by the collector (its `at`). */
     toPublished: Summary;
     /** Published → read by the SSE client. */
@@ -121,6 +125,8 @@ interface TraceLine {
   loopP99Ms: number;
   loopMaxMs: number;
   members: number[];
+  /** EndpointSlice watch events parsed by the server: [when, slice name]. */
+  sliceReads?: Array<[number, string]>;
   gc?: Record<string, GcSeen>;
 }
 
@@ -337,7 +343,11 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     // watch event was sent (changes are a second apart, one at a time).
     const trace = await readTrace(stack.traceFile);
     const membersAt = trace.flatMap((line) => line.members).sort((x, y) => x - y);
+    const sliceReadsAt = trace
+      .flatMap((line) => (line.sliceReads ?? []).map(([at]) => at))
+      .sort((x, y) => x - y);
     const stageMs = { asked: [] as number[], emulator: [] as number[], toMembers: [] as number[] };
+    const readMs = { toRead: [] as number[], readToMembers: [] as number[] };
     const laterMs = { toPublished: [] as number[], toClient: [] as number[] };
     for (const change of changes) {
       if (!change.emulator || !change.sse?.timeline) continue;
@@ -349,6 +359,12 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
       if (members === undefined || members > change.sse.timeline.at) continue;
       stageMs.toMembers.push(members - sent);
       laterMs.toPublished.push(change.sse.timeline.at - members);
+      // The slice's event the server read last before those members (the change's own).
+      const read = sliceReadsAt.findLast((at) => at <= members);
+      if (read !== undefined && read >= change.emulator.writtenAt) {
+        readMs.toRead.push(read - sent);
+        readMs.readToMembers.push(members - read);
+      }
     }
     const during = trace.filter((line) => line.at > changesFrom && line.at <= changesTo + 1000);
     const serverP99s = during.map((line) => line.loopP99Ms);
@@ -381,6 +397,8 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
           asked: summarize(stageMs.asked),
           emulator: summarize(stageMs.emulator),
           toMembers: summarize(stageMs.toMembers),
+          toRead: summarize(readMs.toRead),
+          readToMembers: summarize(readMs.readToMembers),
           toPublished: summarize(laterMs.toPublished),
           toClient: summarize(laterMs.toClient),
         }
@@ -388,7 +406,8 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     log(
       `push-latency: stages (median / p99 ms): asked → commit ${stages?.asked.medianMs} / ${stages?.asked.p99Ms}, ` +
         `commit → watch sent ${stages?.emulator.medianMs} / ${stages?.emulator.p99Ms}, ` +
-        `watch → members ${stages?.toMembers.medianMs} / ${stages?.toMembers.p99Ms}, ` +
+        `watch → members ${stages?.toMembers.medianMs} / ${stages?.toMembers.p99Ms} ` +
+        `(sent → read ${stages?.toRead.medianMs} / ${stages?.toRead.p99Ms}, read → members ${stages?.readToMembers.medianMs} / ${stages?.readToMembers.p99Ms}), ` +
         `members → published ${stages?.toPublished.medianMs} / ${stages?.toPublished.p99Ms}, ` +
         `published → client ${stages?.toClient.medianMs} / ${stages?.toClient.p99Ms}; ` +
         `server loop delay p99 per second median ${loops.server.secondP99MedianMs}, max ${loops.server.secondP99MaxMs}, ` +

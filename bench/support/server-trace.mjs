@@ -8,7 +8,9 @@
  * (`perf_hooks.monitorEventLoopDelay`, 10 ms resolution: p50, p99, max in ms), its garbage
  * collections by kind (count, total and longest pause, ms) and the times
  * (`Date.now()`) at which an EventEmitter emitted `members` — the Kubernetes source does so as soon
- * as a watch event changed the member list, in the turn that read it.
+ * as a watch event changed the member list, in the turn that read it — and at which the server
+ * parsed a watch event of an EndpointSlice (its kind and name): the moment it read the event,
+ * since the client's watch parses each event's line with `JSON.parse` as soon as it has it.
  *
  * While a file `<trace>.profile` exists it also records a CPU profile and samples allocations
  * (node:inspector, in this process), written to `<trace>.heapprofile` and then `<trace>.cpuprofile`
@@ -45,6 +47,17 @@ if (file) {
   EventEmitter.prototype.emit = function traced(name, ...args) {
     if (name === 'members') members.push(Date.now());
     return emit.call(this, name, ...args);
+  };
+  let reads = [];
+  const parse = JSON.parse;
+  JSON.parse = function tracedParse(text, reviver) {
+    const value = parse(text, reviver);
+    // A watch event's line, as the API server writes it: {"type":…,"object":{…}}.
+    if (typeof text === 'string' && text.startsWith('{"type":')) {
+      const kind = value?.object?.kind;
+      if (kind === 'EndpointSlice') reads.push([Date.now(), value.object.metadata?.name ?? '']);
+    }
+    return value;
   };
   const ms = (ns) => Math.round(ns / 1e5) / 10;
   let profiler = null;
@@ -89,10 +102,12 @@ if (file) {
       loopP99Ms: ms(delay.percentile(99)),
       loopMaxMs: ms(delay.max),
       members,
+      sliceReads: reads,
       gc,
     };
     delay.reset();
     members = [];
+    reads = [];
     gc = {};
     try {
       appendFileSync(file, `${JSON.stringify(line)}\n`);
