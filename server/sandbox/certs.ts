@@ -176,6 +176,10 @@ export async function generateCertificates(
     ],
     'client',
   );
+  // The CA signs these two and nothing after them: its private key is not left on disk, where a
+  // sandbox stopped by SIGKILL would leave it in the temporary folder.
+  await rm(caKeyFile, { force: true });
+  await rm(join(dir, 'ca.srl'), { force: true });
 
   return {
     caFile,

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +44,12 @@ describe('generateCertificates', () => {
     expect(text.stdout).toContain('DNS:localhost');
     expect(text.stdout).toContain('IP Address:127.0.0.1');
     expect(certs.caPem).toBe(await readFile(certs.caFile, 'utf8'));
+  });
+
+  it('keeps no CA private key once the certificates are signed', async () => {
+    expect((await readdir(dir)).sort()).toEqual(
+      ['ca.pem', 'cert.pem', 'client-cert.pem', 'client-key.pem', 'key.pem'].sort(),
+    );
   });
 
   it('serves mutual TLS that Node verifies against the CA', async () => {
