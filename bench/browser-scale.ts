@@ -20,7 +20,8 @@
  * pessimistic figures for a desktop browser with GPU raster.
  *
  * Run alone: `tsx --conditions=react-server bench/browser-scale.ts [--members 1000]
- *   [--partitions 600,300,100] [--no-sim] [--no-push] [--profile /tmp/browser/update.cpuprofile]
+ *   [--partitions 600,300,100] [--no-sim] [--no-push] [--loads 5]
+ *   [--profile /tmp/browser/update.cpuprofile]
  *   [--zoom-profile /tmp/browser/zoom.cpuprofile]`
  * with BEAMSCOPE_SERVER_JS pointing at a standalone build (default: .next/standalone/server.js).
  * `--serve` starts the cluster and the server only (and prints their address and config), and
@@ -979,6 +980,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       'zoom-profile': { type: 'string' },
       // Leave out the push phase (bench/push-latency-scale.ts): the page's figures alone.
       'no-push': { type: 'boolean' },
+      // How many page loads the first frame's median is taken over (default 5).
+      loads: { type: 'string' },
       screenshot: { type: 'string' },
       // Start the cluster and the server only, print the dashboard's address, run until a signal.
       serve: { type: 'boolean' },
@@ -1003,6 +1006,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     profile: values.profile ?? null,
     zoomProfile: values['zoom-profile'] ?? null,
     push: values['no-push'] ? false : undefined,
+    firstFrameLoads: values.loads ? Number(values.loads) : undefined,
     screenshot: values.screenshot,
     sharedApi: values['shared-api'],
   };

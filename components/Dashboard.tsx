@@ -224,6 +224,14 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
   // frames, so neither the first frame after the data nor the frames while deltas arrive wait
   // on them.
   const panelState = useDeferredValue(shown?.state);
+  // The members table is deferred only for its first render, the costly one the first frame must
+  // not wait on. From then on it follows the live state: a member's change shows in its row in
+  // the same render as in the mesh, not a deferred render and a frame or two later (a delta's
+  // work there is one screen of memoised rows). Set while rendering, as React allows for state
+  // derived from a render's own values: the deferred render that first has data switches it.
+  const [tableLive, setTableLive] = useState(false);
+  if (panelState && !tableLive) setTableLive(true);
+  const tableState = tableLive ? (shown?.state ?? panelState) : panelState;
 
   return (
     <div className="min-h-screen">
@@ -319,7 +327,7 @@ export function Dashboard({ clusterId }: { clusterId: string }) {
                   <HotLinks state={panelState} onSelectNode={selectNode} />
                   <RegistriesPanel state={panelState} onSelectNode={selectNode} />
                   <MembershipTable
-                    state={panelState}
+                    state={tableState ?? panelState}
                     selectedKey={selectedKey}
                     onSelect={setSelectedKey}
                   />
