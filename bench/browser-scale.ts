@@ -970,6 +970,14 @@ export async function runBrowserScaleBench(
   }
 }
 
+/** `--loads`: a whole number of page loads, at least one. */
+function pageLoads(text: string): number {
+  const loads = Number(text);
+  if (!Number.isInteger(loads) || loads < 1)
+    throw new Error(`--loads takes a whole number of page loads, 1 or more (got "${text}")`);
+  return loads;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
@@ -1006,7 +1014,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     profile: values.profile ?? null,
     zoomProfile: values['zoom-profile'] ?? null,
     push: values['no-push'] ? false : undefined,
-    firstFrameLoads: values.loads ? Number(values.loads) : undefined,
+    firstFrameLoads: values.loads === undefined ? undefined : pageLoads(values.loads),
     screenshot: values.screenshot,
     sharedApi: values['shared-api'],
   };
