@@ -45,6 +45,7 @@ import { LOOPBACK_MAPPING } from '../server/sandbox/pod-network';
 import { freePort, startDashboard, type RunningDashboard } from '../test/e2e/support/app';
 import { launchChromium } from '../test/e2e/support/browser';
 import { measurePushAtScale, type PushAtScaleResults } from './push-latency-scale';
+import { countFlag } from './support/flags';
 import { quantile, roundTo } from './support/stats';
 import {
   simulatedAddresses,
@@ -970,14 +971,6 @@ export async function runBrowserScaleBench(
   }
 }
 
-/** `--loads`: a whole number of page loads, at least one. */
-function pageLoads(text: string): number {
-  const loads = Number(text);
-  if (!Number.isInteger(loads) || loads < 1)
-    throw new Error(`--loads takes a whole number of page loads, 1 or more (got "${text}")`);
-  return loads;
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({
     options: {
@@ -1014,7 +1007,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     profile: values.profile ?? null,
     zoomProfile: values['zoom-profile'] ?? null,
     push: values['no-push'] ? false : undefined,
-    firstFrameLoads: values.loads === undefined ? undefined : pageLoads(values.loads),
+    firstFrameLoads: countFlag('loads', values.loads, 5),
     screenshot: values.screenshot,
     sharedApi: values['shared-api'],
   };

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import type { ClusterMember, PeerLink } from '../lib/cluster-state';
 import { HotLinksBuilder } from '../lib/hot-links';
 import { hotLinks, linkTraffic } from '../lib/links';
+import { countFlag } from './support/flags';
 import { quantile, roundTo } from './support/stats';
 
 const LINKS_PER_NODE = 32;
@@ -54,8 +55,8 @@ function main(): void {
   const { values } = parseArgs({
     options: { members: { type: 'string' }, rounds: { type: 'string' } },
   });
-  const members = Number(values.members ?? 1000);
-  const rounds = Number(values.rounds ?? 200);
+  const members = countFlag('members', values.members, 1000);
+  const rounds = countFlag('rounds', values.rounds, 200);
   const load = loadavg()[0]!.toFixed(2);
   for (const flat of [false, true]) {
     const builder = new HotLinksBuilder();

@@ -22,6 +22,7 @@ import {
   shareUnchanged,
   type NamingContext,
 } from '../server/kubernetes/members';
+import { countFlag } from './support/flags';
 import { quantile, roundTo } from './support/stats';
 
 const PER_SLICE = 100;
@@ -102,8 +103,8 @@ function main(): void {
   const { values } = parseArgs({
     options: { members: { type: 'string' }, rounds: { type: 'string' } },
   });
-  const members = Number(values.members ?? 1000);
-  const rounds = Number(values.rounds ?? 200);
+  const members = countFlag('members', values.members, 1000);
+  const rounds = countFlag('rounds', values.rounds, 200);
   const load = loadavg()[0]!.toFixed(2);
   const ready = new Set(Array.from({ length: members }, (_, index) => index));
   const pods = Array.from({ length: members }, (_, index) => pod(index, true));
