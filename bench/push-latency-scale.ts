@@ -17,8 +17,8 @@
  * Where the time goes, per change, on the machine's one clock: the emulator's write of the pod,
  * its watches sent the EndpointSlice's change, the server reading that watch event and its
  * Kubernetes source emitting the new members (bench/support/server-trace.mjs), the timeline event
- * published (its `at`), and read by the client; beside them the event-loop delay of the server, the emulated API's process and the
- * nodes' process over the changes.
+ * published (its `at`), and read by the client; beside them the event-loop delay of the server,
+ * the emulated API's process and the nodes' process over the changes.
  */
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
