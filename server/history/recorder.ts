@@ -134,8 +134,9 @@ export class HistoryRecorder {
   private keyframeWeight = 0;
   private deltaWeight = 0;
   private deltaCount = 0;
-  /** Keyframes taken so far: a delta's weight counts only toward the keyframe it follows. */
-  private keyframesTaken = 0;
+  /** Deltas told since the last weighing (see `onMessage`); a keyframe taken meanwhile holds them. */
+  private unweighed: WireClusterDelta[] = [];
+  private weighing: ReturnType<typeof setImmediate> | undefined;
   /** The start of a span whose rows were dropped, told as a gap with the next keyframe. */
   private lostFrom: number | null = null;
   /** Rows were dropped since the store last answered (part of the status). */
@@ -245,30 +246,36 @@ export class HistoryRecorder {
     const delta = message.compact ?? (message.delta as unknown as WireClusterDelta);
     this.deltas.push({ at: this.now(), run: this.collector.epoch, seq: message.seq, delta });
     this.deltaCount += 1;
-    // The delta's weight (its JSON's length: ~0.1 ms at 100 nodes, milliseconds for a partition's
-    // delta) is reckoned once the live subscribers beside the recorder have had the delta: the
-    // stream calls its listeners in turn, and the push must not wait for the recorder's
-    // bookkeeping. A keyframe taken meanwhile already holds the delta: it weighs nothing then.
-    const keyframes = this.keyframesTaken;
-    queueMicrotask(() => {
-      if (keyframes !== this.keyframesTaken) return;
-      this.deltaWeight += JSON.stringify(delta).length;
-      // The rebuild bound counts once the deltas weigh half the keyframe: a keyframe heavier than
-      // the bound itself (1,000 nodes, each with its links) would otherwise be taken again at
-      // every flush — measured, a sixth of the server's time at 1,000 nodes — for a seek that
-      // reads that keyframe anyway; the seek's work stays within 1.5 times the keyframe's.
-      const rebuildBound = Math.max(
-        this.policy.maxRebuildWeight - this.keyframeWeight,
-        this.keyframeWeight / 2,
-      );
-      if (
-        this.deltaWeight >= rebuildBound ||
-        this.deltaWeight >= this.keyframeWeight * this.policy.weightRatio ||
-        this.deltaCount >= this.policy.maxDeltas
-      )
-        this.needKeyframe = true;
-    });
+    // The delta's weight (its JSON's length: ~0.1 ms at 100 nodes, milliseconds at 1,000) is
+    // reckoned in a later turn of the loop, or by the flush if that comes first. Reckoned in a
+    // microtask, it ran before the live page's bytes of this very delta were written (they pass
+    // through a web stream's promises), and a pod's change waited on it on its way to the page.
+    this.unweighed.push(delta);
+    this.weighing ??= setImmediate(() => this.weighDeltas());
   };
+
+  /** Adds the deltas told since the last weighing to the weight that decides the next keyframe. */
+  private weighDeltas(): void {
+    clearImmediate(this.weighing);
+    this.weighing = undefined;
+    if (this.unweighed.length === 0) return;
+    for (const delta of this.unweighed) this.deltaWeight += JSON.stringify(delta).length;
+    this.unweighed = [];
+    // The rebuild bound counts once the deltas weigh half the keyframe: a keyframe heavier than
+    // the bound itself (1,000 nodes, each with its links) would otherwise be taken again at
+    // every flush — measured, a sixth of the server's time at 1,000 nodes — for a seek that
+    // reads that keyframe anyway; the seek's work stays within 1.5 times the keyframe's.
+    const rebuildBound = Math.max(
+      this.policy.maxRebuildWeight - this.keyframeWeight,
+      this.keyframeWeight / 2,
+    );
+    if (
+      this.deltaWeight >= rebuildBound ||
+      this.deltaWeight >= this.keyframeWeight * this.policy.weightRatio ||
+      this.deltaCount >= this.policy.maxDeltas
+    )
+      this.needKeyframe = true;
+  }
 
   private takeKeyframe(): void {
     const taken = this.snapshotForKeyframe();
@@ -276,6 +283,7 @@ export class HistoryRecorder {
   }
 
   private keyframeDue(): boolean {
+    this.weighDeltas();
     if (this.deltaCount > 0 && this.now() - this.keyframeAt >= this.policy.maxAgeMs)
       this.needKeyframe = true;
     return this.needKeyframe;
@@ -291,7 +299,8 @@ export class HistoryRecorder {
     const { seq, state } = this.collector.snapshot('leave');
     const at = this.now();
     this.keyframeAt = at;
-    this.keyframesTaken += 1;
+    // The state holds every delta told so far: those not yet weighed weigh nothing now.
+    this.unweighed = [];
     this.deltaWeight = 0;
     this.deltaCount = 0;
     this.needKeyframe = false;

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { LogEntry } from '@/server/log';
 import { MemoryHistoryStore } from '@/server/history/memory';
 import { rebuildStateAt } from '@/server/history/rebuild';
-import { HistoryRecorder } from '@/server/history/recorder';
+import { HistoryRecorder, type KeyframePolicy } from '@/server/history/recorder';
 import type { HistoryBatch } from '@/server/history/store';
 
 import { SimClock, SimCollector } from '../../support/sim-collector';
@@ -31,7 +31,7 @@ class FlakyStore extends MemoryHistoryStore {
 
 function setup(
   store = new FlakyStore(),
-  options: { maxQueuedRows?: number; keyframes?: { maxRebuildWeight: number } } = {},
+  options: { maxQueuedRows?: number; keyframes?: Partial<KeyframePolicy> } = {},
 ) {
   const clock = new SimClock();
   const collector = new SimCollector('c1', mesh(2, clock.now()), clock);
@@ -140,6 +140,41 @@ describe('HistoryRecorder', () => {
     const keyframes = store.appended.reduce((sum, batch) => sum + batch.keyframes.length, 0);
     // The start's, and at most one more once the deltas weigh half of it: not one per flush.
     expect(keyframes).toBeLessThanOrEqual(2);
+    const stored = await store.stateAt('c1', clock.now());
+    expect(rebuildStateAt(stored!.keyframe, stored!.deltas)).toEqual(collector.current);
+    await recorder.stop();
+  });
+
+  it('weighs a delta after the turn that told it, and before the flush that follows decides', async () => {
+    // Any delta outweighs a hundredth of the keyframe: each one makes the next keyframe due.
+    const { recorder, clock, collector, store } = setup(new FlakyStore(), {
+      keyframes: { weightRatio: 0.01 },
+    });
+    recorder.start();
+    await recorder.flush();
+    const keyframesIn = (batch: HistoryBatch | undefined) => batch?.keyframes.length;
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      clock.advance(1000);
+      collector.set(mesh(3, clock.now()));
+      const told = stringify.mock.calls.length;
+      // The live page's bytes of the delta are written in the promises that follow the telling:
+      // the recorder's weighing must not come before them.
+      for (let hop = 0; hop < 20; hop += 1) await Promise.resolve();
+      expect(stringify.mock.calls.length).toBe(told);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(stringify.mock.calls.length).toBeGreaterThan(told);
+    } finally {
+      stringify.mockRestore();
+    }
+    await recorder.flush();
+    expect(keyframesIn(store.appended.at(-1))).toBe(1);
+
+    // A flush in the very turn of the delta weighs it first.
+    clock.advance(1000);
+    collector.set(mesh(4, clock.now()));
+    await recorder.flush();
+    expect(keyframesIn(store.appended.at(-1))).toBe(1);
     const stored = await store.stateAt('c1', clock.now());
     expect(rebuildStateAt(stored!.keyframe, stored!.deltas)).toEqual(collector.current);
     await recorder.stop();
