@@ -727,12 +727,12 @@ export async function startScaleStack(
 
 /**
  * The same at 2,000 members (issue 16: "reports the same figures at 2,000"), as its own part of
- * `bench/run.ts`; without the push phase, which the 1,000-member part measures.
+ * `bench/run.ts`, the push phase included; the goals are set at 1,000 and not applied here.
  */
 export function runBrowserScaleBench2000(
   options: BrowserScaleOptions = {},
 ): Promise<BrowserScaleResults> {
-  return runBrowserScaleBench({ members: 2000, push: false, ...options });
+  return runBrowserScaleBench({ members: 2000, ...options });
 }
 
 /** Runs the benchmark once; see the file's comment. */
@@ -1001,7 +1001,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   const options: BrowserScaleOptions = {
-    members: values.members ? Number(values.members) : undefined,
+    members: countFlag('members', values.members, 1000),
     partitions: values.partitions?.split(',').map(Number),
     noSim: values['no-sim'],
     profile: values.profile ?? null,

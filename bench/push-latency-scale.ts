@@ -35,6 +35,7 @@ import { quantile, roundTo, summarize, type Summary } from './support/stats';
 import type { PodReadyTiming } from '../test/support/sim-node';
 
 /** Issue 16's goals at 1,000 members: SSE p99 ≤ 50 ms, DOM p99 ≤ 100 ms. */
+const GOAL_MEMBERS = 1000;
 const SSE_P99_GOAL_MS = 50;
 const DOM_P99_GOAL_MS = 100;
 
@@ -422,6 +423,11 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
     const domSummary = summarize(domMs);
     const fromAsked = { sse: summarize(askedMs.sse), dom: summarize(askedMs.dom) };
     const at = `${stack.members.toLocaleString('en-US')} probed nodes`;
+    // The goals are set at 1,000 members; at another size the same figures are reported alone.
+    const p99Figure = (label: string, summary: Summary, goal: number): Figure =>
+      stack.members === GOAL_MEMBERS
+        ? goalFigure(label, summary.p99Ms, goal, 'ms', summary.samples)
+        : plainFigure(label, summary.p99Ms, 'ms', summary.samples);
     return {
       members: stack.members,
       changes: changes.length,
@@ -434,20 +440,8 @@ export async function measurePushAtScale(options: PushAtScaleOptions): Promise<P
       stages,
       loops,
       figures: {
-        sseP99: goalFigure(
-          `push at ${at}: change → SSE client, p99`,
-          sseSummary.p99Ms,
-          SSE_P99_GOAL_MS,
-          'ms',
-          sseSummary.samples,
-        ),
-        domP99: goalFigure(
-          `push at ${at}: change → DOM, p99`,
-          domSummary.p99Ms,
-          DOM_P99_GOAL_MS,
-          'ms',
-          domSummary.samples,
-        ),
+        sseP99: p99Figure(`push at ${at}: change → SSE client, p99`, sseSummary, SSE_P99_GOAL_MS),
+        domP99: p99Figure(`push at ${at}: change → DOM, p99`, domSummary, DOM_P99_GOAL_MS),
         sseMedian: plainFigure(
           `push at ${at}: change → SSE client, median`,
           sseSummary.medianMs,

@@ -101,7 +101,7 @@ const PARTS: Part[] = [
     name: 'browser-scale-2000',
     module: './browser-scale.ts',
     exportName: 'runBrowserScaleBench2000',
-    what: '2,000 members in Chromium (no push phase)',
+    what: '2,000 members in Chromium',
   },
 ];
 
