@@ -4,7 +4,7 @@ import 'server-only';
 // mapping, the event stream, registry batching, metrics). It owns the wiring between them and
 // the one place where a node's rpc is handed to the probes.
 
-import { RateLimiter } from 'limiter';
+import { TokenBucket } from 'limiter';
 
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
@@ -41,6 +41,7 @@ import { Coalescer } from './coalesce';
 import { CodeScans } from './code-scans';
 import {
   compareCopies,
+  COMPARE_BURST_COST,
   COMPARE_COST_PER_SECOND,
   DivergenceMonitor,
   registryTable,
@@ -168,14 +169,20 @@ export class Collector {
   private gaugesDue: NodeJS.Timeout | undefined;
   private comparing = false;
   private compareAgain = false;
-  /** The comparisons' budget, shared by the collector's own and those asked for. */
-  private readonly compareBudget = new RateLimiter({
+  /**
+   * The comparisons' budget, shared by the collector's own and those asked for: dripped in
+   * continuously, at most a burst's worth held (see `COMPARE_BURST_COST`).
+   */
+  private readonly compareBudget = new TokenBucket({
+    bucketSize: COMPARE_BURST_COST,
     tokensPerInterval: COMPARE_COST_PER_SECOND,
     interval: 'second',
   });
   private readonly comparePace = async (cost: number): Promise<void> => {
-    // A call dearer than a second's budget takes the whole of it.
-    await this.compareBudget.removeTokens(Math.min(cost, COMPARE_COST_PER_SECOND));
+    // A call dearer than a burst pays for itself in installments: it waits for its whole cost,
+    // yet never makes a burst of its own.
+    for (let left = cost; left > 0; left -= COMPARE_BURST_COST)
+      await this.compareBudget.removeTokens(Math.min(left, COMPARE_BURST_COST));
   };
   private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;

@@ -104,6 +104,15 @@ export const CALL_COST = 100;
 export const COMPARE_COST_PER_SECOND = 400_000;
 
 /**
+ * The most of that budget spent at once: a fiftieth of a second's (about 2 ms of the server's
+ * time, 80 calls). A budget renewed whole each second let a comparison's calls go out in one
+ * burst at each second's start, whose replies held the event loop 100–160 ms at a time: a pod's
+ * change arriving then waited behind them (issue 16's push). Dripped in, the same budget is
+ * spent evenly across the second.
+ */
+export const COMPARE_BURST_COST = COMPARE_COST_PER_SECOND / 50;
+
+/**
  * Calls one comparison keeps in flight. Enough to hide the round trips (a count is answered in
  * microseconds on the node); few enough that the pending calls cost kilobytes, whatever the
  * cluster's size — all k × k counts at once held gigabytes at 1,000 nodes.
