@@ -86,6 +86,8 @@ describe('the EndpointSlice and Endpoints controllers', () => {
       '10.244.0.5',
       '10.244.0.6',
     ]);
+    // The Endpoints controller reconciles in a turn of its own, after the slices'.
+    await until(() => subset(store)?.addresses?.length === 5, '5 addresses in the Endpoints');
     expect(subset(store)?.addresses?.map((address) => address.ip)).toEqual(addresses);
 
     // Scaling down empties slices, which are deleted; the rest stay within the limit.
