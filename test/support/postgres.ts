@@ -175,3 +175,22 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
     stop,
   };
 }
+
+/**
+ * Ends `pool` and waits until each of its connections has closed. `Pool.end` resolves once it
+ * has asked its clients to end, before their sockets close; a server stopped in that gap ends
+ * the session with a FATAL (57P01) that the ended pool no longer handles, and the test run
+ * fails on it as an uncaught exception.
+ */
+export async function endPool(pool: pg.Pool): Promise<void> {
+  let open = pool.totalCount;
+  const closed = new Promise<void>((resolve) => {
+    if (open === 0) resolve();
+    pool.on('remove', () => {
+      open -= 1;
+      if (open === 0) resolve();
+    });
+  });
+  await pool.end();
+  await closed;
+}

@@ -29,7 +29,7 @@ import { SqliteHistoryStore, SQLITE_FILE_NAME } from '../../../server/history/sq
 import { loadSqlite, migrate as migrateSqlite } from '../../../server/history/sqlite-schema';
 import type { HistoryStore, TimelineQuery } from '../../../server/history/store';
 import { loadZstd } from '../../../server/history/zstd';
-import { startPostgres, type PostgresServer } from '../../support/postgres';
+import { endPool, startPostgres, type PostgresServer } from '../../support/postgres';
 import { batch, delta, event, keyframe, meshState, n } from './fixtures';
 
 const CLUSTER = 'prod';
@@ -282,7 +282,7 @@ describe('a history of schema version 2 opens with this release', () => {
         );
         expect(Number(counted[0]!.count)).toBe(expectedNodeRows(true));
       } finally {
-        await pool.end();
+        await endPool(pool);
       }
     });
   });

@@ -18,7 +18,7 @@ import { migrate as migratePostgres } from '../../../server/history/postgres-sch
 import { SqliteHistoryStore, SQLITE_FILE_NAME } from '../../../server/history/sqlite';
 import { loadSqlite, migrate as migrateSqlite } from '../../../server/history/sqlite-schema';
 import type { HistoryStore } from '../../../server/history/store';
-import { startPostgres, type PostgresServer } from '../../support/postgres';
+import { endPool, startPostgres, type PostgresServer } from '../../support/postgres';
 import { batch, delta, event, keyframe, meshState, n } from './fixtures';
 
 const CLUSTER = 'prod';
@@ -180,7 +180,7 @@ describe('a history of schema version 1 opens with this release', () => {
         );
       } finally {
         client.release();
-        await pool.end();
+        await endPool(pool);
       }
       const store = new PostgresHistoryStore({ connectionString: url });
       await store.open();
