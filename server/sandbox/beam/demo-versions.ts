@@ -5,6 +5,7 @@ import 'server-only';
 // so the sandbox can show the code skew of a rolling deploy: another md5 for myapp_device and
 // another version of the `myapp` application on the pods that run 0.2.0.
 
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -56,7 +57,9 @@ export async function demoOverlayEbin(
   const modules = [...new Set([...baseModules, ...(await builtModules(ebin))])].sort();
   const app = appResource(baseSource, modules, version);
   // Written aside and renamed: a node starting meanwhile reads the old file or the new, whole.
-  const partial = join(ebin, `.myapp.app.${process.pid}`);
+  // A name of its own per call: pods of one release start together in one process (a rolling
+  // upgrade), and a name per process let one rename take another's file (ENOENT).
+  const partial = join(ebin, `.myapp.app.${process.pid}.${randomUUID()}`);
   await writeFile(partial, app);
   await rename(partial, join(ebin, 'myapp.app'));
   return ebin;
