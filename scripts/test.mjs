@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 
 const resultsDir = 'test-results';
 await rm(resultsDir, { recursive: true, force: true });
@@ -32,8 +33,10 @@ async function vitest(project) {
     `--outputFile.json=${report}`,
   ]);
   let counts = { passed: 0, failed: 0, skipped: 0 };
+  let failures = [];
   try {
     const json = JSON.parse(await readFile(report, 'utf8'));
+    failures = failuresIn(json);
     counts = {
       passed: json.numPassedTests ?? 0,
       // A file that fails to load has no failed test of its own: count it once.
@@ -45,7 +48,35 @@ async function vitest(project) {
   }
   // A level that ran nothing has not shown anything: treat it as a failure, not a pass.
   const ok = code === 0 && counts.passed > 0;
-  return { ok, counts };
+  return { ok, counts, failures };
+}
+
+/**
+ * Each failed test (or file that failed to load) in a Vitest JSON report, as one line: its file,
+ * its full name and the first line of its first message. CI shows only the tail of a run's output,
+ * so these lines go into the summary at the end, where a failure can be read without the rest.
+ */
+function failuresIn(json) {
+  const cwd = process.cwd() + '/';
+  const firstLine = (messages) =>
+    // Vitest's messages carry terminal colours; the summary is read as plain text.
+    stripVTControlCharacters(String(messages?.[0] ?? ''))
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim()
+      .slice(0, 300) ?? '';
+  const lines = [];
+  for (const file of json.testResults ?? []) {
+    const path = String(file.name ?? '').replace(cwd, '');
+    const failed = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
+    for (const test of failed) {
+      lines.push(`${path} > ${test.fullName}: ${firstLine(test.failureMessages)}`);
+    }
+    if (failed.length === 0 && file.status === 'failed') {
+      lines.push(`${path}: ${firstLine([file.message])}`);
+    }
+  }
+  return lines;
 }
 
 const steps = [
@@ -90,10 +121,13 @@ for (const [name, step] of steps) {
     typeof outcome === 'object'
       ? `${outcome.counts.passed} passed, ${outcome.counts.failed} failed`
       : '';
-  summary.push({ name, ok, seconds, note });
+  summary.push({ name, ok, seconds, note, failures: outcome.failures });
 }
 
 process.stdout.write('\n=== summary ===\n');
+for (const { name, failures } of summary) {
+  for (const failure of failures ?? []) process.stdout.write(`failed in ${name}: ${failure}\n`);
+}
 for (const { name, ok, seconds, note } of summary) {
   process.stdout.write(
     `${ok ? 'ok  ' : 'FAIL'}  ${name.padEnd(12)} ${String(seconds).padStart(6)} s  ${note}\n`,
