@@ -20,9 +20,12 @@ import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 const file = process.env.BEAMSCOPE_BENCH_TRACE;
-if (file) {
+// The server's threads inherit the preload (the distribution thread among them): the trace is
+// the main thread's, the one that reads the watches and writes the pages' streams.
+if (file && isMainThread) {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   let members = [];
