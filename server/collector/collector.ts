@@ -4,8 +4,6 @@ import 'server-only';
 // mapping, the event stream, registry batching, metrics). It owns the wiring between them and
 // the one place where a node's rpc is handed to the probes.
 
-import { TokenBucket } from 'limiter';
-
 import type { RegistryLookupResponse } from '@/lib/api';
 import type { RegistryComparison, RegistryComparisonResponse } from '@/lib/api-registries';
 import { diffClusterState, diffMemberTimeline, diffTimeline } from '@/lib/cluster-diff';
@@ -35,15 +33,16 @@ import {
   visibleNodesProbe,
   type NodeProbeReport,
   type ProbeField,
+  type ProbeOptions,
   type RpcFunction,
 } from '../erlang/probes';
 import { Coalescer } from './coalesce';
 import { CodeScans } from './code-scans';
 import {
   compareCopies,
-  COMPARE_BURST_COST,
-  COMPARE_COST_PER_SECOND,
+  comparisonPace,
   DivergenceMonitor,
+  type CopyComparison,
   registryTable,
 } from './divergence';
 import { DownCauses } from './down-causes';
@@ -57,7 +56,8 @@ import {
 import { NodeHistory } from './history';
 import { HostedCadence, type Unsettled } from './hosted-cadence';
 import { LinkFlaps } from './link-flaps';
-import { linkReadEvery, LinkTracker } from './links';
+import { LinkFollower, type LinkPlan, type LinkReading } from './link-follower';
+import { linkReadEvery } from './links';
 import { checkLookupName, lookupAcross } from './lookup';
 import { ClusterMetrics, type ClusterMetricsJson } from './metrics';
 import {
@@ -138,7 +138,8 @@ export class Collector {
   private readonly metricsOf: ClusterMetrics;
   private readonly rebalances = new RebalanceTracker();
   private readonly hostedCadence: HostedCadence;
-  private readonly links = new LinkTracker();
+  /** Each node's links, for a manager that does not follow them itself (see `probe`). */
+  private readonly links = new LinkFollower();
   /** Links dropped and made again between two probes, told as `link_flap`. */
   private readonly flaps = new LinkFlaps({
     now: () => this.now(),
@@ -169,21 +170,8 @@ export class Collector {
   private gaugesDue: NodeJS.Timeout | undefined;
   private comparing = false;
   private compareAgain = false;
-  /**
-   * The comparisons' budget, shared by the collector's own and those asked for: dripped in
-   * continuously, at most a burst's worth held (see `COMPARE_BURST_COST`).
-   */
-  private readonly compareBudget = new TokenBucket({
-    bucketSize: COMPARE_BURST_COST,
-    tokensPerInterval: COMPARE_COST_PER_SECOND,
-    interval: 'second',
-  });
-  private readonly comparePace = async (cost: number): Promise<void> => {
-    // A call dearer than a burst pays for itself in installments: it waits for its whole cost,
-    // yet never makes a burst of its own.
-    for (let left = cost; left > 0; left -= COMPARE_BURST_COST)
-      await this.compareBudget.removeTokens(Math.min(left, COMPARE_BURST_COST));
-  };
+  /** The comparisons' budget, shared by the collector's own and those asked for. */
+  private readonly comparePace = comparisonPace();
   private lastComparison: RegistryComparisonResponse | undefined;
   private state: ClusterState;
   /** The pods Kubernetes listed when `state` was built from them. */
@@ -436,7 +424,6 @@ export class Collector {
         this.history.forget(node);
         this.hostedCadence.forget(node);
         this.links.forget(node);
-        this.flaps.forget(node);
         this.peerCadence.forget(node);
         this.versionCadence.forget(node);
         this.registryCadence.forget(node);
@@ -544,7 +531,7 @@ export class Collector {
     const countHosted = this.hostedCadence.due(node, before, this.now(), unsettled);
     const clusterSize = this.sides.size;
     const knownPeers = before?.sees?.length ?? null;
-    const readLinks = this.links.due(node, knownPeers, clusterSize);
+    const linkPlan: LinkPlan = { knownPeers, clusterSize };
     const listPeers = this.peerCadence.listDue(node, clusterSize, knownPeers);
     const known = this.versionCadence.reuse(node, clusterSize);
     // What a probe learns of absent registries is kept only from one that read them.
@@ -559,17 +546,24 @@ export class Collector {
     // A peer list longer than the cluster could explain is cut at the node's reply.
     const listCap = peerListCap(clusterSize);
     let report: NodeProbeReport;
+    // Links followed where the probe ran (a manager's thread), or here after it.
+    let linksThere: LinkReading | null = null;
+    let linksHere: Pick<ProbeOptions, 'links'> = {};
     try {
-      report = await runProbes(rpc, {
+      const probeOptions: ProbeOptions = {
         ...options,
         countHosted,
         listCap,
-        links: readLinks,
-        chooseQueues: this.links.chooser(node),
         skip,
         registries: readRegistries,
         ...(known ? { reuse: known.versions, knownAbsent: known.absent } : {}),
-      });
+      };
+      if (manager.probe) {
+        ({ report, links: linksThere } = await manager.probe(node, probeOptions, linkPlan));
+      } else {
+        linksHere = this.links.plan(node, linkPlan);
+        report = await runProbes(rpc, { ...probeOptions, ...linksHere });
+      }
       if (this.peerCadence.counted(node, report.connectionCount, listPeers)) {
         // The node's connections moved since its last probe: its peer list is news now.
         report = { ...report, connectedNodes: await this.readPeerList(rpc, listCap, report) };
@@ -608,13 +602,9 @@ export class Collector {
           ? side.sees
           : null;
     if (sees && sees !== side.sees) this.peerCadence.changed(side.sees, sees);
-    if (!readLinks) this.links.skipped(node);
-    if (report.links) this.flaps.observe(node, report.links, at);
-    const links = report.links
-      ? this.links.observe(node, report.links, at)
-      : readLinks
-        ? null
-        : this.links.last(node);
+    const reading = linksThere ?? this.links.follow(node, report, linksHere, at);
+    this.flaps.hold(reading.flaps);
+    const links = reading.links;
     // A list not read this time keeps the verdict on the last one.
     const capped = report.connectedNodes
       ? cappedPeersReason(report.connectedNodes)
@@ -786,7 +776,7 @@ export class Collector {
    * allows: a bounded read of the nodes, run beside the probes, not in their way.
    */
   private async compareCopiesDue(state: ClusterState): Promise<void> {
-    const { manager, probe } = this.settings;
+    const { manager } = this.settings;
     if (!manager || !this.running) return;
     if (this.comparing) {
       // Asked again while comparing (a heal, say): once this round ends, another looks.
@@ -800,12 +790,7 @@ export class Collector {
       // The registries side by side: right after a heal each has its few seconds to be seen.
       await Promise.all(
         due.map(async (entry) => {
-          const result = await compareCopies(
-            (node) => this.nodeRpc(manager, node),
-            entry.registry,
-            entry.nodes,
-            { timeoutMs: probe.timeoutMs, pace: this.comparePace },
-          ).catch(() => null);
+          const result = await this.compare(manager, entry.registry, entry.nodes).catch(() => null);
           if (!result || !this.running) return;
           this.stream.publishEvents(this.divergences.record(result, this.now()));
         }),
@@ -829,7 +814,7 @@ export class Collector {
   async compareRegistries(): Promise<RegistryComparisonResponse> {
     const last = this.lastComparison;
     if (last && this.now() - last.comparedAt < ON_DEMAND_COMPARE_MS) return last;
-    const { manager, probe } = this.settings;
+    const { manager } = this.settings;
     const state = this.state;
     const comparisons: RegistryComparison[] = [];
     if (manager) {
@@ -841,12 +826,7 @@ export class Collector {
           );
           if (holders.length < 2) continue;
           const started = this.now();
-          const result = await compareCopies(
-            (node) => this.nodeRpc(manager, node),
-            summary.registry,
-            holders,
-            { timeoutMs: probe.timeoutMs, pace: this.comparePace },
-          ).catch(() => null);
+          const result = await this.compare(manager, summary.registry, holders).catch(() => null);
           if (!result) continue;
           this.stream.publishEvents(this.divergences.record(result, this.now()));
           const { registry: _registry, ...found } = result;
@@ -894,6 +874,23 @@ export class Collector {
       applications: applications ?? side.applications,
     });
     this.scheduleRecompute();
+  }
+
+  /**
+   * Compares the copies of `registry` on `nodes` (see `compareCopies`) where the connections
+   * are: a comparison reads every node's copy, the heaviest of the collector's reads.
+   */
+  private compare(
+    manager: CollectorManager,
+    registry: string,
+    nodes: readonly string[],
+  ): Promise<CopyComparison | null> {
+    const { timeoutMs } = this.settings.probe;
+    if (manager.compare) return manager.compare(registry, nodes, { timeoutMs });
+    return compareCopies((node) => this.nodeRpc(manager, node), registry, nodes, {
+      timeoutMs,
+      pace: this.comparePace,
+    });
   }
 
   /** One node's rpc, as the probes take it: their own module, function and arguments. */

@@ -1,5 +1,7 @@
 import 'server-only';
 
+import { TokenBucket } from 'limiter';
+
 // Comparing the copies of a replicated registry within a partition: which names some copies hold
 // and others do not, and which resolve to different processes on different copies (what a
 // netsplit leaves behind). Bounded: each copy is first reduced to a count per hosting node (from
@@ -111,6 +113,24 @@ export const COMPARE_COST_PER_SECOND = 400_000;
  * spent evenly across the second.
  */
 export const COMPARE_BURST_COST = COMPARE_COST_PER_SECOND / 50;
+
+/**
+ * The pace of one collector's comparisons (`CompareOptions.pace`): its budget dripped in
+ * continuously, at most a burst's worth held, shared by every comparison it makes. A call dearer
+ * than a burst pays for itself in installments: it waits for its whole cost, yet never makes a
+ * burst of its own.
+ */
+export function comparisonPace(): (cost: number) => Promise<void> {
+  const budget = new TokenBucket({
+    bucketSize: COMPARE_BURST_COST,
+    tokensPerInterval: COMPARE_COST_PER_SECOND,
+    interval: 'second',
+  });
+  return async (cost) => {
+    for (let left = cost; left > 0; left -= COMPARE_BURST_COST)
+      await budget.removeTokens(Math.min(left, COMPARE_BURST_COST));
+  };
+}
 
 /**
  * Calls one comparison keeps in flight. Enough to hide the round trips (a count is answered in

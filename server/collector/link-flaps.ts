@@ -158,29 +158,24 @@ export interface LinkFlapsOptions {
 }
 
 /**
- * One collector's flaps: each reading compared with the last ({@link FlapDetector}), the flaps
- * held and told as one event per change of the mesh ({@link FlapBatch}).
+ * One collector's flaps, found by a {@link FlapDetector} where the links are followed (see
+ * `link-follower.ts`), held and told as one event per change of the mesh ({@link FlapBatch}).
  */
 export class LinkFlaps {
-  private readonly detector = new FlapDetector();
   private readonly batch: FlapBatch;
 
   constructor(options: LinkFlapsOptions) {
     this.batch = new FlapBatch(options);
   }
 
-  /** Takes in a node's links as read at `at`. */
-  observe(node: string, report: LinkReport, at: number): void {
-    this.batch.hold(this.detector.observe(node, report, at));
+  /** Takes in the flaps a node's reading showed. */
+  hold(flaps: LinkFlap[]): void {
+    this.batch.hold(flaps);
   }
 
   /** Notes an event as the stream tells it: the downs it tells of are not told again as flaps. */
   published(event: TimelineEvent, details: EventDetails | undefined): void {
     this.batch.published(event, details);
-  }
-
-  forget(node: string): void {
-    this.detector.forget(node);
   }
 
   /** Forgets the flaps held, untold. */

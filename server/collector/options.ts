@@ -8,8 +8,10 @@ import type { KubernetesMember, KubernetesSourceStatus } from '@/lib/members';
 
 import type { BeamscopeError } from '../errors';
 import type { ConnectionManager, NodeConnectionState } from '../erlang/manager';
-import { PROBE_TIMEOUT_MS, type ProbeOptions } from '../erlang/probes';
+import { PROBE_TIMEOUT_MS, type NodeProbeReport, type ProbeOptions } from '../erlang/probes';
 import { DEFAULT_CODE_SCAN, type CodeScanSettings } from './code-scans';
+import type { CopyComparison } from './divergence';
+import type { LinkPlan, LinkReading } from './link-follower';
 import type { KubernetesSourceEvents } from '../kubernetes/source';
 
 /** What the collector needs of a `KubernetesSource` (a seam: tests may pass their own). */
@@ -35,6 +37,25 @@ export interface CollectorManager {
   off(event: 'state', listener: (node: string, state: NodeConnectionState) => void): unknown;
   /** Takes a node's connection down with `reason` (see ConnectionManager.drop). */
   drop?(node: string, reason: BeamscopeError): void;
+  /**
+   * Runs one whole probe of `node` where the connections are, its links read as `links` plans
+   * and followed there (a manager on a thread of its own: see `thread/`). Without it the
+   * collector runs `runProbes` over `rpc` and follows the links itself.
+   */
+  probe?(
+    node: string,
+    options: ProbeOptions,
+    links: LinkPlan,
+  ): Promise<{ report: NodeProbeReport; links: LinkReading }>;
+  /**
+   * Compares the copies of `registry` on `nodes` where the connections are, at the pace of its
+   * own budget (see `compareCopies`); without it the collector compares over `rpc` itself.
+   */
+  compare?(
+    registry: string,
+    nodes: readonly string[],
+    options: { timeoutMs: number },
+  ): Promise<CopyComparison | null>;
 }
 
 /** Why a cluster has no distribution side, as every member and `doctor` show it. */

@@ -187,13 +187,21 @@ describe('read-only by construction: what the routes accept', () => {
     }
     expect(inside).toBeGreaterThan(0);
     // The collector hands each node's `manager.rpc` to the probes as their RpcFunction: the
-    // module, function and arguments are the probe's own, passed through unchanged.
-    expect([...outside.keys()]).toEqual(['server/collector/collector.ts']);
-    for (const call of outside.get('server/collector/collector.ts')!) {
-      expect(call).toMatch(
-        /^(return )?\(module, fn, args, callOptions\) => manager\.rpc\(\w+, module, fn, args, callOptions\)[,;]$/,
-      );
-    }
+    // module, function and arguments are the probe's own, passed through unchanged. Its thread
+    // does the same for the probes and comparisons it runs, and relays the calls the collector
+    // makes through that thread's manager (`ThreadedConnectionManager.rpc`), once, unchanged.
+    const passThrough =
+      /^(return )?(\(node\) => )?\(module, fn, args, callOptions\) =>\s*manager\.rpc\(\w+, module, fn, args, callOptions\)[,;]$/;
+    expect([...outside.keys()].sort()).toEqual([
+      'server/collector/collector.ts',
+      'server/collector/thread/thread.ts',
+    ]);
+    for (const call of outside.get('server/collector/collector.ts')!)
+      expect(call).toMatch(passThrough);
+    const relayed = outside
+      .get('server/collector/thread/thread.ts')!
+      .filter((call) => !passThrough.test(call));
+    expect(relayed).toEqual(['const reply = await manager.rpc(node, module, fn, decodedArgs, {']);
   });
 });
 

@@ -7,7 +7,8 @@ import { EventStream } from '@/server/collector/event-stream';
 import { FlapBatch, flapChange } from '@/server/collector/flap-batch';
 import { FlapDetector, LinkFlaps, type LinkFlap } from '@/server/collector/link-flaps';
 import { atom, Pid, Port } from '@/server/erlang/codec';
-import type { LinkReport } from '@/server/erlang/probes';
+import { LinkFollower } from '@/server/collector/link-follower';
+import type { LinkReport, NodeProbeReport } from '@/server/erlang/probes';
 
 import { ip, n, pod, side, stateOf } from '../lib/fixtures';
 
@@ -378,8 +379,11 @@ describe('link_flap causes', () => {
   });
 });
 
+/** A probe's report as the links' follower reads it: its links alone. */
+const probeReport = (links: LinkReport) => ({ links, errors: {} }) as unknown as NodeProbeReport;
+
 describe('LinkFlaps', () => {
-  it('reads, holds and tells, and forgets a node that left', () => {
+  it('holds what the links followed found, tells it, and forgets a node that left', () => {
     vi.useFakeTimers({ now: 100_000 });
     const released: TimelineChange[] = [];
     const flaps = new LinkFlaps({
@@ -387,12 +391,19 @@ describe('LinkFlaps', () => {
       roundMs: () => 2000,
       release: (changes) => released.push(...changes),
     });
-    flaps.observe(n(1), reading(n(1), [[n(2), 10]]), 98_000);
-    flaps.observe(n(1), reading(n(1), [[n(2), 11]]), 100_000);
-    flaps.forget(n(3));
+    const follower = new LinkFollower();
+    const follow = (report: LinkReport, at: number) =>
+      flaps.hold(follower.follow(n(1), probeReport(report), { links: true }, at).flaps);
+    follow(reading(n(1), [[n(2), 10]]), 98_000);
+    follow(reading(n(1), [[n(2), 11]]), 100_000);
     vi.advanceTimersByTime(2000);
     expect(released.map(({ event }) => event.link)).toEqual([[n(1), n(2)]]);
-    flaps.observe(n(1), reading(n(1), [[n(2), 12]]), 102_000);
+    // A node forgotten starts afresh: its next reading has nothing to compare with.
+    follower.forget(n(1));
+    follow(reading(n(1), [[n(2), 12]]), 102_000);
+    vi.advanceTimersByTime(2000);
+    expect(released).toHaveLength(1);
+    follow(reading(n(1), [[n(2), 13]]), 104_000);
     flaps.stop();
     vi.advanceTimersByTime(10_000);
     expect(released).toHaveLength(1);
