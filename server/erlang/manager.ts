@@ -131,14 +131,7 @@ export class ConnectionManager extends EventEmitter<{
 
   /** The node's current state; a node the manager has never seen is reported unreachable. */
   state(node: string): NodeConnectionState {
-    return (
-      this.entries.get(node)?.state ?? {
-        status: 'unreachable',
-        since: Date.now(),
-        reason: `not connected to node ${node}`,
-        code: 'not_connected',
-      }
-    );
+    return this.entries.get(node)?.state ?? unseenNodeState(node);
   }
 
   /**
@@ -312,6 +305,16 @@ export class ConnectionManager extends EventEmitter<{
     entry.state = state;
     this.emit('state', entry.node, state);
   }
+}
+
+/** The state of a node a manager has never seen (nor tracks): unreachable, not connected. */
+export function unseenNodeState(node: string): NodeConnectionState {
+  return {
+    status: 'unreachable',
+    since: Date.now(),
+    reason: `not connected to node ${node}`,
+    code: 'not_connected',
+  };
 }
 
 function failureState(error: BeamscopeError<'erlang'>): NodeConnectionState {

@@ -17,7 +17,7 @@ import { decodeTerm, encodeTerm } from '../../erlang/codec';
 import type { Term } from '../../erlang/codec/terms';
 import type { RpcOptions } from '../../erlang/connection';
 import { BadRpcError, erlangError } from '../../erlang/errors';
-import type { NodeConnectionState } from '../../erlang/manager';
+import { unseenNodeState, type NodeConnectionState } from '../../erlang/manager';
 import { parseNodeName } from '../../erlang/node-name';
 import type { NodeProbeReport, ProbeOptions } from '../../erlang/probes/run';
 import type { CopyComparison } from '../divergence';
@@ -78,14 +78,7 @@ export class ThreadedConnectionManager extends EventEmitter<{
   }
 
   state(node: string): NodeConnectionState {
-    return (
-      this.states.get(node) ?? {
-        status: 'unreachable',
-        since: Date.now(),
-        reason: `not connected to node ${node}`,
-        code: 'not_connected',
-      }
-    );
+    return this.states.get(node) ?? unseenNodeState(node);
   }
 
   track(nodes: string[]): void {

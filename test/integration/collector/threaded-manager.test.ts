@@ -16,6 +16,7 @@ import { LinkFollower } from '@/server/collector/link-follower';
 import { ThreadedConnectionManager } from '@/server/collector/thread/threaded-manager';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';
+import { waitForState } from '../../support/connections';
 
 const COOKIE = `thr_cookie_${process.pid}`;
 const tag = process.pid;
@@ -25,22 +26,6 @@ let a: BeamNode;
 let b: BeamNode;
 let threaded: ThreadedConnectionManager;
 let local: ConnectionManager;
-
-async function waitForState(
-  subject: { state(node: string): NodeConnectionState },
-  node: string,
-  status: NodeConnectionState['status'],
-  timeoutMs = 10_000,
-): Promise<NodeConnectionState> {
-  const deadline = Date.now() + timeoutMs;
-  while (subject.state(node).status !== status) {
-    if (Date.now() > deadline) {
-      throw new Error(`${node} not ${status} in time: ${JSON.stringify(subject.state(node))}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return subject.state(node);
-}
 
 beforeAll(async () => {
   a = await startBeamNode({ name: `ta_${tag}@127.0.0.1`, cookie: COOKIE });

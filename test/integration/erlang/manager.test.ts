@@ -8,9 +8,10 @@ import { createServer } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { atom } from '@/server/erlang/codec';
-import { ConnectionManager, type NodeConnectionState } from '@/server/erlang/manager';
+import { ConnectionManager } from '@/server/erlang/manager';
 
 import { startBeamNode, type BeamNode } from '../../support/beam';
+import { waitForState } from '../../support/connections';
 
 const COOKIE = `mgr_cookie_${process.pid}`;
 const tag = process.pid;
@@ -34,22 +35,6 @@ function manager(options: Partial<ConstructorParameters<typeof ConnectionManager
   });
   managers.push(created);
   return created;
-}
-
-async function waitForState(
-  subject: ConnectionManager,
-  node: string,
-  status: NodeConnectionState['status'],
-  timeoutMs = 10_000,
-): Promise<NodeConnectionState> {
-  const deadline = Date.now() + timeoutMs;
-  while (subject.state(node).status !== status) {
-    if (Date.now() > deadline) {
-      throw new Error(`${node} not ${status} in time: ${JSON.stringify(subject.state(node))}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return subject.state(node);
 }
 
 afterEach(async () => {
