@@ -50,12 +50,13 @@ let tracked = new Set<string>();
 
 function threadError(error: unknown): ThreadError {
   if (error instanceof BadRpcError) {
-    return {
-      surface: 'erlang',
-      code: error.code,
-      message: error.message,
-      reason: encodeTerm(error.reason),
-    };
+    let reason: Uint8Array | undefined;
+    try {
+      reason = encodeTerm(error.reason);
+    } catch {
+      // A reason decoded from the wire encodes again; should one not, the code and message stand.
+    }
+    return { surface: 'erlang', code: error.code, message: error.message, reason };
   }
   if (error instanceof BeamscopeError) {
     return { surface: error.surface, code: error.code, message: error.message };
