@@ -58,7 +58,7 @@ export class ThreadedConnectionManager extends EventEmitter<{
   /** The thread's messages not yet taken in (see `receive`). */
   private readonly inbox: FromThread[] = [];
   private readonly states = new Map<string, NodeConnectionState>();
-  private tracked: string[] = [];
+  private tracked = new Set<string>();
   private nextId = 1;
   private closing: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -85,11 +85,14 @@ export class ThreadedConnectionManager extends EventEmitter<{
     if (this.closing) return;
     for (const node of nodes) parseNodeName(node);
     const wanted = new Set(nodes);
-    for (const node of this.states.keys()) if (!wanted.has(node)) this.states.delete(node);
-    this.tracked = [...wanted];
-    this.post({ type: 'track', nodes: this.tracked });
-    // As the manager does in its own `track`: a node new to it is connecting from now on.
-    for (const node of this.tracked) {
+    // The thread's manager forgets the nodes it tracked and tracks no more; a node it only
+    // called (a lookup's, say) it keeps, connected, as this side keeps its state.
+    for (const node of this.tracked) if (!wanted.has(node)) this.states.delete(node);
+    this.tracked = wanted;
+    this.post({ type: 'track', nodes: [...wanted] });
+    // As the manager does in its own `track`: a node new to it is connecting from now on. One
+    // it already holds (connected by a call before it was tracked) stays as it is, there and here.
+    for (const node of wanted) {
       if (!this.states.has(node)) this.setState(node, { status: 'connecting', since: Date.now() });
     }
   }
@@ -207,7 +210,7 @@ export class ThreadedConnectionManager extends EventEmitter<{
     this.restartTimer = setTimeout(() => {
       if (this.closing) return;
       this.worker = this.startThread();
-      this.post({ type: 'track', nodes: this.tracked });
+      this.post({ type: 'track', nodes: [...this.tracked] });
     }, delay);
     this.restartTimer.unref();
   }
@@ -256,9 +259,10 @@ export class ThreadedConnectionManager extends EventEmitter<{
     }
     switch (message.type) {
       case 'state':
-        // A state the thread told before it took in the last `track` is no news of a node
-        // tracked no more.
-        if (this.tracked.includes(message.node)) this.setState(message.node, message.state);
+        // Every node the thread's manager holds, tracked or only called, as `state()` there
+        // would tell it. (One told just before the thread forgot it is told again, as
+        // connecting, should it be tracked again; the collector ignores nodes it does not hold.)
+        this.setState(message.node, message.state);
         return;
       case 'closed':
         return;

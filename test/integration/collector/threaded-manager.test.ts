@@ -154,6 +154,20 @@ describe('ThreadedConnectionManager with real nodes', () => {
     expect(statuses).toEqual(['timeout', 'connecting', 'connected']);
   });
 
+  it('a node called before it is tracked shows connected once tracked, as the thread holds it', async () => {
+    const c = await startBeamNode({ name: `tc_${tag}@127.0.0.1`, cookie: COOKIE });
+    try {
+      // A lookup or a comparison may reach a node before the collector tracks it.
+      expect(await threaded.rpc(c.name, 'erlang', 'node', [])).toBe(atom(c.name));
+      threaded.track([a.name, b.name, c.name]);
+      // The thread's manager has it connected and tells nothing new: this side must know.
+      await waitForState(threaded, c.name, 'connected', 2000);
+    } finally {
+      threaded.track([a.name, b.name]);
+      await c.stop();
+    }
+  });
+
   it('forgets the nodes tracked no more, and refuses calls once closed', async () => {
     threaded.track([a.name]);
     expect(threaded.state(b.name)).toMatchObject({ status: 'unreachable', code: 'not_connected' });
