@@ -13,9 +13,10 @@ import { freePort, startSandbox, type RunningSandbox } from '../../e2e/support/a
 // (listening on 0.0.0.0) and the manifests' access mode (a token read from a mounted file). Node's
 // permission model confines it: it may read only its own folder, the configuration and the token
 // (no node_modules of the checkout, no Erlang installation), write only where the Deployment
-// mounts emptyDirs, and start no child process (so no `erl`). It must still answer its health
-// check, serve its pages and assets, watch the Kubernetes API over verified TLS, join the BEAM
-// mesh, and keep the API behind the token.
+// mounts emptyDirs, and start no child process (so no `erl`); it may start worker threads (each
+// cluster's distribution side runs on one). It must still answer its health check, serve its
+// pages and assets, watch the Kubernetes API over verified TLS, join the BEAM mesh, and keep the
+// API behind the token.
 //
 // Needs a production build: BEAMSCOPE_SERVER_JS (a copy made by scripts/build-copy.sh, e.g.
 // /tmp/bs-base/standalone/server.js), else the checkout's .next/standalone.
@@ -110,6 +111,8 @@ beforeAll(async () => {
       `--allow-fs-read=${secrets}`,
       ...WRITABLE.map((dir) => `--allow-fs-write=${join(app, dir)}`),
       `--allow-fs-write=${tmp}`,
+      // Each cluster's connections run on a worker thread (server/collector/thread).
+      '--allow-worker',
       entry,
     ],
     {
